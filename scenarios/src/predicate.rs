@@ -1,0 +1,497 @@
+//! Predicates over what a backend shows (objects of a management cluster, containers of the Docker
+//! host): pure functions of a snapshot, evaluated the same way by the simulator (after every event)
+//! and by the conformance backend (from its watch cache, until a deadline).
+
+use crate::target::{FieldPath, Quantifier, Target};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+/// A condition on the world that holds or not.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Predicate {
+    /// At least one object matches the target.
+    Exists(Target),
+    /// No object matches the target.
+    Gone(Target),
+    /// A field of the target object(s) has a value (or exists / does not exist).
+    Field(FieldPredicate),
+    /// A `status.conditions` entry of the target object(s) has a status (and reason).
+    Condition(ConditionPredicate),
+    /// `status.phase` of the target object(s).
+    Phase(PhasePredicate),
+    /// The number of objects matching the target.
+    Count(CountPredicate),
+    /// Containers on the Docker host (CAPD's node and load-balancer containers).
+    Containers(ContainerPredicate),
+    /// Every predicate holds.
+    All(Vec<Predicate>),
+    /// At least one predicate holds.
+    Any(Vec<Predicate>),
+    /// The predicate does not hold.
+    Not(Box<Predicate>),
+    /// Only in `expect`: the write is refused by admission with a message containing `message`.
+    Denied(crate::model::WriteExpectation),
+    /// Only in `expect`: the write succeeds with an admission warning containing `message`.
+    Warned(crate::model::WriteExpectation),
+}
+
+impl Predicate {
+    /// Whether this predicate (or one nested in it) is a write expectation, which only `expect` accepts.
+    pub fn has_write_expectation(&self) -> bool {
+        match self {
+            Predicate::Denied(_) | Predicate::Warned(_) => true,
+            Predicate::All(v) | Predicate::Any(v) => v.iter().any(Predicate::has_write_expectation),
+            Predicate::Not(p) => p.has_write_expectation(),
+            _ => false,
+        }
+    }
+}
+
+/// `field: { target, path, equals | exists }`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct FieldPredicate {
+    /// Objects.
+    pub target: Target,
+    /// Path such as `spec.topology.version`.
+    pub path: FieldPath,
+    /// Expected value (compared as JSON; numbers numerically).
+    #[serde(default)]
+    pub equals: Option<Value>,
+    /// Expected presence of the field.
+    #[serde(default)]
+    pub exists: Option<bool>,
+}
+
+/// `condition: { target, type, status, reason, message }`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct ConditionPredicate {
+    /// Objects.
+    pub target: Target,
+    /// Condition type, e.g. `Available`.
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// `"True"`, `"False"` or `"Unknown"` (YAML booleans are accepted too).
+    #[serde(deserialize_with = "de_condition_status")]
+    pub status: String,
+    /// Expected reason.
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// Substring the message must contain.
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+fn de_condition_status<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let v = Value::deserialize(d)?;
+    let s = match &v {
+        Value::Bool(true) => "True".to_string(),
+        Value::Bool(false) => "False".to_string(),
+        Value::String(s) => s.clone(),
+        other => return Err(serde::de::Error::custom(format!("expected \"True\", \"False\" or \"Unknown\", got {other}"))),
+    };
+    match s.as_str() {
+        "True" | "False" | "Unknown" => Ok(s),
+        _ => Err(serde::de::Error::custom(format!("expected \"True\", \"False\" or \"Unknown\", got \"{s}\""))),
+    }
+}
+
+/// `phase: { target, is }`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct PhasePredicate {
+    /// Objects.
+    pub target: Target,
+    /// Expected `status.phase`.
+    pub is: String,
+}
+
+/// `count: { target, equals | at-least | at-most }`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct CountPredicate {
+    /// Objects to count.
+    pub target: Target,
+    /// Exactly.
+    #[serde(default)]
+    pub equals: Option<usize>,
+    /// At least.
+    #[serde(default)]
+    pub at_least: Option<usize>,
+    /// At most.
+    #[serde(default)]
+    pub at_most: Option<usize>,
+}
+
+impl CountPredicate {
+    /// The bounds.
+    pub fn bounds(&self) -> CountBounds {
+        CountBounds { equals: self.equals, at_least: self.at_least, at_most: self.at_most }
+    }
+}
+
+/// Bounds on a count; at least one must be given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CountBounds {
+    /// Exactly.
+    pub equals: Option<usize>,
+    /// At least.
+    pub at_least: Option<usize>,
+    /// At most.
+    pub at_most: Option<usize>,
+}
+
+impl CountBounds {
+    /// Whether `n` is within the bounds.
+    pub fn admits(&self, n: usize) -> bool {
+        self.equals.is_none_or(|e| n == e) && self.at_least.is_none_or(|a| n >= a) && self.at_most.is_none_or(|a| n <= a)
+    }
+    fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(e) = self.equals {
+            parts.push(format!("= {e}"));
+        }
+        if let Some(a) = self.at_least {
+            parts.push(format!(">= {a}"));
+        }
+        if let Some(a) = self.at_most {
+            parts.push(format!("<= {a}"));
+        }
+        parts.join(" and ")
+    }
+}
+
+/// `containers: { cluster, role, name, name-prefix, state, image, count }`.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct ContainerPredicate {
+    /// `io.x-k8s.kind.cluster` label.
+    #[serde(default)]
+    pub cluster: Option<String>,
+    /// `io.x-k8s.kind.role` label: `control-plane`, `worker`, `external-load-balancer`.
+    #[serde(default)]
+    pub role: Option<String>,
+    /// Exact container name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Name prefix.
+    #[serde(default)]
+    pub name_prefix: Option<String>,
+    /// State filter: `running`, `exited`, `paused`, `created`.
+    #[serde(default)]
+    pub state: Option<String>,
+    /// Image filter (exact).
+    #[serde(default)]
+    pub image: Option<String>,
+    /// Exact count; without any count bound at least one container must match.
+    #[serde(default)]
+    pub equals: Option<usize>,
+    /// At least this many.
+    #[serde(default)]
+    pub at_least: Option<usize>,
+    /// At most this many.
+    #[serde(default)]
+    pub at_most: Option<usize>,
+}
+
+/// A container as both backends report it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ContainerInfo {
+    /// Name without the leading slash.
+    pub name: String,
+    /// Image reference.
+    pub image: String,
+    /// `running`, `exited`, `paused`, `created`, `restarting`, `removing`, `dead`.
+    pub state: String,
+    /// Labels.
+    pub labels: BTreeMap<String, String>,
+}
+
+/// Label CAPD puts on every container it creates: the cluster name.
+pub const KIND_CLUSTER_LABEL: &str = "io.x-k8s.kind.cluster";
+/// Label CAPD puts on every container: its role.
+pub const KIND_ROLE_LABEL: &str = "io.x-k8s.kind.role";
+
+impl ContainerPredicate {
+    /// The count bounds.
+    pub fn bounds(&self) -> CountBounds {
+        CountBounds { equals: self.equals, at_least: self.at_least, at_most: self.at_most }
+    }
+
+    /// Whether a container passes the filters (not the count).
+    pub fn selects(&self, c: &ContainerInfo) -> bool {
+        self.cluster.as_ref().is_none_or(|v| c.labels.get(KIND_CLUSTER_LABEL) == Some(v))
+            && self.role.as_ref().is_none_or(|v| c.labels.get(KIND_ROLE_LABEL) == Some(v))
+            && self.name.as_ref().is_none_or(|v| &c.name == v)
+            && self.name_prefix.as_ref().is_none_or(|v| c.name.starts_with(v.as_str()))
+            && self.state.as_ref().is_none_or(|v| &c.state == v)
+            && self.image.as_ref().is_none_or(|v| &c.image == v)
+    }
+}
+
+/// One API object as a predicate sees it.
+pub trait Resource {
+    /// `apiVersion`.
+    fn api_version(&self) -> &str;
+    /// `kind`.
+    fn kind(&self) -> &str;
+    /// `metadata.namespace` (empty for cluster-scoped objects).
+    fn namespace(&self) -> &str;
+    /// `metadata.name`.
+    fn name(&self) -> &str;
+    /// A label value.
+    fn label(&self, key: &str) -> Option<&str>;
+    /// A field by path (`metadata.*` included).
+    fn field(&self, path: &FieldPath) -> Option<Cow<'_, Value>>;
+}
+
+/// The objects of one management cluster as a predicate sees them.
+pub trait ClusterView {
+    /// One object.
+    fn get(&self, kind: &str, namespace: &str, name: &str) -> Result<Option<&dyn Resource>, String>;
+    /// Objects of a kind in a namespace (all namespaces for `None`) matching a selector, in name order.
+    fn list(&self, kind: &str, namespace: Option<&str>, selector: &crate::LabelSelector) -> Result<Vec<&dyn Resource>, String>;
+}
+
+/// Everything predicates can read.
+pub trait WorldView {
+    /// The management cluster of that name (the first one for `None`).
+    fn management(&self, name: Option<&str>) -> Result<&dyn ClusterView, String>;
+    /// Containers of the Docker host that the backend may look at.
+    fn containers(&self) -> Vec<ContainerInfo>;
+}
+
+impl Resource for Value {
+    fn api_version(&self) -> &str {
+        self.get("apiVersion").and_then(Value::as_str).unwrap_or("")
+    }
+    fn kind(&self) -> &str {
+        self.get("kind").and_then(Value::as_str).unwrap_or("")
+    }
+    fn namespace(&self) -> &str {
+        self.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("")
+    }
+    fn name(&self) -> &str {
+        self.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("")
+    }
+    fn label(&self, key: &str) -> Option<&str> {
+        self.pointer("/metadata/labels")?.get(key)?.as_str()
+    }
+    fn field(&self, path: &FieldPath) -> Option<Cow<'_, Value>> {
+        path.lookup(self).map(Cow::Borrowed)
+    }
+}
+
+/// The result of evaluating a predicate: whether it holds and what was seen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Eval {
+    /// Holds.
+    pub holds: bool,
+    /// What was seen, for people.
+    pub detail: String,
+}
+
+impl Eval {
+    fn new(holds: bool, detail: impl Into<String>) -> Self {
+        Eval { holds, detail: detail.into() }
+    }
+}
+
+/// Resolve a target to objects, in name order.
+pub fn select<'a>(world: &'a dyn WorldView, t: &Target) -> Result<Vec<&'a dyn Resource>, String> {
+    let view = world.management(t.management.as_deref())?;
+    let mut found: Vec<&dyn Resource> = match &t.name {
+        Some(name) => view.get(&t.kind, t.namespace(), name)?.into_iter().collect(),
+        None => view.list(&t.kind, Some(t.namespace()), &t.label_selector())?,
+    };
+    if t.name.is_some() {
+        let sel = t.label_selector();
+        found.retain(|r| sel.matches(|k| r.label(k)));
+    }
+    if let Some(p) = &t.name_prefix {
+        found.retain(|r| r.name().starts_with(p.as_str()));
+    }
+    found.sort_by(|a, b| a.name().cmp(b.name()));
+    Ok(found)
+}
+
+/// Evaluate a predicate.
+pub fn evaluate(p: &Predicate, world: &dyn WorldView) -> Eval {
+    match evaluate_inner(p, world) {
+        Ok(e) => e,
+        Err(msg) => Eval::new(false, msg),
+    }
+}
+
+fn evaluate_inner(p: &Predicate, world: &dyn WorldView) -> Result<Eval, String> {
+    Ok(match p {
+        Predicate::Exists(t) => {
+            let n = select(world, t)?.len();
+            Eval::new(n > 0, format!("{t}: {n} found"))
+        }
+        Predicate::Gone(t) => {
+            let found = select(world, t)?;
+            let names: Vec<&str> = found.iter().take(5).map(|r| r.name()).collect();
+            Eval::new(found.is_empty(), if found.is_empty() { format!("{t}: gone") } else { format!("{t}: still present: {}", names.join(", ")) })
+        }
+        Predicate::Count(c) => {
+            let n = select(world, &c.target)?.len();
+            let b = c.bounds();
+            Eval::new(b.admits(n), format!("{}: {n} found, want {}", c.target, b.describe()))
+        }
+        Predicate::Phase(ph) => per_object(world, &ph.target, |r| {
+            let path = FieldPath::parse("status.phase").expect("static path");
+            let phase = r.field(&path).and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+            let ok = phase == ph.is;
+            (ok, format!("{}/{} phase is {}", r.kind(), r.name(), if phase.is_empty() { "<none>" } else { &phase }), ph.is.clone())
+        })?,
+        Predicate::Field(f) => per_object(world, &f.target, |r| {
+            let v = r.field(&f.path).map(Cow::into_owned);
+            let mut ok = true;
+            if let Some(want) = &f.equals {
+                ok &= v.as_ref().is_some_and(|v| json_equal(v, want));
+            }
+            if let Some(e) = f.exists {
+                ok &= v.is_some() == e;
+            }
+            let seen = v.map_or("<absent>".to_string(), |v| v.to_string());
+            let want = match (&f.equals, f.exists) {
+                (Some(w), _) => w.to_string(),
+                (None, Some(true)) => "<present>".into(),
+                (None, Some(false)) => "<absent>".into(),
+                (None, None) => "<anything>".into(),
+            };
+            (ok, format!("{}/{} {} = {seen}", r.kind(), r.name(), f.path), want)
+        })?,
+        Predicate::Condition(c) => per_object(world, &c.target, |r| {
+            let path = FieldPath::parse("status.conditions").expect("static path");
+            let conds = r.field(&path).map(Cow::into_owned).unwrap_or(Value::Null);
+            let cond = conds.as_array().and_then(|a| a.iter().find(|x| x.get("type").and_then(Value::as_str) == Some(c.type_.as_str())));
+            let (status, reason, message) = match cond {
+                Some(x) => (
+                    x.get("status").and_then(Value::as_str).unwrap_or("").to_string(),
+                    x.get("reason").and_then(Value::as_str).unwrap_or("").to_string(),
+                    x.get("message").and_then(Value::as_str).unwrap_or("").to_string(),
+                ),
+                None => ("<absent>".to_string(), String::new(), String::new()),
+            };
+            let ok = status == c.status
+                && c.reason.as_ref().is_none_or(|w| &reason == w)
+                && c.message.as_ref().is_none_or(|w| message.contains(w.as_str()));
+            let mut seen = format!("{}/{} {}={status}", r.kind(), r.name(), c.type_);
+            if !reason.is_empty() {
+                seen.push_str(&format!(" ({reason})"));
+            }
+            if !message.is_empty() && !ok {
+                seen.push_str(&format!(": {}", message.lines().next().unwrap_or("")));
+            }
+            let mut want = c.status.clone();
+            if let Some(r) = &c.reason {
+                want.push_str(&format!(" ({r})"));
+            }
+            (ok, seen, want)
+        })?,
+        Predicate::Containers(q) => {
+            let all = world.containers();
+            let matching: Vec<&ContainerInfo> = all.iter().filter(|c| q.selects(c)).collect();
+            let n = matching.len();
+            let bounds = q.bounds();
+            let has_bounds = bounds != CountBounds::default();
+            let ok = if has_bounds { bounds.admits(n) } else { n > 0 };
+            let names: Vec<&str> = matching.iter().take(8).map(|c| c.name.as_str()).collect();
+            Eval::new(
+                ok,
+                format!(
+                    "containers{}: {n} match{}{}",
+                    describe_container_query(q),
+                    if has_bounds { format!(", want {}", bounds.describe()) } else { String::new() },
+                    if names.is_empty() { String::new() } else { format!(" ({})", names.join(", ")) }
+                ),
+            )
+        }
+        Predicate::All(ps) => {
+            for p in ps {
+                let e = evaluate_inner(p, world)?;
+                if !e.holds {
+                    return Ok(e);
+                }
+            }
+            Eval::new(true, format!("all {} predicates hold", ps.len()))
+        }
+        Predicate::Any(ps) => {
+            let mut details = Vec::new();
+            for p in ps {
+                let e = evaluate_inner(p, world)?;
+                if e.holds {
+                    return Ok(e);
+                }
+                details.push(e.detail);
+            }
+            Eval::new(false, format!("none holds: {}", details.join("; ")))
+        }
+        Predicate::Not(p) => {
+            let e = evaluate_inner(p, world)?;
+            Eval::new(!e.holds, format!("not ({})", e.detail))
+        }
+        Predicate::Denied(_) | Predicate::Warned(_) => {
+            return Err("`denied` and `warned` perform a write; they can only be used directly under `expect`".into())
+        }
+    })
+}
+
+fn describe_container_query(q: &ContainerPredicate) -> String {
+    let mut parts = Vec::new();
+    for (k, v) in [("cluster", &q.cluster), ("role", &q.role), ("name", &q.name), ("name-prefix", &q.name_prefix), ("state", &q.state), ("image", &q.image)] {
+        if let Some(v) = v {
+            parts.push(format!("{k}={v}"));
+        }
+    }
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!("[{}]", parts.join(" "))
+    }
+}
+
+/// Apply a per-object check with the target's quantifier; `check` returns (ok, what was seen, what was wanted).
+fn per_object(
+    world: &dyn WorldView,
+    target: &Target,
+    check: impl Fn(&dyn Resource) -> (bool, String, String),
+) -> Result<Eval, String> {
+    let objects = select(world, target)?;
+    if objects.is_empty() {
+        return Ok(Eval::new(false, format!("{target}: no such object")));
+    }
+    let results: Vec<(bool, String, String)> = objects.iter().map(|r| check(*r)).collect();
+    let holds = match target.quantifier {
+        Quantifier::All => results.iter().all(|r| r.0),
+        Quantifier::Any => results.iter().any(|r| r.0),
+    };
+    let first_bad = results.iter().find(|r| !r.0);
+    let detail = match (holds, first_bad) {
+        (true, _) => format!("{} ({} object{})", results[0].1, results.len(), if results.len() == 1 { "" } else { "s" }),
+        (false, Some((_, seen, want))) => {
+            let bad = results.iter().filter(|r| !r.0).count();
+            format!("{seen}, want {want}{}", if bad > 1 { format!(" ({bad} of {} objects differ)", results.len()) } else { String::new() })
+        }
+        (false, None) => format!("{target}: no object matched"),
+    };
+    Ok(Eval::new(holds, detail))
+}
+
+/// JSON equality with numbers compared by value (`3` equals `3.0`).
+pub fn json_equal(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
+        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(a, b)| json_equal(a, b)),
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| json_equal(v, w)))
+        }
+        _ => a == b,
+    }
+}

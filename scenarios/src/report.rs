@@ -1,0 +1,123 @@
+//! The record of one scenario run: per-step results plus what the backend reports (trace hash,
+//! counters, violations, faults, final objects and containers). This is what `--json` prints and what
+//! the report writers turn into JUnit, summaries and timelines.
+
+use crate::outcome::{ObjectSummary, Outcome};
+use crate::predicate::ContainerInfo;
+use serde::{Deserialize, Serialize};
+
+/// One scenario run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunReport {
+    /// Scenario name.
+    pub scenario: String,
+    /// Scenario file.
+    pub file: String,
+    /// Backend name.
+    pub backend: String,
+    /// Seed used.
+    pub seed: u64,
+    /// All steps passed and no invariant was violated.
+    pub passed: bool,
+    /// Hash of the full event trace (simulator).
+    #[serde(default)]
+    pub trace_hash: Option<String>,
+    /// Backend time at the end.
+    pub sim_time_ms: u64,
+    /// Reconciles run.
+    pub reconciles: u64,
+    /// Events processed.
+    pub events: u64,
+    /// Step results, in order (skipped steps after a failure included).
+    pub steps: Vec<StepReport>,
+    /// Final objects.
+    pub objects: Vec<ObjectSummary>,
+    /// Final containers.
+    pub containers: Vec<ContainerInfo>,
+    /// Invariant violations.
+    pub violations: Vec<Violation>,
+    /// Faults injected.
+    #[serde(default)]
+    pub faults: Vec<FaultRecord>,
+    /// An error that ended the run outside any step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// `clusterctl describe` output when requested.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub describe: Option<String>,
+}
+
+impl RunReport {
+    /// The final state as an [`Outcome`].
+    pub fn outcome(&self) -> Outcome {
+        Outcome { objects: self.objects.clone(), containers: self.containers.clone() }
+    }
+
+    /// The first failed step, if any.
+    pub fn first_failure(&self) -> Option<&StepReport> {
+        self.steps.iter().find(|s| s.status == StepStatus::Failed)
+    }
+}
+
+/// One step's result.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct StepReport {
+    /// 0-based index.
+    pub index: usize,
+    /// Line in the scenario file.
+    pub line: usize,
+    /// Step keyword (`apply`, `wait`, ...).
+    pub kind: String,
+    /// Passed (false for failed and skipped steps).
+    pub passed: bool,
+    /// Passed, failed or skipped.
+    pub status: StepStatus,
+    /// Backend time when the step started.
+    pub at_ms: u64,
+    /// Backend time the step took.
+    pub took_ms: u64,
+    /// What happened.
+    pub message: String,
+}
+
+/// Step status.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum StepStatus {
+    /// Did what it should.
+    Passed,
+    /// Did not.
+    Failed,
+    /// Not run because an earlier step failed.
+    Skipped,
+}
+
+/// An invariant that did not hold.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Violation {
+    /// Invariant name.
+    pub invariant: String,
+    /// What was wrong.
+    pub message: String,
+    /// Index of the event after which it was found.
+    pub event_index: u64,
+    /// Simulated time.
+    pub at_ms: u64,
+}
+
+/// A fault as it happened.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FaultRecord {
+    /// Fault kind, as in the scenario language.
+    pub kind: String,
+    /// What it hit.
+    pub target: String,
+    /// When it started.
+    pub at_ms: u64,
+    /// When it healed, if it lasts.
+    #[serde(default)]
+    pub healed_at_ms: Option<u64>,
+    /// The fault spec, so the fault can be replayed.
+    #[serde(default)]
+    pub spec: Option<crate::model::FaultSpec>,
+}

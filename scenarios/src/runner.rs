@@ -1,0 +1,307 @@
+//! Drives a [`Backend`] through a scenario's steps and records what happened. Never panics on user
+//! input: every failure becomes a failed step with a message, and the report is always produced.
+
+use crate::backend::{ApplyAction, ApplyTarget, Backend, BackendError, ObjectRef};
+use crate::model::{ApplyStep, ClusterctlStep, PatchStep, PatchType, Scenario, Step};
+use crate::predicate::Predicate;
+use crate::report::{RunReport, StepReport, StepStatus};
+use crate::target::{Pick, Target};
+use serde_json::{json, Value};
+
+/// Default `wait` timeout.
+pub const DEFAULT_WAIT_MS: u64 = 10 * 60 * 1000;
+
+/// Options of one run.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Seed (the scenario's when `None`).
+    pub seed: Option<u64>,
+    /// Run `clusterctl describe` for every Cluster at the end and keep the output.
+    pub describe: bool,
+}
+
+/// Run a scenario to the end (or to its first failed step) and report.
+pub async fn run<B: Backend>(backend: &mut B, scenario: &Scenario, opts: &RunOptions) -> RunReport {
+    let seed = opts.seed.unwrap_or(scenario.seed);
+    let mut report = RunReport {
+        scenario: scenario.name.clone(),
+        file: scenario.path.display().to_string(),
+        backend: backend.name().to_string(),
+        seed,
+        passed: false,
+        trace_hash: None,
+        sim_time_ms: 0,
+        reconciles: 0,
+        events: 0,
+        steps: Vec::new(),
+        objects: Vec::new(),
+        containers: Vec::new(),
+        violations: Vec::new(),
+        faults: Vec::new(),
+        error: None,
+        describe: None,
+    };
+    if let Err(e) = backend.prepare(scenario, seed).await {
+        report.error = Some(format!("cannot prepare the backend: {e}"));
+        return report;
+    }
+    let mut failed = false;
+    for (index, entry) in scenario.steps.iter().enumerate() {
+        let kind = entry.step.keyword().to_string();
+        if failed {
+            report.steps.push(StepReport {
+                index,
+                line: entry.line,
+                kind,
+                passed: false,
+                status: StepStatus::Skipped,
+                at_ms: backend.now_ms(),
+                took_ms: 0,
+                message: "skipped: an earlier step failed".into(),
+            });
+            continue;
+        }
+        let at_ms = backend.now_ms();
+        let result = run_step(backend, &entry.step).await;
+        let took_ms = backend.now_ms().saturating_sub(at_ms);
+        let (passed, message) = match result {
+            Ok(msg) => (true, msg),
+            Err(msg) => (false, msg),
+        };
+        failed |= !passed;
+        report.steps.push(StepReport {
+            index,
+            line: entry.line,
+            kind,
+            passed,
+            status: if passed { StepStatus::Passed } else { StepStatus::Failed },
+            at_ms,
+            took_ms,
+            message,
+        });
+    }
+    if opts.describe {
+        if let Ok(clusters) = backend.resolve(&Target { kind: "Cluster".into(), ..Default::default() }).await {
+            let mut out = String::new();
+            for c in clusters {
+                match backend.describe(&c).await {
+                    Ok(tree) => out.push_str(&tree),
+                    Err(e) => out.push_str(&format!("{c}: {e}\n")),
+                }
+            }
+            report.describe = Some(out);
+        }
+    }
+    match backend.finish().await {
+        Ok(facts) => {
+            report.trace_hash = facts.trace_hash;
+            report.sim_time_ms = facts.sim_time_ms;
+            report.reconciles = facts.reconciles;
+            report.events = facts.events;
+            report.violations = facts.violations;
+            report.faults = facts.faults;
+            report.objects = facts.outcome.objects;
+            report.containers = facts.outcome.containers;
+        }
+        Err(e) => report.error = Some(format!("cannot finish the run: {e}")),
+    }
+    report.passed = !failed && report.violations.is_empty() && report.error.is_none();
+    report
+}
+
+/// Run one step; `Ok` carries the success message, `Err` the failure message.
+async fn run_step<B: Backend>(backend: &mut B, step: &Step) -> Result<String, String> {
+    match step {
+        Step::Apply(a) => apply(backend, a).await.map_err(|e| e.to_string()),
+        Step::Patch(p) => patch(backend, p).await.map_err(|e| e.to_string()),
+        Step::Delete(d) => {
+            let objects = resolve_for_action(backend, &d.target).await?;
+            for o in &objects {
+                backend.delete(o, d.propagation).await.map_err(|e| format!("delete {o}: {e}"))?;
+            }
+            Ok(format!("deleted {}", names(&objects)))
+        }
+        Step::Scale(s) => {
+            let objects = resolve_for_action(backend, &s.target).await?;
+            let o = single(&objects, &s.target)?;
+            let (ptype, doc) = if o.kind == "Cluster" {
+                let cluster = backend
+                    .get(o)
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .ok_or_else(|| format!("{o} not found"))?;
+                scale_topology_patch(&cluster, s.machine_deployment.as_deref(), s.machine_pool.as_deref(), s.replicas)?
+            } else {
+                (PatchType::Merge, json!({"spec": {"replicas": s.replicas}}))
+            };
+            backend.patch(o, ptype, &doc, None).await.map_err(|e| format!("scale {o}: {e}"))?;
+            Ok(format!("scaled {o} to {}", s.replicas))
+        }
+        Step::Wait(w) => {
+            let timeout = w.timeout.map_or(DEFAULT_WAIT_MS, |d| d.as_ms());
+            let r = backend.wait(&w.until, timeout).await.map_err(|e| e.to_string())?;
+            if r.eval.holds {
+                Ok(format!("met after {}: {}", crate::DurationMs(r.elapsed_ms), r.eval.detail))
+            } else {
+                Err(format!("timed out after {}: {}", crate::DurationMs(timeout), r.eval.detail))
+            }
+        }
+        Step::Expect(e) => {
+            let mut messages = Vec::new();
+            for p in &e.0 {
+                messages.push(expect_one(backend, p).await?);
+            }
+            Ok(messages.join("; "))
+        }
+        Step::Sleep(d) => {
+            backend.sleep(d.as_ms()).await.map_err(|e| e.to_string())?;
+            Ok(format!("slept {d}"))
+        }
+        Step::Fault(f) => backend.fault(f).await.map_err(|e| e.to_string()),
+        Step::Clusterctl(c) => match c {
+            ClusterctlStep::Describe(t) => {
+                let objects = resolve_for_action(backend, t).await?;
+                let o = single(&objects, t)?;
+                backend.describe(o).await.map_err(|e| e.to_string())
+            }
+            ClusterctlStep::GetKubeconfig(t) => {
+                let objects = resolve_for_action(backend, t).await?;
+                let o = single(&objects, t)?;
+                backend.get_kubeconfig(o).await.map_err(|e| e.to_string())
+            }
+            ClusterctlStep::Move(m) => backend.move_objects(m).await.map_err(|e| e.to_string()),
+        },
+    }
+}
+
+async fn expect_one<B: Backend>(backend: &mut B, p: &Predicate) -> Result<String, String> {
+    match p {
+        Predicate::Denied(w) => {
+            let r = write(backend, w).await;
+            match r {
+                Err(e) if e.is_denial() && e.message().contains(&w.message) => Ok(format!("denied as expected: {}", e.message())),
+                Err(e) if e.is_denial() => Err(format!("denied, but the message does not contain `{}`: {}", w.message, e.message())),
+                Err(e) => Err(format!("expected a denial, got another error: {e}")),
+                Ok(_) => Err(format!("expected a denial containing `{}`, but the write was accepted", w.message)),
+            }
+        }
+        Predicate::Warned(w) => match write(backend, w).await {
+            Ok(warnings) if warnings.iter().any(|x| x.contains(&w.message)) => Ok(format!("accepted with warning: {}", warnings.join(" | "))),
+            Ok(warnings) => Err(format!("accepted, but no warning contains `{}` (warnings: {:?})", w.message, warnings)),
+            Err(e) => Err(format!("expected acceptance with a warning, got: {e}")),
+        },
+        other => {
+            let e = backend.check(other).await.map_err(|e| e.to_string())?;
+            if e.holds {
+                Ok(e.detail)
+            } else {
+                Err(e.detail)
+            }
+        }
+    }
+}
+
+/// Perform the write of a `denied`/`warned` expectation; returns the admission warnings.
+async fn write<B: Backend>(backend: &mut B, w: &crate::model::WriteExpectation) -> Result<Vec<String>, BackendError> {
+    if let Some(a) = &w.apply {
+        let applied = backend.apply(&a.objects, &apply_target(a)).await?;
+        return Ok(applied.into_iter().flat_map(|x| x.warnings).collect());
+    }
+    if let Some(p) = &w.patch {
+        let objects = backend.resolve(&p.target).await?;
+        let o = objects.first().ok_or_else(|| BackendError::not_found(&p.target))?;
+        return backend.patch(o, p.patch_type, &p.patch, p.subresource.as_deref()).await;
+    }
+    if let Some(d) = &w.delete {
+        let objects = backend.resolve(&d.target).await?;
+        let o = objects.first().ok_or_else(|| BackendError::not_found(&d.target))?;
+        backend.delete(o, d.propagation).await?;
+        return Ok(vec![]);
+    }
+    Err(BackendError::Other("nothing to write".into()))
+}
+
+fn apply_target(a: &ApplyStep) -> ApplyTarget {
+    match &a.workload {
+        Some(w) => ApplyTarget::Workload(w.clone()),
+        None => ApplyTarget::Management(a.management.clone()),
+    }
+}
+
+async fn apply<B: Backend>(backend: &mut B, a: &ApplyStep) -> Result<String, BackendError> {
+    let applied = backend.apply(&a.objects, &apply_target(a)).await?;
+    let count = |x: ApplyAction| applied.iter().filter(|a| a.action == x).count();
+    let mut msg = format!(
+        "{} created, {} configured, {} unchanged",
+        count(ApplyAction::Created),
+        count(ApplyAction::Configured),
+        count(ApplyAction::Unchanged)
+    );
+    let warnings: Vec<String> = applied.iter().flat_map(|a| a.warnings.iter().map(move |w| format!("{}/{}: {w}", a.kind, a.name))).collect();
+    if !warnings.is_empty() {
+        msg.push_str(&format!("; warnings: {}", warnings.join(" | ")));
+    }
+    Ok(msg)
+}
+
+async fn patch<B: Backend>(backend: &mut B, p: &PatchStep) -> Result<String, String> {
+    let objects = resolve_for_action(backend, &p.target).await?;
+    let mut warnings = Vec::new();
+    for o in &objects {
+        warnings.extend(backend.patch(o, p.patch_type, &p.patch, p.subresource.as_deref()).await.map_err(|e| format!("patch {o}: {e}"))?);
+    }
+    let mut msg = format!("patched {}", names(&objects));
+    if !warnings.is_empty() {
+        msg.push_str(&format!("; warnings: {}", warnings.join(" | ")));
+    }
+    Ok(msg)
+}
+
+/// Resolve a target for an action: a named target must exist; a selection must match exactly one
+/// object unless `pick` says which.
+async fn resolve_for_action<B: Backend>(backend: &mut B, t: &Target) -> Result<Vec<ObjectRef>, String> {
+    let found = backend.resolve(t).await.map_err(|e| e.to_string())?;
+    if found.is_empty() {
+        return Err(format!("{t}: not found"));
+    }
+    match t.pick {
+        Some(Pick::All) => Ok(found),
+        Some(Pick::First) => Ok(found.into_iter().take(1).collect()),
+        Some(Pick::Last) => Ok(found.into_iter().last().into_iter().collect()),
+        None if found.len() == 1 => Ok(found),
+        None => Err(format!("{t} matches {} objects ({}); add `pick: first|last|all`", found.len(), names(&found))),
+    }
+}
+
+fn single<'a>(objects: &'a [ObjectRef], t: &Target) -> Result<&'a ObjectRef, String> {
+    match objects {
+        [one] => Ok(one),
+        _ => Err(format!("{t} must name exactly one object")),
+    }
+}
+
+fn names(objects: &[ObjectRef]) -> String {
+    let mut s: Vec<String> = objects.iter().take(6).map(ToString::to_string).collect();
+    if objects.len() > 6 {
+        s.push(format!("and {} more", objects.len() - 6));
+    }
+    s.join(", ")
+}
+
+/// The patch that scales a topology Cluster's control plane, machine deployment or machine pool.
+pub fn scale_topology_patch(cluster: &Value, md: Option<&str>, mp: Option<&str>, replicas: u32) -> Result<(PatchType, Value), String> {
+    let (list, name) = match (md, mp) {
+        (Some(n), _) => ("machineDeployments", n),
+        (None, Some(n)) => ("machinePools", n),
+        (None, None) => return Ok((PatchType::Merge, json!({"spec": {"topology": {"controlPlane": {"replicas": replicas}}}}))),
+    };
+    let items = cluster
+        .pointer(&format!("/spec/topology/workers/{list}"))
+        .and_then(Value::as_array)
+        .ok_or_else(|| format!("the Cluster has no spec.topology.workers.{list}"))?;
+    let index = items
+        .iter()
+        .position(|i| i.get("name").and_then(Value::as_str) == Some(name))
+        .ok_or_else(|| format!("the Cluster's topology has no {list} entry named `{name}`"))?;
+    Ok((PatchType::Json, json!([{"op": "replace", "path": format!("/spec/topology/workers/{list}/{index}/replicas"), "value": replicas}])))
+}

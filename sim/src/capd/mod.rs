@@ -1,0 +1,1 @@
+//! CAPD: the Docker infrastructure provider's controllers.

@@ -1,0 +1,669 @@
+//! The deterministic discrete-event engine. It owns virtual time (ms), the one event queue ordered by
+//! (time, sequence number), the seeded random streams, the management clusters (API server + controller
+//! managers) and the world, and it is the only place where anything happens: watch deliveries,
+//! reconciles, garbage collection, world timers and faults are all events.
+//!
+//! Architecture invariant: nothing here reads the wall clock, draws OS randomness, spawns threads or
+//! iterates a hash map; the same seed and the same inputs give the same trace, byte for byte.
+
+pub mod rng;
+pub mod trace;
+
+use crate::controllers;
+use crate::mutants::Mutants;
+use crate::object::{ObjKey, Object};
+use crate::runtime::{Ctx, Delivery, Manager};
+use crate::store::api::{ApiServer, Patch, WriteOptions, Written};
+use crate::store::gc::{self, GcWork};
+use crate::store::{ApiError, Change, ChangeKind, Deleted, Store, Subresource};
+use crate::world::timing::Timing;
+use crate::world::{Notice, World, WorldEvent};
+use crate::features::FeatureGates;
+use capi_scenarios::model::Propagation;
+use rand_chacha::ChaCha8Rng;
+use rng::RngTree;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use trace::{Trace, TraceMode};
+
+/// How to build a simulation.
+#[derive(Clone, Debug)]
+pub struct SimConfig {
+    /// The seed.
+    pub seed: u64,
+    /// Timing profile.
+    pub timing: Timing,
+    /// Trace mode.
+    pub trace: TraceMode,
+    /// Mutants (tests only).
+    pub mutants: Mutants,
+    /// Stop after this many events (a runaway guard; reported as a failure).
+    pub max_events: u64,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig { seed: 1, timing: Timing::default(), trace: TraceMode::Hash, mutants: Mutants::new(), max_events: 50_000_000 }
+    }
+}
+
+/// One management cluster: its API server and its controller managers.
+pub struct Management {
+    /// Name.
+    pub name: String,
+    /// The API server.
+    pub api: ApiServer,
+    /// Controller managers.
+    pub managers: Vec<Manager>,
+}
+
+/// Engine events.
+#[derive(Clone, Debug)]
+pub(crate) enum Ev {
+    Deliver { m: usize, g: usize },
+    Dispatch { m: usize, g: usize, c: usize },
+    Wake { m: usize, g: usize, c: usize, key: ObjKey, at: u64 },
+    WorkerFree { m: usize, g: usize, c: usize, key: ObjKey },
+    Gc { m: usize, work: GcWork },
+    World(WorldEvent),
+    Resync { m: usize, g: usize },
+    ManagerRestart { m: usize, g: usize },
+    Fault(crate::faults::FaultEvent),
+}
+
+struct Scheduled {
+    at: u64,
+    seq: u64,
+    ev: Ev,
+}
+
+impl PartialEq for Scheduled {
+    fn eq(&self, o: &Self) -> bool {
+        (self.at, self.seq) == (o.at, o.seq)
+    }
+}
+impl Eq for Scheduled {}
+impl PartialOrd for Scheduled {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Scheduled {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        (self.at, self.seq).cmp(&(o.at, o.seq))
+    }
+}
+
+/// A simulation.
+pub struct Sim {
+    now: u64,
+    seq: u64,
+    queue: BinaryHeap<Reverse<Scheduled>>,
+    /// The seed's streams.
+    pub rng: RngTree,
+    /// Management clusters.
+    pub mgmt: Vec<Management>,
+    /// The world.
+    pub world: World,
+    /// The trace.
+    pub trace: Trace,
+    /// Mutants.
+    pub mutants: Mutants,
+    events: u64,
+    version: u64,
+    gc_rng: ChaCha8Rng,
+    max_events: u64,
+    /// Changes kept for watch streams (served mode), as (management index, change).
+    pub change_log: Option<Vec<(usize, Change)>>,
+    /// Fault state.
+    pub faults: crate::faults::Faults,
+    /// Invariant checkers.
+    pub invariants: crate::invariants::Invariants,
+}
+
+impl Sim {
+    /// A simulation with no management cluster yet.
+    pub fn new(cfg: SimConfig) -> Sim {
+        let rng = RngTree::new(cfg.seed);
+        Sim {
+            now: 0,
+            seq: 0,
+            queue: BinaryHeap::new(),
+            rng,
+            mgmt: Vec::new(),
+            world: World::new(cfg.timing, rng.stream("world/timing")),
+            trace: Trace::new(cfg.trace),
+            mutants: cfg.mutants,
+            events: 0,
+            version: 0,
+            gc_rng: rng.stream("gc"),
+            max_events: cfg.max_events,
+            change_log: None,
+            faults: crate::faults::Faults::new(rng.stream("faults")),
+            invariants: crate::invariants::Invariants::default(),
+        }
+    }
+
+    /// Simulated time (ms).
+    pub fn now(&self) -> u64 {
+        self.now
+    }
+
+    /// Events processed.
+    pub fn events(&self) -> u64 {
+        self.events
+    }
+
+    /// A counter that changes whenever anything observable changes.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// Reconciles run, over every controller.
+    pub fn reconciles(&self) -> u64 {
+        self.mgmt.iter().flat_map(|m| &m.managers).map(|g| g.stats().reconciles).sum()
+    }
+
+    /// Whether the event budget is used up.
+    pub fn out_of_events(&self) -> bool {
+        self.events >= self.max_events
+    }
+
+    /// Add a management cluster as `clusterctl init` sets it up; returns its index.
+    pub fn add_management(&mut self, name: &str, gates: FeatureGates) -> usize {
+        let m = self.mgmt.len();
+        let store = Store::new(self.rng.derive(&format!("uids/{name}")));
+        let api = ApiServer::new(store, gates.clone(), crate::webhooks::all());
+        let managers = controllers::managers(&gates)
+            .into_iter()
+            .map(|(mgr_name, ctrls)| {
+                let rng = self.rng.stream(&format!("manager/{name}/{mgr_name}"));
+                let tree = self.rng;
+                let mgmt_name = name.to_string();
+                Manager::new(mgr_name, ctrls, rng, move |c| tree.stream(&format!("names/{mgmt_name}/{mgr_name}/{c}")))
+            })
+            .collect::<Vec<_>>();
+        let n = managers.len();
+        self.mgmt.push(Management { name: name.to_string(), api, managers });
+        let now = self.now;
+        for g in 0..n {
+            let period = self.world.timing.resync_period_ms;
+            let d = rng::between(&mut self.mgmt[m].managers[g].rng, period.0, period.1);
+            self.schedule(now + d, Ev::Resync { m, g });
+        }
+        self.record("engine", format_args!("management cluster {name} initialised (feature gates {:?})", gates.describe()));
+        m
+    }
+
+    /// Index of a management cluster by name (the first for `None`).
+    pub fn management_index(&self, name: Option<&str>) -> Option<usize> {
+        match name {
+            None => (!self.mgmt.is_empty()).then_some(0),
+            Some(n) => self.mgmt.iter().position(|m| m.name == n),
+        }
+    }
+
+    pub(crate) fn schedule(&mut self, at: u64, ev: Ev) {
+        self.seq += 1;
+        self.queue.push(Reverse(Scheduled { at: at.max(self.now), seq: self.seq, ev }));
+    }
+
+    /// Record a trace line.
+    pub fn record(&mut self, actor: &str, args: std::fmt::Arguments<'_>) {
+        self.trace.record(self.now, self.events, actor, args);
+    }
+
+    /// Time of the next event.
+    pub fn next_event_at(&self) -> Option<u64> {
+        self.queue.peek().map(|Reverse(s)| s.at)
+    }
+
+    /// Process one event; false when there is none.
+    pub fn step(&mut self) -> bool {
+        let Some(Reverse(s)) = self.queue.pop() else { return false };
+        self.now = s.at;
+        self.events += 1;
+        self.handle(s.ev);
+        self.check_invariants();
+        true
+    }
+
+    /// Process every event up to time `t`, then set the clock to `t`.
+    pub fn run_until(&mut self, t: u64) {
+        while self.next_event_at().is_some_and(|a| a <= t) && !self.out_of_events() {
+            self.step();
+        }
+        self.now = self.now.max(t);
+        self.faults_after_time_advance();
+    }
+
+    /// Run until `check` holds (checked now and after every event that changed something) or
+    /// `deadline` passes. Returns whether it held.
+    pub fn run_while_not(&mut self, deadline: u64, mut check: impl FnMut(&Sim) -> bool) -> bool {
+        if check(self) {
+            return true;
+        }
+        let mut seen = self.version;
+        loop {
+            match self.next_event_at() {
+                Some(at) if at <= deadline && !self.out_of_events() => {
+                    self.step();
+                    if self.version != seen {
+                        seen = self.version;
+                        if check(self) {
+                            return true;
+                        }
+                    }
+                }
+                _ => {
+                    self.now = self.now.max(deadline);
+                    return check(self);
+                }
+            }
+        }
+    }
+
+    fn handle(&mut self, ev: Ev) {
+        match ev {
+            Ev::Deliver { m, g } => self.deliver(m, g),
+            Ev::Dispatch { m, g, c } => self.dispatch(m, g, c),
+            Ev::Wake { m, g, c, key, at } => {
+                let mgr = &mut self.mgmt[m].managers[g];
+                if mgr.up {
+                    mgr.controllers[c].queue.wake(&key, at);
+                    self.ensure_dispatch(m, g, c);
+                }
+            }
+            Ev::WorkerFree { m, g, c, key } => {
+                let slot = &mut self.mgmt[m].managers[g].controllers[c];
+                slot.queue.done(&key);
+                slot.busy = slot.busy.saturating_sub(1);
+                self.ensure_dispatch(m, g, c);
+            }
+            Ev::Gc { m, work } => {
+                let now = self.now;
+                let (follow, notes) = gc::process(&mut self.mgmt[m].api, &work, now);
+                for n in notes {
+                    self.record("garbage-collector", format_args!("{n}"));
+                }
+                for w in follow {
+                    let d = self.gc_delay();
+                    self.schedule(now + d, Ev::Gc { m, work: w });
+                }
+                self.after_writes(m);
+            }
+            Ev::World(w) => {
+                let now = self.now;
+                self.world.handle(w, now);
+                self.after_world();
+            }
+            Ev::Resync { m, g } => self.resync(m, g),
+            Ev::ManagerRestart { m, g } => self.restart_manager(m, g),
+            Ev::Fault(f) => self.handle_fault(f),
+        }
+    }
+
+    fn gc_delay(&mut self) -> u64 {
+        let r = self.world.timing.gc_delay_ms;
+        rng::between(&mut self.gc_rng, r.0, r.1)
+    }
+
+    fn deliver(&mut self, m: usize, g: usize) {
+        let now = self.now;
+        let mut keys = Vec::new();
+        {
+            let mgr = &mut self.mgmt[m].managers[g];
+            mgr.deliver_scheduled = None;
+            while mgr.inflight.front().is_some_and(|(at, _)| *at <= now) {
+                let (_, d) = mgr.inflight.pop_front().expect("checked");
+                if !mgr.up {
+                    continue;
+                }
+                match d {
+                    Delivery::Change(ch) => {
+                        if mgr.drop_probability > 0.0 && rng::chance(&mut mgr.rng, mgr.drop_probability) {
+                            // A dropped watch event: the cache keeps the old state until a later event
+                            // of the object or the next resync.
+                            mgr.dropped += 1;
+                            continue;
+                        }
+                        mgr.observe(&ch, &mut keys);
+                    }
+                    Delivery::Notice(n) => {
+                        for (i, slot) in mgr.controllers.iter().enumerate() {
+                            let mut out = Vec::new();
+                            slot.reconciler.map_notice(&n, &mgr.cache, &mut out);
+                            keys.extend(out.into_iter().map(|k| (i, k)));
+                        }
+                    }
+                }
+            }
+        }
+        self.enqueue(m, g, keys);
+        if let Some((at, _)) = self.mgmt[m].managers[g].inflight.front() {
+            let at = *at;
+            self.mgmt[m].managers[g].deliver_scheduled = Some(at);
+            self.schedule(at, Ev::Deliver { m, g });
+        }
+    }
+
+    fn enqueue(&mut self, m: usize, g: usize, keys: Vec<(usize, ObjKey)>) {
+        let mut touched = Vec::new();
+        for (c, key) in keys {
+            self.mgmt[m].managers[g].controllers[c].queue.add(key);
+            if !touched.contains(&c) {
+                touched.push(c);
+            }
+        }
+        for c in touched {
+            self.ensure_dispatch(m, g, c);
+        }
+    }
+
+    fn ensure_dispatch(&mut self, m: usize, g: usize, c: usize) {
+        let now = self.now;
+        let mgr = &mut self.mgmt[m].managers[g];
+        if !mgr.up {
+            return;
+        }
+        let slot = &mut mgr.controllers[c];
+        if !slot.dispatch_scheduled && slot.busy < slot.workers && slot.queue.ready_len() > 0 {
+            slot.dispatch_scheduled = true;
+            self.schedule(now, Ev::Dispatch { m, g, c });
+        }
+    }
+
+    fn dispatch(&mut self, m: usize, g: usize, c: usize) {
+        self.mgmt[m].managers[g].controllers[c].dispatch_scheduled = false;
+        if !self.mgmt[m].managers[g].up {
+            return;
+        }
+        loop {
+            let slot = &mut self.mgmt[m].managers[g].controllers[c];
+            if slot.busy >= slot.workers {
+                break;
+            }
+            let Some(key) = slot.queue.get() else { break };
+            self.run_reconcile(m, g, c, key);
+            if !self.mgmt[m].managers[g].up {
+                break;
+            }
+        }
+    }
+
+    fn run_reconcile(&mut self, m: usize, g: usize, c: usize, key: ObjKey) {
+        let now = self.now;
+        let crash_after = self.faults.take_crash_for(m, g);
+        let mgmt = &mut self.mgmt[m];
+        let mgr = &mut mgmt.managers[g];
+        let mgr_name = mgr.name;
+        let (result, spent, notes, crashed, name) = {
+            let Manager { cache, controllers, .. } = mgr;
+            let slot = &mut controllers[c];
+            let mut ctx = Ctx::new(now, cache, &mut mgmt.api, &mut self.world, &mut slot.names, &self.mutants, &mgmt.name);
+            ctx.crash_after_writes = crash_after;
+            let result = slot.reconciler.reconcile(&mut ctx, &key);
+            (result, ctx.spent_ms, ctx.notes, ctx.crashed, slot.reconciler.name())
+        };
+        let reconcile_ms = self.world.timing.reconcile_ms;
+        let mgr = &mut self.mgmt[m].managers[g];
+        let cost = rng::between(&mut mgr.rng, reconcile_ms.0, reconcile_ms.1) + spent;
+        let slot = &mut mgr.controllers[c];
+        slot.stats.reconciles += 1;
+        slot.busy += 1;
+        let mut wake = None;
+        let outcome = match &result {
+            Ok(a) => {
+                slot.queue.forget(&key);
+                if let Some(d) = a.requeue_after_ms {
+                    slot.stats.requeues += 1;
+                    wake = slot.queue.add_after(key.clone(), d, now).map(|at| (key.clone(), at));
+                    format!("ok requeue={d}")
+                } else {
+                    "ok".to_string()
+                }
+            }
+            Err(e) => {
+                slot.stats.errors += 1;
+                let d = slot.queue.rate_limited_delay(&key, now);
+                wake = slot.queue.add_after(key.clone(), d, now).map(|at| (key.clone(), at));
+                format!("error backoff={d}: {e}")
+            }
+        };
+        if self.trace.enabled() {
+            let actor = format!("{mgr_name}/{name}");
+            for n in &notes {
+                self.trace.record(now, self.events, &actor, format_args!("note {n}"));
+            }
+            self.trace.record(now, self.events, &actor, format_args!("reconcile {}/{} {outcome}", key.ns, key.name));
+        }
+        if let Some((k, at)) = wake {
+            self.schedule(at, Ev::Wake { m, g, c, key: k, at });
+        }
+        self.schedule(now + cost, Ev::WorkerFree { m, g, c, key });
+        self.after_writes(m);
+        if crashed {
+            self.crash_manager(m, g);
+        }
+    }
+
+    /// Fan committed writes out: trace, GC triggers, watch deliveries to every manager.
+    pub(crate) fn after_writes(&mut self, m: usize) {
+        let changes = self.mgmt[m].api.store.take_changes();
+        if !changes.is_empty() {
+            self.version += 1;
+        }
+        let now = self.now;
+        for ch in changes {
+            if self.trace.enabled() {
+                let o = &ch.object;
+                self.trace.record(
+                    now,
+                    self.events,
+                    "apiserver",
+                    format_args!("{} {} {}/{} rv={}", ch.kind.as_str(), o.kind, o.meta.namespace, o.meta.name, o.meta.resource_version),
+                );
+            }
+            let mut works = Vec::new();
+            gc::triggers(&ch, &self.mgmt[m].api, &mut works);
+            for w in works {
+                let d = self.gc_delay();
+                self.schedule(now + d, Ev::Gc { m, work: w });
+            }
+            let kind = ch.object.kind;
+            for g in 0..self.mgmt[m].managers.len() {
+                if self.mgmt[m].managers[g].watches(kind) {
+                    self.push_delivery(m, g, Delivery::Change(ch.clone()));
+                }
+            }
+            if let Some(log) = &mut self.change_log {
+                log.push((m, ch));
+            }
+        }
+        self.after_world();
+    }
+
+    fn push_delivery(&mut self, m: usize, g: usize, d: Delivery) {
+        let now = self.now;
+        let lag = self.world.timing.watch_delay_ms;
+        let mgr = &mut self.mgmt[m].managers[g];
+        let delay = rng::between(&mut mgr.rng, lag.0, lag.1) + mgr.extra_lag_ms;
+        let last = mgr.inflight.back().map_or(0, |(t, _)| *t);
+        let at = (now + delay).max(last);
+        mgr.inflight.push_back((at, d));
+        if mgr.deliver_scheduled.is_none_or(|t| t > at) {
+            mgr.deliver_scheduled = Some(at);
+            self.schedule(at, Ev::Deliver { m, g });
+        }
+    }
+
+    /// Move world timers into the queue and world notices to the managers.
+    pub(crate) fn after_world(&mut self) {
+        let timers = self.world.take_timers();
+        for (at, ev) in timers {
+            self.schedule(at, Ev::World(ev));
+        }
+        let notes = self.world.take_notes();
+        let notices = self.world.take_notices();
+        if !notes.is_empty() || !notices.is_empty() {
+            self.version += 1;
+        }
+        for n in notes {
+            self.record("world", format_args!("{n}"));
+        }
+        for notice in notices {
+            for m in 0..self.mgmt.len() {
+                for g in 0..self.mgmt[m].managers.len() {
+                    self.push_delivery(m, g, Delivery::Notice(notice.clone()));
+                }
+            }
+        }
+    }
+
+    fn resync(&mut self, m: usize, g: usize) {
+        let now = self.now;
+        let mut keys = Vec::new();
+        {
+            let mgr = &self.mgmt[m].managers[g];
+            if mgr.up {
+                for o in mgr.cache.iter() {
+                    let ch = Change { kind: ChangeKind::Modified, object: o.clone(), old: Some(o.clone()) };
+                    mgr.map_change(&ch, &mut keys);
+                }
+            }
+        }
+        self.enqueue(m, g, keys);
+        let period = self.world.timing.resync_period_ms;
+        let d = rng::between(&mut self.mgmt[m].managers[g].rng, period.0, period.1);
+        self.schedule(now + d, Ev::Resync { m, g });
+    }
+
+    /// A manager process dies: its cache, queues and in-flight events are lost; it comes back later.
+    pub(crate) fn crash_manager(&mut self, m: usize, g: usize) {
+        let now = self.now;
+        let mgr = &mut self.mgmt[m].managers[g];
+        if !mgr.up {
+            return;
+        }
+        mgr.up = false;
+        mgr.cache = Default::default();
+        mgr.inflight.clear();
+        for s in &mut mgr.controllers {
+            s.queue.clear();
+            s.busy = 0;
+            s.dispatch_scheduled = false;
+        }
+        let name = mgr.name;
+        let restart = rng::between(&mut mgr.rng, 5_000, 20_000);
+        self.record("engine", format_args!("manager {name} crashed; restarts in {restart}ms"));
+        self.schedule(now + restart, Ev::ManagerRestart { m, g });
+    }
+
+    fn restart_manager(&mut self, m: usize, g: usize) {
+        let mut keys = Vec::new();
+        {
+            let mgmt = &mut self.mgmt[m];
+            let mgr = &mut mgmt.managers[g];
+            mgr.up = true;
+            // Informers start with a fresh list of every watched kind.
+            for o in mgmt.api.store.objects().iter() {
+                if mgr.watches(o.kind) {
+                    mgr.cache.insert(o.clone());
+                }
+            }
+            for o in mgr.cache.iter() {
+                let ch = Change { kind: ChangeKind::Added, object: o.clone(), old: None };
+                mgr.map_change(&ch, &mut keys);
+            }
+        }
+        let name = self.mgmt[m].managers[g].name;
+        self.record("engine", format_args!("manager {name} restarted; caches rebuilt from a fresh list"));
+        self.enqueue(m, g, keys);
+    }
+
+    // ----- What users do (scenario steps, clusterctl, the served API) -----
+
+    fn user_opts(&self) -> WriteOptions {
+        WriteOptions { now: self.now, dry_run: false }
+    }
+
+    /// `kubectl apply` (client-side): create, or three-way merge against the last applied configuration.
+    pub fn apply(&mut self, m: usize, value: &serde_json::Value) -> Result<Written, ApiError> {
+        let mut obj = Object::from_json(value).map_err(ApiError::bad_request)?;
+        if obj.kind.info().namespaced && obj.meta.namespace.is_empty() {
+            obj.meta.namespace = "default".into();
+        }
+        let key = obj.key();
+        let applied = crate::apply::last_applied(value);
+        let opts = self.user_opts();
+        let r = match self.mgmt[m].api.store.get(&key).cloned() {
+            None => {
+                obj.meta.annotations.insert(crate::apply::LAST_APPLIED.into(), applied);
+                obj.meta.resource_version = 0;
+                obj.meta.uid = "".into();
+                self.mgmt[m].api.create(obj, opts)
+            }
+            Some(cur) => {
+                let patch = crate::apply::three_way_patch(&cur, value, &applied);
+                match patch {
+                    None => Ok(Written { object: cur, warnings: vec![], changed: false }),
+                    Some(p) => self.mgmt[m].api.patch(&key, &Patch::Merge(p), Subresource::Main, opts),
+                }
+            }
+        };
+        self.after_writes(m);
+        r
+    }
+
+    /// A user patch.
+    pub fn patch(&mut self, m: usize, key: &ObjKey, patch: &Patch, sub: Subresource) -> Result<Written, ApiError> {
+        let opts = self.user_opts();
+        let r = self.mgmt[m].api.patch(key, patch, sub, opts);
+        self.after_writes(m);
+        r
+    }
+
+    /// A user create.
+    pub fn create(&mut self, m: usize, obj: Object, dry_run: bool) -> Result<Written, ApiError> {
+        let opts = WriteOptions { now: self.now, dry_run };
+        let r = self.mgmt[m].api.create(obj, opts);
+        self.after_writes(m);
+        r
+    }
+
+    /// A user update.
+    pub fn update(&mut self, m: usize, obj: Object, sub: Subresource, precondition_rv: Option<u64>, dry_run: bool) -> Result<Written, ApiError> {
+        let opts = WriteOptions { now: self.now, dry_run };
+        let r = self.mgmt[m].api.update(obj, sub, precondition_rv, opts);
+        self.after_writes(m);
+        r
+    }
+
+    /// A user delete.
+    pub fn delete(&mut self, m: usize, key: &ObjKey, propagation: Propagation) -> Result<Deleted, ApiError> {
+        let opts = self.user_opts();
+        let r = self.mgmt[m].api.delete(key, propagation, opts);
+        self.after_writes(m);
+        r
+    }
+
+    /// Apply objects to a workload cluster through its API (kubectl with the workload kubeconfig).
+    pub fn apply_to_workload(&mut self, cluster: &str, objects: Vec<serde_json::Value>) -> Result<usize, String> {
+        let now = self.now;
+        let r = self.world.apply_to_workload(cluster, objects, now);
+        self.after_world();
+        r
+    }
+
+    fn check_invariants(&mut self) {
+        let mut inv = std::mem::take(&mut self.invariants);
+        inv.check(self);
+        self.invariants = inv;
+    }
+
+    fn faults_after_time_advance(&mut self) {}
+
+    fn handle_fault(&mut self, f: crate::faults::FaultEvent) {
+        crate::faults::handle(self, f);
+    }
+}

@@ -1,0 +1,440 @@
+//! API objects as the simulated API server stores them: typed metadata (what the server and the
+//! indexes use) plus the rest of the object as JSON (spec, status, data...).
+
+use crate::kinds::Kind;
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+/// Simulated time zero is this instant (UTC), so timestamps read like real ones.
+pub const SIM_EPOCH_UNIX_SECS: u64 = 1_767_225_600; // 2026-01-01T00:00:00Z
+
+/// RFC 3339 text for a simulated time (whole seconds, like Kubernetes' `metav1.Time`).
+pub fn timestamp(ms: u64) -> String {
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(SIM_EPOCH_UNIX_SECS + ms / 1000);
+    humantime::format_rfc3339_seconds(t).to_string()
+}
+
+/// Simulated time of an RFC 3339 text (`None` if it is not one, or before the epoch).
+pub fn parse_timestamp(text: &str) -> Option<u64> {
+    let t = humantime::parse_rfc3339_weak(text).ok()?;
+    let secs = t.duration_since(std::time::UNIX_EPOCH).ok()?.as_millis() as u64;
+    secs.checked_sub(SIM_EPOCH_UNIX_SECS * 1000)
+}
+
+/// Identity of an object: kind, namespace, name. Ordered so that a kind's objects are contiguous.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ObjKey {
+    /// Kind.
+    pub kind: Kind,
+    /// Namespace ("" for cluster-scoped kinds).
+    pub ns: Arc<str>,
+    /// Name.
+    pub name: Arc<str>,
+}
+
+impl ObjKey {
+    /// A key.
+    pub fn new(kind: Kind, ns: &str, name: &str) -> Self {
+        ObjKey { kind, ns: ns.into(), name: name.into() }
+    }
+}
+
+impl fmt::Debug for ObjKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl fmt::Display for ObjKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.ns.is_empty() {
+            write!(f, "{}/{}", self.kind, self.name)
+        } else {
+            write!(f, "{}/{}/{}", self.kind, self.ns, self.name)
+        }
+    }
+}
+
+/// `metadata.ownerReferences[]`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct OwnerRef {
+    /// apiVersion of the owner.
+    pub api_version: String,
+    /// Kind of the owner.
+    pub kind: String,
+    /// Name of the owner.
+    pub name: String,
+    /// uid of the owner.
+    pub uid: Arc<str>,
+    /// Whether the owner is the managing controller.
+    pub controller: bool,
+    /// Whether foreground deletion of the owner waits for this object.
+    pub block_owner_deletion: bool,
+}
+
+impl OwnerRef {
+    /// A reference to `owner`.
+    pub fn to(owner: &Object, controller: bool) -> Self {
+        OwnerRef {
+            api_version: owner.kind.api_version().to_string(),
+            kind: owner.kind.name().to_string(),
+            name: owner.meta.name.to_string(),
+            uid: owner.meta.uid.clone(),
+            controller,
+            block_owner_deletion: controller,
+        }
+    }
+}
+
+/// Object metadata, typed.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Meta {
+    /// name.
+    pub name: Arc<str>,
+    /// namespace.
+    pub namespace: Arc<str>,
+    /// generateName.
+    pub generate_name: Option<String>,
+    /// uid.
+    pub uid: Arc<str>,
+    /// resourceVersion (a global counter).
+    pub resource_version: u64,
+    /// generation (bumped when anything but metadata and status changes).
+    pub generation: i64,
+    /// creationTimestamp, simulated ms.
+    pub creation_ms: u64,
+    /// deletionTimestamp, simulated ms.
+    pub deletion_ms: Option<u64>,
+    /// labels.
+    pub labels: BTreeMap<String, String>,
+    /// annotations.
+    pub annotations: BTreeMap<String, String>,
+    /// ownerReferences.
+    pub owner_references: Vec<OwnerRef>,
+    /// finalizers.
+    pub finalizers: Vec<String>,
+}
+
+/// One API object.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Object {
+    /// Kind (apiVersion follows from it).
+    pub kind: Kind,
+    /// Metadata.
+    pub meta: Meta,
+    /// Everything else: `spec`, `status`, `data`, `type`...
+    pub body: Map<String, Value>,
+}
+
+impl Object {
+    /// A new object with only a name and namespace.
+    pub fn new(kind: Kind, namespace: &str, name: &str) -> Self {
+        Object {
+            kind,
+            meta: Meta { name: name.into(), namespace: namespace.into(), ..Default::default() },
+            body: Map::new(),
+        }
+    }
+
+    /// The key.
+    pub fn key(&self) -> ObjKey {
+        ObjKey { kind: self.kind, ns: self.meta.namespace.clone(), name: self.meta.name.clone() }
+    }
+
+    /// Name.
+    pub fn name(&self) -> &str {
+        &self.meta.name
+    }
+
+    /// Namespace.
+    pub fn namespace(&self) -> &str {
+        &self.meta.namespace
+    }
+
+    /// A label.
+    pub fn label(&self, key: &str) -> Option<&str> {
+        self.meta.labels.get(key).map(String::as_str)
+    }
+
+    /// An annotation.
+    pub fn annotation(&self, key: &str) -> Option<&str> {
+        self.meta.annotations.get(key).map(String::as_str)
+    }
+
+    /// Whether deletion has started.
+    pub fn deleting(&self) -> bool {
+        self.meta.deletion_ms.is_some()
+    }
+
+    /// Whether it carries a finalizer.
+    pub fn has_finalizer(&self, f: &str) -> bool {
+        self.meta.finalizers.iter().any(|x| x == f)
+    }
+
+    /// The controller owner reference.
+    pub fn controller_ref(&self) -> Option<&OwnerRef> {
+        self.meta.owner_references.iter().find(|o| o.controller)
+    }
+
+    /// An owner reference of a kind.
+    pub fn owner_of_kind(&self, kind: &str) -> Option<&OwnerRef> {
+        self.meta.owner_references.iter().find(|o| o.kind == kind)
+    }
+
+    /// A value by JSON pointer into the body (`/spec/replicas`).
+    pub fn at(&self, pointer: &str) -> Option<&Value> {
+        let rest = pointer.strip_prefix('/')?;
+        let (first, tail) = match rest.find('/') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, ""),
+        };
+        let v = self.body.get(first)?;
+        if tail.is_empty() {
+            Some(v)
+        } else {
+            v.pointer(tail)
+        }
+    }
+
+    /// A string by pointer.
+    pub fn str_at(&self, pointer: &str) -> Option<&str> {
+        self.at(pointer).and_then(Value::as_str)
+    }
+
+    /// An integer by pointer.
+    pub fn i64_at(&self, pointer: &str) -> Option<i64> {
+        self.at(pointer).and_then(Value::as_i64)
+    }
+
+    /// A boolean by pointer (false when absent).
+    pub fn bool_at(&self, pointer: &str) -> bool {
+        self.at(pointer).and_then(Value::as_bool).unwrap_or(false)
+    }
+
+    /// Set a value by pointer, creating intermediate maps.
+    pub fn set(&mut self, pointer: &str, value: Value) {
+        let segments: Vec<&str> = pointer.trim_start_matches('/').split('/').collect();
+        let (last, parents) = segments.split_last().expect("non-empty pointer");
+        let mut map = &mut self.body;
+        for seg in parents {
+            let entry = map.entry(seg.to_string()).or_insert_with(|| Value::Object(Map::new()));
+            if !entry.is_object() {
+                *entry = Value::Object(Map::new());
+            }
+            map = entry.as_object_mut().expect("just made an object");
+        }
+        map.insert(last.to_string(), value);
+    }
+
+    /// Remove a value by pointer.
+    pub fn remove(&mut self, pointer: &str) -> Option<Value> {
+        let segments: Vec<&str> = pointer.trim_start_matches('/').split('/').collect();
+        let (last, parents) = segments.split_last()?;
+        let mut map = &mut self.body;
+        for seg in parents {
+            map = map.get_mut(*seg)?.as_object_mut()?;
+        }
+        map.remove(*last)
+    }
+
+    /// The `status` map, created if absent.
+    pub fn status_mut(&mut self) -> &mut Map<String, Value> {
+        let v = self.body.entry("status").or_insert_with(|| Value::Object(Map::new()));
+        if !v.is_object() {
+            *v = Value::Object(Map::new());
+        }
+        v.as_object_mut().expect("object")
+    }
+
+    /// The whole object as Kubernetes JSON.
+    pub fn to_json(&self) -> Value {
+        let mut m = Map::new();
+        m.insert("apiVersion".into(), Value::String(self.kind.api_version().into()));
+        m.insert("kind".into(), Value::String(self.kind.name().into()));
+        m.insert("metadata".into(), self.meta_json());
+        for (k, v) in &self.body {
+            m.insert(k.clone(), v.clone());
+        }
+        Value::Object(m)
+    }
+
+    /// `metadata` as JSON.
+    pub fn meta_json(&self) -> Value {
+        let mt = &self.meta;
+        let mut m = Map::new();
+        m.insert("name".into(), Value::String(mt.name.to_string()));
+        if !mt.namespace.is_empty() {
+            m.insert("namespace".into(), Value::String(mt.namespace.to_string()));
+        }
+        if let Some(g) = &mt.generate_name {
+            m.insert("generateName".into(), Value::String(g.clone()));
+        }
+        if !mt.uid.is_empty() {
+            m.insert("uid".into(), Value::String(mt.uid.to_string()));
+        }
+        if mt.resource_version > 0 {
+            m.insert("resourceVersion".into(), Value::String(mt.resource_version.to_string()));
+        }
+        if mt.generation > 0 {
+            m.insert("generation".into(), Value::from(mt.generation));
+        }
+        if !mt.uid.is_empty() {
+            m.insert("creationTimestamp".into(), Value::String(timestamp(mt.creation_ms)));
+        }
+        if let Some(d) = mt.deletion_ms {
+            m.insert("deletionTimestamp".into(), Value::String(timestamp(d)));
+            m.insert("deletionGracePeriodSeconds".into(), Value::from(0));
+        }
+        if !mt.labels.is_empty() {
+            m.insert("labels".into(), Value::Object(mt.labels.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect()));
+        }
+        if !mt.annotations.is_empty() {
+            m.insert(
+                "annotations".into(),
+                Value::Object(mt.annotations.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect()),
+            );
+        }
+        if !mt.owner_references.is_empty() {
+            let refs = mt
+                .owner_references
+                .iter()
+                .map(|o| {
+                    let mut r = Map::new();
+                    r.insert("apiVersion".into(), Value::String(o.api_version.clone()));
+                    r.insert("kind".into(), Value::String(o.kind.clone()));
+                    r.insert("name".into(), Value::String(o.name.clone()));
+                    r.insert("uid".into(), Value::String(o.uid.to_string()));
+                    if o.controller {
+                        r.insert("controller".into(), Value::Bool(true));
+                    }
+                    if o.block_owner_deletion {
+                        r.insert("blockOwnerDeletion".into(), Value::Bool(true));
+                    }
+                    Value::Object(r)
+                })
+                .collect();
+            m.insert("ownerReferences".into(), Value::Array(refs));
+        }
+        if !mt.finalizers.is_empty() {
+            m.insert("finalizers".into(), Value::Array(mt.finalizers.iter().map(|f| Value::String(f.clone())).collect()));
+        }
+        Value::Object(m)
+    }
+
+    /// Parse Kubernetes JSON. Server-set metadata (uid, resourceVersion, timestamps) is read when
+    /// present so a round trip keeps it; the store decides what to honour.
+    pub fn from_json(value: &Value) -> Result<Object, String> {
+        let obj = value.as_object().ok_or("an object must be a JSON map")?;
+        let api_version = obj.get("apiVersion").and_then(Value::as_str).ok_or("missing `apiVersion`")?;
+        let kind_name = obj.get("kind").and_then(Value::as_str).ok_or("missing `kind`")?;
+        let kind = Kind::resolve(api_version, kind_name)?;
+        let md = obj.get("metadata").and_then(Value::as_object).ok_or("missing `metadata`")?;
+        let s = |k: &str| md.get(k).and_then(Value::as_str);
+        let string_map = |k: &str| -> Result<BTreeMap<String, String>, String> {
+            match md.get(k) {
+                None | Some(Value::Null) => Ok(BTreeMap::new()),
+                Some(Value::Object(m)) => m
+                    .iter()
+                    .map(|(k2, v)| match v {
+                        Value::String(s) => Ok((k2.clone(), s.clone())),
+                        other => Err(format!("metadata.{k}.{k2} must be a string, got {other}")),
+                    })
+                    .collect(),
+                Some(other) => Err(format!("metadata.{k} must be a map, got {other}")),
+            }
+        };
+        let mut owner_references = Vec::new();
+        if let Some(refs) = md.get("ownerReferences").and_then(Value::as_array) {
+            for r in refs {
+                let g = |k: &str| r.get(k).and_then(Value::as_str).map(str::to_string);
+                owner_references.push(OwnerRef {
+                    api_version: g("apiVersion").ok_or("ownerReferences[].apiVersion is required")?,
+                    kind: g("kind").ok_or("ownerReferences[].kind is required")?,
+                    name: g("name").ok_or("ownerReferences[].name is required")?,
+                    uid: g("uid").ok_or("ownerReferences[].uid is required")?.into(),
+                    controller: r.get("controller").and_then(Value::as_bool).unwrap_or(false),
+                    block_owner_deletion: r.get("blockOwnerDeletion").and_then(Value::as_bool).unwrap_or(false),
+                });
+            }
+        }
+        let finalizers = match md.get("finalizers") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Array(a)) => a.iter().map(|f| f.as_str().map(str::to_string).ok_or("finalizers must be strings")).collect::<Result<_, _>>()?,
+            Some(_) => return Err("metadata.finalizers must be a list".into()),
+        };
+        let meta = Meta {
+            name: s("name").unwrap_or("").into(),
+            namespace: s("namespace").unwrap_or("").into(),
+            generate_name: s("generateName").map(str::to_string),
+            uid: s("uid").unwrap_or("").into(),
+            resource_version: s("resourceVersion").and_then(|r| r.parse().ok()).unwrap_or(0),
+            generation: md.get("generation").and_then(Value::as_i64).unwrap_or(0),
+            creation_ms: s("creationTimestamp").and_then(parse_timestamp).unwrap_or(0),
+            deletion_ms: s("deletionTimestamp").and_then(parse_timestamp),
+            labels: string_map("labels")?,
+            annotations: string_map("annotations")?,
+            owner_references,
+            finalizers,
+        };
+        let body = obj
+            .iter()
+            .filter(|(k, _)| !matches!(k.as_str(), "apiVersion" | "kind" | "metadata"))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        Ok(Object { kind, meta, body })
+    }
+}
+
+impl capi_scenarios::predicate::Resource for Object {
+    fn api_version(&self) -> &str {
+        self.kind.api_version()
+    }
+    fn kind(&self) -> &str {
+        self.kind.name()
+    }
+    fn namespace(&self) -> &str {
+        &self.meta.namespace
+    }
+    fn name(&self) -> &str {
+        &self.meta.name
+    }
+    fn label(&self, key: &str) -> Option<&str> {
+        self.meta.labels.get(key).map(String::as_str)
+    }
+    fn field(&self, path: &capi_scenarios::target::FieldPath) -> Option<std::borrow::Cow<'_, Value>> {
+        use capi_scenarios::target::{lookup, Segment};
+        let segs = path.segments();
+        match segs.first() {
+            Some(Segment::Key(k)) if k == "metadata" => {
+                let meta = self.meta_json();
+                lookup(&meta, &segs[1..]).cloned().map(std::borrow::Cow::Owned)
+            }
+            Some(Segment::Key(k)) if k == "apiVersion" => Some(std::borrow::Cow::Owned(Value::String(self.kind.api_version().into()))),
+            Some(Segment::Key(k)) if k == "kind" => Some(std::borrow::Cow::Owned(Value::String(self.kind.name().into()))),
+            Some(Segment::Key(k)) => lookup(self.body.get(k.as_str())?, &segs[1..]).map(std::borrow::Cow::Borrowed),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_round_trip_keeps_metadata() {
+        let v = serde_json::json!({
+            "apiVersion": "cluster.x-k8s.io/v1beta2", "kind": "Machine",
+            "metadata": {"name": "m", "namespace": "default", "uid": "u1", "resourceVersion": "7", "generation": 2,
+                "creationTimestamp": "2026-01-01T00:01:00Z", "labels": {"a": "b"}, "finalizers": ["f"],
+                "ownerReferences": [{"apiVersion": "cluster.x-k8s.io/v1beta2", "kind": "MachineSet", "name": "ms", "uid": "u0", "controller": true, "blockOwnerDeletion": true}]},
+            "spec": {"clusterName": "c"}
+        });
+        let o = Object::from_json(&v).unwrap();
+        assert_eq!(o.meta.creation_ms, 60_000);
+        assert_eq!(o.to_json(), v);
+        assert_eq!(o.str_at("/spec/clusterName"), Some("c"));
+    }
+}

@@ -1,0 +1,194 @@
+//! An indexed set of objects, used both by the API store and by every informer cache, so that the
+//! lookups controllers make (by owner, by cluster, by kind) never scan the whole set.
+
+use crate::kinds::Kind;
+use crate::object::{ObjKey, Object};
+use capi_scenarios::LabelSelector;
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Bound;
+use std::sync::Arc;
+
+/// The label CAPI sets on every object of a cluster.
+pub const CLUSTER_NAME_LABEL: &str = "cluster.x-k8s.io/cluster-name";
+
+/// Objects by key, with secondary indexes.
+#[derive(Default, Clone)]
+pub struct ObjectSet {
+    objects: BTreeMap<ObjKey, Arc<Object>>,
+    by_uid: BTreeMap<Arc<str>, ObjKey>,
+    by_owner: BTreeMap<Arc<str>, BTreeSet<ObjKey>>,
+    by_cluster: BTreeMap<(Kind, String), BTreeSet<ObjKey>>,
+}
+
+impl ObjectSet {
+    /// Number of objects.
+    pub fn len(&self) -> usize {
+        self.objects.len()
+    }
+
+    /// Whether empty.
+    pub fn is_empty(&self) -> bool {
+        self.objects.is_empty()
+    }
+
+    /// Insert or replace; returns the previous version.
+    pub fn insert(&mut self, obj: Arc<Object>) -> Option<Arc<Object>> {
+        let key = obj.key();
+        let old = self.objects.insert(key.clone(), obj.clone());
+        if let Some(o) = &old {
+            self.unindex(&key, o);
+        }
+        self.index(&key, &obj);
+        old
+    }
+
+    /// Remove by key; returns the removed object.
+    pub fn remove(&mut self, key: &ObjKey) -> Option<Arc<Object>> {
+        let old = self.objects.remove(key)?;
+        self.unindex(key, &old);
+        Some(old)
+    }
+
+    fn index(&mut self, key: &ObjKey, obj: &Object) {
+        if !obj.meta.uid.is_empty() {
+            self.by_uid.insert(obj.meta.uid.clone(), key.clone());
+        }
+        for o in &obj.meta.owner_references {
+            self.by_owner.entry(o.uid.clone()).or_default().insert(key.clone());
+        }
+        if let Some(c) = obj.label(CLUSTER_NAME_LABEL) {
+            self.by_cluster.entry((key.kind, c.to_string())).or_default().insert(key.clone());
+        }
+    }
+
+    fn unindex(&mut self, key: &ObjKey, obj: &Object) {
+        if !obj.meta.uid.is_empty() && self.by_uid.get(&obj.meta.uid) == Some(key) {
+            self.by_uid.remove(&obj.meta.uid);
+        }
+        for o in &obj.meta.owner_references {
+            if let Some(set) = self.by_owner.get_mut(&o.uid) {
+                set.remove(key);
+                if set.is_empty() {
+                    self.by_owner.remove(&o.uid);
+                }
+            }
+        }
+        if let Some(c) = obj.label(CLUSTER_NAME_LABEL) {
+            let ik = (key.kind, c.to_string());
+            if let Some(set) = self.by_cluster.get_mut(&ik) {
+                set.remove(key);
+                if set.is_empty() {
+                    self.by_cluster.remove(&ik);
+                }
+            }
+        }
+    }
+
+    /// One object.
+    pub fn get(&self, key: &ObjKey) -> Option<&Arc<Object>> {
+        self.objects.get(key)
+    }
+
+    /// One object by parts.
+    pub fn get_parts(&self, kind: Kind, ns: &str, name: &str) -> Option<&Arc<Object>> {
+        self.objects.get(&ObjKey::new(kind, ns, name))
+    }
+
+    /// One object by uid.
+    pub fn by_uid(&self, uid: &str) -> Option<&Arc<Object>> {
+        self.by_uid.get(uid).and_then(|k| self.objects.get(k))
+    }
+
+    /// Every object, in key order.
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<Object>> {
+        self.objects.values()
+    }
+
+    /// Objects of a kind (in one namespace, or all), in key order.
+    pub fn of_kind<'a>(&'a self, kind: Kind, ns: Option<&str>) -> impl Iterator<Item = &'a Arc<Object>> + 'a {
+        let (lo, hi) = match ns {
+            Some(ns) => (
+                Bound::Included(ObjKey { kind, ns: ns.into(), name: "".into() }),
+                Bound::Excluded(ObjKey { kind, ns: format!("{ns}\u{0}").into(), name: "".into() }),
+            ),
+            None => (
+                Bound::Included(ObjKey { kind, ns: "".into(), name: "".into() }),
+                match next_kind(kind) {
+                    Some(k) => Bound::Excluded(ObjKey { kind: k, ns: "".into(), name: "".into() }),
+                    None => Bound::Unbounded,
+                },
+            ),
+        };
+        self.objects.range((lo, hi)).map(|(_, v)| v)
+    }
+
+    /// Objects that list `uid` among their owners.
+    pub fn owned_by<'a>(&'a self, uid: &str) -> impl Iterator<Item = &'a Arc<Object>> + 'a {
+        self.by_owner.get(uid).into_iter().flat_map(move |set| set.iter().filter_map(move |k| self.objects.get(k)))
+    }
+
+    /// Objects of a kind carrying `cluster.x-k8s.io/cluster-name=<cluster>` (any namespace).
+    pub fn in_cluster<'a>(&'a self, kind: Kind, cluster: &str) -> impl Iterator<Item = &'a Arc<Object>> + 'a {
+        self.by_cluster
+            .get(&(kind, cluster.to_string()))
+            .into_iter()
+            .flat_map(move |set| set.iter().filter_map(move |k| self.objects.get(k)))
+    }
+
+    /// Objects of a kind in a namespace of a cluster.
+    pub fn in_cluster_ns<'a>(&'a self, kind: Kind, ns: &'a str, cluster: &str) -> impl Iterator<Item = &'a Arc<Object>> + 'a {
+        self.in_cluster(kind, cluster).filter(move |o| &*o.meta.namespace == ns)
+    }
+
+    /// Objects of a kind matching a selector (the cluster index is used when the selector names a cluster).
+    pub fn select<'a>(&'a self, kind: Kind, ns: Option<&'a str>, sel: &'a LabelSelector) -> Box<dyn Iterator<Item = &'a Arc<Object>> + 'a> {
+        let matches = move |o: &&Arc<Object>| ns.is_none_or(|n| &*o.meta.namespace == n) && sel.matches(|k| o.label(k));
+        match sel.match_labels.get(CLUSTER_NAME_LABEL) {
+            Some(c) => {
+                let mut v: Vec<&Arc<Object>> = self.in_cluster(kind, c).filter(matches).collect();
+                v.sort_by(|a, b| a.key().cmp(&b.key()));
+                Box::new(v.into_iter())
+            }
+            None => Box::new(self.of_kind(kind, ns).filter(matches)),
+        }
+    }
+}
+
+fn next_kind(k: Kind) -> Option<Kind> {
+    Kind::all().find(|x| (*x as usize) == (k as usize) + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::object::OwnerRef;
+
+    fn obj(kind: Kind, ns: &str, name: &str, uid: &str) -> Object {
+        let mut o = Object::new(kind, ns, name);
+        o.meta.uid = uid.into();
+        o
+    }
+
+    #[test]
+    fn indexes_follow_updates() {
+        let mut set = ObjectSet::default();
+        let owner = obj(Kind::MachineSet, "default", "ms", "u-ms");
+        let mut m = obj(Kind::Machine, "default", "m1", "u-m1");
+        m.meta.labels.insert(CLUSTER_NAME_LABEL.into(), "c1".into());
+        m.meta.owner_references.push(OwnerRef::to(&owner, true));
+        set.insert(Arc::new(owner));
+        set.insert(Arc::new(m.clone()));
+        set.insert(Arc::new(obj(Kind::Machine, "other", "m2", "u-m2")));
+        assert_eq!(set.owned_by("u-ms").count(), 1);
+        assert_eq!(set.in_cluster(Kind::Machine, "c1").count(), 1);
+        assert_eq!(set.of_kind(Kind::Machine, None).count(), 2);
+        assert_eq!(set.of_kind(Kind::Machine, Some("default")).count(), 1);
+        m.meta.labels.clear();
+        m.meta.owner_references.clear();
+        set.insert(Arc::new(m));
+        assert_eq!(set.owned_by("u-ms").count(), 0);
+        assert_eq!(set.in_cluster(Kind::Machine, "c1").count(), 0);
+        set.remove(&ObjKey::new(Kind::Machine, "default", "m1"));
+        assert!(set.by_uid("u-m1").is_none());
+    }
+}

@@ -1,0 +1,199 @@
+//! What a reconcile gets: its manager's (possibly stale) informer cache to read, the API server to
+//! write through, the world (Docker, workload clusters) behind its reachability rules, a random stream
+//! for generated names, and the clock. Nothing else: no controller sees another's memory.
+
+use crate::kinds::Kind;
+use crate::mutants::{Mutant, Mutants};
+use crate::object::{ObjKey, Object};
+use crate::objectset::ObjectSet;
+use crate::store::api::{ApiServer, WriteOptions};
+use crate::store::{ApiError, Deleted, Subresource};
+use crate::world::World;
+use capi_scenarios::model::Propagation;
+use rand_chacha::ChaCha8Rng;
+use std::sync::Arc;
+
+/// The reconcile context.
+pub struct Ctx<'a> {
+    /// Simulated time.
+    pub now: u64,
+    /// The manager's informer cache.
+    pub cache: &'a ObjectSet,
+    /// The world outside the management cluster.
+    pub world: &'a mut World,
+    /// Mutants switched on (tests only).
+    pub mutants: &'a Mutants,
+    /// The management cluster's name.
+    pub management: &'a str,
+    pub(crate) api: &'a mut ApiServer,
+    pub(crate) names: &'a mut ChaCha8Rng,
+    pub(crate) spent_ms: u64,
+    pub(crate) notes: Vec<String>,
+    pub(crate) writes: u32,
+    /// Abort after this many writes (controller-crash fault).
+    pub(crate) crash_after_writes: Option<u32>,
+    pub(crate) crashed: bool,
+}
+
+impl<'a> Ctx<'a> {
+    pub(crate) fn new(
+        now: u64,
+        cache: &'a ObjectSet,
+        api: &'a mut ApiServer,
+        world: &'a mut World,
+        names: &'a mut ChaCha8Rng,
+        mutants: &'a Mutants,
+        management: &'a str,
+    ) -> Self {
+        Ctx { now, cache, world, mutants, management, api, names, spent_ms: 0, notes: Vec::new(), writes: 0, crash_after_writes: None, crashed: false }
+    }
+
+    /// The management cluster's feature gates.
+    pub fn gates(&self) -> &crate::features::FeatureGates {
+        &self.api.gates
+    }
+
+    /// Whether a mutant is on.
+    pub fn mutant(&self, m: Mutant) -> bool {
+        self.mutants.contains(&m)
+    }
+
+    // ----- Reads (cache) -----
+
+    /// One object from the cache.
+    pub fn get(&self, key: &ObjKey) -> Option<&'a Arc<Object>> {
+        self.cache.get(key)
+    }
+
+    /// One object from the cache, by parts.
+    pub fn get_parts(&self, kind: Kind, ns: &str, name: &str) -> Option<&'a Arc<Object>> {
+        self.cache.get_parts(kind, ns, name)
+    }
+
+    /// One object by an uncached read (CAPI's `APIReader`), for the few places that need it.
+    pub fn live(&self, key: &ObjKey) -> Option<Arc<Object>> {
+        self.api.store.get(key).cloned()
+    }
+
+    // ----- Writes -----
+
+    fn opts(&self) -> WriteOptions {
+        WriteOptions { now: self.now, dry_run: false }
+    }
+
+    fn before_write(&mut self, what: &str, key: &ObjKey) -> Result<(), ApiError> {
+        if self.crashed {
+            return Err(ApiError { code: 500, reason: "ControllerCrashed", message: "the controller process crashed".into() });
+        }
+        if let Some(limit) = self.crash_after_writes {
+            if self.writes >= limit {
+                self.crashed = true;
+                return Err(ApiError { code: 500, reason: "ControllerCrashed", message: "the controller process crashed".into() });
+            }
+        }
+        if let Some(e) = self.api.faults.roll(key.kind, &key.name) {
+            self.notes.push(format!("{what} {key} failed: {} (injected)", e.reason));
+            return Err(e);
+        }
+        self.writes += 1;
+        Ok(())
+    }
+
+    /// Create.
+    pub fn create(&mut self, obj: Object) -> Result<Arc<Object>, ApiError> {
+        self.before_write("create", &obj.key())?;
+        let w = self.api.create(obj, self.opts())?;
+        Ok(w.object)
+    }
+
+    /// Update with a resourceVersion precondition (optimistic locking).
+    pub fn update(&mut self, obj: Object) -> Result<Arc<Object>, ApiError> {
+        self.before_write("update", &obj.key())?;
+        let rv = obj.meta.resource_version;
+        let w = self.api.update(obj, Subresource::Main, Some(rv), self.opts())?;
+        Ok(w.object)
+    }
+
+    /// Patch the main resource: `f` is applied to the current object and the difference is written
+    /// without a resourceVersion precondition, as CAPI's patch helper does.
+    pub fn patch(&mut self, key: &ObjKey, f: impl FnOnce(&mut Object)) -> Result<Arc<Object>, ApiError> {
+        self.patch_sub(key, Subresource::Main, f)
+    }
+
+    /// Patch the status subresource.
+    pub fn patch_status(&mut self, key: &ObjKey, f: impl FnOnce(&mut Object)) -> Result<Arc<Object>, ApiError> {
+        self.patch_sub(key, Subresource::Status, f)
+    }
+
+    fn patch_sub(&mut self, key: &ObjKey, sub: Subresource, f: impl FnOnce(&mut Object)) -> Result<Arc<Object>, ApiError> {
+        let cur = self.api.store.get(key).cloned().ok_or_else(|| ApiError::not_found(key.kind, &key.name))?;
+        let mut new = (*cur).clone();
+        f(&mut new);
+        if new == *cur {
+            return Ok(cur);
+        }
+        self.before_write(if sub == Subresource::Status { "patch-status" } else { "patch" }, key)?;
+        let w = self.api.update(new, sub, None, self.opts())?;
+        Ok(w.object)
+    }
+
+    /// Delete (background propagation).
+    pub fn delete(&mut self, key: &ObjKey) -> Result<Deleted, ApiError> {
+        self.delete_with(key, Propagation::Background)
+    }
+
+    /// Delete with a propagation policy.
+    pub fn delete_with(&mut self, key: &ObjKey, propagation: Propagation) -> Result<Deleted, ApiError> {
+        if self.api.store.get(key).is_some_and(|o| o.deleting()) {
+            return Ok(Deleted::Pending(self.api.store.get(key).cloned().expect("checked")));
+        }
+        self.before_write("delete", key)?;
+        self.api.delete(key, propagation, self.opts())
+    }
+
+    /// Add a finalizer (returns whether it was added).
+    pub fn add_finalizer(&mut self, obj: &Object, finalizer: &str) -> Result<bool, ApiError> {
+        if obj.has_finalizer(finalizer) {
+            return Ok(false);
+        }
+        let f = finalizer.to_string();
+        self.patch(&obj.key(), |o| {
+            if !o.has_finalizer(&f) {
+                o.meta.finalizers.push(f.clone());
+            }
+        })?;
+        Ok(true)
+    }
+
+    /// Remove a finalizer.
+    pub fn remove_finalizer(&mut self, obj: &Object, finalizer: &str) -> Result<(), ApiError> {
+        let key = obj.key();
+        if self.api.store.get(&key).is_none_or(|o| !o.has_finalizer(finalizer)) {
+            return Ok(());
+        }
+        self.patch(&key, |o| o.meta.finalizers.retain(|f| f != finalizer))?;
+        Ok(())
+    }
+
+    // ----- Misc -----
+
+    /// Five random characters for a generated name.
+    pub fn suffix(&mut self) -> String {
+        crate::engine::rng::name_suffix(self.names)
+    }
+
+    /// The controller's random stream (for the few decisions CAPI leaves to chance).
+    pub fn rng(&mut self) -> &mut ChaCha8Rng {
+        self.names
+    }
+
+    /// Account for synchronous work inside the reconcile (e.g. `docker run` blocks the worker).
+    pub fn spend(&mut self, ms: u64) {
+        self.spent_ms += ms;
+    }
+
+    /// A note for the trace.
+    pub fn note(&mut self, msg: impl Into<String>) {
+        self.notes.push(msg.into());
+    }
+}

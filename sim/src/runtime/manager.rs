@@ -1,0 +1,151 @@
+//! A controller manager process (capi-controller-manager, the kubeadm bootstrap and control-plane
+//! managers, capd-controller-manager): one shared informer cache for all its controllers, watch
+//! events in flight to it (delivered in order, after a delay), and its controllers' queues.
+
+use super::workqueue::WorkQueue;
+use super::Reconciler;
+use crate::kinds::{Kind, KindSet};
+use crate::object::ObjKey;
+use crate::objectset::ObjectSet;
+use crate::store::{Change, ChangeKind};
+use rand_chacha::ChaCha8Rng;
+use std::collections::VecDeque;
+
+/// Something delivered to a manager in order: a watch event or a world notice.
+#[derive(Clone, Debug)]
+pub enum Delivery {
+    /// A watch event.
+    Change(Change),
+    /// A workload-cluster or container notice (ClusterCache events, async task completions).
+    Notice(crate::world::Notice),
+}
+
+/// Counters of one controller.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ControllerStats {
+    /// Reconciles run.
+    pub reconciles: u64,
+    /// Reconciles that returned an error.
+    pub errors: u64,
+    /// Reconciles that asked to be requeued after a delay.
+    pub requeues: u64,
+}
+
+/// A controller inside a manager.
+pub struct ControllerSlot {
+    /// The reconciler.
+    pub reconciler: Box<dyn Reconciler>,
+    /// Its work queue.
+    pub queue: WorkQueue,
+    /// Workers busy now.
+    pub busy: u32,
+    /// `MaxConcurrentReconciles` (CAPI's `--*-concurrency` flags default to 10).
+    pub workers: u32,
+    /// Counters.
+    pub stats: ControllerStats,
+    /// Random stream for generated names.
+    pub names: ChaCha8Rng,
+    /// Whether a Dispatch event is scheduled.
+    pub dispatch_scheduled: bool,
+}
+
+/// A manager process.
+pub struct Manager {
+    /// Name (`capi`, `kubeadm-bootstrap`, `kubeadm-control-plane`, `capd`).
+    pub name: &'static str,
+    /// The shared informer cache.
+    pub cache: ObjectSet,
+    /// Kinds any of its controllers watches.
+    pub watched: KindSet,
+    /// Its controllers.
+    pub controllers: Vec<ControllerSlot>,
+    /// Watch events in flight, with their delivery time.
+    pub inflight: VecDeque<(u64, Delivery)>,
+    /// When the next Deliver event is scheduled.
+    pub deliver_scheduled: Option<u64>,
+    /// Random stream for delays and reconcile durations.
+    pub rng: ChaCha8Rng,
+    /// Running (false while crashed).
+    pub up: bool,
+    /// Extra informer lag (stale-cache fault).
+    pub extra_lag_ms: u64,
+    /// Probability of dropping a watch event (watch-drop fault).
+    pub drop_probability: f64,
+    /// Watch events dropped so far.
+    pub dropped: u64,
+}
+
+impl Manager {
+    /// A manager with controllers.
+    pub fn new(name: &'static str, controllers: Vec<Box<dyn Reconciler>>, rng: ChaCha8Rng, mut names: impl FnMut(&str) -> ChaCha8Rng) -> Self {
+        let mut watched = KindSet::EMPTY;
+        let slots = controllers
+            .into_iter()
+            .map(|r| {
+                watched.insert(r.kind());
+                for k in r.watches() {
+                    watched.insert(*k);
+                }
+                let names = names(r.name());
+                ControllerSlot { reconciler: r, queue: WorkQueue::default(), busy: 0, workers: 10, stats: ControllerStats::default(), names, dispatch_scheduled: false }
+            })
+            .collect();
+        Manager {
+            name,
+            cache: ObjectSet::default(),
+            watched,
+            controllers: slots,
+            inflight: VecDeque::new(),
+            deliver_scheduled: None,
+            rng,
+            up: true,
+            extra_lag_ms: 0,
+            drop_probability: 0.0,
+            dropped: 0,
+        }
+    }
+
+    /// Apply a delivered change to the cache and collect, per controller, the keys to enqueue.
+    pub fn observe(&mut self, change: &Change, out: &mut Vec<(usize, ObjKey)>) {
+        match change.kind {
+            ChangeKind::Deleted => {
+                self.cache.remove(&change.object.key());
+            }
+            _ => {
+                self.cache.insert(change.object.clone());
+            }
+        }
+        self.map_change(change, out);
+    }
+
+    /// Keys a change maps to (without touching the cache): `For` plus each controller's mappers.
+    pub fn map_change(&self, change: &Change, out: &mut Vec<(usize, ObjKey)>) {
+        let kind = change.object.kind;
+        let mut keys = Vec::new();
+        for (i, slot) in self.controllers.iter().enumerate() {
+            let r = &slot.reconciler;
+            if r.kind() == kind {
+                out.push((i, change.object.key()));
+            }
+            if r.watches().contains(&kind) {
+                keys.clear();
+                r.map(change, &self.cache, &mut keys);
+                out.extend(keys.drain(..).map(|k| (i, k)));
+            }
+        }
+    }
+
+    /// Whether the manager caches a kind.
+    pub fn watches(&self, kind: Kind) -> bool {
+        self.watched.contains(kind)
+    }
+
+    /// Total counters.
+    pub fn stats(&self) -> ControllerStats {
+        self.controllers.iter().fold(ControllerStats::default(), |a, s| ControllerStats {
+            reconciles: a.reconciles + s.stats.reconciles,
+            errors: a.errors + s.stats.errors,
+            requeues: a.requeues + s.stats.requeues,
+        })
+    }
+}

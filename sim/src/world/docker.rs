@@ -1,0 +1,331 @@
+//! The Docker host CAPD drives: containers with names, images, labels, state and memory; a memory
+//! budget (too many nodes → the kernel OOM-kills the largest container, as on a Docker Desktop VM
+//! that is too small); name conflicts; missing images; restart policies on daemon restart.
+
+use capi_scenarios::predicate::{ContainerInfo, KIND_CLUSTER_LABEL, KIND_ROLE_LABEL};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// CAPD's role label values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Role {
+    /// `control-plane`.
+    ControlPlane,
+    /// `worker`.
+    Worker,
+    /// `external-load-balancer`.
+    LoadBalancer,
+}
+
+impl Role {
+    /// The label value.
+    pub fn label(self) -> &'static str {
+        match self {
+            Role::ControlPlane => "control-plane",
+            Role::Worker => "worker",
+            Role::LoadBalancer => "external-load-balancer",
+        }
+    }
+}
+
+/// Container states as `docker inspect` reports them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    /// Running.
+    Running,
+    /// Paused (`docker pause`).
+    Paused,
+    /// Exited with a code (137 = killed, 130 = stopped by the daemon).
+    Exited(i32),
+}
+
+impl State {
+    /// `running`, `paused`, `exited`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Running => "running",
+            State::Paused => "paused",
+            State::Exited(_) => "exited",
+        }
+    }
+}
+
+/// What the bootstrap (kubeadm) inside a node container is doing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Bootstrap {
+    /// Not started.
+    NotStarted,
+    /// `kubeadm init|join` running, finishes at this time.
+    Running {
+        /// Simulated completion time.
+        done_at: u64,
+    },
+    /// Finished; the sentinel `/run/cluster-api/bootstrap-success.complete` exists.
+    Succeeded,
+    /// A command failed (terminal in CAPD).
+    Failed(String),
+}
+
+/// One container.
+#[derive(Clone, Debug)]
+pub struct Container {
+    /// Name.
+    pub name: String,
+    /// Short id.
+    pub id: String,
+    /// Image.
+    pub image: String,
+    /// Labels.
+    pub labels: BTreeMap<String, String>,
+    /// State.
+    pub state: State,
+    /// IP on the `kind` network.
+    pub ip: String,
+    /// Memory in use.
+    pub memory_mb: u64,
+    /// When it last started.
+    pub started_ms: u64,
+    /// When systemd is ready (node containers).
+    pub booted_at: u64,
+    /// Restarts left under the `on-failure:1` policy CAPD sets.
+    pub restarts_left: u32,
+    /// Bootstrap progress (node containers).
+    pub bootstrap: Bootstrap,
+    /// Incremented on every (re)start, so that timers of an earlier life are ignored.
+    pub life: u32,
+    /// HAProxy backends (load balancer only): CP container names with their weight.
+    pub backends: Vec<(String, u32)>,
+    /// Why it died, when it did.
+    pub exit_reason: Option<String>,
+}
+
+impl Container {
+    /// The role label.
+    pub fn role(&self) -> Option<&str> {
+        self.labels.get(KIND_ROLE_LABEL).map(String::as_str)
+    }
+    /// The cluster label.
+    pub fn cluster(&self) -> Option<&str> {
+        self.labels.get(KIND_CLUSTER_LABEL).map(String::as_str)
+    }
+    /// Running (not paused, not exited).
+    pub fn running(&self) -> bool {
+        self.state == State::Running
+    }
+    /// Booted and running.
+    pub fn ready(&self, now: u64) -> bool {
+        self.running() && now >= self.booted_at
+    }
+    /// As predicates and outcomes see it.
+    pub fn info(&self) -> ContainerInfo {
+        ContainerInfo { name: self.name.clone(), image: self.image.clone(), state: self.state.as_str().to_string(), labels: self.labels.clone() }
+    }
+}
+
+/// Errors of the Docker API.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DockerError {
+    /// `docker run` with a name in use.
+    #[error("Conflict. The container name \"/{0}\" is already in use by another container. You have to remove (or rename) that container to be able to reuse that name.")]
+    NameConflict(String),
+    /// The image is not on the host (and there is no registry).
+    #[error("Unable to find image '{0}' locally: pull access denied, repository does not exist or may require 'docker login'")]
+    ImageNotFound(String),
+    /// No such container.
+    #[error("Error response from daemon: No such container: {0}")]
+    NoSuchContainer(String),
+    /// The daemon is restarting.
+    #[error("Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?")]
+    DaemonDown,
+}
+
+/// What `docker run` is asked for.
+#[derive(Clone, Debug)]
+pub struct RunSpec {
+    /// Name.
+    pub name: String,
+    /// Image.
+    pub image: String,
+    /// Labels.
+    pub labels: BTreeMap<String, String>,
+    /// Memory the container uses once started.
+    pub memory_mb: u64,
+    /// Time from start to systemd ready.
+    pub boot_ms: u64,
+}
+
+/// The host.
+#[derive(Clone, Debug)]
+pub struct DockerHost {
+    containers: BTreeMap<String, Container>,
+    /// Memory containers may use before the kernel OOM-kills one.
+    pub memory_budget_mb: u64,
+    /// Images that are not on the host (image-missing fault).
+    pub missing_images: BTreeSet<String>,
+    /// Whether the daemon is down (restarting).
+    pub daemon_down: bool,
+    next_ip: u32,
+    next_id: u64,
+}
+
+impl DockerHost {
+    /// An empty host.
+    pub fn new(memory_budget_mb: u64) -> Self {
+        DockerHost { containers: BTreeMap::new(), memory_budget_mb, missing_images: BTreeSet::new(), daemon_down: false, next_ip: 2, next_id: 1 }
+    }
+
+    /// Every container, by name.
+    pub fn containers(&self) -> impl Iterator<Item = &Container> {
+        self.containers.values()
+    }
+
+    /// One container.
+    pub fn get(&self, name: &str) -> Option<&Container> {
+        self.containers.get(name)
+    }
+
+    /// One container, mutable.
+    pub fn get_mut(&mut self, name: &str) -> Option<&mut Container> {
+        self.containers.get_mut(name)
+    }
+
+    /// Containers whose labels include all of `labels` (CAPD's filters), in name order.
+    pub fn list(&self, labels: &[(&str, &str)]) -> Vec<&Container> {
+        self.containers.values().filter(|c| labels.iter().all(|(k, v)| c.labels.get(*k).map(String::as_str) == Some(*v))).collect()
+    }
+
+    /// `docker run -d`. The container starts at once and is booted after `boot_ms`.
+    pub fn run(&mut self, spec: RunSpec, now: u64) -> Result<&Container, DockerError> {
+        if self.daemon_down {
+            return Err(DockerError::DaemonDown);
+        }
+        if self.containers.contains_key(&spec.name) {
+            return Err(DockerError::NameConflict(spec.name));
+        }
+        if self.missing_images.contains(&spec.image) {
+            return Err(DockerError::ImageNotFound(spec.image));
+        }
+        let ip = format!("172.18.{}.{}", self.next_ip / 254, self.next_ip % 254 + 1);
+        self.next_ip += 1;
+        let id = format!("{:012x}", self.next_id.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 16);
+        self.next_id += 1;
+        let c = Container {
+            name: spec.name.clone(),
+            id,
+            image: spec.image,
+            labels: spec.labels,
+            state: State::Running,
+            ip,
+            memory_mb: spec.memory_mb,
+            started_ms: now,
+            booted_at: now + spec.boot_ms,
+            restarts_left: 1,
+            bootstrap: Bootstrap::NotStarted,
+            life: 1,
+            backends: Vec::new(),
+            exit_reason: None,
+        };
+        self.containers.insert(spec.name.clone(), c);
+        Ok(&self.containers[&spec.name])
+    }
+
+    /// `docker rm -f`.
+    pub fn remove(&mut self, name: &str) -> Result<Container, DockerError> {
+        if self.daemon_down {
+            return Err(DockerError::DaemonDown);
+        }
+        self.containers.remove(name).ok_or_else(|| DockerError::NoSuchContainer(name.to_string()))
+    }
+
+    /// `docker kill` (exit 137), or an OOM kill.
+    pub fn kill(&mut self, name: &str, reason: &str) -> bool {
+        match self.containers.get_mut(name) {
+            Some(c) if c.state != State::Exited(137) && !matches!(c.state, State::Exited(_)) => {
+                c.state = State::Exited(137);
+                c.exit_reason = Some(reason.to_string());
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// `docker pause` / `docker unpause`.
+    pub fn set_paused(&mut self, name: &str, paused: bool) -> bool {
+        match self.containers.get_mut(name) {
+            Some(c) if paused && c.state == State::Running => {
+                c.state = State::Paused;
+                true
+            }
+            Some(c) if !paused && c.state == State::Paused => {
+                c.state = State::Running;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Start an exited container again (restart policy, or a daemon coming back).
+    pub fn restart(&mut self, name: &str, now: u64, boot_ms: u64) -> bool {
+        match self.containers.get_mut(name) {
+            Some(c) if matches!(c.state, State::Exited(_)) => {
+                c.state = State::Running;
+                c.started_ms = now;
+                c.booted_at = now + boot_ms;
+                c.life += 1;
+                c.exit_reason = None;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Memory used by running and paused containers.
+    pub fn memory_in_use(&self) -> u64 {
+        self.containers.values().filter(|c| !matches!(c.state, State::Exited(_))).map(|c| c.memory_mb).sum()
+    }
+
+    /// Enforce the memory budget: while over it, the kernel OOM-kills the container using the most
+    /// memory (ties: the most recently started, then by name). Returns the killed containers.
+    pub fn enforce_memory(&mut self) -> Vec<String> {
+        let mut killed = Vec::new();
+        while self.memory_in_use() > self.memory_budget_mb {
+            let victim = self
+                .containers
+                .values()
+                .filter(|c| c.state == State::Running)
+                .max_by(|a, b| a.memory_mb.cmp(&b.memory_mb).then(a.started_ms.cmp(&b.started_ms)).then(b.name.cmp(&a.name)))
+                .map(|c| c.name.clone());
+            match victim {
+                Some(v) => {
+                    if let Some(c) = self.containers.get_mut(&v) {
+                        c.state = State::Exited(137);
+                        c.exit_reason = Some("OOMKilled".into());
+                    }
+                    killed.push(v);
+                }
+                None => break,
+            }
+        }
+        killed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(name: &str, mem: u64) -> RunSpec {
+        RunSpec { name: name.into(), image: "kindest/node:v1.34.3".into(), labels: BTreeMap::new(), memory_mb: mem, boot_ms: 1000 }
+    }
+
+    #[test]
+    fn name_conflict_and_oom_kill_of_the_largest() {
+        let mut h = DockerHost::new(1000);
+        h.run(spec("a", 400), 0).unwrap();
+        assert!(matches!(h.run(spec("a", 1), 0), Err(DockerError::NameConflict(_))));
+        h.run(spec("b", 500), 10).unwrap();
+        assert!(h.enforce_memory().is_empty());
+        h.run(spec("c", 300), 20).unwrap();
+        assert_eq!(h.enforce_memory(), vec!["b".to_string()]);
+        assert_eq!(h.get("b").unwrap().exit_reason.as_deref(), Some("OOMKilled"));
+    }
+}

@@ -1,0 +1,617 @@
+//! The world outside the management cluster: the Docker host CAPD drives and the workload clusters
+//! that come up inside its containers. Controllers act on it through CAPD (containers, bootstrap exec)
+//! and through the workload API (nodes, etcd, resources); it moves on by itself on timers (containers
+//! boot, kubeadm finishes, CNI rolls out, silent nodes go Unknown) and tells the engine what changed
+//! through notices, as watches and async task completions would.
+
+pub mod bootstrap;
+pub mod docker;
+pub mod timing;
+pub mod workload;
+
+use crate::engine::rng::between;
+use bootstrap::{BootKind, BootstrapPlan};
+use docker::{Bootstrap, DockerError, DockerHost, Role, RunSpec, State};
+use rand_chacha::ChaCha8Rng;
+use std::collections::{BTreeMap, BTreeSet};
+use timing::{Range, Timing};
+use workload::{EtcdMember, Node, Status, Taint, WorkloadCluster, CONTROL_PLANE_TAINT};
+
+/// How long `kubeadm join` keeps retrying discovery before it fails.
+pub const JOIN_DISCOVERY_TIMEOUT_MS: u64 = 5 * 60 * 1000;
+
+/// Something that happens in the world at a time.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum WorldEvent {
+    /// A container's systemd is up (CAPD's CGroupsReady task completes).
+    Booted {
+        /// Container.
+        container: String,
+        /// Its life (restart count) when scheduled.
+        life: u32,
+    },
+    /// kubeadm finished (or retries discovery) in a container.
+    BootstrapDone {
+        /// Container.
+        container: String,
+        /// Its life.
+        life: u32,
+    },
+    /// The kubelet registers the Node.
+    NodeRegister {
+        /// Container (= node name).
+        container: String,
+        /// Its life.
+        life: u32,
+    },
+    /// Node conditions of a cluster may change by themselves now.
+    NodeRefresh {
+        /// Cluster.
+        cluster: String,
+    },
+    /// Evictions on a node finished.
+    Evicted {
+        /// Cluster.
+        cluster: String,
+        /// Node.
+        node: String,
+    },
+}
+
+/// What changed, for the engine to wake the controllers that watch it.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Notice {
+    /// Something in a workload cluster (nodes, etcd, reachability).
+    Workload(String),
+    /// A container of a cluster changed or an async task on it finished.
+    Container {
+        /// Cluster label.
+        cluster: String,
+        /// Container name.
+        name: String,
+    },
+}
+
+/// An injected failure of kubeadm.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KubeadmFault {
+    /// Fail every time (else once).
+    pub permanent: bool,
+}
+
+/// The world.
+pub struct World {
+    /// The Docker host.
+    pub docker: DockerHost,
+    /// Workload clusters by name.
+    pub workloads: BTreeMap<String, WorkloadCluster>,
+    /// Timing profile.
+    pub timing: Timing,
+    rng: ChaCha8Rng,
+    timers: Vec<(u64, WorldEvent)>,
+    notices: BTreeSet<Notice>,
+    notes: Vec<String>,
+    /// Workload clusters the management cluster cannot reach (partition fault).
+    pub partitioned: BTreeSet<String>,
+    /// Slow-disk factor in percent (100 = normal).
+    pub slowdown_pct: u64,
+    /// kubeadm failures to inject, by (cluster, init?) — `true` for init, `false` for join.
+    pub kubeadm_faults: BTreeMap<(String, bool), KubeadmFault>,
+    /// Bootstrap plans in flight or done, by container, with their start time.
+    plans: BTreeMap<String, (BootstrapPlan, u64)>,
+}
+
+impl World {
+    /// A world with a timing profile and its own random stream.
+    pub fn new(timing: Timing, rng: ChaCha8Rng) -> Self {
+        World {
+            docker: DockerHost::new(timing.host_memory_mb),
+            workloads: BTreeMap::new(),
+            timing,
+            rng,
+            timers: Vec::new(),
+            notices: BTreeSet::new(),
+            notes: Vec::new(),
+            partitioned: BTreeSet::new(),
+            slowdown_pct: 100,
+            kubeadm_faults: BTreeMap::new(),
+            plans: BTreeMap::new(),
+        }
+    }
+
+    /// Draw a duration from a range, slowed by the slow-disk factor.
+    pub fn draw(&mut self, r: Range) -> u64 {
+        between(&mut self.rng, r.0, r.1) * self.slowdown_pct / 100
+    }
+
+    /// Timers to schedule (drained by the engine).
+    pub fn take_timers(&mut self) -> Vec<(u64, WorldEvent)> {
+        std::mem::take(&mut self.timers)
+    }
+
+    /// Notices (drained by the engine).
+    pub fn take_notices(&mut self) -> Vec<Notice> {
+        std::mem::take(&mut self.notices).into_iter().collect()
+    }
+
+    /// Trace notes (drained by the engine).
+    pub fn take_notes(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.notes)
+    }
+
+    fn note(&mut self, s: String) {
+        self.notes.push(s);
+    }
+
+    fn notice_container(&mut self, name: &str) {
+        if let Some(c) = self.docker.get(name) {
+            let cluster = c.cluster().unwrap_or("").to_string();
+            self.notices.insert(Notice::Container { cluster: cluster.clone(), name: name.to_string() });
+            if !cluster.is_empty() {
+                self.notices.insert(Notice::Workload(cluster));
+            }
+        }
+    }
+
+    /// Tell watchers that a workload cluster changed.
+    pub fn notice_workload(&mut self, cluster: &str) {
+        self.notices.insert(Notice::Workload(cluster.to_string()));
+    }
+
+    // ----- Docker operations (CAPD) -----
+
+    /// `docker run` of a kindest/node container for a machine.
+    pub fn run_node(&mut self, name: &str, image: &str, labels: BTreeMap<String, String>, now: u64) -> Result<(), DockerError> {
+        let boot_ms = self.draw(self.timing.container_boot_ms);
+        let spec = RunSpec { name: name.to_string(), image: image.to_string(), labels, memory_mb: self.timing.node_memory_mb, boot_ms };
+        let c = self.docker.run(spec, now)?;
+        let (booted_at, life) = (c.booted_at, c.life);
+        self.timers.push((booted_at, WorldEvent::Booted { container: name.to_string(), life }));
+        self.note(format!("docker run {name} image={image}"));
+        self.after_memory_change(now);
+        self.notice_container(name);
+        Ok(())
+    }
+
+    /// `docker run` of the HAProxy load balancer.
+    pub fn run_lb(&mut self, name: &str, image: &str, labels: BTreeMap<String, String>, now: u64) -> Result<(), DockerError> {
+        let spec = RunSpec { name: name.to_string(), image: image.to_string(), labels, memory_mb: self.timing.lb_memory_mb, boot_ms: 0 };
+        self.docker.run(spec, now)?;
+        self.note(format!("docker run {name} image={image}"));
+        self.after_memory_change(now);
+        self.notice_container(name);
+        Ok(())
+    }
+
+    /// `docker rm -f` of a CAPD container.
+    pub fn remove_container(&mut self, name: &str, now: u64) -> Result<(), DockerError> {
+        self.notice_container(name);
+        let c = self.docker.remove(name)?;
+        self.note(format!("docker rm -f {name}"));
+        if let Some(cluster) = c.cluster() {
+            let cluster = cluster.to_string();
+            self.node_lost(&cluster, name, now);
+            if c.role() == Some(Role::LoadBalancer.label()) {
+                self.notice_workload(&cluster);
+            }
+        }
+        Ok(())
+    }
+
+    /// Write the HAProxy configuration of a load balancer (CP container names and weights) and reload.
+    pub fn set_lb_backends(&mut self, lb: &str, backends: Vec<(String, u32)>) -> Result<(), DockerError> {
+        let c = self.docker.get_mut(lb).ok_or_else(|| DockerError::NoSuchContainer(lb.to_string()))?;
+        if c.backends != backends {
+            c.backends = backends;
+            let desc: Vec<String> = c.backends.iter().map(|(n, w)| format!("{n}:{w}")).collect();
+            let cluster = c.cluster().unwrap_or("").to_string();
+            self.note(format!("haproxy {lb} backends [{}]", desc.join(",")));
+            self.notice_workload(&cluster);
+        }
+        Ok(())
+    }
+
+    /// Run the bootstrap data in a container (CAPD's bootstrap exec task).
+    pub fn exec_bootstrap(&mut self, container: &str, data: &str, now: u64) -> Result<(), String> {
+        let plan = BootstrapPlan::parse(data)?;
+        let duration = match plan.kind {
+            BootKind::Init => self.draw(self.timing.kubeadm_init_ms),
+            BootKind::JoinControlPlane => self.draw(self.timing.kubeadm_join_control_plane_ms),
+            BootKind::JoinWorker => self.draw(self.timing.kubeadm_join_worker_ms),
+        };
+        let c = self.docker.get_mut(container).ok_or_else(|| format!("container {container} does not exist"))?;
+        if !c.running() {
+            return Err(format!("container {container} is not running"));
+        }
+        c.bootstrap = Bootstrap::Running { done_at: now + duration };
+        let life = c.life;
+        self.plans.insert(container.to_string(), (plan.clone(), now));
+        self.timers.push((now + duration, WorldEvent::BootstrapDone { container: container.to_string(), life }));
+        self.note(format!("exec bootstrap {container}: {:?}", plan.kind));
+        Ok(())
+    }
+}
+
+impl World {
+    /// The bootstrap plan a container ran (or runs).
+    pub fn plan_of(&self, container: &str) -> Option<&BootstrapPlan> {
+        self.plans.get(container).map(|(p, _)| p)
+    }
+
+    // ----- Reachability -----
+
+    /// The load-balancer container of a cluster.
+    pub fn lb_of(&self, cluster: &str) -> Option<&docker::Container> {
+        self.docker.list(&[(capi_scenarios::predicate::KIND_CLUSTER_LABEL, cluster), (capi_scenarios::predicate::KIND_ROLE_LABEL, Role::LoadBalancer.label())]).into_iter().next()
+    }
+
+    /// Whether the workload API answers through its load balancer (ignoring management-side
+    /// partitions): LB running, a healthy weighted backend, kubeadm init done, etcd quorum.
+    pub fn serving(&self, cluster: &str) -> Result<(), String> {
+        let lb = self.lb_of(cluster).ok_or_else(|| format!("dial tcp: lookup {cluster}-lb: no such host"))?;
+        if !lb.running() {
+            return Err(format!("dial tcp {}:6443: connect: connection refused", lb.ip));
+        }
+        let wl = self.workloads.get(cluster).filter(|w| w.initialized).ok_or_else(|| format!("Get \"https://{}:6443/api\": EOF", lb.ip))?;
+        let healthy_backend = lb.backends.iter().filter(|(_, w)| *w > 0).any(|(name, _)| {
+            self.docker.get(name).is_some_and(|c| c.running() && c.bootstrap == Bootstrap::Succeeded) && wl.etcd.contains_key(name.as_str())
+        });
+        if !healthy_backend {
+            return Err(format!("Get \"https://{}:6443/api\": EOF (no healthy kube-apiserver behind the load balancer)", lb.ip));
+        }
+        if !wl.etcd_quorum() {
+            return Err("etcdserver: request timed out (etcd has no quorum)".into());
+        }
+        Ok(())
+    }
+
+    /// Whether the management cluster can reach the workload API.
+    pub fn api_reachable(&self, cluster: &str) -> Result<(), String> {
+        if self.partitioned.contains(cluster) {
+            let ip = self.lb_of(cluster).map_or("0.0.0.0".to_string(), |c| c.ip.clone());
+            return Err(format!("Get \"https://{ip}:6443/api\": dial tcp {ip}:6443: i/o timeout"));
+        }
+        self.serving(cluster)
+    }
+
+    /// Read a workload cluster through its API.
+    pub fn workload(&self, cluster: &str) -> Result<&WorkloadCluster, String> {
+        self.api_reachable(cluster)?;
+        self.workloads.get(cluster).ok_or_else(|| "no workload cluster".to_string())
+    }
+
+    /// Write to a workload cluster through its API (the caller's change is noticed).
+    pub fn workload_mut(&mut self, cluster: &str) -> Result<&mut WorkloadCluster, String> {
+        self.api_reachable(cluster)?;
+        self.notices.insert(Notice::Workload(cluster.to_string()));
+        self.workloads.get_mut(cluster).ok_or_else(|| "no workload cluster".to_string())
+    }
+
+    /// Apply resources to a workload cluster (ClusterResourceSet or `kubectl apply`); a CNI starts
+    /// rolling out on every registered node.
+    pub fn apply_to_workload(&mut self, cluster: &str, objects: Vec<serde_json::Value>, now: u64) -> Result<usize, String> {
+        self.api_reachable(cluster)?;
+        let mut cni = None;
+        let n = objects.len();
+        {
+            let wl = self.workloads.get_mut(cluster).ok_or("no workload cluster")?;
+            for o in objects {
+                if let Some(name) = wl.apply_resource(o, now) {
+                    cni = Some(name);
+                }
+            }
+        }
+        if let Some(name) = cni {
+            self.note(format!("cni {name} installed in {cluster}"));
+            self.start_cni_rollout(cluster, now);
+        }
+        self.notice_workload(cluster);
+        Ok(n)
+    }
+
+    fn start_cni_rollout(&mut self, cluster: &str, now: u64) {
+        let names: Vec<String> = self.workloads.get(cluster).map(|w| w.nodes.keys().cloned().collect()).unwrap_or_default();
+        for n in names {
+            let d = self.draw(self.timing.cni_rollout_ms);
+            if let Some(node) = self.workloads.get_mut(cluster).and_then(|w| w.nodes.get_mut(&n)) {
+                node.cni_ready_at = Some(now + d);
+            }
+        }
+        self.refresh(cluster, now);
+    }
+
+    /// Recompute node conditions of a cluster now; schedule the next change.
+    pub fn refresh(&mut self, cluster: &str, now: u64) {
+        let grace = self.timing.node_monitor_grace_ms.0;
+        let Some(wl) = self.workloads.get_mut(cluster) else { return };
+        let (changed, next) = wl.refresh_nodes(now, grace);
+        if changed {
+            self.notice_workload(cluster);
+        }
+        if let Some(t) = next {
+            self.timers.push((t, WorldEvent::NodeRefresh { cluster: cluster.to_string() }));
+        }
+    }
+
+    /// A node's container died or was removed: its kubelet stops posting status, its etcd member stops answering.
+    fn node_lost(&mut self, cluster: &str, node: &str, now: u64) {
+        let Some(wl) = self.workloads.get_mut(cluster) else { return };
+        if let Some(n) = wl.nodes.get_mut(node) {
+            n.kubelet_down_since.get_or_insert(now);
+        }
+        if let Some(m) = wl.etcd.get_mut(node) {
+            m.healthy = false;
+        }
+        if wl.etcd_leader.as_deref() == Some(node) {
+            wl.etcd_leader = wl.etcd.values().find(|m| m.healthy).map(|m| m.name.clone());
+        }
+        self.refresh(cluster, now);
+        self.notice_workload(cluster);
+    }
+
+    /// A node's container runs again (restart): kubelet and etcd come back if it had joined.
+    fn node_back(&mut self, cluster: &str, node: &str, now: u64) {
+        let stopped = self.workloads.get(cluster).is_some_and(|w| w.kubelet_stopped.contains_key(node));
+        let Some(wl) = self.workloads.get_mut(cluster) else { return };
+        if let Some(n) = wl.nodes.get_mut(node) {
+            if !stopped {
+                n.kubelet_down_since = None;
+            }
+        }
+        if let Some(m) = wl.etcd.get_mut(node) {
+            m.healthy = !m.lost;
+        }
+        if wl.etcd_leader.is_none() {
+            wl.etcd_leader = wl.etcd.values().find(|m| m.healthy).map(|m| m.name.clone());
+        }
+        self.refresh(cluster, now);
+        self.notice_workload(cluster);
+    }
+
+    /// A container stopped (kill, OOM, daemon stop): bookkeeping and notices.
+    pub fn container_stopped(&mut self, name: &str, now: u64) {
+        let Some(c) = self.docker.get(name) else { return };
+        let cluster = c.cluster().unwrap_or("").to_string();
+        let is_node = c.role() != Some(Role::LoadBalancer.label());
+        if let Some(c) = self.docker.get_mut(name) {
+            if matches!(c.bootstrap, Bootstrap::Running { .. }) {
+                c.bootstrap = Bootstrap::Failed("the container stopped while the bootstrap was running".into());
+            }
+        }
+        if is_node {
+            self.node_lost(&cluster, name, now);
+        }
+        self.notice_container(name);
+        self.notice_workload(&cluster);
+    }
+
+    /// Check memory after a container grew or started; OOM kills restart once (`on-failure:1`).
+    pub fn after_memory_change(&mut self, now: u64) {
+        for victim in self.docker.enforce_memory() {
+            self.note(format!("kernel OOM-killed {victim} (host memory {} MB exceeded)", self.docker.memory_budget_mb));
+            self.container_stopped(&victim, now);
+            let restart = self.docker.get(&victim).is_some_and(|c| c.restarts_left > 0);
+            if restart {
+                let boot = self.draw(self.timing.container_boot_ms);
+                if let Some(c) = self.docker.get_mut(&victim) {
+                    c.restarts_left -= 1;
+                }
+                self.docker.restart(&victim, now, boot);
+                if let Some(c) = self.docker.get(&victim) {
+                    let (at, life) = (c.booted_at, c.life);
+                    self.timers.push((at, WorldEvent::Booted { container: victim.clone(), life }));
+                }
+                self.note(format!("docker restarted {victim} (restart policy on-failure:1)"));
+            }
+        }
+    }
+
+    /// Handle a timer.
+    pub fn handle(&mut self, ev: WorldEvent, now: u64) {
+        match ev {
+            WorldEvent::Booted { container, life } => {
+                let Some(c) = self.docker.get(&container) else { return };
+                if c.life != life || !c.running() {
+                    return;
+                }
+                let joined = c.bootstrap == Bootstrap::Succeeded;
+                let cluster = c.cluster().unwrap_or("").to_string();
+                self.note(format!("container {container} booted"));
+                if joined && life > 1 {
+                    self.node_back(&cluster, &container, now);
+                }
+                self.notice_container(&container);
+            }
+            WorldEvent::BootstrapDone { container, life } => self.bootstrap_done(&container, life, now),
+            WorldEvent::NodeRegister { container, life } => self.node_register(&container, life, now),
+            WorldEvent::NodeRefresh { cluster } => self.refresh(&cluster, now),
+            WorldEvent::Evicted { cluster, node } => {
+                if let Some(n) = self.workloads.get_mut(&cluster).and_then(|w| w.nodes.get_mut(&node)) {
+                    if n.evicting_until.is_some_and(|t| t <= now) {
+                        n.pods = 0;
+                        n.evicting_until = None;
+                        self.note(format!("pods evicted from {node}"));
+                        self.notice_workload(&cluster);
+                    }
+                }
+            }
+        }
+    }
+
+    fn bootstrap_done(&mut self, container: &str, life: u32, now: u64) {
+        let Some(c) = self.docker.get(container) else { return };
+        if c.life != life || !matches!(c.bootstrap, Bootstrap::Running { .. }) {
+            return;
+        }
+        let cluster = c.cluster().unwrap_or("").to_string();
+        let Some((plan, started)) = self.plans.get(container).cloned() else { return };
+        let init = plan.kind == BootKind::Init;
+        if let Some(f) = self.kubeadm_faults.get(&(cluster.clone(), init)).cloned() {
+            if !f.permanent {
+                self.kubeadm_faults.remove(&(cluster.clone(), init));
+            }
+            let what = if init { "init" } else { "join" };
+            return self.bootstrap_failed(container, &cluster, format!("kubeadm {what} failed: error execution phase preflight: [preflight] Some fatal errors occurred (injected fault)"));
+        }
+        if !init {
+            if let Err(e) = self.serving(&cluster) {
+                if now < started + JOIN_DISCOVERY_TIMEOUT_MS {
+                    // kubeadm keeps retrying discovery through the load balancer.
+                    if let Some(c) = self.docker.get_mut(container) {
+                        c.bootstrap = Bootstrap::Running { done_at: now + 10_000 };
+                    }
+                    self.timers.push((now + 10_000, WorldEvent::BootstrapDone { container: container.to_string(), life }));
+                    return;
+                }
+                return self.bootstrap_failed(container, &cluster, format!("kubeadm join: couldn't validate the identity of the API Server: {e}: context deadline exceeded"));
+            }
+        }
+        let wl = self.workloads.entry(cluster.clone()).or_insert_with(|| WorkloadCluster::new(&cluster));
+        match plan.kind {
+            BootKind::Init => {
+                wl.inits += 1;
+                wl.initialized = true;
+                wl.version = plan.version.clone();
+                wl.etcd.insert(container.to_string(), EtcdMember { name: container.to_string(), healthy: true, lost: false });
+                if wl.etcd_leader.is_none() {
+                    wl.etcd_leader = Some(container.to_string());
+                }
+            }
+            BootKind::JoinControlPlane => {
+                wl.etcd.insert(container.to_string(), EtcdMember { name: container.to_string(), healthy: true, lost: false });
+            }
+            BootKind::JoinWorker => {}
+        }
+        let extra = if plan.kind == BootKind::JoinWorker { self.timing.worker_extra_memory_mb } else { self.timing.control_plane_extra_memory_mb };
+        if let Some(c) = self.docker.get_mut(container) {
+            c.bootstrap = Bootstrap::Succeeded;
+            c.memory_mb += extra;
+        }
+        self.note(format!("kubeadm {:?} succeeded on {container}", plan.kind));
+        let d = self.draw(self.timing.node_register_ms);
+        self.timers.push((now + d, WorldEvent::NodeRegister { container: container.to_string(), life }));
+        self.notice_container(container);
+        self.notice_workload(&cluster);
+        self.after_memory_change(now);
+    }
+
+    fn bootstrap_failed(&mut self, container: &str, cluster: &str, message: String) {
+        if let Some(c) = self.docker.get_mut(container) {
+            c.bootstrap = Bootstrap::Failed(message.clone());
+        }
+        self.note(format!("bootstrap failed on {container}: {message}"));
+        self.notice_container(container);
+        self.notice_workload(cluster);
+    }
+
+    fn node_register(&mut self, container: &str, life: u32, now: u64) {
+        let Some(c) = self.docker.get(container) else { return };
+        if c.life != life || !c.running() {
+            return;
+        }
+        let cluster = c.cluster().unwrap_or("").to_string();
+        let version = c.image.rsplit_once(':').map(|(_, t)| t.replace('_', "+")).unwrap_or_default();
+        let Some(plan) = self.plans.get(container).map(|(p, _)| p.clone()) else { return };
+        let control_plane = plan.kind != BootKind::JoinWorker;
+        let cni_rollout = self.draw(self.timing.cni_rollout_ms);
+        let Some(wl) = self.workloads.get_mut(&cluster) else { return };
+        let cni_ready_at = wl.cni.as_ref().filter(|c| !c.crashed).map(|_| now + cni_rollout);
+        let mut labels = BTreeMap::new();
+        labels.insert("kubernetes.io/hostname".to_string(), container.to_string());
+        labels.insert("kubernetes.io/os".to_string(), "linux".to_string());
+        let mut taints: Vec<Taint> = plan.taints.iter().map(|(k, e)| Taint { key: k.clone(), effect: e.clone() }).collect();
+        if control_plane {
+            labels.insert(CONTROL_PLANE_TAINT.to_string(), String::new());
+            if !taints.iter().any(|t| t.key == CONTROL_PLANE_TAINT) {
+                taints.push(Taint { key: CONTROL_PLANE_TAINT.to_string(), effect: "NoSchedule".to_string() });
+            }
+        }
+        wl.nodes.insert(
+            container.to_string(),
+            Node {
+                name: container.to_string(),
+                provider_id: None,
+                labels,
+                annotations: BTreeMap::new(),
+                taints,
+                unschedulable: false,
+                ready: Status::False,
+                ready_reason: String::new(),
+                ready_message: String::new(),
+                ready_since_ms: now,
+                kubelet_version: version,
+                control_plane,
+                registered_ms: now,
+                kubelet_down_since: None,
+                cni_ready_at,
+                pods: if control_plane { 0 } else { 2 },
+                evicting_until: None,
+            },
+        );
+        self.note(format!("node {container} registered in {cluster}"));
+        self.refresh(&cluster, now);
+        self.notice_workload(&cluster);
+    }
+
+    // ----- Workload writes the controllers make -----
+
+    /// Cordon a node and evict its pods (drain); evictions finish after the pod termination time.
+    pub fn drain_node(&mut self, cluster: &str, node: &str, now: u64) -> Result<u32, String> {
+        let evict_ms = self.draw(self.timing.pod_eviction_ms);
+        let wl = self.workload_mut(cluster)?;
+        let n = wl.nodes.get_mut(node).ok_or_else(|| format!("nodes \"{node}\" not found"))?;
+        n.unschedulable = true;
+        if n.pods > 0 && n.evicting_until.is_none() {
+            n.evicting_until = Some(now + evict_ms);
+            self.timers.push((now + evict_ms, WorldEvent::Evicted { cluster: cluster.to_string(), node: node.to_string() }));
+        }
+        Ok(self.workloads[cluster].nodes[node].pods)
+    }
+
+    /// Delete a Node object.
+    pub fn delete_node(&mut self, cluster: &str, node: &str) -> Result<bool, String> {
+        let wl = self.workload_mut(cluster)?;
+        Ok(wl.nodes.remove(node).is_some())
+    }
+
+    /// Remove an etcd member (KCP, before a control-plane Machine goes).
+    pub fn remove_etcd_member(&mut self, cluster: &str, member: &str) -> Result<bool, String> {
+        let wl = self.workload_mut(cluster)?;
+        let removed = wl.etcd.remove(member).is_some();
+        if wl.etcd_leader.as_deref() == Some(member) {
+            wl.etcd_leader = wl.etcd.values().find(|m| m.healthy).map(|m| m.name.clone());
+        }
+        Ok(removed)
+    }
+
+    /// Move etcd leadership to a member.
+    pub fn move_etcd_leader(&mut self, cluster: &str, to: &str) -> Result<(), String> {
+        let wl = self.workload_mut(cluster)?;
+        if wl.etcd.get(to).is_some_and(|m| m.healthy) {
+            wl.etcd_leader = Some(to.to_string());
+            Ok(())
+        } else {
+            Err(format!("etcd member {to} is not healthy"))
+        }
+    }
+
+    /// Create a bootstrap token for a join.
+    pub fn create_bootstrap_token(&mut self, cluster: &str) -> Result<String, String> {
+        let wl = self.workload_mut(cluster)?;
+        wl.bootstrap_tokens += 1;
+        Ok(format!("{:06x}.{:016x}", wl.bootstrap_tokens, (wl.bootstrap_tokens as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)))
+    }
+
+    /// Patch a Node (labels, annotations, taints, providerID).
+    pub fn patch_node(&mut self, cluster: &str, node: &str, f: impl FnOnce(&mut Node)) -> Result<(), String> {
+        let wl = self.workload_mut(cluster)?;
+        let n = wl.nodes.get_mut(node).ok_or_else(|| format!("nodes \"{node}\" not found"))?;
+        f(n);
+        Ok(())
+    }
+
+    /// Whether a container state counts as running for CAPD.
+    pub fn container_running(&self, name: &str) -> bool {
+        self.docker.get(name).is_some_and(|c| c.state == State::Running)
+    }
+}

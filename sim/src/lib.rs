@@ -15,6 +15,7 @@ pub mod object;
 pub mod objectset;
 pub mod runtime;
 pub mod store;
+pub mod testing;
 pub mod world;
 
 pub mod capd;

@@ -17,7 +17,7 @@ use crate::store::api::{ApiServer, Patch, WriteOptions, Written};
 use crate::store::gc::{self, GcWork};
 use crate::store::{ApiError, Change, ChangeKind, Deleted, Store, Subresource};
 use crate::world::timing::Timing;
-use crate::world::{Notice, World, WorldEvent};
+use crate::world::{World, WorldEvent};
 use crate::features::FeatureGates;
 use capi_scenarios::model::Propagation;
 use rand_chacha::ChaCha8Rng;

@@ -1,0 +1,220 @@
+//! v1beta2 conditions (`metav1.Condition`): setting them without moving `lastTransitionTime` when the
+//! status does not change, reading them, and CAPI's summary rule (any False → False, else any Unknown
+//! → Unknown, else True; negative-polarity conditions count as issues when True).
+//! Source: `util/conditions/{setter.go,summary.go,merge_strategies.go}`.
+
+use crate::object::{parse_timestamp, timestamp, Object};
+use serde_json::{json, Map, Value};
+
+/// Condition status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Status {
+    /// True.
+    True,
+    /// False.
+    False,
+    /// Unknown.
+    Unknown,
+}
+
+impl Status {
+    /// As written.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::True => "True",
+            Status::False => "False",
+            Status::Unknown => "Unknown",
+        }
+    }
+    /// Parse.
+    pub fn parse(s: &str) -> Status {
+        match s {
+            "True" => Status::True,
+            "False" => Status::False,
+            _ => Status::Unknown,
+        }
+    }
+    /// From a boolean.
+    pub fn from_bool(b: bool) -> Status {
+        if b {
+            Status::True
+        } else {
+            Status::False
+        }
+    }
+}
+
+/// A condition to set.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cond {
+    /// Type.
+    pub type_: String,
+    /// Status.
+    pub status: Status,
+    /// Reason (required in v1beta2).
+    pub reason: String,
+    /// Message.
+    pub message: String,
+}
+
+impl Cond {
+    /// A condition.
+    pub fn new(type_: &str, status: Status, reason: &str, message: impl Into<String>) -> Cond {
+        Cond { type_: type_.to_string(), status, reason: reason.to_string(), message: message.into() }
+    }
+    /// `True` with a reason.
+    pub fn t(type_: &str, reason: &str) -> Cond {
+        Cond::new(type_, Status::True, reason, "")
+    }
+    /// `False` with a reason and message.
+    pub fn f(type_: &str, reason: &str, message: impl Into<String>) -> Cond {
+        Cond::new(type_, Status::False, reason, message)
+    }
+    /// `Unknown` with a reason and message.
+    pub fn u(type_: &str, reason: &str, message: impl Into<String>) -> Cond {
+        Cond::new(type_, Status::Unknown, reason, message)
+    }
+}
+
+/// A condition as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CondView<'a> {
+    /// Status.
+    pub status: Status,
+    /// Reason.
+    pub reason: &'a str,
+    /// Message.
+    pub message: &'a str,
+    /// lastTransitionTime in simulated ms.
+    pub since_ms: u64,
+}
+
+/// The `status.conditions` list.
+pub fn list(obj: &Object) -> &[Value] {
+    obj.at("/status/conditions").and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[])
+}
+
+/// One condition.
+pub fn get<'a>(obj: &'a Object, type_: &str) -> Option<CondView<'a>> {
+    list(obj).iter().find(|c| c.get("type").and_then(Value::as_str) == Some(type_)).map(|c| CondView {
+        status: Status::parse(c.get("status").and_then(Value::as_str).unwrap_or("")),
+        reason: c.get("reason").and_then(Value::as_str).unwrap_or(""),
+        message: c.get("message").and_then(Value::as_str).unwrap_or(""),
+        since_ms: c.get("lastTransitionTime").and_then(Value::as_str).and_then(parse_timestamp).unwrap_or(0),
+    })
+}
+
+/// Whether a condition is True.
+pub fn is_true(obj: &Object, type_: &str) -> bool {
+    get(obj, type_).is_some_and(|c| c.status == Status::True)
+}
+
+/// Whether a condition is False.
+pub fn is_false(obj: &Object, type_: &str) -> bool {
+    get(obj, type_).is_some_and(|c| c.status == Status::False)
+}
+
+/// Set conditions in `status.conditions` of `obj` (replacing by type, keeping order of first
+/// appearance). `lastTransitionTime` moves only when the status changes.
+pub fn set(obj: &mut Object, conds: impl IntoIterator<Item = Cond>, now: u64) {
+    let generation = obj.meta.generation;
+    let status = obj.status_mut();
+    let list = status.entry("conditions").or_insert_with(|| Value::Array(Vec::new()));
+    if !list.is_array() {
+        *list = Value::Array(Vec::new());
+    }
+    let list = list.as_array_mut().expect("array");
+    for c in conds {
+        let existing = list.iter_mut().find(|x| x.get("type").and_then(Value::as_str) == Some(c.type_.as_str()));
+        match existing {
+            Some(x) => {
+                let same_status = x.get("status").and_then(Value::as_str) == Some(c.status.as_str());
+                let since = if same_status { x.get("lastTransitionTime").cloned().unwrap_or_else(|| json!(timestamp(now))) } else { json!(timestamp(now)) };
+                *x = render(&c, since, generation);
+            }
+            None => list.push(render(&c, json!(timestamp(now)), generation)),
+        }
+    }
+}
+
+/// Remove a condition.
+pub fn remove(obj: &mut Object, type_: &str) {
+    if let Some(list) = obj.status_mut().get_mut("conditions").and_then(Value::as_array_mut) {
+        list.retain(|x| x.get("type").and_then(Value::as_str) != Some(type_));
+    }
+}
+
+fn render(c: &Cond, since: Value, generation: i64) -> Value {
+    let mut m = Map::new();
+    m.insert("type".into(), json!(c.type_));
+    m.insert("status".into(), json!(c.status.as_str()));
+    if generation > 0 {
+        m.insert("observedGeneration".into(), json!(generation));
+    }
+    m.insert("lastTransitionTime".into(), since);
+    m.insert("reason".into(), json!(c.reason));
+    if !c.message.is_empty() {
+        m.insert("message".into(), json!(c.message));
+    }
+    Value::Object(m)
+}
+
+/// CAPI's summary of sub-conditions: any issue (False for positive polarity, True for negative)
+/// → False; else any Unknown → Unknown; else True. Returns the status and the first issue's message.
+pub fn summarize(items: &[(Status, bool, String)]) -> (Status, String) {
+    // (status, negative polarity, message)
+    let issue = items.iter().find(|(s, neg, _)| if *neg { *s == Status::True } else { *s == Status::False });
+    if let Some((_, _, msg)) = issue {
+        return (Status::False, msg.clone());
+    }
+    if let Some((_, _, msg)) = items.iter().find(|(s, _, _)| *s == Status::Unknown) {
+        return (Status::Unknown, msg.clone());
+    }
+    (Status::True, String::new())
+}
+
+/// Summary of named conditions of an object (missing ones count as Unknown), e.g. a Machine's
+/// `Ready`. `negative` lists negative-polarity types.
+pub fn summary_of(obj: &Object, positive: &[&str], negative: &[&str]) -> (Status, String) {
+    let mut items = Vec::new();
+    for t in positive {
+        match get(obj, t) {
+            Some(c) => items.push((c.status, false, format!("* {t}: {}", if c.message.is_empty() { c.reason } else { c.message }))),
+            None => items.push((Status::Unknown, false, format!("* {t}: Condition not yet reported"))),
+        }
+    }
+    for t in negative {
+        if let Some(c) = get(obj, t) {
+            items.push((c.status, true, format!("* {t}: {}", if c.message.is_empty() { c.reason } else { c.message })));
+        }
+    }
+    summarize(&items)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kinds::Kind;
+
+    #[test]
+    fn transition_time_moves_only_on_status_change() {
+        let mut o = Object::new(Kind::Machine, "default", "m");
+        set(&mut o, [Cond::f("Ready", "NotReady", "waiting")], 1000);
+        set(&mut o, [Cond::f("Ready", "NotReady", "still waiting")], 5000);
+        assert_eq!(get(&o, "Ready").unwrap().since_ms, 1000);
+        set(&mut o, [Cond::t("Ready", "Ready")], 9000);
+        assert_eq!(get(&o, "Ready").unwrap().since_ms, 9000);
+    }
+
+    #[test]
+    fn summary_follows_capi_rule() {
+        let t = (Status::True, false, String::new());
+        let u = (Status::Unknown, false, "u".to_string());
+        let f = (Status::False, false, "f".to_string());
+        let neg = (Status::True, true, "deleting".to_string());
+        assert_eq!(summarize(&[t.clone(), u.clone()]).0, Status::Unknown);
+        assert_eq!(summarize(&[u, f]).0, Status::False);
+        assert_eq!(summarize(&[t.clone(), neg]).0, Status::False);
+        assert_eq!(summarize(&[t]).0, Status::True);
+    }
+}

@@ -144,7 +144,13 @@ pub trait Backend {
     /// Create or update objects, in order.
     async fn apply(&mut self, objects: &[ManifestObject], target: &ApplyTarget) -> Result<Vec<Applied>, BackendError>;
     /// Patch one object; returns admission warnings.
-    async fn patch(&mut self, object: &ObjectRef, patch_type: PatchType, patch: &Value, subresource: Option<&str>) -> Result<Vec<String>, BackendError>;
+    async fn patch(
+        &mut self,
+        object: &ObjectRef,
+        patch_type: PatchType,
+        patch: &Value,
+        subresource: Option<&str>,
+    ) -> Result<Vec<String>, BackendError>;
     /// Delete one object.
     async fn delete(&mut self, object: &ObjectRef, propagation: Propagation) -> Result<(), BackendError>;
     /// Read one object as JSON.

@@ -74,9 +74,7 @@ impl ScenarioError {
     pub fn location(&self) -> Option<&Location> {
         match self {
             ScenarioError::Read { .. } => None,
-            ScenarioError::Invalid { location, .. } | ScenarioError::UndefinedVariable { location, .. } => {
-                Some(location)
-            }
+            ScenarioError::Invalid { location, .. } | ScenarioError::UndefinedVariable { location, .. } => Some(location),
         }
     }
 }

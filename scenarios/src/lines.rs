@@ -72,11 +72,7 @@ pub fn step_lines(text: &str) -> Vec<StepLines> {
                 let entering_steps = stack.len() == 1
                     && matches!(&event, Event::SequenceStart(..))
                     && matches!(stack.last(), Some(Frame::Map { key: Some(k), key_next: false }) if k == "steps");
-                stack.push(if matches!(event, Event::MappingStart(..)) {
-                    Frame::Map { key_next: true, key: None }
-                } else {
-                    Frame::Seq
-                });
+                stack.push(if matches!(event, Event::MappingStart(..)) { Frame::Map { key_next: true, key: None } } else { Frame::Seq });
                 if entering_steps {
                     steps_depth = Some(stack.len());
                 }
@@ -102,7 +98,8 @@ mod tests {
 
     #[test]
     fn finds_step_and_manifest_lines() {
-        let text = "name: x\nsteps:\n  - sleep: 1s\n  - apply:\n      manifest: |\n        apiVersion: v1\n  - expect: {exists: Cluster/a}\n";
+        let text =
+            "name: x\nsteps:\n  - sleep: 1s\n  - apply:\n      manifest: |\n        apiVersion: v1\n  - expect: {exists: Cluster/a}\n";
         assert_eq!(
             step_lines(text),
             vec![

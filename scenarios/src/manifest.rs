@@ -60,10 +60,8 @@ pub fn load_file(path: &Path, vars: &Vars) -> Result<Vec<ManifestObject>> {
 /// Substitute variables in `text` and parse its documents. `line_offset` is added to every line number
 /// (for manifests embedded in a scenario file).
 pub fn parse_text(text: &str, file: &Path, line_offset: usize, vars: &Vars) -> Result<Vec<ManifestObject>> {
-    let text = vars::substitute(text, vars).map_err(|u| ScenarioError::UndefinedVariable {
-        location: Location::new(file, u.line + line_offset, u.column),
-        name: u.name,
-    })?;
+    let text = vars::substitute(text, vars)
+        .map_err(|u| ScenarioError::UndefinedVariable { location: Location::new(file, u.line + line_offset, u.column), name: u.name })?;
     let mut out = Vec::new();
     for (index, (chunk_line, chunk)) in split_documents(&text).into_iter().enumerate() {
         let offset = line_offset + chunk_line - 1;
@@ -73,10 +71,7 @@ pub fn parse_text(text: &str, file: &Path, line_offset: usize, vars: &Vars) -> R
         if value.is_null() {
             continue;
         }
-        let first_content = chunk
-            .lines()
-            .position(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
-            .unwrap_or(0);
+        let first_content = chunk.lines().position(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#')).unwrap_or(0);
         let origin = Location::new(file, offset + first_content + 1, 1);
         let raw: RawObject = serde_json::from_value(value).map_err(|e| {
             ScenarioError::invalid(
@@ -91,7 +86,10 @@ pub fn parse_text(text: &str, file: &Path, line_offset: usize, vars: &Vars) -> R
             ));
         }
         if raw.api_version.is_empty() || raw.kind.is_empty() {
-            return Err(ScenarioError::invalid(origin, format!("manifest document {}: `apiVersion` and `kind` must not be empty", index + 1)));
+            return Err(ScenarioError::invalid(
+                origin,
+                format!("manifest document {}: `apiVersion` and `kind` must not be empty", index + 1),
+            ));
         }
         let mut meta = raw.metadata.rest;
         if let Some(n) = raw.metadata.name {

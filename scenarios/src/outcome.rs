@@ -148,11 +148,8 @@ pub fn normalize_name(name: &str) -> String {
 impl Outcome {
     /// The normalized form: names with generated suffixes replaced, sorted, labels reduced to CAPD's.
     pub fn normalized(&self) -> Outcome {
-        let mut objects: Vec<ObjectSummary> = self
-            .objects
-            .iter()
-            .map(|o| ObjectSummary { name: normalize_name(&o.name), ..o.clone() })
-            .collect();
+        let mut objects: Vec<ObjectSummary> =
+            self.objects.iter().map(|o| ObjectSummary { name: normalize_name(&o.name), ..o.clone() }).collect();
         objects.sort();
         let mut containers: Vec<ContainerInfo> = self
             .containers

@@ -69,11 +69,11 @@ pub fn load_text(text: &str, path: &Path, opts: &LoadOptions) -> Result<Scenario
     }
     let mut vars = Vars::new();
     if let Some(v) = first.get("vars") {
-        let map = v.as_mapping().ok_or_else(|| {
-            ScenarioError::invalid(line_of_key(text, path, "vars"), "`vars` must be a map of NAME: value")
-        })?;
+        let map =
+            v.as_mapping().ok_or_else(|| ScenarioError::invalid(line_of_key(text, path, "vars"), "`vars` must be a map of NAME: value"))?;
         for (k, v) in map {
-            let key = k.as_str().ok_or_else(|| ScenarioError::invalid(line_of_key(text, path, "vars"), "variable names must be strings"))?;
+            let key =
+                k.as_str().ok_or_else(|| ScenarioError::invalid(line_of_key(text, path, "vars"), "variable names must be strings"))?;
             let value = scalar_text(v).ok_or_else(|| {
                 ScenarioError::invalid(line_of_key(text, path, key), format!("variable `{key}` must be a string, number or boolean"))
             })?;
@@ -87,10 +87,8 @@ pub fn load_text(text: &str, path: &Path, opts: &LoadOptions) -> Result<Scenario
     // Pass 2: substitute, then the schema.
     let mut subst_vars = vars.clone();
     subst_vars.insert(INDEX_VAR.to_string(), format!("${{{INDEX_VAR}}}"));
-    let substituted = vars::substitute(text, &subst_vars).map_err(|u| ScenarioError::UndefinedVariable {
-        location: Location::new(path, u.line, u.column),
-        name: u.name,
-    })?;
+    let substituted = vars::substitute(text, &subst_vars)
+        .map_err(|u| ScenarioError::UndefinedVariable { location: Location::new(path, u.line, u.column), name: u.name })?;
     let raw: RawScenario = serde_yaml::from_str(&substituted).map_err(|e| yaml_error(path, &e, 0))?;
     let lines = step_lines(&substituted);
 
@@ -172,7 +170,9 @@ fn line_of_key(text: &str, path: &Path, key: &str) -> Location {
 fn check_step(step: &Step, here: &Location) -> Result<()> {
     let bad = |msg: &str| Err(ScenarioError::invalid(here.clone(), msg.to_string()));
     match step {
-        Step::Wait(w) if w.until.has_write_expectation() => bad("`wait: { for: ... }` cannot use `denied`/`warned`; use them under `expect`"),
+        Step::Wait(w) if w.until.has_write_expectation() => {
+            bad("`wait: { for: ... }` cannot use `denied`/`warned`; use them under `expect`")
+        }
         Step::Fault(f) if f.when.as_ref().is_some_and(Predicate::has_write_expectation) => {
             bad("`fault: { when: ... }` cannot use `denied`/`warned`")
         }
@@ -251,10 +251,8 @@ fn resolve_apply(a: &mut ApplyStep, ctx: &ResolveCtx<'_>, at: &StepLines) -> Res
             // Variables given to this apply may themselves use ${INDEX}.
             for (k, val) in vars.iter() {
                 if val.contains("${") {
-                    let s = vars::substitute(val, &v).map_err(|u| ScenarioError::UndefinedVariable {
-                        location: here.clone(),
-                        name: u.name,
-                    })?;
+                    let s =
+                        vars::substitute(val, &v).map_err(|u| ScenarioError::UndefinedVariable { location: here.clone(), name: u.name })?;
                     v.insert(k.clone(), s);
                 }
             }
@@ -283,7 +281,10 @@ fn resolve_apply(a: &mut ApplyStep, ctx: &ResolveCtx<'_>, at: &StepLines) -> Res
 /// `clusterclass-<class>.yaml` for every ClusterClass the Cluster refers to that the output lacks.
 pub fn generate_cluster(fixtures: Option<&Path>, version: &str, flavor: &str, vars: &Vars, here: &Location) -> Result<Vec<ManifestObject>> {
     let fixtures = fixtures.ok_or_else(|| {
-        ScenarioError::invalid(here.clone(), "cannot find the `fixtures/` directory (looked upwards from the scenario); pass --fixtures DIR")
+        ScenarioError::invalid(
+            here.clone(),
+            "cannot find the `fixtures/` directory (looked upwards from the scenario); pass --fixtures DIR",
+        )
     })?;
     let dir = fixtures.join("providers").join("docker").join(version);
     if !dir.is_dir() {

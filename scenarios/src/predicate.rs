@@ -336,7 +336,10 @@ fn evaluate_inner(p: &Predicate, world: &dyn WorldView) -> Result<Eval, String> 
         Predicate::Gone(t) => {
             let found = select(world, t)?;
             let names: Vec<&str> = found.iter().take(5).map(|r| r.name()).collect();
-            Eval::new(found.is_empty(), if found.is_empty() { format!("{t}: gone") } else { format!("{t}: still present: {}", names.join(", ")) })
+            Eval::new(
+                found.is_empty(),
+                if found.is_empty() { format!("{t}: gone") } else { format!("{t}: still present: {}", names.join(", ")) },
+            )
         }
         Predicate::Count(c) => {
             let n = select(world, &c.target)?.len();
@@ -445,7 +448,14 @@ fn evaluate_inner(p: &Predicate, world: &dyn WorldView) -> Result<Eval, String> 
 
 fn describe_container_query(q: &ContainerPredicate) -> String {
     let mut parts = Vec::new();
-    for (k, v) in [("cluster", &q.cluster), ("role", &q.role), ("name", &q.name), ("name-prefix", &q.name_prefix), ("state", &q.state), ("image", &q.image)] {
+    for (k, v) in [
+        ("cluster", &q.cluster),
+        ("role", &q.role),
+        ("name", &q.name),
+        ("name-prefix", &q.name_prefix),
+        ("state", &q.state),
+        ("image", &q.image),
+    ] {
         if let Some(v) = v {
             parts.push(format!("{k}={v}"));
         }
@@ -458,11 +468,7 @@ fn describe_container_query(q: &ContainerPredicate) -> String {
 }
 
 /// Apply a per-object check with the target's quantifier; `check` returns (ok, what was seen, what was wanted).
-fn per_object(
-    world: &dyn WorldView,
-    target: &Target,
-    check: impl Fn(&dyn Resource) -> (bool, String, String),
-) -> Result<Eval, String> {
+fn per_object(world: &dyn WorldView, target: &Target, check: impl Fn(&dyn Resource) -> (bool, String, String)) -> Result<Eval, String> {
     let objects = select(world, target)?;
     if objects.is_empty() {
         return Ok(Eval::new(false, format!("{target}: no such object")));
@@ -489,9 +495,7 @@ pub fn json_equal(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
         (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(a, b)| json_equal(a, b)),
-        (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| json_equal(v, w)))
-        }
+        (Value::Object(x), Value::Object(y)) => x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| json_equal(v, w))),
         _ => a == b,
     }
 }

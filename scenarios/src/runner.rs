@@ -125,11 +125,7 @@ async fn run_step<B: Backend>(backend: &mut B, step: &Step) -> Result<String, St
             let objects = resolve_for_action(backend, &s.target).await?;
             let o = single(&objects, &s.target)?;
             let (ptype, doc) = if o.kind == "Cluster" {
-                let cluster = backend
-                    .get(o)
-                    .await
-                    .map_err(|e| e.to_string())?
-                    .ok_or_else(|| format!("{o} not found"))?;
+                let cluster = backend.get(o).await.map_err(|e| e.to_string())?.ok_or_else(|| format!("{o} not found"))?;
                 scale_topology_patch(&cluster, s.machine_deployment.as_deref(), s.machine_pool.as_deref(), s.replicas)?
             } else {
                 (PatchType::Merge, json!({"spec": {"replicas": s.replicas}}))
@@ -186,7 +182,9 @@ async fn expect_one<B: Backend>(backend: &mut B, p: &Predicate) -> Result<String
             }
         }
         Predicate::Warned(w) => match write(backend, w).await {
-            Ok(warnings) if warnings.iter().any(|x| x.contains(&w.message)) => Ok(format!("accepted with warning: {}", warnings.join(" | "))),
+            Ok(warnings) if warnings.iter().any(|x| x.contains(&w.message)) => {
+                Ok(format!("accepted with warning: {}", warnings.join(" | ")))
+            }
             Ok(warnings) => Err(format!("accepted, but no warning contains `{}` (warnings: {:?})", w.message, warnings)),
             Err(e) => Err(format!("expected acceptance with a warning, got: {e}")),
         },
@@ -237,7 +235,8 @@ async fn apply<B: Backend>(backend: &mut B, a: &ApplyStep) -> Result<String, Bac
         count(ApplyAction::Configured),
         count(ApplyAction::Unchanged)
     );
-    let warnings: Vec<String> = applied.iter().flat_map(|a| a.warnings.iter().map(move |w| format!("{}/{}: {w}", a.kind, a.name))).collect();
+    let warnings: Vec<String> =
+        applied.iter().flat_map(|a| a.warnings.iter().map(move |w| format!("{}/{}: {w}", a.kind, a.name))).collect();
     if !warnings.is_empty() {
         msg.push_str(&format!("; warnings: {}", warnings.join(" | ")));
     }

@@ -47,10 +47,7 @@ pub enum Operator {
 impl LabelSelector {
     /// A selector of exact `key=value` pairs.
     pub fn labels<K: Into<String>, V: Into<String>>(pairs: impl IntoIterator<Item = (K, V)>) -> Self {
-        LabelSelector {
-            match_labels: pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect(),
-            match_expressions: Vec::new(),
-        }
+        LabelSelector { match_labels: pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect(), match_expressions: Vec::new() }
     }
 
     /// True when the selector has no requirement at all.
@@ -95,11 +92,7 @@ impl LabelSelector {
                 continue;
             }
             if let Some(key) = part.strip_prefix('!') {
-                sel.match_expressions.push(Requirement {
-                    key: key.trim().to_string(),
-                    operator: Operator::DoesNotExist,
-                    values: vec![],
-                });
+                sel.match_expressions.push(Requirement { key: key.trim().to_string(), operator: Operator::DoesNotExist, values: vec![] });
             } else if let Some((k, v)) = part.split_once("!=") {
                 sel.match_expressions.push(Requirement {
                     key: k.trim().to_string(),
@@ -113,11 +106,7 @@ impl LabelSelector {
             } else if let Some((k, rest)) = split_keyword(part, " in ") {
                 sel.match_expressions.push(Requirement { key: k, operator: Operator::In, values: parse_set(&rest)? });
             } else {
-                sel.match_expressions.push(Requirement {
-                    key: part.to_string(),
-                    operator: Operator::Exists,
-                    values: vec![],
-                });
+                sel.match_expressions.push(Requirement { key: part.to_string(), operator: Operator::Exists, values: vec![] });
             }
         }
         Ok(sel)

@@ -82,9 +82,7 @@ impl Target {
         }
         match self.control_plane {
             Some(true) => sel = sel.with_requirement(CONTROL_PLANE_LABEL, crate::selector::Operator::Exists, vec![]),
-            Some(false) => {
-                sel = sel.with_requirement(CONTROL_PLANE_LABEL, crate::selector::Operator::DoesNotExist, vec![])
-            }
+            Some(false) => sel = sel.with_requirement(CONTROL_PLANE_LABEL, crate::selector::Operator::DoesNotExist, vec![]),
             None => {}
         }
         sel
@@ -98,9 +96,7 @@ impl Target {
             None => (text, None),
         };
         if kind.is_empty() || !kind.chars().next().is_some_and(|c| c.is_ascii_uppercase()) {
-            return Err(format!(
-                "invalid target `{text}`: expected `Kind/name` or `Kind` with a Kind such as `Cluster` or `Machine`"
-            ));
+            return Err(format!("invalid target `{text}`: expected `Kind/name` or `Kind` with a Kind such as `Cluster` or `Machine`"));
         }
         if let Some(n) = name {
             if n.is_empty() || n.contains('/') {
@@ -223,9 +219,7 @@ impl FieldPath {
             }
             let (key, filter) = match raw.find('[') {
                 Some(i) => {
-                    let inner = raw[i + 1..]
-                        .strip_suffix(']')
-                        .ok_or_else(|| format!("invalid field path `{text}`: `[` without `]`"))?;
+                    let inner = raw[i + 1..].strip_suffix(']').ok_or_else(|| format!("invalid field path `{text}`: `[` without `]`"))?;
                     (&raw[..i], Some(inner))
                 }
                 None => (raw, None),
@@ -239,9 +233,11 @@ impl FieldPath {
             if let Some(inner) = filter {
                 match inner.split_once('=') {
                     Some((k, v)) => segments.push(Segment::Match(k.to_string(), v.to_string())),
-                    None => segments.push(Segment::Index(inner.parse().map_err(|_| {
-                        format!("invalid field path `{text}`: `[{inner}]` is neither an index nor `key=value`")
-                    })?)),
+                    None => segments.push(Segment::Index(
+                        inner
+                            .parse()
+                            .map_err(|_| format!("invalid field path `{text}`: `[{inner}]` is neither an index nor `key=value`"))?,
+                    )),
                 }
             }
         }

@@ -86,7 +86,8 @@ mod tests {
         let mut cur = Object::from_json(&first).unwrap();
         cur.meta.annotations.insert(LAST_APPLIED.into(), last_applied(&first));
         cur.body.get_mut("data").unwrap().as_object_mut().unwrap().insert("z".into(), json!("by-someone-else"));
-        let second = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a", "namespace": "default"}, "data": {"x": "1"}});
+        let second =
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a", "namespace": "default"}, "data": {"x": "1"}});
         let p = three_way_patch(&cur, &second, &last_applied(&second)).unwrap();
         assert_eq!(p["data"], json!({"y": null}));
         assert!(three_way_patch(&cur, &first, &last_applied(&first)).is_none() || true);

@@ -154,9 +154,8 @@ impl Kind {
 
     /// A kind by `apiVersion` and kind name; the error says what the server serves.
     pub fn resolve(api_version: &str, kind: &str) -> Result<Kind, String> {
-        let k = Kind::from_name(kind).ok_or_else(|| {
-            format!("no matches for kind \"{kind}\" in version \"{api_version}\": the simulator serves no such kind")
-        })?;
+        let k = Kind::from_name(kind)
+            .ok_or_else(|| format!("no matches for kind \"{kind}\" in version \"{api_version}\": the simulator serves no such kind"))?;
         if k.api_version() != api_version {
             return Err(format!(
                 "no matches for kind \"{kind}\" in version \"{api_version}\": the simulator serves {kind} as {} (Cluster API v1beta2 contract)",

@@ -51,9 +51,10 @@ impl fmt::Display for Mutant {
 impl FromStr for Mutant {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Mutant::ALL.into_iter().find(|m| m.name() == s).ok_or_else(|| {
-            format!("unknown mutant `{s}`; known: {}", Mutant::ALL.iter().map(|m| m.name()).collect::<Vec<_>>().join(", "))
-        })
+        Mutant::ALL
+            .into_iter()
+            .find(|m| m.name() == s)
+            .ok_or_else(|| format!("unknown mutant `{s}`; known: {}", Mutant::ALL.iter().map(|m| m.name()).collect::<Vec<_>>().join(", ")))
     }
 }
 

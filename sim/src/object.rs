@@ -131,11 +131,7 @@ pub struct Object {
 impl Object {
     /// A new object with only a name and namespace.
     pub fn new(kind: Kind, namespace: &str, name: &str) -> Self {
-        Object {
-            kind,
-            meta: Meta { name: name.into(), namespace: namespace.into(), ..Default::default() },
-            body: Map::new(),
-        }
+        Object { kind, meta: Meta { name: name.into(), namespace: namespace.into(), ..Default::default() }, body: Map::new() }
     }
 
     /// The key.
@@ -361,7 +357,9 @@ impl Object {
         }
         let finalizers = match md.get("finalizers") {
             None | Some(Value::Null) => Vec::new(),
-            Some(Value::Array(a)) => a.iter().map(|f| f.as_str().map(str::to_string).ok_or("finalizers must be strings")).collect::<Result<_, _>>()?,
+            Some(Value::Array(a)) => {
+                a.iter().map(|f| f.as_str().map(str::to_string).ok_or("finalizers must be strings")).collect::<Result<_, _>>()?
+            }
             Some(_) => return Err("metadata.finalizers must be a list".into()),
         };
         let meta = Meta {

@@ -10,10 +10,10 @@ use super::common::{self, keys, preamble};
 use super::conditions::{self, Cond, Status};
 use crate::kinds::Kind;
 use crate::object::{ObjKey, Object};
+use crate::objectset::ObjectSet;
 use crate::runtime::{map_owners, Action, Ctx, ReconcileError, ReconcileResult, Reconciler};
 use crate::store::Change;
 use crate::world::Notice;
-use crate::objectset::ObjectSet;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
@@ -74,11 +74,17 @@ impl Reconciler for ClusterReconciler {
             let class = cluster.str_at("/spec/topology/classRef/name").unwrap_or("");
             let class_ns = cluster.str_at("/spec/topology/classRef/namespace").unwrap_or(cluster.namespace());
             if ctx.get_parts(Kind::ClusterClass, class_ns, class).is_none() {
-                return Err(ReconcileError(format!("failed to get ClusterClass {class_ns}/{class}: clusterclasses.cluster.x-k8s.io \"{class}\" not found")));
+                return Err(ReconcileError(format!(
+                    "failed to get ClusterClass {class_ns}/{class}: clusterclasses.cluster.x-k8s.io \"{class}\" not found"
+                )));
             }
         }
         let mut s = Scope::read(ctx, &cluster);
-        let result = if cluster.deleting() { self.reconcile_delete(ctx, &cluster, &mut s) } else { self.reconcile_normal(ctx, &cluster, &mut s, topology) };
+        let result = if cluster.deleting() {
+            self.reconcile_delete(ctx, &cluster, &mut s)
+        } else {
+            self.reconcile_normal(ctx, &cluster, &mut s, topology)
+        };
         // The deferred status update runs whatever happened above (unless the Cluster is gone).
         if ctx.live(key).is_some() {
             let s2 = Scope::read(ctx, &cluster);
@@ -179,11 +185,17 @@ impl ClusterReconciler {
             (None, Some(_)) => action = action.min(Action::requeue(EXTERNAL_READY_WAIT_MS)),
             (Some(cp), Some(_)) => {
                 ensure_owned(ctx, cp, cluster, topology)?;
-                if cp.bool_at("/status/initialization/controlPlaneInitialized") && !cluster.bool_at("/status/initialization/controlPlaneInitialized") {
+                if cp.bool_at("/status/initialization/controlPlaneInitialized")
+                    && !cluster.bool_at("/status/initialization/controlPlaneInitialized")
+                {
                     ctx.patch_status(&key, |o| o.set("/status/initialization/controlPlaneInitialized", json!(true)))?;
                 }
                 if !endpoint_valid(cluster) {
-                    if let Some(ep) = cp.at("/spec/controlPlaneEndpoint").cloned().filter(|e| e.get("host").and_then(Value::as_str).is_some_and(|h| !h.is_empty())) {
+                    if let Some(ep) = cp
+                        .at("/spec/controlPlaneEndpoint")
+                        .cloned()
+                        .filter(|e| e.get("host").and_then(Value::as_str).is_some_and(|h| !h.is_empty()))
+                    {
                         ctx.patch(&key, |o| o.set("/spec/controlPlaneEndpoint", ep))?;
                     }
                 }
@@ -267,7 +279,8 @@ impl ClusterReconciler {
 }
 
 fn endpoint_valid(cluster: &Object) -> bool {
-    cluster.str_at("/spec/controlPlaneEndpoint/host").is_some_and(|h| !h.is_empty()) && cluster.i64_at("/spec/controlPlaneEndpoint/port").is_some_and(|p| p != 0)
+    cluster.str_at("/spec/controlPlaneEndpoint/host").is_some_and(|h| !h.is_empty())
+        && cluster.i64_at("/spec/controlPlaneEndpoint/port").is_some_and(|p| p != 0)
 }
 
 /// Ownership of the referenced infrastructure / control-plane object: an owner reference to the
@@ -335,7 +348,9 @@ fn compute_status(ctx: &Ctx<'_>, cluster: &Object, s: &Scope, first: &Scope, top
         (Some(i), _, _) => mirror(i, "Ready", "InfrastructureReady", i.bool_at("/status/initialization/provisioned"), "Ready", "NotReady"),
         (None, true, _) if cluster.deleting() => Cond::f("InfrastructureReady", "InfrastructureDeleted", "Infrastructure has been deleted"),
         (None, true, _) => Cond::f("InfrastructureReady", "InfrastructureDoesNotExist", "Infrastructure does not exist"),
-        (None, _, false) if topology => Cond::f("InfrastructureReady", "InfrastructureDoesNotExist", "Waiting for cluster topology to be reconciled"),
+        (None, _, false) if topology => {
+            Cond::f("InfrastructureReady", "InfrastructureDoesNotExist", "Waiting for cluster topology to be reconciled")
+        }
         (None, _, _) => Cond::t("InfrastructureReady", "InfrastructureReady"),
     };
     conds.push(infra_ready);
@@ -353,7 +368,14 @@ fn compute_status(ctx: &Ctx<'_>, cluster: &Object, s: &Scope, first: &Scope, top
         Cond::f("ControlPlaneInitialized", "NotInitialized", "Control plane not yet initialized")
     });
     conds.push(match (&s.cp, s.cp_missing) {
-        (Some(cp), _) => mirror(cp, "Available", "ControlPlaneAvailable", cp.bool_at("/status/initialization/controlPlaneInitialized"), "Available", "NotAvailable"),
+        (Some(cp), _) => mirror(
+            cp,
+            "Available",
+            "ControlPlaneAvailable",
+            cp.bool_at("/status/initialization/controlPlaneInitialized"),
+            "Available",
+            "NotAvailable",
+        ),
         (None, true) if cluster.deleting() => Cond::f("ControlPlaneAvailable", "ControlPlaneDeleted", "Control plane has been deleted"),
         (None, true) => Cond::f("ControlPlaneAvailable", "ControlPlaneDoesNotExist", "Control plane does not exist"),
         (None, false) if topology && cluster.at("/spec/controlPlaneRef").is_none() => {
@@ -369,10 +391,38 @@ fn compute_status(ctx: &Ctx<'_>, cluster: &Object, s: &Scope, first: &Scope, top
         aggregate(&pools, "Available", "WorkersAvailable", false, ("Available", "NotAvailable", "AvailableUnknown"))
     });
     // Machines Ready / UpToDate.
-    conds.push(machines_cond(&cp_machines, "Ready", "ControlPlaneMachinesReady", ("Ready", "NotReady", "ReadyUnknown", "NoReplicas"), ctx.now, false));
-    conds.push(machines_cond(&workers, "Ready", "WorkerMachinesReady", ("Ready", "NotReady", "ReadyUnknown", "NoReplicas"), ctx.now, false));
-    conds.push(machines_cond(&cp_machines, "UpToDate", "ControlPlaneMachinesUpToDate", ("UpToDate", "NotUpToDate", "UpToDateUnknown", "NoReplicas"), ctx.now, true));
-    conds.push(machines_cond(&workers, "UpToDate", "WorkerMachinesUpToDate", ("UpToDate", "NotUpToDate", "UpToDateUnknown", "NoReplicas"), ctx.now, true));
+    conds.push(machines_cond(
+        &cp_machines,
+        "Ready",
+        "ControlPlaneMachinesReady",
+        ("Ready", "NotReady", "ReadyUnknown", "NoReplicas"),
+        ctx.now,
+        false,
+    ));
+    conds.push(machines_cond(
+        &workers,
+        "Ready",
+        "WorkerMachinesReady",
+        ("Ready", "NotReady", "ReadyUnknown", "NoReplicas"),
+        ctx.now,
+        false,
+    ));
+    conds.push(machines_cond(
+        &cp_machines,
+        "UpToDate",
+        "ControlPlaneMachinesUpToDate",
+        ("UpToDate", "NotUpToDate", "UpToDateUnknown", "NoReplicas"),
+        ctx.now,
+        true,
+    ));
+    conds.push(machines_cond(
+        &workers,
+        "UpToDate",
+        "WorkerMachinesUpToDate",
+        ("UpToDate", "NotUpToDate", "UpToDateUnknown", "NoReplicas"),
+        ctx.now,
+        true,
+    ));
     // RemoteConnectionProbe (ClusterCache).
     let connect_ok = cluster.bool_at("/status/initialization/infrastructureProvisioned")
         && ctx.get_parts(Kind::Secret, cluster.namespace(), &format!("{}-kubeconfig", cluster.name())).is_some();
@@ -393,8 +443,13 @@ fn compute_status(ctx: &Ctx<'_>, cluster: &Object, s: &Scope, first: &Scope, top
         ("ScalingDown", "ScalingDown", "NotScalingDown"),
         ("Remediating", "Remediating", "NotRemediating"),
     ] {
-        let active: Vec<String> = children.iter().filter(|c| conditions::is_true(c, t)).map(|c| format!("* {} {}", c.kind, c.name())).collect();
-        conds.push(if active.is_empty() { Cond::f(t, reason_false, "") } else { Cond::new(t, Status::True, reason_true, active.join("\n")) });
+        let active: Vec<String> =
+            children.iter().filter(|c| conditions::is_true(c, t)).map(|c| format!("* {} {}", c.kind, c.name())).collect();
+        conds.push(if active.is_empty() {
+            Cond::f(t, reason_false, "")
+        } else {
+            Cond::new(t, Status::True, reason_true, active.join("\n"))
+        });
     }
     // Deleting.
     let (dr, dm) = if cluster.deleting() {
@@ -473,7 +528,15 @@ fn apply_status(o: &mut Object, st: StatusUpdate, now: u64) {
 fn mirror(src: &Object, src_type: &str, type_: &str, fallback: bool, ok: &str, not_ok: &str) -> Cond {
     match conditions::get(src, src_type) {
         Some(c) => {
-            let reason = if c.reason.is_empty() { if c.status == Status::True { ok } else { not_ok } } else { c.reason };
+            let reason = if c.reason.is_empty() {
+                if c.status == Status::True {
+                    ok
+                } else {
+                    not_ok
+                }
+            } else {
+                c.reason
+            };
             Cond::new(type_, c.status, reason, c.message.to_string())
         }
         None => {
@@ -507,7 +570,14 @@ fn aggregate(objs: &[&Arc<Object>], src_type: &str, type_: &str, _neg: bool, rea
 }
 
 /// Aggregate a Machine condition (`*MachinesReady`, `*MachinesUpToDate`).
-fn machines_cond(machines: &[&Arc<Object>], src_type: &str, type_: &str, reasons: (&str, &str, &str, &str), now: u64, skip_young: bool) -> Cond {
+fn machines_cond(
+    machines: &[&Arc<Object>],
+    src_type: &str,
+    type_: &str,
+    reasons: (&str, &str, &str, &str),
+    now: u64,
+    skip_young: bool,
+) -> Cond {
     let considered: Vec<&Arc<Object>> = machines
         .iter()
         .copied()

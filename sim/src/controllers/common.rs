@@ -111,7 +111,12 @@ pub fn is_paused(cluster: Option<&Object>, obj: &Object) -> bool {
 
 /// CAPI's reconcile preamble: add the finalizer first (and return), then keep the `Paused` condition
 /// up to date (returning when it changed or when paused). `Some(action)` means: stop with it.
-pub fn preamble(ctx: &mut Ctx<'_>, obj: &Object, cluster: Option<&Object>, finalizer: Option<&str>) -> Result<Option<Action>, ReconcileError> {
+pub fn preamble(
+    ctx: &mut Ctx<'_>,
+    obj: &Object,
+    cluster: Option<&Object>,
+    finalizer: Option<&str>,
+) -> Result<Option<Action>, ReconcileError> {
     if let Some(f) = finalizer {
         if !obj.deleting() && !obj.has_finalizer(f) {
             ctx.add_finalizer(obj, f)?;

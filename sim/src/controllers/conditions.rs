@@ -129,7 +129,11 @@ pub fn set(obj: &mut Object, conds: impl IntoIterator<Item = Cond>, now: u64) {
         match existing {
             Some(x) => {
                 let same_status = x.get("status").and_then(Value::as_str) == Some(c.status.as_str());
-                let since = if same_status { x.get("lastTransitionTime").cloned().unwrap_or_else(|| json!(timestamp(now))) } else { json!(timestamp(now)) };
+                let since = if same_status {
+                    x.get("lastTransitionTime").cloned().unwrap_or_else(|| json!(timestamp(now)))
+                } else {
+                    json!(timestamp(now))
+                };
                 *x = render(&c, since, generation);
             }
             None => list.push(render(&c, json!(timestamp(now)), generation)),

@@ -10,6 +10,7 @@ pub mod rng;
 pub mod trace;
 
 use crate::controllers;
+use crate::features::FeatureGates;
 use crate::mutants::Mutants;
 use crate::object::{ObjKey, Object};
 use crate::runtime::{Ctx, Delivery, Manager};
@@ -18,7 +19,6 @@ use crate::store::gc::{self, GcWork};
 use crate::store::{ApiError, Change, ChangeKind, Deleted, Store, Subresource};
 use crate::world::timing::Timing;
 use crate::world::{World, WorldEvent};
-use crate::features::FeatureGates;
 use capi_scenarios::model::Propagation;
 use rand_chacha::ChaCha8Rng;
 use rng::RngTree;
@@ -632,7 +632,14 @@ impl Sim {
     }
 
     /// A user update.
-    pub fn update(&mut self, m: usize, obj: Object, sub: Subresource, precondition_rv: Option<u64>, dry_run: bool) -> Result<Written, ApiError> {
+    pub fn update(
+        &mut self,
+        m: usize,
+        obj: Object,
+        sub: Subresource,
+        precondition_rv: Option<u64>,
+        dry_run: bool,
+    ) -> Result<Written, ApiError> {
         let opts = WriteOptions { now: self.now, dry_run };
         let r = self.mgmt[m].api.update(obj, sub, precondition_rv, opts);
         self.after_writes(m);

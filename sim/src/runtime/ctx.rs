@@ -45,7 +45,20 @@ impl<'a> Ctx<'a> {
         mutants: &'a Mutants,
         management: &'a str,
     ) -> Self {
-        Ctx { now, cache, world, mutants, management, api, names, spent_ms: 0, notes: Vec::new(), writes: 0, crash_after_writes: None, crashed: false }
+        Ctx {
+            now,
+            cache,
+            world,
+            mutants,
+            management,
+            api,
+            names,
+            spent_ms: 0,
+            notes: Vec::new(),
+            writes: 0,
+            crash_after_writes: None,
+            crashed: false,
+        }
     }
 
     /// The management cluster's feature gates.

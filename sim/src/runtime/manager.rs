@@ -77,7 +77,12 @@ pub struct Manager {
 
 impl Manager {
     /// A manager with controllers.
-    pub fn new(name: &'static str, controllers: Vec<Box<dyn Reconciler>>, rng: ChaCha8Rng, mut names: impl FnMut(&str) -> ChaCha8Rng) -> Self {
+    pub fn new(
+        name: &'static str,
+        controllers: Vec<Box<dyn Reconciler>>,
+        rng: ChaCha8Rng,
+        mut names: impl FnMut(&str) -> ChaCha8Rng,
+    ) -> Self {
         let mut watched = KindSet::EMPTY;
         let slots = controllers
             .into_iter()
@@ -87,7 +92,15 @@ impl Manager {
                     watched.insert(*k);
                 }
                 let names = names(r.name());
-                ControllerSlot { reconciler: r, queue: WorkQueue::default(), busy: 0, workers: 10, stats: ControllerStats::default(), names, dispatch_scheduled: false }
+                ControllerSlot {
+                    reconciler: r,
+                    queue: WorkQueue::default(),
+                    busy: 0,
+                    workers: 10,
+                    stats: ControllerStats::default(),
+                    names,
+                    dispatch_scheduled: false,
+                }
             })
             .collect();
         Manager {

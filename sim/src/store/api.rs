@@ -130,7 +130,10 @@ impl ApiServer {
         let kind = obj.kind;
         for w in self.webhooks.iter().filter(|w| w.kind() == kind) {
             if self.faults.webhooks_down.contains(w.manager()) {
-                return Err(ApiError::webhook_unreachable(&w.name().replacen("validation.", "default.", 1), &format!("{}-webhook-service", w.manager())));
+                return Err(ApiError::webhook_unreachable(
+                    &w.name().replacen("validation.", "default.", 1),
+                    &format!("{}-webhook-service", w.manager()),
+                ));
             }
             w.default(op, obj, &self.store, &self.gates);
         }
@@ -166,7 +169,13 @@ impl ApiServer {
     }
 
     /// Update an object (main resource or status), with an optional resourceVersion precondition.
-    pub fn update(&mut self, mut obj: Object, sub: Subresource, precondition_rv: Option<u64>, opts: WriteOptions) -> Result<Written, ApiError> {
+    pub fn update(
+        &mut self,
+        mut obj: Object,
+        sub: Subresource,
+        precondition_rv: Option<u64>,
+        opts: WriteOptions,
+    ) -> Result<Written, ApiError> {
         let key = obj.key();
         let old = self.store.get(&key).cloned().ok_or_else(|| ApiError::not_found(key.kind, &key.name))?;
         let mut warnings = Vec::new();
@@ -212,7 +221,8 @@ impl ApiServer {
             Patch::Json(p) => {
                 let ops: json_patch::Patch = serde_json::from_value(kubernetes_json_patch(p, &json))
                     .map_err(|e| ApiError::bad_request(format!("invalid JSON patch: {e}")))?;
-                json_patch::patch(&mut json, &ops).map_err(|e| ApiError::invalid(key.kind, &key.name, format!("the JSON patch cannot be applied: {e}")))?;
+                json_patch::patch(&mut json, &ops)
+                    .map_err(|e| ApiError::invalid(key.kind, &key.name, format!("the JSON patch cannot be applied: {e}")))?;
             }
         }
         let mut obj = Object::from_json(&json).map_err(|e| ApiError::invalid(key.kind, &key.name, e))?;

@@ -82,7 +82,11 @@ impl ApiError {
     }
     /// 429.
     pub fn too_many_requests() -> Self {
-        ApiError { code: 429, reason: "TooManyRequests", message: "the server has received too many requests and has asked us to try again later".into() }
+        ApiError {
+            code: 429,
+            reason: "TooManyRequests",
+            message: "the server has received too many requests and has asked us to try again later".into(),
+        }
     }
     /// 415 for strategic merge patches on custom resources.
     pub fn unsupported_media_type(kind: Kind) -> Self {

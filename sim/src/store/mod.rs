@@ -210,7 +210,12 @@ impl Store {
     }
 
     /// The object an update would store, or `None` if it changes nothing.
-    pub fn prepare_update(&self, obj: Object, sub: Subresource, precondition_rv: Option<u64>) -> Result<(Arc<Object>, Option<Object>), ApiError> {
+    pub fn prepare_update(
+        &self,
+        obj: Object,
+        sub: Subresource,
+        precondition_rv: Option<u64>,
+    ) -> Result<(Arc<Object>, Option<Object>), ApiError> {
         let key = obj.key();
         let cur = self.set.get(&key).ok_or_else(|| ApiError::not_found(key.kind, &key.name))?.clone();
         if let Some(rv) = precondition_rv {
@@ -292,7 +297,13 @@ impl Store {
 
     /// Delete: removes at once without finalizers; otherwise sets deletionTimestamp. Foreground and
     /// orphan propagation add the API server's finalizers, which the garbage collector removes.
-    pub fn delete(&mut self, key: &ObjKey, propagation: Propagation, precondition_uid: Option<&str>, now: u64) -> Result<Deleted, ApiError> {
+    pub fn delete(
+        &mut self,
+        key: &ObjKey,
+        propagation: Propagation,
+        precondition_uid: Option<&str>,
+        now: u64,
+    ) -> Result<Deleted, ApiError> {
         let cur = self.set.get(key).ok_or_else(|| ApiError::not_found(key.kind, &key.name))?.clone();
         if let Some(uid) = precondition_uid {
             if uid != &*cur.meta.uid {

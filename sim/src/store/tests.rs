@@ -130,7 +130,11 @@ fn webhooks_default_deny_and_warn() {
     assert_eq!(w.warnings, vec!["looked at it".to_string()]);
     let err = api.patch(&w.object.key(), &Patch::Merge(json!({"spec": {"replicas": -1}})), Subresource::Main, opts).unwrap_err();
     assert_eq!(err.code, 422);
-    assert!(err.message.starts_with("admission webhook \"validation.machinedeployment.cluster.x-k8s.io\" denied the request:"), "{}", err.message);
+    assert!(
+        err.message.starts_with("admission webhook \"validation.machinedeployment.cluster.x-k8s.io\" denied the request:"),
+        "{}",
+        err.message
+    );
     let dry = api.create(Object::new(Kind::MachineDeployment, "default", "md2"), WriteOptions { now: 0, dry_run: true }).unwrap();
     assert_eq!(dry.object.name(), "md2");
     assert!(api.store.get(&ObjKey::new(Kind::MachineDeployment, "default", "md2")).is_none(), "dry run persists nothing");

@@ -101,7 +101,8 @@ impl BootstrapPlan {
     /// Read bootstrap data the way the node would execute it.
     pub fn parse(data: &str) -> Result<BootstrapPlan, String> {
         let cloud: Value = serde_yaml::from_str(data).map_err(|e| format!("failed to decode machine's bootstrap data: {e}"))?;
-        let runcmd: Vec<&str> = cloud.get("runcmd").and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+        let runcmd: Vec<&str> =
+            cloud.get("runcmd").and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
         let init = runcmd.iter().any(|c| c.contains("kubeadm init"));
         let join = runcmd.iter().any(|c| c.contains("kubeadm join"));
         if !init && !join {
@@ -134,7 +135,12 @@ impl BootstrapPlan {
             if let Some(ts) = v.pointer("/nodeRegistration/taints").and_then(Value::as_array) {
                 taints = ts
                     .iter()
-                    .filter_map(|t| Some((t.get("key")?.as_str()?.to_string(), t.get("effect").and_then(Value::as_str).unwrap_or("NoSchedule").to_string())))
+                    .filter_map(|t| {
+                        Some((
+                            t.get("key")?.as_str()?.to_string(),
+                            t.get("effect").and_then(Value::as_str).unwrap_or("NoSchedule").to_string(),
+                        ))
+                    })
                     .collect();
             }
         }
@@ -157,7 +163,15 @@ mod tests {
     fn what_is_written_is_what_the_node_runs() {
         let taints = vec![("node.cluster.x-k8s.io/uninitialized".to_string(), "NoSchedule".to_string())];
         for kind in [BootKind::Init, BootKind::JoinControlPlane, BootKind::JoinWorker] {
-            let data = render(&BootstrapInput { kind, cluster: "c", version: "v1.34.3", endpoint: "172.18.0.2:6443", token: "abcdef.0123456789abcdef", taints: &taints, spec: &json!({}) });
+            let data = render(&BootstrapInput {
+                kind,
+                cluster: "c",
+                version: "v1.34.3",
+                endpoint: "172.18.0.2:6443",
+                token: "abcdef.0123456789abcdef",
+                taints: &taints,
+                spec: &json!({}),
+            });
             let plan = BootstrapPlan::parse(&data).unwrap();
             assert_eq!(plan.kind, kind);
             assert_eq!(plan.taints, taints);

@@ -117,7 +117,12 @@ impl Container {
     }
     /// As predicates and outcomes see it.
     pub fn info(&self) -> ContainerInfo {
-        ContainerInfo { name: self.name.clone(), image: self.image.clone(), state: self.state.as_str().to_string(), labels: self.labels.clone() }
+        ContainerInfo {
+            name: self.name.clone(),
+            image: self.image.clone(),
+            state: self.state.as_str().to_string(),
+            labels: self.labels.clone(),
+        }
     }
 }
 
@@ -170,7 +175,14 @@ pub struct DockerHost {
 impl DockerHost {
     /// An empty host.
     pub fn new(memory_budget_mb: u64) -> Self {
-        DockerHost { containers: BTreeMap::new(), memory_budget_mb, missing_images: BTreeSet::new(), daemon_down: false, next_ip: 2, next_id: 1 }
+        DockerHost {
+            containers: BTreeMap::new(),
+            memory_budget_mb,
+            missing_images: BTreeSet::new(),
+            daemon_down: false,
+            next_ip: 2,
+            next_id: 1,
+        }
     }
 
     /// Every container, by name.

@@ -242,7 +242,13 @@ impl World {
 
     /// The load-balancer container of a cluster.
     pub fn lb_of(&self, cluster: &str) -> Option<&docker::Container> {
-        self.docker.list(&[(capi_scenarios::predicate::KIND_CLUSTER_LABEL, cluster), (capi_scenarios::predicate::KIND_ROLE_LABEL, Role::LoadBalancer.label())]).into_iter().next()
+        self.docker
+            .list(&[
+                (capi_scenarios::predicate::KIND_CLUSTER_LABEL, cluster),
+                (capi_scenarios::predicate::KIND_ROLE_LABEL, Role::LoadBalancer.label()),
+            ])
+            .into_iter()
+            .next()
     }
 
     /// Whether the workload API answers through its load balancer (ignoring management-side
@@ -451,7 +457,11 @@ impl World {
                 self.kubeadm_faults.remove(&(cluster.clone(), init));
             }
             let what = if init { "init" } else { "join" };
-            return self.bootstrap_failed(container, &cluster, format!("kubeadm {what} failed: error execution phase preflight: [preflight] Some fatal errors occurred (injected fault)"));
+            return self.bootstrap_failed(
+                container,
+                &cluster,
+                format!("kubeadm {what} failed: error execution phase preflight: [preflight] Some fatal errors occurred (injected fault)"),
+            );
         }
         if !init {
             if let Err(e) = self.serving(&cluster) {
@@ -463,7 +473,11 @@ impl World {
                     self.timers.push((now + 10_000, WorldEvent::BootstrapDone { container: container.to_string(), life }));
                     return;
                 }
-                return self.bootstrap_failed(container, &cluster, format!("kubeadm join: couldn't validate the identity of the API Server: {e}: context deadline exceeded"));
+                return self.bootstrap_failed(
+                    container,
+                    &cluster,
+                    format!("kubeadm join: couldn't validate the identity of the API Server: {e}: context deadline exceeded"),
+                );
             }
         }
         let wl = self.workloads.entry(cluster.clone()).or_insert_with(|| WorkloadCluster::new(&cluster));
@@ -482,7 +496,8 @@ impl World {
             }
             BootKind::JoinWorker => {}
         }
-        let extra = if plan.kind == BootKind::JoinWorker { self.timing.worker_extra_memory_mb } else { self.timing.control_plane_extra_memory_mb };
+        let extra =
+            if plan.kind == BootKind::JoinWorker { self.timing.worker_extra_memory_mb } else { self.timing.control_plane_extra_memory_mb };
         if let Some(c) = self.docker.get_mut(container) {
             c.bootstrap = Bootstrap::Succeeded;
             c.memory_mb += extra;

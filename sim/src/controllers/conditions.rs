@@ -55,12 +55,20 @@ pub struct Cond {
     pub reason: String,
     /// Message.
     pub message: String,
+    /// lastTransitionTime to use when the status changes (copied from another object, as the Machine's
+    /// `NodeReady` copies the Node's); the write time when `None`.
+    pub since_ms: Option<u64>,
 }
 
 impl Cond {
     /// A condition.
     pub fn new(type_: &str, status: Status, reason: &str, message: impl Into<String>) -> Cond {
-        Cond { type_: type_.to_string(), status, reason: reason.to_string(), message: message.into() }
+        Cond { type_: type_.to_string(), status, reason: reason.to_string(), message: message.into(), since_ms: None }
+    }
+    /// Use this lastTransitionTime when the status changes.
+    pub fn since(mut self, ms: u64) -> Cond {
+        self.since_ms = Some(ms);
+        self
     }
     /// `True` with a reason.
     pub fn t(type_: &str, reason: &str) -> Cond {
@@ -136,7 +144,7 @@ pub fn set(obj: &mut Object, conds: impl IntoIterator<Item = Cond>, now: u64) {
                 };
                 *x = render(&c, since, generation);
             }
-            None => list.push(render(&c, json!(timestamp(now)), generation)),
+            None => list.push(render(&c, json!(timestamp(c.since_ms.unwrap_or(now))), generation)),
         }
     }
 }

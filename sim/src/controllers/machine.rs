@@ -1,8 +1,585 @@
-//! (not yet written)
+//! The Machine controller: ownership of the bootstrap and infrastructure objects, bootstrap data,
+//! provider ID, the Node (nodeRef, labels and annotations, the uninitialized taint), phases and
+//! conditions, and deletion (pre-drain hooks, cordon and drain with the drain timeout, pre-terminate
+//! hooks, infrastructure, bootstrap, Node).
+//! Source: `core/reconcilers/machine/{machine_controller.go,machine_controller_phases.go,
+//! machine_controller_noderef.go,machine_controller_status.go}`.
+//!
+//! Simplifications: volume-detach waits are not modelled (the simulated nodes have no volumes);
+//! `UpToDate` is set here only for Machines without a controller owner (KCP and MachineSet set it for
+//! theirs); in-place updates are not modelled (the feature gate is off by default).
 
-use crate::runtime::Reconciler;
+use super::common::{self, keys, preamble};
+use super::conditions::{self, Cond, Status};
+use crate::kinds::Kind;
+use crate::mutants::Mutant;
+use crate::object::{timestamp, ObjKey, Object};
+use crate::objectset::ObjectSet;
+use crate::runtime::{Action, Ctx, ReconcileError, ReconcileResult, Reconciler};
+use crate::store::Change;
+use crate::world::workload::{Status as NodeStatus, UNINITIALIZED_TAINT};
+use crate::world::Notice;
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+/// The Machine finalizer.
+pub const FINALIZER: &str = "machine.cluster.x-k8s.io";
+/// Requeue while a referenced object is missing.
+pub const EXTERNAL_READY_WAIT_MS: u64 = 30_000;
+/// Drain retry interval.
+pub const DRAIN_RETRY_MS: u64 = 20_000;
+/// Default `nodeDeletionTimeoutSeconds`.
+pub const DEFAULT_NODE_DELETION_TIMEOUT_S: u64 = 10;
 
 /// The controllers of this module.
-pub fn controllers() -> Vec<Box<dyn Reconciler>> {
-    vec![]
+pub fn controllers() -> Vec<Box<dyn crate::runtime::Reconciler>> {
+    vec![Box::new(MachineReconciler)]
+}
+
+/// The Machine controller.
+pub struct MachineReconciler;
+
+const WATCHES: &[Kind] = &[Kind::Cluster, Kind::KubeadmConfig, Kind::DockerMachine, Kind::DevMachine];
+
+impl Reconciler for MachineReconciler {
+    fn name(&self) -> &'static str {
+        "machine"
+    }
+    fn kind(&self) -> Kind {
+        Kind::Machine
+    }
+    fn watches(&self) -> &[Kind] {
+        WATCHES
+    }
+    fn map(&self, change: &Change, cache: &ObjectSet, out: &mut Vec<ObjKey>) {
+        let o = &change.object;
+        match o.kind {
+            Kind::Cluster => out.extend(cache.in_cluster_ns(Kind::Machine, o.namespace(), o.name()).map(|m| m.key())),
+            _ => match o.controller_ref().filter(|r| r.kind == "Machine") {
+                Some(r) => out.push(ObjKey::new(Kind::Machine, o.namespace(), &r.name)),
+                // Before the Machine owns it, bootstrap and infrastructure objects carry its name.
+                None => out.push(ObjKey::new(Kind::Machine, o.namespace(), o.name())),
+            },
+        }
+    }
+    fn map_notice(&self, notice: &Notice, cache: &ObjectSet, out: &mut Vec<ObjKey>) {
+        if let Notice::Workload(cluster) = notice {
+            out.extend(cache.in_cluster(Kind::Machine, cluster).map(|m| m.key()));
+        }
+    }
+    fn reconcile(&self, ctx: &mut Ctx<'_>, key: &ObjKey) -> ReconcileResult {
+        let Some(machine) = ctx.get(key).cloned() else { return Ok(Action::DONE) };
+        let cluster_name = machine.str_at("/spec/clusterName").unwrap_or("").to_string();
+        let Some(cluster) = ctx.get_parts(Kind::Cluster, machine.namespace(), &cluster_name).cloned() else {
+            if machine.deleting() {
+                // Nothing can be done through a Cluster that is gone: let the Machine go.
+                ctx.remove_finalizer(&machine, FINALIZER)?;
+                return Ok(Action::DONE);
+            }
+            return Err(ReconcileError(format!("failed to get Cluster {}/{cluster_name}: not found", machine.namespace())));
+        };
+        if let Some(stop) = preamble(ctx, &machine, Some(&cluster), Some(FINALIZER))? {
+            return Ok(stop);
+        }
+        let mut s = Scope::read(ctx, &machine);
+        let result = if machine.deleting() {
+            reconcile_delete(ctx, &machine, &cluster, &mut s)
+        } else {
+            reconcile_normal(ctx, &machine, &cluster, &mut s)
+        };
+        let result = match result {
+            Err(e) if ctx.mutant(Mutant::NoRequeueAfterConflict) && e.0.contains("the object has been modified") => {
+                ctx.note("swallowing a conflict without requeue (mutant no-requeue-after-conflict)");
+                Ok(Action::DONE)
+            }
+            other => other,
+        };
+        let Some(live) = ctx.live(key) else { return result };
+        let (status, extra) = compute_status(ctx, &live, &cluster, &s);
+        let now = ctx.now;
+        ctx.patch_status(key, |o| apply_status(o, status, now))?;
+        match result {
+            Ok(a) => Ok(a.min(extra)),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// What one reconcile reads.
+struct Scope {
+    bootstrap: Option<Arc<Object>>,
+    bootstrap_missing: bool,
+    infra: Option<Arc<Object>>,
+    infra_missing: bool,
+    node: NodeView,
+    deleting_reason: String,
+    deleting_message: String,
+}
+
+/// The Node as the Machine controller saw it.
+#[derive(Clone, Debug, Default)]
+enum NodeView {
+    /// Not looked at (no providerID, cluster not ready).
+    #[default]
+    NotChecked,
+    /// The workload API did not answer.
+    Unreachable(String),
+    /// No Node with the providerID.
+    Missing,
+    /// The Node.
+    Found { name: String, ready: NodeStatus, message: String, since_ms: u64, kubelet_version: String },
+}
+
+impl Scope {
+    fn read(ctx: &Ctx<'_>, m: &Object) -> Scope {
+        let ns = m.namespace();
+        let bkey = m.at("/spec/bootstrap/configRef").and_then(|r| common::ref_key(r, ns));
+        let ikey = m.at("/spec/infrastructureRef").and_then(|r| common::ref_key(r, ns));
+        let bootstrap = bkey.as_ref().and_then(|k| ctx.get(k)).cloned();
+        let infra = ikey.as_ref().and_then(|k| ctx.get(k)).cloned();
+        Scope {
+            bootstrap_missing: bkey.is_some() && bootstrap.is_none(),
+            bootstrap,
+            infra_missing: ikey.is_some() && infra.is_none(),
+            infra,
+            node: NodeView::NotChecked,
+            deleting_reason: String::new(),
+            deleting_message: String::new(),
+        }
+    }
+}
+
+/// Make the Machine the only controller owner of its bootstrap / infrastructure object, and label it.
+fn ensure_owned(ctx: &mut Ctx<'_>, obj: &Arc<Object>, machine: &Object, cluster_name: &str) -> Result<(), ReconcileError> {
+    let exact = obj.meta.owner_references.iter().any(|r| r.uid == machine.meta.uid && r.controller);
+    let on_create = obj.meta.owner_references.iter().any(|r| matches!(r.kind.as_str(), "MachineSet" | "KubeadmControlPlane"));
+    if exact && !on_create && obj.label(keys::CLUSTER_NAME) == Some(cluster_name) {
+        return Ok(());
+    }
+    let m = machine.clone();
+    let c = cluster_name.to_string();
+    ctx.patch(&obj.key(), |o| {
+        // The MachineSet / control-plane owner set at creation goes once the Machine exists.
+        o.meta.owner_references.retain(|r| !matches!(r.kind.as_str(), "MachineSet" | "KubeadmControlPlane"));
+        for r in o.meta.owner_references.iter_mut() {
+            r.controller = false;
+        }
+        common::set_owner(o, &m, true);
+        o.meta.labels.insert(keys::CLUSTER_NAME.into(), c);
+    })?;
+    Ok(())
+}
+
+fn reconcile_normal(ctx: &mut Ctx<'_>, m: &Arc<Object>, cluster: &Arc<Object>, s: &mut Scope) -> ReconcileResult {
+    let key = m.key();
+    let cluster_name = cluster.name().to_string();
+    // Owner and labels.
+    if m.label(keys::CLUSTER_NAME) != Some(cluster_name.as_str()) || m.controller_ref().is_none() && !common::has_owner(m, cluster) {
+        let c = cluster.clone();
+        let cn = cluster_name.clone();
+        ctx.patch(&key, |o| {
+            o.meta.labels.insert(keys::CLUSTER_NAME.into(), cn);
+            if o.controller_ref().is_none() {
+                common::set_owner(o, &c, false);
+            }
+        })?;
+    }
+    let mut action = Action::DONE;
+    // Bootstrap.
+    if m.str_at("/spec/bootstrap/dataSecretName").is_none() {
+        match &s.bootstrap {
+            None if m.at("/spec/bootstrap/configRef").is_some() => action = action.min(Action::requeue(EXTERNAL_READY_WAIT_MS)),
+            None => {}
+            Some(b) => {
+                ensure_owned(ctx, b, m, &cluster_name)?;
+                if b.bool_at("/status/initialization/dataSecretCreated") {
+                    if let Some(secret) = b.str_at("/status/dataSecretName").map(str::to_string) {
+                        ctx.patch(&key, |o| o.set("/spec/bootstrap/dataSecretName", json!(secret)))?;
+                        ctx.patch_status(&key, |o| o.set("/status/initialization/bootstrapDataSecretCreated", json!(true)))?;
+                    }
+                }
+            }
+        }
+    } else if !m.bool_at("/status/initialization/bootstrapDataSecretCreated") {
+        ctx.patch_status(&key, |o| o.set("/status/initialization/bootstrapDataSecretCreated", json!(true)))?;
+    }
+    // Infrastructure.
+    match &s.infra {
+        None if m.bool_at("/status/initialization/infrastructureProvisioned") => {
+            return Err(ReconcileError(format!("machine infrastructure {} was deleted after it had been provisioned", m.name())));
+        }
+        None => action = action.min(Action::requeue(EXTERNAL_READY_WAIT_MS)),
+        Some(i) => {
+            ensure_owned(ctx, i, m, &cluster_name)?;
+            if i.bool_at("/status/initialization/provisioned") {
+                let Some(pid) = i.str_at("/spec/providerID").filter(|p| !p.is_empty()).map(str::to_string) else {
+                    return Ok(action);
+                };
+                let addresses = i.at("/status/addresses").cloned();
+                let fd = i.str_at("/spec/failureDomain").or_else(|| i.str_at("/status/failureDomain")).map(str::to_string);
+                if m.str_at("/spec/providerID") != Some(pid.as_str()) || (fd.is_some() && m.str_at("/spec/failureDomain").is_none()) {
+                    let fd2 = fd.clone();
+                    let p = pid.clone();
+                    ctx.patch(&key, |o| {
+                        o.set("/spec/providerID", json!(p));
+                        if let Some(f) = fd2 {
+                            if o.str_at("/spec/failureDomain").is_none() {
+                                o.set("/spec/failureDomain", json!(f));
+                            }
+                        }
+                    })?;
+                }
+                ctx.patch_status(&key, |o| {
+                    o.set("/status/initialization/infrastructureProvisioned", json!(true));
+                    if let Some(a) = addresses {
+                        o.set("/status/addresses", a);
+                    }
+                })?;
+            }
+        }
+    }
+    // Node.
+    let pid = ctx.live(&key).and_then(|o| o.str_at("/spec/providerID").map(str::to_string));
+    if let Some(pid) = pid {
+        let cp_initialized = conditions::is_true(cluster, "ControlPlaneInitialized");
+        if cp_initialized {
+            s.node = look_up_node(ctx, &cluster_name, &pid);
+            if let NodeView::Found { name, kubelet_version, .. } = &s.node {
+                let (name, kv) = (name.clone(), kubelet_version.clone());
+                if m.str_at("/status/nodeRef/name") != Some(name.as_str()) {
+                    ctx.note(format!("event SuccessfulSetNodeRef {name}"));
+                }
+                ctx.patch_status(&key, |o| {
+                    o.set("/status/nodeRef", json!({"name": name}));
+                    o.set("/status/nodeInfo/kubeletVersion", json!(kv));
+                })?;
+                patch_node(ctx, m, &cluster_name, &name)?;
+            }
+        }
+    }
+    Ok(action)
+}
+
+fn look_up_node(ctx: &Ctx<'_>, cluster: &str, provider_id: &str) -> NodeView {
+    match ctx.world.workload(cluster) {
+        Err(e) => NodeView::Unreachable(e),
+        Ok(wl) => match wl.node_by_provider_id(provider_id) {
+            None => NodeView::Missing,
+            Some(n) => NodeView::Found {
+                name: n.name.clone(),
+                ready: n.ready,
+                message: n.ready_message.clone(),
+                since_ms: n.ready_since_ms,
+                kubelet_version: n.kubelet_version.clone(),
+            },
+        },
+    }
+}
+
+/// Machine-managed annotations on the Node, and the uninitialized taint removed.
+fn patch_node(ctx: &mut Ctx<'_>, m: &Object, cluster: &str, node: &str) -> Result<(), ReconcileError> {
+    let owner = m.controller_ref().map(|r| (r.kind.clone(), r.name.clone()));
+    let needs = ctx.world.workload(cluster).ok().and_then(|wl| wl.nodes.get(node)).is_some_and(|n| {
+        n.taints.iter().any(|t| t.key == UNINITIALIZED_TAINT) || n.annotations.get(keys::NODE_MACHINE).map(String::as_str) != Some(m.name())
+    });
+    if !needs {
+        return Ok(());
+    }
+    let (name, ns) = (m.name().to_string(), m.namespace().to_string());
+    let cluster_label = cluster.to_string();
+    ctx.world
+        .patch_node(cluster, node, |n| {
+            n.annotations.insert(keys::NODE_MACHINE.into(), name);
+            n.annotations.insert(keys::NODE_CLUSTER_NAMESPACE.into(), ns);
+            n.annotations.insert("cluster.x-k8s.io/cluster-name".into(), cluster_label);
+            if let Some((k, o)) = owner {
+                n.annotations.insert(keys::NODE_OWNER_KIND.into(), k);
+                n.annotations.insert(keys::NODE_OWNER_NAME.into(), o);
+            }
+            n.taints.retain(|t| t.key != UNINITIALIZED_TAINT);
+        })
+        .map_err(ReconcileError)?;
+    Ok(())
+}
+
+/// Whether Node-level work (drain, Node deletion) is allowed (`isDeleteNodeAllowed`).
+fn node_work_allowed(ctx: &Ctx<'_>, m: &Object, cluster: &Object) -> Result<(), &'static str> {
+    if cluster.deleting() {
+        return Err("the Cluster is being deleted");
+    }
+    if m.str_at("/status/nodeRef/name").is_none() {
+        return Err("the Machine has no nodeRef");
+    }
+    if let Some(cp) = cluster.at("/spec/controlPlaneRef").and_then(|r| common::ref_key(r, cluster.namespace())) {
+        if ctx.get(&cp).is_some_and(|o| o.deleting()) {
+            return Err("the control plane is being deleted");
+        }
+    }
+    let active_cp = ctx.cache.in_cluster_ns(Kind::Machine, cluster.namespace(), cluster.name()).filter(|x| !x.deleting() && x.label(keys::CONTROL_PLANE).is_some()).count();
+    if active_cp == 0 {
+        return Err("no control plane Machine would remain");
+    }
+    Ok(())
+}
+
+fn has_hook(m: &Object, prefix: &str) -> Vec<String> {
+    m.meta.annotations.keys().filter(|k| k.starts_with(prefix)).cloned().collect()
+}
+
+fn reconcile_delete(ctx: &mut Ctx<'_>, m: &Arc<Object>, cluster: &Arc<Object>, s: &mut Scope) -> ReconcileResult {
+    let key = m.key();
+    s.deleting_reason = "Deleting".into();
+    s.deleting_message = "Deletion started".into();
+    let node_allowed = node_work_allowed(ctx, m, cluster);
+    let node_name = m.str_at("/status/nodeRef/name").map(str::to_string);
+    if node_allowed.is_ok() {
+        let hooks = has_hook(m, keys::PRE_DRAIN_HOOK);
+        if !hooks.is_empty() {
+            s.deleting_reason = "WaitingForPreDrainHook".into();
+            s.deleting_message = format!("Waiting for pre-drain hooks to succeed (hooks: {})", hooks.join(","));
+            if m.at("/status/deletion/waitForPreDrainHookStartTime").is_none() {
+                let now = ctx.now;
+                ctx.patch_status(&key, |o| o.set("/status/deletion/waitForPreDrainHookStartTime", json!(timestamp(now))))?;
+            }
+            return Ok(Action::DONE);
+        }
+        let node = node_name.clone().unwrap_or_default();
+        if drain_allowed(m, s, ctx.now) {
+            if m.at("/status/deletion/nodeDrainStartTime").is_none() {
+                let now = ctx.now;
+                ctx.patch_status(&key, |o| o.set("/status/deletion/nodeDrainStartTime", json!(timestamp(now))))?;
+            }
+            let now = ctx.now;
+            let unreachable_node = ctx
+                .world
+                .workload(cluster.name())
+                .ok()
+                .and_then(|w| w.nodes.get(&node))
+                .is_some_and(|n| n.ready == NodeStatus::Unknown);
+            match ctx.world.drain_node(cluster.name(), &node, now) {
+                Ok(0) => ctx.note(format!("drained Node {node}")),
+                Ok(pods) if !unreachable_node => {
+                    s.deleting_reason = "DrainingNode".into();
+                    s.deleting_message = format!("Drain not completed yet: {pods} Pods still to evict from Node {node}");
+                    return Ok(Action::requeue(DRAIN_RETRY_MS));
+                }
+                Ok(_) => ctx.note(format!("Node {node} is unreachable: not waiting for evictions")),
+                Err(e) if e.contains("not found") => {}
+                Err(e) => {
+                    s.deleting_reason = "DrainingNode".into();
+                    s.deleting_message = format!("Drain failed: {e}");
+                    return Err(ReconcileError(format!("failed to drain Node {node}: {e}")));
+                }
+            }
+        }
+    }
+    let hooks = has_hook(m, keys::PRE_TERMINATE_HOOK);
+    if !hooks.is_empty() {
+        s.deleting_reason = "WaitingForPreTerminateHook".into();
+        s.deleting_message = format!("Waiting for pre-terminate hooks to succeed (hooks: {})", hooks.join(","));
+        if m.at("/status/deletion/waitForPreTerminateHookStartTime").is_none() {
+            let now = ctx.now;
+            ctx.patch_status(&key, |o| o.set("/status/deletion/waitForPreTerminateHookStartTime", json!(timestamp(now))))?;
+        }
+        return Ok(Action::DONE);
+    }
+    if let Some(i) = &s.infra {
+        if !i.deleting() {
+            ctx.delete(&i.key())?;
+        }
+        s.deleting_reason = "WaitingForInfrastructureDeletion".into();
+        s.deleting_message = format!("* {} {}: deletion in progress", i.kind, i.name());
+        return Ok(Action::DONE);
+    }
+    if let Some(b) = &s.bootstrap {
+        if !b.deleting() {
+            ctx.delete(&b.key())?;
+        }
+        s.deleting_reason = "WaitingForBootstrapDeletion".into();
+        s.deleting_message = format!("* {} {}: deletion in progress", b.kind, b.name());
+        return Ok(Action::DONE);
+    }
+    if let (Ok(()), Some(node)) = (node_allowed, &node_name) {
+        s.deleting_reason = "DeletingNode".into();
+        if let Err(e) = ctx.world.delete_node(cluster.name(), node) {
+            let timeout_s = m.i64_at("/spec/deletion/nodeDeletionTimeoutSeconds").map_or(DEFAULT_NODE_DELETION_TIMEOUT_S, |t| t.max(0) as u64);
+            let deleting_since = m.meta.deletion_ms.unwrap_or(ctx.now);
+            if timeout_s == 0 || ctx.now < deleting_since + timeout_s * 1000 {
+                s.deleting_message = format!("Error deleting Node: {e}");
+                return Err(ReconcileError(format!("failed to delete Node {node}: {e}")));
+            }
+            ctx.note(format!("giving up deleting Node {node} after nodeDeletionTimeoutSeconds: {e}"));
+        }
+    }
+    s.deleting_reason = "DeletionCompleted".into();
+    s.deleting_message = "Deletion completed".into();
+    ctx.remove_finalizer(m, FINALIZER)?;
+    Ok(Action::DONE)
+}
+
+/// `isNodeDrainAllowed`: not with the exclude annotation, once infrastructure deletion started, or
+/// after `nodeDrainTimeoutSeconds`.
+fn drain_allowed(m: &Object, s: &Scope, now: u64) -> bool {
+    if m.meta.annotations.contains_key(keys::EXCLUDE_DRAIN) {
+        return false;
+    }
+    if s.infra.as_ref().is_some_and(|i| i.deleting()) {
+        return false;
+    }
+    if let (Some(timeout), Some(start)) = (
+        m.i64_at("/spec/deletion/nodeDrainTimeoutSeconds").filter(|t| *t > 0),
+        m.str_at("/status/deletion/nodeDrainStartTime").and_then(crate::object::parse_timestamp),
+    ) {
+        if now >= start + timeout as u64 * 1000 {
+            return false;
+        }
+    }
+    true
+}
+
+struct StatusUpdate {
+    phase: &'static str,
+    conditions: Vec<Cond>,
+}
+
+fn compute_status(ctx: &Ctx<'_>, m: &Object, cluster: &Object, s: &Scope) -> (StatusUpdate, Action) {
+    let mut extra = Action::DONE;
+    let mut conds = Vec::new();
+    // BootstrapConfigReady.
+    conds.push(match (&s.bootstrap, s.bootstrap_missing) {
+        (Some(b), _) => mirror(b, "BootstrapConfigReady", b.bool_at("/status/initialization/dataSecretCreated"), ("Ready", "NotReady")),
+        (None, _) if m.str_at("/spec/bootstrap/dataSecretName").is_some() => Cond::t("BootstrapConfigReady", "DataSecretProvided"),
+        (None, true) if m.deleting() => Cond::f("BootstrapConfigReady", "BootstrapConfigDeleted", "Bootstrap config has been deleted"),
+        (None, _) => Cond::f("BootstrapConfigReady", "BootstrapConfigDoesNotExist", "Bootstrap config does not exist"),
+    });
+    // InfrastructureReady.
+    conds.push(match (&s.infra, s.infra_missing) {
+        (Some(i), _) => mirror(i, "InfrastructureReady", i.bool_at("/status/initialization/provisioned"), ("Ready", "NotReady")),
+        (None, _) if m.deleting() || m.bool_at("/status/initialization/infrastructureProvisioned") => {
+            Cond::f("InfrastructureReady", "InfrastructureDeleted", "Infrastructure machine has been deleted")
+        }
+        (None, _) => Cond::f("InfrastructureReady", "InfrastructureDoesNotExist", "Infrastructure machine does not exist"),
+    });
+    // NodeReady / NodeHealthy.
+    let had_node = m.str_at("/status/nodeRef/name").map(str::to_string);
+    let (node_ready, node_healthy) = match &s.node {
+        _ if !cluster.bool_at("/status/initialization/infrastructureProvisioned") => (
+            Cond::u("NodeReady", "InspectionFailed", "Waiting for Cluster status.initialization.infrastructureProvisioned to be true"),
+            Cond::u("NodeHealthy", "InspectionFailed", "Waiting for Cluster status.initialization.infrastructureProvisioned to be true"),
+        ),
+        _ if !conditions::is_true(cluster, "ControlPlaneInitialized") => (
+            Cond::u("NodeReady", "InspectionFailed", "Waiting for Cluster control plane to be initialized"),
+            Cond::u("NodeHealthy", "InspectionFailed", "Waiting for Cluster control plane to be initialized"),
+        ),
+        NodeView::Unreachable(e) => (
+            Cond::u("NodeReady", "ConnectionDown", format!("Remote connection not established yet: {e}")),
+            Cond::u("NodeHealthy", "ConnectionDown", format!("Remote connection not established yet: {e}")),
+        ),
+        NodeView::Missing if had_node.is_some() => {
+            let n = had_node.clone().unwrap_or_default();
+            (Cond::f("NodeReady", "NodeDeleted", format!("Node {n} has been deleted")), Cond::f("NodeHealthy", "NodeDeleted", format!("Node {n} has been deleted")))
+        }
+        NodeView::Missing | NodeView::NotChecked => {
+            let pid = m.str_at("/spec/providerID").unwrap_or("");
+            let msg = if pid.is_empty() { "Waiting for Machine spec.providerID to be set".to_string() } else { format!("Waiting for a Node with spec.providerID {pid} to exist") };
+            (Cond::u("NodeReady", "InspectionFailed", msg.clone()), Cond::u("NodeHealthy", "InspectionFailed", msg))
+        }
+        NodeView::Found { ready, message, since_ms, .. } => {
+            let msg = format!("* Node.Ready: {message}");
+            let (nr, nh) = match ready {
+                NodeStatus::True => (Cond::t("NodeReady", "NodeReady"), Cond::t("NodeHealthy", "NodeHealthy")),
+                NodeStatus::False => (Cond::f("NodeReady", "NodeNotReady", msg.clone()), Cond::f("NodeHealthy", "NodeNotHealthy", msg)),
+                NodeStatus::Unknown => (Cond::u("NodeReady", "NodeReadyUnknown", msg.clone()), Cond::u("NodeHealthy", "NodeHealthUnknown", msg)),
+            };
+            // NodeReady carries the Node's own lastTransitionTime.
+            (nr.since(*since_ms), nh)
+        }
+    };
+    // Keep the last known Node conditions while the Node is not looked at (e.g. deleting).
+    let keep_node = matches!(s.node, NodeView::NotChecked) && had_node.is_some() && conditions::get(m, "NodeReady").is_some();
+    if !keep_node {
+        conds.push(node_ready);
+        conds.push(node_healthy);
+    }
+    // UpToDate for standalone Machines.
+    if m.controller_ref().is_none() {
+        conds.push(Cond::t("UpToDate", "UpToDate"));
+    }
+    // Deleting.
+    conds.push(if m.deleting() {
+        Cond::new("Deleting", Status::True, if s.deleting_reason.is_empty() { "Deleting" } else { &s.deleting_reason }, s.deleting_message.clone())
+    } else {
+        Cond::f("Deleting", "NotDeleting", "")
+    });
+    // Ready: summary of the above, HealthCheckSucceeded if present, readiness gates.
+    let find = |t: &str| conds.iter().find(|c| c.type_ == t).cloned().or_else(|| conditions::get(m, t).map(|c| Cond::new(t, c.status, c.reason, c.message)));
+    let mut items: Vec<(Status, bool, String)> = Vec::new();
+    let mut positive: Vec<String> = vec!["BootstrapConfigReady".into(), "InfrastructureReady".into(), "NodeHealthy".into()];
+    if conditions::get(m, "HealthCheckSucceeded").is_some() {
+        positive.push("HealthCheckSucceeded".into());
+    }
+    for g in m.at("/spec/readinessGates").and_then(Value::as_array).into_iter().flatten() {
+        if let Some(t) = g.get("conditionType").and_then(Value::as_str) {
+            positive.push(t.to_string());
+        }
+    }
+    for t in &positive {
+        match find(t) {
+            Some(c) => items.push((c.status, false, format!("* {t}: {}", if c.message.is_empty() { c.reason.clone() } else { c.message.lines().next().unwrap_or("").to_string() }))),
+            None => items.push((Status::Unknown, false, format!("* {t}: Condition not yet reported"))),
+        }
+    }
+    if let Some(c) = find("Deleting") {
+        items.push((c.status, true, "* Deleting: Machine deletion in progress".into()));
+    }
+    let (rs, rmsg) = conditions::summarize(&items);
+    let reason = match rs {
+        Status::True => "Ready",
+        Status::False => "NotReady",
+        Status::Unknown => "ReadyUnknown",
+    };
+    // Available once Ready has held for minReadySeconds.
+    let min_ready_ms = m.i64_at("/spec/minReadySeconds").unwrap_or(0).max(0) as u64 * 1000;
+    let ready_since = conditions::get(m, "Ready").filter(|c| c.status == Status::True).map_or(ctx.now, |c| c.since_ms);
+    let available = if rs != Status::True {
+        Cond::f("Available", "NotReady", "* Ready: not True")
+    } else if ctx.now >= ready_since + min_ready_ms {
+        Cond::t("Available", "Available")
+    } else {
+        extra = Action::requeue(ready_since + min_ready_ms - ctx.now);
+        Cond::f("Available", "WaitingForMinReadySeconds", "Machine is Ready, waiting for minReadySeconds")
+    };
+    conds.push(Cond::new("Ready", rs, reason, rmsg));
+    conds.push(available);
+    // Phase (later rules win).
+    let mut phase = "Pending";
+    if m.bool_at("/status/initialization/bootstrapDataSecretCreated") || m.str_at("/spec/bootstrap/dataSecretName").is_some() {
+        phase = "Provisioning";
+    }
+    if m.str_at("/spec/providerID").is_some() {
+        phase = "Provisioned";
+    }
+    if m.str_at("/status/nodeRef/name").is_some() && m.bool_at("/status/initialization/infrastructureProvisioned") {
+        phase = "Running";
+    }
+    if m.deleting() {
+        phase = "Deleting";
+    }
+    (StatusUpdate { phase, conditions: conds }, extra)
+}
+
+fn apply_status(o: &mut Object, st: StatusUpdate, now: u64) {
+    o.set("/status/phase", json!(st.phase));
+    conditions::set(o, st.conditions, now);
+    let g = o.meta.generation;
+    o.set("/status/observedGeneration", json!(g));
+}
+
+/// Mirror a referenced object's `Ready` condition (fallback: its contract flag).
+fn mirror(src: &Object, type_: &str, fallback: bool, reasons: (&str, &str)) -> Cond {
+    match conditions::get(src, "Ready") {
+        Some(c) => Cond::new(type_, c.status, if c.reason.is_empty() { if c.status == Status::True { reasons.0 } else { reasons.1 } } else { c.reason }, c.message.to_string()),
+        None if fallback => Cond::t(type_, reasons.0),
+        None => Cond::f(type_, reasons.1, format!("{} {} is not ready", src.kind, src.name())),
+    }
 }

@@ -131,6 +131,8 @@ pub struct RunFacts {
     pub faults: Vec<FaultRecord>,
     /// The final state.
     pub outcome: Outcome,
+    /// Machine phases over time (when the backend records them).
+    pub timeline: Option<crate::report::Timeline>,
 }
 
 /// A world a scenario can run against.

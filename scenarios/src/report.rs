@@ -45,6 +45,9 @@ pub struct RunReport {
     /// `clusterctl describe` output when requested.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub describe: Option<String>,
+    /// Machine phases over time, faults and violations, for the timeline picture.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeline: Option<Timeline>,
 }
 
 impl RunReport {
@@ -120,4 +123,51 @@ pub struct FaultRecord {
     /// The fault spec, so the fault can be replayed.
     #[serde(default)]
     pub spec: Option<crate::model::FaultSpec>,
+}
+
+/// What happened over time, for a timeline picture: one row per Machine (phases as spans), marks for
+/// steps, faults and violations.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Timeline {
+    /// End of the run.
+    pub end_ms: u64,
+    /// One row per Machine, in order of first appearance.
+    pub rows: Vec<TimelineRow>,
+    /// Points in time worth marking.
+    pub marks: Vec<TimelineMark>,
+}
+
+/// One Machine's phases.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct TimelineRow {
+    /// Machine name.
+    pub name: String,
+    /// Cluster name.
+    pub cluster: String,
+    /// `control-plane` or `worker`.
+    pub role: String,
+    /// Phases, in order; the last one may be open.
+    pub spans: Vec<Span>,
+}
+
+/// A phase held over a time range.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Span {
+    /// Start.
+    pub start_ms: u64,
+    /// End (`None` while it lasts to the end of the run).
+    pub end_ms: Option<u64>,
+    /// Phase (`Pending`, `Provisioning`, `Provisioned`, `Running`, `Deleting`, `Deleted`...).
+    pub phase: String,
+}
+
+/// A marked point in time.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TimelineMark {
+    /// When.
+    pub at_ms: u64,
+    /// `step`, `fault`, `heal` or `violation`.
+    pub kind: String,
+    /// What.
+    pub label: String,
 }

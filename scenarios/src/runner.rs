@@ -40,6 +40,7 @@ pub async fn run<B: Backend>(backend: &mut B, scenario: &Scenario, opts: &RunOpt
         faults: Vec::new(),
         error: None,
         describe: None,
+        timeline: None,
     };
     if let Err(e) = backend.prepare(scenario, seed).await {
         report.error = Some(format!("cannot prepare the backend: {e}"));
@@ -102,6 +103,18 @@ pub async fn run<B: Backend>(backend: &mut B, scenario: &Scenario, opts: &RunOpt
             report.faults = facts.faults;
             report.objects = facts.outcome.objects;
             report.containers = facts.outcome.containers;
+            report.timeline = facts.timeline.map(|mut t| {
+                for s in &report.steps {
+                    if s.status != StepStatus::Skipped {
+                        t.marks.push(crate::report::TimelineMark { at_ms: s.at_ms, kind: "step".into(), label: format!("#{} {}", s.index, s.kind) });
+                    }
+                }
+                for v in &report.violations {
+                    t.marks.push(crate::report::TimelineMark { at_ms: v.at_ms, kind: "violation".into(), label: v.invariant.clone() });
+                }
+                t.marks.sort_by(|a, b| a.at_ms.cmp(&b.at_ms));
+                t
+            });
         }
         Err(e) => report.error = Some(format!("cannot finish the run: {e}")),
     }

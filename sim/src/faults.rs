@@ -35,3 +35,18 @@ impl Faults {
 
 /// Handle a fault event.
 pub fn handle(_sim: &mut Sim, _ev: FaultEvent) {}
+
+/// Inject a fault from a scenario step.
+pub fn inject(_sim: &mut Sim, spec: &capi_scenarios::model::FaultSpec) -> Result<String, String> {
+    Err(format!("fault `{:?}` cannot be injected yet", spec.kind))
+}
+
+/// End of run: the liveness phase.
+pub fn finish(_sim: &mut Sim) {}
+
+impl Faults {
+    /// Faults injected so far.
+    pub fn records(&self) -> Vec<capi_scenarios::report::FaultRecord> {
+        Vec::new()
+    }
+}

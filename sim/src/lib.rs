@@ -5,6 +5,8 @@
 //! hash-map iteration. The same seed and scenario give the same trace, byte for byte.
 
 pub mod apply;
+pub mod backend;
+pub mod clusterctl;
 pub mod engine;
 pub mod faults;
 pub mod features;

@@ -140,16 +140,17 @@ impl ObjectSet {
         self.in_cluster(kind, cluster).filter(move |o| &*o.meta.namespace == ns)
     }
 
-    /// Objects of a kind matching a selector (the cluster index is used when the selector names a cluster).
-    pub fn select<'a>(&'a self, kind: Kind, ns: Option<&'a str>, sel: &'a LabelSelector) -> Box<dyn Iterator<Item = &'a Arc<Object>> + 'a> {
-        let matches = move |o: &&Arc<Object>| ns.is_none_or(|n| &*o.meta.namespace == n) && sel.matches(|k| o.label(k));
+    /// Objects of a kind matching a selector, in key order (the cluster index is used when the
+    /// selector names a cluster).
+    pub fn select(&self, kind: Kind, ns: Option<&str>, sel: &LabelSelector) -> Vec<&Arc<Object>> {
+        let matches = |o: &&Arc<Object>| ns.is_none_or(|n| &*o.meta.namespace == n) && sel.matches(|k| o.label(k));
         match sel.match_labels.get(CLUSTER_NAME_LABEL) {
             Some(c) => {
                 let mut v: Vec<&Arc<Object>> = self.in_cluster(kind, c).filter(matches).collect();
                 v.sort_by(|a, b| a.key().cmp(&b.key()));
-                Box::new(v.into_iter())
+                v
             }
-            None => Box::new(self.of_kind(kind, ns).filter(matches)),
+            None => self.of_kind(kind, ns).filter(matches).collect(),
         }
     }
 }

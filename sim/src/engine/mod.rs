@@ -7,6 +7,7 @@
 //! iterates a hash map; the same seed and the same inputs give the same trace, byte for byte.
 
 pub mod rng;
+pub mod timeline;
 pub mod trace;
 
 use crate::controllers;
@@ -119,6 +120,8 @@ pub struct Sim {
     pub faults: crate::faults::Faults,
     /// Invariant checkers.
     pub invariants: crate::invariants::Invariants,
+    /// Machine phases over time (when recording).
+    pub timeline: Option<timeline::TimelineRecorder>,
 }
 
 impl Sim {
@@ -141,6 +144,7 @@ impl Sim {
             change_log: None,
             faults: crate::faults::Faults::new(rng.stream("faults")),
             invariants: crate::invariants::Invariants::default(),
+            timeline: None,
         }
     }
 
@@ -475,6 +479,9 @@ impl Sim {
                 if self.mgmt[m].managers[g].watches(kind) {
                     self.push_delivery(m, g, Delivery::Change(ch.clone()));
                 }
+            }
+            if let Some(t) = &mut self.timeline {
+                t.observe(&ch, now);
             }
             if let Some(log) = &mut self.change_log {
                 log.push((m, ch));

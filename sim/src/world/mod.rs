@@ -238,6 +238,11 @@ impl World {
         self.plans.get(container).map(|(p, _)| p)
     }
 
+    /// When the bootstrap exec of a container started (CAPD measures its bootstrap timeout from it).
+    pub fn bootstrap_started_at(&self, container: &str) -> Option<u64> {
+        self.plans.get(container).map(|(_, t)| *t)
+    }
+
     // ----- Reachability -----
 
     /// The load-balancer container of a cluster.

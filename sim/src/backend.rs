@@ -1,0 +1,312 @@
+//! The simulator as a scenario [`Backend`]: scenario steps become user operations on the simulated
+//! management clusters, `wait` runs simulated time until the predicate holds (checked after every
+//! event that changed something), and the run ends with the final outcome, trace hash and counters.
+
+use crate::engine::trace::TraceMode;
+use crate::engine::{Sim, SimConfig};
+use crate::features::FeatureGates;
+use crate::kinds::Kind;
+use crate::mutants::Mutants;
+use crate::object::ObjKey;
+use crate::store::api::Patch;
+use crate::store::{Store, Subresource};
+use crate::world::timing::Timing;
+use capi_scenarios::backend::{Applied, ApplyAction, ApplyTarget, Backend, BackendError, ObjectRef, RunFacts, WaitResult};
+use capi_scenarios::manifest::ManifestObject;
+use capi_scenarios::model::{FaultSpec, MoveSpec, PatchType, Propagation, Scenario};
+use capi_scenarios::outcome::{ObjectSummary, Outcome};
+use capi_scenarios::predicate::{self, ClusterView, ContainerInfo, Eval, Predicate, Resource, WorldView};
+use capi_scenarios::{LabelSelector, Target};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+/// How the simulator backend runs.
+#[derive(Clone, Debug)]
+pub struct SimOptions {
+    /// Trace mode (Full keeps every line for `--trace`).
+    pub trace: TraceMode,
+    /// Mutants (tests and mutant swarms only).
+    pub mutants: Mutants,
+    /// Override the timing profile.
+    pub timing: Option<Timing>,
+    /// Where `fixtures/` is (for named timing profiles).
+    pub fixtures_dir: Option<PathBuf>,
+    /// Event budget.
+    pub max_events: u64,
+    /// Record Machine phases over time for the timeline picture.
+    pub timeline: bool,
+}
+
+impl Default for SimOptions {
+    fn default() -> Self {
+        SimOptions { trace: TraceMode::Hash, mutants: Mutants::new(), timing: None, fixtures_dir: None, max_events: SimConfig::default().max_events, timeline: false }
+    }
+}
+
+/// The simulator backend.
+pub struct SimBackend {
+    opts: SimOptions,
+    sim: Option<Sim>,
+}
+
+impl SimBackend {
+    /// A backend.
+    pub fn new(opts: SimOptions) -> Self {
+        SimBackend { opts, sim: None }
+    }
+
+    /// The simulation (after `prepare`).
+    pub fn sim(&self) -> Option<&Sim> {
+        self.sim.as_ref()
+    }
+
+    /// The simulation, mutable.
+    pub fn sim_mut(&mut self) -> Option<&mut Sim> {
+        self.sim.as_mut()
+    }
+
+    /// Take the simulation out (for traces and inspection after a run).
+    pub fn into_sim(self) -> Option<Sim> {
+        self.sim
+    }
+
+    fn s(&mut self) -> Result<&mut Sim, BackendError> {
+        self.sim.as_mut().ok_or_else(|| BackendError::Other("the backend was not prepared".into()))
+    }
+
+    fn mgmt(&self, name: Option<&str>) -> Result<usize, BackendError> {
+        let sim = self.sim.as_ref().ok_or_else(|| BackendError::Other("the backend was not prepared".into()))?;
+        sim.management_index(name).ok_or_else(|| BackendError::Other(format!("no management cluster named `{}`", name.unwrap_or(""))))
+    }
+
+    fn key(&self, o: &ObjectRef) -> Result<(usize, ObjKey), BackendError> {
+        let m = self.mgmt(o.management.as_deref())?;
+        let kind = Kind::lookup(&o.kind).ok_or_else(|| BackendError::Other(format!("the server doesn't have a resource type \"{}\"", o.kind)))?;
+        let ns = if kind.info().namespaced { o.namespace.as_str() } else { "" };
+        Ok((m, ObjKey::new(kind, ns, &o.name)))
+    }
+}
+
+/// Load a timing profile: a path to a YAML file, or a name under `fixtures/timing/`.
+pub fn load_timing(spec: &str, scenario: &Path, fixtures: Option<&Path>) -> Result<Timing, String> {
+    let as_path = scenario.parent().unwrap_or(Path::new(".")).join(spec);
+    let path = if spec.ends_with(".yaml") && as_path.is_file() {
+        as_path
+    } else {
+        let dir = fixtures.map(Path::to_path_buf).or_else(|| capi_scenarios::parse::find_fixtures(scenario)).ok_or("cannot find fixtures/ for the timing profile")?;
+        dir.join("timing").join(format!("{spec}.yaml"))
+    };
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    Timing::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+impl ClusterView for Store {
+    fn get(&self, kind: &str, namespace: &str, name: &str) -> Result<Option<&dyn Resource>, String> {
+        let k = Kind::lookup(kind).ok_or_else(|| format!("unknown kind `{kind}`"))?;
+        let ns = if k.info().namespaced { namespace } else { "" };
+        Ok(self.get(&ObjKey::new(k, ns, name)).map(|o| &**o as &dyn Resource))
+    }
+    fn list(&self, kind: &str, namespace: Option<&str>, selector: &LabelSelector) -> Result<Vec<&dyn Resource>, String> {
+        let k = Kind::lookup(kind).ok_or_else(|| format!("unknown kind `{kind}`"))?;
+        let ns = if k.info().namespaced { namespace } else { None };
+        Ok(self.objects().select(k, ns, selector).into_iter().map(|o| &**o as &dyn Resource).collect())
+    }
+}
+
+impl WorldView for Sim {
+    fn management(&self, name: Option<&str>) -> Result<&dyn ClusterView, String> {
+        let i = self.management_index(name).ok_or_else(|| format!("no management cluster named `{}`", name.unwrap_or("")))?;
+        Ok(&self.mgmt[i].api.store)
+    }
+    fn containers(&self) -> Vec<ContainerInfo> {
+        self.world.docker.containers().map(|c| c.info()).collect()
+    }
+}
+
+/// The final outcome of a simulation: objects (initial namespaces excepted) and containers.
+pub fn outcome(sim: &Sim) -> Outcome {
+    let mut objects = Vec::new();
+    for m in &sim.mgmt {
+        for o in m.api.store.objects().iter() {
+            if o.kind == Kind::Namespace && crate::store::INITIAL_NAMESPACES.contains(&o.name()) {
+                continue;
+            }
+            objects.push(ObjectSummary::from_value(&m.name, &o.to_json()));
+        }
+    }
+    let containers = sim.world.docker.containers().map(|c| c.info()).collect();
+    Outcome { objects, containers }
+}
+
+impl Backend for SimBackend {
+    fn name(&self) -> &str {
+        "sim"
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.sim.as_ref().map_or(0, Sim::now)
+    }
+
+    async fn prepare(&mut self, scenario: &Scenario, seed: u64) -> Result<(), BackendError> {
+        let timing = match (&self.opts.timing, &scenario.timing) {
+            (Some(t), _) => t.clone(),
+            (None, Some(name)) => load_timing(name, &scenario.path, self.opts.fixtures_dir.as_deref()).map_err(BackendError::Other)?,
+            (None, None) => Timing::default(),
+        };
+        let mut sim = Sim::new(SimConfig { seed, timing, trace: self.opts.trace, mutants: self.opts.mutants.clone(), max_events: self.opts.max_events });
+        for m in &scenario.management {
+            let gates = match &m.init_vars {
+                Some(vars) => FeatureGates::from_init_vars(vars.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
+                None => FeatureGates::from_init_vars(scenario.vars.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
+            };
+            sim.add_management(&m.name, gates);
+        }
+        sim.record("scenario", format_args!("SEED={seed} scenario={}", scenario.name));
+        if self.opts.timeline {
+            sim.timeline = Some(Default::default());
+        }
+        self.sim = Some(sim);
+        Ok(())
+    }
+
+    async fn apply(&mut self, objects: &[ManifestObject], target: &ApplyTarget) -> Result<Vec<Applied>, BackendError> {
+        match target {
+            ApplyTarget::Workload(cluster) => {
+                let values: Vec<Value> = objects.iter().map(|o| o.value.clone()).collect();
+                let sim = self.s()?;
+                sim.apply_to_workload(cluster, values).map_err(|e| BackendError::Other(format!("workload cluster {cluster}: {e}")))?;
+                Ok(objects.iter().map(|o| Applied { kind: o.kind().into(), name: o.name().into(), action: ApplyAction::Created, warnings: vec![] }).collect())
+            }
+            ApplyTarget::Management(name) => {
+                let m = self.mgmt(name.as_deref())?;
+                let sim = self.s()?;
+                let mut out = Vec::new();
+                let mut errors: Vec<BackendError> = Vec::new();
+                for o in objects {
+                    let existed = {
+                        let v = &o.value;
+                        crate::object::Object::from_json(v).ok().is_some_and(|obj| {
+                            let mut key = obj.key();
+                            if obj.kind.info().namespaced && key.ns.is_empty() {
+                                key.ns = "default".into();
+                            }
+                            sim.mgmt[m].api.store.get(&key).is_some()
+                        })
+                    };
+                    match sim.apply(m, &o.value) {
+                        Ok(w) => out.push(Applied {
+                            kind: o.kind().into(),
+                            name: w.object.name().into(),
+                            action: if !existed { ApplyAction::Created } else if w.changed { ApplyAction::Configured } else { ApplyAction::Unchanged },
+                            warnings: w.warnings,
+                        }),
+                        Err(e) => {
+                            let mut be: BackendError = e.into();
+                            if let BackendError::Api { message, .. } = &mut be {
+                                *message = format!("error when applying {}/{} ({}): {message}", o.kind(), o.name(), o.origin);
+                            }
+                            errors.push(be);
+                        }
+                    }
+                }
+                match errors.into_iter().next() {
+                    Some(e) => Err(e),
+                    None => Ok(out),
+                }
+            }
+        }
+    }
+
+    async fn patch(&mut self, object: &ObjectRef, patch_type: PatchType, patch: &Value, subresource: Option<&str>) -> Result<Vec<String>, BackendError> {
+        let (m, key) = self.key(object)?;
+        let p = match patch_type {
+            PatchType::Merge => Patch::Merge(patch.clone()),
+            PatchType::Json => Patch::Json(patch.clone()),
+        };
+        let sub = if subresource == Some("status") { Subresource::Status } else { Subresource::Main };
+        let w = self.s()?.patch(m, &key, &p, sub)?;
+        Ok(w.warnings)
+    }
+
+    async fn delete(&mut self, object: &ObjectRef, propagation: Propagation) -> Result<(), BackendError> {
+        let (m, key) = self.key(object)?;
+        self.s()?.delete(m, &key, propagation)?;
+        Ok(())
+    }
+
+    async fn get(&mut self, object: &ObjectRef) -> Result<Option<Value>, BackendError> {
+        let (m, key) = self.key(object)?;
+        Ok(self.s()?.mgmt[m].api.store.get(&key).map(|o| o.to_json()))
+    }
+
+    async fn resolve(&mut self, target: &Target) -> Result<Vec<ObjectRef>, BackendError> {
+        let sim = self.s()?;
+        let found = predicate::select(sim, target).map_err(BackendError::Other)?;
+        Ok(found
+            .into_iter()
+            .map(|r| ObjectRef { kind: r.kind().to_string(), namespace: r.namespace().to_string(), name: r.name().to_string(), management: target.management.clone() })
+            .collect())
+    }
+
+    async fn check(&mut self, predicate: &Predicate) -> Result<Eval, BackendError> {
+        Ok(predicate::evaluate(predicate, self.s()?))
+    }
+
+    async fn wait(&mut self, predicate: &Predicate, timeout_ms: u64) -> Result<WaitResult, BackendError> {
+        let sim = self.s()?;
+        let start = sim.now();
+        let deadline = start + timeout_ms;
+        sim.run_while_not(deadline, |s| predicate::evaluate(predicate, s).holds);
+        if sim.out_of_events() {
+            return Err(BackendError::Other(format!("the simulation used up its event budget ({} events) at t={}ms", sim.events(), sim.now())));
+        }
+        let eval = predicate::evaluate(predicate, sim);
+        Ok(WaitResult { eval, elapsed_ms: sim.now() - start })
+    }
+
+    async fn sleep(&mut self, ms: u64) -> Result<(), BackendError> {
+        let sim = self.s()?;
+        let t = sim.now() + ms;
+        sim.run_until(t);
+        Ok(())
+    }
+
+    async fn fault(&mut self, spec: &FaultSpec) -> Result<String, BackendError> {
+        let sim = self.s()?;
+        crate::faults::inject(sim, spec).map_err(BackendError::Other)
+    }
+
+    async fn describe(&mut self, cluster: &ObjectRef) -> Result<String, BackendError> {
+        let (m, key) = self.key(cluster)?;
+        let sim = self.s()?;
+        crate::clusterctl::describe(&sim.mgmt[m].api.store, &key, sim.now()).map_err(BackendError::Other)
+    }
+
+    async fn get_kubeconfig(&mut self, cluster: &ObjectRef) -> Result<String, BackendError> {
+        let (m, key) = self.key(cluster)?;
+        let sim = self.s()?;
+        crate::clusterctl::get_kubeconfig(&sim.mgmt[m].api.store, &key).map_err(BackendError::Other)
+    }
+
+    async fn move_objects(&mut self, spec: &MoveSpec) -> Result<String, BackendError> {
+        let from = self.mgmt(spec.from.as_deref())?;
+        let to = self.mgmt(Some(&spec.to))?;
+        let sim = self.s()?;
+        crate::clusterctl::move_objects(sim, from, to, spec.namespace.as_deref().unwrap_or("default")).map_err(BackendError::Other)
+    }
+
+    async fn finish(&mut self) -> Result<RunFacts, BackendError> {
+        let sim = self.s()?;
+        crate::faults::finish(sim);
+        Ok(RunFacts {
+            trace_hash: sim.trace.hash(),
+            sim_time_ms: sim.now(),
+            reconciles: sim.reconciles(),
+            events: sim.events(),
+            violations: sim.invariants.violations.clone(),
+            faults: sim.faults.records(),
+            outcome: outcome(sim),
+            timeline: sim.timeline.as_ref().map(|t| t.finish(sim.now())),
+        })
+    }
+}

@@ -1,0 +1,245 @@
+//! `cargo xtask scenario run|list|check`: scenarios against the simulator.
+
+use anyhow::{bail, Context, Result};
+use capi_scenarios::report::{RunReport, StepStatus};
+use capi_scenarios::runner::{self, RunOptions};
+use capi_scenarios::{LoadOptions, Scenario};
+use capi_sim::backend::{SimBackend, SimOptions};
+use capi_sim::engine::trace::TraceMode;
+use capi_sim::mutants::Mutant;
+use clap::{Args, Subcommand};
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+/// Scenario commands.
+#[derive(Subcommand)]
+pub enum ScenarioCmd {
+    /// Run scenarios (files or directories of *.yaml) and exit non-zero if any fails.
+    Run(RunArgs),
+    /// List the scenario library with descriptions.
+    List {
+        /// Directory to list (default: scenarios/library).
+        dir: Option<PathBuf>,
+    },
+    /// Parse and check scenarios without running them.
+    Check {
+        /// Files or directories.
+        paths: Vec<PathBuf>,
+    },
+}
+
+/// `scenario run` flags.
+#[derive(Args)]
+pub struct RunArgs {
+    /// Scenario files or directories.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Seed (overrides the scenario's `seed:`); also read from CAPI_SIM_SEED.
+    #[arg(long, env = "CAPI_SIM_SEED")]
+    pub seed: Option<u64>,
+    /// Print one JSON object per scenario instead of the human summary.
+    #[arg(long)]
+    pub json: bool,
+    /// Write the event trace as JSON lines to this file.
+    #[arg(long)]
+    pub trace: Option<PathBuf>,
+    /// Print `clusterctl describe cluster --show-conditions all` for every Cluster at the end.
+    #[arg(long)]
+    pub describe: bool,
+    /// Set a variable (repeatable): --var KUBERNETES_VERSION=v1.35.0.
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    pub vars: Vec<String>,
+    /// Where `fixtures/` is (found by walking up from the scenario by default).
+    #[arg(long)]
+    pub fixtures: Option<PathBuf>,
+    /// Switch on a known-wrong controller variant (testing the harness itself).
+    #[arg(long = "mutant")]
+    pub mutants: Vec<String>,
+}
+
+/// Run a scenario command.
+pub fn run(cmd: ScenarioCmd) -> Result<ExitCode> {
+    match cmd {
+        ScenarioCmd::Run(args) => run_scenarios(&args),
+        ScenarioCmd::List { dir } => list(&dir.unwrap_or_else(|| PathBuf::from("scenarios/library"))),
+        ScenarioCmd::Check { paths } => check(&paths),
+    }
+}
+
+/// Expand directories into their `*.yaml` files (sorted).
+pub fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let mut files: Vec<PathBuf> = std::fs::read_dir(p)
+                .with_context(|| format!("cannot read directory {}", p.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|f| f.extension().is_some_and(|x| x == "yaml" || x == "yml"))
+                .collect();
+            files.sort();
+            out.extend(files);
+        } else if p.is_file() {
+            out.push(p.clone());
+        } else {
+            bail!("{}: no such file or directory", p.display());
+        }
+    }
+    Ok(out)
+}
+
+/// Parse `NAME=VALUE` flags.
+pub fn parse_vars(vars: &[String]) -> Result<capi_scenarios::vars::Vars> {
+    let mut out = capi_scenarios::vars::Vars::new();
+    for v in vars {
+        let (k, val) = v.split_once('=').with_context(|| format!("--var {v}: expected NAME=VALUE"))?;
+        out.insert(k.to_string(), val.to_string());
+    }
+    Ok(out)
+}
+
+fn load(path: &Path, vars: &capi_scenarios::vars::Vars, fixtures: Option<&Path>) -> Result<Scenario, capi_scenarios::ScenarioError> {
+    capi_scenarios::load(path, &LoadOptions { vars: vars.clone(), fixtures_dir: fixtures.map(Path::to_path_buf) })
+}
+
+fn run_scenarios(args: &RunArgs) -> Result<ExitCode> {
+    let files = expand(&args.paths)?;
+    let vars = parse_vars(&args.vars)?;
+    let mutants = args.mutants.iter().map(|m| m.parse::<Mutant>().map_err(anyhow::Error::msg)).collect::<Result<_>>()?;
+    let mut trace_out = match &args.trace {
+        Some(p) => Some(std::io::BufWriter::new(std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?)),
+        None => None,
+    };
+    let mut failed = 0;
+    for file in &files {
+        let scenario = match load(file, &vars, args.fixtures.as_deref()) {
+            Ok(s) => s,
+            Err(e) => {
+                failed += 1;
+                if args.json {
+                    println!("{}", serde_json::json!({"scenario": file.display().to_string(), "passed": false, "error": e.to_string()}));
+                } else {
+                    eprintln!("✗ {e}");
+                }
+                continue;
+            }
+        };
+        let opts = SimOptions {
+            trace: if trace_out.is_some() { TraceMode::Full } else { TraceMode::Hash },
+            mutants: std::mem::take(&mut mutants_clone(&mutants)),
+            fixtures_dir: args.fixtures.clone(),
+            ..Default::default()
+        };
+        let mut backend = SimBackend::new(opts);
+        let started = Instant::now();
+        let report = pollster::block_on(runner::run(&mut backend, &scenario, &RunOptions { seed: args.seed, describe: args.describe }));
+        let wall = started.elapsed();
+        if let (Some(out), Some(sim)) = (trace_out.as_mut(), backend.sim()) {
+            for line in sim.trace.lines() {
+                writeln!(out, "{}", trace_json(&scenario.name, line))?;
+            }
+        }
+        if !report.passed {
+            failed += 1;
+        }
+        if args.json {
+            println!("{}", serde_json::to_string(&report)?);
+        } else {
+            print_human(&report, wall.as_secs_f64());
+        }
+    }
+    if let Some(mut out) = trace_out {
+        out.flush()?;
+    }
+    Ok(if failed > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+fn mutants_clone(m: &capi_sim::mutants::Mutants) -> capi_sim::mutants::Mutants {
+    m.clone()
+}
+
+/// A trace line (`<t> #<event> <actor> <what...>`) as a JSON object.
+pub fn trace_json(scenario: &str, line: &str) -> String {
+    let mut parts = line.splitn(4, ' ');
+    let t = parts.next().and_then(|t| t.parse::<u64>().ok()).unwrap_or(0);
+    let event = parts.next().and_then(|e| e.trim_start_matches('#').parse::<u64>().ok()).unwrap_or(0);
+    let actor = parts.next().unwrap_or("");
+    let what = parts.next().unwrap_or("");
+    serde_json::json!({"scenario": scenario, "t_ms": t, "event": event, "actor": actor, "what": what}).to_string()
+}
+
+fn fmt_ms(ms: u64) -> String {
+    capi_scenarios::DurationMs(ms / 1000 * 1000).to_string()
+}
+
+fn print_human(r: &RunReport, wall_s: f64) {
+    println!("▶ {} ({}) seed={}", r.scenario, r.file, r.seed);
+    for s in &r.steps {
+        let mark = match s.status {
+            StepStatus::Passed => "✓",
+            StepStatus::Failed => "✗",
+            StepStatus::Skipped => "·",
+        };
+        let took = if s.took_ms > 0 { format!(" (+{})", fmt_ms(s.took_ms)) } else { String::new() };
+        let msg = s.message.lines().next().unwrap_or("");
+        println!("  {mark} [{}] {:<10} line {:<4} t={}{took}  {msg}", s.index, s.kind, s.line, fmt_ms(s.at_ms));
+        if s.kind == "clusterctl" && s.status == StepStatus::Passed && s.message.lines().count() > 1 {
+            for l in s.message.lines() {
+                println!("      {l}");
+            }
+        }
+    }
+    for v in &r.violations {
+        println!("  ! violation {} at t={} (event #{}): {}", v.invariant, fmt_ms(v.at_ms), v.event_index, v.message);
+    }
+    if let Some(e) = &r.error {
+        println!("  ! {e}");
+    }
+    if let Some(d) = &r.describe {
+        println!();
+        for l in d.lines() {
+            println!("  {l}");
+        }
+    }
+    println!(
+        "  {} — {} simulated in {:.2}s wall, {} reconciles, {} events, trace {}",
+        if r.passed { "PASSED" } else { "FAILED" },
+        fmt_ms(r.sim_time_ms),
+        wall_s,
+        r.reconciles,
+        r.events,
+        r.trace_hash.as_deref().unwrap_or("-")
+    );
+    if !r.passed {
+        println!("  replay: cargo xtask scenario run {} --seed {}", r.file, r.seed);
+    }
+}
+
+fn list(dir: &Path) -> Result<ExitCode> {
+    let files = expand(&[dir.to_path_buf()])?;
+    let vars = capi_scenarios::vars::Vars::new();
+    for f in files {
+        match load(&f, &vars, None) {
+            Ok(s) => println!("{:<28} {}", s.name, s.description.lines().next().unwrap_or("")),
+            Err(e) => println!("{:<28} (invalid: {e})", f.file_stem().unwrap_or_default().to_string_lossy()),
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn check(paths: &[PathBuf]) -> Result<ExitCode> {
+    let files = expand(paths)?;
+    let vars = capi_scenarios::vars::Vars::new();
+    let mut bad = 0;
+    for f in files {
+        match load(&f, &vars, None) {
+            Ok(s) => println!("ok   {} ({} steps)", f.display(), s.steps.len()),
+            Err(e) => {
+                bad += 1;
+                println!("FAIL {e}");
+            }
+        }
+    }
+    Ok(if bad > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}

@@ -92,9 +92,10 @@ impl BackendError {
     pub fn not_found(what: impl fmt::Display) -> Self {
         BackendError::Api { code: 404, reason: "NotFound".into(), message: format!("{what} not found") }
     }
-    /// Whether this is an admission denial or validation failure (what `expect: denied` matches).
+    /// Whether the API server refused the request (admission denial, validation, not found...): what
+    /// `expect: denied` matches.
     pub fn is_denial(&self) -> bool {
-        matches!(self, BackendError::Api { code: 400 | 403 | 409 | 422, .. })
+        matches!(self, BackendError::Api { code: 400..=499, .. })
     }
     /// The message.
     pub fn message(&self) -> String {
@@ -173,6 +174,8 @@ pub trait Backend {
     async fn get_kubeconfig(&mut self, cluster: &ObjectRef) -> Result<String, BackendError>;
     /// `clusterctl move`.
     async fn move_objects(&mut self, spec: &MoveSpec) -> Result<String, BackendError>;
+    /// A user's `docker run` / `docker rm -f` on the Docker host.
+    async fn docker(&mut self, step: &crate::model::DockerStep) -> Result<String, BackendError>;
     /// End the run (liveness phase included) and collect what it left.
     async fn finish(&mut self) -> Result<RunFacts, BackendError>;
 }

@@ -80,6 +80,8 @@ pub enum Step {
     Fault(FaultSpec),
     /// A clusterctl verb (`describe`, `move`, `get-kubeconfig`).
     Clusterctl(ClusterctlStep),
+    /// What a user does by hand on the Docker host: `docker run` a decoy container, `docker rm -f` one.
+    Docker(DockerStep),
 }
 
 impl Step {
@@ -95,6 +97,7 @@ impl Step {
             Step::Sleep(_) => "sleep",
             Step::Fault(_) => "fault",
             Step::Clusterctl(_) => "clusterctl",
+            Step::Docker(_) => "docker",
         }
     }
 }
@@ -349,9 +352,13 @@ pub struct FaultTarget {
     /// Container / machine name prefix.
     #[serde(default)]
     pub name_prefix: Option<String>,
-    /// How many of the matching machines (first by name); all when omitted.
+    /// How many of the matching machines (from `index` in name order); all when neither is given.
     #[serde(default)]
     pub count: Option<usize>,
+    /// Which one: the index (modulo how many match) in name order, of the cluster when no cluster is
+    /// named, and of the machines. Swarm profiles draw it, so a recorded fault replays on the same objects.
+    #[serde(default)]
+    pub index: Option<usize>,
     /// Controller manager: `capi`, `kubeadm-bootstrap`, `kubeadm-control-plane`, `capd`.
     #[serde(default)]
     pub manager: Option<String>,
@@ -384,4 +391,49 @@ pub struct MoveSpec {
     /// Namespace to move (`default`).
     #[serde(default)]
     pub namespace: Option<String>,
+}
+
+/// `docker: { run: {...} | rm: {...} }`.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct DockerStep {
+    /// `docker run -d --name NAME IMAGE`: a container the harness owns (labelled as the harness's, never
+    /// with CAPD's labels), e.g. to take a name CAPD wants.
+    #[serde(default)]
+    pub run: Option<DockerRun>,
+    /// `docker rm -f` of containers of the scenario's clusters (or of a harness container).
+    #[serde(default)]
+    pub rm: Option<ContainerTarget>,
+}
+
+/// A container the harness starts.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct DockerRun {
+    /// Name.
+    pub name: String,
+    /// Image (default `busybox:stable`).
+    #[serde(default)]
+    pub image: Option<String>,
+}
+
+/// Containers a docker step or a fault acts on.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct ContainerTarget {
+    /// Exact name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Cluster (`io.x-k8s.kind.cluster` label).
+    #[serde(default)]
+    pub cluster: Option<String>,
+    /// Role (`control-plane`, `worker`, `external-load-balancer`).
+    #[serde(default)]
+    pub role: Option<String>,
+    /// Name prefix.
+    #[serde(default)]
+    pub name_prefix: Option<String>,
+    /// Which of several (`first` by default).
+    #[serde(default)]
+    pub pick: Option<crate::target::Pick>,
 }

@@ -180,6 +180,12 @@ async fn run_step<B: Backend>(backend: &mut B, step: &Step) -> Result<String, St
             }
             ClusterctlStep::Move(m) => backend.move_objects(m).await.map_err(|e| e.to_string()),
         },
+        Step::Docker(d) => {
+            if d.run.is_some() == d.rm.is_some() {
+                return Err("`docker` needs exactly one of `run` or `rm`".into());
+            }
+            backend.docker(d).await.map_err(|e| e.to_string())
+        }
     }
 }
 

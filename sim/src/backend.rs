@@ -123,6 +123,29 @@ impl WorldView for Sim {
     }
 }
 
+/// The label the harness puts on containers it starts itself (decoys); never one of CAPD's.
+pub const HARNESS_LABEL: &str = "capi-harness.io/owner";
+
+/// Containers a docker step or fault targets, in name order, after `pick` (first by default).
+pub fn select_containers(sim: &Sim, t: &capi_scenarios::model::ContainerTarget) -> Vec<String> {
+    use capi_scenarios::predicate::{KIND_CLUSTER_LABEL, KIND_ROLE_LABEL};
+    let all: Vec<String> = sim
+        .world
+        .docker
+        .containers()
+        .filter(|c| t.name.as_ref().is_none_or(|n| &c.name == n))
+        .filter(|c| t.cluster.as_ref().is_none_or(|v| c.labels.get(KIND_CLUSTER_LABEL) == Some(v)))
+        .filter(|c| t.role.as_ref().is_none_or(|v| c.labels.get(KIND_ROLE_LABEL) == Some(v)))
+        .filter(|c| t.name_prefix.as_ref().is_none_or(|p| c.name.starts_with(p.as_str())))
+        .map(|c| c.name.clone())
+        .collect();
+    match t.pick {
+        Some(capi_scenarios::target::Pick::All) => all,
+        Some(capi_scenarios::target::Pick::Last) => all.into_iter().last().into_iter().collect(),
+        _ => all.into_iter().take(1).collect(),
+    }
+}
+
 /// The final outcome of a simulation: objects (initial namespaces excepted) and containers.
 pub fn outcome(sim: &Sim) -> Outcome {
     let mut objects = Vec::new();
@@ -293,6 +316,31 @@ impl Backend for SimBackend {
         let to = self.mgmt(Some(&spec.to))?;
         let sim = self.s()?;
         crate::clusterctl::move_objects(sim, from, to, spec.namespace.as_deref().unwrap_or("default")).map_err(BackendError::Other)
+    }
+
+    async fn docker(&mut self, step: &capi_scenarios::model::DockerStep) -> Result<String, BackendError> {
+        let sim = self.s()?;
+        let now = sim.now();
+        if let Some(run) = &step.run {
+            let image = run.image.clone().unwrap_or_else(|| "busybox:stable".into());
+            let mut labels = std::collections::BTreeMap::new();
+            labels.insert(HARNESS_LABEL.to_string(), "decoy".to_string());
+            let spec = crate::world::docker::RunSpec { name: run.name.clone(), image: image.clone(), labels, memory_mb: 5, boot_ms: 0 };
+            sim.world.docker.run(spec, now).map_err(|e| BackendError::Other(e.to_string()))?;
+            sim.world.after_memory_change(now);
+            sim.after_world_pub();
+            return Ok(format!("docker run --name {} {image}", run.name));
+        }
+        let t = step.rm.as_ref().ok_or_else(|| BackendError::Other("`docker` needs `run` or `rm`".into()))?;
+        let names = select_containers(sim, t);
+        if names.is_empty() {
+            return Err(BackendError::Other("no container matches".into()));
+        }
+        for n in &names {
+            sim.world.remove_container(n, now).map_err(|e| BackendError::Other(e.to_string()))?;
+        }
+        sim.after_world_pub();
+        Ok(format!("docker rm -f {}", names.join(" ")))
     }
 
     async fn finish(&mut self) -> Result<RunFacts, BackendError> {

@@ -122,6 +122,8 @@ pub struct Sim {
     pub invariants: crate::invariants::Invariants,
     /// Machine phases over time (when recording).
     pub timeline: Option<timeline::TimelineRecorder>,
+    /// Who is writing now (for invariants that judge a controller's own actions).
+    actor: String,
 }
 
 impl Sim {
@@ -145,6 +147,7 @@ impl Sim {
             faults: crate::faults::Faults::new(rng.stream("faults")),
             invariants: crate::invariants::Invariants::default(),
             timeline: None,
+            actor: String::new(),
         }
     }
 
@@ -229,6 +232,7 @@ impl Sim {
         self.events += 1;
         self.handle(s.ev);
         self.check_invariants();
+        crate::faults::check_triggers(self);
         true
     }
 
@@ -285,6 +289,7 @@ impl Sim {
                 self.ensure_dispatch(m, g, c);
             }
             Ev::Gc { m, work } => {
+                self.actor = "garbage-collector".into();
                 let now = self.now;
                 let (follow, notes) = gc::process(&mut self.mgmt[m].api, &work, now);
                 for n in notes {
@@ -295,6 +300,7 @@ impl Sim {
                     self.schedule(now + d, Ev::Gc { m, work: w });
                 }
                 self.after_writes(m);
+                self.actor.clear();
             }
             Ev::World(w) => {
                 let now = self.now;
@@ -445,7 +451,9 @@ impl Sim {
             self.schedule(at, Ev::Wake { m, g, c, key: k, at });
         }
         self.schedule(now + cost, Ev::WorkerFree { m, g, c, key });
+        self.actor = format!("{mgr_name}/{name}");
         self.after_writes(m);
+        self.actor.clear();
         if crashed {
             self.crash_manager(m, g);
         }
@@ -467,6 +475,12 @@ impl Sim {
                     "apiserver",
                     format_args!("{} {} {}/{} rv={}", ch.kind.as_str(), o.kind, o.meta.namespace, o.meta.name, o.meta.resource_version),
                 );
+            }
+            if !self.invariants.disabled {
+                let mut inv = std::mem::take(&mut self.invariants);
+                let actor = if self.actor.is_empty() { "user".to_string() } else { self.actor.clone() };
+                inv.observe(self, m, &actor, &ch);
+                self.invariants = inv;
             }
             let mut works = Vec::new();
             gc::triggers(&ch, &self.mgmt[m].api, &mut works);
@@ -504,6 +518,12 @@ impl Sim {
         }
     }
 
+    /// After changing the world from outside a reconcile (user actions, faults): schedule its timers
+    /// and deliver its notices.
+    pub fn after_world_pub(&mut self) {
+        self.after_world();
+    }
+
     /// Move world timers into the queue and world notices to the managers.
     pub(crate) fn after_world(&mut self) {
         let timers = self.world.take_timers();
@@ -514,6 +534,19 @@ impl Sim {
         let notices = self.world.take_notices();
         if !notes.is_empty() || !notices.is_empty() {
             self.version += 1;
+        }
+        let removals = std::mem::take(&mut self.world.etcd_removals);
+        if !self.invariants.disabled && (!notices.is_empty() || !removals.is_empty()) {
+            let clusters: Vec<String> = notices
+                .iter()
+                .filter_map(|n| match n {
+                    crate::world::Notice::Workload(c) => Some(c.clone()),
+                    _ => None,
+                })
+                .collect();
+            let mut inv = std::mem::take(&mut self.invariants);
+            inv.observe_world(self, &clusters, &removals);
+            self.invariants = inv;
         }
         for n in notes {
             self.record("world", format_args!("{n}"));
@@ -675,7 +708,9 @@ impl Sim {
         self.invariants = inv;
     }
 
-    fn faults_after_time_advance(&mut self) {}
+    fn faults_after_time_advance(&mut self) {
+        crate::faults::check_triggers(self);
+    }
 
     fn handle_fault(&mut self, f: crate::faults::FaultEvent) {
         crate::faults::handle(self, f);

@@ -88,6 +88,12 @@ impl<'a> Ctx<'a> {
         self.api.store.get(key).cloned()
     }
 
+    /// Objects of a kind in a namespace of a cluster by an uncached list (CAPI's `APIReader.List`), for
+    /// the few places that must not trust a stale cache (e.g. before creating a generated object).
+    pub fn live_in_cluster(&self, kind: Kind, ns: &str, cluster: &str) -> Vec<Arc<Object>> {
+        self.api.store.objects().in_cluster_ns(kind, ns, cluster).cloned().collect()
+    }
+
     // ----- Writes -----
 
     fn opts(&self) -> WriteOptions {
@@ -104,6 +110,7 @@ impl<'a> Ctx<'a> {
                 return Err(ApiError { code: 500, reason: "ControllerCrashed", message: "the controller process crashed".into() });
             }
         }
+        self.spent_ms += self.api.faults.latency_ms;
         if let Some(e) = self.api.faults.roll(key.kind, &key.name) {
             self.notes.push(format!("{what} {key} failed: {} (injected)", e.reason));
             return Err(e);

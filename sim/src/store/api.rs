@@ -91,6 +91,8 @@ pub struct ApiFaults {
     pub conflict_probability: f64,
     /// Probability that a controller write fails with 429 TooManyRequests.
     pub throttle_probability: f64,
+    /// Extra latency of every controller write (it keeps the worker busy).
+    pub latency_ms: u64,
     /// The fault source's random stream (set when a rate-based fault starts).
     pub rng: Option<rand_chacha::ChaCha8Rng>,
 }

@@ -72,6 +72,21 @@ pub enum Notice {
     },
 }
 
+/// KCP removed an etcd member (checked by the etcd quorum invariant).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EtcdRemoval {
+    /// Cluster.
+    pub cluster: String,
+    /// Removed member.
+    pub member: String,
+    /// Healthy members before.
+    pub healthy_before: usize,
+    /// Healthy members after.
+    pub healthy_after: usize,
+    /// Members after.
+    pub total_after: usize,
+}
+
 /// An injected failure of kubeadm.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KubeadmFault {
@@ -99,6 +114,8 @@ pub struct World {
     pub kubeadm_faults: BTreeMap<(String, bool), KubeadmFault>,
     /// Bootstrap plans in flight or done, by container, with their start time.
     plans: BTreeMap<String, (BootstrapPlan, u64)>,
+    /// etcd member removals since the engine last looked.
+    pub etcd_removals: Vec<EtcdRemoval>,
 }
 
 impl World {
@@ -116,6 +133,7 @@ impl World {
             slowdown_pct: 100,
             kubeadm_faults: BTreeMap::new(),
             plans: BTreeMap::new(),
+            etcd_removals: Vec::new(),
         }
     }
 
@@ -597,9 +615,15 @@ impl World {
     /// Remove an etcd member (KCP, before a control-plane Machine goes).
     pub fn remove_etcd_member(&mut self, cluster: &str, member: &str) -> Result<bool, String> {
         let wl = self.workload_mut(cluster)?;
+        let (healthy_before, _) = wl.etcd_health();
         let removed = wl.etcd.remove(member).is_some();
         if wl.etcd_leader.as_deref() == Some(member) {
             wl.etcd_leader = wl.etcd.values().find(|m| m.healthy).map(|m| m.name.clone());
+        }
+        let (healthy_after, total_after) = wl.etcd_health();
+        if removed {
+            self.etcd_removals.push(EtcdRemoval { cluster: cluster.to_string(), member: member.to_string(), healthy_before, healthy_after, total_after });
+            self.note(format!("etcd member {member} removed from {cluster}"));
         }
         Ok(removed)
     }
@@ -681,5 +705,141 @@ impl World {
             (s, _) => s,
         };
         Ok(StaticPods { api_server: status, controller_manager: status, scheduler: status, etcd })
+    }
+}
+
+// ----- Faults (injected by the fault module; each mirrors how the real thing fails) -----
+impl World {
+    /// `docker kill` (manual: the restart policy does not apply), or the kernel's OOM killer (the
+    /// `on-failure:1` restart policy applies).
+    pub fn kill_container(&mut self, name: &str, oom: bool, now: u64) -> bool {
+        let reason = if oom { "OOMKilled" } else { "killed" };
+        if !self.docker.kill(name, reason) {
+            return false;
+        }
+        self.note(format!("container {name} {reason}"));
+        self.container_stopped(name, now);
+        if oom && self.docker.get(name).is_some_and(|c| c.restarts_left > 0) {
+            let boot = self.draw(self.timing.container_boot_ms);
+            if let Some(c) = self.docker.get_mut(name) {
+                c.restarts_left -= 1;
+            }
+            self.restart_container(name, now, boot);
+            self.note(format!("docker restarted {name} (restart policy on-failure:1)"));
+        }
+        true
+    }
+
+    /// Start an exited container again and schedule its boot.
+    pub fn restart_container(&mut self, name: &str, now: u64, boot_ms: u64) -> bool {
+        if !self.docker.restart(name, now, boot_ms) {
+            return false;
+        }
+        if let Some(c) = self.docker.get(name) {
+            let (at, life) = (c.booted_at, c.life);
+            self.timers.push((at, WorldEvent::Booted { container: name.to_string(), life }));
+        }
+        self.notice_container(name);
+        true
+    }
+
+    /// `docker pause` / `docker unpause`: a paused node's kubelet and etcd stop answering.
+    pub fn pause_container(&mut self, name: &str, paused: bool, now: u64) -> bool {
+        if !self.docker.set_paused(name, paused) {
+            return false;
+        }
+        let cluster = self.docker.get(name).and_then(|c| c.cluster().map(str::to_string)).unwrap_or_default();
+        let is_node = self.docker.get(name).is_some_and(|c| c.role() != Some(Role::LoadBalancer.label()));
+        self.note(format!("container {name} {}", if paused { "paused" } else { "unpaused" }));
+        if is_node {
+            if paused {
+                self.node_lost(&cluster, name, now);
+            } else {
+                self.node_back(&cluster, name, now);
+            }
+        }
+        self.notice_container(name);
+        self.notice_workload(&cluster);
+        true
+    }
+
+    /// The Docker daemon stops: every container stops.
+    pub fn daemon_stop(&mut self, now: u64) {
+        let running: Vec<String> = self.docker.containers().filter(|c| c.state != State::Exited(130) && !matches!(c.state, State::Exited(_))).map(|c| c.name.clone()).collect();
+        for n in &running {
+            if let Some(c) = self.docker.get_mut(n) {
+                c.state = State::Exited(130);
+                c.exit_reason = Some("daemon shutdown".into());
+            }
+            self.container_stopped(n, now);
+        }
+        self.docker.daemon_down = true;
+        self.note(format!("docker daemon stopped ({} containers stopped)", running.len()));
+    }
+
+    /// The Docker daemon is back: containers stopped by the shutdown restart (CAPD sets a restart
+    /// policy on every container it creates).
+    pub fn daemon_start(&mut self, now: u64) {
+        self.docker.daemon_down = false;
+        let stopped: Vec<String> = self.docker.containers().filter(|c| c.state == State::Exited(130)).map(|c| c.name.clone()).collect();
+        for n in &stopped {
+            let boot = if self.docker.get(n).is_some_and(|c| c.role() == Some(Role::LoadBalancer.label())) { 0 } else { self.draw(self.timing.container_boot_ms) };
+            self.restart_container(n, now, boot);
+        }
+        self.note(format!("docker daemon started ({} containers restarted)", stopped.len()));
+    }
+
+    /// The kubelet of a node stops (or starts again).
+    pub fn set_kubelet(&mut self, cluster: &str, node: &str, running: bool, now: u64) -> bool {
+        let container_up = self.container_running(node);
+        let Some(wl) = self.workloads.get_mut(cluster) else { return false };
+        if !wl.nodes.contains_key(node) {
+            return false;
+        }
+        if running {
+            wl.kubelet_stopped.remove(node);
+            if container_up {
+                if let Some(n) = wl.nodes.get_mut(node) {
+                    n.kubelet_down_since = None;
+                }
+            }
+        } else {
+            wl.kubelet_stopped.insert(node.to_string(), now);
+            if let Some(n) = wl.nodes.get_mut(node) {
+                n.kubelet_down_since.get_or_insert(now);
+            }
+        }
+        self.note(format!("kubelet on {node} {}", if running { "started" } else { "stopped" }));
+        self.refresh(cluster, now);
+        self.notice_workload(cluster);
+        true
+    }
+
+    /// The CNI of a cluster crashes (or comes back and rolls out again).
+    pub fn set_cni(&mut self, cluster: &str, up: bool, now: u64) -> bool {
+        let Some(cni) = self.workloads.get_mut(cluster).and_then(|w| w.cni.as_mut()) else { return false };
+        cni.crashed = !up;
+        self.note(format!("cni in {cluster} {}", if up { "restored" } else { "crashed" }));
+        if up {
+            self.start_cni_rollout(cluster, now);
+        } else {
+            self.refresh(cluster, now);
+        }
+        self.notice_workload(cluster);
+        true
+    }
+
+    /// An etcd member loses its data for good: it stays in the member list, unhealthy.
+    pub fn lose_etcd_member(&mut self, cluster: &str, member: &str) -> bool {
+        let Some(wl) = self.workloads.get_mut(cluster) else { return false };
+        let Some(m) = wl.etcd.get_mut(member) else { return false };
+        m.lost = true;
+        m.healthy = false;
+        if wl.etcd_leader.as_deref() == Some(member) {
+            wl.etcd_leader = wl.etcd.values().find(|m| m.healthy).map(|m| m.name.clone());
+        }
+        self.note(format!("etcd member {member} of {cluster} lost"));
+        self.notice_workload(cluster);
+        true
     }
 }

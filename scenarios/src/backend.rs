@@ -176,6 +176,9 @@ pub trait Backend {
     async fn move_objects(&mut self, spec: &MoveSpec) -> Result<String, BackendError>;
     /// A user's `docker run` / `docker rm -f` on the Docker host.
     async fn docker(&mut self, step: &crate::model::DockerStep) -> Result<String, BackendError>;
-    /// End the run (liveness phase included) and collect what it left.
+    /// Start the liveness phase: stop injecting faults and heal the active ones; returns how many
+    /// faults had been injected during the run.
+    async fn heal_faults(&mut self) -> Result<usize, BackendError>;
+    /// End the run and collect what it left.
     async fn finish(&mut self) -> Result<RunFacts, BackendError>;
 }

@@ -8,6 +8,7 @@
 pub mod backend;
 pub mod duration;
 pub mod error;
+pub mod keyed;
 pub mod lines;
 pub mod manifest;
 pub mod model;

@@ -9,6 +9,8 @@ use yaml_rust2::scanner::TScalarStyle;
 pub struct StepLines {
     /// 1-based line where the step item starts.
     pub line: usize,
+    /// 1-based column where the step item starts.
+    pub column: usize,
     /// 1-based line where the first inline `manifest:` text of the step starts, if any.
     pub manifest_line: Option<usize>,
 }
@@ -28,6 +30,8 @@ pub fn step_lines(text: &str) -> Vec<StepLines> {
     let mut steps_depth: Option<usize> = None;
     let mut want_manifest_value = false;
     let mut manifest_key_line = 0;
+    // A step item just started: its first key gives its position.
+    let mut item_pending = false;
     loop {
         let (event, mark) = match parser.next_token() {
             Ok(x) => x,
@@ -40,7 +44,13 @@ pub fn step_lines(text: &str) -> Vec<StepLines> {
             Event::StreamEnd => break,
             Event::Scalar(value, style, _, _) => {
                 if in_steps_item_start {
-                    out.push(StepLines { line, manifest_line: None });
+                    out.push(StepLines { line, column: mark.col() + 1, manifest_line: None });
+                }
+                if std::mem::take(&mut item_pending) {
+                    if let Some(last) = out.last_mut() {
+                        last.line = line;
+                        last.column = mark.col() + 1;
+                    }
                 }
                 if want_manifest_value {
                     want_manifest_value = false;
@@ -66,7 +76,8 @@ pub fn step_lines(text: &str) -> Vec<StepLines> {
             }
             Event::MappingStart(..) | Event::SequenceStart(..) => {
                 if in_steps_item_start {
-                    out.push(StepLines { line, manifest_line: None });
+                    out.push(StepLines { line, column: mark.col() + 1, manifest_line: None });
+                    item_pending = matches!(event, Event::MappingStart(..));
                 }
                 want_manifest_value = false;
                 let entering_steps = stack.len() == 1
@@ -103,9 +114,9 @@ mod tests {
         assert_eq!(
             step_lines(text),
             vec![
-                StepLines { line: 3, manifest_line: None },
-                StepLines { line: 4, manifest_line: Some(6) },
-                StepLines { line: 7, manifest_line: None },
+                StepLines { line: 3, column: 5, manifest_line: None },
+                StepLines { line: 4, column: 5, manifest_line: Some(6) },
+                StepLines { line: 7, column: 5, manifest_line: None },
             ]
         );
     }

@@ -58,8 +58,8 @@ pub struct ManagementSpec {
 }
 
 /// A step of a scenario.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Step {
     /// Create or update objects (like `kubectl apply`).
     Apply(ApplyStep),
@@ -101,6 +101,19 @@ impl Step {
         }
     }
 }
+
+crate::keyed_enum!(Step, "a step: apply, patch, delete, scale, wait, expect, sleep, fault, clusterctl or docker", {
+    "apply" => Apply(ApplyStep),
+    "patch" => Patch(PatchStep),
+    "delete" => Delete(DeleteStep),
+    "scale" => Scale(ScaleStep),
+    "wait" => Wait(WaitStep),
+    "expect" => Expect(ExpectStep),
+    "sleep" => Sleep(DurationMs),
+    "fault" => Fault(FaultSpec),
+    "clusterctl" => Clusterctl(ClusterctlStep),
+    "docker" => Docker(DockerStep),
+});
 
 /// `apply: { file | manifest | flavor, vars, repeat, management, workload }`.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
@@ -368,8 +381,8 @@ pub struct FaultTarget {
 }
 
 /// `clusterctl: { describe | get-kubeconfig | move }`.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum ClusterctlStep {
     /// `clusterctl describe cluster NAME --show-conditions all`; the tree goes to the step message.
     Describe(Target),
@@ -378,6 +391,12 @@ pub enum ClusterctlStep {
     /// `clusterctl move --to-kubeconfig`.
     Move(MoveSpec),
 }
+
+crate::keyed_enum!(ClusterctlStep, "a clusterctl verb: describe, get-kubeconfig or move", {
+    "describe" => Describe(Target),
+    "get-kubeconfig" => GetKubeconfig(Target),
+    "move" => Move(MoveSpec),
+});
 
 /// `move: { from, to, namespace }`.
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -60,7 +60,7 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Scenario> {
 /// Load a scenario from text (as if read from `path`).
 pub fn load_text(text: &str, path: &Path, opts: &LoadOptions) -> Result<Scenario> {
     // Pass 1: the variables, before anything is substituted.
-    let first: serde_yaml::Value = serde_yaml::from_str(text).map_err(|e| yaml_error(path, &e, 0))?;
+    let first: serde_yaml::Value = serde_yaml::from_str(&vars::mask(text)).map_err(|e| yaml_error(path, &e, 0))?;
     if !first.is_mapping() {
         return Err(ScenarioError::invalid(
             Location::new(path, 1, 1),
@@ -98,8 +98,8 @@ pub fn load_text(text: &str, path: &Path, opts: &LoadOptions) -> Result<Scenario
 
     let mut steps = Vec::with_capacity(raw.steps.len());
     for (i, mut step) in raw.steps.into_iter().enumerate() {
-        let at = lines.get(i).copied().unwrap_or(StepLines { line: 1, manifest_line: None });
-        let here = Location::new(path, at.line, 1);
+        let at = lines.get(i).copied().unwrap_or(StepLines { line: 1, column: 1, manifest_line: None });
+        let here = Location::new(path, at.line, at.column);
         check_step(&step, &here)?;
         resolve_step(&mut step, &ctx, &at)?;
         steps.push(StepEntry { line: at.line, step });
@@ -225,7 +225,7 @@ fn resolve_step(step: &mut Step, ctx: &ResolveCtx<'_>, at: &StepLines) -> Result
 }
 
 fn resolve_apply(a: &mut ApplyStep, ctx: &ResolveCtx<'_>, at: &StepLines) -> Result<()> {
-    let here = Location::new(ctx.scenario, at.line, 1);
+    let here = Location::new(ctx.scenario, at.line, at.column);
     let sources = a.file.is_some() as u8 + a.manifest.is_some() as u8 + a.flavor.is_some() as u8;
     if sources != 1 {
         return Err(ScenarioError::invalid(here, "`apply` needs exactly one of `file`, `manifest` or `flavor`"));

@@ -9,8 +9,8 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 /// A condition on the world that holds or not.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Predicate {
     /// At least one object matches the target.
     Exists(Target),
@@ -37,6 +37,21 @@ pub enum Predicate {
     /// Only in `expect`: the write succeeds with an admission warning containing `message`.
     Warned(crate::model::WriteExpectation),
 }
+
+crate::keyed_enum!(Predicate, "a predicate: exists, gone, field, condition, phase, count, containers, all, any, not, denied or warned", {
+    "exists" => Exists(Target),
+    "gone" => Gone(Target),
+    "field" => Field(FieldPredicate),
+    "condition" => Condition(ConditionPredicate),
+    "phase" => Phase(PhasePredicate),
+    "count" => Count(CountPredicate),
+    "containers" => Containers(ContainerPredicate),
+    "all" => All(Vec<Predicate>),
+    "any" => Any(Vec<Predicate>),
+    "not" => Not(Box<Predicate>),
+    "denied" => Denied(crate::model::WriteExpectation),
+    "warned" => Warned(crate::model::WriteExpectation),
+});
 
 impl Predicate {
     /// Whether this predicate (or one nested in it) is a write expectation, which only `expect` accepts.

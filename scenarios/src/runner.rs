@@ -11,6 +11,9 @@ use serde_json::{json, Value};
 /// Default `wait` timeout.
 pub const DEFAULT_WAIT_MS: u64 = 10 * 60 * 1000;
 
+/// Default bound of the liveness phase: after the last fault, the run converges within this.
+pub const DEFAULT_CONVERGE_MS: u64 = 30 * 60 * 1000;
+
 /// Options of one run.
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
@@ -18,6 +21,31 @@ pub struct RunOptions {
     pub seed: Option<u64>,
     /// Run `clusterctl describe` for every Cluster at the end and keep the output.
     pub describe: bool,
+    /// Swarm mode: faults may legitimately make steps time out, so a failed step does not stop the
+    /// run and does not fail it; what fails a run is an invariant violation, including the liveness
+    /// phase not converging.
+    pub swarm: bool,
+    /// Run the liveness phase at the end (always on in swarm mode).
+    pub liveness: bool,
+}
+
+/// The scenario's convergence goal: the predicates of its trailing `wait` / `expect` steps (sleeps
+/// between them are skipped). `None` when the scenario does not end with any.
+pub fn convergence_goal(scenario: &Scenario) -> Option<Predicate> {
+    let mut preds = Vec::new();
+    for e in scenario.steps.iter().rev() {
+        match &e.step {
+            Step::Wait(w) => preds.push(w.until.clone()),
+            Step::Expect(x) => preds.extend(x.0.iter().filter(|p| !matches!(p, Predicate::Denied(_) | Predicate::Warned(_))).cloned()),
+            Step::Sleep(_) => {}
+            _ => break,
+        }
+    }
+    if preds.is_empty() {
+        return None;
+    }
+    preds.reverse();
+    Some(Predicate::All(preds))
 }
 
 /// Run a scenario to the end (or to its first failed step) and report.
@@ -69,7 +97,7 @@ pub async fn run<B: Backend>(backend: &mut B, scenario: &Scenario, opts: &RunOpt
             Ok(msg) => (true, msg),
             Err(msg) => (false, msg),
         };
-        failed |= !passed;
+        failed |= !passed && !opts.swarm;
         report.steps.push(StepReport {
             index,
             line: entry.line,
@@ -93,6 +121,29 @@ pub async fn run<B: Backend>(backend: &mut B, scenario: &Scenario, opts: &RunOpt
             report.describe = Some(out);
         }
     }
+    let mut liveness_violation = None;
+    if opts.swarm || opts.liveness {
+        match backend.heal_faults().await {
+            Ok(_) => {
+                if let Some(goal) = convergence_goal(scenario) {
+                    let bound = scenario.converge_within.map_or(DEFAULT_CONVERGE_MS, |d| d.as_ms());
+                    match backend.wait(&goal, bound).await {
+                        Ok(r) if r.eval.holds => {}
+                        Ok(r) => {
+                            liveness_violation = Some(crate::report::Violation {
+                                invariant: "liveness/no-convergence".into(),
+                                message: format!("no convergence within {} after the faults healed; still pending: {}", crate::DurationMs(bound), r.eval.detail),
+                                event_index: 0,
+                                at_ms: backend.now_ms(),
+                            })
+                        }
+                        Err(e) => report.error = Some(format!("liveness phase: {e}")),
+                    }
+                }
+            }
+            Err(e) => report.error = Some(format!("cannot heal faults: {e}")),
+        }
+    }
     match backend.finish().await {
         Ok(facts) => {
             report.trace_hash = facts.trace_hash;
@@ -100,6 +151,7 @@ pub async fn run<B: Backend>(backend: &mut B, scenario: &Scenario, opts: &RunOpt
             report.reconciles = facts.reconciles;
             report.events = facts.events;
             report.violations = facts.violations;
+            report.violations.extend(liveness_violation);
             report.faults = facts.faults;
             report.objects = facts.outcome.objects;
             report.containers = facts.outcome.containers;

@@ -55,6 +55,30 @@ pub fn substitute(text: &str, vars: &Vars) -> Result<String, Undefined> {
     Ok(out)
 }
 
+/// The text with every `${...}` reference replaced by underscores of the same length, so that YAML
+/// can be parsed before substitution (a reference inside a flow map is not valid YAML yet) while
+/// keeping positions.
+pub fn mask(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        match parse_reference(after) {
+            Some((_, len)) => {
+                out.extend(std::iter::repeat_n('_', 2 + after[..len].chars().count()));
+                rest = &after[len..];
+            }
+            None => {
+                out.push_str("${");
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 /// The variables a text refers to, in order of first use, each with whether it has a default.
 pub fn references(text: &str) -> Vec<(String, bool)> {
     let mut found: Vec<(String, bool)> = Vec::new();

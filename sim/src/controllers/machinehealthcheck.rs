@@ -320,7 +320,7 @@ mod tests {
 
     #[rstest]
     #[case::ready_node_is_healthy(Some(NodeStatus::True), 0, 1_000_000, true, None)]
-    #[case::not_ready_within_timeout(Some(NodeStatus::False), 100_000, 300_000, false, None)]
+    #[case::not_ready_within_timeout_counts_healthy(Some(NodeStatus::False), 100_000, 300_000, true, None)]
     #[case::not_ready_past_timeout(Some(NodeStatus::False), 100_000, 400_001, false, Some("UnhealthyNode"))]
     #[case::unknown_past_timeout(Some(NodeStatus::Unknown), 0, 300_000, false, Some("UnhealthyNode"))]
     #[case::node_deleted(None, 0, 20_000, false, Some("NodeDeleted"))]

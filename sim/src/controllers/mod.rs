@@ -13,6 +13,7 @@ pub mod machinedeployment;
 pub mod machinehealthcheck;
 pub mod machinepool;
 pub mod machineset;
+pub mod mdutil;
 pub mod topology;
 
 use crate::features::FeatureGates;

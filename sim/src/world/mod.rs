@@ -309,10 +309,10 @@ impl World {
         self.workloads.get(cluster).ok_or_else(|| "no workload cluster".to_string())
     }
 
-    /// Write to a workload cluster through its API (the caller's change is noticed).
+    /// Write to a workload cluster through its API; the caller notices a successful change with
+    /// [`World::notice_workload`].
     pub fn workload_mut(&mut self, cluster: &str) -> Result<&mut WorkloadCluster, String> {
         self.api_reachable(cluster)?;
-        self.notices.insert(Notice::Workload(cluster.to_string()));
         self.workloads.get_mut(cluster).ok_or_else(|| "no workload cluster".to_string())
     }
 
@@ -598,10 +598,14 @@ impl World {
         let evict_ms = self.draw(self.timing.pod_eviction_ms);
         let wl = self.workload_mut(cluster)?;
         let n = wl.nodes.get_mut(node).ok_or_else(|| format!("nodes \"{node}\" not found"))?;
+        let changed = !n.unschedulable || (n.pods > 0 && n.evicting_until.is_none());
         n.unschedulable = true;
         if n.pods > 0 && n.evicting_until.is_none() {
             n.evicting_until = Some(now + evict_ms);
             self.timers.push((now + evict_ms, WorldEvent::Evicted { cluster: cluster.to_string(), node: node.to_string() }));
+        }
+        if changed {
+            self.notice_workload(cluster);
         }
         Ok(self.workloads[cluster].nodes[node].pods)
     }
@@ -609,7 +613,11 @@ impl World {
     /// Delete a Node object.
     pub fn delete_node(&mut self, cluster: &str, node: &str) -> Result<bool, String> {
         let wl = self.workload_mut(cluster)?;
-        Ok(wl.nodes.remove(node).is_some())
+        let removed = wl.nodes.remove(node).is_some();
+        if removed {
+            self.notice_workload(cluster);
+        }
+        Ok(removed)
     }
 
     /// Remove an etcd member (KCP, before a control-plane Machine goes).
@@ -622,6 +630,7 @@ impl World {
         }
         let (healthy_after, total_after) = wl.etcd_health();
         if removed {
+            self.notice_workload(cluster);
             self.etcd_removals.push(EtcdRemoval { cluster: cluster.to_string(), member: member.to_string(), healthy_before, healthy_after, total_after });
             self.note(format!("etcd member {member} removed from {cluster}"));
         }
@@ -632,7 +641,11 @@ impl World {
     pub fn move_etcd_leader(&mut self, cluster: &str, to: &str) -> Result<(), String> {
         let wl = self.workload_mut(cluster)?;
         if wl.etcd.get(to).is_some_and(|m| m.healthy) {
+            let changed = wl.etcd_leader.as_deref() != Some(to);
             wl.etcd_leader = Some(to.to_string());
+            if changed {
+                self.notice_workload(cluster);
+            }
             Ok(())
         } else {
             Err(format!("etcd member {to} is not healthy"))
@@ -643,14 +656,21 @@ impl World {
     pub fn create_bootstrap_token(&mut self, cluster: &str) -> Result<String, String> {
         let wl = self.workload_mut(cluster)?;
         wl.bootstrap_tokens += 1;
-        Ok(format!("{:06x}.{:016x}", wl.bootstrap_tokens, (wl.bootstrap_tokens as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)))
+        let t = wl.bootstrap_tokens as u64;
+        self.notice_workload(cluster);
+        Ok(format!("{t:06x}.{:016x}", t.wrapping_mul(0x9e37_79b9_7f4a_7c15)))
     }
 
     /// Patch a Node (labels, annotations, taints, providerID).
     pub fn patch_node(&mut self, cluster: &str, node: &str, f: impl FnOnce(&mut Node)) -> Result<(), String> {
         let wl = self.workload_mut(cluster)?;
         let n = wl.nodes.get_mut(node).ok_or_else(|| format!("nodes \"{node}\" not found"))?;
+        let before = (n.provider_id.clone(), n.labels.clone(), n.annotations.clone(), n.taints.clone(), n.unschedulable);
         f(n);
+        let after = (n.provider_id.clone(), n.labels.clone(), n.annotations.clone(), n.taints.clone(), n.unschedulable);
+        if before != after {
+            self.notice_workload(cluster);
+        }
         Ok(())
     }
 

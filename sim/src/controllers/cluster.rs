@@ -516,10 +516,14 @@ fn apply_status(o: &mut Object, st: StatusUpdate, now: u64) {
         o.set("/status/phase", json!(st.phase));
     }
     conditions::set(o, st.conditions, now);
-    if let Some(cp) = st.control_plane {
-        o.set("/status/controlPlane", cp);
+    // Field by field: the topology controller owns other fields of these structs (upgradePlan).
+    for (section, value) in [("controlPlane", st.control_plane), ("workers", Some(st.workers))] {
+        if let Some(Value::Object(fields)) = value {
+            for (k, v) in fields {
+                o.set(&format!("/status/{section}/{k}"), v);
+            }
+        }
     }
-    o.set("/status/workers", st.workers);
     let g = o.meta.generation;
     o.set("/status/observedGeneration", json!(g));
 }

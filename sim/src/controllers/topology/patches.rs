@@ -1,0 +1,518 @@
+//! The inline patch engine of ClusterClass: for every patch in order, the templates it selects get its
+//! JSON patches, with values from the patch, from variables (user variables and the builtins), or from
+//! Go templates over them; `enabledIf` switches a patch per template. Patches accumulate on the same
+//! template copies, and only `spec`, labels and annotations of the patched templates are kept.
+//! Sources: `core/reconcilers/topology/cluster/patches/engine.go`,
+//! `core/reconcilers/topology/cluster/patches/inline/json_patch_generator.go`,
+//! `core/reconcilers/topology/cluster/patches/variables/{variables.go,value.go}`,
+//! `exp/runtime/topologymutation/variables.go` (`MergeVariableMaps`).
+//!
+//! Simplification: external (RuntimeSDK) patches are not supported; a patch without `definitions`
+//! fails as CAPI fails it with the RuntimeSDK gate off.
+
+use super::gotmpl;
+use super::variables::{BUILTIN, FROM_INLINE};
+use serde_json::{json, Map, Value};
+
+/// Which field of which object holds a template (`HolderReference` in CAPI).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Holder {
+    /// `Cluster.spec.infrastructureRef`.
+    InfraCluster,
+    /// `Cluster.spec.controlPlaneRef`.
+    ControlPlane,
+    /// `<ControlPlane>.spec.machineTemplate.spec.infrastructureRef`.
+    ControlPlaneMachine,
+    /// `MachineDeployment.spec.template.spec.bootstrap.configRef` (MD topology name).
+    MdBootstrap(String),
+    /// `MachineDeployment.spec.template.spec.infrastructureRef` (MD topology name).
+    MdInfra(String),
+    /// `MachinePool.spec.template.spec.bootstrap.configRef` (MP topology name).
+    MpBootstrap(String),
+    /// `MachinePool.spec.template.spec.infrastructureRef` (MP topology name).
+    MpInfra(String),
+}
+
+/// A template the patches work on, with its template-specific variables.
+#[derive(Clone, Debug)]
+pub struct Item {
+    /// Its holder.
+    pub holder: Holder,
+    /// The template as JSON (`apiVersion`, `kind`, `metadata`, `spec`).
+    pub template: Value,
+    /// Template-specific builtins (`{"controlPlane": {...}}`, `{"machineDeployment": {...}}`...).
+    pub builtin: Value,
+    /// Variable overrides of the control plane / MachineDeployment / MachinePool topology.
+    pub overrides: Vec<Value>,
+}
+
+/// Apply the ClusterClass patches to `items`. `topology_variables` are the Cluster's (defaulted)
+/// `spec.topology.variables`; `status_variables` the ClusterClass's `status.variables`;
+/// `global_builtin` the `{"cluster": {...}}` builtins.
+pub fn apply(
+    patches: &[Value],
+    status_variables: &[Value],
+    topology_variables: &[Value],
+    global_builtin: &Value,
+    items: &mut [Item],
+) -> Result<(), String> {
+    for patch in patches {
+        let name = patch.get("name").and_then(Value::as_str).unwrap_or("");
+        let definitions = patch.get("definitions").and_then(Value::as_array).filter(|d| !d.is_empty());
+        let Some(definitions) = definitions else {
+            if patch.get("external").is_some() {
+                return Err(format!("can not use external patch {} if RuntimeSDK feature flag is disabled", q(name)));
+            }
+            return Err(format!("failed to create patch generator for patch {}", q(name)));
+        };
+        // Only variables defined inline are visible to inline patches.
+        let defined: Vec<&str> = status_variables
+            .iter()
+            .filter(|v| {
+                v.get("definitions")
+                    .and_then(Value::as_array)
+                    .is_some_and(|ds| ds.iter().any(|d| d.get("from").and_then(Value::as_str) == Some(FROM_INLINE)))
+            })
+            .filter_map(|v| v.get("name").and_then(Value::as_str))
+            .collect();
+        let visible = |vars: &[Value]| -> Map<String, Value> {
+            vars.iter()
+                .filter_map(|v| {
+                    let n = v.get("name").and_then(Value::as_str)?;
+                    (n != BUILTIN && defined.contains(&n)).then(|| (n.to_string(), v.get("value").cloned().unwrap_or(Value::Null)))
+                })
+                .collect()
+        };
+        let mut global = visible(topology_variables);
+        global.insert(BUILTIN.into(), global_builtin.clone());
+        let enabled_if = patch.get("enabledIf").and_then(Value::as_str).unwrap_or("");
+
+        let mut errs: Vec<String> = Vec::new();
+        let mut generated: Vec<(usize, Vec<Value>)> = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let kind = item.template.get("kind").and_then(Value::as_str).unwrap_or("").to_string();
+            let mut vars = global.clone();
+            for (k, v) in visible(&item.overrides) {
+                vars.insert(k, v);
+            }
+            let mut builtin = global_builtin.clone();
+            merge_into(&mut builtin, &item.builtin);
+            vars.insert(BUILTIN.into(), builtin);
+            let matching: Vec<&Value> =
+                definitions.iter().filter(|d| matches_selector(item, &vars, d.get("selector").unwrap_or(&Value::Null))).collect();
+            if matching.is_empty() {
+                continue;
+            }
+            let data = Value::Object(vars);
+            match is_enabled(enabled_if, &data) {
+                Err(e) => {
+                    errs.push(format!("failed to calculate if patch is enabled for {}: {e}", q(&kind)));
+                    continue;
+                }
+                Ok(false) => continue,
+                Ok(true) => {}
+            }
+            for d in matching {
+                match json_patches(d.get("jsonPatches").and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[]), &data) {
+                    Ok(ops) => generated.push((i, ops)),
+                    Err(e) => errs.push(format!("failed to generate JSON patches for {}: {e}", q(&kind))),
+                }
+            }
+        }
+        if !errs.is_empty() {
+            return Err(format!("failed to generate patches for patch {}: {}", q(name), super::field::aggregate(&errs)));
+        }
+        for (i, ops) in generated {
+            apply_to_item(&mut items[i], ops).map_err(|e| format!("failed to apply patches for patch {}: {e}", q(name)))?;
+        }
+    }
+    Ok(())
+}
+
+fn q(s: &str) -> String {
+    super::field::go_quote(s)
+}
+
+/// Deep-merge `extra` into `base` (objects merge, everything else is replaced), as builtins merge.
+pub fn merge_into(base: &mut Value, extra: &Value) {
+    match (base, extra) {
+        (Value::Object(b), Value::Object(e)) => {
+            for (k, v) in e {
+                match b.get_mut(k) {
+                    Some(slot) if slot.is_object() && v.is_object() => merge_into(slot, v),
+                    _ => {
+                        b.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+        }
+        (b, e) => *b = e.clone(),
+    }
+}
+
+fn name_matches(pattern: &str, class: &str) -> bool {
+    if pattern == "*" || pattern == class {
+        return true;
+    }
+    if let Some(suffix) = pattern.strip_prefix('*') {
+        return class.ends_with(suffix);
+    }
+    if let Some(prefix) = pattern.strip_suffix('*') {
+        return class.starts_with(prefix);
+    }
+    false
+}
+
+/// Whether a patch definition's selector matches a template (`matchesSelector`).
+pub fn matches_selector(item: &Item, vars: &Map<String, Value>, selector: &Value) -> bool {
+    let t = &item.template;
+    if t.get("apiVersion").and_then(Value::as_str) != selector.get("apiVersion").and_then(Value::as_str)
+        || t.get("kind").and_then(Value::as_str) != selector.get("kind").and_then(Value::as_str)
+    {
+        return false;
+    }
+    let mr = selector.get("matchResources").cloned().unwrap_or(Value::Null);
+    let flag = |k: &str| mr.get(k).and_then(Value::as_bool).unwrap_or(false);
+    if flag("infrastructureCluster") && item.holder == Holder::InfraCluster {
+        return true;
+    }
+    if flag("controlPlane") && matches!(item.holder, Holder::ControlPlane | Holder::ControlPlaneMachine) {
+        return true;
+    }
+    let class_of =
+        |key: &str| vars.get(BUILTIN).and_then(|b| b.pointer(&format!("/{key}/class"))).and_then(Value::as_str).map(str::to_string);
+    let names = |key: &str| -> Vec<String> {
+        mr.pointer(&format!("/{key}/names"))
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect()
+    };
+    if mr.get("machineDeploymentClass").is_some() && matches!(item.holder, Holder::MdBootstrap(_) | Holder::MdInfra(_)) {
+        if let Some(class) = class_of("machineDeployment") {
+            if names("machineDeploymentClass").iter().any(|n| name_matches(n, &class)) {
+                return true;
+            }
+        }
+    }
+    if mr.get("machinePoolClass").is_some() && matches!(item.holder, Holder::MpBootstrap(_) | Holder::MpInfra(_)) {
+        if let Some(class) = class_of("machinePool") {
+            if names("machinePoolClass").iter().any(|n| name_matches(n, &class)) {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+/// Render a value template and read the result as YAML (so it can be a string, a map, a list...).
+pub fn render_value(template: &str, data: &Value) -> Result<Value, String> {
+    let text = gotmpl::render(template, data).map_err(|e| format!("failed to render template: {}: {e}", q(template)))?;
+    let v: Value = serde_yaml::from_str::<Value>(&text).map_err(|e| format!("failed to unmarshal rendered template: {}: {e}", q(&text)))?;
+    Ok(v)
+}
+
+/// `enabledIf`: empty means enabled; else the rendered template must read as `true`.
+pub fn is_enabled(enabled_if: &str, data: &Value) -> Result<bool, String> {
+    if enabled_if.is_empty() {
+        return Ok(true);
+    }
+    let v = render_value(enabled_if, data).map_err(|e| format!("failed to calculate value for enabledIf: {e}"))?;
+    Ok(v == Value::Bool(true))
+}
+
+/// The value of a variable path (`builtin.controlPlane.version`, `list[0].name`).
+pub fn variable_value(vars: &Value, path: &str) -> Result<Value, String> {
+    let mut segs = path.split('.');
+    let first = segs.next().unwrap_or("");
+    let (name, index) = parse_segment(first).map_err(|e| format!("variable {} is invalid: {e}", q(path)))?;
+    let mut cur = vars.get(name).cloned().ok_or_else(|| format!("variable {} does not exist", q(name)))?;
+    if let Some(i) = index {
+        cur = element(&cur, i, path)?;
+    }
+    for seg in segs {
+        let (field, index) = parse_segment(seg).map_err(|e| format!("variable {} has invalid syntax: {e}", q(path)))?;
+        cur =
+            cur.get(field).cloned().ok_or_else(|| format!("variable {} does not exist: failed to lookup segment {}", q(path), q(field)))?;
+        if let Some(i) = index {
+            cur = element(&cur, i, path)?;
+        }
+    }
+    Ok(cur)
+}
+
+fn parse_segment(seg: &str) -> Result<(&str, Option<usize>), String> {
+    match (seg.find('['), seg.find(']')) {
+        (None, None) => Ok((seg, None)),
+        (Some(l), Some(r)) if r > l => {
+            let i = seg[l + 1..r].parse::<usize>().map_err(|_| format!("failed to parse array index in path segment {}", q(seg)))?;
+            Ok((&seg[..l], Some(i)))
+        }
+        _ => Err(format!("failed to parse path segment {}", q(seg))),
+    }
+}
+
+fn element(v: &Value, i: usize, path: &str) -> Result<Value, String> {
+    let arr = v.as_array().ok_or_else(|| format!("variable {} is invalid: failed to get array", q(path)))?;
+    arr.get(i).cloned().ok_or_else(|| format!("variable {} is invalid: array does not have index {i}", q(path)))
+}
+
+/// Turn a definition's `jsonPatches` into RFC 6902 operations with their values computed.
+pub fn json_patches(patches: &[Value], data: &Value) -> Result<Vec<Value>, String> {
+    let mut out = Vec::new();
+    for p in patches {
+        let op = p.get("op").and_then(Value::as_str).unwrap_or("");
+        let path = p.get("path").and_then(Value::as_str).unwrap_or("");
+        let mut o = json!({"op": op, "path": path});
+        if op == "add" || op == "replace" {
+            o["value"] = calculate_value(p, data)?;
+        }
+        out.push(o);
+    }
+    Ok(out)
+}
+
+fn calculate_value(p: &Value, data: &Value) -> Result<Value, String> {
+    let value = p.get("value");
+    let from = p.get("valueFrom");
+    match (value, from) {
+        (None, None) => Err("failed to calculate value: neither .value nor .valueFrom are set".into()),
+        (Some(_), Some(_)) => Err("failed to calculate value: both .value and .valueFrom are set".into()),
+        (Some(v), None) => Ok(v.clone()),
+        (None, Some(f)) => {
+            let var = f.get("variable").and_then(Value::as_str).unwrap_or("");
+            let tpl = f.get("template").and_then(Value::as_str).unwrap_or("");
+            match (var.is_empty(), tpl.is_empty()) {
+                (true, true) => {
+                    Err("failed to calculate value: .valueFrom is set, but neither .valueFrom.variable nor .valueFrom.template are set"
+                        .into())
+                }
+                (false, false) => {
+                    Err("failed to calculate value: .valueFrom is set, but both .valueFrom.variable and .valueFrom.template are set".into())
+                }
+                (false, true) => variable_value(data, var).map_err(|e| format!("failed to calculate value: {e}")),
+                (true, false) => render_value(tpl, data).map_err(|e| format!("failed to calculate value for template: {e}")),
+            }
+        }
+    }
+}
+
+/// Apply operations to an item's template and keep only `spec`, labels and annotations from the result.
+fn apply_to_item(item: &mut Item, ops: Vec<Value>) -> Result<(), String> {
+    if ops.is_empty() {
+        return Ok(());
+    }
+    let patch: json_patch::Patch = serde_json::from_value(Value::Array(ops))
+        .map_err(|e| format!("failed to apply patch: error decoding json patch (RFC6902): {e}"))?;
+    let mut doc = item.template.clone();
+    json_patch::patch(&mut doc, &patch).map_err(|e| format!("failed to apply patch: error applying json patch (RFC6902): {e}"))?;
+    for pointer in ["/spec", "/metadata/labels", "/metadata/annotations"] {
+        let new = doc.pointer(pointer).cloned();
+        set_pointer(&mut item.template, pointer, new);
+    }
+    Ok(())
+}
+
+/// Set (or remove, for `None`) the value at a simple JSON pointer, creating parent objects.
+pub fn set_pointer(doc: &mut Value, pointer: &str, value: Option<Value>) {
+    let segs: Vec<&str> = pointer.trim_start_matches('/').split('/').collect();
+    let mut cur = doc;
+    for (i, seg) in segs.iter().enumerate() {
+        if !cur.is_object() {
+            *cur = Value::Object(Map::new());
+        }
+        let m = cur.as_object_mut().expect("object");
+        if i + 1 == segs.len() {
+            match value {
+                Some(v) => {
+                    m.insert(seg.to_string(), v);
+                }
+                None => {
+                    m.remove(*seg);
+                }
+            }
+            return;
+        }
+        cur = m.entry(seg.to_string()).or_insert_with(|| Value::Object(Map::new()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    fn qs_patches(dev: bool) -> Vec<Value> {
+        let file = if dev {
+            include_str!("../../../../fixtures/providers/docker/v1.15/clusterclass-quick-start.yaml")
+        } else {
+            include_str!("../../../../fixtures/providers/docker/v1.13/clusterclass-quick-start.yaml")
+        };
+        let class: Value = serde_yaml::Deserializer::from_str(file)
+            .map(|d| <Value as serde::Deserialize>::deserialize(d).unwrap())
+            .find(|v| v["kind"] == "ClusterClass")
+            .unwrap();
+        class["spec"]["patches"].as_array().unwrap().clone()
+    }
+
+    fn qs_status(dev: bool) -> Vec<Value> {
+        let file = if dev {
+            include_str!("../../../../fixtures/providers/docker/v1.15/clusterclass-quick-start.yaml")
+        } else {
+            include_str!("../../../../fixtures/providers/docker/v1.13/clusterclass-quick-start.yaml")
+        };
+        let class: Value = serde_yaml::Deserializer::from_str(file)
+            .map(|d| <Value as serde::Deserialize>::deserialize(d).unwrap())
+            .find(|v| v["kind"] == "ClusterClass")
+            .unwrap();
+        super::super::variables::status_variables(class["spec"]["variables"].as_array().unwrap())
+    }
+
+    fn kcp_template() -> Value {
+        json!({"apiVersion": "controlplane.cluster.x-k8s.io/v1beta2", "kind": "KubeadmControlPlaneTemplate",
+            "metadata": {"name": "quick-start-control-plane"},
+            "spec": {"template": {"spec": {"kubeadmConfigSpec": {"clusterConfiguration": {"apiServer": {"certSANs": ["localhost"]}}}}}}})
+    }
+
+    fn machine_template(dev: bool) -> Value {
+        if dev {
+            json!({"apiVersion": "infrastructure.cluster.x-k8s.io/v1beta2", "kind": "DevMachineTemplate", "metadata": {"name": "t"},
+                "spec": {"template": {"spec": {"backend": {"docker": {"extraMounts": []}}}}}})
+        } else {
+            json!({"apiVersion": "infrastructure.cluster.x-k8s.io/v1beta2", "kind": "DockerMachineTemplate", "metadata": {"name": "t"},
+                "spec": {"template": {"spec": {"extraMounts": []}}}})
+        }
+    }
+
+    fn items(dev: bool) -> Vec<Item> {
+        vec![
+            Item {
+                holder: Holder::ControlPlane,
+                template: kcp_template(),
+                builtin: json!({"controlPlane": {"version": "v1.34.0", "name": "c1-abcde"}}),
+                overrides: vec![],
+            },
+            Item {
+                holder: Holder::ControlPlaneMachine,
+                template: machine_template(dev),
+                builtin: json!({"controlPlane": {"version": "v1.34.0+k3s1", "name": "c1-abcde"}}),
+                overrides: vec![],
+            },
+            Item {
+                holder: Holder::MdInfra("md-0".into()),
+                template: machine_template(dev),
+                builtin: json!({"machineDeployment": {"version": "v1.33.1", "class": "default-worker", "name": "c1-md-0-xyz", "topologyName": "md-0"}}),
+                overrides: vec![],
+            },
+            Item {
+                holder: Holder::MdInfra("md-1".into()),
+                template: machine_template(dev),
+                builtin: json!({"machineDeployment": {"version": "v1.33.1", "class": "other", "name": "c1-md-1-xyz", "topologyName": "md-1"}}),
+                overrides: vec![],
+            },
+        ]
+    }
+
+    fn run(dev: bool, vars: Value) -> Vec<Item> {
+        let mut its = items(dev);
+        apply(
+            &qs_patches(dev),
+            &qs_status(dev),
+            vars.as_array().unwrap(),
+            &json!({"cluster": {"name": "c1", "namespace": "default"}}),
+            &mut its,
+        )
+        .unwrap();
+        its
+    }
+
+    fn default_vars(pss_enabled: bool, etcd: &str) -> Value {
+        json!([{"name": "imageRepository", "value": ""}, {"name": "etcdImageTag", "value": etcd}, {"name": "coreDNSImageTag", "value": ""},
+            {"name": "podSecurityStandard", "value": {"enabled": pss_enabled, "enforce": "baseline", "audit": "restricted", "warn": "restricted"}}])
+    }
+
+    #[rstest]
+    #[case(false, "/spec/template/spec/customImage")]
+    #[case(true, "/spec/template/spec/backend/docker/customImage")]
+    fn custom_image_follows_builtin_versions(#[case] dev: bool, #[case] pointer: &str) {
+        let its = run(dev, default_vars(true, ""));
+        assert_eq!(its[1].template.pointer(pointer), Some(&json!("kindest/node:v1.34.0_k3s1")));
+        assert_eq!(its[2].template.pointer(pointer), Some(&json!("kindest/node:v1.33.1")));
+        // Class "other" is not selected by the patch.
+        assert_eq!(its[3].template.pointer(pointer), None);
+    }
+
+    #[rstest]
+    #[case(true, "", true, false)]
+    #[case(false, "", false, false)]
+    #[case(true, "3.5.3-0", true, true)]
+    fn enabled_if_switches_patches(#[case] pss: bool, #[case] etcd: &str, #[case] want_pss: bool, #[case] want_etcd: bool) {
+        let its = run(false, default_vars(pss, etcd));
+        let spec = &its[0].template["spec"]["template"]["spec"]["kubeadmConfigSpec"];
+        assert_eq!(spec.get("files").is_some(), want_pss);
+        assert_eq!(spec["clusterConfiguration"]["apiServer"].get("extraArgs").is_some(), want_pss);
+        assert_eq!(spec["clusterConfiguration"].get("etcd").is_some(), want_etcd);
+        if want_etcd {
+            assert_eq!(spec["clusterConfiguration"]["etcd"], json!({"local": {"imageTag": "3.5.3-0"}}));
+        }
+        if want_pss {
+            let content = spec["files"][0]["content"].as_str().unwrap();
+            assert!(content.contains("apiVersion: pod-security.admission.config.k8s.io/v1\n"), "{content}");
+            assert!(content.contains("enforce: \"baseline\""), "{content}");
+            assert_eq!(spec["files"][0]["path"], "/etc/kubernetes/kube-apiserver-admission-pss.yaml");
+        }
+    }
+
+    #[test]
+    fn overrides_win_over_cluster_variables() {
+        let patches = vec![json!({"name": "p", "definitions": [{"selector": {"apiVersion": "controlplane.cluster.x-k8s.io/v1beta2",
+            "kind": "KubeadmControlPlaneTemplate", "matchResources": {"controlPlane": true}},
+            "jsonPatches": [{"op": "add", "path": "/spec/template/spec/kubeadmConfigSpec/clusterConfiguration/imageRepository",
+                "valueFrom": {"variable": "repo"}}]}]})];
+        let status =
+            super::super::variables::status_variables(&[json!({"name": "repo", "schema": {"openAPIV3Schema": {"type": "string"}}})]);
+        let mut its = vec![Item {
+            holder: Holder::ControlPlane,
+            template: kcp_template(),
+            builtin: json!({"controlPlane": {"version": "v1.34.0"}}),
+            overrides: vec![json!({"name": "repo", "value": "cp.io"})],
+        }];
+        apply(&patches, &status, &[json!({"name": "repo", "value": "global.io"})], &json!({}), &mut its).unwrap();
+        assert_eq!(its[0].template["spec"]["template"]["spec"]["kubeadmConfigSpec"]["clusterConfiguration"]["imageRepository"], "cp.io");
+    }
+
+    #[rstest]
+    #[case("builtin.controlPlane.version", Ok(json!("v1")))]
+    #[case("list[1]", Ok(json!(2)))]
+    #[case("obj.a[0].b", Ok(json!("x")))]
+    #[case("nope", Err("variable \"nope\" does not exist".to_string()))]
+    #[case("obj.zz", Err("variable \"obj.zz\" does not exist: failed to lookup segment \"zz\"".to_string()))]
+    fn variable_paths(#[case] path: &str, #[case] want: Result<Value, String>) {
+        let vars = json!({"builtin": {"controlPlane": {"version": "v1"}}, "list": [1, 2], "obj": {"a": [{"b": "x"}]}});
+        assert_eq!(variable_value(&vars, path), want);
+    }
+
+    #[test]
+    fn patch_errors_name_the_patch() {
+        let patches = vec![json!({"name": "broken", "definitions": [{"selector": {"apiVersion": "controlplane.cluster.x-k8s.io/v1beta2",
+            "kind": "KubeadmControlPlaneTemplate", "matchResources": {"controlPlane": true}},
+            "jsonPatches": [{"op": "replace", "path": "/spec/template/spec/missing/x", "value": 1}]}]})];
+        let mut its = vec![Item { holder: Holder::ControlPlane, template: kcp_template(), builtin: json!({}), overrides: vec![] }];
+        let err = apply(&patches, &[], &[], &json!({}), &mut its).unwrap_err();
+        assert!(
+            err.starts_with("failed to apply patches for patch \"broken\": failed to apply patch: error applying json patch (RFC6902)"),
+            "{err}"
+        );
+    }
+
+    #[rstest]
+    #[case("*", "default-worker", true)]
+    #[case("default-*", "default-worker", true)]
+    #[case("*-worker", "default-worker", true)]
+    #[case("other", "default-worker", false)]
+    fn class_name_wildcards(#[case] pattern: &str, #[case] class: &str, #[case] want: bool) {
+        assert_eq!(name_matches(pattern, class), want);
+    }
+}

@@ -1,7 +1,12 @@
 //! `cargo xtask`: the project's command line. Parses flags into an enum (clap derive) and calls the
 //! library crates; no logic lives here beyond wiring and printing.
 
+mod conformance;
+mod report;
 mod scenario;
+mod shrink;
+mod sim;
+mod swarm;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -16,15 +21,27 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run, list and check scenarios against the simulator.
+    /// Run, list and check scenarios against the simulator; swarm, replay, shrink.
     #[command(subcommand)]
     Scenario(scenario::ScenarioCmd),
+    /// Work with report files.
+    #[command(subcommand)]
+    Report(report::ReportCmd),
+    /// The same scenarios against a real management cluster and Docker; compare with the simulator.
+    #[command(subcommand)]
+    Conformance(conformance::ConformanceCmd),
+    /// The simulator as a service (`sim serve`: a Kubernetes-compatible API).
+    #[command(subcommand)]
+    Sim(sim::SimCmd),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Scenario(cmd) => scenario::run(cmd),
+        Command::Report(cmd) => report::run(cmd),
+        Command::Conformance(cmd) => conformance::run(cmd),
+        Command::Sim(cmd) => sim::run(cmd),
     };
     match result {
         Ok(code) => code,

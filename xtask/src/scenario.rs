@@ -28,6 +28,12 @@ pub enum ScenarioCmd {
         /// Files or directories.
         paths: Vec<PathBuf>,
     },
+    /// Run many seeds of a scenario, each with its own random fault mix.
+    Swarm(crate::swarm::SwarmArgs),
+    /// Reproduce one swarm seed exactly (same trace hash).
+    Replay(crate::swarm::ReplayArgs),
+    /// Minimize a failing seed's fault schedule and write it as a scenario.
+    Shrink(crate::shrink::ShrinkArgs),
 }
 
 /// `scenario run` flags.
@@ -57,6 +63,12 @@ pub struct RunArgs {
     /// Switch on a known-wrong controller variant (testing the harness itself).
     #[arg(long = "mutant")]
     pub mutants: Vec<String>,
+    /// Write reports here: reports.jsonl, junit.xml, summary.md and a timeline picture per run.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Inject random faults from this profile and end with the liveness phase.
+    #[arg(long)]
+    pub profile: Option<String>,
 }
 
 /// Run a scenario command.
@@ -65,6 +77,9 @@ pub fn run(cmd: ScenarioCmd) -> Result<ExitCode> {
         ScenarioCmd::Run(args) => run_scenarios(&args),
         ScenarioCmd::List { dir } => list(&dir.unwrap_or_else(|| PathBuf::from("scenarios/library"))),
         ScenarioCmd::Check { paths } => check(&paths),
+        ScenarioCmd::Swarm(a) => crate::swarm::swarm(&a),
+        ScenarioCmd::Replay(a) => crate::swarm::replay(&a),
+        ScenarioCmd::Shrink(a) => crate::shrink::shrink(&a),
     }
 }
 
@@ -106,9 +121,13 @@ fn load(path: &Path, vars: &capi_scenarios::vars::Vars, fixtures: Option<&Path>)
 fn run_scenarios(args: &RunArgs) -> Result<ExitCode> {
     let files = expand(&args.paths)?;
     let vars = parse_vars(&args.vars)?;
-    let mutants = args.mutants.iter().map(|m| m.parse::<Mutant>().map_err(anyhow::Error::msg)).collect::<Result<_>>()?;
+    let mutants: capi_sim::mutants::Mutants = args.mutants.iter().map(|m| m.parse::<Mutant>().map_err(anyhow::Error::msg)).collect::<Result<_>>()?;
     let mut trace_out = match &args.trace {
         Some(p) => Some(std::io::BufWriter::new(std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?)),
+        None => None,
+    };
+    let mut sink = match &args.out {
+        Some(dir) => Some(capi_reports::write::ReportSink::create(dir.clone(), "scenario run")?),
         None => None,
     };
     let mut failed = 0;
@@ -127,13 +146,16 @@ fn run_scenarios(args: &RunArgs) -> Result<ExitCode> {
         };
         let opts = SimOptions {
             trace: if trace_out.is_some() { TraceMode::Full } else { TraceMode::Hash },
-            mutants: std::mem::take(&mut mutants_clone(&mutants)),
+            mutants: mutants.clone(),
             fixtures_dir: args.fixtures.clone(),
+            timeline: sink.is_some(),
+            fault_profile: args.profile.clone(),
             ..Default::default()
         };
         let mut backend = SimBackend::new(opts);
         let started = Instant::now();
-        let report = pollster::block_on(runner::run(&mut backend, &scenario, &RunOptions { seed: args.seed, describe: args.describe }));
+        let run_opts = RunOptions { seed: args.seed, describe: args.describe, liveness: args.profile.is_some(), ..Default::default() };
+        let report = pollster::block_on(runner::run(&mut backend, &scenario, &run_opts));
         let wall = started.elapsed();
         if let (Some(out), Some(sim)) = (trace_out.as_mut(), backend.sim()) {
             for line in sim.trace.lines() {
@@ -148,15 +170,21 @@ fn run_scenarios(args: &RunArgs) -> Result<ExitCode> {
         } else {
             print_human(&report, wall.as_secs_f64());
         }
+        if let Some(s) = sink.as_mut() {
+            s.push(report, Some(wall))?;
+            s.flush()?;
+        }
+    }
+    if let Some(s) = sink {
+        let files = s.finish()?;
+        if !args.json {
+            println!("reports: {}", files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", "));
+        }
     }
     if let Some(mut out) = trace_out {
         out.flush()?;
     }
     Ok(if failed > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
-}
-
-fn mutants_clone(m: &capi_sim::mutants::Mutants) -> capi_sim::mutants::Mutants {
-    m.clone()
 }
 
 /// A trace line (`<t> #<event> <actor> <what...>`) as a JSON object.

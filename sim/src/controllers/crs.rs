@@ -27,7 +27,7 @@ pub fn controllers() -> Vec<Box<dyn Reconciler>> {
 /// The ClusterResourceSet controller.
 pub struct ClusterResourceSetReconciler;
 
-const WATCHES: &[Kind] = &[Kind::Cluster, Kind::ConfigMap, Kind::Secret];
+const WATCHES: &[Kind] = &[Kind::Cluster, Kind::ConfigMap, Kind::Secret, Kind::ClusterResourceSetBinding];
 
 impl Reconciler for ClusterResourceSetReconciler {
     fn name(&self) -> &'static str {
@@ -45,6 +45,7 @@ impl Reconciler for ClusterResourceSetReconciler {
             Kind::Cluster => {
                 out.extend(cache.of_kind(Kind::ClusterResourceSet, Some(o.namespace())).filter(|crs| selects(crs, o)).map(|c| c.key()));
             }
+            Kind::ClusterResourceSetBinding => {}
             _ => {
                 map_owners(change, Kind::ClusterResourceSet, out);
                 // A resource a CRS names but does not own yet.

@@ -33,7 +33,9 @@ pub fn controllers() -> Vec<Box<dyn Reconciler>> {
 /// The KubeadmConfig controller.
 pub struct KubeadmConfigReconciler;
 
-const WATCHES: &[Kind] = &[Kind::Machine, Kind::MachinePool, Kind::Cluster];
+// Secrets are watched only so that the manager caches them (the cluster certificates are read from
+// the cache); their changes enqueue nothing.
+const WATCHES: &[Kind] = &[Kind::Machine, Kind::MachinePool, Kind::Cluster, Kind::Secret];
 
 impl Reconciler for KubeadmConfigReconciler {
     fn name(&self) -> &'static str {
@@ -58,6 +60,7 @@ impl Reconciler for KubeadmConfigReconciler {
                     out.push(k);
                 }
             }
+            Kind::Secret => {}
             _ => {
                 // A Cluster change (infrastructure ready, control plane initialized): its configs.
                 for m in cache.in_cluster_ns(Kind::Machine, o.namespace(), o.name()) {

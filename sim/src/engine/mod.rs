@@ -403,6 +403,15 @@ impl Sim {
 
     fn run_reconcile(&mut self, m: usize, g: usize, c: usize, key: ObjKey) {
         let now = self.now;
+        // CAPI's reconciler wrapper: at most one reconcile per object per interval.
+        if let Some(wait) = self.mgmt[m].managers[g].controllers[c].queue.rate_limit(&key, now) {
+            let slot = &mut self.mgmt[m].managers[g].controllers[c];
+            slot.queue.done(&key);
+            if let Some(at) = slot.queue.add_after(key.clone(), wait, now) {
+                self.schedule(at, Ev::Wake { m, g, c, key, at });
+            }
+            return;
+        }
         let crash_after = self.faults.take_crash_for(m, g);
         let mgmt = &mut self.mgmt[m];
         let mgr = &mut mgmt.managers[g];
@@ -425,7 +434,8 @@ impl Sim {
         let outcome = match &result {
             Ok(a) => {
                 slot.queue.forget(&key);
-                if let Some(d) = a.requeue_after_ms {
+                // Requeues are never shorter than the rate-limit interval.
+                if let Some(d) = a.requeue_after_ms.map(|d| d.max(crate::runtime::workqueue::RATE_LIMIT_INTERVAL_MS)) {
                     slot.stats.requeues += 1;
                     wake = slot.queue.add_after(key.clone(), d, now).map(|at| (key.clone(), at));
                     format!("ok requeue={d}")
@@ -452,7 +462,9 @@ impl Sim {
         }
         self.schedule(now + cost, Ev::WorkerFree { m, g, c, key });
         self.actor = format!("{mgr_name}/{name}");
-        self.after_writes(m);
+        // A reconcile's writes reach watchers when it finishes (synchronous work such as `docker run`
+        // delays them), although the API server commits them as they are made.
+        self.after_writes_visible(m, now + cost);
         self.actor.clear();
         if crashed {
             self.crash_manager(m, g);
@@ -461,6 +473,12 @@ impl Sim {
 
     /// Fan committed writes out: trace, GC triggers, watch deliveries to every manager.
     pub(crate) fn after_writes(&mut self, m: usize) {
+        let now = self.now;
+        self.after_writes_visible(m, now);
+    }
+
+    /// As [`Sim::after_writes`], with watch deliveries and GC reactions starting at `visible_at`.
+    fn after_writes_visible(&mut self, m: usize, visible_at: u64) {
         let changes = self.mgmt[m].api.store.take_changes();
         if !changes.is_empty() {
             self.version += 1;
@@ -486,12 +504,12 @@ impl Sim {
             gc::triggers(&ch, &self.mgmt[m].api, &mut works);
             for w in works {
                 let d = self.gc_delay();
-                self.schedule(now + d, Ev::Gc { m, work: w });
+                self.schedule(visible_at + d, Ev::Gc { m, work: w });
             }
             let kind = ch.object.kind;
             for g in 0..self.mgmt[m].managers.len() {
                 if self.mgmt[m].managers[g].watches(kind) {
-                    self.push_delivery(m, g, Delivery::Change(ch.clone()));
+                    self.push_delivery_at(m, g, Delivery::Change(ch.clone()), visible_at);
                 }
             }
             if let Some(t) = &mut self.timeline {
@@ -506,6 +524,10 @@ impl Sim {
 
     fn push_delivery(&mut self, m: usize, g: usize, d: Delivery) {
         let now = self.now;
+        self.push_delivery_at(m, g, d, now);
+    }
+
+    fn push_delivery_at(&mut self, m: usize, g: usize, d: Delivery, now: u64) {
         let lag = self.world.timing.watch_delay_ms;
         let mgr = &mut self.mgmt[m].managers[g];
         let delay = rng::between(&mut mgr.rng, lag.0, lag.1) + mgr.extra_lag_ms;

@@ -14,6 +14,10 @@ pub const BACKOFF_MAX_MS: u64 = 1_000_000;
 pub const BUCKET_QPS: u64 = 10;
 /// Overall bucket: burst.
 pub const BUCKET_BURST: u64 = 100;
+/// CAPI's reconciler rate limiting (`ReconcilerRateLimiting`, GA in v1.15,
+/// `util/controller/controller.go`): an object is reconciled at most once per interval, requeues are
+/// never shorter, and failure backoff adds it.
+pub const RATE_LIMIT_INTERVAL_MS: u64 = 1_000;
 
 /// The queue.
 #[derive(Default)]
@@ -23,6 +27,8 @@ pub struct WorkQueue {
     processing: BTreeSet<ObjKey>,
     waiting: BTreeMap<ObjKey, u64>,
     failures: BTreeMap<ObjKey, u32>,
+    /// When each key was last reconciled (for CAPI's per-object rate limit).
+    last_reconcile: BTreeMap<ObjKey, u64>,
     /// Bucket state: tokens ×1000 and the time they were last refilled.
     bucket_millitokens: u64,
     bucket_at_ms: u64,
@@ -81,12 +87,31 @@ impl WorkQueue {
         }
     }
 
-    /// The rate-limited delay for a failed key (and count the failure).
+    /// The rate-limited delay for a failed key (and count the failure): CAPI's limiter adds the rate
+    /// limit interval to controller-runtime's exponential backoff.
     pub fn rate_limited_delay(&mut self, key: &ObjKey, now: u64) -> u64 {
         let n = self.failures.entry(key.clone()).or_insert(0);
-        let exp = BACKOFF_BASE_MS.saturating_mul(1u64 << (*n).min(40)).min(BACKOFF_MAX_MS);
+        let exp = (RATE_LIMIT_INTERVAL_MS + BACKOFF_BASE_MS.saturating_mul(1u64 << (*n).min(40))).min(BACKOFF_MAX_MS);
         *n += 1;
         exp.max(self.bucket_delay(now))
+    }
+
+    /// CAPI's per-object rate limit: if the key was reconciled less than the interval ago, the time
+    /// to wait; otherwise record this reconcile and return `None`.
+    pub fn rate_limit(&mut self, key: &ObjKey, now: u64) -> Option<u64> {
+        match self.last_reconcile.get(key) {
+            Some(&t) if now < t + RATE_LIMIT_INTERVAL_MS => Some(t + RATE_LIMIT_INTERVAL_MS - now),
+            _ => {
+                self.last_reconcile.insert(key.clone(), now);
+                None
+            }
+        }
+    }
+
+    /// Forget the rate-limit record of a key that is gone.
+    pub fn forget_key(&mut self, key: &ObjKey) {
+        self.last_reconcile.remove(key);
+        self.failures.remove(key);
     }
 
     /// Reset a key's failure count.
@@ -183,8 +208,17 @@ mod tests {
     fn failures_back_off_exponentially() {
         let mut q = WorkQueue::default();
         let d: Vec<u64> = (0..4).map(|_| q.rate_limited_delay(&k("a"), 0)).collect();
-        assert_eq!(d, vec![5, 10, 20, 40]);
+        assert_eq!(d, vec![1005, 1010, 1020, 1040]);
         q.forget(&k("a"));
-        assert_eq!(q.rate_limited_delay(&k("a"), 0), 5);
+        assert_eq!(q.rate_limited_delay(&k("a"), 0), 1005);
+    }
+
+    #[test]
+    fn an_object_is_reconciled_at_most_once_per_second() {
+        let mut q = WorkQueue::default();
+        assert_eq!(q.rate_limit(&k("a"), 0), None);
+        assert_eq!(q.rate_limit(&k("a"), 400), Some(600));
+        assert_eq!(q.rate_limit(&k("b"), 400), None);
+        assert_eq!(q.rate_limit(&k("a"), 1000), None);
     }
 }

@@ -51,9 +51,9 @@ use crate::objectset::ObjectSet;
 use crate::runtime::{map_controller_owner, Action, Ctx, ReconcileError, ReconcileResult, Reconciler};
 use crate::store::{Change, ChangeKind};
 use crate::world::Notice;
+use consistency::ConsistencyStore;
 use scope::{cond, ControlPlane, REMEDIATION_IN_PROGRESS};
 use serde_json::{json, Value};
-use consistency::ConsistencyStore;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -103,10 +103,9 @@ fn cluster_change_matters(change: &Change) -> bool {
     let new = &change.object;
     let paused = |c: &Object| c.bool_at("/spec/paused");
     let provisioned = |c: &Object| c.bool_at("/status/initialization/infrastructureProvisioned");
-    let topo = |c: &Object| c.at("/spec/topology").filter(|t| !t.is_null()).map(|_| c.str_at("/spec/topology/version").unwrap_or("").to_string());
-    paused(old) != paused(new)
-        || (!provisioned(old) && provisioned(new))
-        || matches!((topo(old), topo(new)), (Some(a), Some(b)) if a != b)
+    let topo =
+        |c: &Object| c.at("/spec/topology").filter(|t| !t.is_null()).map(|_| c.str_at("/spec/topology/version").unwrap_or("").to_string());
+    paused(old) != paused(new) || (!provisioned(old) && provisioned(new)) || matches!((topo(old), topo(new)), (Some(a), Some(b)) if a != b)
 }
 
 impl Reconciler for KcpReconciler {
@@ -122,11 +121,7 @@ impl Reconciler for KcpReconciler {
     fn map(&self, change: &Change, _cache: &ObjectSet, out: &mut Vec<ObjKey>) {
         match change.object.kind {
             Kind::Machine => map_controller_owner(change, Kind::KubeadmControlPlane, out),
-            Kind::Cluster => {
-                if cluster_change_matters(change) {
-                    out.extend(kcp_of(&change.object));
-                }
-            }
+            Kind::Cluster if cluster_change_matters(change) => out.extend(kcp_of(&change.object)),
             // Cached for reading only.
             _ => {}
         }
@@ -205,7 +200,9 @@ fn init_scope(ctx: &mut Ctx<'_>, kcp: &Arc<Object>, cluster: Arc<Object>) -> Res
         .map(|m| (***m).clone())
         .collect();
     if !kcp.deleting() && owned.len() != cp_machines.len() {
-        return Err("not all control plane machines are owned by this KubeadmControlPlane, refusing to operate in mixed management mode".into());
+        return Err(
+            "not all control plane machines are owned by this KubeadmControlPlane, refusing to operate in mixed management mode".into()
+        );
     }
     let mut infra = BTreeMap::new();
     let mut configs = BTreeMap::new();
@@ -229,7 +226,9 @@ fn adopt(ctx: &mut Ctx<'_>, kcp: &Arc<Object>, machines: &[&Arc<Object>]) -> Res
     };
     for m in machines {
         if m.str_at("/spec/bootstrap/configRef/kind") != Some("KubeadmConfig") {
-            return Err(format!("unable to adopt Machine {}/{}: expected a ConfigRef of kind KubeadmConfig", m.namespace(), m.name()).into());
+            return Err(
+                format!("unable to adopt Machine {}/{}: expected a ConfigRef of kind KubeadmConfig", m.namespace(), m.name()).into()
+            );
         }
         let Some(mv) = m.str_at("/spec/version").filter(|v| !v.is_empty()) else { continue };
         let Some(mv) = common::parse_version(mv) else { return Err(format!("failed to parse kubernetes version {mv:?}").into()) };
@@ -319,7 +318,8 @@ fn reconcile_normal(ctx: &mut Ctx<'_>, cp: &mut ControlPlane) -> ReconcileResult
         return scale::scale_down(ctx, cp, victim, false);
     }
     if let Err(e) = ctx.world.workload(&cluster) {
-        return Err(ReconcileError(workload::connection_error(cp.cluster.namespace(), &cluster, &e)));
+        ctx.note(format!("workload cluster {cluster}: {e}"));
+        return Err(ReconcileError(workload::connection_error(cp.cluster.namespace(), &cluster)));
     }
     reconcile_certificate_expiries(ctx, cp)?;
     Ok(Action::DONE)
@@ -348,14 +348,13 @@ fn reconcile_certificate_expiries(ctx: &mut Ctx<'_>, cp: &ControlPlane) -> Resul
     Ok(())
 }
 
-/// `PatchMachines`: write the Machine conditions KCP owns (merged by type, so other writers keep theirs).
-fn patch_machines(ctx: &mut Ctx<'_>, cp: &ControlPlane) -> Result<(), ReconcileError> {
+/// `PatchMachines`: write the Machine conditions KCP owns that this reconcile changed (merged by
+/// type, so other writers keep theirs).
+pub(crate) fn patch_machines(ctx: &mut Ctx<'_>, cp: &ControlPlane) -> Result<(), ReconcileError> {
     let now = ctx.now;
     for m in &cp.machines {
-        let conds: Vec<Cond> = scope::OWNED_MACHINE_CONDITIONS
-            .iter()
-            .filter_map(|t| conditions::get(m, t).map(|c| Cond::new(t, c.status, c.reason, c.message)))
-            .collect();
+        let Some(original) = cp.originals.get(m.name()) else { continue };
+        let conds = scope::changed_conditions(original, m, Some(scope::OWNED_MACHINE_CONDITIONS));
         if conds.is_empty() {
             continue;
         }
@@ -396,15 +395,16 @@ fn finish(ctx: &mut Ctx<'_>, original: &Object, cp: &mut ControlPlane, ok: bool)
         }
     }
     let mem = cp.kcp.clone();
-    match ctx.patch_status(&key, |o| apply_status(o, &mem, now)) {
+    match ctx.patch_status(&key, |o| apply_status(o, original, &mem, now)) {
         Ok(_) => Ok(()),
         Err(e) if e.is_not_found() => Ok(()),
         Err(e) => Err(format!("failed to patch KubeadmControlPlane: {}", e.message).into()),
     }
 }
 
-/// The status fields KCP owns, copied from the in-memory KCP onto the stored one.
-fn apply_status(o: &mut Object, mem: &Object, now: u64) {
+/// The status fields KCP owns that this reconcile changed, copied from the in-memory KCP onto the
+/// stored one (as CAPI's patch helper applies a diff, a stale read never rolls back newer fields).
+fn apply_status(o: &mut Object, original: &Object, mem: &Object, now: u64) {
     for f in [
         "selector",
         "versions",
@@ -418,6 +418,9 @@ fn apply_status(o: &mut Object, mem: &Object, now: u64) {
         "initialization",
     ] {
         let p = format!("/status/{f}");
+        if mem.at(&p) == original.at(&p) {
+            continue;
+        }
         match mem.at(&p) {
             Some(v) => o.set(&p, v.clone()),
             None => {
@@ -425,12 +428,8 @@ fn apply_status(o: &mut Object, mem: &Object, now: u64) {
             }
         }
     }
-    let conds: Vec<Cond> = conditions::list(mem)
-        .iter()
-        .filter_map(|c| c.get("type").and_then(Value::as_str))
-        .filter(|t| *t != common::PAUSED_CONDITION)
-        .filter_map(|t| conditions::get(mem, t).map(|c| Cond::new(t, c.status, c.reason, c.message)))
-        .collect();
+    let conds: Vec<Cond> =
+        scope::changed_conditions(original, mem, None).into_iter().filter(|c| c.type_ != common::PAUSED_CONDITION).collect();
     conditions::set(o, conds, now);
 }
 
@@ -557,12 +556,28 @@ spec:
         let patch = crate::store::api::Patch::Merge(json!({"status": {"initialization": {"infrastructureProvisioned": true}}}));
         sim.patch(0, &key, &patch, crate::store::Subresource::Status).expect("status patch");
         testing::run_for(&mut sim, 30_000);
-        assert!(testing::list(&sim, Kind::Machine).iter().any(|m| m.label(keys::CONTROL_PLANE_NAME) == Some("c1-cp")));
+        let cp_machines = |sim: &crate::Sim| -> Vec<Arc<Object>> {
+            testing::list(sim, Kind::Machine).into_iter().filter(|m| m.label(keys::CONTROL_PLANE_NAME) == Some("c1-cp")).collect()
+        };
+        assert!(!cp_machines(&sim).is_empty());
         let kcp_key = ObjKey::new(Kind::KubeadmControlPlane, "default", "c1-cp");
         sim.delete(0, &kcp_key, Propagation::Background).expect("delete");
-        testing::run_for(&mut sim, 600_000);
-        // The control-plane Machines went first, then KCP dropped its finalizer and is gone.
+        testing::run_for(&mut sim, 5_000);
+        // Every control-plane Machine is being deleted, without the kcp-cleanup hook; KCP waits for them.
+        let kcp = testing::get(&sim, Kind::KubeadmControlPlane, "default", "c1-cp").expect("kcp waits for its Machines");
+        assert_eq!(conditions::get(&kcp, cond::DELETING).map(|c| c.reason.to_string()).as_deref(), Some("WaitingForMachineDeletion"));
+        for m in cp_machines(&sim) {
+            assert!(m.deleting(), "{}", m.name());
+            assert!(m.annotation(keys::KCP_CLEANUP_HOOK).is_none(), "{}", m.name());
+        }
+        // Once the Machines are gone (their finalizers stripped here, whatever the other controllers do),
+        // KCP drops its finalizer on the next pass.
+        for m in cp_machines(&sim) {
+            let p = crate::store::api::Patch::Merge(json!({"metadata": {"finalizers": null}}));
+            sim.patch(0, &m.key(), &p, crate::store::Subresource::Main).expect("strip finalizers");
+        }
+        testing::run_for(&mut sim, 60_000);
+        assert!(cp_machines(&sim).is_empty());
         assert!(testing::get(&sim, Kind::KubeadmControlPlane, "default", "c1-cp").is_none());
-        assert!(testing::list(&sim, Kind::Machine).iter().all(|m| m.label(keys::CONTROL_PLANE_NAME) != Some("c1-cp")));
     }
 }

@@ -450,6 +450,8 @@ impl World {
                     self.node_back(&cluster, &container, now);
                 }
                 self.notice_container(&container);
+                // A restarted node grows back to its full memory use.
+                self.after_memory_change(now);
             }
             WorldEvent::BootstrapDone { container, life } => self.bootstrap_done(&container, life, now),
             WorldEvent::NodeRegister { container, life } => self.node_register(&container, life, now),

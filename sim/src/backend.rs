@@ -35,11 +35,15 @@ pub struct SimOptions {
     pub max_events: u64,
     /// Record Machine phases over time for the timeline picture.
     pub timeline: bool,
+    /// Draw a random fault schedule from this profile (swarm runs).
+    pub fault_profile: Option<String>,
+    /// Faults to inject at the start (shrinking replays an explicit schedule).
+    pub faults: Vec<FaultSpec>,
 }
 
 impl Default for SimOptions {
     fn default() -> Self {
-        SimOptions { trace: TraceMode::Hash, mutants: Mutants::new(), timing: None, fixtures_dir: None, max_events: SimConfig::default().max_events, timeline: false }
+        SimOptions { trace: TraceMode::Hash, mutants: Mutants::new(), timing: None, fixtures_dir: None, max_events: SimConfig::default().max_events, timeline: false, fault_profile: None, faults: Vec::new() }
     }
 }
 
@@ -187,6 +191,16 @@ impl Backend for SimBackend {
         sim.record("scenario", format_args!("SEED={seed} scenario={}", scenario.name));
         if self.opts.timeline {
             sim.timeline = Some(Default::default());
+        }
+        if let Some(name) = &self.opts.fault_profile {
+            let profile = crate::faults::profile::profile(name).map_err(BackendError::Other)?;
+            let mut rng = sim.rng.stream("swarm/schedule");
+            for f in crate::faults::profile::draw(profile, &mut rng) {
+                crate::faults::inject(&mut sim, &f).map_err(BackendError::Other)?;
+            }
+        }
+        for f in &self.opts.faults {
+            crate::faults::inject(&mut sim, f).map_err(BackendError::Other)?;
         }
         self.sim = Some(sim);
         Ok(())
@@ -341,6 +355,12 @@ impl Backend for SimBackend {
         }
         sim.after_world_pub();
         Ok(format!("docker rm -f {}", names.join(" ")))
+    }
+
+    async fn heal_faults(&mut self) -> Result<usize, BackendError> {
+        let sim = self.s()?;
+        crate::faults::heal_all(sim);
+        Ok(sim.faults.records().len())
     }
 
     async fn finish(&mut self) -> Result<RunFacts, BackendError> {

@@ -10,6 +10,11 @@ use crate::store::{Change, ChangeKind};
 use capi_scenarios::predicate::KIND_CLUSTER_LABEL;
 use serde_json::Value;
 
+/// Deleted by `clusterctl move` (the object lives on in another management cluster).
+fn moved(o: &Object) -> bool {
+    o.meta.annotations.contains_key(keys::DELETE_FOR_MOVE)
+}
+
 fn deletion_started(ch: &Change) -> bool {
     ch.kind == ChangeKind::Modified && ch.object.deleting() && ch.old.as_ref().is_some_and(|o| !o.deleting())
 }
@@ -165,7 +170,7 @@ pub fn md_rollout_bounds(inv: &mut Invariants, sim: &Sim, m: usize, actor: &str,
 /// `ReconcileDelete` deletes the container, then removes the finalizer.
 pub fn no_container_outlives_its_machine(inv: &mut Invariants, sim: &Sim, ch: &Change) {
     let o = &ch.object;
-    if !o.kind.is_infra_machine() || ch.kind != ChangeKind::Deleted {
+    if !o.kind.is_infra_machine() || ch.kind != ChangeKind::Deleted || moved(o) {
         return;
     }
     let cluster = o.label(keys::CLUSTER_NAME).unwrap_or("");
@@ -182,7 +187,7 @@ pub fn no_container_outlives_its_machine(inv: &mut Invariants, sim: &Sim, ch: &C
 /// `reconcileDelete`).
 pub fn no_container_leak_after_cluster_deletion(inv: &mut Invariants, sim: &Sim, ch: &Change) {
     let o = &ch.object;
-    if o.kind != Kind::Cluster || ch.kind != ChangeKind::Deleted {
+    if o.kind != Kind::Cluster || ch.kind != ChangeKind::Deleted || moved(o) {
         return;
     }
     let left: Vec<String> = sim.world.docker.list(&[(KIND_CLUSTER_LABEL, o.name())]).iter().map(|c| c.name.clone()).collect();

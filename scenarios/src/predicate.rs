@@ -361,58 +361,78 @@ fn evaluate_inner(p: &Predicate, world: &dyn WorldView) -> Result<Eval, String> 
             let b = c.bounds();
             Eval::new(b.admits(n), format!("{}: {n} found, want {}", c.target, b.describe()))
         }
-        Predicate::Phase(ph) => per_object(world, &ph.target, |r| {
-            let path = FieldPath::parse("status.phase").expect("static path");
-            let phase = r.field(&path).and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
-            let ok = phase == ph.is;
-            (ok, format!("{}/{} phase is {}", r.kind(), r.name(), if phase.is_empty() { "<none>" } else { &phase }), ph.is.clone())
-        })?,
-        Predicate::Field(f) => per_object(world, &f.target, |r| {
-            let v = r.field(&f.path).map(Cow::into_owned);
-            let mut ok = true;
-            if let Some(want) = &f.equals {
-                ok &= v.as_ref().is_some_and(|v| json_equal(v, want));
-            }
-            if let Some(e) = f.exists {
-                ok &= v.is_some() == e;
-            }
-            let seen = v.map_or("<absent>".to_string(), |v| v.to_string());
-            let want = match (&f.equals, f.exists) {
-                (Some(w), _) => w.to_string(),
-                (None, Some(true)) => "<present>".into(),
-                (None, Some(false)) => "<absent>".into(),
-                (None, None) => "<anything>".into(),
+        Predicate::Phase(ph) => {
+            let phase_of = |r: &dyn Resource| -> String { r.field(phase_path()).and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default() };
+            per_object(
+                world,
+                &ph.target,
+                |r| r.field(phase_path()).is_some_and(|v| v.as_str() == Some(ph.is.as_str())),
+                |r| {
+                    let phase = phase_of(r);
+                    (format!("{}/{} phase is {}", r.kind(), r.name(), if phase.is_empty() { "<none>" } else { &phase }), ph.is.clone())
+                },
+            )?
+        }
+        Predicate::Field(f) => per_object(
+            world,
+            &f.target,
+            |r| {
+                let v = r.field(&f.path);
+                f.equals.as_ref().is_none_or(|want| v.as_deref().is_some_and(|v| json_equal(v, want))) && f.exists.is_none_or(|e| v.is_some() == e)
+            },
+            |r| {
+                let seen = r.field(&f.path).map_or("<absent>".to_string(), |v| v.to_string());
+                let want = match (&f.equals, f.exists) {
+                    (Some(w), _) => w.to_string(),
+                    (None, Some(true)) => "<present>".into(),
+                    (None, Some(false)) => "<absent>".into(),
+                    (None, None) => "<anything>".into(),
+                };
+                (format!("{}/{} {} = {seen}", r.kind(), r.name(), f.path), want)
+            },
+        )?,
+        Predicate::Condition(c) => {
+            let find = |r: &dyn Resource| -> (String, String, String) {
+                let conds = r.field(conditions_path());
+                let cond = conds.as_deref().and_then(Value::as_array).and_then(|a| a.iter().find(|x| x.get("type").and_then(Value::as_str) == Some(c.type_.as_str())));
+                match cond {
+                    Some(x) => (
+                        x.get("status").and_then(Value::as_str).unwrap_or("").to_string(),
+                        x.get("reason").and_then(Value::as_str).unwrap_or("").to_string(),
+                        x.get("message").and_then(Value::as_str).unwrap_or("").to_string(),
+                    ),
+                    None => ("<absent>".to_string(), String::new(), String::new()),
+                }
             };
-            (ok, format!("{}/{} {} = {seen}", r.kind(), r.name(), f.path), want)
-        })?,
-        Predicate::Condition(c) => per_object(world, &c.target, |r| {
-            let path = FieldPath::parse("status.conditions").expect("static path");
-            let conds = r.field(&path).map(Cow::into_owned).unwrap_or(Value::Null);
-            let cond = conds.as_array().and_then(|a| a.iter().find(|x| x.get("type").and_then(Value::as_str) == Some(c.type_.as_str())));
-            let (status, reason, message) = match cond {
-                Some(x) => (
-                    x.get("status").and_then(Value::as_str).unwrap_or("").to_string(),
-                    x.get("reason").and_then(Value::as_str).unwrap_or("").to_string(),
-                    x.get("message").and_then(Value::as_str).unwrap_or("").to_string(),
-                ),
-                None => ("<absent>".to_string(), String::new(), String::new()),
-            };
-            let ok = status == c.status
-                && c.reason.as_ref().is_none_or(|w| &reason == w)
-                && c.message.as_ref().is_none_or(|w| message.contains(w.as_str()));
-            let mut seen = format!("{}/{} {}={status}", r.kind(), r.name(), c.type_);
-            if !reason.is_empty() {
-                seen.push_str(&format!(" ({reason})"));
-            }
-            if !message.is_empty() && !ok {
-                seen.push_str(&format!(": {}", message.lines().next().unwrap_or("")));
-            }
-            let mut want = c.status.clone();
-            if let Some(r) = &c.reason {
-                want.push_str(&format!(" ({r})"));
-            }
-            (ok, seen, want)
-        })?,
+            per_object(
+                world,
+                &c.target,
+                |r| {
+                    let conds = r.field(conditions_path());
+                    let cond = conds.as_deref().and_then(Value::as_array).and_then(|a| a.iter().find(|x| x.get("type").and_then(Value::as_str) == Some(c.type_.as_str())));
+                    cond.is_some_and(|x| {
+                        let g = |k: &str| x.get(k).and_then(Value::as_str).unwrap_or("");
+                        g("status") == c.status && c.reason.as_ref().is_none_or(|w| g("reason") == w) && c.message.as_ref().is_none_or(|w| g("message").contains(w.as_str()))
+                    })
+                },
+                |r| {
+                    let (status, reason, message) = find(r);
+                    let ok = status == c.status && c.reason.as_ref().is_none_or(|w| &reason == w) && c.message.as_ref().is_none_or(|w| message.contains(w.as_str()));
+                    let mut seen = format!("{}/{} {}={status}", r.kind(), r.name(), c.type_);
+                    if !reason.is_empty() {
+                        seen.push_str(&format!(" ({reason})"));
+                    }
+                    if !message.is_empty() && !ok {
+                        seen.push_str(&format!(": {}", message.lines().next().unwrap_or("")));
+                    }
+                    let mut want = c.status.clone();
+                    if let Some(r) = &c.reason {
+                        want.push_str(&format!(" ({r})"));
+                    }
+                    (seen, want)
+                },
+            )?
+        }
         Predicate::Containers(q) => {
             let all = world.containers();
             let matching: Vec<&ContainerInfo> = all.iter().filter(|c| q.selects(c)).collect();
@@ -482,23 +502,43 @@ fn describe_container_query(q: &ContainerPredicate) -> String {
     }
 }
 
-/// Apply a per-object check with the target's quantifier; `check` returns (ok, what was seen, what was wanted).
-fn per_object(world: &dyn WorldView, target: &Target, check: impl Fn(&dyn Resource) -> (bool, String, String)) -> Result<Eval, String> {
+fn phase_path() -> &'static FieldPath {
+    static P: std::sync::OnceLock<FieldPath> = std::sync::OnceLock::new();
+    P.get_or_init(|| FieldPath::parse("status.phase").expect("static path"))
+}
+
+fn conditions_path() -> &'static FieldPath {
+    static P: std::sync::OnceLock<FieldPath> = std::sync::OnceLock::new();
+    P.get_or_init(|| FieldPath::parse("status.conditions").expect("static path"))
+}
+
+/// Apply a per-object check with the target's quantifier; `describe` gives (what was seen, what was
+/// wanted) and runs only for the objects the detail mentions.
+fn per_object(
+    world: &dyn WorldView,
+    target: &Target,
+    ok: impl Fn(&dyn Resource) -> bool,
+    describe: impl Fn(&dyn Resource) -> (String, String),
+) -> Result<Eval, String> {
     let objects = select(world, target)?;
     if objects.is_empty() {
         return Ok(Eval::new(false, format!("{target}: no such object")));
     }
-    let results: Vec<(bool, String, String)> = objects.iter().map(|r| check(*r)).collect();
+    let oks: Vec<bool> = objects.iter().map(|r| ok(*r)).collect();
     let holds = match target.quantifier {
-        Quantifier::All => results.iter().all(|r| r.0),
-        Quantifier::Any => results.iter().any(|r| r.0),
+        Quantifier::All => oks.iter().all(|x| *x),
+        Quantifier::Any => oks.iter().any(|x| *x),
     };
-    let first_bad = results.iter().find(|r| !r.0);
-    let detail = match (holds, first_bad) {
-        (true, _) => format!("{} ({} object{})", results[0].1, results.len(), if results.len() == 1 { "" } else { "s" }),
-        (false, Some((_, seen, want))) => {
-            let bad = results.iter().filter(|r| !r.0).count();
-            format!("{seen}, want {want}{}", if bad > 1 { format!(" ({bad} of {} objects differ)", results.len()) } else { String::new() })
+    let n = objects.len();
+    let detail = match (holds, oks.iter().position(|x| !x)) {
+        (true, _) => {
+            let first = oks.iter().position(|x| *x).unwrap_or(0);
+            format!("{} ({n} object{})", describe(objects[first]).0, if n == 1 { "" } else { "s" })
+        }
+        (false, Some(i)) => {
+            let (seen, want) = describe(objects[i]);
+            let bad = oks.iter().filter(|x| !**x).count();
+            format!("{seen}, want {want}{}", if bad > 1 { format!(" ({bad} of {n} objects differ)") } else { String::new() })
         }
         (false, None) => format!("{target}: no object matched"),
     };

@@ -18,6 +18,9 @@ pub struct ObjectSet {
     by_uid: BTreeMap<Arc<str>, ObjKey>,
     by_owner: BTreeMap<Arc<str>, BTreeSet<ObjKey>>,
     by_cluster: BTreeMap<(Kind, String), BTreeSet<ObjKey>>,
+    /// The highest resourceVersion seen per kind (inserts and removals), i.e. how far this set has
+    /// observed each kind's watch stream.
+    seen_rv: BTreeMap<Kind, u64>,
 }
 
 impl ObjectSet {
@@ -31,15 +34,32 @@ impl ObjectSet {
         self.objects.is_empty()
     }
 
+    /// The highest resourceVersion observed for a kind.
+    pub fn seen_resource_version(&self, kind: Kind) -> u64 {
+        self.seen_rv.get(&kind).copied().unwrap_or(0)
+    }
+
+    fn observe_rv(&mut self, kind: Kind, rv: u64) {
+        let e = self.seen_rv.entry(kind).or_insert(0);
+        *e = (*e).max(rv);
+    }
+
     /// Insert or replace; returns the previous version.
     pub fn insert(&mut self, obj: Arc<Object>) -> Option<Arc<Object>> {
         let key = obj.key();
+        self.observe_rv(key.kind, obj.meta.resource_version);
         let old = self.objects.insert(key.clone(), obj.clone());
         if let Some(o) = &old {
             self.unindex(&key, o);
         }
         self.index(&key, &obj);
         old
+    }
+
+    /// Remove an object (a watch DELETED event carrying the final resourceVersion).
+    pub fn remove_observed(&mut self, obj: &Object) -> Option<Arc<Object>> {
+        self.observe_rv(obj.kind, obj.meta.resource_version);
+        self.remove(&obj.key())
     }
 
     /// Remove by key; returns the removed object.
@@ -56,7 +76,7 @@ impl ObjectSet {
         for o in &obj.meta.owner_references {
             self.by_owner.entry(o.uid.clone()).or_default().insert(key.clone());
         }
-        if let Some(c) = obj.label(CLUSTER_NAME_LABEL) {
+        if let Some(c) = cluster_key(obj) {
             self.by_cluster.entry((key.kind, c.to_string())).or_default().insert(key.clone());
         }
     }
@@ -73,7 +93,7 @@ impl ObjectSet {
                 }
             }
         }
-        if let Some(c) = obj.label(CLUSTER_NAME_LABEL) {
+        if let Some(c) = cluster_key(obj) {
             let ik = (key.kind, c.to_string());
             if let Some(set) = self.by_cluster.get_mut(&ik) {
                 set.remove(key);
@@ -127,7 +147,8 @@ impl ObjectSet {
         self.by_owner.get(uid).into_iter().flat_map(move |set| set.iter().filter_map(move |k| self.objects.get(k)))
     }
 
-    /// Objects of a kind carrying `cluster.x-k8s.io/cluster-name=<cluster>` (any namespace).
+    /// Objects of a kind carrying `cluster.x-k8s.io/cluster-name=<cluster>` (any namespace); for the
+    /// Cluster kind, the Clusters of that name.
     pub fn in_cluster<'a>(&'a self, kind: Kind, cluster: &str) -> impl Iterator<Item = &'a Arc<Object>> + 'a {
         self.by_cluster
             .get(&(kind, cluster.to_string()))
@@ -152,6 +173,16 @@ impl ObjectSet {
             }
             None => self.of_kind(kind, ns).filter(matches).collect(),
         }
+    }
+}
+
+/// The cluster an object is indexed under: a Cluster under its own name, anything else under its
+/// cluster-name label.
+fn cluster_key(obj: &Object) -> Option<&str> {
+    if obj.kind == Kind::Cluster {
+        Some(obj.name())
+    } else {
+        obj.label(CLUSTER_NAME_LABEL)
     }
 }
 

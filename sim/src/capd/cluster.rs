@@ -71,7 +71,7 @@ impl Reconciler for InfraClusterReconciler {
             if *name == lb_container_name(cluster) {
                 out.extend(
                     cache
-                        .of_kind(self.shape.cluster_kind(), None)
+                        .in_cluster(self.shape.cluster_kind(), cluster)
                         .filter(|o| o.owner_of_kind("Cluster").is_some_and(|r| r.name == *cluster))
                         .map(|o| o.key()),
                 );

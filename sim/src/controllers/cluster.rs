@@ -61,7 +61,7 @@ impl Reconciler for ClusterReconciler {
     fn map_notice(&self, notice: &Notice, cache: &ObjectSet, out: &mut Vec<ObjKey>) {
         if let Notice::Workload(cluster) = notice {
             // ClusterCache probe results.
-            out.extend(cache.of_kind(Kind::Cluster, None).filter(|c| c.name() == cluster).map(|c| c.key()));
+            out.extend(cache.in_cluster(Kind::Cluster, cluster).map(|c| c.key()));
         }
     }
     fn reconcile(&self, ctx: &mut Ctx<'_>, key: &ObjKey) -> ReconcileResult {

@@ -47,12 +47,12 @@ impl Reconciler for MachineHealthCheckReconciler {
         let o = &change.object;
         let cluster = if o.kind == Kind::Cluster { Some(o.name()) } else { common::cluster_name(o) };
         if let Some(c) = cluster {
-            out.extend(cache.of_kind(Kind::MachineHealthCheck, Some(o.namespace())).filter(|h| h.str_at("/spec/clusterName") == Some(c)).map(|h| h.key()));
+            out.extend(cache.in_cluster_ns(Kind::MachineHealthCheck, o.namespace(), c).filter(|h| h.str_at("/spec/clusterName") == Some(c)).map(|h| h.key()));
         }
     }
     fn map_notice(&self, notice: &Notice, cache: &ObjectSet, out: &mut Vec<ObjKey>) {
         if let Notice::Workload(c) = notice {
-            out.extend(cache.of_kind(Kind::MachineHealthCheck, None).filter(|h| h.str_at("/spec/clusterName") == Some(c.as_str())).map(|h| h.key()));
+            out.extend(cache.in_cluster(Kind::MachineHealthCheck, c).filter(|h| h.str_at("/spec/clusterName") == Some(c.as_str())).map(|h| h.key()));
         }
     }
     fn reconcile(&self, ctx: &mut Ctx<'_>, key: &ObjKey) -> ReconcileResult {

@@ -101,7 +101,7 @@ impl Reconciler for MachinePoolReconciler {
     fn map_notice(&self, notice: &Notice, cache: &ObjectSet, out: &mut Vec<ObjKey>) {
         // The ClusterCache node watch, set up once the control plane is initialized.
         if let Notice::Workload(cluster) = notice {
-            for mp in cache.of_kind(Kind::MachinePool, None).filter(|mp| mp.str_at("/spec/clusterName") == Some(cluster.as_str())) {
+            for mp in cache.in_cluster(Kind::MachinePool, cluster).filter(|mp| mp.str_at("/spec/clusterName") == Some(cluster.as_str())) {
                 let initialized = cache
                     .get_parts(Kind::Cluster, mp.namespace(), cluster)
                     .is_some_and(|c| conditions::is_true(c, "ControlPlaneInitialized"));

@@ -245,8 +245,9 @@ impl Sim {
         self.faults_after_time_advance();
     }
 
-    /// Run until `check` holds (checked now and after every event that changed something) or
-    /// `deadline` passes. Returns whether it held.
+    /// Run until `check` holds or `deadline` passes. Returns whether it held. The check runs at the
+    /// end of every simulated instant in which something changed (after the last event of that
+    /// millisecond), so the time it first holds is exact to the millisecond.
     pub fn run_while_not(&mut self, deadline: u64, mut check: impl FnMut(&Sim) -> bool) -> bool {
         if check(self) {
             return true;
@@ -256,7 +257,8 @@ impl Sim {
             match self.next_event_at() {
                 Some(at) if at <= deadline && !self.out_of_events() => {
                     self.step();
-                    if self.version != seen {
+                    let instant_over = self.next_event_at() != Some(self.now);
+                    if instant_over && self.version != seen {
                         seen = self.version;
                         if check(self) {
                             return true;

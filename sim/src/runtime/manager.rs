@@ -122,7 +122,7 @@ impl Manager {
     pub fn observe(&mut self, change: &Change, out: &mut Vec<(usize, ObjKey)>) {
         match change.kind {
             ChangeKind::Deleted => {
-                self.cache.remove(&change.object.key());
+                self.cache.remove_observed(&change.object);
             }
             _ => {
                 self.cache.insert(change.object.clone());

@@ -505,6 +505,18 @@ impl World {
                 );
             }
         }
+        // A re-init after every earlier etcd member's container is gone starts a new cluster (its data
+        // went with the containers); with a member still around it is a second, split cluster.
+        let survivors = self.workloads.get(&cluster).is_some_and(|w| w.etcd.keys().any(|m| m != container && self.docker.get(m).is_some()));
+        if plan.kind == BootKind::Init && !survivors {
+            if let Some(w) = self.workloads.get(&cluster).filter(|w| w.initialized) {
+                let inits = w.inits;
+                self.note(format!("kubeadm init on {container} starts {cluster} afresh (no earlier etcd member survives)"));
+                let mut fresh = WorkloadCluster::new(&cluster);
+                fresh.inits = inits.saturating_sub(1);
+                self.workloads.insert(cluster.clone(), fresh);
+            }
+        }
         let wl = self.workloads.entry(cluster.clone()).or_insert_with(|| WorkloadCluster::new(&cluster));
         match plan.kind {
             BootKind::Init => {

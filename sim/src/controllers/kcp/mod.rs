@@ -128,7 +128,7 @@ impl Reconciler for KcpReconciler {
     }
     fn map_notice(&self, notice: &Notice, cache: &ObjectSet, out: &mut Vec<ObjKey>) {
         if let Notice::Workload(cluster) = notice {
-            out.extend(cache.of_kind(Kind::Cluster, None).filter(|c| c.name() == cluster).filter_map(|c| kcp_of(c)));
+            out.extend(cache.in_cluster(Kind::Cluster, cluster).filter_map(|c| kcp_of(c)));
         }
     }
     fn reconcile(&self, ctx: &mut Ctx<'_>, key: &ObjKey) -> ReconcileResult {

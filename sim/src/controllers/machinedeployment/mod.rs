@@ -60,7 +60,8 @@ impl Reconciler for MachineDeploymentReconciler {
                     map_controller_owner(change, Kind::MachineDeployment, out);
                 } else if !o.meta.labels.is_empty() {
                     // An orphan: every MachineDeployment whose (non-empty) selector matches may adopt it.
-                    for md in cache.of_kind(Kind::MachineDeployment, Some(o.namespace())) {
+                    let cluster = o.str_at("/spec/clusterName").or_else(|| o.label(keys::CLUSTER_NAME)).unwrap_or("");
+                    for md in cache.in_cluster_ns(Kind::MachineDeployment, o.namespace(), cluster) {
                         if selector_at(md, "/spec/selector").is_ok_and(|s| !s.is_empty() && s.matches_map(&o.meta.labels)) {
                             out.push(md.key());
                         }

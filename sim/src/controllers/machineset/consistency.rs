@@ -60,7 +60,7 @@ impl Guard {
             return true;
         }
         r.written.retain(|kind, (rv, at)| {
-            let seen = cache.of_kind(*kind, None).map(|o| o.meta.resource_version).max().unwrap_or(0);
+            let seen = cache.seen_resource_version(*kind);
             seen < *rv && now.saturating_sub(*at) < GIVE_UP_AFTER_MS
         });
         if r.written.is_empty() {

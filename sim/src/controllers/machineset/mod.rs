@@ -96,7 +96,9 @@ impl Reconciler for MachineSetReconciler {
                 Some(_) => {}
                 // An orphan: every MachineSet whose selector matches may adopt it.
                 None if !o.meta.labels.is_empty() => {
-                    for ms in cache.of_kind(Kind::MachineSet, Some(o.namespace())) {
+                    // MachineSets of the Machine's cluster (adoption requires the same cluster).
+                    let cluster = o.str_at("/spec/clusterName").or_else(|| o.label(keys::CLUSTER_NAME)).unwrap_or("");
+                    for ms in cache.in_cluster_ns(Kind::MachineSet, o.namespace(), cluster) {
                         if selector_at(ms, "/spec/selector").is_ok_and(|s| s.matches_map(&o.meta.labels)) {
                             out.push(ms.key());
                         }
@@ -105,7 +107,8 @@ impl Reconciler for MachineSetReconciler {
                 None => {}
             },
             Kind::MachineDeployment => {
-                for ms in cache.of_kind(Kind::MachineSet, Some(o.namespace())) {
+                let cluster = o.str_at("/spec/clusterName").or_else(|| o.label(keys::CLUSTER_NAME)).unwrap_or("");
+                for ms in cache.in_cluster_ns(Kind::MachineSet, o.namespace(), cluster) {
                     if ms.label(keys::DEPLOYMENT_NAME) == Some(o.name()) {
                         out.push(ms.key());
                     }

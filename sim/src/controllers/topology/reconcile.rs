@@ -120,7 +120,7 @@ impl Reconciler for TopologyReconciler {
     }
     fn map_notice(&self, notice: &Notice, cache: &ObjectSet, out: &mut Vec<ObjKey>) {
         if let Notice::Workload(name) = notice {
-            out.extend(cache.of_kind(Kind::Cluster, None).filter(|c| c.name() == name && has_topology(c)).map(|c| c.key()));
+            out.extend(cache.in_cluster(Kind::Cluster, name).filter(|c| has_topology(c)).map(|c| c.key()));
         }
     }
     fn reconcile(&self, ctx: &mut Ctx<'_>, key: &ObjKey) -> ReconcileResult {

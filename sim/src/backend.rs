@@ -150,6 +150,20 @@ pub fn select_containers(sim: &Sim, t: &capi_scenarios::model::ContainerTarget) 
     }
 }
 
+/// Let the simulation settle before its outcome is read: run in 10s slices until a slice changes
+/// nothing (at most two simulated minutes), so that the last status updates are in.
+pub fn settle(sim: &mut Sim) {
+    let start = sim.now();
+    loop {
+        let v = sim.version();
+        let t = sim.now() + 10_000;
+        sim.run_until(t);
+        if sim.version() == v || sim.now() >= start + 120_000 || sim.out_of_events() {
+            break;
+        }
+    }
+}
+
 /// The final outcome of a simulation: objects (initial namespaces excepted) and containers.
 pub fn outcome(sim: &Sim) -> Outcome {
     let mut objects = Vec::new();
@@ -366,6 +380,7 @@ impl Backend for SimBackend {
     async fn finish(&mut self) -> Result<RunFacts, BackendError> {
         let sim = self.s()?;
         crate::faults::finish(sim);
+        settle(sim);
         Ok(RunFacts {
             trace_hash: sim.trace.hash(),
             sim_time_ms: sim.now(),

@@ -99,16 +99,11 @@ impl Reconciler for MachinePoolReconciler {
         }
     }
     fn map_notice(&self, notice: &Notice, cache: &ObjectSet, out: &mut Vec<ObjKey>) {
-        // The ClusterCache node watch, set up once the control plane is initialized.
+        // The ClusterCache cluster source (connection changes) and, once the control plane is
+        // initialized, the node watch: both map a workload cluster to its MachinePools
+        // (`machinepool_controller.go`: `WatchesRawSource(r.ClusterCache.GetClusterSource(...))`).
         if let Notice::Workload(cluster) = notice {
-            for mp in cache.in_cluster(Kind::MachinePool, cluster).filter(|mp| mp.str_at("/spec/clusterName") == Some(cluster.as_str())) {
-                let initialized = cache
-                    .get_parts(Kind::Cluster, mp.namespace(), cluster)
-                    .is_some_and(|c| conditions::is_true(c, "ControlPlaneInitialized"));
-                if initialized {
-                    out.push(mp.key());
-                }
-            }
+            out.extend(cache.in_cluster(Kind::MachinePool, cluster).filter(|mp| mp.str_at("/spec/clusterName") == Some(cluster.as_str())).map(|mp| mp.key()));
         }
     }
     fn reconcile(&self, ctx: &mut Ctx<'_>, key: &ObjKey) -> ReconcileResult {

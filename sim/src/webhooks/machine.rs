@@ -12,7 +12,46 @@ use serde_json::{json, Value};
 
 /// The webhooks of this module.
 pub fn webhooks() -> Vec<Box<dyn Webhook>> {
-    vec![Box::new(MachineWebhook), Box::new(MachineHealthCheckWebhook)]
+    vec![Box::new(MachineWebhook), Box::new(MachineHealthCheckWebhook), Box::new(MachinePoolWebhook)]
+}
+
+/// The MachinePool webhook (defaulting; `core/webhooks/admission/machinepool.go`).
+pub struct MachinePoolWebhook;
+
+impl Webhook for MachinePoolWebhook {
+    fn kind(&self) -> Kind {
+        Kind::MachinePool
+    }
+    fn name(&self) -> &'static str {
+        "validation.machinepool.cluster.x-k8s.io"
+    }
+    fn manager(&self) -> &'static str {
+        "capi"
+    }
+    fn default(&self, _op: Operation, m: &mut Object, _store: &Store, _gates: &FeatureGates) {
+        if let Some(c) = m.str_at("/spec/clusterName").map(str::to_string) {
+            m.meta.labels.insert(keys::CLUSTER_NAME.into(), c);
+        }
+        if m.at("/spec/replicas").is_none() {
+            m.set("/spec/replicas", json!(1));
+        }
+        if m.at("/spec/template/spec/deletion/nodeDeletionTimeoutSeconds").is_none() {
+            m.set("/spec/template/spec/deletion/nodeDeletionTimeoutSeconds", json!(10));
+        }
+        if let Some(v) = m.str_at("/spec/template/spec/version").map(str::to_string) {
+            m.set("/spec/template/spec/version", json!(with_v(&v)));
+        }
+    }
+    fn validate(&self, req: &AdmissionRequest<'_>) -> Result<Vec<String>, String> {
+        let m = req.object;
+        let mut errs = Vec::new();
+        if let (Operation::Update, Some(old)) = (req.op, req.old) {
+            if old.str_at("/spec/clusterName") != m.str_at("/spec/clusterName") {
+                errs.push("spec.clusterName: Forbidden: field is immutable".into());
+            }
+        }
+        invalid(m, errs)
+    }
 }
 
 fn invalid(obj: &Object, errors: Vec<String>) -> Result<Vec<String>, String> {

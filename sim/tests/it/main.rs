@@ -18,8 +18,17 @@ pub fn root() -> PathBuf {
 
 /// Run a library scenario with a seed; returns the report and the backend (for the trace).
 pub fn run(file: &str, seed: Option<u64>, trace: TraceMode) -> (RunReport, SimBackend) {
+    run_with(file, seed, trace, &[])
+}
+
+/// Run a library scenario with variables overridden.
+pub fn run_with(file: &str, seed: Option<u64>, trace: TraceMode, vars: &[(&str, &str)]) -> (RunReport, SimBackend) {
     let path = root().join("scenarios/library").join(file);
-    let scenario = capi_scenarios::load(&path, &Default::default()).unwrap_or_else(|e| panic!("{e}"));
+    let mut opts = capi_scenarios::LoadOptions::default();
+    for (k, v) in vars {
+        opts.vars.insert(k.to_string(), v.to_string());
+    }
+    let scenario = capi_scenarios::load(&path, &opts).unwrap_or_else(|e| panic!("{e}"));
     let mut backend = SimBackend::new(SimOptions { trace, ..Default::default() });
     let report = pollster::block_on(runner::run(&mut backend, &scenario, &RunOptions { seed, ..Default::default() }));
     (report, backend)

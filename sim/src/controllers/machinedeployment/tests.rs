@@ -373,7 +373,8 @@ fn remediation_deletes_unhealthy_machines_within_max_in_flight() {
     names.sort();
     mark_unhealthy(&mut sim, &names[0]);
     mark_unhealthy(&mut sim, &names[1]);
-    run_for(&mut sim, 1_000);
+    // The MachineSet reconciles each object at most once per second (CAPI's rate limit).
+    run_for(&mut sim, 3_000);
     // Same age: the first name goes first; the second waits for the token.
     let first = get(&sim, Kind::Machine, "default", &names[0]);
     assert!(first.as_ref().is_none_or(|m| m.deleting()), "the first unhealthy Machine is remediated");

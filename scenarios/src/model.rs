@@ -28,6 +28,9 @@ pub struct Scenario {
     pub timing: Option<String>,
     /// Bound on simulated time after the last fault for the run to converge (liveness phase).
     pub converge_within: Option<DurationMs>,
+    /// What "converged" means for the liveness phase of swarm runs (`converged:`); by default the last
+    /// `wait` of the scenario and every `expect` after it.
+    pub converged: Option<crate::Predicate>,
     /// Random fault profile for swarm runs (see the faults module of the simulator).
     pub fault_profile: Option<String>,
     /// The steps, with the line each starts on.

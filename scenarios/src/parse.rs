@@ -47,6 +47,8 @@ struct RawScenario {
     #[serde(default)]
     converge_within: Option<DurationMs>,
     #[serde(default)]
+    converged: Option<crate::Predicate>,
+    #[serde(default)]
     fault_profile: Option<String>,
     steps: Vec<Step>,
 }
@@ -121,6 +123,7 @@ pub fn load_text(text: &str, path: &Path, opts: &LoadOptions) -> Result<Scenario
         management,
         timing: raw.timing,
         converge_within: raw.converge_within,
+        converged: raw.converged,
         fault_profile: raw.fault_profile,
         steps,
         path: path.to_path_buf(),

@@ -29,14 +29,23 @@ pub struct RunOptions {
     pub liveness: bool,
 }
 
-/// The scenario's convergence goal: the predicates of its trailing `wait` / `expect` steps (sleeps
-/// between them are skipped). `None` when the scenario does not end with any.
+/// The scenario's convergence goal: its `converged:` predicate when it has one, else the predicates of its
+/// last `wait` and the `expect` steps after it (sleeps between them are skipped). `None` when the scenario
+/// does not end with a wait or an expect.
 pub fn convergence_goal(scenario: &Scenario) -> Option<Predicate> {
+    if let Some(goal) = &scenario.converged {
+        return Some(goal.clone());
+    }
+    // The end state a scenario asserts is its last `wait` and the `expect`s after it: earlier waits and
+    // expects may describe transient states (e.g. "TopologyReconciled is False while upgrading").
     let mut preds = Vec::new();
     for e in scenario.steps.iter().rev() {
         match &e.step {
-            Step::Wait(w) => preds.push(w.until.clone()),
-            Step::Expect(x) => preds.extend(x.0.iter().filter(|p| !matches!(p, Predicate::Denied(_) | Predicate::Warned(_))).cloned()),
+            Step::Wait(w) => {
+                preds.push(w.until.clone());
+                break;
+            }
+            Step::Expect(x) => preds.extend(x.0.iter().rev().filter(|p| !matches!(p, Predicate::Denied(_) | Predicate::Warned(_))).cloned()),
             Step::Sleep(_) => {}
             _ => break,
         }

@@ -14,8 +14,8 @@ pub enum Mutant {
     MdIgnoreMaxUnavailable,
     /// DockerMachine / DevMachine deletion forgets to remove the container.
     DockerMachineLeaksContainer,
-    /// The Machine controller does not requeue after a write conflict (it swallows the error).
-    NoRequeueAfterConflict,
+    /// DockerMachine (release-1.13 flow) gives up after a failed bootstrap exec instead of repeating it.
+    CapdNoBootstrapRetry,
     /// The topology controller upgrades MachineDeployments before the control plane.
     TopologyWorkersFirst,
 }
@@ -26,7 +26,7 @@ impl Mutant {
         Mutant::KcpDeleteBeforeReady,
         Mutant::MdIgnoreMaxUnavailable,
         Mutant::DockerMachineLeaksContainer,
-        Mutant::NoRequeueAfterConflict,
+        Mutant::CapdNoBootstrapRetry,
         Mutant::TopologyWorkersFirst,
     ];
 
@@ -36,7 +36,7 @@ impl Mutant {
             Mutant::KcpDeleteBeforeReady => "kcp-delete-before-ready",
             Mutant::MdIgnoreMaxUnavailable => "md-ignore-max-unavailable",
             Mutant::DockerMachineLeaksContainer => "dockermachine-leaks-container",
-            Mutant::NoRequeueAfterConflict => "no-requeue-after-conflict",
+            Mutant::CapdNoBootstrapRetry => "capd-no-bootstrap-retry",
             Mutant::TopologyWorkersFirst => "topology-workers-first",
         }
     }

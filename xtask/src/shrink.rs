@@ -2,12 +2,12 @@
 //! earlier, shorter, simpler targets) while the same invariant still fails, and write the minimal case
 //! as a scenario with explicit `fault:` steps that fails deterministically.
 
-use crate::swarm::{parse_mutants, run_seed};
-use anyhow::{bail, Context, Result};
+use crate::swarm::parse_mutants;
+use capi_sim::swarm::{run_seed, shrink as shrink_schedule, Shrunk};
+use anyhow::{Context, Result};
 use capi_scenarios::model::FaultSpec;
-use capi_scenarios::{DurationMs, Scenario};
+use capi_scenarios::Scenario;
 use capi_sim::engine::trace::TraceMode;
-use capi_sim::mutants::Mutants;
 use clap::Args;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -32,113 +32,6 @@ pub struct ShrinkArgs {
     /// Set a variable (repeatable).
     #[arg(long = "var", value_name = "NAME=VALUE")]
     pub vars: Vec<String>,
-}
-
-/// The outcome of a shrink.
-pub struct Shrunk {
-    /// The invariant that fails.
-    pub invariant: String,
-    /// Faults drawn by the swarm run.
-    pub original: Vec<FaultSpec>,
-    /// The minimal schedule.
-    pub minimal: Vec<FaultSpec>,
-    /// Runs it took.
-    pub runs: usize,
-}
-
-fn first_invariant(r: &capi_scenarios::report::RunReport) -> Option<String> {
-    r.violations.first().map(|v| v.invariant.clone()).or_else(|| (!r.passed).then(|| "failed".to_string()))
-}
-
-/// Shrink a failing seed's schedule.
-pub fn shrink_schedule(scenario: &Scenario, seed: u64, profile: &str, mutants: &Mutants) -> Result<Shrunk> {
-    let (report, _) = run_seed(scenario, seed, Some(profile), mutants, Vec::new(), TraceMode::Hash, false);
-    let Some(invariant) = first_invariant(&report) else { bail!("seed {seed} passes: nothing to shrink") };
-    let original: Vec<FaultSpec> = report
-        .faults
-        .iter()
-        .filter_map(|f| {
-            let mut s = f.spec.clone()?;
-            s.after = Some(DurationMs(f.at_ms));
-            s.when = None;
-            Some(s)
-        })
-        .collect();
-    let mut runs = 1;
-    let mut fails = |s: &[FaultSpec]| -> bool {
-        runs += 1;
-        let (r, _) = run_seed(scenario, seed, None, mutants, s.to_vec(), TraceMode::Off, false);
-        r.violations.iter().any(|v| v.invariant == invariant) || (invariant == "failed" && !r.passed)
-    };
-    if !fails(&original) {
-        bail!("seed {seed} fails with {invariant}, but not when its {} faults are replayed as an explicit schedule", original.len());
-    }
-    // Delta debugging over the faults.
-    let mut cur = original.clone();
-    let mut n = 2usize;
-    while cur.len() >= 2 {
-        let chunk = cur.len().div_ceil(n);
-        let mut reduced = false;
-        for i in 0..n {
-            let (lo, hi) = (i * chunk, ((i + 1) * chunk).min(cur.len()));
-            if lo >= hi {
-                continue;
-            }
-            let complement: Vec<FaultSpec> = cur[..lo].iter().chain(&cur[hi..]).cloned().collect();
-            if fails(&complement) {
-                cur = complement;
-                n = (n - 1).max(2);
-                reduced = true;
-                break;
-            }
-        }
-        if !reduced {
-            if n >= cur.len() {
-                break;
-            }
-            n = (n * 2).min(cur.len());
-        }
-    }
-    if cur.len() == 1 && fails(&[]) {
-        cur.clear();
-    }
-    // Simplify each remaining fault: earlier, shorter, simpler target.
-    for i in 0..cur.len() {
-        loop {
-            let at = cur[i].after.map_or(0, |d| d.as_ms());
-            if at < 2_000 {
-                break;
-            }
-            let mut c = cur.clone();
-            c[i].after = Some(DurationMs(at / 2 / 1000 * 1000));
-            if fails(&c) {
-                cur = c;
-            } else {
-                break;
-            }
-        }
-        while let Some(d) = cur[i].duration.filter(|d| d.as_ms() >= 10_000) {
-            let mut c = cur.clone();
-            c[i].duration = Some(DurationMs(d.as_ms() / 2 / 1000 * 1000));
-            if fails(&c) {
-                cur = c;
-            } else {
-                break;
-            }
-        }
-        for simpler in [
-            |f: &mut FaultSpec| f.target.index = Some(0),
-            |f: &mut FaultSpec| f.target.control_plane = None,
-            |f: &mut FaultSpec| f.probability = f.probability.map(|p| p.max(0.5)),
-        ] {
-            let mut c = cur.clone();
-            simpler(&mut c[i]);
-            if c != cur && fails(&c) {
-                cur = c;
-            }
-        }
-    }
-    Ok(Shrunk { invariant, original, minimal: cur, runs })
 }
 
 /// A fault spec as YAML without empty fields.
@@ -193,7 +86,7 @@ pub fn shrink(args: &ShrinkArgs) -> Result<ExitCode> {
     let scenario = capi_scenarios::load(&args.path, &capi_scenarios::LoadOptions { vars: vars.clone(), fixtures_dir: None }).map_err(|e| anyhow::anyhow!("{e}"))?;
     let profile = args.profile.clone().or_else(|| scenario.fault_profile.clone()).unwrap_or_else(|| "default".into());
     let mutants = parse_mutants(&args.mutants)?;
-    let shrunk = shrink_schedule(&scenario, args.seed, &profile, &mutants)?;
+    let shrunk = shrink_schedule(&scenario, args.seed, &profile, &mutants).map_err(anyhow::Error::msg)?;
     let out = args.out.clone().unwrap_or_else(|| {
         let stem = args.path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
         args.path.with_file_name(format!("{stem}.seed{}.shrunk.yaml", args.seed))

@@ -5,11 +5,8 @@
 use anyhow::{bail, Context, Result};
 use capi_reports::junit::{Swarm, SwarmSeed};
 use capi_reports::write::write_atomic;
-use capi_scenarios::model::FaultSpec;
 use capi_scenarios::report::RunReport;
-use capi_scenarios::runner::{self, RunOptions};
-use capi_scenarios::Scenario;
-use capi_sim::backend::{SimBackend, SimOptions};
+use capi_sim::backend::SimBackend;
 use capi_sim::engine::trace::TraceMode;
 use capi_sim::mutants::{Mutant, Mutants};
 use clap::Args;
@@ -125,13 +122,7 @@ pub fn parse_mutants(names: &[String]) -> Result<Mutants> {
     names.iter().map(|m| m.parse::<Mutant>().map_err(anyhow::Error::msg)).collect()
 }
 
-/// Run one seed in swarm mode (faults from the profile plus explicit ones, liveness phase).
-pub fn run_seed(scenario: &Scenario, seed: u64, profile: Option<&str>, mutants: &Mutants, faults: Vec<FaultSpec>, trace: TraceMode, timeline: bool) -> (RunReport, SimBackend) {
-    let opts = SimOptions { trace, mutants: mutants.clone(), fault_profile: profile.map(str::to_string), faults, timeline, ..Default::default() };
-    let mut backend = SimBackend::new(opts);
-    let report = pollster::block_on(runner::run(&mut backend, scenario, &RunOptions { seed: Some(seed), swarm: true, ..Default::default() }));
-    (report, backend)
-}
+pub use capi_sim::swarm::run_seed;
 
 /// The replay command of a failing seed.
 pub fn replay_command(file: &str, seed: u64, profile: &str, mutants: &[String]) -> String {

@@ -72,7 +72,7 @@ fn message(text: &str) -> String {
 #[case::not_a_map("- apply: {}\n", "broken.yaml:1:1: a scenario is a map with `name`, `description`, `seed`, `vars` and `steps`")]
 #[case::unknown_top_level_key(
     "name: x\nsetps: []\n",
-    "broken.yaml:2:1: unknown field `setps`, expected one of `name`, `description`, `seed`, `vars`, `management`, `timing`, `converge-within`, `fault-profile`, `steps`"
+    "broken.yaml:2:1: unknown field `setps`, expected one of `name`, `description`, `seed`, `vars`, `management`, `timing`, `converge-within`, `converged`, `fault-profile`, `steps`"
 )]
 #[case::unknown_fault_kind(
     "name: x\nsteps:\n  - fault: { kind: meteor-strike }\n",

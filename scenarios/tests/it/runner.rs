@@ -122,8 +122,23 @@ fn scaling_a_topology_cluster_patches_the_right_machine_deployment() {
 }
 
 #[test]
-fn the_convergence_goal_is_the_trailing_waits_and_expects() {
-    let s = scenario("name: x\nsteps:\n  - wait: { for: { exists: Cluster/a } }\n  - delete: { target: Cluster/a }\n  - wait: { for: { exists: Cluster/b } }\n  - sleep: 1s\n  - expect: [ { exists: Cluster/c }, { gone: Cluster/d } ]\n");
+fn the_convergence_goal_is_the_last_wait_and_the_expects_after_it() {
+    let s = scenario("name: x\nsteps:\n  - wait: { for: { exists: Cluster/a } }\n  - delete: { target: Cluster/a }\n  - wait: { for: { gone: Cluster/z } }\n  - expect: [ { exists: Cluster/y } ]\n  - wait: { for: { exists: Cluster/b } }\n  - sleep: 1s\n  - expect: [ { exists: Cluster/c }, { gone: Cluster/d } ]\n");
     let Some(Predicate::All(goal)) = runner::convergence_goal(&s) else { panic!("a goal") };
-    assert_eq!(goal.len(), 3);
+    let shown: Vec<String> = goal.iter().map(|p| serde_json::to_string(p).unwrap()).collect();
+    assert_eq!(shown.len(), 3, "{shown:?}");
+    assert!(shown[0].contains(r#""name":"b""#) && shown[1].contains(r#""name":"c""#) && shown[2].contains(r#""gone""#), "{shown:?}");
+}
+
+#[test]
+fn an_explicit_converged_predicate_is_the_goal() {
+    let s = scenario("name: x\nconverged: { exists: Cluster/goal }\nsteps:\n  - wait: { for: { exists: Cluster/b } }\n");
+    let goal = runner::convergence_goal(&s).expect("a goal");
+    assert!(serde_json::to_string(&goal).unwrap().contains(r#""name":"goal""#));
+}
+
+#[test]
+fn a_scenario_without_trailing_checks_has_no_goal() {
+    let s = scenario("name: x\nsteps:\n  - wait: { for: { exists: Cluster/b } }\n  - delete: { target: Cluster/b }\n");
+    assert!(runner::convergence_goal(&s).is_none());
 }

@@ -236,6 +236,11 @@ fn bootstrap(ctx: &mut Ctx<'_>, s: &Scope, dm: &mut Object, secret: &str) -> Res
         return Err(ReconcileError(format!("waiting for multi-user target: {e}")));
     }
     ctx.spend(c.booted_at.saturating_sub(now));
+    if let (Some(msg), true) = (&repeat, ctx.mutant(crate::mutants::Mutant::CapdNoBootstrapRetry)) {
+        set(dm, Cond::f(BOOTSTRAP_EXEC_SUCCEEDED, "NotSucceeded", EXEC_FAILED), now);
+        ctx.note(format!("giving up after: {msg} (mutant capd-no-bootstrap-retry)"));
+        return Ok(Some(Action::DONE));
+    }
     if let Some(msg) = &repeat {
         // The previous exec failed: report it, then run the bootstrap again ("Repeating bootstrap").
         set(dm, Cond::f(BOOTSTRAP_EXEC_SUCCEEDED, "NotSucceeded", EXEC_FAILED), now);

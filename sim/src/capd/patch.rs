@@ -85,70 +85,22 @@ fn changed_conditions(before: &Object, after: &Object) -> Vec<Value> {
         .collect()
 }
 
-/// Write what changed between `before` (as read) and `after` (as the reconcile left it).
+/// Write what changed between `before` (as read) and `after` (as the reconcile left it), in the patch
+/// helper's order: the conditions first (optimistic-locked, retried on conflict), then metadata and
+/// spec, then the rest of the status. Every part is tried even when an earlier one failed; the first
+/// error is returned.
 pub fn patch(ctx: &mut Ctx<'_>, before: &Object, after: &Object) -> Result<(), ReconcileError> {
     let key = after.key();
-    // Main resource: labels, annotations, finalizers, ownerReferences, and the body but status.
-    let body_diff = merge_diff(&body_without_status(before), &body_without_status(after));
-    let meta_changed = before.meta.labels != after.meta.labels
-        || before.meta.annotations != after.meta.annotations
-        || before.meta.finalizers != after.meta.finalizers
-        || before.meta.owner_references != after.meta.owner_references;
-    if body_diff.is_some() || meta_changed {
-        let (b, a) = (before.meta.clone(), after.meta.clone());
-        ctx.patch(&key, |o| {
-            for (k, v) in &a.labels {
-                if b.labels.get(k) != Some(v) {
-                    o.meta.labels.insert(k.clone(), v.clone());
-                }
-            }
-            for k in b.labels.keys().filter(|k| !a.labels.contains_key(*k)) {
-                o.meta.labels.remove(k);
-            }
-            for (k, v) in &a.annotations {
-                if b.annotations.get(k) != Some(v) {
-                    o.meta.annotations.insert(k.clone(), v.clone());
-                }
-            }
-            for k in b.annotations.keys().filter(|k| !a.annotations.contains_key(*k)) {
-                o.meta.annotations.remove(k);
-            }
-            for f in a.finalizers.iter().filter(|f| !b.finalizers.contains(f)) {
-                if !o.meta.finalizers.contains(f) {
-                    o.meta.finalizers.push(f.clone());
-                }
-            }
-            o.meta.finalizers.retain(|f| !b.finalizers.contains(f) || a.finalizers.contains(f));
-            if b.owner_references != a.owner_references {
-                o.meta.owner_references = a.owner_references.clone();
-            }
-            if let Some(d) = &body_diff {
-                let mut body = Value::Object(std::mem::take(&mut o.body));
-                merge_apply(&mut body, d);
-                if let Value::Object(m) = body {
-                    o.body = m;
-                }
-            }
-        })?;
-    }
-    // Removing the last finalizer may have deleted the object.
-    if ctx.live(&key).is_none() {
-        return Ok(());
-    }
-    // Status subresource.
-    let status_diff = merge_diff(&status_without_conditions(before), &status_without_conditions(after));
+    let mut first_error: Option<ReconcileError> = None;
+    let mut keep = |r: Result<(), ReconcileError>| {
+        if let Err(e) = r {
+            first_error.get_or_insert(e);
+        }
+    };
     let conds = changed_conditions(before, after);
-    if status_diff.is_some() || !conds.is_empty() {
-        ctx.patch_status(&key, |o| {
-            if let Some(d) = &status_diff {
-                let status = o.status_mut();
-                let mut v = Value::Object(std::mem::take(status));
-                merge_apply(&mut v, d);
-                if let Value::Object(m) = v {
-                    *status = m;
-                }
-            }
-            if !conds.is_empty() {
+    if !conds.is_empty() {
+        keep(
+            ctx.patch_status(&key, |o| {
                 let status = o.status_mut();
                 let list = status.entry("conditions").or_insert_with(|| Value::Array(Vec::new()));
                 if !list.is_array() {
@@ -161,10 +113,75 @@ pub fn patch(ctx: &mut Ctx<'_>, before: &Object, after: &Object) -> Result<(), R
                         None => list.push(c.clone()),
                     }
                 }
-            }
-        })?;
+            })
+            .map(drop)
+            .map_err(ReconcileError::from),
+        );
     }
-    Ok(())
+    // Main resource: labels, annotations, finalizers, ownerReferences, and the body but status.
+    let body_diff = merge_diff(&body_without_status(before), &body_without_status(after));
+    let meta_changed = before.meta.labels != after.meta.labels
+        || before.meta.annotations != after.meta.annotations
+        || before.meta.finalizers != after.meta.finalizers
+        || before.meta.owner_references != after.meta.owner_references;
+    if (body_diff.is_some() || meta_changed) && ctx.live(&key).is_some() {
+        let (b, a) = (before.meta.clone(), after.meta.clone());
+        keep(
+            ctx.patch(&key, |o| {
+                for (k, v) in &a.labels {
+                    if b.labels.get(k) != Some(v) {
+                        o.meta.labels.insert(k.clone(), v.clone());
+                    }
+                }
+                for k in b.labels.keys().filter(|k| !a.labels.contains_key(*k)) {
+                    o.meta.labels.remove(k);
+                }
+                for (k, v) in &a.annotations {
+                    if b.annotations.get(k) != Some(v) {
+                        o.meta.annotations.insert(k.clone(), v.clone());
+                    }
+                }
+                for k in b.annotations.keys().filter(|k| !a.annotations.contains_key(*k)) {
+                    o.meta.annotations.remove(k);
+                }
+                for f in a.finalizers.iter().filter(|f| !b.finalizers.contains(f)) {
+                    if !o.meta.finalizers.contains(f) {
+                        o.meta.finalizers.push(f.clone());
+                    }
+                }
+                o.meta.finalizers.retain(|f| !b.finalizers.contains(f) || a.finalizers.contains(f));
+                if b.owner_references != a.owner_references {
+                    o.meta.owner_references = a.owner_references.clone();
+                }
+                if let Some(d) = &body_diff {
+                    let mut body = Value::Object(std::mem::take(&mut o.body));
+                    merge_apply(&mut body, d);
+                    if let Value::Object(m) = body {
+                        o.body = m;
+                    }
+                }
+            })
+            .map(drop)
+            .map_err(ReconcileError::from),
+        );
+    }
+    // Removing the last finalizer may have deleted the object (not an error, as in the helper).
+    let status_diff = merge_diff(&status_without_conditions(before), &status_without_conditions(after));
+    if let (Some(d), true) = (&status_diff, ctx.live(&key).is_some()) {
+        keep(
+            ctx.patch_status(&key, |o| {
+                let status = o.status_mut();
+                let mut v = Value::Object(std::mem::take(status));
+                merge_apply(&mut v, d);
+                if let Value::Object(m) = v {
+                    *status = m;
+                }
+            })
+            .map(drop)
+            .map_err(ReconcileError::from),
+        );
+    }
+    first_error.map_or(Ok(()), Err)
 }
 
 #[cfg(test)]

@@ -12,7 +12,6 @@
 use super::common::{self, keys, preamble};
 use super::conditions::{self, Cond, Status};
 use crate::kinds::Kind;
-use crate::mutants::Mutant;
 use crate::object::{timestamp, ObjKey, Object};
 use crate::objectset::ObjectSet;
 use crate::runtime::{Action, Ctx, ReconcileError, ReconcileResult, Reconciler};
@@ -86,13 +85,6 @@ impl Reconciler for MachineReconciler {
             reconcile_delete(ctx, &machine, &cluster, &mut s)
         } else {
             reconcile_normal(ctx, &machine, &cluster, &mut s)
-        };
-        let result = match result {
-            Err(e) if ctx.mutant(Mutant::NoRequeueAfterConflict) && e.0.contains("the object has been modified") => {
-                ctx.note("swallowing a conflict without requeue (mutant no-requeue-after-conflict)");
-                Ok(Action::DONE)
-            }
-            other => other,
         };
         let Some(live) = ctx.live(key) else { return result };
         let (status, extra) = compute_status(ctx, &live, &cluster, &s);

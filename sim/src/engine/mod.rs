@@ -58,6 +58,10 @@ pub struct Management {
     pub managers: Vec<Manager>,
 }
 
+/// Reconnect delay of a reflector after its watch broke (client-go's reflector backoff starts at
+/// 800ms with full jitter).
+const RELIST_BACKOFF_MS: (u64, u64) = (800, 1_600);
+
 /// Engine events.
 #[derive(Clone, Debug)]
 pub(crate) enum Ev {
@@ -69,6 +73,7 @@ pub(crate) enum Ev {
     World(WorldEvent),
     Resync { m: usize, g: usize },
     ManagerRestart { m: usize, g: usize },
+    Relist { m: usize, g: usize },
     Fault(crate::faults::FaultEvent),
 }
 
@@ -311,6 +316,7 @@ impl Sim {
             }
             Ev::Resync { m, g } => self.resync(m, g),
             Ev::ManagerRestart { m, g } => self.restart_manager(m, g),
+            Ev::Relist { m, g } => self.relist(m, g),
             Ev::Fault(f) => self.handle_fault(f),
         }
     }
@@ -323,6 +329,7 @@ impl Sim {
     fn deliver(&mut self, m: usize, g: usize) {
         let now = self.now;
         let mut keys = Vec::new();
+        let mut relist_at = None;
         {
             let mgr = &mut self.mgmt[m].managers[g];
             mgr.deliver_scheduled = None;
@@ -333,10 +340,16 @@ impl Sim {
                 }
                 match d {
                     Delivery::Change(ch) => {
+                        if mgr.watch_broken {
+                            continue;
+                        }
                         if mgr.drop_probability > 0.0 && rng::chance(&mut mgr.rng, mgr.drop_probability) {
-                            // A dropped watch event: the cache keeps the old state until a later event
-                            // of the object or the next resync.
+                            // The watch connection breaks: this and every later change is lost until
+                            // the reflector reconnects and relists (client-go `Reflector.ListAndWatch`,
+                            // retried with a backoff).
                             mgr.dropped += 1;
+                            mgr.watch_broken = true;
+                            relist_at = Some(now + rng::between(&mut mgr.rng, RELIST_BACKOFF_MS.0, RELIST_BACKOFF_MS.1));
                             continue;
                         }
                         mgr.observe(&ch, &mut keys);
@@ -352,6 +365,11 @@ impl Sim {
             }
         }
         self.enqueue(m, g, keys);
+        if let Some(at) = relist_at {
+            let name = self.mgmt[m].managers[g].name;
+            self.record("engine", format_args!("manager {name}: watch broken; relists at {at}ms"));
+            self.schedule(at, Ev::Relist { m, g });
+        }
         if let Some((at, _)) = self.mgmt[m].managers[g].inflight.front() {
             let at = *at;
             self.mgmt[m].managers[g].deliver_scheduled = Some(at);
@@ -610,6 +628,7 @@ impl Sim {
             return;
         }
         mgr.up = false;
+        mgr.watch_broken = false;
         mgr.cache = Default::default();
         mgr.inflight.clear();
         for s in &mut mgr.controllers {
@@ -621,6 +640,39 @@ impl Sim {
         let restart = rng::between(&mut mgr.rng, 5_000, 20_000);
         self.record("engine", format_args!("manager {name} crashed; restarts in {restart}ms"));
         self.schedule(now + restart, Ev::ManagerRestart { m, g });
+    }
+
+    /// The reflector reconnects after a broken watch: a fresh list replaces the cache, and every
+    /// difference from what the cache held is handled as a change.
+    fn relist(&mut self, m: usize, g: usize) {
+        let mut keys = Vec::new();
+        {
+            let mgmt = &mut self.mgmt[m];
+            let mgr = &mut mgmt.managers[g];
+            if !mgr.up || !mgr.watch_broken {
+                return;
+            }
+            mgr.watch_broken = false;
+            let mut changes = Vec::new();
+            for o in mgmt.api.store.objects().iter().filter(|o| mgr.watches(o.kind)) {
+                match mgr.cache.get(&o.key()) {
+                    Some(c) if c.meta.resource_version == o.meta.resource_version => {}
+                    Some(c) => changes.push(Change { kind: ChangeKind::Modified, object: o.clone(), old: Some(c.clone()) }),
+                    None => changes.push(Change { kind: ChangeKind::Added, object: o.clone(), old: None }),
+                }
+            }
+            for c in mgr.cache.iter() {
+                if mgmt.api.store.get(&c.key()).is_none() {
+                    changes.push(Change { kind: ChangeKind::Deleted, object: c.clone(), old: None });
+                }
+            }
+            for ch in &changes {
+                mgr.observe(ch, &mut keys);
+            }
+        }
+        let name = self.mgmt[m].managers[g].name;
+        self.record("engine", format_args!("manager {name} relisted after a broken watch"));
+        self.enqueue(m, g, keys);
     }
 
     fn restart_manager(&mut self, m: usize, g: usize) {

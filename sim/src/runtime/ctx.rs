@@ -13,6 +13,9 @@ use capi_scenarios::model::Propagation;
 use rand_chacha::ChaCha8Rng;
 use std::sync::Arc;
 
+/// Tries of the patch helper's conditions patch before a conflict is returned.
+const CONDITIONS_PATCH_ATTEMPTS: u32 = 5;
+
 /// The reconcile context.
 pub struct Ctx<'a> {
     /// Simulated time.
@@ -100,7 +103,7 @@ impl<'a> Ctx<'a> {
         WriteOptions { now: self.now, dry_run: false }
     }
 
-    fn before_write(&mut self, what: &str, key: &ObjKey) -> Result<(), ApiError> {
+    fn before_write(&mut self, what: &str, key: &ObjKey, locked: bool) -> Result<(), ApiError> {
         if self.crashed {
             return Err(ApiError { code: 500, reason: "ControllerCrashed", message: "the controller process crashed".into() });
         }
@@ -111,7 +114,7 @@ impl<'a> Ctx<'a> {
             }
         }
         self.spent_ms += self.api.faults.latency_ms;
-        if let Some(e) = self.api.faults.roll(key.kind, &key.name) {
+        if let Some(e) = self.api.faults.roll(key.kind, &key.name, locked) {
             self.notes.push(format!("{what} {key} failed: {} (injected)", e.reason));
             return Err(e);
         }
@@ -119,16 +122,33 @@ impl<'a> Ctx<'a> {
         Ok(())
     }
 
+    /// The optimistic-locked conditions patch of CAPI's patch helper (`util/patch/patch.go`,
+    /// `patchStatusConditions`): on a conflict it re-reads the object and tries again, five times with
+    /// a backoff from 100ms, before it gives up with the conflict.
+    fn before_conditions_write(&mut self, key: &ObjKey) -> Result<(), ApiError> {
+        let mut wait = 100;
+        for attempt in 1..=CONDITIONS_PATCH_ATTEMPTS {
+            match self.before_write("patch-conditions", key, true) {
+                Err(e) if e.code == 409 && attempt < CONDITIONS_PATCH_ATTEMPTS => {
+                    self.spent_ms += wait;
+                    wait *= 2;
+                }
+                other => return other,
+            }
+        }
+        Ok(())
+    }
+
     /// Create.
     pub fn create(&mut self, obj: Object) -> Result<Arc<Object>, ApiError> {
-        self.before_write("create", &obj.key())?;
+        self.before_write("create", &obj.key(), false)?;
         let w = self.api.create(obj, self.opts())?;
         Ok(w.object)
     }
 
     /// Update with a resourceVersion precondition (optimistic locking).
     pub fn update(&mut self, obj: Object) -> Result<Arc<Object>, ApiError> {
-        self.before_write("update", &obj.key())?;
+        self.before_write("update", &obj.key(), true)?;
         let rv = obj.meta.resource_version;
         let w = self.api.update(obj, Subresource::Main, Some(rv), self.opts())?;
         Ok(w.object)
@@ -152,7 +172,11 @@ impl<'a> Ctx<'a> {
         if new == *cur {
             return Ok(cur);
         }
-        self.before_write(if sub == Subresource::Status { "patch-status" } else { "patch" }, key)?;
+        if sub == Subresource::Status && crate::controllers::conditions::list(&new) != crate::controllers::conditions::list(&cur) {
+            self.before_conditions_write(key)?;
+        } else {
+            self.before_write(if sub == Subresource::Status { "patch-status" } else { "patch" }, key, false)?;
+        }
         let w = self.api.update(new, sub, None, self.opts())?;
         Ok(w.object)
     }
@@ -167,7 +191,7 @@ impl<'a> Ctx<'a> {
         if self.api.store.get(key).is_some_and(|o| o.deleting()) {
             return Ok(Deleted::Pending(self.api.store.get(key).cloned().expect("checked")));
         }
-        self.before_write("delete", key)?;
+        self.before_write("delete", key, false)?;
         self.api.delete(key, propagation, self.opts())
     }
 

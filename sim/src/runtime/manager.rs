@@ -71,8 +71,10 @@ pub struct Manager {
     pub extra_lag_ms: u64,
     /// Probability of dropping a watch event (watch-drop fault).
     pub drop_probability: f64,
-    /// Watch events dropped so far.
+    /// Watch connections broken so far (watch-drop fault).
     pub dropped: u64,
+    /// The watch is broken: change events are lost until the reflector relists.
+    pub watch_broken: bool,
 }
 
 impl Manager {
@@ -115,6 +117,7 @@ impl Manager {
             extra_lag_ms: 0,
             drop_probability: 0.0,
             dropped: 0,
+            watch_broken: false,
         }
     }
 

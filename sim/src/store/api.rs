@@ -98,10 +98,13 @@ pub struct ApiFaults {
 }
 
 impl ApiFaults {
-    /// Draw whether the next controller write fails.
-    pub fn roll(&mut self, kind: Kind, name: &str) -> Option<ApiError> {
+    /// Draw whether the next controller write fails. Only a write with a resourceVersion
+    /// precondition (`locked`: an update, or the optimistic-locked conditions patch of CAPI's patch
+    /// helper) can meet a 409 Conflict: the API server applies a plain patch to the latest object.
+    /// Any write can be throttled (429).
+    pub fn roll(&mut self, kind: Kind, name: &str, locked: bool) -> Option<ApiError> {
         let rng = self.rng.as_mut()?;
-        if crate::engine::rng::chance(rng, self.conflict_probability) {
+        if locked && crate::engine::rng::chance(rng, self.conflict_probability) {
             return Some(ApiError::conflict(kind, name));
         }
         if crate::engine::rng::chance(rng, self.throttle_probability) {

@@ -4,6 +4,7 @@
 mod cascade;
 mod determinism;
 mod library;
+mod mutants;
 
 use capi_scenarios::report::RunReport;
 use capi_scenarios::runner::{self, RunOptions};

@@ -1,0 +1,103 @@
+//! Which objects a list or watch selects: kind, namespace, `labelSelector` (equality and set-based,
+//! parsed by the shared [`LabelSelector`]) and `fieldSelector` (`metadata.name` and
+//! `metadata.namespace`, the fields every resource supports).
+
+use super::status::Failure;
+use capi_scenarios::LabelSelector;
+use capi_sim::{Kind, Object};
+
+/// One `fieldSelector` term.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct FieldTerm {
+    namespace_field: bool,
+    value: String,
+    equal: bool,
+}
+
+/// A list or watch filter.
+#[derive(Clone, Debug)]
+pub struct Filter {
+    /// Kind.
+    pub kind: Kind,
+    /// Namespace (`None`: all namespaces, or a cluster-scoped kind).
+    pub namespace: Option<String>,
+    labels: Option<LabelSelector>,
+    fields: Vec<FieldTerm>,
+}
+
+impl Filter {
+    /// A filter from the request's path and selectors.
+    pub fn new(
+        kind: Kind,
+        namespace: Option<String>,
+        label_selector: Option<&str>,
+        field_selector: Option<&str>,
+    ) -> Result<Filter, Failure> {
+        let labels = match label_selector.map(str::trim) {
+            None | Some("") => None,
+            Some(text) => Some(LabelSelector::parse(text).map_err(|e| Failure::bad_request(format!("unable to parse requirement: {e}")))?),
+        };
+        let mut fields = Vec::new();
+        for term in field_selector.unwrap_or("").split(',').map(str::trim).filter(|t| !t.is_empty()) {
+            let (field, value, equal) = if let Some((f, v)) = term.split_once("!=") {
+                (f, v, false)
+            } else if let Some((f, v)) = term.split_once("==").or_else(|| term.split_once('=')) {
+                (f, v, true)
+            } else {
+                return Err(Failure::bad_request(format!("invalid selector: '{term}'; can't understand '{term}'")));
+            };
+            let namespace_field = match field.trim() {
+                "metadata.name" => false,
+                "metadata.namespace" => true,
+                other => return Err(Failure::bad_request(format!("field label not supported: {other}"))),
+            };
+            fields.push(FieldTerm { namespace_field, value: value.trim().to_string(), equal });
+        }
+        Ok(Filter { kind, namespace, labels, fields })
+    }
+
+    /// Whether an object is selected.
+    pub fn matches(&self, o: &Object) -> bool {
+        if o.kind != self.kind {
+            return false;
+        }
+        if let Some(ns) = &self.namespace {
+            if &*o.meta.namespace != ns.as_str() {
+                return false;
+            }
+        }
+        if let Some(sel) = &self.labels {
+            if !sel.matches_map(&o.meta.labels) {
+                return false;
+            }
+        }
+        self.fields.iter().all(|t| {
+            let actual: &str = if t.namespace_field { &o.meta.namespace } else { &o.meta.name };
+            (actual == t.value) == t.equal
+        })
+    }
+
+    /// Whether the selection can only hold the objects of the kind in the namespace (no selectors).
+    pub fn kind_and_namespace_only(&self) -> bool {
+        self.labels.is_none() && self.fields.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn selectors() {
+        let mut o = Object::new(Kind::Cluster, "ns1", "c1");
+        o.meta.labels.insert("env".into(), "prod".into());
+        let f = |l: Option<&str>, fs: Option<&str>| Filter::new(Kind::Cluster, None, l, fs).unwrap().matches(&o);
+        assert!(f(Some("env=prod"), Some("metadata.name=c1")));
+        assert!(!f(Some("env!=prod"), None));
+        assert!(f(Some("env in (dev,prod)"), Some("metadata.namespace==ns1")));
+        assert!(!f(None, Some("metadata.name!=c1")));
+        assert!(f(Some("!team"), None));
+        assert!(Filter::new(Kind::Cluster, None, None, Some("spec.x=1")).is_err());
+        assert!(!Filter::new(Kind::Machine, None, None, None).unwrap().matches(&o));
+    }
+}

@@ -1,0 +1,128 @@
+//! The one table of differences between the simulator and a real cluster that do not count against
+//! conformance, each with the reason it is allowed. The report prints this table, so that what is
+//! waved through is always visible. Add a rule here (never an ad-hoc `if` elsewhere), with a reason a
+//! reviewer can check.
+
+use super::{Difference, ObjectKey};
+
+/// One allowed difference.
+pub struct AllowedRule {
+    /// Short id printed next to every difference it allows.
+    pub id: &'static str,
+    /// What it allows.
+    pub what: &'static str,
+    /// Why it is allowed.
+    pub why: &'static str,
+    /// Whether it allows this difference.
+    pub matches: fn(&Difference) -> bool,
+}
+
+fn extra(d: &Difference) -> Option<&ObjectKey> {
+    match d {
+        Difference::ExtraObject { object, .. } => Some(object),
+        _ => None,
+    }
+}
+
+/// Secret names cert-manager and the providers' webhooks give their certificates.
+fn looks_like_certificate(name: &str) -> bool {
+    ["-cert", "-tls", "-ca-key-pair", "-webhook-service-cert", "-serving-cert"].iter().any(|s| name.ends_with(s))
+}
+
+/// Condition types whose reason, while the condition is not True, names the step that was pending when
+/// the run ended (it depends on when the snapshot was taken, not on behaviour).
+const TIMING_REASON_TYPES: &[&str] = &[
+    "Available",
+    "Ready",
+    "MachinesReady",
+    "MachinesUpToDate",
+    "ControlPlaneMachinesReady",
+    "WorkerMachinesReady",
+    "ControlPlaneMachinesUpToDate",
+    "WorkerMachinesUpToDate",
+    "RemoteConnectionProbe",
+    "NodeReady",
+    "NodeHealthy",
+    "HealthCheckSucceeded",
+    "EtcdClusterHealthy",
+    "ControlPlaneComponentsHealthy",
+];
+
+/// The table.
+pub static ALLOWED: &[AllowedRule] = &[
+    AllowedRule {
+        id: "kube-root-ca",
+        what: "an extra ConfigMap `kube-root-ca.crt` in the real outcome",
+        why: "kube-controller-manager puts it into every namespace of a real cluster; the simulator does not model it",
+        matches: |d| extra(d).is_some_and(|o| o.kind == "ConfigMap" && o.name == "kube-root-ca.crt"),
+    },
+    AllowedRule {
+        id: "certificate-secrets",
+        what: "extra Secrets named like certificates (`*-cert`, `*-tls`, `*-serving-cert`, ...) in the real outcome",
+        why: "cert-manager and the providers' webhooks create certificate Secrets the simulator does not model",
+        matches: |d| extra(d).is_some_and(|o| o.kind == "Secret" && looks_like_certificate(&o.name)),
+    },
+    AllowedRule {
+        id: "service-account-tokens",
+        what: "extra Secrets of type service-account token (`*-token-{rand}`) in the real outcome",
+        why: "older clusters create token Secrets for ServiceAccounts; no CAPI behaviour depends on them",
+        matches: |d| extra(d).is_some_and(|o| o.kind == "Secret" && o.name.contains("-token-")),
+    },
+    AllowedRule {
+        id: "events",
+        what: "Event objects on either side",
+        why: "events record timing, not state; outcomes compare final state",
+        matches: |d| match d {
+            Difference::ExtraObject { object, .. } | Difference::MissingObject { object, .. } => object.kind == "Event",
+            _ => false,
+        },
+    },
+    AllowedRule {
+        id: "pending-reason",
+        what: "a condition with the same status (False or Unknown) on both sides but another reason",
+        why: "while a summary condition is not True its reason names the sub-step pending when the outcome was taken, which depends on timing",
+        matches: |d| match d {
+            Difference::Condition { type_, sim: Some(s), real: Some(r), .. } => {
+                s.0 == r.0 && s.0 != "True" && TIMING_REASON_TYPES.contains(&type_.as_str())
+            }
+            _ => false,
+        },
+    },
+    AllowedRule {
+        id: "served-version",
+        what: "the same kind served at another version of the same API group",
+        why: "a provider release may serve (and convert) the same objects at an older or newer version than the simulator's v1beta2",
+        matches: |d| match d {
+            Difference::ApiVersion { sim, real, .. } => sim.split('/').next() == real.split('/').next(),
+            _ => false,
+        },
+    },
+    AllowedRule {
+        id: "image-reference",
+        what: "a container image reported as an image id (`sha256:...`) instead of its tag",
+        why: "Docker reports the id when the tag has been moved to another image since the container was created",
+        matches: |d| match d {
+            Difference::ContainerImage { sim, real, .. } => sim.starts_with("sha256:") || real.starts_with("sha256:"),
+            _ => false,
+        },
+    },
+    AllowedRule {
+        id: "failure-domain-label",
+        what: "container labels that differ only in `io.x-k8s.cluster.failureDomain`",
+        why: "CAPI breaks ties between equally used failure domains in Go map order (random), the simulator in name order",
+        matches: |d| match d {
+            Difference::ContainerLabels { sim, real, .. } => {
+                let strip = |m: &std::collections::BTreeMap<String, String>| {
+                    m.iter().filter(|(k, _)| k.as_str() != "io.x-k8s.cluster.failureDomain").map(|(k, v)| (k.clone(), v.clone())).collect::<Vec<_>>()
+                };
+                strip(sim) == strip(real)
+            }
+            _ => false,
+        },
+    },
+];
+
+/// The first rule that allows a difference.
+pub fn allowed_by(d: &Difference) -> Option<&'static AllowedRule> {
+    ALLOWED.iter().find(|r| (r.matches)(d))
+}

@@ -1,0 +1,888 @@
+//! `impl Backend for KubeBackend`: each scenario operation as kubectl, clusterctl and docker would do
+//! it, inside the scenario's scope.
+
+use super::cleanup::{CleanupGuard, CleanupPlan, CreatedObject};
+use super::faults::{self, Active, Pending, Undo};
+use super::kube_transport::transport_error;
+use super::retry::{with_retries, Idempotence, Retried, RetryPolicy};
+use super::scope::{self, ScenarioScope, INITIAL_NAMESPACES};
+use super::watch::{Changes, TransportError};
+use super::{
+    backend_error, client, connect, connect_docker, docker_error, find_on_path, object_url, Clock, Conn, KubeBackend, Mgmt, Run,
+    FIELD_MANAGER,
+};
+use crate::docker::ContainerPolicy;
+use capi_scenarios::backend::{Applied, ApplyAction, ApplyTarget, Backend, BackendError, ObjectRef, RunFacts, WaitResult};
+use capi_scenarios::manifest::ManifestObject;
+use capi_scenarios::model::{DockerStep, FaultKind, FaultSpec, MoveSpec, PatchType, Propagation, Scenario, Step};
+use capi_scenarios::outcome::{ObjectSummary, Outcome};
+use capi_scenarios::predicate::{self, ContainerInfo, Eval, Predicate, KIND_CLUSTER_LABEL, KIND_ROLE_LABEL};
+use capi_scenarios::report::FaultRecord;
+use capi_scenarios::target::{Pick, CLUSTER_NAME_LABEL};
+use capi_scenarios::Target;
+use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams, PropagationPolicy};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+/// The answer of a retried operation, as a backend result.
+fn answer<T>(r: Retried<T>) -> Result<Option<T>, BackendError> {
+    r.result.map_err(backend_error)
+}
+
+fn rv(o: &DynamicObject) -> Option<String> {
+    o.metadata.resource_version.clone()
+}
+
+fn refuse(what: &str) -> BackendError {
+    BackendError::Other(format!("refusing to touch {what}: it is outside the scenario's namespaces"))
+}
+
+/// Server-side apply one object through `conn`; `register` is called with the resolved kind before
+/// the write (the cleanup guard learns about Clusters that way).
+async fn apply_object(
+    conn: &Conn,
+    r: &super::resources::Resolved,
+    o: &ManifestObject,
+    policy: &RetryPolicy,
+) -> Result<Applied, BackendError> {
+    let mut value = o.value.clone();
+    let ns = if r.namespaced { o.namespace().unwrap_or("default").to_string() } else { String::new() };
+    if r.namespaced {
+        if let Some(meta) = value.get_mut("metadata").and_then(Value::as_object_mut) {
+            meta.insert("namespace".into(), Value::String(ns.clone()));
+        }
+    }
+    let api: Api<DynamicObject> = if r.namespaced {
+        Api::namespaced_with(conn.clients.writer.clone(), &ns, &r.ar)
+    } else {
+        Api::all_with(conn.clients.writer.clone(), &r.ar)
+    };
+    let api = &api;
+    conn.clients.warnings.drain();
+    let name = o.name().to_string();
+    if name.is_empty() {
+        // generateName: server-side apply needs a name, so this is a create.
+        let obj: DynamicObject = serde_json::from_value(value).map_err(|e| BackendError::Other(format!("invalid object: {e}")))?;
+        let obj = &obj;
+        let pp = PostParams { dry_run: false, field_manager: Some(FIELD_MANAGER.into()) };
+        let pp = &pp;
+        let created =
+            answer(with_retries(policy, Idempotence::Create, |_| async move { api.create(pp, obj).await.map_err(transport_error) }).await)?;
+        return Ok(Applied {
+            kind: o.kind().into(),
+            name: created.and_then(|c| c.metadata.name).unwrap_or_default(),
+            action: ApplyAction::Created,
+            warnings: conn.clients.warnings.drain(),
+        });
+    }
+    let name = name.as_str();
+    let before =
+        answer(with_retries(policy, Idempotence::Idempotent, |_| async move { api.get_opt(name).await.map_err(transport_error) }).await)?
+            .flatten();
+    let pp = PatchParams::apply(FIELD_MANAGER).force();
+    let (pp, value) = (&pp, &value);
+    let after = answer(
+        with_retries(policy, Idempotence::Idempotent, |_| async move {
+            api.patch(name, pp, &Patch::Apply(value)).await.map_err(transport_error)
+        })
+        .await,
+    )?;
+    let action = match (&before, &after) {
+        (None, _) => ApplyAction::Created,
+        (Some(b), Some(a)) if rv(b) == rv(a) => ApplyAction::Unchanged,
+        _ => ApplyAction::Configured,
+    };
+    Ok(Applied { kind: o.kind().into(), name: name.to_string(), action, warnings: conn.clients.warnings.drain() })
+}
+
+fn decorate(e: BackendError, o: &ManifestObject) -> BackendError {
+    match e {
+        BackendError::Api { code, reason, message } => {
+            BackendError::Api { code, reason, message: format!("error when applying {}/{} ({}): {message}", o.kind(), o.name(), o.origin) }
+        }
+        BackendError::Other(m) => BackendError::Other(format!("error when applying {}/{} ({}): {m}", o.kind(), o.name(), o.origin)),
+        other => other,
+    }
+}
+
+impl Run {
+    /// Start, arm and heal faults whose time has come.
+    async fn poll_faults(&mut self, clock: &Clock) {
+        let now = clock.now_ms();
+        let armed: Vec<(usize, Predicate, u64)> = self
+            .faults
+            .pending
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.due_ms.is_none())
+            .filter_map(|(i, p)| Some((i, p.spec.when.clone()?, p.spec.after.map_or(0, |d| d.as_ms()))))
+            .collect();
+        for (i, when, after) in armed {
+            if let Ok(s) = self.snapshot(&when, false).await {
+                if predicate::evaluate(&when, &s).holds {
+                    self.faults.pending[i].due_ms = Some(now + after);
+                }
+            }
+        }
+        for spec in self.faults.take_due(now) {
+            // A failure is recorded in the fault's record; a background start has no step to fail.
+            let _ = self.inject(clock, &spec).await;
+        }
+        for a in self.faults.take_healable(now) {
+            self.revert(a, now).await;
+        }
+    }
+
+    /// Inject a fault now.
+    async fn inject(&mut self, clock: &Clock, spec: &FaultSpec) -> Result<String, BackendError> {
+        let d = self.docker()?.clone();
+        let now = clock.now_ms();
+        let nodes: Vec<ContainerInfo> =
+            d.list().await.map_err(docker_error)?.into_iter().filter(|c| c.labels.contains_key(KIND_CLUSTER_LABEL)).collect();
+        let names = faults::targets(&nodes, &spec.target, spec.kind == FaultKind::LbKill);
+        let mut undo = Vec::new();
+        let mut errors = Vec::new();
+        for n in &names {
+            let r = match spec.kind {
+                FaultKind::ContainerKill | FaultKind::ContainerOom => d.kill(n, "SIGKILL").await,
+                FaultKind::ContainerPause => d.pause(n).await.map(|()| undo.push(Undo::Unpause(n.clone()))),
+                FaultKind::LbKill => d.kill(n, "SIGKILL").await.map(|()| {
+                    if spec.duration.is_some() {
+                        undo.push(Undo::Start(n.clone()))
+                    }
+                }),
+                other => {
+                    return Err(BackendError::Unsupported(format!("`{}` is not injectable on a real cluster", faults::kind_name(other))))
+                }
+            };
+            if let Err(e) = r {
+                errors.push(e.to_string());
+            }
+        }
+        let kind = faults::kind_name(spec.kind);
+        let target = if names.is_empty() { "nothing (no container matched)".to_string() } else { names.join(", ") };
+        let record = self.faults.records.len();
+        self.faults.records.push(FaultRecord {
+            kind: kind.clone(),
+            target: if errors.is_empty() { target.clone() } else { format!("{target} (failed: {})", errors.join("; ")) },
+            at_ms: now,
+            healed_at_ms: None,
+            spec: Some(spec.clone()),
+        });
+        if !undo.is_empty() {
+            self.faults.active.push(Active { record, undo, heal_at_ms: spec.duration.map(|d| now + d.as_ms()) });
+        }
+        if !errors.is_empty() {
+            return Err(BackendError::Other(format!("{kind} on {target}: {}", errors.join("; "))));
+        }
+        Ok(format!("{kind} injected on {target}"))
+    }
+
+    async fn revert(&mut self, a: Active, now: u64) {
+        if let Some(d) = self.docker.clone() {
+            for u in a.undo {
+                let _ = match u {
+                    Undo::Unpause(n) => d.unpause(&n).await,
+                    Undo::Start(n) => d.start(&n).await,
+                };
+            }
+        }
+        if let Some(r) = self.faults.records.get_mut(a.record) {
+            r.healed_at_ms = Some(now);
+        }
+    }
+
+    /// The Secret `<cluster>-kubeconfig`, key `value`.
+    async fn kubeconfig_of(&mut self, m: usize, namespace: &str, cluster: &str) -> Result<String, BackendError> {
+        if !self.scope.allows("Secret", namespace, "") {
+            return Err(refuse(&format!("namespace {namespace}")));
+        }
+        let conn = self.conn(m)?;
+        let api: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(conn.clients.reader.clone(), namespace);
+        let name = format!("{cluster}-kubeconfig");
+        let secret = api
+            .get_opt(&name)
+            .await
+            .map_err(|e| backend_error(transport_error(e)))?
+            .ok_or_else(|| BackendError::not_found(format!("secret \"{name}\"")))?;
+        let bytes = secret
+            .data
+            .and_then(|d| d.get("value").cloned())
+            .ok_or_else(|| BackendError::Other(format!("secret {name} has no `value` key")))?;
+        String::from_utf8(bytes.0).map_err(|_| BackendError::Other(format!("secret {name}: `value` is not UTF-8")))
+    }
+
+    /// A connection to a workload cluster, through its kubeconfig Secret. When the API server address
+    /// in it cannot be reached from here (Docker Desktop), the load balancer's published port on
+    /// 127.0.0.1 is used instead, as CAPD's quick-start tells macOS users to do.
+    async fn workload(&mut self, cluster: &str) -> Result<&mut Conn, BackendError> {
+        if !self.workloads.contains_key(cluster) {
+            let ns = self.scope.applied_clusters.iter().find(|(_, n)| n == cluster).map_or("default".to_string(), |(ns, _)| ns.clone());
+            let yaml = self.kubeconfig_of(0, &ns, cluster).await?;
+            let what = format!("Secret {ns}/{cluster}-kubeconfig");
+            let mut config = client::config_from_yaml(&what, &yaml).await.map_err(|e| BackendError::Other(e.to_string()))?;
+            config.connect_timeout = Some(Duration::from_secs(10));
+            let mut clients = client::clients(config.clone()).map_err(|e| BackendError::Other(e.to_string()))?;
+            let reachable = matches!(tokio::time::timeout(Duration::from_secs(15), clients.reader.apiserver_version()).await, Ok(Ok(_)));
+            if !reachable {
+                if let Some(d) = &self.docker {
+                    if let Ok(Some(port)) = d.published_port(&format!("{cluster}-lb"), "6443/tcp").await {
+                        if let Ok(url) = format!("https://127.0.0.1:{port}").parse() {
+                            config.cluster_url = url;
+                            clients = client::clients(config).map_err(|e| BackendError::Other(e.to_string()))?;
+                        }
+                    }
+                }
+            }
+            let kinds = super::resources::Kinds::new(clients.reader.clone());
+            self.workloads.insert(cluster.to_string(), Conn { clients, kinds, watches: BTreeMap::new() });
+        }
+        self.workloads.get_mut(cluster).ok_or_else(|| BackendError::Other(format!("workload cluster {cluster} vanished")))
+    }
+
+    /// Refuse to start on leftovers of an earlier run (or the user's own objects of the same name).
+    async fn check_leftovers(&mut self) -> Result<(), BackendError> {
+        if self.scope.applied_clusters.is_empty() {
+            return Ok(());
+        }
+        let applied = self.scope.applied_clusters.clone();
+        if let Ok(conn) = self.conn(0) {
+            if let Ok(r) = conn.kinds.by_name("Cluster").await {
+                for (ns, name) in &applied {
+                    let api: Api<DynamicObject> = Api::namespaced_with(conn.clients.reader.clone(), ns, &r.ar);
+                    if let Ok(Some(_)) = api.get_opt(name).await {
+                        return Err(BackendError::Other(format!(
+                            "refusing to start: Cluster {ns}/{name} already exists on the management cluster (a leftover of an earlier run, or someone else's); delete it first"
+                        )));
+                    }
+                }
+                self.guard.set_cluster_resource(r.ar);
+            }
+        }
+        if let Some(d) = &self.docker {
+            let names: Vec<&String> = applied.iter().map(|(_, n)| n).collect();
+            if let Ok(found) = d.list().await {
+                let left: Vec<String> = found
+                    .into_iter()
+                    .filter(|c| c.labels.get(KIND_CLUSTER_LABEL).is_some_and(|x| names.contains(&x)))
+                    .map(|c| c.name)
+                    .collect();
+                if !left.is_empty() {
+                    return Err(BackendError::Other(format!(
+                        "refusing to start: containers of the scenario's clusters already exist ({}); remove them first",
+                        left.join(", ")
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The objects of one Cluster for the describe tree.
+    async fn describe_objects(&mut self, m: usize, cluster: &ObjectRef) -> Result<super::describe::ClusterObjects, BackendError> {
+        let ns = cluster.namespace.clone();
+        let conn = self.conn(m)?;
+        let mut fetch = Vec::new();
+        let r = conn.kinds.by_name("Cluster").await.map_err(BackendError::Other)?;
+        let api: Api<DynamicObject> = Api::namespaced_with(conn.clients.reader.clone(), &ns, &r.ar);
+        let c = api
+            .get_opt(&cluster.name)
+            .await
+            .map_err(|e| backend_error(transport_error(e)))?
+            .ok_or_else(|| BackendError::not_found(cluster))?;
+        let cv = serde_json::to_value(&c).unwrap_or(Value::Null);
+        let mut out = super::describe::ClusterObjects { cluster: cv.clone(), ..Default::default() };
+        for (field, slot) in [("/spec/infrastructureRef", 0), ("/spec/controlPlaneRef", 1)] {
+            if let Some(kind) = cv.pointer(&format!("{field}/kind")).and_then(Value::as_str) {
+                let name = cv.pointer(&format!("{field}/name")).and_then(Value::as_str).unwrap_or("").to_string();
+                fetch.push((slot, kind.to_string(), name));
+            }
+        }
+        for (slot, kind, name) in fetch {
+            if let Ok(r) = conn.kinds.by_name(&kind).await {
+                let api: Api<DynamicObject> = Api::namespaced_with(conn.clients.reader.clone(), &ns, &r.ar);
+                if let Ok(Some(o)) = api.get_opt(&name).await {
+                    let v = serde_json::to_value(&o).unwrap_or(Value::Null);
+                    if slot == 0 {
+                        out.infrastructure = Some(v);
+                    } else {
+                        out.control_plane = Some(v);
+                    }
+                }
+            }
+        }
+        let selector = format!("{CLUSTER_NAME_LABEL}={}", cluster.name);
+        for kind in ["MachineDeployment", "Machine"] {
+            if let Ok(r) = conn.kinds.by_name(kind).await {
+                let api: Api<DynamicObject> = Api::namespaced_with(conn.clients.reader.clone(), &ns, &r.ar);
+                if let Ok(l) = api.list(&ListParams::default().labels(&selector)).await {
+                    let vs = l.items.iter().filter_map(|o| serde_json::to_value(o).ok());
+                    if kind == "Machine" {
+                        out.machines.extend(vs);
+                    } else {
+                        out.machine_deployments.extend(vs);
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Containers a docker step names, after `pick` (first by default), as the simulator selects them.
+fn select_containers(all: &[ContainerInfo], t: &capi_scenarios::model::ContainerTarget) -> Vec<String> {
+    let found: Vec<String> = all
+        .iter()
+        .filter(|c| t.name.as_ref().is_none_or(|n| &c.name == n))
+        .filter(|c| t.cluster.as_ref().is_none_or(|v| c.labels.get(KIND_CLUSTER_LABEL) == Some(v)))
+        .filter(|c| t.role.as_ref().is_none_or(|v| c.labels.get(KIND_ROLE_LABEL) == Some(v)))
+        .filter(|c| t.name_prefix.as_ref().is_none_or(|p| c.name.starts_with(p.as_str())))
+        .map(|c| c.name.clone())
+        .collect();
+    match t.pick {
+        Some(Pick::All) => found,
+        Some(Pick::Last) => found.into_iter().last().into_iter().collect(),
+        _ => found.into_iter().take(1).collect(),
+    }
+}
+
+async fn run_command(program: &Path, args: &[String]) -> Result<String, BackendError> {
+    let out = tokio::process::Command::new(program)
+        .args(args)
+        .output()
+        .await
+        .map_err(|e| BackendError::Other(format!("cannot run {}: {e}", program.display())))?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(BackendError::Other(format!(
+            "{} {} failed ({}): {}",
+            program.display(),
+            args.join(" "),
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        )))
+    }
+}
+
+impl KubeBackend {
+    fn clusterctl(&self) -> Option<std::path::PathBuf> {
+        self.opts.clusterctl.clone().or_else(|| find_on_path("clusterctl"))
+    }
+}
+
+impl Backend for KubeBackend {
+    fn name(&self) -> &str {
+        "kube"
+    }
+
+    fn now_ms(&self) -> u64 {
+        if self.run.is_some() {
+            self.clock.now_ms()
+        } else {
+            0
+        }
+    }
+
+    async fn prepare(&mut self, scenario: &Scenario, _seed: u64) -> Result<(), BackendError> {
+        let factor = self.opts.time_factor;
+        if !(factor.is_finite() && factor > 0.0) {
+            return Err(BackendError::Other(format!("the time factor must be a positive number, got {factor}")));
+        }
+        self.run = None;
+        let scope = ScenarioScope::of(scenario);
+        let mut protected = self.opts.protected_clusters.clone();
+        if let Some(k) = client::kind_cluster_of(&self.opts.kubeconfig, self.opts.context.as_deref()) {
+            protected.push(k);
+        }
+        let policy =
+            ContainerPolicy::new(scope.clusters.iter().cloned(), self.opts.run_id.clone(), protected.clone()).map_err(docker_error)?;
+        let (docker, docker_error) = connect_docker(self.opts.docker, policy).await?;
+        let mut managements = Vec::new();
+        for (i, spec) in scenario.management.iter().enumerate() {
+            let path = match i {
+                0 => Some(self.opts.kubeconfig.clone()),
+                1 => self.opts.second_kubeconfig.clone(),
+                _ => None,
+            };
+            let conn = match &path {
+                Some(p) => Some(connect(p, if i == 0 { self.opts.context.as_deref() } else { None }).await?),
+                None => None,
+            };
+            managements.push(Mgmt { name: spec.name.clone(), kubeconfig: path, conn });
+        }
+        let guard = CleanupGuard::new(CleanupPlan {
+            kubeconfig: Some(self.opts.kubeconfig.clone()),
+            context: self.opts.context.clone(),
+            cluster_resource: None,
+            clusters: Default::default(),
+            objects: Vec::new(),
+            docker: docker.is_some(),
+            owner: self.opts.run_id.clone(),
+            protected,
+            wait: self.opts.cleanup_wait,
+        });
+        let mut run = Run {
+            scope,
+            managements,
+            docker,
+            docker_error,
+            changes: Changes::default(),
+            faults: Default::default(),
+            guard,
+            workloads: BTreeMap::new(),
+            reflector: self.opts.reflector.clone(),
+        };
+        if self.opts.refuse_existing {
+            if let Err(e) = run.check_leftovers().await {
+                run.guard.disarm();
+                return Err(e);
+            }
+        }
+        // Watch from the start what the scenario's waits read; other kinds are watched when needed.
+        for e in &scenario.steps {
+            if let Step::Wait(w) = &e.step {
+                let _ = run.ensure_watches(&w.until).await;
+            }
+        }
+        self.run = Some(run);
+        self.clock = Clock::start(factor);
+        Ok(())
+    }
+
+    async fn apply(&mut self, objects: &[ManifestObject], target: &ApplyTarget) -> Result<Vec<Applied>, BackendError> {
+        let clock = self.clock;
+        let policy = self.opts.retry.clone();
+        let run = self.run()?;
+        run.poll_faults(&clock).await;
+        let mut out = Vec::new();
+        let mut errors = Vec::new();
+        match target {
+            ApplyTarget::Workload(cluster) => {
+                if !run.scope.clusters.contains(cluster) {
+                    return Err(BackendError::Other(format!("refusing to apply into `{cluster}`: not one of the scenario's clusters")));
+                }
+                // A young workload API server is flaky: retry for longer.
+                let policy = RetryPolicy {
+                    deadline: policy.deadline.max(Duration::from_secs(180)),
+                    max_attempts: policy.max_attempts.max(12),
+                    ..policy
+                };
+                let conn = run.workload(cluster).await?;
+                for o in objects {
+                    let api_version = o.value.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+                    let r = match conn.kinds.by_api_version(api_version, o.kind()).await {
+                        Ok(r) => r,
+                        Err(e) => {
+                            errors.push(decorate(BackendError::Other(e), o));
+                            continue;
+                        }
+                    };
+                    match apply_object(conn, &r, o, &policy).await {
+                        Ok(a) => out.push(a),
+                        Err(e) => errors.push(decorate(e, o)),
+                    }
+                }
+            }
+            ApplyTarget::Management(name) => {
+                let m = run.mgmt_index(name.as_deref())?;
+                for o in objects {
+                    let api_version = o.value.get("apiVersion").and_then(Value::as_str).unwrap_or("").to_string();
+                    let scope = run.scope.clone();
+                    let conn = run.conn(m)?;
+                    let r = match conn.kinds.by_api_version(&api_version, o.kind()).await {
+                        Ok(r) => r,
+                        Err(e) => {
+                            errors.push(decorate(BackendError::Other(e), o));
+                            continue;
+                        }
+                    };
+                    let ns = if r.namespaced { o.namespace().unwrap_or("default") } else { "" };
+                    if !scope.allows_write(o.kind(), ns, o.name()) {
+                        errors.push(decorate(refuse(&format!("{}/{}", o.kind(), o.name())), o));
+                        continue;
+                    }
+                    if r.ar.kind == "Cluster" && r.ar.group == "cluster.x-k8s.io" && !o.name().is_empty() {
+                        run.guard.add_cluster(ns, o.name());
+                    }
+                    let conn = run.conn(m)?;
+                    match apply_object(conn, &r, o, &policy).await {
+                        Ok(a) => {
+                            if a.action == ApplyAction::Created && r.ar.kind != "Cluster" {
+                                run.guard.add_object(CreatedObject {
+                                    resource: r.ar.clone(),
+                                    namespace: ns.to_string(),
+                                    name: a.name.clone(),
+                                });
+                            }
+                            out.push(a)
+                        }
+                        Err(e) => errors.push(decorate(e, o)),
+                    }
+                }
+            }
+        }
+        match errors.into_iter().next() {
+            Some(e) => Err(e),
+            None => Ok(out),
+        }
+    }
+
+    async fn patch(
+        &mut self,
+        object: &ObjectRef,
+        patch_type: PatchType,
+        patch: &Value,
+        subresource: Option<&str>,
+    ) -> Result<Vec<String>, BackendError> {
+        let clock = self.clock;
+        let policy = self.opts.retry.clone();
+        let run = self.run()?;
+        run.poll_faults(&clock).await;
+        let m = run.mgmt_index(object.management.as_deref())?;
+        let scope = run.scope.clone();
+        let conn = run.conn(m)?;
+        let r = conn.kinds.by_name(&object.kind).await.map_err(BackendError::Other)?;
+        let ns = if r.namespaced { object.namespace.as_str() } else { "" };
+        if !scope.allows_write(&object.kind, ns, &object.name) {
+            return Err(refuse(&object.to_string()));
+        }
+        let url = format!("{}?fieldManager={FIELD_MANAGER}", object_url(&r, ns, &object.name, subresource));
+        let content_type = match patch_type {
+            PatchType::Merge => "application/merge-patch+json",
+            PatchType::Json => "application/json-patch+json",
+        };
+        let body = serde_json::to_vec(patch).map_err(|e| BackendError::Other(format!("invalid patch: {e}")))?;
+        // Retried as idempotent: merge patches are; the JSON patches scenarios write replace values
+        // (scale) or test-and-set. An `add` to the end of an array whose answer was lost would be
+        // applied twice, which the outcome would show.
+        let client = &conn.clients.writer;
+        let (url, body) = (&url, &body);
+        conn.clients.warnings.drain();
+        answer(
+            with_retries(&policy, Idempotence::Idempotent, |_| async move {
+                let req = http::Request::patch(url.as_str())
+                    .header(http::header::CONTENT_TYPE, content_type)
+                    .body(body.clone())
+                    .map_err(|e| TransportError::Decode(e.to_string()))?;
+                client.request::<Value>(req).await.map_err(transport_error)
+            })
+            .await,
+        )?;
+        Ok(conn.clients.warnings.drain())
+    }
+
+    async fn delete(&mut self, object: &ObjectRef, propagation: Propagation) -> Result<(), BackendError> {
+        let clock = self.clock;
+        let policy = self.opts.retry.clone();
+        let run = self.run()?;
+        run.poll_faults(&clock).await;
+        let m = run.mgmt_index(object.management.as_deref())?;
+        let scope = run.scope.clone();
+        let conn = run.conn(m)?;
+        let r = conn.kinds.by_name(&object.kind).await.map_err(BackendError::Other)?;
+        let ns = if r.namespaced { object.namespace.as_str() } else { "" };
+        if !scope.allows_write(&object.kind, ns, &object.name) {
+            return Err(refuse(&object.to_string()));
+        }
+        let api: Api<DynamicObject> = if r.namespaced {
+            Api::namespaced_with(conn.clients.writer.clone(), ns, &r.ar)
+        } else {
+            Api::all_with(conn.clients.writer.clone(), &r.ar)
+        };
+        let dp = DeleteParams {
+            propagation_policy: Some(match propagation {
+                Propagation::Background => PropagationPolicy::Background,
+                Propagation::Foreground => PropagationPolicy::Foreground,
+                Propagation::Orphan => PropagationPolicy::Orphan,
+            }),
+            ..Default::default()
+        };
+        let (api, dp, name) = (&api, &dp, object.name.as_str());
+        answer(
+            with_retries(&policy, Idempotence::Delete, |_| async move { api.delete(name, dp).await.map(|_| ()).map_err(transport_error) })
+                .await,
+        )?;
+        Ok(())
+    }
+
+    async fn get(&mut self, object: &ObjectRef) -> Result<Option<Value>, BackendError> {
+        let run = self.run()?;
+        let m = run.mgmt_index(object.management.as_deref())?;
+        let scope = run.scope.clone();
+        let conn = run.conn(m)?;
+        let r = conn.kinds.by_name(&object.kind).await.map_err(BackendError::Other)?;
+        let ns = if r.namespaced { object.namespace.as_str() } else { "" };
+        if !scope.allows(&object.kind, ns, &object.name) {
+            return Err(refuse(&object.to_string()));
+        }
+        let api: Api<DynamicObject> = if r.namespaced {
+            Api::namespaced_with(conn.clients.reader.clone(), ns, &r.ar)
+        } else {
+            Api::all_with(conn.clients.reader.clone(), &r.ar)
+        };
+        let o = api.get_opt(&object.name).await.map_err(|e| backend_error(transport_error(e)))?;
+        Ok(o.and_then(|o| serde_json::to_value(o).ok()))
+    }
+
+    async fn resolve(&mut self, target: &Target) -> Result<Vec<ObjectRef>, BackendError> {
+        let run = self.run()?;
+        let p = Predicate::Exists(target.clone());
+        let snap = run.snapshot(&p, true).await?;
+        let found = predicate::select(&snap, target).map_err(BackendError::Other)?;
+        Ok(found
+            .into_iter()
+            .map(|r| ObjectRef {
+                kind: r.kind().to_string(),
+                namespace: r.namespace().to_string(),
+                name: r.name().to_string(),
+                management: target.management.clone(),
+            })
+            .collect())
+    }
+
+    async fn check(&mut self, p: &Predicate) -> Result<Eval, BackendError> {
+        let clock = self.clock;
+        let run = self.run()?;
+        run.poll_faults(&clock).await;
+        let snap = run.snapshot(p, true).await?;
+        Ok(predicate::evaluate(p, &snap))
+    }
+
+    async fn wait(&mut self, p: &Predicate, timeout_ms: u64) -> Result<WaitResult, BackendError> {
+        let clock = self.clock;
+        let tick = Duration::from_secs(1);
+        let container_poll = self.opts.container_poll;
+        let sync_timeout = self.opts.sync_timeout;
+        let run = self.run()?;
+        let start = tokio::time::Instant::now();
+        let deadline = start + clock.real(timeout_ms);
+        run.ensure_watches(p).await?;
+        let mut changed = run.changes.subscribe();
+        let sync_deadline = (start + sync_timeout).min(deadline);
+        while !run.watches_synced(p).await? && tokio::time::Instant::now() < sync_deadline {
+            let _ = tokio::time::timeout(Duration::from_millis(200), changed.changed()).await;
+        }
+        let reads_containers = scope::reads_containers(p);
+        loop {
+            run.poll_faults(&clock).await;
+            let snap = run.snapshot(p, false).await?;
+            let mut eval = predicate::evaluate(p, &snap);
+            if eval.holds {
+                // A cache that has not yet seen our own writes can make `gone` or `count` hold too
+                // early: a success is confirmed by a consistent read before it is reported.
+                let snap = run.snapshot(p, true).await?;
+                eval = predicate::evaluate(p, &snap);
+                if eval.holds {
+                    return Ok(WaitResult { eval, elapsed_ms: clock.scaled(start.elapsed()) });
+                }
+            }
+            let now = tokio::time::Instant::now();
+            if now >= deadline {
+                if !eval.holds {
+                    // The caches may lag: the last word goes to a fresh read.
+                    let snap = run.snapshot(p, true).await?;
+                    eval = predicate::evaluate(p, &snap);
+                }
+                return Ok(WaitResult { eval, elapsed_ms: clock.scaled(start.elapsed()) });
+            }
+            let nap = if reads_containers { container_poll.min(tick) } else { tick }.min(deadline - now);
+            tokio::select! {
+                r = changed.changed() => {
+                    if r.is_err() {
+                        tokio::time::sleep(nap).await;
+                    }
+                }
+                _ = tokio::time::sleep(nap) => {}
+            }
+        }
+    }
+
+    async fn sleep(&mut self, ms: u64) -> Result<(), BackendError> {
+        let clock = self.clock;
+        let run = self.run()?;
+        let deadline = tokio::time::Instant::now() + clock.real(ms);
+        loop {
+            run.poll_faults(&clock).await;
+            let now = tokio::time::Instant::now();
+            if now >= deadline {
+                return Ok(());
+            }
+            tokio::time::sleep((deadline - now).min(Duration::from_secs(1))).await;
+        }
+    }
+
+    async fn fault(&mut self, spec: &FaultSpec) -> Result<String, BackendError> {
+        let clock = self.clock;
+        let kind = faults::kind_name(spec.kind);
+        if !faults::injectable(spec.kind) {
+            return Err(BackendError::Unsupported(format!("`{kind}` is not injectable on a real cluster")));
+        }
+        let run = self.run()?;
+        run.docker()?;
+        if let Some(w) = &spec.when {
+            run.ensure_watches(w).await?;
+            run.faults.pending.push(Pending { spec: spec.clone(), due_ms: None });
+            run.poll_faults(&clock).await;
+            return Ok(format!("{kind} armed: starts when its trigger first holds"));
+        }
+        if let Some(after) = spec.after.filter(|a| a.as_ms() > 0) {
+            let at = clock.now_ms() + after.as_ms();
+            run.faults.pending.push(Pending { spec: spec.clone(), due_ms: Some(at) });
+            return Ok(format!("{kind} scheduled at t={}s", at / 1000));
+        }
+        run.inject(&clock, spec).await
+    }
+
+    async fn describe(&mut self, cluster: &ObjectRef) -> Result<String, BackendError> {
+        let clusterctl = self.clusterctl();
+        let context = self.opts.context.clone();
+        let run = self.run()?;
+        let m = run.mgmt_index(cluster.management.as_deref())?;
+        if !run.scope.allows("Cluster", &cluster.namespace, &cluster.name) {
+            return Err(refuse(&cluster.to_string()));
+        }
+        if let (Some(bin), Some(kc)) = (clusterctl, run.managements[m].kubeconfig.clone()) {
+            let mut args: Vec<String> =
+                ["describe", "cluster", &cluster.name, "-n", &cluster.namespace, "--show-conditions", "all", "--kubeconfig"]
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect();
+            args.push(kc.display().to_string());
+            if let (0, Some(c)) = (m, context) {
+                args.push("--kubeconfig-context".into());
+                args.push(c);
+            }
+            if let Ok(out) = run_command(&bin, &args).await {
+                return Ok(out);
+            }
+        }
+        let objects = run.describe_objects(m, cluster).await?;
+        Ok(super::describe::render(&objects))
+    }
+
+    async fn get_kubeconfig(&mut self, cluster: &ObjectRef) -> Result<String, BackendError> {
+        let run = self.run()?;
+        let m = run.mgmt_index(cluster.management.as_deref())?;
+        run.kubeconfig_of(m, &cluster.namespace, &cluster.name).await
+    }
+
+    async fn move_objects(&mut self, spec: &MoveSpec) -> Result<String, BackendError> {
+        let clusterctl = self.clusterctl();
+        let context = self.opts.context.clone();
+        let run = self.run()?;
+        let from = run.mgmt_index(spec.from.as_deref())?;
+        let to = run.mgmt_index(Some(&spec.to))?;
+        let (Some(bin), Some(from_kc), Some(to_kc)) =
+            (clusterctl, run.managements[from].kubeconfig.clone(), run.managements.get(to).and_then(|m| m.kubeconfig.clone()))
+        else {
+            return Err(BackendError::Unsupported(
+                "`clusterctl move` needs clusterctl on PATH and a kubeconfig for both management clusters (--second-kubeconfig)".into(),
+            ));
+        };
+        if from == to {
+            return Err(BackendError::Other("`move` needs two different management clusters".into()));
+        }
+        let ns = spec.namespace.clone().unwrap_or_else(|| "default".into());
+        if !run.scope.namespaces.contains(&ns) {
+            return Err(refuse(&format!("namespace {ns}")));
+        }
+        let mut args: Vec<String> = vec!["move".into(), "--kubeconfig".into(), from_kc.display().to_string()];
+        if let (0, Some(c)) = (from, context) {
+            args.push("--kubeconfig-context".into());
+            args.push(c);
+        }
+        args.extend(["--to-kubeconfig".into(), to_kc.display().to_string(), "-n".into(), ns]);
+        run_command(&bin, &args).await
+    }
+
+    async fn docker(&mut self, step: &DockerStep) -> Result<String, BackendError> {
+        let run = self.run()?;
+        let d = run.docker()?.clone();
+        if let Some(r) = &step.run {
+            let image = r.image.clone().unwrap_or_else(|| crate::docker::DEFAULT_DECOY_IMAGE.to_string());
+            d.run_decoy(&r.name, &image).await.map_err(docker_error)?;
+            return Ok(format!("docker run --name {} {image}", r.name));
+        }
+        let t = step.rm.as_ref().ok_or_else(|| BackendError::Other("`docker` needs `run` or `rm`".into()))?;
+        let all = d.list().await.map_err(docker_error)?;
+        let names = select_containers(&all, t);
+        if names.is_empty() {
+            if let Some(n) = &t.name {
+                // Say why, when the container exists but is not ours.
+                if let Err(e @ crate::docker::DockerError::Refused { .. }) = d.inspect(n).await {
+                    return Err(docker_error(e));
+                }
+            }
+            return Err(BackendError::Other("no container matches".into()));
+        }
+        for n in &names {
+            d.remove(n).await.map_err(docker_error)?;
+        }
+        Ok(format!("docker rm -f {}", names.join(" ")))
+    }
+
+    async fn heal_faults(&mut self) -> Result<usize, BackendError> {
+        let clock = self.clock;
+        let run = self.run()?;
+        run.faults.pending.clear();
+        let now = clock.now_ms();
+        for a in std::mem::take(&mut run.faults.active) {
+            run.revert(a, now).await;
+        }
+        Ok(run.faults.records.len())
+    }
+
+    async fn finish(&mut self) -> Result<RunFacts, BackendError> {
+        let clock = self.clock;
+        let run = self.run()?;
+        let mut objects = Vec::new();
+        let scope = run.scope.clone();
+        for mi in 0..run.managements.len() {
+            let name = run.managements[mi].name.clone();
+            let Some(conn) = run.managements[mi].conn.as_mut() else { continue };
+            for kind in capi_sim::kinds::Kind::all() {
+                let Some(r) = conn.kinds.catalogue(kind).await else { continue };
+                if r.namespaced {
+                    for ns in &scope.namespaces {
+                        let api: Api<DynamicObject> = Api::namespaced_with(conn.clients.reader.clone(), ns, &r.ar);
+                        // A kind this client may not list (RBAC) is left out, not fatal.
+                        let Ok(list) = api.list(&ListParams::default()).await else { continue };
+                        for o in list.items {
+                            if let Ok(v) = serde_json::to_value(&o) {
+                                objects.push(ObjectSummary::from_value(&name, &v));
+                            }
+                        }
+                    }
+                } else if r.ar.kind == "Namespace" {
+                    let api: Api<DynamicObject> = Api::all_with(conn.clients.reader.clone(), &r.ar);
+                    let names: std::collections::BTreeSet<&String> = scope.namespaces.iter().chain(&scope.namespace_objects).collect();
+                    for n in names.into_iter().filter(|n| !INITIAL_NAMESPACES.contains(&n.as_str())) {
+                        if let Ok(Some(o)) = api.get_opt(n).await {
+                            if let Ok(v) = serde_json::to_value(&o) {
+                                objects.push(ObjectSummary::from_value(&name, &v));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        objects.sort();
+        let containers = match &run.docker {
+            Some(d) => d.list().await.map_err(docker_error)?,
+            None => Vec::new(),
+        };
+        Ok(RunFacts {
+            trace_hash: None,
+            sim_time_ms: clock.now_ms(),
+            reconciles: 0,
+            events: 0,
+            violations: Vec::new(),
+            faults: run.faults.records.clone(),
+            outcome: Outcome { objects, containers },
+            timeline: None,
+        })
+    }
+}

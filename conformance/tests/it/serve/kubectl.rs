@@ -1,0 +1,142 @@
+//! Real kubectl against the served simulator: apply of a quick-start (Namespace, ConfigMap,
+//! ClusterClass and a generated Cluster), get with printer columns, wait, merge/JSON/strategic
+//! patches, scale, `get -w` while simulated time passes, delete that waits for finalizers, server
+//! dry-run and server-side apply.
+
+use super::{have_kubectl, kubectl, kubectl_command, quick_start_yaml, serve};
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+const EXTRA: &str = r#"apiVersion: v1
+kind: Namespace
+metadata:
+  name: team-a
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: settings
+  namespace: team-a
+data:
+  color: blue
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_drives_a_quick_start() {
+    if !have_kubectl("kubectl_drives_a_quick_start") {
+        return;
+    }
+    let s = serve(|o| o.speed = 300.0).await;
+    let manifest = s.dir.path().join("quick-start.yaml");
+    std::fs::write(&manifest, format!("{EXTRA}---\n{}", quick_start_yaml("qs1", "v1.13", 1, 1))).unwrap();
+    let m = manifest.to_str().unwrap();
+
+    let r = kubectl(&s, &["apply", "-f", m]).await;
+    assert!(r.ok, "apply failed: {}", r.stderr);
+    for line in [
+        "namespace/team-a created",
+        "configmap/settings created",
+        "clusterclass.cluster.x-k8s.io/quick-start created",
+        "cluster.cluster.x-k8s.io/qs1 created",
+    ] {
+        assert!(r.stdout.contains(line), "missing `{line}`");
+    }
+
+    let r = kubectl(&s, &["wait", "--for=condition=ControlPlaneInitialized", "cluster/qs1", "--timeout=60s"]).await;
+    assert!(r.ok && r.stdout.contains("condition met"), "{}", r.stderr);
+
+    // Printer columns come from the server's Table; machines exist in the cluster's namespace.
+    let r = kubectl(&s, &["get", "clusters,machines", "-A"]).await;
+    assert!(r.ok, "{}", r.stderr);
+    assert!(r.stdout.contains("cluster.cluster.x-k8s.io/qs1") && r.stdout.contains("machine.cluster.x-k8s.io/qs1-"), "{}", r.stdout);
+    assert!(r.stdout.contains("PHASE") && r.stdout.contains("VERSION") && r.stdout.contains("v1.34.3"));
+    let r = kubectl(&s, &["get", "cm", "settings", "-n", "team-a", "-o", "jsonpath={.data.color}"]).await;
+    assert_eq!(r.stdout, "blue");
+
+    // A second apply changes nothing.
+    let r = kubectl(&s, &["apply", "-f", m]).await;
+    assert!(r.ok && r.stdout.contains("cluster.cluster.x-k8s.io/qs1 unchanged"), "{}", r.stdout);
+
+    let r = kubectl(&s, &["patch", "cluster", "qs1", "--type", "merge", "-p", r#"{"metadata":{"labels":{"team":"a"}}}"#]).await;
+    assert!(r.ok && r.stdout.contains("patched"), "{}", r.stderr);
+    let r = kubectl(&s, &["get", "cluster", "qs1", "-o", "jsonpath={.metadata.labels.team}"]).await;
+    assert_eq!(r.stdout, "a");
+    // kubectl's default patch type is strategic merge, which custom resources refuse (415).
+    let r = kubectl(&s, &["patch", "cluster", "qs1", "-p", r#"{"metadata":{"labels":{"team":"b"}}}"#]).await;
+    assert!(!r.ok && r.stderr.contains("application/strategic-merge-patch+json is not supported"), "{}", r.stderr);
+
+    // `get -w` prints rows as the simulated MachineDeployment scales out.
+    let mut watch = kubectl_command(&s, &["get", "machines", "-w", "--no-headers"]).spawn().unwrap();
+    let mut lines = BufReader::new(watch.stdout.take().unwrap()).lines();
+    let first = tokio::time::timeout(Duration::from_secs(20), lines.next_line()).await.expect("initial rows").unwrap();
+    assert!(first.is_some_and(|l| l.starts_with("qs1-")));
+    let scale = r#"[{"op":"replace","path":"/spec/topology/workers/machineDeployments/0/replicas","value":2}]"#;
+    let r = kubectl(&s, &["patch", "cluster", "qs1", "--type", "json", "-p", scale]).await;
+    assert!(r.ok, "{}", r.stderr);
+    // The scale subresource (what the topology now asks for anyway).
+    let r = kubectl(&s, &["scale", "machinedeployment", "-l", "cluster.x-k8s.io/cluster-name=qs1", "--replicas=2"]).await;
+    assert!(r.ok && r.stdout.contains("scaled"), "{}", r.stderr);
+    let mut seen = 0;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while seen < 5 {
+        match tokio::time::timeout_at(deadline, lines.next_line()).await {
+            Ok(Ok(Some(line))) => {
+                assert!(line.starts_with("qs1-"), "unexpected watch line {line}");
+                seen += 1;
+            }
+            other => panic!("the watch stopped printing after {seen} lines: {other:?}"),
+        }
+    }
+    watch.kill().await.unwrap();
+
+    // delete waits until the Cluster is gone (its finalizers drive the teardown).
+    let r = kubectl(&s, &["delete", "cluster", "qs1", "--timeout=90s"]).await;
+    assert!(r.ok && r.stdout.contains("\"qs1\" deleted"), "{}", r.stderr);
+    let r = kubectl(&s, &["get", "cluster", "qs1"]).await;
+    assert!(!r.ok && r.stderr.contains(r#"Error from server (NotFound): clusters.cluster.x-k8s.io "qs1" not found"#), "{}", r.stderr);
+    let r = kubectl(&s, &["get", "machines", "-A", "-o", "name"]).await;
+    assert_eq!(r.stdout.trim(), "", "machines are gone with their cluster");
+    s.server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_delete_waits_for_finalizers_and_dry_run_persists_nothing() {
+    if !have_kubectl("kubectl_delete_waits_for_finalizers_and_dry_run_persists_nothing") {
+        return;
+    }
+    let s = serve(|o| o.speed = 1.0).await;
+    let held = s.dir.path().join("held.yaml");
+    std::fs::write(&held, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: held\n  finalizers: [example.com/hold]\ndata: {}\n")
+        .unwrap();
+    let r = kubectl(&s, &["create", "-f", held.to_str().unwrap()]).await;
+    assert!(r.ok, "{}", r.stderr);
+
+    let mut delete = kubectl_command(&s, &["delete", "configmap", "held", "--timeout=60s"]).spawn().unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(delete.try_wait().unwrap().is_none(), "delete must wait while the finalizer is there");
+    let r = kubectl(&s, &["get", "cm", "held", "-o", "jsonpath={.metadata.deletionTimestamp}"]).await;
+    assert!(!r.stdout.is_empty(), "deletionTimestamp is set");
+    let r = kubectl(&s, &["patch", "cm", "held", "--type", "json", "-p", r#"[{"op":"remove","path":"/metadata/finalizers"}]"#]).await;
+    assert!(r.ok, "{}", r.stderr);
+    let status = tokio::time::timeout(Duration::from_secs(20), delete.wait()).await.expect("delete returns").unwrap();
+    assert!(status.success());
+
+    let dry = s.dir.path().join("dry.yaml");
+    std::fs::write(&dry, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: dry\ndata: {a: b}\n").unwrap();
+    let r = kubectl(&s, &["create", "--dry-run=server", "-f", dry.to_str().unwrap()]).await;
+    assert!(r.ok && r.stdout.contains("created (server dry run)"), "{}", r.stderr);
+    let r = kubectl(&s, &["get", "cm", "dry"]).await;
+    assert!(!r.ok && r.stderr.contains("NotFound"));
+
+    // Server-side apply creates, then updates.
+    let r = kubectl(&s, &["apply", "--server-side", "-f", dry.to_str().unwrap()]).await;
+    assert!(r.ok && r.stdout.contains("serverside-applied"), "{}", r.stderr);
+    let r = kubectl(&s, &["get", "cm", "dry", "-o", "jsonpath={.data.a}"]).await;
+    assert_eq!(r.stdout, "b");
+
+    let r = kubectl(&s, &["api-resources", "--api-group=cluster.x-k8s.io", "-o", "name"]).await;
+    assert!(r.stdout.lines().any(|l| l == "clusters.cluster.x-k8s.io"), "{}", r.stdout);
+    let r = kubectl(&s, &["get", "cluster-api", "-A"]).await;
+    assert!(r.ok, "the cluster-api category resolves: {}", r.stderr);
+    s.server.shutdown().await.unwrap();
+}

@@ -27,6 +27,18 @@ pub struct RunOptions {
     pub swarm: bool,
     /// Run the liveness phase at the end (always on in swarm mode).
     pub liveness: bool,
+    /// Called with each step's report as soon as the step ends (progress bars, benchmarks).
+    pub on_step: Option<StepHook>,
+}
+
+/// A callback for finished steps.
+#[derive(Clone)]
+pub struct StepHook(pub std::sync::Arc<dyn Fn(&StepReport) + Send + Sync>);
+
+impl std::fmt::Debug for StepHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StepHook")
+    }
 }
 
 /// The scenario's convergence goal: its `converged:` predicate when it has one, else the predicates of its
@@ -45,7 +57,9 @@ pub fn convergence_goal(scenario: &Scenario) -> Option<Predicate> {
                 preds.push(w.until.clone());
                 break;
             }
-            Step::Expect(x) => preds.extend(x.0.iter().rev().filter(|p| !matches!(p, Predicate::Denied(_) | Predicate::Warned(_))).cloned()),
+            Step::Expect(x) => {
+                preds.extend(x.0.iter().rev().filter(|p| !matches!(p, Predicate::Denied(_) | Predicate::Warned(_))).cloned())
+            }
             Step::Sleep(_) => {}
             _ => break,
         }
@@ -117,6 +131,9 @@ pub async fn run<B: Backend>(backend: &mut B, scenario: &Scenario, opts: &RunOpt
             took_ms,
             message,
         });
+        if let (Some(hook), Some(step)) = (&opts.on_step, report.steps.last()) {
+            (hook.0)(step);
+        }
     }
     if opts.describe {
         if let Ok(clusters) = backend.resolve(&Target { kind: "Cluster".into(), ..Default::default() }).await {
@@ -141,7 +158,11 @@ pub async fn run<B: Backend>(backend: &mut B, scenario: &Scenario, opts: &RunOpt
                         Ok(r) => {
                             liveness_violation = Some(crate::report::Violation {
                                 invariant: "liveness/no-convergence".into(),
-                                message: format!("no convergence within {} after the faults healed; still pending: {}", crate::DurationMs(bound), r.eval.detail),
+                                message: format!(
+                                    "no convergence within {} after the faults healed; still pending: {}",
+                                    crate::DurationMs(bound),
+                                    r.eval.detail
+                                ),
                                 event_index: 0,
                                 at_ms: backend.now_ms(),
                             })
@@ -167,7 +188,11 @@ pub async fn run<B: Backend>(backend: &mut B, scenario: &Scenario, opts: &RunOpt
             report.timeline = facts.timeline.map(|mut t| {
                 for s in &report.steps {
                     if s.status != StepStatus::Skipped {
-                        t.marks.push(crate::report::TimelineMark { at_ms: s.at_ms, kind: "step".into(), label: format!("#{} {}", s.index, s.kind) });
+                        t.marks.push(crate::report::TimelineMark {
+                            at_ms: s.at_ms,
+                            kind: "step".into(),
+                            label: format!("#{} {}", s.index, s.kind),
+                        });
                     }
                 }
                 for v in &report.violations {

@@ -1,7 +1,7 @@
 //! Run one scenario against the simulator without the xtask CLI (handy for profiling):
 //! `cargo run -p capi-sim --example run -- scenarios/library/quickstart.yaml [seed] [trace.jsonl]`;
 //! `FAULT_PROFILE=control-plane` runs it as a swarm run with that random fault profile;
-//! `MUTANTS=a,b` switches mutants on.
+//! `MUTANTS=a,b` switches mutants on; `VARS=K=V,K2=V2` overrides scenario variables.
 
 use capi_scenarios::runner::{self, RunOptions};
 use capi_sim::backend::{SimBackend, SimOptions};
@@ -16,7 +16,12 @@ fn main() {
     };
     let seed = args.get(2).and_then(|s| s.parse().ok());
     let trace_file = args.get(3);
-    let scenario = match capi_scenarios::load(std::path::Path::new(path), &Default::default()) {
+    let mut load = capi_scenarios::LoadOptions::default();
+    for kv in std::env::var("VARS").unwrap_or_default().split(',').filter(|s| !s.is_empty()) {
+        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+        load.vars.insert(k.to_string(), v.to_string());
+    }
+    let scenario = match capi_scenarios::load(std::path::Path::new(path), &load) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("{e}");
@@ -32,12 +37,25 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let mut backend = SimBackend::new(SimOptions { trace: if trace_file.is_some() { TraceMode::Full } else { TraceMode::Hash }, fault_profile, mutants, ..Default::default() });
+    let mut backend = SimBackend::new(SimOptions {
+        trace: if trace_file.is_some() { TraceMode::Full } else { TraceMode::Hash },
+        fault_profile,
+        mutants,
+        ..Default::default()
+    });
     let t = std::time::Instant::now();
     let report = pollster::block_on(runner::run(&mut backend, &scenario, &RunOptions { seed, swarm, ..Default::default() }));
     let wall = t.elapsed();
     for s in &report.steps {
-        println!("{:?} [{}] {} line {} t={}s: {}", s.status, s.index, s.kind, s.line, s.at_ms / 1000, s.message.lines().next().unwrap_or(""));
+        println!(
+            "{:?} [{}] {} line {} t={}s: {}",
+            s.status,
+            s.index,
+            s.kind,
+            s.line,
+            s.at_ms / 1000,
+            s.message.lines().next().unwrap_or("")
+        );
     }
     for f in &report.faults {
         println!("fault t={}s: {:?}", f.at_ms / 1000, f.spec);
@@ -45,7 +63,15 @@ fn main() {
     for v in &report.violations {
         println!("violation {} t={}s: {}", v.invariant, v.at_ms / 1000, v.message);
     }
-    println!("{} sim={}s wall={:.3}s reconciles={} events={} hash={:?}", if report.passed { "PASSED" } else { "FAILED" }, report.sim_time_ms / 1000, wall.as_secs_f64(), report.reconciles, report.events, report.trace_hash);
+    println!(
+        "{} sim={}s wall={:.3}s reconciles={} events={} hash={:?}",
+        if report.passed { "PASSED" } else { "FAILED" },
+        report.sim_time_ms / 1000,
+        wall.as_secs_f64(),
+        report.reconciles,
+        report.events,
+        report.trace_hash
+    );
     if let (Some(f), Some(sim)) = (trace_file, backend.sim()) {
         let mut out = std::io::BufWriter::new(std::fs::File::create(f).expect("trace file"));
         for l in sim.trace.lines() {

@@ -1,6 +1,7 @@
 //! `cargo xtask`: the project's command line. Parses flags into an enum (clap derive) and calls the
 //! library crates; no logic lives here beyond wiring and printing.
 
+mod bench;
 mod conformance;
 mod report;
 mod scenario;
@@ -33,6 +34,8 @@ enum Command {
     /// The simulator as a service (`sim serve`: a Kubernetes-compatible API).
     #[command(subcommand)]
     Sim(sim::SimCmd),
+    /// The fleet benchmark: N quick-start clusters created, upgraded and deleted; reconciles/s, RSS.
+    Bench(bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -42,6 +45,7 @@ fn main() -> ExitCode {
         Command::Report(cmd) => report::run(cmd),
         Command::Conformance(cmd) => conformance::run(cmd),
         Command::Sim(cmd) => sim::run(cmd),
+        Command::Bench(args) => bench::run(args),
     };
     match result {
         Ok(code) => code,

@@ -100,7 +100,7 @@ pub async fn run_scenario_async(path: &Path, cfg: &RunConfig) -> RunReport {
         Err(e) => return failed_report(path, None, e.to_string()),
     };
     let mut backend = KubeBackend::new(cfg.kube.clone());
-    let opts = RunOptions { seed: cfg.seed, describe: cfg.describe, liveness: cfg.liveness, swarm: false };
+    let opts = RunOptions { seed: cfg.seed, describe: cfg.describe, liveness: cfg.liveness, swarm: false, on_step: None };
     let outcome = {
         let run = runner::run(&mut backend, &scenario, &opts);
         tokio::select! {

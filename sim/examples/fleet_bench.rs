@@ -1,0 +1,87 @@
+//! One size of the fleet benchmark, in its own process so that its peak RSS is its own:
+//! `fleet_bench --clusters N [--seed S] [--scenario FILE]` runs the fleet-lifecycle scenario (create →
+//! Available → upgrade → delete of N quick-start clusters) with tracing off and prints one JSON line
+//! with the measurements. `cargo xtask bench` runs it for each size and writes the reports; progress
+//! goes to stderr as `progress <step> <steps> <sim_ms>` lines.
+
+use capi_scenarios::runner::{self, RunOptions};
+use capi_sim::backend::{SimBackend, SimOptions};
+use capi_sim::engine::trace::TraceMode;
+use serde_json::json;
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// A `/proc/self/status` field in bytes (Linux); 0 elsewhere.
+fn proc_status_bytes(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with(field)).and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<u64>().ok()))
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
+fn arg(args: &[String], name: &str) -> Option<String> {
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned())
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let clusters: u64 = arg(&args, "--clusters").and_then(|v| v.parse().ok()).unwrap_or(100);
+    let seed: u64 = arg(&args, "--seed").and_then(|v| v.parse().ok()).unwrap_or(1);
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let path = arg(&args, "--scenario").map(PathBuf::from).unwrap_or_else(|| root.join("scenarios/library/fleet-lifecycle.yaml"));
+    let mut load = capi_scenarios::LoadOptions::default();
+    load.vars.insert("FLEET_SIZE".into(), clusters.to_string());
+    let scenario = match capi_scenarios::load(&path, &load) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(2);
+        }
+    };
+    let timing = scenario.timing.clone().unwrap_or_else(|| "capd-default".into());
+    let baseline_rss = proc_status_bytes("VmRSS:");
+    let mut backend = SimBackend::new(SimOptions { trace: TraceMode::Off, ..Default::default() });
+    let started = Instant::now();
+    let steps = scenario.steps.len();
+    let step_walls = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let hook = {
+        let step_walls = step_walls.clone();
+        runner::StepHook(std::sync::Arc::new(move |s: &capi_scenarios::report::StepReport| {
+            let wall = started.elapsed().as_secs_f64();
+            eprintln!("progress {} {steps} {} {wall:.3}", s.index + 1, s.at_ms + s.took_ms);
+            if let Ok(mut w) = step_walls.lock() {
+                w.push(json!({ "step": s.index, "kind": s.kind, "line": s.line, "sim_end_s": (s.at_ms + s.took_ms) as f64 / 1000.0, "wall_end_s": wall }));
+            }
+        }))
+    };
+    let opts = RunOptions { seed: Some(seed), on_step: Some(hook), ..Default::default() };
+    let report = pollster::block_on(runner::run(&mut backend, &scenario, &opts));
+    let wall = started.elapsed().as_secs_f64();
+    let steps_json = step_walls.lock().map(|w| w.clone()).unwrap_or_default();
+    let peak_rss = proc_status_bytes("VmHWM:");
+    let failed = report.steps.iter().find(|s| !s.passed).map(|s| format!("step {} ({}, line {}): {}", s.index, s.kind, s.line, s.message));
+    let sim_s = report.sim_time_ms as f64 / 1000.0;
+    let out = json!({
+        "scenario": scenario.name,
+        "clusters": clusters,
+        "seed": seed,
+        "timing_profile": timing,
+        "passed": report.passed,
+        "failure": failed.or(report.error.clone()),
+        "wall_s": wall,
+        "sim_s": sim_s,
+        "reconciles": report.reconciles,
+        "events": report.events,
+        "reconciles_per_s": report.reconciles as f64 / wall,
+        "events_per_s": report.events as f64 / wall,
+        "sim_s_per_wall_s": sim_s / wall,
+        "wall_us_per_reconcile": wall * 1e6 / report.reconciles.max(1) as f64,
+        "peak_rss_bytes": peak_rss,
+        "baseline_rss_bytes": baseline_rss,
+        "bytes_per_cluster": peak_rss.saturating_sub(baseline_rss) / clusters.max(1),
+        "steps": steps_json,
+    });
+    println!("{out}");
+}

@@ -362,7 +362,8 @@ fn evaluate_inner(p: &Predicate, world: &dyn WorldView) -> Result<Eval, String> 
             Eval::new(b.admits(n), format!("{}: {n} found, want {}", c.target, b.describe()))
         }
         Predicate::Phase(ph) => {
-            let phase_of = |r: &dyn Resource| -> String { r.field(phase_path()).and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default() };
+            let phase_of =
+                |r: &dyn Resource| -> String { r.field(phase_path()).and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default() };
             per_object(
                 world,
                 &ph.target,
@@ -378,7 +379,8 @@ fn evaluate_inner(p: &Predicate, world: &dyn WorldView) -> Result<Eval, String> 
             &f.target,
             |r| {
                 let v = r.field(&f.path);
-                f.equals.as_ref().is_none_or(|want| v.as_deref().is_some_and(|v| json_equal(v, want))) && f.exists.is_none_or(|e| v.is_some() == e)
+                f.equals.as_ref().is_none_or(|want| v.as_deref().is_some_and(|v| json_equal(v, want)))
+                    && f.exists.is_none_or(|e| v.is_some() == e)
             },
             |r| {
                 let seen = r.field(&f.path).map_or("<absent>".to_string(), |v| v.to_string());
@@ -394,7 +396,10 @@ fn evaluate_inner(p: &Predicate, world: &dyn WorldView) -> Result<Eval, String> 
         Predicate::Condition(c) => {
             let find = |r: &dyn Resource| -> (String, String, String) {
                 let conds = r.field(conditions_path());
-                let cond = conds.as_deref().and_then(Value::as_array).and_then(|a| a.iter().find(|x| x.get("type").and_then(Value::as_str) == Some(c.type_.as_str())));
+                let cond = conds
+                    .as_deref()
+                    .and_then(Value::as_array)
+                    .and_then(|a| a.iter().find(|x| x.get("type").and_then(Value::as_str) == Some(c.type_.as_str())));
                 match cond {
                     Some(x) => (
                         x.get("status").and_then(Value::as_str).unwrap_or("").to_string(),
@@ -409,15 +414,22 @@ fn evaluate_inner(p: &Predicate, world: &dyn WorldView) -> Result<Eval, String> 
                 &c.target,
                 |r| {
                     let conds = r.field(conditions_path());
-                    let cond = conds.as_deref().and_then(Value::as_array).and_then(|a| a.iter().find(|x| x.get("type").and_then(Value::as_str) == Some(c.type_.as_str())));
+                    let cond = conds
+                        .as_deref()
+                        .and_then(Value::as_array)
+                        .and_then(|a| a.iter().find(|x| x.get("type").and_then(Value::as_str) == Some(c.type_.as_str())));
                     cond.is_some_and(|x| {
                         let g = |k: &str| x.get(k).and_then(Value::as_str).unwrap_or("");
-                        g("status") == c.status && c.reason.as_ref().is_none_or(|w| g("reason") == w) && c.message.as_ref().is_none_or(|w| g("message").contains(w.as_str()))
+                        g("status") == c.status
+                            && c.reason.as_ref().is_none_or(|w| g("reason") == w)
+                            && c.message.as_ref().is_none_or(|w| g("message").contains(w.as_str()))
                     })
                 },
                 |r| {
                     let (status, reason, message) = find(r);
-                    let ok = status == c.status && c.reason.as_ref().is_none_or(|w| &reason == w) && c.message.as_ref().is_none_or(|w| message.contains(w.as_str()));
+                    let ok = status == c.status
+                        && c.reason.as_ref().is_none_or(|w| &reason == w)
+                        && c.message.as_ref().is_none_or(|w| message.contains(w.as_str()));
                     let mut seen = format!("{}/{} {}={status}", r.kind(), r.name(), c.type_);
                     if !reason.is_empty() {
                         seen.push_str(&format!(" ({reason})"));

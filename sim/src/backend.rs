@@ -43,7 +43,16 @@ pub struct SimOptions {
 
 impl Default for SimOptions {
     fn default() -> Self {
-        SimOptions { trace: TraceMode::Hash, mutants: Mutants::new(), timing: None, fixtures_dir: None, max_events: SimConfig::default().max_events, timeline: false, fault_profile: None, faults: Vec::new() }
+        SimOptions {
+            trace: TraceMode::Hash,
+            mutants: Mutants::new(),
+            timing: None,
+            fixtures_dir: None,
+            max_events: SimConfig::default().max_events,
+            timeline: false,
+            fault_profile: None,
+            faults: Vec::new(),
+        }
     }
 }
 
@@ -85,7 +94,8 @@ impl SimBackend {
 
     fn key(&self, o: &ObjectRef) -> Result<(usize, ObjKey), BackendError> {
         let m = self.mgmt(o.management.as_deref())?;
-        let kind = Kind::lookup(&o.kind).ok_or_else(|| BackendError::Other(format!("the server doesn't have a resource type \"{}\"", o.kind)))?;
+        let kind =
+            Kind::lookup(&o.kind).ok_or_else(|| BackendError::Other(format!("the server doesn't have a resource type \"{}\"", o.kind)))?;
         let ns = if kind.info().namespaced { o.namespace.as_str() } else { "" };
         Ok((m, ObjKey::new(kind, ns, &o.name)))
     }
@@ -97,7 +107,10 @@ pub fn load_timing(spec: &str, scenario: &Path, fixtures: Option<&Path>) -> Resu
     let path = if spec.ends_with(".yaml") && as_path.is_file() {
         as_path
     } else {
-        let dir = fixtures.map(Path::to_path_buf).or_else(|| capi_scenarios::parse::find_fixtures(scenario)).ok_or("cannot find fixtures/ for the timing profile")?;
+        let dir = fixtures
+            .map(Path::to_path_buf)
+            .or_else(|| capi_scenarios::parse::find_fixtures(scenario))
+            .ok_or("cannot find fixtures/ for the timing profile")?;
         dir.join("timing").join(format!("{spec}.yaml"))
     };
     let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -194,7 +207,13 @@ impl Backend for SimBackend {
             (None, Some(name)) => load_timing(name, &scenario.path, self.opts.fixtures_dir.as_deref()).map_err(BackendError::Other)?,
             (None, None) => Timing::default(),
         };
-        let mut sim = Sim::new(SimConfig { seed, timing, trace: self.opts.trace, mutants: self.opts.mutants.clone(), max_events: self.opts.max_events });
+        let mut sim = Sim::new(SimConfig {
+            seed,
+            timing,
+            trace: self.opts.trace,
+            mutants: self.opts.mutants.clone(),
+            max_events: self.opts.max_events,
+        });
         for m in &scenario.management {
             let gates = match &m.init_vars {
                 Some(vars) => FeatureGates::from_init_vars(vars.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
@@ -226,7 +245,10 @@ impl Backend for SimBackend {
                 let values: Vec<Value> = objects.iter().map(|o| o.value.clone()).collect();
                 let sim = self.s()?;
                 sim.apply_to_workload(cluster, values).map_err(|e| BackendError::Other(format!("workload cluster {cluster}: {e}")))?;
-                Ok(objects.iter().map(|o| Applied { kind: o.kind().into(), name: o.name().into(), action: ApplyAction::Created, warnings: vec![] }).collect())
+                Ok(objects
+                    .iter()
+                    .map(|o| Applied { kind: o.kind().into(), name: o.name().into(), action: ApplyAction::Created, warnings: vec![] })
+                    .collect())
             }
             ApplyTarget::Management(name) => {
                 let m = self.mgmt(name.as_deref())?;
@@ -248,7 +270,13 @@ impl Backend for SimBackend {
                         Ok(w) => out.push(Applied {
                             kind: o.kind().into(),
                             name: w.object.name().into(),
-                            action: if !existed { ApplyAction::Created } else if w.changed { ApplyAction::Configured } else { ApplyAction::Unchanged },
+                            action: if !existed {
+                                ApplyAction::Created
+                            } else if w.changed {
+                                ApplyAction::Configured
+                            } else {
+                                ApplyAction::Unchanged
+                            },
                             warnings: w.warnings,
                         }),
                         Err(e) => {
@@ -268,7 +296,13 @@ impl Backend for SimBackend {
         }
     }
 
-    async fn patch(&mut self, object: &ObjectRef, patch_type: PatchType, patch: &Value, subresource: Option<&str>) -> Result<Vec<String>, BackendError> {
+    async fn patch(
+        &mut self,
+        object: &ObjectRef,
+        patch_type: PatchType,
+        patch: &Value,
+        subresource: Option<&str>,
+    ) -> Result<Vec<String>, BackendError> {
         let (m, key) = self.key(object)?;
         let p = match patch_type {
             PatchType::Merge => Patch::Merge(patch.clone()),
@@ -295,7 +329,12 @@ impl Backend for SimBackend {
         let found = predicate::select(sim, target).map_err(BackendError::Other)?;
         Ok(found
             .into_iter()
-            .map(|r| ObjectRef { kind: r.kind().to_string(), namespace: r.namespace().to_string(), name: r.name().to_string(), management: target.management.clone() })
+            .map(|r| ObjectRef {
+                kind: r.kind().to_string(),
+                namespace: r.namespace().to_string(),
+                name: r.name().to_string(),
+                management: target.management.clone(),
+            })
             .collect())
     }
 
@@ -309,7 +348,11 @@ impl Backend for SimBackend {
         let deadline = start + timeout_ms;
         sim.run_while_not(deadline, |s| predicate::evaluate(predicate, s).holds);
         if sim.out_of_events() {
-            return Err(BackendError::Other(format!("the simulation used up its event budget ({} events) at t={}ms", sim.events(), sim.now())));
+            return Err(BackendError::Other(format!(
+                "the simulation used up its event budget ({} events) at t={}ms",
+                sim.events(),
+                sim.now()
+            )));
         }
         let eval = predicate::evaluate(predicate, sim);
         Ok(WaitResult { eval, elapsed_ms: sim.now() - start })

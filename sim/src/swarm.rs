@@ -12,10 +12,20 @@ use capi_scenarios::{DurationMs, Scenario};
 
 /// Run one seed in swarm mode: faults drawn from `profile` (none when `None`) plus `faults`, step
 /// failures tolerated, the liveness phase at the end.
-pub fn run_seed(scenario: &Scenario, seed: u64, profile: Option<&str>, mutants: &Mutants, faults: Vec<FaultSpec>, trace: TraceMode, timeline: bool) -> (RunReport, SimBackend) {
-    let opts = SimOptions { trace, mutants: mutants.clone(), fault_profile: profile.map(str::to_string), faults, timeline, ..Default::default() };
+pub fn run_seed(
+    scenario: &Scenario,
+    seed: u64,
+    profile: Option<&str>,
+    mutants: &Mutants,
+    faults: Vec<FaultSpec>,
+    trace: TraceMode,
+    timeline: bool,
+) -> (RunReport, SimBackend) {
+    let opts =
+        SimOptions { trace, mutants: mutants.clone(), fault_profile: profile.map(str::to_string), faults, timeline, ..Default::default() };
     let mut backend = SimBackend::new(opts);
-    let report = pollster::block_on(runner::run(&mut backend, scenario, &RunOptions { seed: Some(seed), swarm: true, ..Default::default() }));
+    let report =
+        pollster::block_on(runner::run(&mut backend, scenario, &RunOptions { seed: Some(seed), swarm: true, ..Default::default() }));
     (report, backend)
 }
 
@@ -59,7 +69,10 @@ pub fn shrink(scenario: &Scenario, seed: u64, profile: &str, mutants: &Mutants) 
         r.violations.iter().any(|v| v.invariant == invariant) || (invariant == "failed" && !r.passed)
     };
     if !fails(&original) {
-        return Err(format!("seed {seed} fails with {invariant}, but not when its {} faults are replayed as an explicit schedule", original.len()));
+        return Err(format!(
+            "seed {seed} fails with {invariant}, but not when its {} faults are replayed as an explicit schedule",
+            original.len()
+        ));
     }
     let mut cur = original.clone();
     if fails(&[]) {

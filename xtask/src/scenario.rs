@@ -121,7 +121,8 @@ fn load(path: &Path, vars: &capi_scenarios::vars::Vars, fixtures: Option<&Path>)
 fn run_scenarios(args: &RunArgs) -> Result<ExitCode> {
     let files = expand(&args.paths)?;
     let vars = parse_vars(&args.vars)?;
-    let mutants: capi_sim::mutants::Mutants = args.mutants.iter().map(|m| m.parse::<Mutant>().map_err(anyhow::Error::msg)).collect::<Result<_>>()?;
+    let mutants: capi_sim::mutants::Mutants =
+        args.mutants.iter().map(|m| m.parse::<Mutant>().map_err(anyhow::Error::msg)).collect::<Result<_>>()?;
     let mut trace_out = match &args.trace {
         Some(p) => Some(std::io::BufWriter::new(std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?)),
         None => None,

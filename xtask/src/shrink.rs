@@ -3,11 +3,11 @@
 //! as a scenario with explicit `fault:` steps that fails deterministically.
 
 use crate::swarm::parse_mutants;
-use capi_sim::swarm::{run_seed, shrink as shrink_schedule, Shrunk};
 use anyhow::{Context, Result};
 use capi_scenarios::model::FaultSpec;
 use capi_scenarios::Scenario;
 use capi_sim::engine::trace::TraceMode;
+use capi_sim::swarm::{run_seed, shrink as shrink_schedule, Shrunk};
 use clap::Args;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -53,7 +53,13 @@ fn fault_yaml(f: &FaultSpec) -> Result<serde_yaml::Value> {
 }
 
 /// Write the minimal case as a scenario file beside the original (so relative paths still work).
-pub fn write_minimal(original_path: &std::path::Path, scenario: &Scenario, seed: u64, shrunk: &Shrunk, out: &std::path::Path) -> Result<()> {
+pub fn write_minimal(
+    original_path: &std::path::Path,
+    scenario: &Scenario,
+    seed: u64,
+    shrunk: &Shrunk,
+    out: &std::path::Path,
+) -> Result<()> {
     let text = std::fs::read_to_string(original_path)?;
     let mut doc: serde_yaml::Value = serde_yaml::from_str(&text)?;
     let map = doc.as_mapping_mut().context("the scenario is not a map")?;
@@ -83,7 +89,8 @@ pub fn write_minimal(original_path: &std::path::Path, scenario: &Scenario, seed:
 /// Run a shrink from the command line.
 pub fn shrink(args: &ShrinkArgs) -> Result<ExitCode> {
     let vars = crate::scenario::parse_vars(&args.vars)?;
-    let scenario = capi_scenarios::load(&args.path, &capi_scenarios::LoadOptions { vars: vars.clone(), fixtures_dir: None }).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let scenario = capi_scenarios::load(&args.path, &capi_scenarios::LoadOptions { vars: vars.clone(), fixtures_dir: None })
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let profile = args.profile.clone().or_else(|| scenario.fault_profile.clone()).unwrap_or_else(|| "default".into());
     let mutants = parse_mutants(&args.mutants)?;
     let shrunk = shrink_schedule(&scenario, args.seed, &profile, &mutants).map_err(anyhow::Error::msg)?;
@@ -93,7 +100,8 @@ pub fn shrink(args: &ShrinkArgs) -> Result<ExitCode> {
     });
     write_minimal(&args.path, &scenario, args.seed, &shrunk, &out)?;
     // The written case must fail by itself.
-    let written = capi_scenarios::load(&out, &capi_scenarios::LoadOptions { vars, fixtures_dir: None }).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let written =
+        capi_scenarios::load(&out, &capi_scenarios::LoadOptions { vars, fixtures_dir: None }).map_err(|e| anyhow::anyhow!("{e}"))?;
     let (r, _) = run_seed(&written, args.seed, None, &mutants, Vec::new(), TraceMode::Hash, false);
     let still = r.violations.iter().any(|v| v.invariant == shrunk.invariant) || (shrunk.invariant == "failed" && !r.passed);
     println!(

@@ -145,7 +145,9 @@ fn compact(mut r: RunReport) -> RunReport {
 /// Run a swarm.
 pub fn swarm(args: &SwarmArgs) -> Result<ExitCode> {
     let vars = crate::scenario::parse_vars(&args.vars)?;
-    let scenario = Arc::new(capi_scenarios::load(&args.path, &capi_scenarios::LoadOptions { vars, fixtures_dir: None }).map_err(|e| anyhow::anyhow!("{e}"))?);
+    let scenario = Arc::new(
+        capi_scenarios::load(&args.path, &capi_scenarios::LoadOptions { vars, fixtures_dir: None }).map_err(|e| anyhow::anyhow!("{e}"))?,
+    );
     let (start, end) = parse_seeds(&args.seeds)?;
     let (shard, shards) = parse_shard(args.shard.as_deref(), args.shards)?;
     let seeds: Vec<u64> = (start..end).filter(|s| (s - start) % shards == shard).collect();
@@ -155,7 +157,8 @@ pub fn swarm(args: &SwarmArgs) -> Result<ExitCode> {
     let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
     std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
     let jsonl_path = args.out.join("swarm.jsonl");
-    let mut jsonl = std::io::BufWriter::new(std::fs::File::create(&jsonl_path).with_context(|| format!("cannot create {}", jsonl_path.display()))?);
+    let mut jsonl =
+        std::io::BufWriter::new(std::fs::File::create(&jsonl_path).with_context(|| format!("cannot create {}", jsonl_path.display()))?);
 
     let stop = Arc::new(AtomicBool::new(false));
     {
@@ -167,7 +170,8 @@ pub fn swarm(args: &SwarmArgs) -> Result<ExitCode> {
     let (tx, rx) = mpsc::channel::<(u64, RunReport, Duration)>();
     let mut handles = Vec::new();
     for _ in 0..jobs {
-        let (tx, next, seeds, stop, scenario, mutants, profile) = (tx.clone(), next.clone(), seeds.clone(), stop.clone(), scenario.clone(), mutants.clone(), profile.clone());
+        let (tx, next, seeds, stop, scenario, mutants, profile) =
+            (tx.clone(), next.clone(), seeds.clone(), stop.clone(), scenario.clone(), mutants.clone(), profile.clone());
         handles.push(std::thread::spawn(move || loop {
             if stop.load(Ordering::SeqCst) {
                 break;
@@ -183,13 +187,20 @@ pub fn swarm(args: &SwarmArgs) -> Result<ExitCode> {
     }
     drop(tx);
     let bar = if args.quiet { ProgressBar::hidden() } else { ProgressBar::new(seeds.len() as u64) };
-    bar.set_style(ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} seeds · {per_sec} · {msg}").unwrap_or_else(|_| ProgressStyle::default_bar()));
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} seeds · {per_sec} · {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
     let started = Instant::now();
     let mut results: Vec<SwarmSeed> = Vec::new();
     let mut failing: BTreeMap<String, Vec<(u64, String)>> = BTreeMap::new();
     let file = args.path.display().to_string();
     let mut failures = 0usize;
-    let write_reports = |results: &[SwarmSeed], failing: &BTreeMap<String, Vec<(u64, String)>>, done: usize, elapsed: Duration| -> Result<()> {
+    let write_reports = |results: &[SwarmSeed],
+                         failing: &BTreeMap<String, Vec<(u64, String)>>,
+                         done: usize,
+                         elapsed: Duration|
+     -> Result<()> {
         let sw = Swarm { scenario: scenario.name.clone(), file: file.clone(), seeds: results.to_vec() };
         write_atomic(&args.out.join("junit.xml"), capi_reports::junit::swarm(&format!("swarm {}", scenario.name), &sw).as_bytes())?;
         let mut md = format!(
@@ -217,7 +228,12 @@ pub fn swarm(args: &SwarmArgs) -> Result<ExitCode> {
         s.replay_command = replay_command(&file, seed, &profile, &args.mutants);
         if !report.passed {
             failures += 1;
-            let key = report.violations.first().map(|v| v.invariant.clone()).or_else(|| report.error.as_ref().map(|_| "error".to_string())).unwrap_or_else(|| "failed".into());
+            let key = report
+                .violations
+                .first()
+                .map(|v| v.invariant.clone())
+                .or_else(|| report.error.as_ref().map(|_| "error".to_string()))
+                .unwrap_or_else(|| "failed".into());
             let msg = report.violations.first().map(|v| v.message.clone()).or(report.error.clone()).unwrap_or_default();
             failing.entry(key).or_default().push((seed, msg));
             write_atomic(&args.out.join(format!("seed-{seed}.json")), serde_json::to_string_pretty(&report)?.as_bytes())?;
@@ -268,7 +284,8 @@ pub fn swarm(args: &SwarmArgs) -> Result<ExitCode> {
 /// Replay one seed exactly.
 pub fn replay(args: &ReplayArgs) -> Result<ExitCode> {
     let vars = crate::scenario::parse_vars(&args.vars)?;
-    let scenario = capi_scenarios::load(&args.path, &capi_scenarios::LoadOptions { vars, fixtures_dir: None }).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let scenario =
+        capi_scenarios::load(&args.path, &capi_scenarios::LoadOptions { vars, fixtures_dir: None }).map_err(|e| anyhow::anyhow!("{e}"))?;
     let profile = args.profile.clone().or_else(|| scenario.fault_profile.clone()).unwrap_or_else(|| "default".into());
     let mutants = parse_mutants(&args.mutants)?;
     let trace = if args.trace.is_some() { TraceMode::Full } else { TraceMode::Hash };
@@ -307,7 +324,13 @@ pub fn print_seed(report: &RunReport, wall: Duration) {
         wall.as_secs_f64()
     );
     for f in &report.faults {
-        println!("  fault t={}s {} on {}{}", f.at_ms / 1000, f.kind, f.target, f.healed_at_ms.map(|h| format!(" (healed t={}s)", h / 1000)).unwrap_or_default());
+        println!(
+            "  fault t={}s {} on {}{}",
+            f.at_ms / 1000,
+            f.kind,
+            f.target,
+            f.healed_at_ms.map(|h| format!(" (healed t={}s)", h / 1000)).unwrap_or_default()
+        );
     }
     for v in &report.violations {
         println!("  violation {} at t={}s (event #{}): {}", v.invariant, v.at_ms / 1000, v.event_index, v.message);

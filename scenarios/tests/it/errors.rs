@@ -93,7 +93,12 @@ fn command_line_variables_override_the_scenario() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/data");
     let mut opts = LoadOptions::default();
     opts.vars.insert("A".into(), "from-cli".into());
-    let s = capi_scenarios::parse::load_text("name: x\nvars: { A: b }\nsteps:\n  - expect: { exists: Cluster/${A} }\n", &dir.join("x.yaml"), &opts).unwrap();
+    let s = capi_scenarios::parse::load_text(
+        "name: x\nvars: { A: b }\nsteps:\n  - expect: { exists: Cluster/${A} }\n",
+        &dir.join("x.yaml"),
+        &opts,
+    )
+    .unwrap();
     assert_eq!(s.vars["A"], "from-cli");
     let capi_scenarios::Step::Expect(e) = &s.steps[0].step else { panic!() };
     assert_eq!(format!("{:?}", e.0[0]).contains("from-cli"), true);

@@ -31,9 +31,16 @@ impl Backend for Scripted {
     }
     async fn apply(&mut self, objects: &[ManifestObject], _t: &ApplyTarget) -> Result<Vec<Applied>, BackendError> {
         if objects.iter().any(|o| o.name().contains("deny")) {
-            return Err(BackendError::Api { code: 422, reason: "Invalid".into(), message: "admission webhook \"v\" denied the request: no".into() });
+            return Err(BackendError::Api {
+                code: 422,
+                reason: "Invalid".into(),
+                message: "admission webhook \"v\" denied the request: no".into(),
+            });
         }
-        Ok(objects.iter().map(|o| Applied { kind: o.kind().into(), name: o.name().into(), action: ApplyAction::Created, warnings: vec![] }).collect())
+        Ok(objects
+            .iter()
+            .map(|o| Applied { kind: o.kind().into(), name: o.name().into(), action: ApplyAction::Created, warnings: vec![] })
+            .collect())
     }
     async fn patch(&mut self, o: &ObjectRef, _t: PatchType, p: &Value, _s: Option<&str>) -> Result<Vec<String>, BackendError> {
         self.patches.push((o.to_string(), p.clone()));
@@ -46,7 +53,12 @@ impl Backend for Scripted {
         Ok(Some(json!({"spec": {"topology": {"workers": {"machineDeployments": [{"name": "md-0"}, {"name": "md-1"}]}}}})))
     }
     async fn resolve(&mut self, t: &Target) -> Result<Vec<ObjectRef>, BackendError> {
-        Ok(vec![ObjectRef { kind: t.kind.clone(), namespace: "default".into(), name: t.name.clone().unwrap_or_else(|| "x".into()), management: None }])
+        Ok(vec![ObjectRef {
+            kind: t.kind.clone(),
+            namespace: "default".into(),
+            name: t.name.clone().unwrap_or_else(|| "x".into()),
+            management: None,
+        }])
     }
     async fn check(&mut self, p: &Predicate) -> Result<Eval, BackendError> {
         let holds = format!("{p:?}").contains("ready");
@@ -85,7 +97,8 @@ impl Backend for Scripted {
 }
 
 fn scenario(text: &str) -> Scenario {
-    capi_scenarios::parse::load_text(text, &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/data/s.yaml"), &LoadOptions::default()).unwrap()
+    capi_scenarios::parse::load_text(text, &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/data/s.yaml"), &LoadOptions::default())
+        .unwrap()
 }
 
 #[test]

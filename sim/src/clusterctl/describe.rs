@@ -40,7 +40,9 @@ fn age(now: u64, since: u64) -> String {
 fn counts(o: &Object) -> (String, String, String, String) {
     let g = |p: &str| o.i64_at(p).map(|x| x.to_string()).unwrap_or_default();
     let desired = match o.kind {
-        Kind::Cluster => o.i64_at("/status/controlPlane/desiredReplicas").unwrap_or(0) + o.i64_at("/status/workers/desiredReplicas").unwrap_or(0),
+        Kind::Cluster => {
+            o.i64_at("/status/controlPlane/desiredReplicas").unwrap_or(0) + o.i64_at("/status/workers/desiredReplicas").unwrap_or(0)
+        }
         _ => o.i64_at("/spec/replicas").unwrap_or(0),
     };
     let current = match o.kind {
@@ -67,7 +69,12 @@ fn counts(o: &Object) -> (String, String, String, String) {
 fn row(prefix: &str, label: &str, o: &Object, main_condition: &str, now: u64) -> Row {
     let (replicas, available, ready, up_to_date) = counts(o);
     let (status, reason, since, message) = match conditions::get(o, main_condition) {
-        Some(c) => (format!("{main_condition}: {}", c.status.as_str()), c.reason.to_string(), age(now, c.since_ms), c.message.lines().next().unwrap_or("").to_string()),
+        Some(c) => (
+            format!("{main_condition}: {}", c.status.as_str()),
+            c.reason.to_string(),
+            age(now, c.since_ms),
+            c.message.lines().next().unwrap_or("").to_string(),
+        ),
         None => (String::new(), String::new(), String::new(), String::new()),
     };
     let conds = conditions::list(o)
@@ -80,7 +87,19 @@ fn row(prefix: &str, label: &str, o: &Object, main_condition: &str, now: u64) ->
             Some(format!("{t}: {st} {r}{}", if m.is_empty() { String::new() } else { format!(" — {m}") }))
         })
         .collect();
-    Row { prefix: prefix.to_string(), name: format!("{label}{}/{}", o.kind, o.name()), replicas, available, ready, up_to_date, status, reason, since, message, conditions: conds }
+    Row {
+        prefix: prefix.to_string(),
+        name: format!("{label}{}/{}", o.kind, o.name()),
+        replicas,
+        available,
+        ready,
+        up_to_date,
+        status,
+        reason,
+        since,
+        message,
+        conditions: conds,
+    }
 }
 
 /// Render the tree.
@@ -101,7 +120,19 @@ pub fn describe(store: &Store, cluster_key: &ObjKey, now: u64) -> Result<String,
     let mut pools: Vec<&Arc<Object>> = store.objects().in_cluster_ns(Kind::MachineDeployment, ns, name).collect();
     pools.extend(store.objects().in_cluster_ns(Kind::MachinePool, ns, name));
     if !pools.is_empty() {
-        rows.push(Row { prefix: "└─".into(), name: "Workers".into(), replicas: String::new(), available: String::new(), ready: String::new(), up_to_date: String::new(), status: String::new(), reason: String::new(), since: String::new(), message: String::new(), conditions: vec![] });
+        rows.push(Row {
+            prefix: "└─".into(),
+            name: "Workers".into(),
+            replicas: String::new(),
+            available: String::new(),
+            ready: String::new(),
+            up_to_date: String::new(),
+            status: String::new(),
+            reason: String::new(),
+            since: String::new(),
+            message: String::new(),
+            conditions: vec![],
+        });
         let n = pools.len();
         for (i, p) in pools.iter().enumerate() {
             let last = i + 1 == n;
@@ -114,9 +145,22 @@ pub fn describe(store: &Store, cluster_key: &ObjKey, now: u64) -> Result<String,
     let headers = ["NAME", "REPLICAS", "AVAILABLE", "READY", "UP TO DATE", "STATUS", "REASON", "SINCE", "MESSAGE"];
     let cols: Vec<Vec<String>> = rows
         .iter()
-        .map(|r| vec![format!("{}{}", r.prefix, r.name), r.replicas.clone(), r.available.clone(), r.ready.clone(), r.up_to_date.clone(), r.status.clone(), r.reason.clone(), r.since.clone(), r.message.clone()])
+        .map(|r| {
+            vec![
+                format!("{}{}", r.prefix, r.name),
+                r.replicas.clone(),
+                r.available.clone(),
+                r.ready.clone(),
+                r.up_to_date.clone(),
+                r.status.clone(),
+                r.reason.clone(),
+                r.since.clone(),
+                r.message.clone(),
+            ]
+        })
         .collect();
-    let widths: Vec<usize> = (0..headers.len()).map(|i| cols.iter().map(|c| c[i].chars().count()).max().unwrap_or(0).max(headers[i].len())).collect();
+    let widths: Vec<usize> =
+        (0..headers.len()).map(|i| cols.iter().map(|c| c[i].chars().count()).max().unwrap_or(0).max(headers[i].len())).collect();
     let mut out = String::new();
     let line = |cells: Vec<&str>, out: &mut String| {
         let mut s = String::new();

@@ -37,9 +37,8 @@ fn move_order(objects: &[Arc<Object>]) -> Vec<Arc<Object>> {
     let mut pending: Vec<&Arc<Object>> = objects.iter().collect();
     pending.sort_by(|a, b| (kind_rank(a.kind), a.kind, a.name()).cmp(&(kind_rank(b.kind), b.kind, b.name())));
     while !pending.is_empty() {
-        let (ready, rest): (Vec<&Arc<Object>>, Vec<&Arc<Object>>) = pending.into_iter().partition(|o| {
-            o.meta.owner_references.iter().all(|r| !uids.contains(&*r.uid) || done.contains(&*r.uid))
-        });
+        let (ready, rest): (Vec<&Arc<Object>>, Vec<&Arc<Object>>) =
+            pending.into_iter().partition(|o| o.meta.owner_references.iter().all(|r| !uids.contains(&*r.uid) || done.contains(&*r.uid)));
         if ready.is_empty() {
             // An ownership cycle: move the rest as they are.
             order.extend(rest.into_iter().cloned());
@@ -88,12 +87,18 @@ pub fn move_objects(sim: &mut Sim, from: usize, to: usize, ns: &str) -> Result<S
     }
     let classes: Vec<ObjKey> = sim.mgmt[from].api.store.objects().of_kind(Kind::ClusterClass, Some(ns)).map(|c| c.key()).collect();
     for k in &classes {
-        sim.patch(from, k, &Patch::Merge(json!({"metadata": {"annotations": {keys::PAUSED: ""}}})), Subresource::Main).map_err(|e| e.message)?;
+        sim.patch(from, k, &Patch::Merge(json!({"metadata": {"annotations": {keys::PAUSED: ""}}})), Subresource::Main)
+            .map_err(|e| e.message)?;
     }
     // clusterctl waits while anything carries the block-move annotation (backoff from 5s).
     let mut waited = 0;
     loop {
-        let blocked = sim.mgmt[from].api.store.objects().iter().any(|o| &*o.meta.namespace == ns && o.meta.annotations.contains_key(keys::BLOCK_MOVE));
+        let blocked = sim.mgmt[from]
+            .api
+            .store
+            .objects()
+            .iter()
+            .any(|o| &*o.meta.namespace == ns && o.meta.annotations.contains_key(keys::BLOCK_MOVE));
         if !blocked || waited >= 10 {
             break;
         }
@@ -104,7 +109,8 @@ pub fn move_objects(sim: &mut Sim, from: usize, to: usize, ns: &str) -> Result<S
     let t = sim.now() + 2_000;
     sim.run_until(t);
     // Snapshot the namespace after pausing.
-    let objects: Vec<Arc<Object>> = sim.mgmt[from].api.store.objects().iter().filter(|o| &*o.meta.namespace == ns && o.kind.info().namespaced).cloned().collect();
+    let objects: Vec<Arc<Object>> =
+        sim.mgmt[from].api.store.objects().iter().filter(|o| &*o.meta.namespace == ns && o.kind.info().namespaced).cloned().collect();
     let order = move_order(&objects);
     // The namespace in the target.
     if ns != "default" && sim.mgmt[to].api.store.get(&ObjKey::new(Kind::Namespace, "", ns)).is_none() {
@@ -143,7 +149,12 @@ pub fn move_objects(sim: &mut Sim, from: usize, to: usize, ns: &str) -> Result<S
     }
     // Unpause in the target: ClusterClasses first, then the Clusters.
     for k in &classes {
-        let _ = sim.patch(to, k, &Patch::Json(json!([{"op": "remove", "path": format!("/metadata/annotations/{}", keys::PAUSED.replace('/', "~1"))}])), Subresource::Main);
+        let _ = sim.patch(
+            to,
+            k,
+            &Patch::Json(json!([{"op": "remove", "path": format!("/metadata/annotations/{}", keys::PAUSED.replace('/', "~1"))}])),
+            Subresource::Main,
+        );
     }
     for c in &clusters {
         sim.patch(to, &c.key(), &Patch::Merge(json!({"spec": {"paused": null}})), Subresource::Main).map_err(|e| e.message)?;

@@ -60,7 +60,9 @@ impl Reconciler for ClusterResourceSetReconciler {
     fn map_notice(&self, notice: &Notice, cache: &ObjectSet, out: &mut Vec<ObjKey>) {
         if let Notice::Workload(c) = notice {
             for cluster in cache.in_cluster(Kind::Cluster, c) {
-                out.extend(cache.of_kind(Kind::ClusterResourceSet, Some(cluster.namespace())).filter(|crs| selects(crs, cluster)).map(|x| x.key()));
+                out.extend(
+                    cache.of_kind(Kind::ClusterResourceSet, Some(cluster.namespace())).filter(|crs| selects(crs, cluster)).map(|x| x.key()),
+                );
             }
         }
     }
@@ -73,7 +75,8 @@ impl Reconciler for ClusterResourceSetReconciler {
             ctx.add_finalizer(&crs, FINALIZER)?;
             return Ok(Action::DONE);
         }
-        let clusters: Vec<Arc<Object>> = ctx.cache.of_kind(Kind::Cluster, Some(crs.namespace())).filter(|c| !c.deleting() && selects(&crs, c)).cloned().collect();
+        let clusters: Vec<Arc<Object>> =
+            ctx.cache.of_kind(Kind::Cluster, Some(crs.namespace())).filter(|c| !c.deleting() && selects(&crs, c)).cloned().collect();
         let mut errors = Vec::new();
         let mut applied_any = false;
         for cluster in &clusters {
@@ -164,9 +167,23 @@ fn apply_to(ctx: &mut Ctx<'_>, crs: &Object, cluster: &Object) -> Result<bool, R
     let binding = ctx.get(&binding_key).cloned();
     let strategy = crs.str_at("/spec/strategy").unwrap_or("ApplyOnce").to_string();
     let recorded = |kind: Kind, name: &str| -> Option<String> {
-        binding.as_ref()?.at("/spec/bindings")?.as_array()?.iter().find(|b| b.get("clusterResourceSetName").and_then(Value::as_str) == Some(crs.name()))?.get("resources")?.as_array()?.iter().find(|r| {
-            r.get("kind").and_then(Value::as_str) == Some(kind.name()) && r.get("name").and_then(Value::as_str) == Some(name) && r.get("applied").and_then(Value::as_bool) == Some(true)
-        })?.get("hash").and_then(Value::as_str).map(str::to_string)
+        binding
+            .as_ref()?
+            .at("/spec/bindings")?
+            .as_array()?
+            .iter()
+            .find(|b| b.get("clusterResourceSetName").and_then(Value::as_str) == Some(crs.name()))?
+            .get("resources")?
+            .as_array()?
+            .iter()
+            .find(|r| {
+                r.get("kind").and_then(Value::as_str) == Some(kind.name())
+                    && r.get("name").and_then(Value::as_str) == Some(name)
+                    && r.get("applied").and_then(Value::as_bool) == Some(true)
+            })?
+            .get("hash")
+            .and_then(Value::as_str)
+            .map(str::to_string)
     };
     let mut applied = Vec::new();
     let mut changed = false;
@@ -190,11 +207,15 @@ fn apply_to(ctx: &mut Ctx<'_>, crs: &Object, cluster: &Object) -> Result<bool, R
         };
         if needed {
             let now = ctx.now;
-            ctx.world.apply_to_workload(cluster.name(), objects, now).map_err(|e| ReconcileError(format!("failed to apply {kind} {name}: {e}")))?;
+            ctx.world
+                .apply_to_workload(cluster.name(), objects, now)
+                .map_err(|e| ReconcileError(format!("failed to apply {kind} {name}: {e}")))?;
             ctx.note(format!("applied {kind} {name} to cluster {}", cluster.name()));
             changed = true;
         }
-        applied.push(json!({"kind": kind.name(), "name": name, "applied": true, "hash": h, "lastAppliedTime": crate::object::timestamp(ctx.now)}));
+        applied.push(
+            json!({"kind": kind.name(), "name": name, "applied": true, "hash": h, "lastAppliedTime": crate::object::timestamp(ctx.now)}),
+        );
     }
     if changed || binding.is_none() {
         let entry = json!({"clusterResourceSetName": crs.name(), "resources": applied});
@@ -228,7 +249,8 @@ fn apply_to(ctx: &mut Ctx<'_>, crs: &Object, cluster: &Object) -> Result<bool, R
 
 /// Deletion: drop this CRS from every binding, then the finalizer.
 fn delete(ctx: &mut Ctx<'_>, crs: &Arc<Object>) -> ReconcileResult {
-    let bindings: Vec<Arc<Object>> = ctx.cache.owned_by(&crs.meta.uid).filter(|o| o.kind == Kind::ClusterResourceSetBinding).cloned().collect();
+    let bindings: Vec<Arc<Object>> =
+        ctx.cache.owned_by(&crs.meta.uid).filter(|o| o.kind == Kind::ClusterResourceSetBinding).cloned().collect();
     for b in bindings {
         let name = crs.name().to_string();
         let uid = crs.meta.uid.clone();

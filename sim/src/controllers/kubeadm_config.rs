@@ -93,17 +93,36 @@ impl Reconciler for KubeadmConfigReconciler {
         }
         let now = ctx.now;
         if !cluster.bool_at("/status/initialization/infrastructureProvisioned") {
-            set_conditions(ctx, &config, Cond::f("DataSecretAvailable", "NotAvailable", "Waiting for Cluster status.initialization.infrastructureProvisioned to be set"), None)?;
+            set_conditions(
+                ctx,
+                &config,
+                Cond::f(
+                    "DataSecretAvailable",
+                    "NotAvailable",
+                    "Waiting for Cluster status.initialization.infrastructureProvisioned to be set",
+                ),
+                None,
+            )?;
             return Ok(Action::DONE);
         }
         // The owner already has data: mirror it.
-        if let Some(secret) = owner.str_at("/spec/bootstrap/dataSecretName").or_else(|| owner.str_at("/spec/template/spec/bootstrap/dataSecretName")) {
+        if let Some(secret) =
+            owner.str_at("/spec/bootstrap/dataSecretName").or_else(|| owner.str_at("/spec/template/spec/bootstrap/dataSecretName"))
+        {
             if config.str_at("/status/dataSecretName") != Some(secret) {
                 let s = secret.to_string();
                 ctx.patch_status(key, |o| {
                     o.set("/status/dataSecretName", json!(s));
                     o.set("/status/initialization/dataSecretCreated", json!(true));
-                    conditions::set(o, [Cond::t("DataSecretAvailable", "Available"), Cond::t("CertificatesAvailable", "Available"), Cond::t("Ready", "Ready")], now);
+                    conditions::set(
+                        o,
+                        [
+                            Cond::t("DataSecretAvailable", "Available"),
+                            Cond::t("CertificatesAvailable", "Available"),
+                            Cond::t("Ready", "Ready"),
+                        ],
+                        now,
+                    );
                 })?;
             }
             return Ok(Action::DONE);
@@ -118,7 +137,12 @@ impl Reconciler for KubeadmConfigReconciler {
         let is_cp = owner.kind == Kind::Machine && owner.label(keys::CONTROL_PLANE).is_some();
         if !conditions::is_true(&cluster, "ControlPlaneInitialized") {
             if !conditions::get(&config, "DataSecretAvailable").is_some() {
-                set_conditions(ctx, &config, Cond::f("DataSecretAvailable", "NotAvailable", "Waiting for Cluster control plane to be initialized"), None)?;
+                set_conditions(
+                    ctx,
+                    &config,
+                    Cond::f("DataSecretAvailable", "NotAvailable", "Waiting for Cluster control plane to be initialized"),
+                    None,
+                )?;
             }
             if !is_cp {
                 return Ok(Action::requeue(WAIT_MS));
@@ -153,7 +177,12 @@ fn config_owner(ctx: &Ctx<'_>, config: &Object) -> Option<Arc<Object>> {
 
 fn set_conditions(ctx: &mut Ctx<'_>, config: &Object, data: Cond, certs: Option<Cond>) -> Result<(), ReconcileError> {
     let now = ctx.now;
-    let ready = Cond::new("Ready", data.status, if data.status == conditions::Status::True { "Ready" } else { "NotReady" }, format!("* DataSecretAvailable: {}", data.message));
+    let ready = Cond::new(
+        "Ready",
+        data.status,
+        if data.status == conditions::Status::True { "Ready" } else { "NotReady" },
+        format!("* DataSecretAvailable: {}", data.message),
+    );
     let mut list = vec![data, ready];
     list.extend(certs);
     ctx.patch_status(&config.key(), |o| conditions::set(o, list, now))?;
@@ -218,7 +247,12 @@ fn write_data(ctx: &mut Ctx<'_>, config: &Arc<Object>, cluster: &Object, owner: 
     let ca = ObjKey::new(Kind::Secret, ns, &format!("{cname}-ca"));
     if ctx.get(&ca).is_none() {
         if cluster.at("/spec/controlPlaneRef").is_some() {
-            set_conditions(ctx, config, Cond::f("DataSecretAvailable", "NotAvailable", "Waiting for the cluster certificates"), Some(Cond::f("CertificatesAvailable", "InternalError", "cluster CA not found")))?;
+            set_conditions(
+                ctx,
+                config,
+                Cond::f("DataSecretAvailable", "NotAvailable", "Waiting for the cluster certificates"),
+                Some(Cond::f("CertificatesAvailable", "InternalError", "cluster CA not found")),
+            )?;
             return Err(ReconcileError(format!("failed to look up the cluster certificates: secret {cname}-ca not found")));
         }
         for suffix in ["ca", "etcd", "sa", "proxy"] {
@@ -246,7 +280,13 @@ fn write_data(ctx: &mut Ctx<'_>, config: &Arc<Object>, cluster: &Object, owner: 
     let mut taints: Vec<(String, String)> = spec
         .pointer("/joinConfiguration/nodeRegistration/taints")
         .and_then(Value::as_array)
-        .map(|ts| ts.iter().filter_map(|t| Some((t.get("key")?.as_str()?.to_string(), t.get("effect").and_then(Value::as_str).unwrap_or("NoSchedule").to_string()))).collect())
+        .map(|ts| {
+            ts.iter()
+                .filter_map(|t| {
+                    Some((t.get("key")?.as_str()?.to_string(), t.get("effect").and_then(Value::as_str).unwrap_or("NoSchedule").to_string()))
+                })
+                .collect()
+        })
         .unwrap_or_default();
     let token = if kind == BootKind::Init {
         String::new()
@@ -261,7 +301,15 @@ fn write_data(ctx: &mut Ctx<'_>, config: &Arc<Object>, cluster: &Object, owner: 
         // CABPK adds this taint to worker joins; the Machine controller removes it once the Node is set up.
         taints.push(("node.cluster.x-k8s.io/uninitialized".into(), "NoSchedule".into()));
     }
-    let data = render(&BootstrapInput { kind, cluster: cname, version: &version, endpoint: &endpoint, token: &token, taints: &taints, spec: &spec });
+    let data = render(&BootstrapInput {
+        kind,
+        cluster: cname,
+        version: &version,
+        endpoint: &endpoint,
+        token: &token,
+        taints: &taints,
+        spec: &spec,
+    });
     let name = config.name().to_string();
     let mut secret = Object::new(Kind::Secret, ns, &name);
     secret.meta.labels.insert(keys::CLUSTER_NAME.into(), cname.to_string());
@@ -280,7 +328,11 @@ fn write_data(ctx: &mut Ctx<'_>, config: &Arc<Object>, cluster: &Object, owner: 
     ctx.patch_status(&config.key(), |o| {
         o.set("/status/dataSecretName", json!(name));
         o.set("/status/initialization/dataSecretCreated", json!(true));
-        conditions::set(o, [Cond::t("DataSecretAvailable", "Available"), Cond::t("CertificatesAvailable", "Available"), Cond::t("Ready", "Ready")], now);
+        conditions::set(
+            o,
+            [Cond::t("DataSecretAvailable", "Available"), Cond::t("CertificatesAvailable", "Available"), Cond::t("Ready", "Ready")],
+            now,
+        );
         let g = o.meta.generation;
         o.set("/status/observedGeneration", json!(g));
     })?;

@@ -307,7 +307,11 @@ fn node_work_allowed(ctx: &Ctx<'_>, m: &Object, cluster: &Object) -> Result<(), 
             return Err("the control plane is being deleted");
         }
     }
-    let active_cp = ctx.cache.in_cluster_ns(Kind::Machine, cluster.namespace(), cluster.name()).filter(|x| !x.deleting() && x.label(keys::CONTROL_PLANE).is_some()).count();
+    let active_cp = ctx
+        .cache
+        .in_cluster_ns(Kind::Machine, cluster.namespace(), cluster.name())
+        .filter(|x| !x.deleting() && x.label(keys::CONTROL_PLANE).is_some())
+        .count();
     if active_cp == 0 {
         return Err("no control plane Machine would remain");
     }
@@ -342,12 +346,8 @@ fn reconcile_delete(ctx: &mut Ctx<'_>, m: &Arc<Object>, cluster: &Arc<Object>, s
                 ctx.patch_status(&key, |o| o.set("/status/deletion/nodeDrainStartTime", json!(timestamp(now))))?;
             }
             let now = ctx.now;
-            let unreachable_node = ctx
-                .world
-                .workload(cluster.name())
-                .ok()
-                .and_then(|w| w.nodes.get(&node))
-                .is_some_and(|n| n.ready == NodeStatus::Unknown);
+            let unreachable_node =
+                ctx.world.workload(cluster.name()).ok().and_then(|w| w.nodes.get(&node)).is_some_and(|n| n.ready == NodeStatus::Unknown);
             match ctx.world.drain_node(cluster.name(), &node, now) {
                 Ok(0) => ctx.note(format!("drained Node {node}")),
                 Ok(pods) if !unreachable_node => {
@@ -394,7 +394,8 @@ fn reconcile_delete(ctx: &mut Ctx<'_>, m: &Arc<Object>, cluster: &Arc<Object>, s
     if let (Ok(()), Some(node)) = (node_allowed, &node_name) {
         s.deleting_reason = "DeletingNode".into();
         if let Err(e) = ctx.world.delete_node(cluster.name(), node) {
-            let timeout_s = m.i64_at("/spec/deletion/nodeDeletionTimeoutSeconds").map_or(DEFAULT_NODE_DELETION_TIMEOUT_S, |t| t.max(0) as u64);
+            let timeout_s =
+                m.i64_at("/spec/deletion/nodeDeletionTimeoutSeconds").map_or(DEFAULT_NODE_DELETION_TIMEOUT_S, |t| t.max(0) as u64);
             let deleting_since = m.meta.deletion_ms.unwrap_or(ctx.now);
             if timeout_s == 0 || ctx.now < deleting_since + timeout_s * 1000 {
                 s.deleting_message = format!("Error deleting Node: {e}");
@@ -469,11 +470,18 @@ fn compute_status(ctx: &Ctx<'_>, m: &Object, cluster: &Object, s: &Scope) -> (St
         ),
         NodeView::Missing if had_node.is_some() => {
             let n = had_node.clone().unwrap_or_default();
-            (Cond::f("NodeReady", "NodeDeleted", format!("Node {n} has been deleted")), Cond::f("NodeHealthy", "NodeDeleted", format!("Node {n} has been deleted")))
+            (
+                Cond::f("NodeReady", "NodeDeleted", format!("Node {n} has been deleted")),
+                Cond::f("NodeHealthy", "NodeDeleted", format!("Node {n} has been deleted")),
+            )
         }
         NodeView::Missing | NodeView::NotChecked => {
             let pid = m.str_at("/spec/providerID").unwrap_or("");
-            let msg = if pid.is_empty() { "Waiting for Machine spec.providerID to be set".to_string() } else { format!("Waiting for a Node with spec.providerID {pid} to exist") };
+            let msg = if pid.is_empty() {
+                "Waiting for Machine spec.providerID to be set".to_string()
+            } else {
+                format!("Waiting for a Node with spec.providerID {pid} to exist")
+            };
             (Cond::u("NodeReady", "InspectionFailed", msg.clone()), Cond::u("NodeHealthy", "InspectionFailed", msg))
         }
         NodeView::Found { ready, message, since_ms, .. } => {
@@ -481,7 +489,9 @@ fn compute_status(ctx: &Ctx<'_>, m: &Object, cluster: &Object, s: &Scope) -> (St
             let (nr, nh) = match ready {
                 NodeStatus::True => (Cond::t("NodeReady", "NodeReady"), Cond::t("NodeHealthy", "NodeHealthy")),
                 NodeStatus::False => (Cond::f("NodeReady", "NodeNotReady", msg.clone()), Cond::f("NodeHealthy", "NodeNotHealthy", msg)),
-                NodeStatus::Unknown => (Cond::u("NodeReady", "NodeReadyUnknown", msg.clone()), Cond::u("NodeHealthy", "NodeHealthUnknown", msg)),
+                NodeStatus::Unknown => {
+                    (Cond::u("NodeReady", "NodeReadyUnknown", msg.clone()), Cond::u("NodeHealthy", "NodeHealthUnknown", msg))
+                }
             };
             // NodeReady carries the Node's own lastTransitionTime.
             (nr.since(*since_ms), nh)
@@ -499,12 +509,19 @@ fn compute_status(ctx: &Ctx<'_>, m: &Object, cluster: &Object, s: &Scope) -> (St
     }
     // Deleting.
     conds.push(if m.deleting() {
-        Cond::new("Deleting", Status::True, if s.deleting_reason.is_empty() { "Deleting" } else { &s.deleting_reason }, s.deleting_message.clone())
+        Cond::new(
+            "Deleting",
+            Status::True,
+            if s.deleting_reason.is_empty() { "Deleting" } else { &s.deleting_reason },
+            s.deleting_message.clone(),
+        )
     } else {
         Cond::f("Deleting", "NotDeleting", "")
     });
     // Ready: summary of the above, HealthCheckSucceeded if present, readiness gates.
-    let find = |t: &str| conds.iter().find(|c| c.type_ == t).cloned().or_else(|| conditions::get(m, t).map(|c| Cond::new(t, c.status, c.reason, c.message)));
+    let find = |t: &str| {
+        conds.iter().find(|c| c.type_ == t).cloned().or_else(|| conditions::get(m, t).map(|c| Cond::new(t, c.status, c.reason, c.message)))
+    };
     let mut items: Vec<(Status, bool, String)> = Vec::new();
     let mut positive: Vec<String> = vec!["BootstrapConfigReady".into(), "InfrastructureReady".into(), "NodeHealthy".into()];
     if conditions::get(m, "HealthCheckSucceeded").is_some() {
@@ -517,7 +534,14 @@ fn compute_status(ctx: &Ctx<'_>, m: &Object, cluster: &Object, s: &Scope) -> (St
     }
     for t in &positive {
         match find(t) {
-            Some(c) => items.push((c.status, false, format!("* {t}: {}", if c.message.is_empty() { c.reason.clone() } else { c.message.lines().next().unwrap_or("").to_string() }))),
+            Some(c) => items.push((
+                c.status,
+                false,
+                format!(
+                    "* {t}: {}",
+                    if c.message.is_empty() { c.reason.clone() } else { c.message.lines().next().unwrap_or("").to_string() }
+                ),
+            )),
             None => items.push((Status::Unknown, false, format!("* {t}: Condition not yet reported"))),
         }
     }
@@ -570,7 +594,20 @@ fn apply_status(o: &mut Object, st: StatusUpdate, now: u64) {
 /// Mirror a referenced object's `Ready` condition (fallback: its contract flag).
 fn mirror(src: &Object, type_: &str, fallback: bool, reasons: (&str, &str)) -> Cond {
     match conditions::get(src, "Ready") {
-        Some(c) => Cond::new(type_, c.status, if c.reason.is_empty() { if c.status == Status::True { reasons.0 } else { reasons.1 } } else { c.reason }, c.message.to_string()),
+        Some(c) => Cond::new(
+            type_,
+            c.status,
+            if c.reason.is_empty() {
+                if c.status == Status::True {
+                    reasons.0
+                } else {
+                    reasons.1
+                }
+            } else {
+                c.reason
+            },
+            c.message.to_string(),
+        ),
         None if fallback => Cond::t(type_, reasons.0),
         None => Cond::f(type_, reasons.1, format!("{} {} is not ready", src.kind, src.name())),
     }

@@ -47,12 +47,22 @@ impl Reconciler for MachineHealthCheckReconciler {
         let o = &change.object;
         let cluster = if o.kind == Kind::Cluster { Some(o.name()) } else { common::cluster_name(o) };
         if let Some(c) = cluster {
-            out.extend(cache.in_cluster_ns(Kind::MachineHealthCheck, o.namespace(), c).filter(|h| h.str_at("/spec/clusterName") == Some(c)).map(|h| h.key()));
+            out.extend(
+                cache
+                    .in_cluster_ns(Kind::MachineHealthCheck, o.namespace(), c)
+                    .filter(|h| h.str_at("/spec/clusterName") == Some(c))
+                    .map(|h| h.key()),
+            );
         }
     }
     fn map_notice(&self, notice: &Notice, cache: &ObjectSet, out: &mut Vec<ObjKey>) {
         if let Notice::Workload(c) = notice {
-            out.extend(cache.in_cluster(Kind::MachineHealthCheck, c).filter(|h| h.str_at("/spec/clusterName") == Some(c.as_str())).map(|h| h.key()));
+            out.extend(
+                cache
+                    .in_cluster(Kind::MachineHealthCheck, c)
+                    .filter(|h| h.str_at("/spec/clusterName") == Some(c.as_str()))
+                    .map(|h| h.key()),
+            );
         }
     }
     fn reconcile(&self, ctx: &mut Ctx<'_>, key: &ObjKey) -> ReconcileResult {
@@ -82,7 +92,9 @@ impl Reconciler for MachineHealthCheckReconciler {
         let cp_initialized = conditions::is_true(&cluster, "ControlPlaneInitialized");
         let workload_nodes = if cp_initialized {
             match ctx.world.workload(&cluster_name) {
-                Ok(wl) => Some(wl.nodes.iter().map(|(k, n)| (k.clone(), (n.ready, n.ready_since_ms))).collect::<std::collections::BTreeMap<_, _>>()),
+                Ok(wl) => Some(
+                    wl.nodes.iter().map(|(k, n)| (k.clone(), (n.ready, n.ready_since_ms))).collect::<std::collections::BTreeMap<_, _>>(),
+                ),
                 Err(e) => return Err(ReconcileError(format!("error getting the workload cluster client: {e}"))),
             }
         } else {
@@ -124,7 +136,8 @@ impl Reconciler for MachineHealthCheckReconciler {
                 ctx.patch_status(&m.key(), |o| conditions::set(o, conds, now))?;
             }
         }
-        let remediations_allowed = if allowed { max_unhealthy(&mhc, expected).map_or(expected, |mx| mx.saturating_sub(unhealthy)) } else { 0 };
+        let remediations_allowed =
+            if allowed { max_unhealthy(&mhc, expected).map_or(expected, |mx| mx.saturating_sub(unhealthy)) } else { 0 };
         let target_names: Vec<&str> = targets.iter().map(|t| t.name()).collect();
         let allowed_cond = if allowed {
             Cond::t("RemediationAllowed", "RemediationAllowed")
@@ -175,7 +188,13 @@ pub struct Verdict {
 
 /// `needsRemediation` for one Machine. `nodes` maps node name → (Ready status, since) when the
 /// workload cluster can be read (control plane initialized).
-pub fn judge(mhc: &Object, cluster: &Object, m: &Object, nodes: Option<&std::collections::BTreeMap<String, (NodeStatus, u64)>>, now: u64) -> Verdict {
+pub fn judge(
+    mhc: &Object,
+    cluster: &Object,
+    m: &Object,
+    nodes: Option<&std::collections::BTreeMap<String, (NodeStatus, u64)>>,
+    now: u64,
+) -> Verdict {
     let bad = |reason: &str, msg: String| Verdict { healthy: false, unhealthy: Some((reason.to_string(), msg)), recheck_at: None };
     if m.meta.annotations.contains_key(keys::REMEDIATE_MACHINE) {
         return bad("HasRemediateAnnotation", "Marked for remediation via cluster.x-k8s.io/remediate-machine annotation".into());
@@ -194,7 +213,14 @@ pub fn judge(mhc: &Object, cluster: &Object, m: &Object, nodes: Option<&std::col
         if let Some(cur) = conditions::get(m, t) {
             if cur.status.as_str() == st {
                 if now >= cur.since_ms + timeout {
-                    return bad("UnhealthyMachine", format!("Health check failed: Condition {t} on Machine {} reports Status {st} for more than {}s", m.name(), timeout / 1000));
+                    return bad(
+                        "UnhealthyMachine",
+                        format!(
+                            "Health check failed: Condition {t} on Machine {} reports Status {st} for more than {}s",
+                            m.name(),
+                            timeout / 1000
+                        ),
+                    );
                 }
                 soon(cur.since_ms + timeout + 1000);
             }
@@ -207,14 +233,19 @@ pub fn judge(mhc: &Object, cluster: &Object, m: &Object, nodes: Option<&std::col
             None => bad("NodeDeleted", format!("Health check failed: Node {n} has been deleted")),
             Some((ready, since)) => {
                 for c in mhc.at("/spec/checks/unhealthyNodeConditions").and_then(Value::as_array).into_iter().flatten() {
-                    let (Some(t), Some(st)) = (c.get("type").and_then(Value::as_str), c.get("status").and_then(Value::as_str)) else { continue };
+                    let (Some(t), Some(st)) = (c.get("type").and_then(Value::as_str), c.get("status").and_then(Value::as_str)) else {
+                        continue;
+                    };
                     // Only the Ready condition is modelled on simulated Nodes.
                     if t != "Ready" || ready.as_str() != st {
                         continue;
                     }
                     let timeout = c.get("timeoutSeconds").and_then(Value::as_i64).unwrap_or(0).max(0) as u64 * 1000;
                     if now >= since + timeout {
-                        return bad("UnhealthyNode", format!("Health check failed: Condition {t} on Node {n} reports Status {st} for more than {}s", timeout / 1000));
+                        return bad(
+                            "UnhealthyNode",
+                            format!("Health check failed: Condition {t} on Node {n} reports Status {st} for more than {}s", timeout / 1000),
+                        );
                     }
                     soon(since + timeout + 1000);
                 }
@@ -301,7 +332,13 @@ mod tests {
     #[case::range_inside(None, Some("[1-2]"), 3, 2, true)]
     #[case::range_outside(None, Some("[1-2]"), 3, 3, false)]
     #[case::range_zero(None, Some("[1-2]"), 3, 0, false)]
-    fn short_circuit(#[case] max: Option<Value>, #[case] range: Option<&str>, #[case] expected: usize, #[case] unhealthy: usize, #[case] allowed: bool) {
+    fn short_circuit(
+        #[case] max: Option<Value>,
+        #[case] range: Option<&str>,
+        #[case] expected: usize,
+        #[case] unhealthy: usize,
+        #[case] allowed: bool,
+    ) {
         assert_eq!(remediation_allowed(&mhc(max, range), expected, unhealthy), allowed);
     }
 
@@ -324,10 +361,17 @@ mod tests {
     #[case::not_ready_past_timeout(Some(NodeStatus::False), 100_000, 400_001, false, Some("UnhealthyNode"))]
     #[case::unknown_past_timeout(Some(NodeStatus::Unknown), 0, 300_000, false, Some("UnhealthyNode"))]
     #[case::node_deleted(None, 0, 20_000, false, Some("NodeDeleted"))]
-    fn node_checks(#[case] node: Option<NodeStatus>, #[case] since: u64, #[case] now: u64, #[case] healthy: bool, #[case] reason: Option<&str>) {
+    fn node_checks(
+        #[case] node: Option<NodeStatus>,
+        #[case] since: u64,
+        #[case] now: u64,
+        #[case] healthy: bool,
+        #[case] reason: Option<&str>,
+    ) {
         let mut m = Object::new(Kind::Machine, "default", "m");
         m.set("/status/nodeRef/name", json!("n"));
-        let nodes: std::collections::BTreeMap<String, (NodeStatus, u64)> = node.map(|s| ("n".to_string(), (s, since))).into_iter().collect();
+        let nodes: std::collections::BTreeMap<String, (NodeStatus, u64)> =
+            node.map(|s| ("n".to_string(), (s, since))).into_iter().collect();
         let v = judge(&node_mhc(), &cluster(), &m, Some(&nodes), now);
         assert_eq!(v.healthy, healthy, "{v:?}");
         assert_eq!(v.unhealthy.map(|u| u.0), reason.map(str::to_string));

@@ -103,7 +103,12 @@ impl Reconciler for MachinePoolReconciler {
         // initialized, the node watch: both map a workload cluster to its MachinePools
         // (`machinepool_controller.go`: `WatchesRawSource(r.ClusterCache.GetClusterSource(...))`).
         if let Notice::Workload(cluster) = notice {
-            out.extend(cache.in_cluster(Kind::MachinePool, cluster).filter(|mp| mp.str_at("/spec/clusterName") == Some(cluster.as_str())).map(|mp| mp.key()));
+            out.extend(
+                cache
+                    .in_cluster(Kind::MachinePool, cluster)
+                    .filter(|mp| mp.str_at("/spec/clusterName") == Some(cluster.as_str()))
+                    .map(|mp| mp.key()),
+            );
         }
     }
     fn reconcile(&self, ctx: &mut Ctx<'_>, key: &ObjKey) -> ReconcileResult {

@@ -106,7 +106,12 @@ pub fn inject(sim: &mut Sim, spec: &FaultSpec) -> Result<String, String> {
     }
     let id = sim.faults.faults.len();
     let armed = spec.when.is_some();
-    sim.faults.faults.push(Fault { spec: spec.clone(), state: if armed { State::Armed } else { State::Scheduled }, undo: Vec::new(), record: None });
+    sim.faults.faults.push(Fault {
+        spec: spec.clone(),
+        state: if armed { State::Armed } else { State::Scheduled },
+        undo: Vec::new(),
+        record: None,
+    });
     let kind = kind_name(spec.kind);
     if let Some(w) = &spec.when {
         sim.faults.armed += 1;
@@ -261,8 +266,17 @@ fn apply(sim: &mut Sim, spec: &FaultSpec) -> (Vec<Undo>, String) {
             desc = "docker daemon".into();
         }
         FaultKind::ImageMissing => {
-            let images: Vec<String> = sim.world.docker.containers().filter(|c| c.image.starts_with("kindest/node:")).map(|c| c.image.clone()).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
-            let images = if images.is_empty() { vec!["kindest/node:v1.34.3".to_string(), "kindest/node:v1.35.0".to_string()] } else { images };
+            let images: Vec<String> = sim
+                .world
+                .docker
+                .containers()
+                .filter(|c| c.image.starts_with("kindest/node:"))
+                .map(|c| c.image.clone())
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            let images =
+                if images.is_empty() { vec!["kindest/node:v1.34.3".to_string(), "kindest/node:v1.35.0".to_string()] } else { images };
             for i in &images {
                 if sim.world.docker.missing_images.insert(i.clone()) {
                     undo.push(Undo::ImageBack(i.clone()));

@@ -77,9 +77,10 @@ pub const PROFILES: &[Profile] = &[
 
 /// A profile by name.
 pub fn profile(name: &str) -> Result<&'static Profile, String> {
-    PROFILES.iter().find(|p| p.name == name).ok_or_else(|| {
-        format!("unknown fault profile `{name}`; known: {}", PROFILES.iter().map(|p| p.name).collect::<Vec<_>>().join(", "))
-    })
+    PROFILES
+        .iter()
+        .find(|p| p.name == name)
+        .ok_or_else(|| format!("unknown fault profile `{name}`; known: {}", PROFILES.iter().map(|p| p.name).collect::<Vec<_>>().join(", ")))
 }
 
 /// Draw a seed's fault schedule: faults with `after` offsets from the start, in time order.

@@ -25,7 +25,12 @@ pub fn resource_version_monotonic(inv: &mut Invariants, sim: &Sim, m: usize, ch:
     let rv = ch.object.meta.resource_version;
     let last = inv.last_rv.get(&m).copied().unwrap_or(0);
     if rv <= last {
-        inv.violate(sim, "resource-version-monotonic", &format!("{m}/{rv}"), format!("resourceVersion {rv} of {} is not greater than the previous {last}", ch.object.key()));
+        inv.violate(
+            sim,
+            "resource-version-monotonic",
+            &format!("{m}/{rv}"),
+            format!("resourceVersion {rv} of {} is not greater than the previous {last}", ch.object.key()),
+        );
     }
     inv.last_rv.insert(m, rv.max(last));
 }
@@ -177,7 +182,12 @@ pub fn no_container_outlives_its_machine(inv: &mut Invariants, sim: &Sim, ch: &C
     let name = if o.name().starts_with(cluster) { o.name().to_string() } else { format!("{cluster}-{}", o.name()) };
     if let Some(c) = sim.world.docker.get(&name) {
         if c.cluster() == Some(cluster) {
-            inv.violate(sim, "container-per-infra-machine", &name, format!("{} {} is gone but its container {name} is still there", o.kind, o.name()));
+            inv.violate(
+                sim,
+                "container-per-infra-machine",
+                &name,
+                format!("{} {} is gone but its container {name} is still there", o.kind, o.name()),
+            );
         }
     }
 }
@@ -192,7 +202,12 @@ pub fn no_container_leak_after_cluster_deletion(inv: &mut Invariants, sim: &Sim,
     }
     let left: Vec<String> = sim.world.docker.list(&[(KIND_CLUSTER_LABEL, o.name())]).iter().map(|c| c.name.clone()).collect();
     if !left.is_empty() {
-        inv.violate(sim, "no-container-leak", o.name(), format!("Cluster {} is gone but its containers remain: {}", o.name(), left.join(", ")));
+        inv.violate(
+            sim,
+            "no-container-leak",
+            o.name(),
+            format!("Cluster {} is gone but its containers remain: {}", o.name(), left.join(", ")),
+        );
     }
 }
 
@@ -255,14 +270,35 @@ pub fn version_skew(inv: &mut Invariants, sim: &Sim, cluster: &str) {
     let cp: Vec<u64> = w.nodes.values().filter(|n| n.control_plane && running(&n.name)).filter_map(|n| minor(&n.kubelet_version)).collect();
     let (Some(&lo), Some(&hi)) = (cp.iter().min(), cp.iter().max()) else { return };
     if hi > lo + 1 {
-        inv.violate(sim, "version-skew", &format!("{cluster}/apiserver"), format!("kube-apiservers of {cluster} span minors 1.{lo}..1.{hi} (more than one minor)"));
+        inv.violate(
+            sim,
+            "version-skew",
+            &format!("{cluster}/apiserver"),
+            format!("kube-apiservers of {cluster} span minors 1.{lo}..1.{hi} (more than one minor)"),
+        );
     }
     for n in w.nodes.values().filter(|n| !n.control_plane && running(&n.name)) {
         if let Some(k) = minor(&n.kubelet_version) {
             if k > lo {
-                inv.violate(sim, "version-skew", &n.name, format!("kubelet {} on worker {} is newer than the oldest kube-apiserver 1.{lo} of {cluster}", n.kubelet_version, n.name));
+                inv.violate(
+                    sim,
+                    "version-skew",
+                    &n.name,
+                    format!(
+                        "kubelet {} on worker {} is newer than the oldest kube-apiserver 1.{lo} of {cluster}",
+                        n.kubelet_version, n.name
+                    ),
+                );
             } else if k + 3 < hi {
-                inv.violate(sim, "version-skew", &n.name, format!("kubelet {} on worker {} is more than three minors older than kube-apiserver 1.{hi}", n.kubelet_version, n.name));
+                inv.violate(
+                    sim,
+                    "version-skew",
+                    &n.name,
+                    format!(
+                        "kubelet {} on worker {} is more than three minors older than kube-apiserver 1.{hi}",
+                        n.kubelet_version, n.name
+                    ),
+                );
             }
         }
     }
@@ -285,7 +321,10 @@ pub fn etcd_quorum_kept(inv: &mut Invariants, sim: &Sim, r: &crate::world::EtcdR
             sim,
             "etcd-quorum",
             &format!("{}/{}", r.cluster, r.member),
-            format!("removing etcd member {} of {} left {} healthy of {} members (quorum of {desired} desired is {quorum})", r.member, r.cluster, r.healthy_after, r.total_after),
+            format!(
+                "removing etcd member {} of {} left {} healthy of {} members (quorum of {desired} desired is {quorum})",
+                r.member, r.cluster, r.healthy_after, r.total_after
+            ),
         );
     }
 }

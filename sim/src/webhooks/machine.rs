@@ -134,14 +134,17 @@ impl Webhook for MachineHealthCheckWebhook {
         let mut errs = Vec::new();
         let sel = m.at("/spec/selector");
         let empty = sel.is_none_or(|s| {
-            s.get("matchLabels").and_then(Value::as_object).is_none_or(|x| x.is_empty()) && s.get("matchExpressions").and_then(Value::as_array).is_none_or(|x| x.is_empty())
+            s.get("matchLabels").and_then(Value::as_object).is_none_or(|x| x.is_empty())
+                && s.get("matchExpressions").and_then(Value::as_array).is_none_or(|x| x.is_empty())
         });
         if empty {
             errs.push("spec.selector: Required value: selector must not be empty".into());
         }
         if let Some(c) = sel.and_then(|s| s.pointer("/matchLabels/cluster.x-k8s.io~1cluster-name")).and_then(Value::as_str) {
             if Some(c) != m.str_at("/spec/clusterName") {
-                errs.push("spec.selector: Invalid value: cannot specify a cluster selector other than the one specified by ClusterName".into());
+                errs.push(
+                    "spec.selector: Invalid value: cannot specify a cluster selector other than the one specified by ClusterName".into(),
+                );
             }
         }
         if let (Operation::Update, Some(old)) = (req.op, req.old) {
@@ -161,7 +164,9 @@ impl Webhook for MachineHealthCheckWebhook {
                 _ => false,
             };
             if !ok {
-                errs.push(format!("spec.remediation.triggerIf.unhealthyLessThanOrEqualTo: Invalid value: {v}: must be either an int or a percentage"));
+                errs.push(format!(
+                    "spec.remediation.triggerIf.unhealthyLessThanOrEqualTo: Invalid value: {v}: must be either an int or a percentage"
+                ));
             }
         }
         invalid(m, errs)

@@ -645,7 +645,13 @@ impl World {
         let (healthy_after, total_after) = wl.etcd_health();
         if removed {
             self.notice_workload(cluster);
-            self.etcd_removals.push(EtcdRemoval { cluster: cluster.to_string(), member: member.to_string(), healthy_before, healthy_after, total_after });
+            self.etcd_removals.push(EtcdRemoval {
+                cluster: cluster.to_string(),
+                member: member.to_string(),
+                healthy_before,
+                healthy_after,
+                total_after,
+            });
             self.note(format!("etcd member {member} removed from {cluster}"));
         }
         Ok(removed)
@@ -799,7 +805,12 @@ impl World {
 
     /// The Docker daemon stops: every container stops.
     pub fn daemon_stop(&mut self, now: u64) {
-        let running: Vec<String> = self.docker.containers().filter(|c| c.state != State::Exited(130) && !matches!(c.state, State::Exited(_))).map(|c| c.name.clone()).collect();
+        let running: Vec<String> = self
+            .docker
+            .containers()
+            .filter(|c| c.state != State::Exited(130) && !matches!(c.state, State::Exited(_)))
+            .map(|c| c.name.clone())
+            .collect();
         for n in &running {
             if let Some(c) = self.docker.get_mut(n) {
                 c.state = State::Exited(130);
@@ -817,7 +828,11 @@ impl World {
         self.docker.daemon_down = false;
         let stopped: Vec<String> = self.docker.containers().filter(|c| c.state == State::Exited(130)).map(|c| c.name.clone()).collect();
         for n in &stopped {
-            let boot = if self.docker.get(n).is_some_and(|c| c.role() == Some(Role::LoadBalancer.label())) { 0 } else { self.draw(self.timing.container_boot_ms) };
+            let boot = if self.docker.get(n).is_some_and(|c| c.role() == Some(Role::LoadBalancer.label())) {
+                0
+            } else {
+                self.draw(self.timing.container_boot_ms)
+            };
             self.restart_container(n, now, boot);
         }
         self.note(format!("docker daemon started ({} containers restarted)", stopped.len()));

@@ -6,7 +6,8 @@ use capi_sim::engine::trace::TraceMode;
 
 fn first_difference(a: &[String], b: &[String]) -> Option<(usize, String, String)> {
     a.iter().zip(b).enumerate().find(|(_, (x, y))| x != y).map(|(i, (x, y))| (i, x.clone(), y.clone())).or_else(|| {
-        (a.len() != b.len()).then(|| (a.len().min(b.len()), a.get(b.len()).cloned().unwrap_or_default(), b.get(a.len()).cloned().unwrap_or_default()))
+        (a.len() != b.len())
+            .then(|| (a.len().min(b.len()), a.get(b.len()).cloned().unwrap_or_default(), b.get(a.len()).cloned().unwrap_or_default()))
     })
 }
 

@@ -96,7 +96,10 @@ fn the_swarm_finds_the_mutant_and_shrinking_reduces_the_failure_to_a_few_faults(
     let mutants: Mutants = [Mutant::CapdNoBootstrapRetry].into_iter().collect();
     // A seed of the infrastructure profile that fails only because of the mutant.
     let seed = (0..16)
-        .find(|&seed| !clean(&run(&s, seed, "infrastructure", &[Mutant::CapdNoBootstrapRetry], Vec::new())) && clean(&run(&s, seed, "infrastructure", &[], Vec::new())))
+        .find(|&seed| {
+            !clean(&run(&s, seed, "infrastructure", &[Mutant::CapdNoBootstrapRetry], Vec::new()))
+                && clean(&run(&s, seed, "infrastructure", &[], Vec::new()))
+        })
         .expect("the swarm finds the mutant within 16 seeds");
     let shrunk = shrink(&s, seed, "infrastructure", &mutants).expect("shrinks");
     assert_eq!(shrunk.invariant, "liveness/no-convergence");
@@ -104,7 +107,11 @@ fn the_swarm_finds_the_mutant_and_shrinking_reduces_the_failure_to_a_few_faults(
     assert!(shrunk.minimal.len() < shrunk.original.len(), "{:?}", shrunk.original);
     // What remains is a failed kubeadm run: the bootstrap the mutant does not repeat.
     use capi_scenarios::model::FaultKind;
-    assert!(shrunk.minimal.iter().any(|f| matches!(f.kind, FaultKind::KubeadmJoinFail | FaultKind::KubeadmInitFail)), "{:?}", shrunk.minimal);
+    assert!(
+        shrunk.minimal.iter().any(|f| matches!(f.kind, FaultKind::KubeadmJoinFail | FaultKind::KubeadmInitFail)),
+        "{:?}",
+        shrunk.minimal
+    );
     // The minimal schedule alone reproduces the failure, deterministically.
     let (a, _) = run_seed(&s, seed, None, &mutants, shrunk.minimal.clone(), TraceMode::Hash, false);
     let (b, _) = run_seed(&s, seed, None, &mutants, shrunk.minimal.clone(), TraceMode::Hash, false);

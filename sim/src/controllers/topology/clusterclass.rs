@@ -171,10 +171,11 @@ mod tests {
 
     #[test]
     fn refs_are_deduplicated_in_order() {
-        let v: Value = serde_yaml::Deserializer::from_str(include_str!("../../../../fixtures/providers/docker/v1.15/clusterclass-quick-start.yaml"))
-            .map(|d| <Value as serde::Deserialize>::deserialize(d).unwrap())
-            .next()
-            .unwrap();
+        let v: Value =
+            serde_yaml::Deserializer::from_str(include_str!("../../../../fixtures/providers/docker/v1.15/clusterclass-quick-start.yaml"))
+                .map(|d| <Value as serde::Deserialize>::deserialize(d).unwrap())
+                .next()
+                .unwrap();
         let cc = Object::from_json(&v).unwrap();
         let names: Vec<String> = template_refs(&cc).iter().map(|r| r["kind"].as_str().unwrap().to_string()).collect();
         // The bootstrap template is shared by the MD and MP classes and listed once.

@@ -12,6 +12,7 @@ pub mod faults;
 pub mod features;
 pub mod invariants;
 pub mod kinds;
+pub mod memo;
 pub mod mutants;
 pub mod object;
 pub mod objectset;

@@ -12,6 +12,7 @@ pub mod trace;
 
 use crate::controllers;
 use crate::features::FeatureGates;
+use crate::kinds::Kind;
 use crate::mutants::Mutants;
 use crate::object::{ObjKey, Object};
 use crate::runtime::{Ctx, Delivery, Manager};
@@ -57,6 +58,10 @@ pub struct Management {
     /// Controller managers.
     pub managers: Vec<Manager>,
 }
+
+/// How often a wait re-evaluates its predicate while the store changes (simulated ms): waits resolve
+/// at most this late, and a fleet's waits do not evaluate every object at every simulated instant.
+pub const WAIT_POLL_MS: u64 = 1_000;
 
 /// Reconnect delay of a reflector after its watch broke (client-go's reflector backoff starts at
 /// 800ms with full jitter).
@@ -251,26 +256,47 @@ impl Sim {
     }
 
     /// Run until `check` holds or `deadline` passes. Returns whether it held. The check runs at the
-    /// end of every simulated instant in which something changed (after the last event of that
-    /// millisecond), so the time it first holds is exact to the millisecond.
+    /// end of a simulated instant in which something changed (after the last event of that
+    /// millisecond), at most once per [`WAIT_POLL_MS`]: a change in between is checked when the
+    /// interval is over, so a wait ends at most that late and never misses a state that lasts.
     pub fn run_while_not(&mut self, deadline: u64, mut check: impl FnMut(&Sim) -> bool) -> bool {
         if check(self) {
             return true;
         }
         let mut seen = self.version;
+        let mut last_check = self.now;
+        // A change not checked yet because the last check is less than WAIT_POLL_MS ago.
+        let mut pending = false;
         loop {
-            match self.next_event_at() {
-                Some(at) if at <= deadline && !self.out_of_events() => {
+            let next = self.next_event_at().filter(|&at| at <= deadline && !self.out_of_events());
+            let due = last_check + WAIT_POLL_MS;
+            if pending && next.is_none_or(|at| at > due) && due <= deadline {
+                self.now = self.now.max(due);
+                pending = false;
+                last_check = self.now;
+                if check(self) {
+                    return true;
+                }
+                continue;
+            }
+            match next {
+                Some(_) => {
                     self.step();
                     let instant_over = self.next_event_at() != Some(self.now);
                     if instant_over && self.version != seen {
                         seen = self.version;
-                        if check(self) {
-                            return true;
+                        if self.now >= due {
+                            pending = false;
+                            last_check = self.now;
+                            if check(self) {
+                                return true;
+                            }
+                        } else {
+                            pending = true;
                         }
                     }
                 }
-                _ => {
+                None => {
                     self.now = self.now.max(deadline);
                     return check(self);
                 }
@@ -419,6 +445,31 @@ impl Sim {
                 break;
             }
         }
+    }
+
+    /// The controllers of a management cluster as (manager, slot, name, kind of object reconciled).
+    pub fn controllers(&self, m: usize) -> Vec<(usize, usize, &'static str, Kind)> {
+        let mut out = Vec::new();
+        for (g, mgr) in self.mgmt[m].managers.iter().enumerate() {
+            for (c, slot) in mgr.controllers.iter().enumerate() {
+                out.push((g, c, slot.reconciler.name(), slot.reconciler.kind()));
+            }
+        }
+        out
+    }
+
+    /// Run one reconcile at once, outside the schedule (benchmarks and tests): the controller reads
+    /// its manager's cache, its writes are committed and fanned out as usual; no requeue is scheduled.
+    pub fn reconcile_now(&mut self, m: usize, g: usize, c: usize, key: &ObjKey) -> crate::runtime::ReconcileResult {
+        let now = self.now;
+        let mgmt = &mut self.mgmt[m];
+        let Manager { cache, controllers, .. } = &mut mgmt.managers[g];
+        let slot = &mut controllers[c];
+        let mut ctx = Ctx::new(now, cache, &mut mgmt.api, &mut self.world, &mut slot.names, &self.mutants, &mgmt.name);
+        let result = slot.reconciler.reconcile(&mut ctx, key);
+        slot.stats.reconciles += 1;
+        self.after_writes(m);
+        result
     }
 
     fn run_reconcile(&mut self, m: usize, g: usize, c: usize, key: ObjKey) {

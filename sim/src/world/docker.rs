@@ -162,6 +162,9 @@ pub struct RunSpec {
 #[derive(Clone, Debug)]
 pub struct DockerHost {
     containers: BTreeMap<String, Container>,
+    /// Container names by the value of their `io.x-k8s.kind.cluster` label (lookups by cluster do not
+    /// scan the host).
+    by_cluster: BTreeMap<String, BTreeSet<String>>,
     /// Memory containers may use before the kernel OOM-kills one.
     pub memory_budget_mb: u64,
     /// Images that are not on the host (image-missing fault).
@@ -177,6 +180,7 @@ impl DockerHost {
     pub fn new(memory_budget_mb: u64) -> Self {
         DockerHost {
             containers: BTreeMap::new(),
+            by_cluster: BTreeMap::new(),
             memory_budget_mb,
             missing_images: BTreeSet::new(),
             daemon_down: false,
@@ -202,7 +206,13 @@ impl DockerHost {
 
     /// Containers whose labels include all of `labels` (CAPD's filters), in name order.
     pub fn list(&self, labels: &[(&str, &str)]) -> Vec<&Container> {
-        self.containers.values().filter(|c| labels.iter().all(|(k, v)| c.labels.get(*k).map(String::as_str) == Some(*v))).collect()
+        let matches = |c: &&Container| labels.iter().all(|(k, v)| c.labels.get(*k).map(String::as_str) == Some(*v));
+        match labels.iter().find(|(k, _)| *k == capi_scenarios::predicate::KIND_CLUSTER_LABEL) {
+            Some((_, cluster)) => {
+                self.by_cluster.get(*cluster).into_iter().flatten().filter_map(|n| self.containers.get(n)).filter(matches).collect()
+            }
+            None => self.containers.values().filter(matches).collect(),
+        }
     }
 
     /// `docker run -d`. The container starts at once and is booted after `boot_ms`.
@@ -236,6 +246,9 @@ impl DockerHost {
             backends: Vec::new(),
             exit_reason: None,
         };
+        if let Some(cluster) = c.labels.get(capi_scenarios::predicate::KIND_CLUSTER_LABEL) {
+            self.by_cluster.entry(cluster.clone()).or_default().insert(spec.name.clone());
+        }
         self.containers.insert(spec.name.clone(), c);
         Ok(&self.containers[&spec.name])
     }
@@ -245,7 +258,16 @@ impl DockerHost {
         if self.daemon_down {
             return Err(DockerError::DaemonDown);
         }
-        self.containers.remove(name).ok_or_else(|| DockerError::NoSuchContainer(name.to_string()))
+        let c = self.containers.remove(name).ok_or_else(|| DockerError::NoSuchContainer(name.to_string()))?;
+        if let Some(cluster) = c.labels.get(capi_scenarios::predicate::KIND_CLUSTER_LABEL) {
+            if let Some(names) = self.by_cluster.get_mut(cluster) {
+                names.remove(name);
+                if names.is_empty() {
+                    self.by_cluster.remove(cluster);
+                }
+            }
+        }
+        Ok(c)
     }
 
     /// `docker kill` (exit 137), or an OOM kill.

@@ -11,11 +11,12 @@
 //! fails as CAPI fails it with the RuntimeSDK gate off.
 
 use super::gotmpl;
+use crate::memo;
 use super::variables::{BUILTIN, FROM_INLINE};
 use serde_json::{json, Map, Value};
 
 /// Which field of which object holds a template (`HolderReference` in CAPI).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Holder {
     /// `Cluster.spec.infrastructureRef`.
     InfraCluster,
@@ -49,7 +50,56 @@ pub struct Item {
 /// Apply the ClusterClass patches to `items`. `topology_variables` are the Cluster's (defaulted)
 /// `spec.topology.variables`; `status_variables` the ClusterClass's `status.variables`;
 /// `global_builtin` the `{"cluster": {...}}` builtins.
+///
+/// The result is a pure function of the arguments, so it is memoized (per thread) by a 128-bit hash
+/// of them: a fleet's clusters share a class, and a cluster's topology is recomputed on every
+/// reconcile although its inputs rarely change. Nothing observable depends on the memo.
 pub fn apply(
+    patches: &[Value],
+    status_variables: &[Value],
+    topology_variables: &[Value],
+    global_builtin: &Value,
+    items: &mut [Item],
+) -> Result<(), String> {
+    let key = memo::key(|h| {
+        for v in patches.iter().chain(status_variables).chain(topology_variables).chain([global_builtin]) {
+            memo::hash_json(v, h);
+        }
+        for item in items.iter() {
+            std::hash::Hash::hash(&item.holder, &mut &mut *h);
+            memo::hash_json(&item.template, h);
+            memo::hash_json(&item.builtin, h);
+            item.overrides.iter().for_each(|o| memo::hash_json(o, h));
+        }
+    });
+    if let Some(hit) = PATCHED.with(|m| m.borrow().get(&key).cloned()) {
+        let templates = hit?;
+        for (item, t) in items.iter_mut().zip(templates) {
+            item.template = t;
+        }
+        return Ok(());
+    }
+    let result = apply_uncached(patches, status_variables, topology_variables, global_builtin, items);
+    let stored = result.clone().map(|()| items.iter().map(|i| i.template.clone()).collect());
+    PATCHED.with(|m| {
+        let mut m = m.borrow_mut();
+        if m.len() >= MEMO_CAPACITY {
+            m.clear();
+        }
+        m.insert(key, stored);
+    });
+    result
+}
+
+/// Entries kept by the memo of [`apply`] before it starts over.
+const MEMO_CAPACITY: usize = 4096;
+
+thread_local! {
+    // determinism-ok: looked up by key only, never iterated.
+    static PATCHED: std::cell::RefCell<std::collections::HashMap<u128, Result<Vec<Value>, String>>> = Default::default();
+}
+
+fn apply_uncached(
     patches: &[Value],
     status_variables: &[Value],
     topology_variables: &[Value],

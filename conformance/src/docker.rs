@@ -274,11 +274,15 @@ impl DockerHost {
         let opts = RemoveContainerOptionsBuilder::default().force(true).v(true).build();
         match self.docker.remove_container(&id, Some(opts)).await.map_err(api("rm", name)) {
             Err(DockerError::NotFound(_)) => Ok(()),
+            // Another `rm` of the same container (CAPD's own) is under way: it goes either way.
+            Err(DockerError::Api { message, .. }) if message.contains("already in progress") => Ok(()),
             other => other,
         }
     }
 
-    /// Remove every container the policy allows; returns the names removed and the failures.
+    /// Remove every container the policy allows; returns the names removed and the failures. A
+    /// container that disappears between the list and its removal (CAPD removed it meanwhile) is
+    /// gone, which is what was asked: not a failure.
     pub async fn remove_all(&self) -> (Vec<String>, Vec<DockerError>) {
         let mut removed = Vec::new();
         let mut errors = Vec::new();
@@ -287,6 +291,7 @@ impl DockerHost {
                 for c in all {
                     match self.remove(&c.name).await {
                         Ok(()) => removed.push(c.name),
+                        Err(DockerError::NotFound(_)) => {}
                         Err(e) => errors.push(e),
                     }
                 }

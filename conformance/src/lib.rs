@@ -7,5 +7,6 @@
 
 pub mod apiserver;
 pub mod compare;
+pub mod container_feed;
 pub mod docker;
 pub mod kube_backend;

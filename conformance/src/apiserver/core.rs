@@ -3,6 +3,10 @@
 //! handlers send it jobs (closures over [`Core`]) and await the answer; between jobs the thread's
 //! clock tick runs the simulation up to the simulated time the wall clock says. After every job and
 //! tick the committed changes are published to the watch history and the Docker mirror.
+//!
+//! With the Docker mirror, the simulated host is compared with what was mirrored after every
+//! simulation step, and simulated time stands still while the real engine has operations to do
+//! (bounded by [`MAX_MIRROR_HOLD`]); the clock catches up afterwards, as it does after any stall.
 
 use super::clock::Clock;
 use super::docker_mirror::MirrorSync;
@@ -26,6 +30,9 @@ use tokio::sync::{oneshot, watch};
 const TICK_BUDGET: Duration = Duration::from_millis(40);
 /// How long catching up before a request may take (the rest waits for the next tick).
 const JOB_BUDGET: Duration = Duration::from_millis(10);
+/// Longest simulated time waits for the real Docker Engine in one go (a hung engine must not freeze
+/// the simulation).
+pub const MAX_MIRROR_HOLD: Duration = Duration::from_secs(10);
 
 /// What watch streams wait on: the newest resourceVersion and an epoch that changes when every open
 /// stream must end (compaction, shutdown).
@@ -54,6 +61,9 @@ pub struct Core {
     now_ms: Arc<AtomicU64>,
     /// Print log lines.
     pub verbose: bool,
+    /// Since when simulated time has been waiting for the mirror.
+    held_since: Option<Instant>,
+    hold_warned: bool,
 }
 
 impl Core {
@@ -77,18 +87,41 @@ impl Core {
         &self.history
     }
 
+    /// Whether simulated time must wait for the real Docker Engine to do what the mirror asked.
+    fn mirror_holds(&mut self) -> bool {
+        if !self.mirror.as_ref().is_some_and(MirrorSync::busy) {
+            self.held_since = None;
+            return false;
+        }
+        let since = *self.held_since.get_or_insert_with(Instant::now);
+        if since.elapsed() < MAX_MIRROR_HOLD {
+            return true;
+        }
+        if !self.hold_warned {
+            eprintln!("capi-sim serve: docker mirror: the Docker Engine is slow (over {MAX_MIRROR_HOLD:?}); simulated time goes on");
+            self.hold_warned = true;
+        }
+        false
+    }
+
     /// Run the simulation towards the clock's target for at most `budget` of wall time; true when it
-    /// caught up.
+    /// caught up or waits for the Docker mirror.
     fn advance(&mut self, budget: Duration) -> bool {
         let start = Instant::now();
         let target = self.clock.target_ms(start);
         loop {
+            if self.mirror_holds() {
+                return true;
+            }
             match self.sim.next_event_at() {
                 Some(at) if at <= target && !self.sim.out_of_events() => {
                     if start.elapsed() >= budget {
                         return false;
                     }
                     self.sim.step();
+                    if let Some(mirror) = &mut self.mirror {
+                        mirror.sync(&self.sim.world.docker, self.verbose);
+                    }
                 }
                 _ => {
                     self.sim.run_until(target);
@@ -252,6 +285,8 @@ fn build(cfg: CoreConfig) -> (Core, Duration) {
         violations_reported: 0,
         now_ms: cfg.now_ms,
         verbose: cfg.verbose,
+        held_since: None,
+        hold_warned: false,
     };
     (core, cfg.tick)
 }

@@ -4,6 +4,12 @@
 //! mirrored real container dies or is removed behind the simulator's back (`docker kill`, the OOM
 //! killer, `docker rm -f`), the simulator is told, so its CAPD notices as real CAPD would.
 //!
+//! Simulated time waits for the real engine: while operations are queued or running
+//! ([`MirrorSync::busy`]), the simulator thread does not advance (see `core`), as CAPD's `docker run`
+//! blocks its reconcile until Docker has done it. Without that, at a high speed the real host trails
+//! the simulated one by whole simulated minutes (a `docker run` takes a few hundred milliseconds of
+//! wall time), and a client looking at the real containers sees an older world than the API shows.
+//!
 //! Safety contract: the mirror only ever acts on containers it created itself, by the id Docker gave
 //! it; every one carries `capi-harness.io/owner=capi-sim-serve` and this serve instance's id, and the
 //! final cleanup removes exactly the containers with both labels. Containers without them (decoys,
@@ -18,6 +24,7 @@ use bollard::Docker;
 use capi_sim::world::docker::{DockerHost, State};
 use futures::StreamExt;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -75,17 +82,31 @@ struct Seen {
     state: State,
 }
 
+/// Operations sent to the real side and not finished yet (shared by both sides).
+pub type Pending = Arc<AtomicUsize>;
+
 /// The simulator side: remembers what the simulated host looked like and turns differences into
-/// [`MirrorOp`]s. Runs on the simulator thread after every job and tick.
+/// [`MirrorOp`]s. Runs on the simulator thread after every simulation step, job and tick.
 pub struct MirrorSync {
     seen: BTreeMap<String, Seen>,
     ops: Option<mpsc::UnboundedSender<MirrorOp>>,
+    pending: Pending,
 }
 
 impl MirrorSync {
     /// A sync sending to `ops`.
     pub fn new(ops: mpsc::UnboundedSender<MirrorOp>) -> MirrorSync {
-        MirrorSync { seen: BTreeMap::new(), ops: Some(ops) }
+        MirrorSync { seen: BTreeMap::new(), ops: Some(ops), pending: Pending::default() }
+    }
+
+    /// The counter of unfinished operations (give it to [`Mirror::start`]).
+    pub fn pending(&self) -> Pending {
+        self.pending.clone()
+    }
+
+    /// Whether the real side still has operations to do.
+    pub fn busy(&self) -> bool {
+        self.ops.is_some() && self.pending.load(Ordering::Acquire) > 0
     }
 
     fn send(&self, op: MirrorOp, verbose: bool) {
@@ -93,7 +114,10 @@ impl MirrorSync {
             eprintln!("capi-sim serve: docker mirror: {op:?}");
         }
         if let Some(tx) = &self.ops {
-            let _ = tx.send(op);
+            self.pending.fetch_add(1, Ordering::AcqRel);
+            if tx.send(op).is_err() {
+                self.pending.fetch_sub(1, Ordering::AcqRel);
+            }
         }
     }
 
@@ -145,9 +169,13 @@ impl MirrorSync {
 /// Real container ids by name, for the containers this instance created and still owns.
 pub type Registry = Arc<Mutex<BTreeMap<String, String>>>;
 
-fn lock(r: &Registry) -> std::sync::MutexGuard<'_, BTreeMap<String, String>> {
+fn lock<T>(r: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     r.lock().unwrap_or_else(|p| p.into_inner())
 }
+
+/// Ids of real containers the mirror itself is killing: their `die` event is the simulator's own
+/// doing, not news (by then the simulated container may already have been restarted).
+type OwnKills = Arc<Mutex<BTreeSet<String>>>;
 
 /// The real side: executes [`MirrorOp`]s and reports real deaths to the simulator.
 pub struct Mirror {
@@ -159,11 +187,21 @@ pub struct Mirror {
 }
 
 impl Mirror {
-    /// Start executing operations from `ops` and watching Docker events for this instance.
-    pub fn start(docker: Docker, instance: String, ops: mpsc::UnboundedReceiver<MirrorOp>, sim: SimHandle, verbose: bool) -> Mirror {
+    /// Start executing operations from `ops` (counting them down in `pending`) and watching Docker
+    /// events for this instance.
+    pub fn start(
+        docker: Docker,
+        instance: String,
+        ops: mpsc::UnboundedReceiver<MirrorOp>,
+        pending: Pending,
+        sim: SimHandle,
+        verbose: bool,
+    ) -> Mirror {
         let registry: Registry = Arc::default();
-        let ops_task = tokio::spawn(run_ops(docker.clone(), instance.clone(), ops, registry.clone(), verbose));
-        let events_task = tokio::spawn(watch_events(docker.clone(), instance.clone(), registry.clone(), sim, verbose));
+        let own_kills: OwnKills = Arc::default();
+        let side = RealSide { docker: docker.clone(), instance: instance.clone(), registry: registry.clone(), own_kills: own_kills.clone() };
+        let ops_task = tokio::spawn(run_ops(side.clone(), ops, pending, verbose));
+        let events_task = tokio::spawn(watch_events(side, sim, verbose));
         Mirror { docker, instance, registry, ops_task: Some(ops_task), events_task: Some(events_task) }
     }
 
@@ -252,9 +290,29 @@ fn take(registry: &Registry, name: &str) -> Option<String> {
     lock(registry).remove(name)
 }
 
-async fn run_ops(docker: Docker, instance: String, mut ops: mpsc::UnboundedReceiver<MirrorOp>, registry: Registry, verbose: bool) {
+/// What the real side's tasks share.
+#[derive(Clone)]
+struct RealSide {
+    docker: Docker,
+    instance: String,
+    registry: Registry,
+    own_kills: OwnKills,
+}
+
+/// Counts an operation as finished when dropped (also when the task is aborted mid-operation).
+struct Done<'a>(&'a Pending);
+
+impl Drop for Done<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+async fn run_ops(side: RealSide, mut ops: mpsc::UnboundedReceiver<MirrorOp>, pending: Pending, verbose: bool) {
+    let RealSide { docker, instance, registry, own_kills } = side;
     let mut warned_images = BTreeSet::new();
     while let Some(op) = ops.recv().await {
+        let _done = Done(&pending);
         let owned = |name: &str| lock(&registry).get(name).cloned();
         let result = match &op {
             MirrorOp::Create { name, image, labels } => {
@@ -287,18 +345,32 @@ async fn run_ops(docker: Docker, instance: String, mut ops: mpsc::UnboundedRecei
                 }
             }
             MirrorOp::Remove { name } => match take(&registry, name) {
-                Some(id) => docker
+                Some(id) => match docker
                     .remove_container(&id, Some(RemoveContainerOptions { force: true, v: true, ..Default::default() }))
                     .await
-                    .map_err(|e| e.to_string()),
+                {
+                    // Someone else (a conformance run's cleanup) is removing it already, or did.
+                    Err(e) if e.to_string().contains("already in progress") || e.to_string().contains("No such container") => Ok(()),
+                    r => r.map_err(|e| e.to_string()),
+                },
                 None => Ok(()),
             },
             MirrorOp::Kill { name } => match owned(name) {
-                // Killing a container that is already dead (the death came from Docker) is fine.
-                Some(id) => match docker.kill_container(&id, None::<KillContainerOptions>).await {
-                    Err(e) if e.to_string().contains("is not running") => Ok(()),
-                    r => r.map_err(|e| e.to_string()),
-                },
+                Some(id) => {
+                    lock(&own_kills).insert(id.clone());
+                    match docker.kill_container(&id, None::<KillContainerOptions>).await {
+                        Ok(()) => Ok(()),
+                        Err(e) => {
+                            lock(&own_kills).remove(&id);
+                            // Killing a container that is already dead (the death came from Docker) is fine.
+                            if e.to_string().contains("is not running") {
+                                Ok(())
+                            } else {
+                                Err(e.to_string())
+                            }
+                        }
+                    }
+                }
                 None => Ok(()),
             },
             MirrorOp::Start { name } => match owned(name) {
@@ -348,7 +420,8 @@ pub fn apply_real_change(core: &mut Core, name: &str, change: RealChange) {
     }
 }
 
-async fn watch_events(docker: Docker, instance: String, registry: Registry, sim: SimHandle, verbose: bool) {
+async fn watch_events(side: RealSide, sim: SimHandle, verbose: bool) {
+    let RealSide { docker, instance, registry, own_kills } = side;
     let filters = HashMap::from([
         ("type".to_string(), vec!["container".to_string()]),
         ("label".to_string(), vec![format!("{INSTANCE_LABEL}={instance}")]),
@@ -380,7 +453,13 @@ async fn watch_events(docker: Docker, instance: String, registry: Registry, sim:
                     oom.insert(id.clone());
                     continue;
                 }
-                Some("die") => RealChange::Died { oom: oom.remove(&id) },
+                Some("die") => {
+                    let oom = oom.remove(&id);
+                    if lock(&own_kills).remove(&id) {
+                        continue;
+                    }
+                    RealChange::Died { oom }
+                }
                 Some("destroy") => {
                     lock(&registry).remove(&name);
                     RealChange::Removed

@@ -11,7 +11,7 @@ use super::route::{self, Accept, Params, ResourcePath, Route, Sub};
 use super::selectors::Filter;
 use super::status::{json_response, Failure};
 use super::writes::{create, decode_patch, list_json, not_found, patch_object, update};
-use super::{discovery, openapi, scale, table, watch};
+use super::{discovery, openapi, scale, table, watch, workload};
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
@@ -50,6 +50,15 @@ pub struct App {
     pub server_url: String,
     /// Watch settings.
     pub watch: WatchSettings,
+}
+
+impl App {
+    /// An object as clients read it (see [`workload::present`]).
+    pub fn present(&self, o: &Object) -> Value {
+        let mut v = o.to_json();
+        workload::present(&mut v, &self.server_url);
+        v
+    }
 }
 
 /// A successful answer computed on the simulator thread.
@@ -120,6 +129,10 @@ fn only_get(method: &Method) -> Result<(), Failure> {
 
 async fn dispatch(app: &Arc<App>, req: Request) -> Result<Response, Failure> {
     let (parts, body) = req.into_parts();
+    if let Some(rest) = parts.uri.path().strip_prefix(workload::PREFIX) {
+        let content_type = header_str(&parts, header::CONTENT_TYPE).unwrap_or("").to_string();
+        return workload::handle(app, parts.method.clone(), rest, parts.uri.query().unwrap_or(""), &content_type, body).await;
+    }
     let accept = Accept::parse(header_str(&parts, header::ACCEPT));
     let route = route::parse(parts.uri.path())?;
     let params = Params::parse(parts.uri.query().unwrap_or(""))?;
@@ -258,7 +271,7 @@ async fn resource(
             Ok(if accept.table {
                 json_response(StatusCode::OK, &table::table(kind, [&*obj], now, None))
             } else {
-                json_response(StatusCode::OK, &obj.to_json())
+                json_response(StatusCode::OK, &app.present(&obj))
             })
         }
         (Some(_), Method::PUT) => {
@@ -295,7 +308,7 @@ async fn list(app: &Arc<App>, filter: Filter, accept: Accept) -> Result<Response
     if accept.table {
         return Ok(json_response(StatusCode::OK, &table::table(kind, objects.iter().map(|o| &**o), now, Some(rv))));
     }
-    Ok(json_response(StatusCode::OK, &list_json(kind, objects.iter().map(|o| o.to_json()).collect(), Some(rv))))
+    Ok(json_response(StatusCode::OK, &list_json(kind, objects.iter().map(|o| app.present(o)).collect(), Some(rv))))
 }
 
 /// Simulated time as last published.

@@ -8,7 +8,8 @@
 //! requests ([`route`], [`selectors`]) and answer reads, [`writes`], [`delete`] and [`scale`] run
 //! writes on the simulator thread, [`watch`] streams from the bounded [`history`]; [`discovery`],
 //! [`openapi`] and [`table`] build documents, [`status`] shapes errors, [`kubeconfig`] writes the
-//! client config, [`docker_mirror`] and [`images`] do `--docker`.
+//! client config, [`docker_mirror`] and [`images`] do `--docker`, [`workload`] serves the simulated
+//! workload clusters (under `/workloads/NAMESPACE/CLUSTER`, where their kubeconfig Secrets point).
 //!
 //! Architecture invariant: only the simulator thread touches the [`capi_sim::Sim`]; handlers and
 //! streams see objects as immutable snapshots (`Arc<Object>`), so the simulation stays deterministic
@@ -30,6 +31,7 @@ pub mod selectors;
 pub mod status;
 pub mod table;
 pub mod watch;
+pub mod workload;
 pub mod writes;
 
 use self::core::{CoreConfig, Pulse, SimHandle};
@@ -185,7 +187,9 @@ pub async fn start(opts: ServeOptions) -> Result<ServerHandle, ServeError> {
     let (mirror_sync, mirror_parts) = if opts.docker {
         let docker = images::connect().await.map_err(ServeError::Docker)?;
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        (Some(MirrorSync::new(tx)), Some((docker, rx)))
+        let sync = MirrorSync::new(tx);
+        let pending = sync.pending();
+        (Some(sync), Some((docker, rx, pending)))
     } else {
         (None, None)
     };
@@ -203,7 +207,8 @@ pub async fn start(opts: ServeOptions) -> Result<ServerHandle, ServeError> {
     })
     .map_err(ServeError::Sim)?;
     let guard = opts.docker.then(|| CleanupGuard { instance: instance.clone(), armed: true });
-    let mirror = mirror_parts.map(|(docker, rx)| Mirror::start(docker, instance.clone(), rx, spawned.handle.clone(), opts.verbose));
+    let mirror =
+        mirror_parts.map(|(docker, rx, pending)| Mirror::start(docker, instance.clone(), rx, pending, spawned.handle.clone(), opts.verbose));
     let app = Arc::new(App {
         sim: spawned.handle.clone(),
         history: spawned.history.clone(),

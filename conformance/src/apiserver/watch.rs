@@ -128,7 +128,7 @@ impl Stream {
         if self.table {
             table::table(o.kind, [o], sim_now(&self.app), Some(o.meta.resource_version))
         } else {
-            o.to_json()
+            self.app.present(o)
         }
     }
 

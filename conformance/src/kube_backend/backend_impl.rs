@@ -8,9 +8,11 @@ use super::retry::{with_retries, Idempotence, Retried, RetryPolicy};
 use super::scope::{self, ScenarioScope, INITIAL_NAMESPACES};
 use super::watch::{Changes, TransportError};
 use super::{
-    backend_error, client, connect, connect_docker, docker_error, find_on_path, object_url, Clock, Conn, KubeBackend, Mgmt, Run,
+    backend_error, client, connect, connect_docker, docker_error, find_on_path, object_url, Clock, Conn, KubeBackend, Mgmt, Run, Source,
     FIELD_MANAGER,
 };
+use super::snapshot::Snapshot;
+use crate::container_feed::ContainerFeed;
 use crate::docker::ContainerPolicy;
 use capi_scenarios::backend::{Applied, ApplyAction, ApplyTarget, Backend, BackendError, ObjectRef, RunFacts, WaitResult};
 use capi_scenarios::manifest::ManifestObject;
@@ -142,23 +144,28 @@ impl Run {
         let nodes: Vec<ContainerInfo> =
             d.list().await.map_err(docker_error)?.into_iter().filter(|c| c.labels.contains_key(KIND_CLUSTER_LABEL)).collect();
         let names = faults::targets(&nodes, &spec.target, spec.kind == FaultKind::LbKill);
+        if !faults::injectable(spec.kind) {
+            return Err(BackendError::Unsupported(format!("`{}` is not injectable on a real cluster", faults::kind_name(spec.kind))));
+        }
+        // All targets at once, as one fault hits them in the simulator: one after the other, the last
+        // would die a few hundred milliseconds later (whole simulated seconds against a fast server).
+        let results = futures::future::join_all(names.iter().map(|n| {
+            let d = &d;
+            async move {
+                match spec.kind {
+                    FaultKind::ContainerPause => d.pause(n).await.map(|()| Some(Undo::Unpause(n.clone()))),
+                    FaultKind::LbKill => d.kill(n, "SIGKILL").await.map(|()| spec.duration.is_some().then(|| Undo::Start(n.clone()))),
+                    _ => d.kill(n, "SIGKILL").await.map(|()| None),
+                }
+            }
+        }))
+        .await;
         let mut undo = Vec::new();
         let mut errors = Vec::new();
-        for n in &names {
-            let r = match spec.kind {
-                FaultKind::ContainerKill | FaultKind::ContainerOom => d.kill(n, "SIGKILL").await,
-                FaultKind::ContainerPause => d.pause(n).await.map(|()| undo.push(Undo::Unpause(n.clone()))),
-                FaultKind::LbKill => d.kill(n, "SIGKILL").await.map(|()| {
-                    if spec.duration.is_some() {
-                        undo.push(Undo::Start(n.clone()))
-                    }
-                }),
-                other => {
-                    return Err(BackendError::Unsupported(format!("`{}` is not injectable on a real cluster", faults::kind_name(other))))
-                }
-            };
-            if let Err(e) = r {
-                errors.push(e.to_string());
+        for r in results {
+            match r {
+                Ok(u) => undo.extend(u),
+                Err(e) => errors.push(e.to_string()),
             }
         }
         let kind = faults::kind_name(spec.kind);
@@ -329,6 +336,54 @@ impl Run {
         }
         Ok(out)
     }
+}
+
+impl Run {
+    /// Every object of the scenario's namespaces (and the Namespaces it made), by management cluster,
+    /// as JSON: what an outcome is made of.
+    async fn outcome_objects(&mut self) -> Vec<(String, Value)> {
+        let mut objects = Vec::new();
+        let scope = self.scope.clone();
+        for mi in 0..self.managements.len() {
+            let name = self.managements[mi].name.clone();
+            let Some(conn) = self.managements[mi].conn.as_mut() else { continue };
+            for kind in capi_sim::kinds::Kind::all() {
+                let Some(r) = conn.kinds.catalogue(kind).await else { continue };
+                if r.namespaced {
+                    for ns in &scope.namespaces {
+                        let api: Api<DynamicObject> = Api::namespaced_with(conn.clients.reader.clone(), ns, &r.ar);
+                        // A kind this client may not list (RBAC) is left out, not fatal.
+                        let Ok(list) = api.list(&ListParams::default()).await else { continue };
+                        for o in list.items {
+                            if let Ok(v) = serde_json::to_value(&o) {
+                                objects.push((name.clone(), v));
+                            }
+                        }
+                    }
+                } else if r.ar.kind == "Namespace" {
+                    let api: Api<DynamicObject> = Api::all_with(conn.clients.reader.clone(), &r.ar);
+                    let names: std::collections::BTreeSet<&String> = scope.namespaces.iter().chain(&scope.namespace_objects).collect();
+                    for n in names.into_iter().filter(|n| !INITIAL_NAMESPACES.contains(&n.as_str())) {
+                        if let Ok(Some(o)) = api.get_opt(n).await {
+                            if let Ok(v) = serde_json::to_value(&o) {
+                                objects.push((name.clone(), v));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        objects
+    }
+}
+
+/// What changes when anything in a listing changes: every object's identity and resourceVersion.
+fn fingerprint(objects: &[(String, Value)]) -> std::collections::BTreeSet<(String, String, String, String, String)> {
+    let s = |v: &Value, p: &str| v.pointer(p).and_then(Value::as_str).unwrap_or("").to_string();
+    objects
+        .iter()
+        .map(|(m, v)| (m.clone(), s(v, "/kind"), s(v, "/metadata/namespace"), s(v, "/metadata/name"), s(v, "/metadata/resourceVersion")))
+        .collect()
 }
 
 /// Containers a docker step names, after `pick` (first by default), as the simulator selects them.
@@ -666,8 +721,63 @@ impl Backend for KubeBackend {
             let _ = tokio::time::timeout(Duration::from_millis(200), changed.changed()).await;
         }
         let reads_containers = scope::reads_containers(p);
+        // Every state the caches pass through is looked at, not only those there when we look (a
+        // Machine deleted and replaced within milliseconds). States older than the wait's start may
+        // not show the scenario's last writes yet, so they do not count; nor does replay serve
+        // predicates on containers, whose past states are not recorded.
+        let mut replay = run.replay(p).await?;
+        let barrier = if reads_containers { None } else { run.fresh_resource_version(p).await };
+        // Containers likewise: every state Docker's events report, not only what `docker ps` shows
+        // when it is asked (a container CAPD removes and recreates at once is `exited` for
+        // milliseconds). Without events (an engine that does not stream them), polling remains.
+        let mut feed = match reads_containers {
+            true => ContainerFeed::start(run.docker()?).await.ok(),
+            false => None,
+        };
+        let mut last_list = tokio::time::Instant::now();
+        // An event the select below took and applied, not yet evaluated.
+        let mut fed = false;
         loop {
             run.poll_faults(&clock).await;
+            if let Some(f) = feed.as_mut() {
+                if last_list.elapsed() >= container_poll {
+                    // Events can be lost (a reconnecting stream): a fresh list now and then repairs.
+                    let _ = f.relist().await;
+                    last_list = tokio::time::Instant::now();
+                }
+                let mut objects: Option<Snapshot> = None;
+                loop {
+                    if !std::mem::take(&mut fed) {
+                        match f.try_next() {
+                            Some(true) => {}
+                            Some(false) => continue,
+                            None => break,
+                        }
+                    }
+                    if objects.is_none() {
+                        objects = Some(match run.snapshot_from(p, Source::Replay(&replay)).await {
+                            Ok(s) => s,
+                            Err(_) => run.snapshot(p, false).await?,
+                        });
+                    }
+                    if let Some(snap) = objects.as_mut() {
+                        snap.containers = f.containers();
+                        let eval = predicate::evaluate(p, snap);
+                        if eval.holds {
+                            return Ok(WaitResult { eval, elapsed_ms: clock.scaled(start.elapsed()) });
+                        }
+                    }
+                }
+            }
+            for (key, e) in replay.take() {
+                replay.apply(&key, &e);
+                if barrier.is_some_and(|b| e.rv.is_some_and(|rv| rv > b)) {
+                    let eval = predicate::evaluate(p, &run.snapshot_from(p, Source::Replay(&replay)).await?);
+                    if eval.holds {
+                        return Ok(WaitResult { eval, elapsed_ms: clock.scaled(start.elapsed()) });
+                    }
+                }
+            }
             let snap = run.snapshot(p, false).await?;
             let mut eval = predicate::evaluate(p, &snap);
             if eval.holds {
@@ -696,6 +806,17 @@ impl Backend for KubeBackend {
                     }
                 }
                 _ = tokio::time::sleep(nap) => {}
+                alive = async {
+                    match feed.as_mut() {
+                        Some(f) => f.next().await,
+                        None => std::future::pending().await,
+                    }
+                } => {
+                    fed = alive;
+                    if !alive {
+                        feed = None;
+                    }
+                }
             }
         }
     }
@@ -837,38 +958,22 @@ impl Backend for KubeBackend {
 
     async fn finish(&mut self) -> Result<RunFacts, BackendError> {
         let clock = self.clock;
+        let (quiet_ms, max_ms) = (self.opts.settle_quiet_ms, self.opts.settle_max_ms);
         let run = self.run()?;
-        let mut objects = Vec::new();
-        let scope = run.scope.clone();
-        for mi in 0..run.managements.len() {
-            let name = run.managements[mi].name.clone();
-            let Some(conn) = run.managements[mi].conn.as_mut() else { continue };
-            for kind in capi_sim::kinds::Kind::all() {
-                let Some(r) = conn.kinds.catalogue(kind).await else { continue };
-                if r.namespaced {
-                    for ns in &scope.namespaces {
-                        let api: Api<DynamicObject> = Api::namespaced_with(conn.clients.reader.clone(), ns, &r.ar);
-                        // A kind this client may not list (RBAC) is left out, not fatal.
-                        let Ok(list) = api.list(&ListParams::default()).await else { continue };
-                        for o in list.items {
-                            if let Ok(v) = serde_json::to_value(&o) {
-                                objects.push(ObjectSummary::from_value(&name, &v));
-                            }
-                        }
-                    }
-                } else if r.ar.kind == "Namespace" {
-                    let api: Api<DynamicObject> = Api::all_with(conn.clients.reader.clone(), &r.ar);
-                    let names: std::collections::BTreeSet<&String> = scope.namespaces.iter().chain(&scope.namespace_objects).collect();
-                    for n in names.into_iter().filter(|n| !INITIAL_NAMESPACES.contains(&n.as_str())) {
-                        if let Ok(Some(o)) = api.get_opt(n).await {
-                            if let Ok(v) = serde_json::to_value(&o) {
-                                objects.push(ObjectSummary::from_value(&name, &v));
-                            }
-                        }
-                    }
-                }
+        // Settle as the simulator does before its outcome is read: look again every `quiet_ms` (backend
+        // time) until nothing in the scenario's namespaces changed in between, for at most `max_ms`.
+        let settle_start = clock.now_ms();
+        let mut listed = run.outcome_objects().await;
+        while quiet_ms > 0 && clock.now_ms() < settle_start + max_ms {
+            tokio::time::sleep(clock.real(quiet_ms)).await;
+            let again = run.outcome_objects().await;
+            let settled = fingerprint(&again) == fingerprint(&listed);
+            listed = again;
+            if settled {
+                break;
             }
         }
+        let mut objects: Vec<ObjectSummary> = listed.iter().map(|(m, v)| ObjectSummary::from_value(m, v)).collect();
         objects.sort();
         let containers = match &run.docker {
             Some(d) => d.list().await.map_err(docker_error)?,

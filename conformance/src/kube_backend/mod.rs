@@ -17,6 +17,10 @@
 //! against the simulator served at 500×). Every duration a scenario gives (wait timeouts, sleeps,
 //! fault delays and durations) is divided by the factor before it is waited for; retries and watch
 //! backoffs are real time.
+//!
+//! Outcome: like the simulator, `finish` lets the cluster settle first (until the scenario's objects
+//! stop changing for `settle_quiet_ms`, at most `settle_max_ms`), so that both outcomes are read at
+//! the same point: when the last step's consequences have played out.
 
 pub mod cleanup;
 pub mod client;
@@ -46,7 +50,7 @@ use snapshot::{ClusterSnapshot, KindObjects, Snapshot};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use watch::{Changes, ReflectorConfig, Store, TransportError, WatchTransport};
+use watch::{Changes, JournalEntry, Objects, ReflectorConfig, Store, TransportError, WatchTransport};
 
 pub use run::{run_scenario, run_scenario_async, run_scenario_with, RunConfig};
 
@@ -97,6 +101,11 @@ pub struct KubeOptions {
     pub clusterctl: Option<PathBuf>,
     /// Refuse to start when a Cluster the scenario applies already exists (a leftover).
     pub refuse_existing: bool,
+    /// Before the outcome is read, wait until nothing in the scenario's namespaces changed for this
+    /// long (backend milliseconds; 0: read at once), as the simulator settles before its outcome.
+    pub settle_quiet_ms: u64,
+    /// Settle for at most this long (backend milliseconds).
+    pub settle_max_ms: u64,
 }
 
 impl KubeOptions {
@@ -117,6 +126,9 @@ impl KubeOptions {
             sync_timeout: Duration::from_secs(30),
             clusterctl: None,
             refuse_existing: true,
+            // The simulator's settling: 10 s slices, at most two minutes.
+            settle_quiet_ms: 10_000,
+            settle_max_ms: 120_000,
         }
     }
 }
@@ -208,6 +220,56 @@ struct Mgmt {
 
 /// What a kind resolves to for one predicate: its collections, or why not.
 type KindPlan = Result<(Resolved, Vec<String>), String>;
+
+/// Where a snapshot's objects come from.
+enum Source<'a> {
+    /// Fresh (consistent) lists.
+    Fresh,
+    /// The watch caches as they are now.
+    Cache,
+    /// A wait's replay of the caches' journals.
+    Replay(&'a Replay),
+}
+
+/// A wait's own copy of the watched collections it reads, moved forward change by change from the
+/// stores' journals ([`Store::open_journal`]), so that every state the caches went through can be
+/// evaluated. The journals close when it is dropped.
+struct Replay {
+    views: BTreeMap<(usize, CollKey), (Store, Objects, bool)>,
+}
+
+impl Replay {
+    /// Every change recorded since the last call, over all collections, in the order the API server
+    /// made them (resourceVersion, when every change has a numeric one), else as they were applied.
+    fn take(&mut self) -> Vec<((usize, CollKey), JournalEntry)> {
+        let mut all: Vec<((usize, CollKey), JournalEntry)> = Vec::new();
+        for (k, (store, _, _)) in &self.views {
+            all.extend(store.take_journal().into_iter().map(|e| (k.clone(), e)));
+        }
+        if all.iter().all(|(_, e)| e.rv.is_some()) {
+            all.sort_by_key(|(_, e)| (e.rv, e.seq));
+        } else {
+            all.sort_by_key(|(_, e)| e.seq);
+        }
+        all
+    }
+
+    /// Move one collection forward by one change.
+    fn apply(&mut self, key: &(usize, CollKey), e: &JournalEntry) {
+        if let Some((_, objects, synced)) = self.views.get_mut(key) {
+            e.apply_to(objects);
+            *synced |= matches!(e.change, watch::Change::Replace(_));
+        }
+    }
+}
+
+impl Drop for Replay {
+    fn drop(&mut self) {
+        for (store, _, _) in self.views.values() {
+            store.close_journal();
+        }
+    }
+}
 
 /// The state of a prepared run.
 struct Run {
@@ -359,8 +421,53 @@ impl Run {
         Ok(true)
     }
 
+    /// Open the journals of the watched collections a predicate reads (see [`Replay`]).
+    async fn replay(&mut self, p: &Predicate) -> Result<Replay, BackendError> {
+        let plans = self.plans(p).await?;
+        let mut views = BTreeMap::new();
+        for (m, kinds) in plans {
+            let conn = self.conn(m)?;
+            for (kind, plan) in kinds {
+                let Ok((_, scopes)) = plan else { continue };
+                for sc in scopes {
+                    let key = CollKey { kind: kind.clone(), scope: sc };
+                    if let Some(w) = conn.watches.get(&key) {
+                        let (objects, synced) = w.store.open_journal();
+                        views.insert((m, key), (w.store.clone(), objects, synced));
+                    }
+                }
+            }
+        }
+        Ok(Replay { views })
+    }
+
+    /// The newest resourceVersion of the collections a predicate reads, by fresh lists: a change
+    /// with a larger one happened after this call. `None` when a list fails or a resourceVersion is
+    /// not a number.
+    async fn fresh_resource_version(&mut self, p: &Predicate) -> Option<u64> {
+        let plans = self.plans(p).await.ok()?;
+        let mut newest = None;
+        for (m, kinds) in plans {
+            let conn = self.conn(m).ok()?;
+            for (_, plan) in kinds {
+                let Ok((r, scopes)) = plan else { continue };
+                for sc in scopes {
+                    let rv: u64 = Self::collection(conn, &r, &sc).list().await.ok()?.resource_version.parse().ok()?;
+                    newest = Some(newest.map_or(rv, |n: u64| n.max(rv)));
+                }
+            }
+        }
+        newest
+    }
+
     /// What a predicate reads: from fresh lists (`fresh`) or from the watch caches.
     async fn snapshot(&mut self, p: &Predicate, fresh: bool) -> Result<Snapshot, BackendError> {
+        self.snapshot_from(p, if fresh { Source::Fresh } else { Source::Cache }).await
+    }
+
+    /// What a predicate reads, from `source` (containers are read fresh, except for a replay, whose
+    /// caller supplies them).
+    async fn snapshot_from(&mut self, p: &Predicate, source: Source<'_>) -> Result<Snapshot, BackendError> {
         let plans = self.plans(p).await?;
         let mut snap = Snapshot {
             managements: self.managements.iter().map(|m| (m.name.clone(), ClusterSnapshot::default())).collect(),
@@ -379,13 +486,20 @@ impl Run {
                         let mut all = BTreeMap::new();
                         let mut err = None;
                         for sc in scopes {
-                            if fresh {
+                            let key = CollKey { kind: kind.clone(), scope: sc.clone() };
+                            if let Source::Replay(replay) = &source {
+                                match replay.views.get(&(m, key)) {
+                                    Some((_, objects, true)) => all.extend(objects.iter().map(|(k, v)| (k.clone(), v.clone()))),
+                                    Some(_) => err = Some(format!("the watch of {kind} in {sc} has not listed yet")),
+                                    None => err = Some(format!("{kind} in {sc} is not watched")),
+                                }
+                            } else if let Source::Fresh = source {
                                 match Self::collection(conn, &r, &sc).list().await {
                                     Ok(l) => all.extend(l.items.into_iter().map(|v| (key_of(&v), v))),
                                     Err(e) => err = Some(format!("cannot list {kind} in {sc}: {e}")),
                                 }
                             } else {
-                                match conn.watches.get(&CollKey { kind: kind.clone(), scope: sc.clone() }) {
+                                match conn.watches.get(&key) {
                                     Some(w) if w.store.is_synced() => all.extend(w.store.snapshot()),
                                     Some(w) => {
                                         err = Some(format!(
@@ -406,7 +520,7 @@ impl Run {
                 cs.kinds.insert(kind, objects);
             }
         }
-        if scope::reads_containers(p) {
+        if scope::reads_containers(p) && !matches!(source, Source::Replay(_)) {
             snap.containers = self.containers().await?;
         }
         Ok(snap)

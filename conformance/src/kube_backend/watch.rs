@@ -10,10 +10,15 @@
 //! timeout, back off and watch again from the last resourceVersion; when the server says the
 //! resourceVersion is too old (410 `Expired`, in the stream or on the request), list again. Failed
 //! lists back off too. Backoff is exponential without jitter (deterministic), reset by progress.
+//!
+//! A store can keep a journal of its changes ([`Store::open_journal`]): a `wait` replays it to
+//! evaluate its predicate on every state the cache went through, not only on the states that happen
+//! to be there when it looks (a Machine deleted and replaced within a few milliseconds).
 
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -170,13 +175,54 @@ pub enum Phase {
     Watch(String),
 }
 
+/// Objects by (namespace, name).
+pub type Objects = BTreeMap<(String, String), Value>;
+
+/// One change of a store's objects.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    /// ADDED or MODIFIED.
+    Upsert((String, String), Value),
+    /// DELETED.
+    Remove((String, String)),
+    /// A list replaced everything.
+    Replace(Objects),
+}
+
+/// A change as a journal records it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JournalEntry {
+    /// Order of application over every store sharing one [`Changes`].
+    pub seq: u64,
+    /// The resourceVersion the change brought (the object's, or the list's), when it is a number.
+    pub rv: Option<u64>,
+    /// The change.
+    pub change: Change,
+}
+
+impl JournalEntry {
+    /// Apply to a copy of the store's objects.
+    pub fn apply_to(&self, objects: &mut Objects) {
+        match &self.change {
+            Change::Upsert(k, v) => {
+                objects.insert(k.clone(), v.clone());
+            }
+            Change::Remove(k) => {
+                objects.remove(k);
+            }
+            Change::Replace(all) => *objects = all.clone(),
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 struct StoreState {
-    objects: BTreeMap<(String, String), Value>,
+    objects: Objects,
     synced: bool,
     resource_version: String,
     last_error: Option<String>,
     stats: ReflectorStats,
+    journal: Option<Vec<JournalEntry>>,
 }
 
 /// The local copy of one collection, shared between its reflector and readers. Every change bumps a
@@ -191,15 +237,20 @@ pub struct Store {
 #[derive(Debug, Clone)]
 pub struct Changes {
     tx: Arc<tokio::sync::watch::Sender<u64>>,
+    seq: Arc<AtomicU64>,
 }
 
 impl Default for Changes {
     fn default() -> Self {
-        Changes { tx: Arc::new(tokio::sync::watch::channel(0).0) }
+        Changes { tx: Arc::new(tokio::sync::watch::channel(0).0), seq: Arc::default() }
     }
 }
 
 impl Changes {
+    fn next_seq(&self) -> u64 {
+        self.seq.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
     /// Subscribe.
     pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
         self.tx.subscribe()
@@ -273,9 +324,38 @@ impl Store {
         self.read(|s| s.stats.clone())
     }
 
+    /// Start recording every change (dropping what an earlier journal recorded); returns the objects
+    /// now, which the recorded changes apply to, and whether the store has listed.
+    pub fn open_journal(&self) -> (Objects, bool) {
+        let mut g = self.state.write().unwrap_or_else(|p| p.into_inner());
+        g.journal = Some(Vec::new());
+        (g.objects.clone(), g.synced)
+    }
+
+    /// The changes recorded since the journal was opened or last taken.
+    pub fn take_journal(&self) -> Vec<JournalEntry> {
+        let mut g = self.state.write().unwrap_or_else(|p| p.into_inner());
+        g.journal.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
+    /// Stop recording.
+    pub fn close_journal(&self) {
+        self.state.write().unwrap_or_else(|p| p.into_inner()).journal = None;
+    }
+
+    fn record(&self, s: &mut StoreState, rv: Option<&str>, change: impl FnOnce() -> Change) {
+        if let Some(j) = &mut s.journal {
+            j.push(JournalEntry { seq: self.changes.next_seq(), rv: rv.and_then(|r| r.parse().ok()), change: change() });
+        }
+    }
+
     fn replace(&self, listed: Listed, after_expiry: bool) {
         self.write(|s| {
             s.objects = listed.items.into_iter().map(|v| (key_of(&v), v)).collect();
+            if s.journal.is_some() {
+                let all = Change::Replace(s.objects.clone());
+                self.record(s, Some(&listed.resource_version), || all);
+            }
             s.resource_version = listed.resource_version;
             s.synced = true;
             s.last_error = None;
@@ -294,11 +374,13 @@ impl Store {
             let rv = match ev {
                 WatchEvent::Added(v) | WatchEvent::Modified(v) => {
                     let rv = rv_of(&v);
+                    self.record(s, rv.as_deref(), || Change::Upsert(key_of(&v), v.clone()));
                     s.objects.insert(key_of(&v), v);
                     rv
                 }
                 WatchEvent::Deleted(v) => {
                     let rv = rv_of(&v);
+                    self.record(s, rv.as_deref(), || Change::Remove(key_of(&v)));
                     s.objects.remove(&key_of(&v));
                     rv
                 }

@@ -1,8 +1,10 @@
 //! The ClusterResourceSet controller: applies the ConfigMaps and Secrets a CRS lists to every
 //! matching workload cluster (once reachable), records what it applied in a ClusterResourceSetBinding
 //! named like the Cluster, and re-applies changed resources with the `Reconcile` strategy.
-//! This is how CAPI's e2e installs a CNI.
-//! Source: `core/reconcilers/clusterresourceset/{clusterresourceset_controller.go,clusterresourceset_helpers.go}`.
+//! This is how CAPI's e2e installs a CNI. The ClusterResourceSetBinding controller deletes a binding
+//! once its Cluster is gone or being deleted.
+//! Source: `core/reconcilers/clusterresourceset/{clusterresourceset_controller.go,clusterresourceset_helpers.go}`,
+//! `internal/controllers/clusterresourcesetbinding/clusterresourcesetbinding_controller.go`.
 
 use super::common::{self, keys};
 use super::conditions::{self, Cond};
@@ -21,7 +23,41 @@ pub const FINALIZER: &str = "addons.cluster.x-k8s.io";
 
 /// The controllers of this module.
 pub fn controllers() -> Vec<Box<dyn Reconciler>> {
-    vec![Box::new(ClusterResourceSetReconciler)]
+    vec![Box::new(ClusterResourceSetReconciler), Box::new(ClusterResourceSetBindingReconciler)]
+}
+
+/// The ClusterResourceSetBinding controller: a binding whose Cluster (`spec.clusterName`) no longer
+/// exists or is being deleted is deleted. Simplification: the RuntimeSDK `BeforeClusterDelete` hook
+/// that can hold the deletion back is not modelled (RuntimeSDK is off by default).
+pub struct ClusterResourceSetBindingReconciler;
+
+impl Reconciler for ClusterResourceSetBindingReconciler {
+    fn name(&self) -> &'static str {
+        "clusterresourcesetbinding"
+    }
+    fn kind(&self) -> Kind {
+        Kind::ClusterResourceSetBinding
+    }
+    fn watches(&self) -> &[Kind] {
+        &[Kind::Cluster]
+    }
+    fn map(&self, change: &Change, _cache: &ObjectSet, out: &mut Vec<ObjKey>) {
+        // `clusterToClusterResourceSetBinding`: the binding is named like its Cluster.
+        let o = &change.object;
+        out.push(ObjKey::new(Kind::ClusterResourceSetBinding, o.namespace(), o.name()));
+    }
+    fn reconcile(&self, ctx: &mut Ctx<'_>, key: &ObjKey) -> ReconcileResult {
+        let Some(binding) = ctx.get(key).cloned() else { return Ok(Action::DONE) };
+        if binding.deleting() {
+            return Ok(Action::DONE);
+        }
+        let cluster_name = binding.str_at("/spec/clusterName").unwrap_or(binding.name()).to_string();
+        let gone = ctx.get_parts(Kind::Cluster, binding.namespace(), &cluster_name).is_none_or(|c| c.deleting());
+        if gone {
+            ctx.delete(key)?;
+        }
+        Ok(Action::DONE)
+    }
 }
 
 /// The ClusterResourceSet controller.

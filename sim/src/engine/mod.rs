@@ -59,10 +59,6 @@ pub struct Management {
     pub managers: Vec<Manager>,
 }
 
-/// How often a wait re-evaluates its predicate while the store changes (simulated ms): waits resolve
-/// at most this late, and a fleet's waits do not evaluate every object at every simulated instant.
-pub const WAIT_POLL_MS: u64 = 1_000;
-
 /// Reconnect delay of a reflector after its watch broke (client-go's reflector backoff starts at
 /// 800ms with full jitter).
 const RELIST_BACKOFF_MS: (u64, u64) = (800, 1_600);
@@ -256,47 +252,27 @@ impl Sim {
     }
 
     /// Run until `check` holds or `deadline` passes. Returns whether it held. The check runs at the
-    /// end of a simulated instant in which something changed (after the last event of that
-    /// millisecond), at most once per [`WAIT_POLL_MS`]: a change in between is checked when the
-    /// interval is over, so a wait ends at most that late and never misses a state that lasts.
+    /// end of every simulated instant in which something changed (after the last event of that
+    /// millisecond), so a wait sees every state a client watching the API server could see, however
+    /// briefly it lasts (a Machine count that dips while a replacement is created).
     pub fn run_while_not(&mut self, deadline: u64, mut check: impl FnMut(&Sim) -> bool) -> bool {
         if check(self) {
             return true;
         }
         let mut seen = self.version;
-        let mut last_check = self.now;
-        // A change not checked yet because the last check is less than WAIT_POLL_MS ago.
-        let mut pending = false;
         loop {
-            let next = self.next_event_at().filter(|&at| at <= deadline && !self.out_of_events());
-            let due = last_check + WAIT_POLL_MS;
-            if pending && next.is_none_or(|at| at > due) && due <= deadline {
-                self.now = self.now.max(due);
-                pending = false;
-                last_check = self.now;
-                if check(self) {
-                    return true;
-                }
-                continue;
-            }
-            match next {
-                Some(_) => {
+            match self.next_event_at() {
+                Some(at) if at <= deadline && !self.out_of_events() => {
                     self.step();
                     let instant_over = self.next_event_at() != Some(self.now);
                     if instant_over && self.version != seen {
                         seen = self.version;
-                        if self.now >= due {
-                            pending = false;
-                            last_check = self.now;
-                            if check(self) {
-                                return true;
-                            }
-                        } else {
-                            pending = true;
+                        if check(self) {
+                            return true;
                         }
                     }
                 }
-                None => {
+                _ => {
                     self.now = self.now.max(deadline);
                     return check(self);
                 }

@@ -53,3 +53,10 @@ library! {
 fn fleet() {
     check_with("fleet.yaml", &[("FLEET_SIZE", "3")]);
 }
+
+/// The benchmark workload at two clusters: create, upgrade and delete end with nothing left (the
+/// scenario defaults to 100 clusters; `cargo xtask bench` runs it at every size).
+#[test]
+fn fleet_lifecycle() {
+    check_with("fleet-lifecycle.yaml", &[("FLEET_SIZE", "2")]);
+}

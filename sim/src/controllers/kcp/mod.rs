@@ -183,7 +183,7 @@ fn endpoint_valid(cluster: &Object) -> bool {
 fn init_scope(ctx: &mut Ctx<'_>, kcp: &Arc<Object>, cluster: Arc<Object>) -> Result<Option<ControlPlane>, ReconcileError> {
     let now = ctx.now;
     if !cluster.bool_at("/status/initialization/infrastructureProvisioned") || !endpoint_valid(&cluster) {
-        return Ok(Some(ControlPlane::new(kcp, cluster, Vec::new(), BTreeMap::new(), BTreeMap::new(), now)));
+        return Ok(Some(ControlPlane::new(kcp, cluster, Vec::<Arc<Object>>::new(), BTreeMap::new(), BTreeMap::new(), now)));
     }
     let cache = ctx.cache;
     let ns = kcp.namespace();
@@ -194,10 +194,10 @@ fn init_scope(ctx: &mut Ctx<'_>, kcp: &Arc<Object>, cluster: Arc<Object>) -> Res
         adopt(ctx, kcp, &adoptable)?;
         return Ok(None);
     }
-    let owned: Vec<Object> = cp_machines
+    let owned: Vec<Arc<Object>> = cp_machines
         .iter()
         .filter(|m| m.controller_ref().is_some_and(|r| r.kind == "KubeadmControlPlane" && r.uid == kcp.meta.uid))
-        .map(|m| (***m).clone())
+        .map(|m| Arc::clone(m))
         .collect();
     if !kcp.deleting() && owned.len() != cp_machines.len() {
         return Err(

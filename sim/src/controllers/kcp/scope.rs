@@ -103,7 +103,7 @@ pub struct ControlPlane {
     /// Owned control-plane Machines (in-memory copies, name order).
     pub machines: Vec<Object>,
     /// The Machines as read at the start (what the patches diff against).
-    pub originals: BTreeMap<String, Object>,
+    pub originals: BTreeMap<String, Arc<Object>>,
     /// Infrastructure machines by Machine name.
     pub infra: BTreeMap<String, Arc<Object>>,
     /// KubeadmConfigs by Machine name.
@@ -137,13 +137,15 @@ impl ControlPlane {
     pub fn new(
         kcp: &Object,
         cluster: Arc<Object>,
-        mut machines: Vec<Object>,
+        mut machines: Vec<Arc<Object>>,
         infra: BTreeMap<String, Arc<Object>>,
         configs: BTreeMap<String, Arc<Object>>,
         now: u64,
     ) -> ControlPlane {
         machines.sort_by(|a, b| a.name().cmp(b.name()));
-        let originals = machines.iter().map(|m| (m.name().to_string(), m.clone())).collect();
+        // The originals share the cache's copies; only the working copies are cloned.
+        let originals = machines.iter().map(|m| (m.name().to_string(), Arc::clone(m))).collect();
+        let machines: Vec<Object> = machines.iter().map(|m| (**m).clone()).collect();
         let mut outdated = BTreeMap::new();
         for m in &machines {
             let reasons = uptodate::reasons(kcp, m, infra.get(m.name()).map(|a| &**a), configs.get(m.name()).map(|a| &**a), now);

@@ -463,10 +463,11 @@ fn cleanup_orphans(ctx: &mut Ctx<'_>, s: &Scope) -> Result<(), ReconcileError> {
         let kind_name = s.ms.at(template_ptr).and_then(|r| r.get("kind")).and_then(Value::as_str).unwrap_or("");
         let Some(kind) = Kind::from_name(kind_name.strip_suffix("Template").unwrap_or(kind_name)) else { continue };
         let referenced: Vec<&str> = s.machines.iter().filter_map(|m| m.str_at(machine_ptr)).collect();
+        // Listed by the selector (through the cluster index when it names the cluster).
         let orphans: Vec<ObjKey> = ctx
             .cache
-            .of_kind(kind, Some(s.ms.namespace()))
-            .filter(|o| sel.matches_map(&o.meta.labels))
+            .select(kind, Some(s.ms.namespace()), &sel)
+            .into_iter()
             .filter(|o| o.meta.owner_references.iter().any(|r| r.kind == "MachineSet" && r.name == s.ms.name() && r.uid == s.ms.meta.uid))
             .filter(|o| !referenced.contains(&o.name()) && !o.deleting())
             .map(|o| o.key())

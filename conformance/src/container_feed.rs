@@ -148,7 +148,8 @@ impl ContainerFeed {
         match e.state {
             None => self.states.remove(&e.name).is_some(),
             Some(state) => {
-                let image = if e.image.is_empty() { self.states.get(&e.name).map(|c| c.image.clone()).unwrap_or_default() } else { e.image };
+                let image =
+                    if e.image.is_empty() { self.states.get(&e.name).map(|c| c.image.clone()).unwrap_or_default() } else { e.image };
                 let info = ContainerInfo { name: e.name.clone(), image, state, labels };
                 self.states.insert(e.name, info.clone()) != Some(info)
             }

@@ -17,7 +17,9 @@ fn reconcile_each_controller(c: &mut Criterion) {
             // The middle object of the controller's kind: a typical one.
             let keys: Vec<ObjKey> = sim.mgmt[0].api.store.objects().of_kind(kind, None).map(|o| o.key()).collect();
             let Some(key) = keys.get(keys.len() / 2).cloned() else { continue };
-            group.bench_function(BenchmarkId::from_parameter(name), |b| b.iter(|| black_box(sim.reconcile_now(0, g, slot, black_box(&key)).is_ok())));
+            group.bench_function(BenchmarkId::from_parameter(name), |b| {
+                b.iter(|| black_box(sim.reconcile_now(0, g, slot, black_box(&key)).is_ok()))
+            });
         }
         group.finish();
     }

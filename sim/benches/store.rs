@@ -25,7 +25,8 @@ fn store_ops(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("list-machines-of-cluster", clusters), &cluster, |b, cluster| {
             b.iter(|| black_box(store.objects().in_cluster(Kind::Machine, black_box(cluster)).count()))
         });
-        let selector: capi_scenarios::LabelSelector = serde_json::from_value(json!({"cluster.x-k8s.io/cluster-name": cluster})).expect("selector");
+        let selector: capi_scenarios::LabelSelector =
+            serde_json::from_value(json!({"cluster.x-k8s.io/cluster-name": cluster})).expect("selector");
         group.bench_with_input(BenchmarkId::new("select-by-label", clusters), &selector, |b, sel| {
             b.iter(|| black_box(store.objects().select(Kind::Machine, Some("default"), black_box(sel)).len()))
         });

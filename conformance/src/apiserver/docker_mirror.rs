@@ -199,7 +199,8 @@ impl Mirror {
     ) -> Mirror {
         let registry: Registry = Arc::default();
         let own_kills: OwnKills = Arc::default();
-        let side = RealSide { docker: docker.clone(), instance: instance.clone(), registry: registry.clone(), own_kills: own_kills.clone() };
+        let side =
+            RealSide { docker: docker.clone(), instance: instance.clone(), registry: registry.clone(), own_kills: own_kills.clone() };
         let ops_task = tokio::spawn(run_ops(side.clone(), ops, pending, verbose));
         let events_task = tokio::spawn(watch_events(side, sim, verbose));
         Mirror { docker, instance, registry, ops_task: Some(ops_task), events_task: Some(events_task) }
@@ -345,14 +346,13 @@ async fn run_ops(side: RealSide, mut ops: mpsc::UnboundedReceiver<MirrorOp>, pen
                 }
             }
             MirrorOp::Remove { name } => match take(&registry, name) {
-                Some(id) => match docker
-                    .remove_container(&id, Some(RemoveContainerOptions { force: true, v: true, ..Default::default() }))
-                    .await
-                {
-                    // Someone else (a conformance run's cleanup) is removing it already, or did.
-                    Err(e) if e.to_string().contains("already in progress") || e.to_string().contains("No such container") => Ok(()),
-                    r => r.map_err(|e| e.to_string()),
-                },
+                Some(id) => {
+                    match docker.remove_container(&id, Some(RemoveContainerOptions { force: true, v: true, ..Default::default() })).await {
+                        // Someone else (a conformance run's cleanup) is removing it already, or did.
+                        Err(e) if e.to_string().contains("already in progress") || e.to_string().contains("No such container") => Ok(()),
+                        r => r.map_err(|e| e.to_string()),
+                    }
+                }
                 None => Ok(()),
             },
             MirrorOp::Kill { name } => match owned(name) {

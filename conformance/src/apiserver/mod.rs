@@ -207,8 +207,8 @@ pub async fn start(opts: ServeOptions) -> Result<ServerHandle, ServeError> {
     })
     .map_err(ServeError::Sim)?;
     let guard = opts.docker.then(|| CleanupGuard { instance: instance.clone(), armed: true });
-    let mirror =
-        mirror_parts.map(|(docker, rx, pending)| Mirror::start(docker, instance.clone(), rx, pending, spawned.handle.clone(), opts.verbose));
+    let mirror = mirror_parts
+        .map(|(docker, rx, pending)| Mirror::start(docker, instance.clone(), rx, pending, spawned.handle.clone(), opts.verbose));
     let app = Arc::new(App {
         sim: spawned.handle.clone(),
         history: spawned.history.clone(),

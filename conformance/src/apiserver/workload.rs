@@ -135,11 +135,16 @@ enum WlRoute {
     Group(String),
     Resources(String, String),
     /// A collection (`name` None) or an object, in a namespace (namespaced kinds).
-    Resource { kind: &'static WlKind, namespace: Option<String>, name: Option<String> },
+    Resource {
+        kind: &'static WlKind,
+        namespace: Option<String>,
+        name: Option<String>,
+    },
 }
 
 fn resource_route(group: &str, version: &str, rest: &[&str]) -> Result<WlRoute, Failure> {
-    let find = |plural: &str| KINDS.iter().find(|k| k.group == group && k.version == version && k.plural == plural).ok_or_else(Failure::no_route);
+    let find =
+        |plural: &str| KINDS.iter().find(|k| k.group == group && k.version == version && k.plural == plural).ok_or_else(Failure::no_route);
     let (kind, namespace, name) = match rest {
         ["namespaces", ns, plural] => (find(plural)?, Some(ns.to_string()), None),
         ["namespaces", ns, plural, name] => (find(plural)?, Some(ns.to_string()), Some(name.to_string())),
@@ -180,7 +185,10 @@ fn unreachable(message: String) -> Failure {
 
 fn not_found(kind: &WlKind, name: &str) -> Failure {
     let group = if kind.group.is_empty() { String::new() } else { format!(".{}", kind.group) };
-    Failure { details: Some(json!({"name": name, "group": kind.group, "kind": kind.plural})), ..Failure::new(404, "NotFound", format!("{}{group} \"{name}\" not found", kind.plural)) }
+    Failure {
+        details: Some(json!({"name": name, "group": kind.group, "kind": kind.plural})),
+        ..Failure::new(404, "NotFound", format!("{}{group} \"{name}\" not found", kind.plural))
+    }
 }
 
 /// Fill in what the path implies and check the rest, as the API server does.
@@ -210,8 +218,16 @@ fn conform(v: &mut Value, kind: &WlKind, namespace: Option<&str>, name: Option<&
     let body_name = meta.get("name").and_then(Value::as_str).unwrap_or("").to_string();
     let name = match (name, body_name.as_str()) {
         (Some(n), "") => n.to_string(),
-        (Some(n), b) if b != n => return Err(Failure::bad_request(format!("the name of the object ({b}) does not match the name on the URL ({n})"))),
-        (_, "") => return Err(Failure::new(422, "Invalid", format!("{} \"\" is invalid: metadata.name: Required value: name is required", kind.kind))),
+        (Some(n), b) if b != n => {
+            return Err(Failure::bad_request(format!("the name of the object ({b}) does not match the name on the URL ({n})")))
+        }
+        (_, "") => {
+            return Err(Failure::new(
+                422,
+                "Invalid",
+                format!("{} \"\" is invalid: metadata.name: Required value: name is required", kind.kind),
+            ))
+        }
         (_, b) => b.to_string(),
     };
     meta.insert("name".into(), Value::String(name.clone()));
@@ -253,7 +269,15 @@ enum Write {
 }
 
 /// Run a write on the simulator thread; returns the HTTP code and the stored object.
-fn write(core: &mut super::core::Core, cluster: &str, kind: &'static WlKind, namespace: Option<&str>, name: Option<&str>, w: Write, dry_run: bool) -> Result<(u16, Value), Failure> {
+fn write(
+    core: &mut super::core::Core,
+    cluster: &str,
+    kind: &'static WlKind,
+    namespace: Option<&str>,
+    name: Option<&str>,
+    w: Write,
+    dry_run: bool,
+) -> Result<(u16, Value), Failure> {
     let world = &core.sim.world;
     let wl = world.workload(cluster).map_err(unreachable)?;
     let rv_next = wl
@@ -321,10 +345,12 @@ pub async fn handle(app: &Arc<App>, method: Method, path: &str, query: &str, con
     match route {
         WlRoute::Health if read_only => Ok(json_response(StatusCode::OK, &json!("ok"))),
         WlRoute::Version if read_only => Ok(json(super::discovery::version())),
-        WlRoute::CoreVersions if read_only => {
-            Ok(json(json!({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": app.server_url.trim_start_matches("http://")}]})))
-        }
-        WlRoute::Groups if read_only => Ok(json(json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups().into_iter().map(group_json).collect::<Vec<_>>()}))),
+        WlRoute::CoreVersions if read_only => Ok(json(
+            json!({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": app.server_url.trim_start_matches("http://")}]}),
+        )),
+        WlRoute::Groups if read_only => Ok(json(
+            json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups().into_iter().map(group_json).collect::<Vec<_>>()}),
+        )),
         WlRoute::Group(g) if read_only => Ok(json(group_json(&g))),
         WlRoute::Resources(g, v) if read_only => Ok(json(resource_list(&g, &v))),
         WlRoute::Resource { kind, namespace, name } => {
@@ -340,18 +366,26 @@ pub async fn handle(app: &Arc<App>, method: Method, path: &str, query: &str, con
                                 wl.resources
                                     .iter()
                                     .filter(|(k, _)| k.starts_with(&prefix))
-                                    .filter(|(_, o)| ns.is_none() || o.pointer("/metadata/namespace").and_then(Value::as_str) == ns.as_deref())
+                                    .filter(|(_, o)| {
+                                        ns.is_none() || o.pointer("/metadata/namespace").and_then(Value::as_str) == ns.as_deref()
+                                    })
                                     .map(|(_, o)| o.clone())
                                     .collect::<Vec<_>>()
                             })
                         })
                         .await?
                         .map_err(unreachable)?;
-                    Ok(json(json!({"apiVersion": kind.api_version(), "kind": format!("{}List", kind.kind), "metadata": {}, "items": items})))
+                    Ok(json(
+                        json!({"apiVersion": kind.api_version(), "kind": format!("{}List", kind.kind), "metadata": {}, "items": items}),
+                    ))
                 }
                 (Some(name), m) if m == Method::GET || m == Method::HEAD => {
                     let k = key(kind, namespace.as_deref(), &name);
-                    let found = app.sim.call(move |core| core.sim.world.workload(&cluster).map(|wl| wl.resources.get(&k).cloned())).await?.map_err(unreachable)?;
+                    let found = app
+                        .sim
+                        .call(move |core| core.sim.world.workload(&cluster).map(|wl| wl.resources.get(&k).cloned()))
+                        .await?
+                        .map_err(unreachable)?;
                     found.map(json).ok_or_else(|| not_found(kind, &name))
                 }
                 (name, m) => {
@@ -370,7 +404,8 @@ pub async fn handle(app: &Arc<App>, method: Method, path: &str, query: &str, con
                         }
                         (_, m) => return Err(Failure::method_not_allowed(m.as_str())),
                     };
-                    let (code, obj) = app.sim.call(move |core| write(core, &cluster, kind, namespace.as_deref(), name.as_deref(), w, dry_run)).await??;
+                    let (code, obj) =
+                        app.sim.call(move |core| write(core, &cluster, kind, namespace.as_deref(), name.as_deref(), w, dry_run)).await??;
                     Ok(json_response(StatusCode::from_u16(code).unwrap_or(StatusCode::OK), &obj))
                 }
             }
@@ -403,7 +438,10 @@ mod tests {
 
     #[test]
     fn routes() {
-        assert!(matches!(parse(&["apis", "apps", "v1", "namespaces", "kube-system", "daemonsets", "kindnet"]), Ok(WlRoute::Resource { name: Some(_), .. })));
+        assert!(matches!(
+            parse(&["apis", "apps", "v1", "namespaces", "kube-system", "daemonsets", "kindnet"]),
+            Ok(WlRoute::Resource { name: Some(_), .. })
+        ));
         assert!(matches!(parse(&["apis", "rbac.authorization.k8s.io", "v1", "clusterroles"]), Ok(WlRoute::Resource { name: None, .. })));
         assert!(parse(&["apis", "rbac.authorization.k8s.io", "v1", "namespaces", "x", "clusterroles"]).is_err());
         assert!(parse(&["apis", "cluster.x-k8s.io", "v1beta2", "clusters"]).is_err());

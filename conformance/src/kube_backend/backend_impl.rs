@@ -6,12 +6,12 @@ use super::faults::{self, Active, Pending, Undo};
 use super::kube_transport::transport_error;
 use super::retry::{with_retries, Idempotence, Retried, RetryPolicy};
 use super::scope::{self, ScenarioScope, INITIAL_NAMESPACES};
+use super::snapshot::Snapshot;
 use super::watch::{Changes, TransportError};
 use super::{
     backend_error, client, connect, connect_docker, docker_error, find_on_path, object_url, Clock, Conn, KubeBackend, Mgmt, Run, Source,
     FIELD_MANAGER,
 };
-use super::snapshot::Snapshot;
 use crate::container_feed::ContainerFeed;
 use crate::docker::ContainerPolicy;
 use capi_scenarios::backend::{Applied, ApplyAction, ApplyTarget, Backend, BackendError, ObjectRef, RunFacts, WaitResult};

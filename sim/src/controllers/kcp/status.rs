@@ -406,8 +406,14 @@ mod tests {
         kcp.set("/spec/version", json!("v1.31.0"));
         kcp.set("/spec/replicas", json!(3));
         conditions::set(&mut kcp, [Cond::t(cond::CERTIFICATES_AVAILABLE, "Available")], 0);
-        let mut c =
-            ControlPlane::new(&kcp, Arc::new(Object::new(Kind::Cluster, "default", "c")), machines.into_iter().map(Arc::new).collect(), BTreeMap::new(), BTreeMap::new(), 0);
+        let mut c = ControlPlane::new(
+            &kcp,
+            Arc::new(Object::new(Kind::Cluster, "default", "c")),
+            machines.into_iter().map(Arc::new).collect(),
+            BTreeMap::new(),
+            BTreeMap::new(),
+            0,
+        );
         c.etcd_members = Some(c.machines.iter().map(|m| m.name().to_string()).collect());
         c
     }

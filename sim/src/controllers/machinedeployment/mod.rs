@@ -268,9 +268,7 @@ fn get_and_adopt(ctx: &mut Ctx<'_>, s: &mut Scope) -> Result<(), ReconcileError>
     // The MachineSets the selector matches (through the cluster index when it names the cluster)
     // and those this MachineDeployment controls, in key order, as a namespace list would give them.
     let mut candidates: Vec<Arc<Object>> = ctx.cache.select(Kind::MachineSet, Some(s.md.namespace()), &sel).into_iter().cloned().collect();
-    candidates.extend(
-        ctx.cache.owned_by(&uid).filter(|o| o.kind == Kind::MachineSet && o.namespace() == s.md.namespace()).cloned(),
-    );
+    candidates.extend(ctx.cache.owned_by(&uid).filter(|o| o.kind == Kind::MachineSet && o.namespace() == s.md.namespace()).cloned());
     candidates.sort_by_key(|o| o.key());
     candidates.dedup_by_key(|o| o.key());
     let mut out = Vec::new();

@@ -67,6 +67,9 @@ pub fn to_value(j: &Json) -> Value {
         },
         Json::String(s) => Value::String(s.clone()),
         Json::Array(a) => Value::Array(a.iter().map(to_value).collect()),
+        // Determinism hazard, known and documented: gtmpl's `Value::Map` is a std `HashMap`, so a template
+        // `range` over a map of 2+ keys iterates in per-process hash order (see the module doc and
+        // ARCHITECTURE.md, "Simplifications"); field access and every other function are order-free.
         Json::Object(m) => Value::Map(m.iter().map(|(k, v)| (k.clone(), to_value(v))).collect::<HashMap<_, _>>()),
     }
 }

@@ -11,8 +11,8 @@
 //! fails as CAPI fails it with the RuntimeSDK gate off.
 
 use super::gotmpl;
-use crate::memo;
 use super::variables::{BUILTIN, FROM_INLINE};
+use crate::memo;
 use serde_json::{json, Map, Value};
 
 /// Which field of which object holds a template (`HolderReference` in CAPI).
@@ -95,8 +95,8 @@ pub fn apply(
 const MEMO_CAPACITY: usize = 4096;
 
 thread_local! {
-    // determinism-ok: looked up by key only, never iterated.
-    static PATCHED: std::cell::RefCell<std::collections::HashMap<u128, Result<Vec<Value>, String>>> = Default::default();
+    // Looked up by key only, never iterated.
+    static PATCHED: std::cell::RefCell<std::collections::HashMap<u128, Result<Vec<Value>, String>>> = Default::default(); // determinism-ok
 }
 
 fn apply_uncached(

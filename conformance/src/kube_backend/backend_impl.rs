@@ -5,14 +5,12 @@ use super::cleanup::{CleanupGuard, CleanupPlan, CreatedObject};
 use super::faults::{self, Active, Pending, Undo};
 use super::kube_transport::transport_error;
 use super::retry::{with_retries, Idempotence, Retried, RetryPolicy};
-use super::scope::{self, ScenarioScope, INITIAL_NAMESPACES};
-use super::snapshot::Snapshot;
+use super::scope::{ScenarioScope, INITIAL_NAMESPACES};
 use super::watch::{Changes, TransportError};
 use super::{
-    backend_error, client, connect, connect_docker, docker_error, find_on_path, object_url, Clock, Conn, KubeBackend, Mgmt, Run, Source,
+    backend_error, client, connect, connect_docker, docker_error, find_on_path, object_url, Clock, Conn, KubeBackend, Mgmt, Run,
     FIELD_MANAGER,
 };
-use crate::container_feed::ContainerFeed;
 use crate::docker::ContainerPolicy;
 use capi_scenarios::backend::{Applied, ApplyAction, ApplyTarget, Backend, BackendError, ObjectRef, RunFacts, WaitResult};
 use capi_scenarios::manifest::ManifestObject;
@@ -111,7 +109,7 @@ fn decorate(e: BackendError, o: &ManifestObject) -> BackendError {
 
 impl Run {
     /// Start, arm and heal faults whose time has come.
-    async fn poll_faults(&mut self, clock: &Clock) {
+    pub(super) async fn poll_faults(&mut self, clock: &Clock) {
         let now = clock.now_ms();
         let armed: Vec<(usize, Predicate, u64)> = self
             .faults
@@ -707,118 +705,7 @@ impl Backend for KubeBackend {
     }
 
     async fn wait(&mut self, p: &Predicate, timeout_ms: u64) -> Result<WaitResult, BackendError> {
-        let clock = self.clock;
-        let tick = Duration::from_secs(1);
-        let container_poll = self.opts.container_poll;
-        let sync_timeout = self.opts.sync_timeout;
-        let run = self.run()?;
-        let start = tokio::time::Instant::now();
-        let deadline = start + clock.real(timeout_ms);
-        run.ensure_watches(p).await?;
-        let mut changed = run.changes.subscribe();
-        let sync_deadline = (start + sync_timeout).min(deadline);
-        while !run.watches_synced(p).await? && tokio::time::Instant::now() < sync_deadline {
-            let _ = tokio::time::timeout(Duration::from_millis(200), changed.changed()).await;
-        }
-        let reads_containers = scope::reads_containers(p);
-        // Every state the caches pass through is looked at, not only those there when we look (a
-        // Machine deleted and replaced within milliseconds). States older than the wait's start may
-        // not show the scenario's last writes yet, so they do not count; nor does replay serve
-        // predicates on containers, whose past states are not recorded.
-        let mut replay = run.replay(p).await?;
-        let barrier = if reads_containers { None } else { run.fresh_resource_version(p).await };
-        // Containers likewise: every state Docker's events report, not only what `docker ps` shows
-        // when it is asked (a container CAPD removes and recreates at once is `exited` for
-        // milliseconds). Without events (an engine that does not stream them), polling remains.
-        let mut feed = match reads_containers {
-            true => ContainerFeed::start(run.docker()?).await.ok(),
-            false => None,
-        };
-        let mut last_list = tokio::time::Instant::now();
-        // An event the select below took and applied, not yet evaluated.
-        let mut fed = false;
-        loop {
-            run.poll_faults(&clock).await;
-            if let Some(f) = feed.as_mut() {
-                if last_list.elapsed() >= container_poll {
-                    // Events can be lost (a reconnecting stream): a fresh list now and then repairs.
-                    let _ = f.relist().await;
-                    last_list = tokio::time::Instant::now();
-                }
-                let mut objects: Option<Snapshot> = None;
-                loop {
-                    if !std::mem::take(&mut fed) {
-                        match f.try_next() {
-                            Some(true) => {}
-                            Some(false) => continue,
-                            None => break,
-                        }
-                    }
-                    if objects.is_none() {
-                        objects = Some(match run.snapshot_from(p, Source::Replay(&replay)).await {
-                            Ok(s) => s,
-                            Err(_) => run.snapshot(p, false).await?,
-                        });
-                    }
-                    if let Some(snap) = objects.as_mut() {
-                        snap.containers = f.containers();
-                        let eval = predicate::evaluate(p, snap);
-                        if eval.holds {
-                            return Ok(WaitResult { eval, elapsed_ms: clock.scaled(start.elapsed()) });
-                        }
-                    }
-                }
-            }
-            for (key, e) in replay.take() {
-                replay.apply(&key, &e);
-                if barrier.is_some_and(|b| e.rv.is_some_and(|rv| rv > b)) {
-                    let eval = predicate::evaluate(p, &run.snapshot_from(p, Source::Replay(&replay)).await?);
-                    if eval.holds {
-                        return Ok(WaitResult { eval, elapsed_ms: clock.scaled(start.elapsed()) });
-                    }
-                }
-            }
-            let snap = run.snapshot(p, false).await?;
-            let mut eval = predicate::evaluate(p, &snap);
-            if eval.holds {
-                // A cache that has not yet seen our own writes can make `gone` or `count` hold too
-                // early: a success is confirmed by a consistent read before it is reported.
-                let snap = run.snapshot(p, true).await?;
-                eval = predicate::evaluate(p, &snap);
-                if eval.holds {
-                    return Ok(WaitResult { eval, elapsed_ms: clock.scaled(start.elapsed()) });
-                }
-            }
-            let now = tokio::time::Instant::now();
-            if now >= deadline {
-                if !eval.holds {
-                    // The caches may lag: the last word goes to a fresh read.
-                    let snap = run.snapshot(p, true).await?;
-                    eval = predicate::evaluate(p, &snap);
-                }
-                return Ok(WaitResult { eval, elapsed_ms: clock.scaled(start.elapsed()) });
-            }
-            let nap = if reads_containers { container_poll.min(tick) } else { tick }.min(deadline - now);
-            tokio::select! {
-                r = changed.changed() => {
-                    if r.is_err() {
-                        tokio::time::sleep(nap).await;
-                    }
-                }
-                _ = tokio::time::sleep(nap) => {}
-                alive = async {
-                    match feed.as_mut() {
-                        Some(f) => f.next().await,
-                        None => std::future::pending().await,
-                    }
-                } => {
-                    fed = alive;
-                    if !alive {
-                        feed = None;
-                    }
-                }
-            }
-        }
+        super::wait::wait(self, p, timeout_ms).await
     }
 
     async fn sleep(&mut self, ms: u64) -> Result<(), BackendError> {

@@ -32,6 +32,7 @@ pub mod retry;
 pub mod run;
 pub mod scope;
 pub mod snapshot;
+pub mod wait;
 pub mod watch;
 
 mod backend_impl;

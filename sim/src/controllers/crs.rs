@@ -111,12 +111,20 @@ impl Reconciler for ClusterResourceSetReconciler {
             ctx.add_finalizer(&crs, FINALIZER)?;
             return Ok(Action::DONE);
         }
-        let clusters: Vec<Arc<Object>> =
-            ctx.cache.of_kind(Kind::Cluster, Some(crs.namespace())).filter(|c| !c.deleting() && selects(&crs, c)).cloned().collect();
+        let sel = selector(&crs);
+        let clusters: Vec<Arc<Object>> = ctx
+            .cache
+            .of_kind(Kind::Cluster, Some(crs.namespace()))
+            .filter(|c| !c.deleting() && !sel.is_empty() && sel.matches(|k| c.label(k)))
+            .cloned()
+            .collect();
         let mut errors = Vec::new();
         let mut applied_any = false;
+        // Each resource's objects and hash, computed once per reconcile (the cache does not change
+        // during a reconcile), not once per Cluster.
+        let mut parsed = Parsed::new();
         for cluster in &clusters {
-            match apply_to(ctx, &crs, cluster) {
+            match apply_to(ctx, &crs, cluster, &mut parsed) {
                 Ok(a) => applied_any |= a,
                 Err(e) => errors.push(format!("* Cluster {}: {e}", cluster.name())),
             }
@@ -140,11 +148,19 @@ impl Reconciler for ClusterResourceSetReconciler {
     }
 }
 
+/// A CRS's cluster selector.
+fn selector(crs: &Object) -> LabelSelector {
+    crs.at("/spec/clusterSelector").and_then(|s| serde_json::from_value(s.clone()).ok()).unwrap_or_default()
+}
+
 /// Whether a CRS selects a Cluster (an empty selector selects nothing).
 fn selects(crs: &Object, cluster: &Object) -> bool {
-    let sel: LabelSelector = crs.at("/spec/clusterSelector").and_then(|s| serde_json::from_value(s.clone()).ok()).unwrap_or_default();
+    let sel = selector(crs);
     !sel.is_empty() && sel.matches(|k| cluster.label(k))
 }
+
+/// Resources' objects and content hashes by resource, or why they could not be read.
+type Parsed = std::collections::BTreeMap<ObjKey, Result<(Vec<Value>, String), String>>;
 
 /// The resources a CRS lists, as (kind, name).
 fn resources(crs: &Object) -> Vec<(Kind, String)> {
@@ -191,7 +207,7 @@ fn hash(values: &[Value]) -> String {
 }
 
 /// Apply a CRS's resources to one cluster; returns whether anything was applied.
-fn apply_to(ctx: &mut Ctx<'_>, crs: &Object, cluster: &Object) -> Result<bool, ReconcileError> {
+fn apply_to(ctx: &mut Ctx<'_>, crs: &Object, cluster: &Object, parsed: &mut Parsed) -> Result<bool, ReconcileError> {
     let ns = crs.namespace();
     // ClusterCache connects only once the infrastructure is provisioned and the kubeconfig exists.
     if !cluster.bool_at("/status/initialization/infrastructureProvisioned")
@@ -233,8 +249,14 @@ fn apply_to(ctx: &mut Ctx<'_>, crs: &Object, cluster: &Object) -> Result<bool, R
                 common::set_owner(o, &c, false);
             })?;
         }
-        let objects = payload(&obj).map_err(ReconcileError)?;
-        let h = hash(&objects);
+        let entry = parsed.entry(obj.key()).or_insert_with(|| {
+            payload(&obj).map(|objects| {
+                let h = hash(&objects);
+                (objects, h)
+            })
+        });
+        let (objects, h) = entry.as_ref().map_err(|e| ReconcileError(e.clone()))?;
+        let h = h.clone();
         let prior = recorded(kind, &name);
         let needed = match (strategy.as_str(), &prior) {
             (_, None) => true,
@@ -244,7 +266,7 @@ fn apply_to(ctx: &mut Ctx<'_>, crs: &Object, cluster: &Object) -> Result<bool, R
         if needed {
             let now = ctx.now;
             ctx.world
-                .apply_to_workload(cluster.name(), objects, now)
+                .apply_to_workload(cluster.name(), objects.clone(), now)
                 .map_err(|e| ReconcileError(format!("failed to apply {kind} {name}: {e}")))?;
             ctx.note(format!("applied {kind} {name} to cluster {}", cluster.name()));
             changed = true;

@@ -336,13 +336,20 @@ pub fn select<'a>(world: &'a dyn WorldView, t: &Target) -> Result<Vec<&'a dyn Re
 
 /// Evaluate a predicate.
 pub fn evaluate(p: &Predicate, world: &dyn WorldView) -> Eval {
-    match evaluate_inner(p, world) {
+    match evaluate_inner(p, world, true) {
         Ok(e) => e,
         Err(msg) => Eval::new(false, msg),
     }
 }
 
-fn evaluate_inner(p: &Predicate, world: &dyn WorldView) -> Result<Eval, String> {
+/// Whether a predicate holds, without the detail: per-object checks stop at the first object that
+/// decides the answer. Always equal to `evaluate(p, world).holds`; for waits that re-check a fleet's
+/// predicate after every change.
+pub fn holds(p: &Predicate, world: &dyn WorldView) -> bool {
+    evaluate_inner(p, world, false).is_ok_and(|e| e.holds)
+}
+
+fn evaluate_inner(p: &Predicate, world: &dyn WorldView, detail: bool) -> Result<Eval, String> {
     Ok(match p {
         Predicate::Exists(t) => {
             let n = select(world, t)?.len();
@@ -367,6 +374,7 @@ fn evaluate_inner(p: &Predicate, world: &dyn WorldView) -> Result<Eval, String> 
             per_object(
                 world,
                 &ph.target,
+                detail,
                 |r| r.field(phase_path()).is_some_and(|v| v.as_str() == Some(ph.is.as_str())),
                 |r| {
                     let phase = phase_of(r);
@@ -377,6 +385,7 @@ fn evaluate_inner(p: &Predicate, world: &dyn WorldView) -> Result<Eval, String> 
         Predicate::Field(f) => per_object(
             world,
             &f.target,
+            detail,
             |r| {
                 let v = r.field(&f.path);
                 f.equals.as_ref().is_none_or(|want| v.as_deref().is_some_and(|v| json_equal(v, want)))
@@ -412,6 +421,7 @@ fn evaluate_inner(p: &Predicate, world: &dyn WorldView) -> Result<Eval, String> 
             per_object(
                 world,
                 &c.target,
+                detail,
                 |r| {
                     let conds = r.field(conditions_path());
                     let cond = conds
@@ -465,7 +475,7 @@ fn evaluate_inner(p: &Predicate, world: &dyn WorldView) -> Result<Eval, String> 
         }
         Predicate::All(ps) => {
             for p in ps {
-                let e = evaluate_inner(p, world)?;
+                let e = evaluate_inner(p, world, detail)?;
                 if !e.holds {
                     return Ok(e);
                 }
@@ -475,7 +485,7 @@ fn evaluate_inner(p: &Predicate, world: &dyn WorldView) -> Result<Eval, String> 
         Predicate::Any(ps) => {
             let mut details = Vec::new();
             for p in ps {
-                let e = evaluate_inner(p, world)?;
+                let e = evaluate_inner(p, world, detail)?;
                 if e.holds {
                     return Ok(e);
                 }
@@ -484,7 +494,7 @@ fn evaluate_inner(p: &Predicate, world: &dyn WorldView) -> Result<Eval, String> 
             Eval::new(false, format!("none holds: {}", details.join("; ")))
         }
         Predicate::Not(p) => {
-            let e = evaluate_inner(p, world)?;
+            let e = evaluate_inner(p, world, detail)?;
             Eval::new(!e.holds, format!("not ({})", e.detail))
         }
         Predicate::Denied(_) | Predicate::Warned(_) => {
@@ -529,12 +539,20 @@ fn conditions_path() -> &'static FieldPath {
 fn per_object(
     world: &dyn WorldView,
     target: &Target,
+    detail: bool,
     ok: impl Fn(&dyn Resource) -> bool,
     describe: impl Fn(&dyn Resource) -> (String, String),
 ) -> Result<Eval, String> {
     let objects = select(world, target)?;
     if objects.is_empty() {
         return Ok(Eval::new(false, format!("{target}: no such object")));
+    }
+    if !detail {
+        let holds = match target.quantifier {
+            Quantifier::All => objects.iter().all(|r| ok(*r)),
+            Quantifier::Any => objects.iter().any(|r| ok(*r)),
+        };
+        return Ok(Eval::new(holds, String::new()));
     }
     let oks: Vec<bool> = objects.iter().map(|r| ok(*r)).collect();
     let holds = match target.quantifier {
@@ -564,5 +582,61 @@ pub fn json_equal(a: &Value, b: &Value) -> bool {
         (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(a, b)| json_equal(a, b)),
         (Value::Object(x), Value::Object(y)) => x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| json_equal(v, w))),
         _ => a == b,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+    use serde_json::json;
+
+    /// Objects in a list; one management cluster, no containers.
+    struct Objects(Vec<Value>);
+
+    impl ClusterView for Objects {
+        fn get(&self, kind: &str, namespace: &str, name: &str) -> Result<Option<&dyn Resource>, String> {
+            Ok(self.0.iter().find(|o| o.kind() == kind && o.namespace() == namespace && o.name() == name).map(|o| o as &dyn Resource))
+        }
+        fn list(&self, kind: &str, namespace: Option<&str>, selector: &crate::LabelSelector) -> Result<Vec<&dyn Resource>, String> {
+            Ok(self
+                .0
+                .iter()
+                .filter(|o| o.kind() == kind && namespace.is_none_or(|n| o.namespace() == n) && selector.matches(|k| o.label(k)))
+                .map(|o| o as &dyn Resource)
+                .collect())
+        }
+    }
+
+    impl WorldView for Objects {
+        fn management(&self, _: Option<&str>) -> Result<&dyn ClusterView, String> {
+            Ok(self)
+        }
+        fn containers(&self) -> Vec<ContainerInfo> {
+            Vec::new()
+        }
+    }
+
+    fn machine(name: &str, phase: &str, ready: &str) -> Value {
+        json!({"apiVersion": "cluster.x-k8s.io/v1beta2", "kind": "Machine",
+               "metadata": {"name": name, "namespace": "default", "labels": {"cluster.x-k8s.io/cluster-name": "c1"}},
+               "status": {"phase": phase, "conditions": [{"type": "Ready", "status": ready}]}})
+    }
+
+    /// The short-circuiting check the simulator's waits use agrees with the full evaluation.
+    #[rstest]
+    #[case("phase: { target: { kind: Machine }, is: Running }", false)]
+    #[case("phase: { target: { kind: Machine, match: any }, is: Running }", true)]
+    #[case("condition: { target: { kind: Machine }, type: Ready, status: \"True\" }", false)]
+    #[case("field: { target: { kind: Machine, cluster: c1 }, path: status.phase, exists: true }", true)]
+    #[case("not: { phase: { target: { kind: Machine }, is: Running } }", true)]
+    #[case("all: [ { count: { target: { kind: Machine }, equals: 3 } }, { phase: { target: { kind: Machine }, is: Running } } ]", false)]
+    #[case("any: [ { count: { target: { kind: Machine }, equals: 2 } }, { exists: Machine/m2 } ]", true)]
+    #[case("gone: Machine/m9", true)]
+    fn holds_agrees_with_evaluate(#[case] yaml: &str, #[case] want: bool) {
+        let world = Objects(vec![machine("m1", "Running", "True"), machine("m2", "Provisioning", "False"), machine("m3", "Running", "True")]);
+        let p: Predicate = serde_yaml::from_str(yaml).unwrap_or_else(|e| panic!("{yaml}: {e}"));
+        assert_eq!(evaluate(&p, &world).holds, want, "{yaml}: {}", evaluate(&p, &world).detail);
+        assert_eq!(holds(&p, &world), want, "{yaml}");
     }
 }

@@ -634,7 +634,8 @@ mod tests {
     #[case("any: [ { count: { target: { kind: Machine }, equals: 2 } }, { exists: Machine/m2 } ]", true)]
     #[case("gone: Machine/m9", true)]
     fn holds_agrees_with_evaluate(#[case] yaml: &str, #[case] want: bool) {
-        let world = Objects(vec![machine("m1", "Running", "True"), machine("m2", "Provisioning", "False"), machine("m3", "Running", "True")]);
+        let world =
+            Objects(vec![machine("m1", "Running", "True"), machine("m2", "Provisioning", "False"), machine("m3", "Running", "True")]);
         let p: Predicate = serde_yaml::from_str(yaml).unwrap_or_else(|e| panic!("{yaml}: {e}"));
         assert_eq!(evaluate(&p, &world).holds, want, "{yaml}: {}", evaluate(&p, &world).detail);
         assert_eq!(holds(&p, &world), want, "{yaml}");

@@ -43,7 +43,7 @@ fn main() {
     let timing = scenario.timing.clone().unwrap_or_else(|| "capd-default".into());
     let baseline_rss = proc_status_bytes("VmRSS:");
     let mut backend = SimBackend::new(SimOptions { trace: TraceMode::Off, ..Default::default() });
-    let started = Instant::now();
+    let started = Instant::now(); // determinism-ok: the bench times the run from outside; the simulation never reads it
     let steps = scenario.steps.len();
     let step_walls = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let hook = {

@@ -43,7 +43,7 @@ fn main() {
         mutants,
         ..Default::default()
     });
-    let t = std::time::Instant::now();
+    let t = std::time::Instant::now(); // determinism-ok: wall time printed after the run, never read by the simulation
     let report = pollster::block_on(runner::run(&mut backend, &scenario, &RunOptions { seed, swarm, ..Default::default() }));
     let wall = t.elapsed();
     for s in &report.steps {

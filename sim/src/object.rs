@@ -125,13 +125,65 @@ pub struct Object {
     /// Metadata.
     pub meta: Meta,
     /// Everything else: `spec`, `status`, `data`, `type`...
-    pub body: Map<String, Value>,
+    pub body: Body,
+}
+
+/// An object's body, shared copy-on-write: cloning an [`Object`] shares it, and the first write
+/// through `&mut` copies it (`Arc::make_mut`). Reconciles clone objects to edit and compare them (the
+/// patch helper's pattern), and most of those edits change nothing; the check-before-write setters
+/// ([`Object::set`], [`Object::remove`], `conditions::set`) keep such no-op edits from copying at all.
+#[derive(Clone, Default, PartialEq)]
+pub struct Body(Arc<Map<String, Value>>);
+
+impl Body {
+    /// Whether two bodies are the same allocation (then they are equal without a comparison).
+    pub fn shares(&self, other: &Body) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+
+    /// The map, unshared (copied only if someone else holds it).
+    pub fn into_map(self) -> Map<String, Value> {
+        Arc::try_unwrap(self.0).unwrap_or_else(|shared| (*shared).clone())
+    }
+}
+
+impl From<Map<String, Value>> for Body {
+    fn from(m: Map<String, Value>) -> Self {
+        Body(Arc::new(m))
+    }
+}
+
+impl std::ops::Deref for Body {
+    type Target = Map<String, Value>;
+    fn deref(&self) -> &Map<String, Value> {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Body {
+    fn deref_mut(&mut self) -> &mut Map<String, Value> {
+        Arc::make_mut(&mut self.0)
+    }
+}
+
+impl fmt::Debug for Body {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl<'a> IntoIterator for &'a Body {
+    type Item = (&'a String, &'a Value);
+    type IntoIter = serde_json::map::Iter<'a>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
 }
 
 impl Object {
     /// A new object with only a name and namespace.
     pub fn new(kind: Kind, namespace: &str, name: &str) -> Self {
-        Object { kind, meta: Meta { name: name.into(), namespace: namespace.into(), ..Default::default() }, body: Map::new() }
+        Object { kind, meta: Meta { name: name.into(), namespace: namespace.into(), ..Default::default() }, body: Body::default() }
     }
 
     /// The key.
@@ -209,11 +261,26 @@ impl Object {
         self.at(pointer).and_then(Value::as_bool).unwrap_or(false)
     }
 
-    /// Set a value by pointer, creating intermediate maps.
+    /// The value at `pointer` read the way [`Object::set`] and [`Object::remove`] walk it: through maps
+    /// only, with segments taken literally.
+    fn map_path(&self, pointer: &str) -> Option<&Value> {
+        let mut segments = pointer.trim_start_matches('/').split('/');
+        let mut v = self.body.get(segments.next()?)?;
+        for seg in segments {
+            v = v.as_object()?.get(seg)?;
+        }
+        Some(v)
+    }
+
+    /// Set a value by pointer, creating intermediate maps. Setting the value already there writes
+    /// nothing (so a shared body stays shared).
     pub fn set(&mut self, pointer: &str, value: Value) {
+        if self.map_path(pointer) == Some(&value) {
+            return;
+        }
         let segments: Vec<&str> = pointer.trim_start_matches('/').split('/').collect();
         let (last, parents) = segments.split_last().expect("non-empty pointer");
-        let mut map = &mut self.body;
+        let mut map: &mut Map<String, Value> = &mut self.body;
         for seg in parents {
             let entry = map.entry(seg.to_string()).or_insert_with(|| Value::Object(Map::new()));
             if !entry.is_object() {
@@ -226,9 +293,10 @@ impl Object {
 
     /// Remove a value by pointer.
     pub fn remove(&mut self, pointer: &str) -> Option<Value> {
+        self.map_path(pointer)?;
         let segments: Vec<&str> = pointer.trim_start_matches('/').split('/').collect();
         let (last, parents) = segments.split_last()?;
-        let mut map = &mut self.body;
+        let mut map: &mut Map<String, Value> = &mut self.body;
         for seg in parents {
             map = map.get_mut(*seg)?.as_object_mut()?;
         }
@@ -376,12 +444,12 @@ impl Object {
             owner_references,
             finalizers,
         };
-        let body = obj
+        let body: Map<String, Value> = obj
             .iter()
             .filter(|(k, _)| !matches!(k.as_str(), "apiVersion" | "kind" | "metadata"))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        Ok(Object { kind, meta, body })
+        Ok(Object { kind, meta, body: body.into() })
     }
 }
 

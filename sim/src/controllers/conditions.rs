@@ -126,12 +126,10 @@ pub fn is_false(obj: &Object, type_: &str) -> bool {
 /// appearance). `lastTransitionTime` moves only when the status changes.
 pub fn set(obj: &mut Object, conds: impl IntoIterator<Item = Cond>, now: u64) {
     let generation = obj.meta.generation;
-    let status = obj.status_mut();
-    let list = status.entry("conditions").or_insert_with(|| Value::Array(Vec::new()));
-    if !list.is_array() {
-        *list = Value::Array(Vec::new());
-    }
-    let list = list.as_array_mut().expect("array");
+    // Work on a copy of the list and write it back only if it differs: most reconciles set the
+    // conditions they found, and an unchanged object keeps sharing its body.
+    let current = obj.at("/status/conditions");
+    let mut list = current.and_then(Value::as_array).cloned().unwrap_or_default();
     for c in conds {
         let existing = list.iter_mut().find(|x| x.get("type").and_then(Value::as_str) == Some(c.type_.as_str()));
         match existing {
@@ -147,10 +145,18 @@ pub fn set(obj: &mut Object, conds: impl IntoIterator<Item = Cond>, now: u64) {
             None => list.push(render(&c, json!(timestamp(c.since_ms.unwrap_or(now))), generation)),
         }
     }
+    if current.and_then(Value::as_array).is_some_and(|cur| *cur == list) {
+        return;
+    }
+    obj.status_mut().insert("conditions".into(), Value::Array(list));
 }
 
 /// Remove a condition.
 pub fn remove(obj: &mut Object, type_: &str) {
+    let present = obj.at("/status/conditions").and_then(Value::as_array).is_some_and(|l| l.iter().any(|x| x.get("type").and_then(Value::as_str) == Some(type_)));
+    if !present {
+        return;
+    }
     if let Some(list) = obj.status_mut().get_mut("conditions").and_then(Value::as_array_mut) {
         list.retain(|x| x.get("type").and_then(Value::as_str) != Some(type_));
     }

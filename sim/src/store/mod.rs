@@ -226,7 +226,7 @@ impl Store {
         let mut new = match sub {
             Subresource::Main => {
                 let mut n = obj;
-                if key.kind.info().status_subresource {
+                if key.kind.info().status_subresource && n.body.get("status") != cur.body.get("status") {
                     match cur.body.get("status") {
                         Some(s) => {
                             n.body.insert("status".into(), s.clone());
@@ -239,16 +239,22 @@ impl Store {
                 n
             }
             Subresource::Status => {
-                let mut n = (*cur).clone();
-                match obj.body.get("status") {
-                    Some(s) => {
-                        n.body.insert("status".into(), s.clone());
-                    }
-                    None => {
-                        n.body.remove("status");
-                    }
+                // Only the status is written: the rest is the current object's. The written body is
+                // usually the current one with a new status, so it is kept and whatever else it changed
+                // is put back (nothing, as a rule), rather than copying the current body.
+                let mut body = obj.body;
+                if body.shares(&cur.body) {
+                    return Ok((cur, None));
                 }
-                n
+                let restore: Vec<&String> = cur.body.keys().filter(|k| *k != "status" && body.get(k.as_str()) != cur.body.get(k.as_str())).collect();
+                let extra: Vec<String> = body.keys().filter(|k| *k != "status" && !cur.body.contains_key(k.as_str())).cloned().collect();
+                for k in restore {
+                    body.insert(k.clone(), cur.body[k.as_str()].clone());
+                }
+                for k in extra {
+                    body.remove(&k);
+                }
+                Object { kind: cur.kind, meta: cur.meta.clone(), body }
             }
         };
         // Server-owned metadata.

@@ -57,6 +57,36 @@ impl fmt::Display for ObjKey {
     }
 }
 
+/// `Value::pointer` without its allocations: the same RFC 6901 reading (`~1` is `/`, `~0` is `~`,
+/// array indexes without sign or leading zeros), but a segment is unescaped only when it has a `~`.
+/// Objects are read by pointer on every reconcile, so this is on the hot path.
+pub fn pointer<'v>(v: &'v Value, path: &str) -> Option<&'v Value> {
+    if path.is_empty() {
+        return Some(v);
+    }
+    let mut target = v;
+    for token in path.strip_prefix('/')?.split('/') {
+        let unescaped;
+        let token = if token.contains('~') {
+            unescaped = token.replace("~1", "/").replace("~0", "~");
+            unescaped.as_str()
+        } else {
+            token
+        };
+        target = match target {
+            Value::Object(m) => m.get(token)?,
+            Value::Array(a) => {
+                if token.starts_with('+') || (token.starts_with('0') && token.len() != 1) {
+                    return None;
+                }
+                a.get(token.parse::<usize>().ok()?)?
+            }
+            _ => return None,
+        };
+    }
+    Some(target)
+}
+
 /// `metadata.ownerReferences[]`.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct OwnerRef {
@@ -242,7 +272,7 @@ impl Object {
         if tail.is_empty() {
             Some(v)
         } else {
-            v.pointer(tail)
+            self::pointer(v, tail)
         }
     }
 
@@ -488,6 +518,14 @@ impl capi_scenarios::predicate::Resource for Object {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pointer_reads_like_serde_json() {
+        let v = serde_json::json!({"a": {"b/c": [1, {"d~e": true}], "": 2, "0": "zero"}, "n": null});
+        for p in ["", "/a", "/a/b~1c", "/a/b~1c/0", "/a/b~1c/1/d~0e", "/a/", "/a/0", "/a/b~1c/01", "/a/b~1c/+1", "/a/b~1c/9", "/n/x", "a", "/x"] {
+            assert_eq!(pointer(&v, p), v.pointer(p), "{p}");
+        }
+    }
 
     #[test]
     fn json_round_trip_keeps_metadata() {

@@ -102,9 +102,19 @@ pub fn list(obj: &Object) -> &[Value] {
     obj.at("/status/conditions").and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[])
 }
 
+/// The `type` of a stored condition. Conditions are read on every reconcile, so this looks at the
+/// map's last key first: `type` sorts after every other field of a `metav1.Condition`.
+fn type_of(c: &Value) -> Option<&str> {
+    let m = c.as_object()?;
+    match m.iter().next_back() {
+        Some((k, Value::String(t))) if k == "type" => Some(t),
+        _ => m.get("type").and_then(Value::as_str),
+    }
+}
+
 /// One condition.
 pub fn get<'a>(obj: &'a Object, type_: &str) -> Option<CondView<'a>> {
-    list(obj).iter().find(|c| c.get("type").and_then(Value::as_str) == Some(type_)).map(|c| CondView {
+    list(obj).iter().find(|c| type_of(c) == Some(type_)).map(|c| CondView {
         status: Status::parse(c.get("status").and_then(Value::as_str).unwrap_or("")),
         reason: c.get("reason").and_then(Value::as_str).unwrap_or(""),
         message: c.get("message").and_then(Value::as_str).unwrap_or(""),
@@ -131,7 +141,7 @@ pub fn set(obj: &mut Object, conds: impl IntoIterator<Item = Cond>, now: u64) {
     let current = obj.at("/status/conditions");
     let mut list = current.and_then(Value::as_array).cloned().unwrap_or_default();
     for c in conds {
-        let existing = list.iter_mut().find(|x| x.get("type").and_then(Value::as_str) == Some(c.type_.as_str()));
+        let existing = list.iter_mut().find(|x| type_of(x) == Some(c.type_.as_str()));
         match existing {
             Some(x) => {
                 let same_status = x.get("status").and_then(Value::as_str) == Some(c.status.as_str());

@@ -72,31 +72,46 @@ pub fn apply(
             item.overrides.iter().for_each(|o| memo::hash_json(o, h));
         }
     });
-    if let Some(hit) = PATCHED.with(|m| m.borrow().get(&key).cloned()) {
+    // One slot per Cluster (by its builtin namespace, name and uid), holding its last few results:
+    // a Cluster's inputs change a few times in its life and rarely go back, so this hits as often as
+    // a global table would while its memory stays proportional to the live fleet.
+    let slot = ["namespace", "name", "uid"].map(|k| global_builtin.pointer(&format!("/cluster/{k}")).and_then(Value::as_str).unwrap_or("").to_string());
+    let hit = PATCHED.with(|m| m.borrow().get(&slot).and_then(|entries| entries.iter().find(|(k, _)| *k == key).map(|(_, r)| r.clone())));
+    if let Some(hit) = hit {
         let templates = hit?;
-        for (item, t) in items.iter_mut().zip(templates) {
-            item.template = t;
+        for (item, t) in items.iter_mut().zip(templates.iter()) {
+            item.template = t.clone();
         }
         return Ok(());
     }
     let result = apply_uncached(patches, status_variables, topology_variables, global_builtin, items);
-    let stored = result.clone().map(|()| items.iter().map(|i| i.template.clone()).collect());
+    let stored = result.clone().map(|()| std::sync::Arc::new(items.iter().map(|i| i.template.clone()).collect::<Vec<_>>()));
     PATCHED.with(|m| {
         let mut m = m.borrow_mut();
-        if m.len() >= MEMO_CAPACITY {
+        if m.len() >= MEMO_CLUSTERS && !m.contains_key(&slot) {
             m.clear();
         }
-        m.insert(key, stored);
+        let entries = m.entry(slot).or_default();
+        if entries.len() >= MEMO_PER_CLUSTER {
+            drop(entries.remove(0));
+        }
+        entries.push((key, stored));
     });
     result
 }
 
-/// Entries kept by the memo of [`apply`] before it starts over.
-const MEMO_CAPACITY: usize = 4096;
+/// Results kept per Cluster by the memo of [`apply`].
+const MEMO_PER_CLUSTER: usize = 2;
+
+/// Clusters the memo of [`apply`] holds before it starts over (a bound for very long processes).
+const MEMO_CLUSTERS: usize = 100_000;
+
+/// Memoized results of [`apply`]: per Cluster slot, `(key of the inputs, patched templates)`.
+type PatchMemo = std::collections::HashMap<[String; 3], Vec<(u128, Result<std::sync::Arc<Vec<Value>>, String>)>>;
 
 thread_local! {
     // Looked up by key only, never iterated.
-    static PATCHED: std::cell::RefCell<std::collections::HashMap<u128, Result<Vec<Value>, String>>> = Default::default(); // determinism-ok
+    static PATCHED: std::cell::RefCell<PatchMemo> = Default::default(); // determinism-ok
 }
 
 fn apply_uncached(

@@ -520,9 +520,33 @@ mod tests {
     use super::*;
 
     #[test]
+    fn clones_share_the_body_until_a_write_changes_it() {
+        let mut a = Object::new(Kind::Machine, "default", "m");
+        a.set("/status/phase", serde_json::json!("Running"));
+        a.set("/spec/clusterName", serde_json::json!("c"));
+        use crate::controllers::conditions::{self, Cond};
+        conditions::set(&mut a, [Cond::t("Ready", "Ok")], 0);
+        let mut b = a.clone();
+        assert!(b.body.shares(&a.body));
+        // Writing what is already there, or removing what is absent, changes nothing and copies nothing.
+        b.set("/status/phase", serde_json::json!("Running"));
+        assert_eq!(b.remove("/status/absent"), None);
+        conditions::set(&mut b, [Cond::t("Ready", "Ok")], 60_000);
+        assert!(b.body.shares(&a.body));
+        // A real write copies once and leaves the original as it was.
+        b.set("/status/phase", serde_json::json!("Deleting"));
+        assert!(!b.body.shares(&a.body));
+        assert_eq!(a.str_at("/status/phase"), Some("Running"));
+        assert_eq!(b.str_at("/status/phase"), Some("Deleting"));
+        assert_eq!(b.str_at("/spec/clusterName"), Some("c"));
+    }
+
+    #[test]
     fn pointer_reads_like_serde_json() {
         let v = serde_json::json!({"a": {"b/c": [1, {"d~e": true}], "": 2, "0": "zero"}, "n": null});
-        for p in ["", "/a", "/a/b~1c", "/a/b~1c/0", "/a/b~1c/1/d~0e", "/a/", "/a/0", "/a/b~1c/01", "/a/b~1c/+1", "/a/b~1c/9", "/n/x", "a", "/x"] {
+        for p in
+            ["", "/a", "/a/b~1c", "/a/b~1c/0", "/a/b~1c/1/d~0e", "/a/", "/a/0", "/a/b~1c/01", "/a/b~1c/+1", "/a/b~1c/9", "/n/x", "a", "/x"]
+        {
             assert_eq!(pointer(&v, p), v.pointer(p), "{p}");
         }
     }

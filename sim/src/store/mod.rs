@@ -246,7 +246,8 @@ impl Store {
                 if body.shares(&cur.body) {
                     return Ok((cur, None));
                 }
-                let restore: Vec<&String> = cur.body.keys().filter(|k| *k != "status" && body.get(k.as_str()) != cur.body.get(k.as_str())).collect();
+                let restore: Vec<&String> =
+                    cur.body.keys().filter(|k| *k != "status" && body.get(k.as_str()) != cur.body.get(k.as_str())).collect();
                 let extra: Vec<String> = body.keys().filter(|k| *k != "status" && !cur.body.contains_key(k.as_str())).cloned().collect();
                 for k in restore {
                     body.insert(k.clone(), cur.body[k.as_str()].clone());

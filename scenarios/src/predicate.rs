@@ -334,9 +334,17 @@ pub fn select<'a>(world: &'a dyn WorldView, t: &Target) -> Result<Vec<&'a dyn Re
     Ok(found)
 }
 
+/// Whether `r` (read by the target's kind, namespace and its own name) is among what [`select`]
+/// returns for `t`.
+fn selects(t: &Target, r: &dyn Resource) -> bool {
+    t.name.as_deref().is_none_or(|n| n == r.name())
+        && t.label_selector().matches(|k| r.label(k))
+        && t.name_prefix.as_deref().is_none_or(|p| r.name().starts_with(p))
+}
+
 /// Evaluate a predicate.
 pub fn evaluate(p: &Predicate, world: &dyn WorldView) -> Eval {
-    match evaluate_inner(p, world, true) {
+    match evaluate_inner(p, world, true, None) {
         Ok(e) => e,
         Err(msg) => Eval::new(false, msg),
     }
@@ -346,10 +354,24 @@ pub fn evaluate(p: &Predicate, world: &dyn WorldView) -> Eval {
 /// decides the answer. Always equal to `evaluate(p, world).holds`; for waits that re-check a fleet's
 /// predicate after every change.
 pub fn holds(p: &Predicate, world: &dyn WorldView) -> bool {
-    evaluate_inner(p, world, false).is_ok_and(|e| e.holds)
+    evaluate_inner(p, world, false, None).is_ok_and(|e| e.holds)
 }
 
-fn evaluate_inner(p: &Predicate, world: &dyn WorldView, detail: bool) -> Result<Eval, String> {
+/// What decided the last answers of a predicate's per-object checks: for each target (by address
+/// within one predicate), the name of the object that made an `all` check fail or an `any` check
+/// pass. A wait re-checks its predicate after every change; while that object is still selected and
+/// still decides the same way, the answer is known without listing the target's objects again, which
+/// keeps a fleet-wide wait from costing O(fleet) per change.
+#[derive(Debug, Default)]
+pub struct Witnesses(std::cell::RefCell<std::collections::BTreeMap<usize, String>>);
+
+/// [`holds`] for a predicate that is checked again and again (a wait): the same answer, looked up
+/// through `witnesses` first. Use one `Witnesses` per predicate value, for as long as it lives.
+pub fn holds_with(p: &Predicate, world: &dyn WorldView, witnesses: &Witnesses) -> bool {
+    evaluate_inner(p, world, false, Some(witnesses)).is_ok_and(|e| e.holds)
+}
+
+fn evaluate_inner(p: &Predicate, world: &dyn WorldView, detail: bool, w: Option<&Witnesses>) -> Result<Eval, String> {
     Ok(match p {
         Predicate::Exists(t) => {
             let n = select(world, t)?.len();
@@ -375,6 +397,7 @@ fn evaluate_inner(p: &Predicate, world: &dyn WorldView, detail: bool) -> Result<
                 world,
                 &ph.target,
                 detail,
+                w,
                 |r| r.field(phase_path()).is_some_and(|v| v.as_str() == Some(ph.is.as_str())),
                 |r| {
                     let phase = phase_of(r);
@@ -386,6 +409,7 @@ fn evaluate_inner(p: &Predicate, world: &dyn WorldView, detail: bool) -> Result<
             world,
             &f.target,
             detail,
+            w,
             |r| {
                 let v = r.field(&f.path);
                 f.equals.as_ref().is_none_or(|want| v.as_deref().is_some_and(|v| json_equal(v, want)))
@@ -422,6 +446,7 @@ fn evaluate_inner(p: &Predicate, world: &dyn WorldView, detail: bool) -> Result<
                 world,
                 &c.target,
                 detail,
+                w,
                 |r| {
                     let conds = r.field(conditions_path());
                     let cond = conds
@@ -475,7 +500,7 @@ fn evaluate_inner(p: &Predicate, world: &dyn WorldView, detail: bool) -> Result<
         }
         Predicate::All(ps) => {
             for p in ps {
-                let e = evaluate_inner(p, world, detail)?;
+                let e = evaluate_inner(p, world, detail, w)?;
                 if !e.holds {
                     return Ok(e);
                 }
@@ -485,7 +510,7 @@ fn evaluate_inner(p: &Predicate, world: &dyn WorldView, detail: bool) -> Result<
         Predicate::Any(ps) => {
             let mut details = Vec::new();
             for p in ps {
-                let e = evaluate_inner(p, world, detail)?;
+                let e = evaluate_inner(p, world, detail, w)?;
                 if e.holds {
                     return Ok(e);
                 }
@@ -494,7 +519,7 @@ fn evaluate_inner(p: &Predicate, world: &dyn WorldView, detail: bool) -> Result<
             Eval::new(false, format!("none holds: {}", details.join("; ")))
         }
         Predicate::Not(p) => {
-            let e = evaluate_inner(p, world, detail)?;
+            let e = evaluate_inner(p, world, detail, w)?;
             Eval::new(!e.holds, format!("not ({})", e.detail))
         }
         Predicate::Denied(_) | Predicate::Warned(_) => {
@@ -540,19 +565,41 @@ fn per_object(
     world: &dyn WorldView,
     target: &Target,
     detail: bool,
+    witnesses: Option<&Witnesses>,
     ok: impl Fn(&dyn Resource) -> bool,
     describe: impl Fn(&dyn Resource) -> (String, String),
 ) -> Result<Eval, String> {
+    // The object that decides: one that fails an `all`, or passes an `any`.
+    let decides = |r: &dyn Resource| match target.quantifier {
+        Quantifier::All => !ok(r),
+        Quantifier::Any => ok(r),
+    };
+    let decided = target.quantifier == Quantifier::Any;
+    let slot = target as *const Target as usize;
+    if let Some(w) = witnesses.filter(|_| !detail) {
+        let last = w.0.borrow().get(&slot).cloned();
+        if let Some(name) = last {
+            let view = world.management(target.management.as_deref())?;
+            if let Some(r) = view.get(&target.kind, target.namespace(), &name)? {
+                if selects(target, r) && decides(r) {
+                    return Ok(Eval::new(decided, String::new()));
+                }
+            }
+        }
+    }
     let objects = select(world, target)?;
     if objects.is_empty() {
         return Ok(Eval::new(false, format!("{target}: no such object")));
     }
     if !detail {
-        let holds = match target.quantifier {
-            Quantifier::All => objects.iter().all(|r| ok(*r)),
-            Quantifier::Any => objects.iter().any(|r| ok(*r)),
-        };
-        return Ok(Eval::new(holds, String::new()));
+        let decider = objects.iter().find(|r| decides(**r));
+        if let Some(w) = witnesses {
+            match decider {
+                Some(r) => w.0.borrow_mut().insert(slot, r.name().to_string()),
+                None => w.0.borrow_mut().remove(&slot),
+            };
+        }
+        return Ok(Eval::new(if decider.is_some() { decided } else { !decided }, String::new()));
     }
     let oks: Vec<bool> = objects.iter().map(|r| ok(*r)).collect();
     let holds = match target.quantifier {
@@ -639,5 +686,47 @@ mod tests {
         let p: Predicate = serde_yaml::from_str(yaml).unwrap_or_else(|e| panic!("{yaml}: {e}"));
         assert_eq!(evaluate(&p, &world).holds, want, "{yaml}: {}", evaluate(&p, &world).detail);
         assert_eq!(holds(&p, &world), want, "{yaml}");
+    }
+
+    fn labelled(name: &str, phase: &str, cluster: &str) -> Value {
+        let mut m = machine(name, phase, "True");
+        m["metadata"]["labels"]["cluster.x-k8s.io/cluster-name"] = json!(cluster);
+        m
+    }
+
+    /// A wait's repeated checks through witnesses give the answers a fresh check gives, while the
+    /// object that decided the last answer changes, leaves the selection or goes away.
+    #[rstest]
+    #[case("phase: { target: { kind: Machine, cluster: c1 }, is: Running }")]
+    #[case("phase: { target: { kind: Machine, cluster: c1, match: any }, is: Running }")]
+    #[case("condition: { target: { kind: Machine, name-prefix: m }, type: Ready, status: \"True\" }")]
+    #[case("all: [ { phase: { target: { kind: Machine, cluster: c1 }, is: Running } }, { not: { phase: { target: { kind: Machine, match: any }, is: Deleting } } } ]")]
+    fn checks_through_witnesses_agree_with_fresh_checks(#[case] yaml: &str) {
+        let p: Predicate = serde_yaml::from_str(yaml).unwrap_or_else(|e| panic!("{yaml}: {e}"));
+        let worlds = [
+            vec![labelled("m1", "Pending", "c1"), labelled("m2", "Pending", "c1"), labelled("m3", "Running", "c1")],
+            vec![labelled("m1", "Running", "c1"), labelled("m2", "Pending", "c1"), labelled("m3", "Running", "c1")],
+            // The failing object leaves the selection (relabelled), then comes back.
+            vec![labelled("m1", "Running", "c1"), labelled("m2", "Pending", "c2"), labelled("m3", "Running", "c1")],
+            vec![labelled("m1", "Running", "c1"), labelled("m2", "Pending", "c1"), labelled("m3", "Pending", "c1")],
+            // It goes away.
+            vec![labelled("m1", "Running", "c1"), labelled("m3", "Pending", "c1")],
+            vec![labelled("m1", "Running", "c1"), labelled("m3", "Running", "c1")],
+            vec![labelled("m1", "Deleting", "c1"), labelled("m3", "Running", "c1")],
+            vec![labelled("m1", "Pending", "c1")],
+            vec![],
+            vec![labelled("m4", "Running", "c1")],
+        ];
+        let witnesses = Witnesses::default();
+        let mut answers = Vec::new();
+        for (i, objects) in worlds.into_iter().enumerate() {
+            let world = Objects(objects);
+            let fresh = holds(&p, &world);
+            assert_eq!(holds_with(&p, &world, &witnesses), fresh, "{yaml}: world {i}");
+            assert_eq!(holds_with(&p, &world, &witnesses), fresh, "{yaml}: world {i}, checked again");
+            answers.push(fresh);
+        }
+        // The sequence has both answers, so agreeing is not trivial.
+        assert!(answers.contains(&true) && answers.contains(&false), "{yaml}: {answers:?}");
     }
 }

@@ -346,7 +346,8 @@ impl Backend for SimBackend {
         let sim = self.s()?;
         let start = sim.now();
         let deadline = start + timeout_ms;
-        sim.run_while_not(deadline, |s| predicate::holds(predicate, s));
+        let witnesses = predicate::Witnesses::default();
+        sim.run_while_not(deadline, |s| predicate::holds_with(predicate, s, &witnesses));
         if sim.out_of_events() {
             return Err(BackendError::Other(format!(
                 "the simulation used up its event budget ({} events) at t={}ms",

@@ -12,6 +12,11 @@ mod swarm;
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+// Scenario, swarm and served-simulator runs allocate many small JSON nodes; mimalloc runs them about
+// 10% faster than glibc's malloc (measured with `cargo xtask bench`'s runner, which uses it too).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The CAPI simulation and conformance harness.
 #[derive(Parser)]
 #[command(name = "cargo xtask", version, about)]

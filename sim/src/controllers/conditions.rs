@@ -138,7 +138,14 @@ pub fn set(obj: &mut Object, conds: impl IntoIterator<Item = Cond>, now: u64) {
     let generation = obj.meta.generation;
     // Work on a copy of the list and write it back only if it differs: most reconciles set the
     // conditions they found, and an unchanged object keeps sharing its body.
+    let conds: Vec<Cond> = conds.into_iter().collect();
     let current = obj.at("/status/conditions");
+    if let Some(cur) = current.and_then(Value::as_array) {
+        // The common case, decided without rendering anything.
+        if conds.iter().all(|c| cur.iter().find(|x| type_of(x) == Some(c.type_.as_str())).is_some_and(|x| renders_as(x, c, generation))) {
+            return;
+        }
+    }
     let mut list = current.and_then(Value::as_array).cloned().unwrap_or_default();
     for c in conds {
         let existing = list.iter_mut().find(|x| type_of(x) == Some(c.type_.as_str()));
@@ -173,6 +180,20 @@ pub fn remove(obj: &mut Object, type_: &str) {
     if let Some(list) = obj.status_mut().get_mut("conditions").and_then(Value::as_array_mut) {
         list.retain(|x| x.get("type").and_then(Value::as_str) != Some(type_));
     }
+}
+
+/// Whether setting `c` over the stored condition `x` (same type) would leave `x` as it is: what
+/// [`render`] writes, field by field, with `x`'s own `lastTransitionTime`.
+fn renders_as(x: &Value, c: &Cond, generation: i64) -> bool {
+    let Some(m) = x.as_object() else { return false };
+    let str_is = |k: &str, want: &str| m.get(k).and_then(Value::as_str) == Some(want);
+    let fields = 4 + usize::from(generation > 0) + usize::from(!c.message.is_empty());
+    m.len() == fields
+        && str_is("status", c.status.as_str())
+        && str_is("reason", &c.reason)
+        && (c.message.is_empty() || str_is("message", &c.message))
+        && (generation <= 0 || m.get("observedGeneration").and_then(Value::as_i64) == Some(generation))
+        && m.get("lastTransitionTime").is_some()
 }
 
 fn render(c: &Cond, since: Value, generation: i64) -> Value {
@@ -235,6 +256,30 @@ mod tests {
         assert_eq!(get(&o, "Ready").unwrap().since_ms, 1000);
         set(&mut o, [Cond::t("Ready", "Ready")], 9000);
         assert_eq!(get(&o, "Ready").unwrap().since_ms, 9000);
+    }
+
+    /// Setting a condition decides "nothing changes" without rendering; it must agree with what
+    /// rendering would write.
+    #[rstest::rstest]
+    #[case(Cond::f("Ready", "NotReady", "waiting"), 2, false)]
+    #[case(Cond::f("Ready", "NotReady", "still waiting"), 2, true)]
+    #[case(Cond::f("Ready", "Other", "waiting"), 2, true)]
+    #[case(Cond::f("Ready", "NotReady", ""), 2, true)]
+    #[case(Cond::u("Ready", "NotReady", "waiting"), 2, true)]
+    #[case(Cond::f("Ready", "NotReady", "waiting"), 3, true)]
+    #[case(Cond::f("Ready", "NotReady", "waiting"), 0, true)]
+    #[case(Cond::t("Other", "Ok"), 2, true)]
+    fn an_unchanged_condition_writes_nothing(#[case] c: Cond, #[case] generation: i64, #[case] changes: bool) {
+        let mut o = Object::new(Kind::Machine, "default", "m");
+        o.meta.generation = 2;
+        set(&mut o, [Cond::f("Ready", "NotReady", "waiting")], 1000);
+        o.meta.generation = generation;
+        let before = o.clone();
+        set(&mut o, [c.clone()], 5000);
+        assert_eq!(!o.body.shares(&before.body), changes, "{c:?} at generation {generation}");
+        // Whatever the path, the stored condition is what was set.
+        let got = get(&o, &c.type_).expect("set");
+        assert_eq!((got.status, got.reason, got.message), (c.status, c.reason.as_str(), c.message.as_str()));
     }
 
     #[test]

@@ -334,9 +334,12 @@ impl Sim {
         let mut relist_at = None;
         {
             let mgr = &mut self.mgmt[m].managers[g];
-            mgr.deliver_scheduled = None;
-            while mgr.inflight.front().is_some_and(|(at, _)| *at <= now) {
-                let (_, d) = mgr.inflight.pop_front().expect("checked");
+            // Streams of different kinds may schedule an earlier delivery than one already queued; a
+            // Deliver event that was overtaken that way finds deliver_scheduled pointing elsewhere.
+            if mgr.deliver_scheduled == Some(now) {
+                mgr.deliver_scheduled = None;
+            }
+            while let Some(d) = mgr.inflight.pop_due(now) {
                 if !mgr.up {
                     continue;
                 }
@@ -372,10 +375,12 @@ impl Sim {
             self.record("engine", format_args!("manager {name}: watch broken; relists at {at}ms"));
             self.schedule(at, Ev::Relist { m, g });
         }
-        if let Some((at, _)) = self.mgmt[m].managers[g].inflight.front() {
-            let at = *at;
-            self.mgmt[m].managers[g].deliver_scheduled = Some(at);
-            self.schedule(at, Ev::Deliver { m, g });
+        let mgr = &mut self.mgmt[m].managers[g];
+        if let Some(at) = mgr.inflight.next_at() {
+            if mgr.deliver_scheduled.is_none_or(|t| t > at) {
+                mgr.deliver_scheduled = Some(at);
+                self.schedule(at, Ev::Deliver { m, g });
+            }
         }
     }
 
@@ -578,9 +583,7 @@ impl Sim {
         let lag = self.world.timing.watch_delay_ms;
         let mgr = &mut self.mgmt[m].managers[g];
         let delay = rng::between(&mut mgr.rng, lag.0, lag.1) + mgr.extra_lag_ms;
-        let last = mgr.inflight.back().map_or(0, |(t, _)| *t);
-        let at = (now + delay).max(last);
-        mgr.inflight.push_back((at, d));
+        let at = mgr.inflight.push(now + delay, d);
         if mgr.deliver_scheduled.is_none_or(|t| t > at) {
             mgr.deliver_scheduled = Some(at);
             self.schedule(at, Ev::Deliver { m, g });

@@ -9,7 +9,7 @@ use crate::object::ObjKey;
 use crate::objectset::ObjectSet;
 use crate::store::{Change, ChangeKind};
 use rand_chacha::ChaCha8Rng;
-use std::collections::VecDeque;
+use std::collections::BTreeMap;
 
 /// Something delivered to a manager in order: a watch event or a world notice.
 #[derive(Clone, Debug)]
@@ -18,6 +18,52 @@ pub enum Delivery {
     Change(Change),
     /// A workload-cluster or container notice (ClusterCache events, async task completions).
     Notice(crate::world::Notice),
+}
+
+/// Watch events in flight to one manager. Each kind's events arrive in the order they were written,
+/// as on one watch stream (client-go runs a reflector per type); the streams of different kinds are
+/// independent, so a write that becomes visible late (the end of a reconcile that blocked for a
+/// minute) holds back later events of its own kind only. Notices form a stream of their own.
+#[derive(Debug, Default)]
+pub struct Inflight {
+    queue: BTreeMap<(u64, u64), Delivery>,
+    seq: u64,
+    last: BTreeMap<Option<Kind>, u64>,
+}
+
+impl Inflight {
+    /// Queue `d` for delivery at `earliest` or, to keep its stream in order, later; returns when.
+    pub fn push(&mut self, earliest: u64, d: Delivery) -> u64 {
+        let stream = match &d {
+            Delivery::Change(c) => Some(c.object.kind),
+            Delivery::Notice(_) => None,
+        };
+        let last = self.last.entry(stream).or_insert(0);
+        let at = earliest.max(*last);
+        *last = at;
+        self.seq += 1;
+        self.queue.insert((at, self.seq), d);
+        at
+    }
+
+    /// When the next event is due.
+    pub fn next_at(&self) -> Option<u64> {
+        self.queue.first_key_value().map(|((at, _), _)| *at)
+    }
+
+    /// The next event due at or before `now`.
+    pub fn pop_due(&mut self, now: u64) -> Option<Delivery> {
+        if self.next_at()? > now {
+            return None;
+        }
+        self.queue.pop_first().map(|(_, d)| d)
+    }
+
+    /// Drop everything (the process died).
+    pub fn clear(&mut self) {
+        self.queue.clear();
+        self.last.clear();
+    }
 }
 
 /// Counters of one controller.
@@ -60,7 +106,7 @@ pub struct Manager {
     /// Its controllers.
     pub controllers: Vec<ControllerSlot>,
     /// Watch events in flight, with their delivery time.
-    pub inflight: VecDeque<(u64, Delivery)>,
+    pub inflight: Inflight,
     /// When the next Deliver event is scheduled.
     pub deliver_scheduled: Option<u64>,
     /// Random stream for delays and reconcile durations.
@@ -110,7 +156,7 @@ impl Manager {
             cache: ObjectSet::default(),
             watched,
             controllers: slots,
-            inflight: VecDeque::new(),
+            inflight: Inflight::default(),
             deliver_scheduled: None,
             rng,
             up: true,

@@ -108,7 +108,7 @@ const MEMO_PER_CLUSTER: usize = 2;
 const MEMO_CLUSTERS: usize = 100_000;
 
 /// Memoized results of [`apply`]: per Cluster slot, `(key of the inputs, patched templates)`.
-type PatchMemo = std::collections::HashMap<[String; 3], Vec<(u128, Result<std::sync::Arc<Vec<Value>>, String>)>>;
+type PatchMemo = std::collections::HashMap<[String; 3], Vec<(u128, Result<std::sync::Arc<Vec<Value>>, String>)>>; // determinism-ok: looked up by key, never iterated
 
 thread_local! {
     // Looked up by key only, never iterated.

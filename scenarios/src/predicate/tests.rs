@@ -1,0 +1,96 @@
+//! Tests of predicate evaluation: the short-circuiting checks waits use agree with full evaluation.
+
+use super::*;
+use rstest::rstest;
+use serde_json::json;
+
+/// Objects in a list; one management cluster, no containers.
+struct Objects(Vec<Value>);
+
+impl ClusterView for Objects {
+    fn get(&self, kind: &str, namespace: &str, name: &str) -> Result<Option<&dyn Resource>, String> {
+        Ok(self.0.iter().find(|o| o.kind() == kind && o.namespace() == namespace && o.name() == name).map(|o| o as &dyn Resource))
+    }
+    fn list(&self, kind: &str, namespace: Option<&str>, selector: &crate::LabelSelector) -> Result<Vec<&dyn Resource>, String> {
+        Ok(self
+            .0
+            .iter()
+            .filter(|o| o.kind() == kind && namespace.is_none_or(|n| o.namespace() == n) && selector.matches(|k| o.label(k)))
+            .map(|o| o as &dyn Resource)
+            .collect())
+    }
+}
+
+impl WorldView for Objects {
+    fn management(&self, _: Option<&str>) -> Result<&dyn ClusterView, String> {
+        Ok(self)
+    }
+    fn containers(&self) -> Vec<ContainerInfo> {
+        Vec::new()
+    }
+}
+
+fn machine(name: &str, phase: &str, ready: &str) -> Value {
+    json!({"apiVersion": "cluster.x-k8s.io/v1beta2", "kind": "Machine",
+           "metadata": {"name": name, "namespace": "default", "labels": {"cluster.x-k8s.io/cluster-name": "c1"}},
+           "status": {"phase": phase, "conditions": [{"type": "Ready", "status": ready}]}})
+}
+
+/// The short-circuiting check the simulator's waits use agrees with the full evaluation.
+#[rstest]
+#[case("phase: { target: { kind: Machine }, is: Running }", false)]
+#[case("phase: { target: { kind: Machine, match: any }, is: Running }", true)]
+#[case("condition: { target: { kind: Machine }, type: Ready, status: \"True\" }", false)]
+#[case("field: { target: { kind: Machine, cluster: c1 }, path: status.phase, exists: true }", true)]
+#[case("not: { phase: { target: { kind: Machine }, is: Running } }", true)]
+#[case("all: [ { count: { target: { kind: Machine }, equals: 3 } }, { phase: { target: { kind: Machine }, is: Running } } ]", false)]
+#[case("any: [ { count: { target: { kind: Machine }, equals: 2 } }, { exists: Machine/m2 } ]", true)]
+#[case("gone: Machine/m9", true)]
+fn holds_agrees_with_evaluate(#[case] yaml: &str, #[case] want: bool) {
+    let world = Objects(vec![machine("m1", "Running", "True"), machine("m2", "Provisioning", "False"), machine("m3", "Running", "True")]);
+    let p: Predicate = serde_yaml::from_str(yaml).unwrap_or_else(|e| panic!("{yaml}: {e}"));
+    assert_eq!(evaluate(&p, &world).holds, want, "{yaml}: {}", evaluate(&p, &world).detail);
+    assert_eq!(holds(&p, &world), want, "{yaml}");
+}
+
+fn labelled(name: &str, phase: &str, cluster: &str) -> Value {
+    let mut m = machine(name, phase, "True");
+    m["metadata"]["labels"]["cluster.x-k8s.io/cluster-name"] = json!(cluster);
+    m
+}
+
+/// A wait's repeated checks through witnesses give the answers a fresh check gives, while the
+/// object that decided the last answer changes, leaves the selection or goes away.
+#[rstest]
+#[case("phase: { target: { kind: Machine, cluster: c1 }, is: Running }")]
+#[case("phase: { target: { kind: Machine, cluster: c1, match: any }, is: Running }")]
+#[case("condition: { target: { kind: Machine, name-prefix: m }, type: Ready, status: \"True\" }")]
+#[case("all: [ { phase: { target: { kind: Machine, cluster: c1 }, is: Running } }, { not: { phase: { target: { kind: Machine, match: any }, is: Deleting } } } ]")]
+fn checks_through_witnesses_agree_with_fresh_checks(#[case] yaml: &str) {
+    let p: Predicate = serde_yaml::from_str(yaml).unwrap_or_else(|e| panic!("{yaml}: {e}"));
+    let worlds = [
+        vec![labelled("m1", "Pending", "c1"), labelled("m2", "Pending", "c1"), labelled("m3", "Running", "c1")],
+        vec![labelled("m1", "Running", "c1"), labelled("m2", "Pending", "c1"), labelled("m3", "Running", "c1")],
+        // The failing object leaves the selection (relabelled), then comes back.
+        vec![labelled("m1", "Running", "c1"), labelled("m2", "Pending", "c2"), labelled("m3", "Running", "c1")],
+        vec![labelled("m1", "Running", "c1"), labelled("m2", "Pending", "c1"), labelled("m3", "Pending", "c1")],
+        // It goes away.
+        vec![labelled("m1", "Running", "c1"), labelled("m3", "Pending", "c1")],
+        vec![labelled("m1", "Running", "c1"), labelled("m3", "Running", "c1")],
+        vec![labelled("m1", "Deleting", "c1"), labelled("m3", "Running", "c1")],
+        vec![labelled("m1", "Pending", "c1")],
+        vec![],
+        vec![labelled("m4", "Running", "c1")],
+    ];
+    let witnesses = Witnesses::default();
+    let mut answers = Vec::new();
+    for (i, objects) in worlds.into_iter().enumerate() {
+        let world = Objects(objects);
+        let fresh = holds(&p, &world);
+        assert_eq!(holds_with(&p, &world, &witnesses), fresh, "{yaml}: world {i}");
+        assert_eq!(holds_with(&p, &world, &witnesses), fresh, "{yaml}: world {i}, checked again");
+        answers.push(fresh);
+    }
+    // The sequence has both answers, so agreeing is not trivial.
+    assert!(answers.contains(&true) && answers.contains(&false), "{yaml}: {answers:?}");
+}

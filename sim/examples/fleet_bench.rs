@@ -69,6 +69,22 @@ fn main() {
     let peak_rss = proc_status_bytes("VmHWM:");
     let failed = report.steps.iter().find(|s| !s.passed).map(|s| format!("step {} ({}, line {}): {}", s.index, s.kind, s.line, s.message));
     let sim_s = report.sim_time_ms as f64 / 1000.0;
+    // Per controller: how much work it did and how many errors and requeues, to see which one a fleet
+    // saturates (each runs CAPI's default 10 workers).
+    let controllers: Vec<serde_json::Value> = backend
+        .sim()
+        .map(|sim| {
+            sim.mgmt
+                .iter()
+                .flat_map(|m| &m.managers)
+                .flat_map(|g| g.controllers.iter().map(move |c| (g.name, c)))
+                .map(|(manager, c)| {
+                    json!({"manager": manager, "controller": c.reconciler.name(), "reconciles": c.stats.reconciles,
+                           "errors": c.stats.errors, "requeues": c.stats.requeues, "queued_at_end": c.queue.ready_len()})
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     let out = json!({
         "scenario": scenario.name,
         "clusters": clusters,
@@ -88,6 +104,7 @@ fn main() {
         "baseline_rss_bytes": baseline_rss,
         "bytes_per_cluster": peak_rss.saturating_sub(baseline_rss) / clusters.max(1),
         "steps": steps_json,
+        "controllers": controllers,
     });
     println!("{out}");
 }

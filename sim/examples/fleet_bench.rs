@@ -1,5 +1,5 @@
 //! One size of the fleet benchmark, in its own process so that its peak RSS is its own:
-//! `fleet_bench --clusters N [--seed S] [--scenario FILE]` runs the fleet-lifecycle scenario (create →
+//! `fleet_bench --clusters N [--seed S] [--concurrency W] [--scenario FILE]` runs the fleet-lifecycle scenario (create →
 //! Available → upgrade → delete of N quick-start clusters) with tracing off and prints one JSON line
 //! with the measurements. `cargo xtask bench` runs it for each size and writes the reports; progress
 //! goes to stderr as `progress <step> <steps> <sim_ms>` lines.
@@ -35,6 +35,7 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let clusters: u64 = arg(&args, "--clusters").and_then(|v| v.parse().ok()).unwrap_or(100);
     let seed: u64 = arg(&args, "--seed").and_then(|v| v.parse().ok()).unwrap_or(1);
+    let concurrency: u32 = arg(&args, "--concurrency").and_then(|v| v.parse().ok()).unwrap_or(capi_sim::engine::DEFAULT_CONCURRENCY);
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let path = arg(&args, "--scenario").map(PathBuf::from).unwrap_or_else(|| root.join("scenarios/library/fleet-lifecycle.yaml"));
     let mut load = capi_scenarios::LoadOptions::default();
@@ -48,7 +49,7 @@ fn main() {
     };
     let timing = scenario.timing.clone().unwrap_or_else(|| "capd-default".into());
     let baseline_rss = proc_status_bytes("VmRSS:");
-    let mut backend = SimBackend::new(SimOptions { trace: TraceMode::Off, ..Default::default() });
+    let mut backend = SimBackend::new(SimOptions { trace: TraceMode::Off, concurrency: Some(concurrency), ..Default::default() });
     let started = Instant::now(); // determinism-ok: the bench times the run from outside; the simulation never reads it
     let steps = scenario.steps.len();
     let step_walls = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -89,6 +90,7 @@ fn main() {
         "scenario": scenario.name,
         "clusters": clusters,
         "seed": seed,
+        "concurrency": concurrency,
         "timing_profile": timing,
         "passed": report.passed,
         "failure": failed.or(report.error.clone()),

@@ -39,6 +39,8 @@ pub struct SimOptions {
     pub fault_profile: Option<String>,
     /// Faults to inject at the start (shrinking replays an explicit schedule).
     pub faults: Vec<FaultSpec>,
+    /// Workers per controller (`--*-concurrency`); CAPI's default when `None`.
+    pub concurrency: Option<u32>,
 }
 
 impl Default for SimOptions {
@@ -52,6 +54,7 @@ impl Default for SimOptions {
             timeline: false,
             fault_profile: None,
             faults: Vec::new(),
+            concurrency: None,
         }
     }
 }
@@ -213,6 +216,7 @@ impl Backend for SimBackend {
             trace: self.opts.trace,
             mutants: self.opts.mutants.clone(),
             max_events: self.opts.max_events,
+            concurrency: self.opts.concurrency.unwrap_or(crate::engine::DEFAULT_CONCURRENCY),
         });
         for m in &scenario.management {
             let gates = match &m.init_vars {

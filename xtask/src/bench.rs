@@ -23,6 +23,10 @@ pub struct BenchArgs {
     /// Seed of every run.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Workers per controller, as CAPI's and CAPD's `--*-concurrency` flags set them (default 10, theirs).
+    /// A fleet of a thousand clusters outgrows 10 Machine-controller workers; operators raise them.
+    #[arg(long, default_value_t = 10)]
+    pub concurrency: u32,
     /// Where to write bench.json and bench.md.
     #[arg(long, default_value = "reports/bench")]
     pub out: PathBuf,
@@ -65,7 +69,7 @@ fn build_runner(quiet: bool) -> Result<PathBuf> {
 /// Run one size, following its progress lines.
 fn run_size(runner: &Path, args: &BenchArgs, clusters: u64, bar: &ProgressBar) -> Result<Value> {
     let mut cmd = Command::new(runner);
-    cmd.args(["--clusters", &clusters.to_string(), "--seed", &args.seed.to_string()]);
+    cmd.args(["--clusters", &clusters.to_string(), "--seed", &args.seed.to_string(), "--concurrency", &args.concurrency.to_string()]);
     if let Some(s) = &args.scenario {
         cmd.arg("--scenario").arg(s);
     }
@@ -106,8 +110,9 @@ fn human_duration(s: f64) -> String {
 pub fn markdown(results: &[Value], machine: &Value) -> String {
     let mut md = String::from("# Fleet benchmark\n\n");
     md.push_str(&format!(
-        "fleet-lifecycle scenario (quick-start clusters, 3 control-plane + 3 workers each: create → Available → upgrade → delete), seed {}, {} cores, {}.\n\n",
+        "fleet-lifecycle scenario (quick-start clusters, 3 control-plane + 3 workers each: create → Available → upgrade → delete), seed {}, {} workers per controller, {} cores, {}.\n\n",
         results.first().and_then(|r| r["seed"].as_u64()).unwrap_or(1),
+        results.first().and_then(|r| r["concurrency"].as_u64()).unwrap_or(10),
         machine["cores"],
         machine["os"].as_str().unwrap_or("")
     ));

@@ -69,6 +69,10 @@ pub struct RunArgs {
     /// Inject random faults from this profile and end with the liveness phase.
     #[arg(long)]
     pub profile: Option<String>,
+    /// Workers per controller in the simulator, as CAPI's and CAPD's `--*-concurrency` flags set them
+    /// (default 10, theirs).
+    #[arg(long)]
+    pub concurrency: Option<u32>,
 }
 
 /// Run a scenario command.
@@ -151,6 +155,7 @@ fn run_scenarios(args: &RunArgs) -> Result<ExitCode> {
             fixtures_dir: args.fixtures.clone(),
             timeline: sink.is_some(),
             fault_profile: args.profile.clone(),
+            concurrency: args.concurrency,
             ..Default::default()
         };
         let mut backend = SimBackend::new(opts);

@@ -267,8 +267,14 @@ pub fn spawn(cfg: CoreConfig) -> Result<Spawned, String> {
 }
 
 fn build(cfg: CoreConfig) -> (Core, Duration) {
-    let mut sim =
-        Sim::new(SimConfig { seed: cfg.seed, timing: cfg.timing, trace: TraceMode::Off, mutants: Mutants::new(), max_events: u64::MAX });
+    let mut sim = Sim::new(SimConfig {
+        seed: cfg.seed,
+        timing: cfg.timing,
+        trace: TraceMode::Off,
+        mutants: Mutants::new(),
+        max_events: u64::MAX,
+        ..Default::default()
+    });
     let gates = FeatureGates::from_init_vars(cfg.init_vars.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     let m = sim.add_management("mgmt", gates);
     sim.change_log = Some(Vec::new());

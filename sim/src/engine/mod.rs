@@ -41,11 +41,24 @@ pub struct SimConfig {
     pub mutants: Mutants,
     /// Stop after this many events (a runaway guard; reported as a failure).
     pub max_events: u64,
+    /// Workers of every controller (`MaxConcurrentReconciles`; CAPI's and CAPD's `--*-concurrency`
+    /// flags, which default to [`DEFAULT_CONCURRENCY`]). Operators of large fleets raise them.
+    pub concurrency: u32,
 }
+
+/// The default of CAPI's and CAPD's `--*-concurrency` flags.
+pub const DEFAULT_CONCURRENCY: u32 = 10;
 
 impl Default for SimConfig {
     fn default() -> Self {
-        SimConfig { seed: 1, timing: Timing::default(), trace: TraceMode::Hash, mutants: Mutants::new(), max_events: 50_000_000 }
+        SimConfig {
+            seed: 1,
+            timing: Timing::default(),
+            trace: TraceMode::Hash,
+            mutants: Mutants::new(),
+            max_events: 50_000_000,
+            concurrency: DEFAULT_CONCURRENCY,
+        }
     }
 }
 
@@ -120,6 +133,7 @@ pub struct Sim {
     version: u64,
     gc_rng: ChaCha8Rng,
     max_events: u64,
+    concurrency: u32,
     /// Changes kept for watch streams (served mode), as (management index, change).
     pub change_log: Option<Vec<(usize, Change)>>,
     /// Fault state.
@@ -149,6 +163,7 @@ impl Sim {
             version: 0,
             gc_rng: rng.stream("gc"),
             max_events: cfg.max_events,
+            concurrency: cfg.concurrency.max(1),
             change_log: None,
             faults: crate::faults::Faults::new(rng.stream("faults")),
             invariants: crate::invariants::Invariants::default(),
@@ -187,13 +202,14 @@ impl Sim {
         let m = self.mgmt.len();
         let store = Store::new(self.rng.derive(&format!("uids/{name}")));
         let api = ApiServer::new(store, gates.clone(), crate::webhooks::all());
+        let workers = self.concurrency;
         let managers = controllers::managers(&gates)
             .into_iter()
             .map(|(mgr_name, ctrls)| {
                 let rng = self.rng.stream(&format!("manager/{name}/{mgr_name}"));
                 let tree = self.rng;
                 let mgmt_name = name.to_string();
-                Manager::new(mgr_name, ctrls, rng, move |c| tree.stream(&format!("names/{mgmt_name}/{mgr_name}/{c}")))
+                Manager::new(mgr_name, ctrls, workers, rng, move |c| tree.stream(&format!("names/{mgmt_name}/{mgr_name}/{c}")))
             })
             .collect::<Vec<_>>();
         let n = managers.len();

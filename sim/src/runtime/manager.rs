@@ -128,6 +128,7 @@ impl Manager {
     pub fn new(
         name: &'static str,
         controllers: Vec<Box<dyn Reconciler>>,
+        workers: u32,
         rng: ChaCha8Rng,
         mut names: impl FnMut(&str) -> ChaCha8Rng,
     ) -> Self {
@@ -144,7 +145,7 @@ impl Manager {
                     reconciler: r,
                     queue: WorkQueue::default(),
                     busy: 0,
-                    workers: 10,
+                    workers,
                     stats: ControllerStats::default(),
                     names,
                     dispatch_scheduled: false,

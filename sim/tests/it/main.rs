@@ -2,6 +2,7 @@
 //! and the scenario library end to end (normalized outcomes snapshotted with insta).
 
 mod cascade;
+mod concurrency;
 mod determinism;
 mod library;
 mod mutants;

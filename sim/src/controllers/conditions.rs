@@ -170,15 +170,12 @@ pub fn set(obj: &mut Object, conds: impl IntoIterator<Item = Cond>, now: u64) {
 
 /// Remove a condition.
 pub fn remove(obj: &mut Object, type_: &str) {
-    let present = obj
-        .at("/status/conditions")
-        .and_then(Value::as_array)
-        .is_some_and(|l| l.iter().any(|x| x.get("type").and_then(Value::as_str) == Some(type_)));
+    let present = obj.at("/status/conditions").and_then(Value::as_array).is_some_and(|l| l.iter().any(|x| type_of(x) == Some(type_)));
     if !present {
         return;
     }
     if let Some(list) = obj.status_mut().get_mut("conditions").and_then(Value::as_array_mut) {
-        list.retain(|x| x.get("type").and_then(Value::as_str) != Some(type_));
+        list.retain(|x| type_of(x) != Some(type_));
     }
 }
 

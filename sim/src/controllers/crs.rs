@@ -112,12 +112,8 @@ impl Reconciler for ClusterResourceSetReconciler {
             return Ok(Action::DONE);
         }
         let sel = selector(&crs);
-        let clusters: Vec<Arc<Object>> = ctx
-            .cache
-            .of_kind(Kind::Cluster, Some(crs.namespace()))
-            .filter(|c| !c.deleting() && !sel.is_empty() && sel.matches(|k| c.label(k)))
-            .cloned()
-            .collect();
+        let clusters: Vec<Arc<Object>> =
+            ctx.cache.of_kind(Kind::Cluster, Some(crs.namespace())).filter(|c| !c.deleting() && selected(&sel, c)).cloned().collect();
         let mut errors = Vec::new();
         let mut applied_any = false;
         // Each resource's objects and hash, computed once per reconcile (the cache does not change
@@ -153,9 +149,13 @@ fn selector(crs: &Object) -> LabelSelector {
     crs.at("/spec/clusterSelector").and_then(|s| serde_json::from_value(s.clone()).ok()).unwrap_or_default()
 }
 
-/// Whether a CRS selects a Cluster (an empty selector selects nothing).
+/// Whether a CRS selects a Cluster.
 fn selects(crs: &Object, cluster: &Object) -> bool {
-    let sel = selector(crs);
+    selected(&selector(crs), cluster)
+}
+
+/// Whether a CRS's cluster selector picks a Cluster (an empty selector selects nothing).
+fn selected(sel: &LabelSelector, cluster: &Object) -> bool {
     !sel.is_empty() && sel.matches(|k| cluster.label(k))
 }
 

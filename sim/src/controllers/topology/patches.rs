@@ -75,8 +75,8 @@ pub fn apply(
     // One slot per Cluster (by its builtin namespace, name and uid), holding its last few results:
     // a Cluster's inputs change a few times in its life and rarely go back, so this hits as often as
     // a global table would while its memory stays proportional to the live fleet.
-    let slot = ["namespace", "name", "uid"]
-        .map(|k| global_builtin.pointer(&format!("/cluster/{k}")).and_then(Value::as_str).unwrap_or("").to_string());
+    let cluster = global_builtin.get("cluster");
+    let slot = ["namespace", "name", "uid"].map(|k| cluster.and_then(|c| c.get(k)).and_then(Value::as_str).unwrap_or("").to_string());
     let hit = PATCHED.with(|m| m.borrow().get(&slot).and_then(|entries| entries.iter().find(|(k, _)| *k == key).map(|(_, r)| r.clone())));
     if let Some(hit) = hit {
         let templates = hit?;

@@ -2,13 +2,15 @@
 //! `fleet_bench --clusters N [--seed S] [--concurrency W] [--scenario FILE]` runs the fleet-lifecycle scenario (create →
 //! Available → upgrade → delete of N quick-start clusters) with tracing off and prints one JSON line
 //! with the measurements. `cargo xtask bench` runs it for each size and writes the reports; progress
-//! goes to stderr as `progress <step> <steps> <sim_ms>` lines.
+//! goes to stderr as `start <timing_profile> <baseline_rss>` first, `progress <step> <steps> <sim_ms> <wall_s> <line>` lines after each step and
+//! `tick <sim_ms> <reconciles> <events> <wall_s> <peak_rss>` lines during waits.
 
 use capi_scenarios::runner::{self, RunOptions};
-use capi_sim::backend::{SimBackend, SimOptions};
+use capi_sim::backend::{ProgressHook, SimBackend, SimOptions};
 use capi_sim::engine::trace::TraceMode;
 use serde_json::json;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 // The benchmark measures the simulator, not glibc malloc: with the fleet's many small JSON nodes,
@@ -49,17 +51,47 @@ fn main() {
     };
     let timing = scenario.timing.clone().unwrap_or_else(|| "capd-default".into());
     let baseline_rss = proc_status_bytes("VmRSS:");
-    let mut backend = SimBackend::new(SimOptions { trace: TraceMode::Off, concurrency: Some(concurrency), ..Default::default() });
+    eprintln!("start {timing} {baseline_rss}");
     let started = Instant::now(); // determinism-ok: the bench times the run from outside; the simulation never reads it
+                                  // Counts as of the last tick: every 10 simulated seconds of a wait and at its end. They go to
+                                  // stderr as `tick <sim_ms> <reconciles> <events> <wall_s> <peak_rss_bytes>` lines, so that a run
+                                  // stopped before its end (a time limit, the OOM killer) still leaves its rate measured so far.
+    let counts = Arc::new(Mutex::new((0u64, 0u64)));
+    let progress = {
+        let counts = counts.clone();
+        ProgressHook {
+            every_ms: 10_000,
+            f: Arc::new(move |sim: &capi_sim::engine::Sim| {
+                let (reconciles, events) = (sim.reconciles(), sim.events());
+                if let Ok(mut c) = counts.lock() {
+                    *c = (reconciles, events);
+                }
+                let wall = started.elapsed().as_secs_f64();
+                eprintln!("tick {} {reconciles} {events} {wall:.3} {}", sim.now(), proc_status_bytes("VmHWM:"));
+            }),
+        }
+    };
+    // A fleet of N clusters handles about 12,000 events per cluster: the default budget (meant to stop
+    // runaway scenarios) would cut a fleet of thousands short.
+    let max_events = clusters.saturating_mul(100_000).max(SimOptions::default().max_events);
+    let mut backend = SimBackend::new(SimOptions {
+        trace: TraceMode::Off,
+        concurrency: Some(concurrency),
+        max_events,
+        progress: Some(progress),
+        ..Default::default()
+    });
     let steps = scenario.steps.len();
-    let step_walls = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let step_walls = Arc::new(Mutex::new(Vec::new()));
     let hook = {
         let step_walls = step_walls.clone();
-        runner::StepHook(std::sync::Arc::new(move |s: &capi_scenarios::report::StepReport| {
+        runner::StepHook(Arc::new(move |s: &capi_scenarios::report::StepReport| {
             let wall = started.elapsed().as_secs_f64();
-            eprintln!("progress {} {steps} {} {wall:.3}", s.index + 1, s.at_ms + s.took_ms);
+            eprintln!("progress {} {steps} {} {wall:.3} {}", s.index + 1, s.at_ms + s.took_ms, s.line);
+            let (reconciles, events) = counts.lock().map(|c| *c).unwrap_or_default();
             if let Ok(mut w) = step_walls.lock() {
-                w.push(json!({ "step": s.index, "kind": s.kind, "line": s.line, "sim_end_s": (s.at_ms + s.took_ms) as f64 / 1000.0, "wall_end_s": wall }));
+                w.push(json!({ "step": s.index, "kind": s.kind, "line": s.line, "sim_end_s": (s.at_ms + s.took_ms) as f64 / 1000.0,
+                               "wall_end_s": wall, "reconciles_end": reconciles, "events_end": events }));
             }
         }))
     };

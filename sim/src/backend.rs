@@ -41,6 +41,24 @@ pub struct SimOptions {
     pub faults: Vec<FaultSpec>,
     /// Workers per controller (`--*-concurrency`); CAPI's default when `None`.
     pub concurrency: Option<u32>,
+    /// Called while `wait` steps run, about once per `every_ms` of simulated time (benchmarks report
+    /// progress and partial counts with it; it observes and never changes the simulation).
+    pub progress: Option<ProgressHook>,
+}
+
+/// A progress observer for long waits: see [`SimOptions::progress`].
+#[derive(Clone)]
+pub struct ProgressHook {
+    /// Simulated milliseconds between calls.
+    pub every_ms: u64,
+    /// What to call with the simulation.
+    pub f: std::sync::Arc<dyn Fn(&Sim) + Send + Sync>,
+}
+
+impl std::fmt::Debug for ProgressHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProgressHook").field("every_ms", &self.every_ms).finish_non_exhaustive()
+    }
 }
 
 impl Default for SimOptions {
@@ -55,6 +73,7 @@ impl Default for SimOptions {
             fault_profile: None,
             faults: Vec::new(),
             concurrency: None,
+            progress: None,
         }
     }
 }
@@ -347,11 +366,23 @@ impl Backend for SimBackend {
     }
 
     async fn wait(&mut self, predicate: &Predicate, timeout_ms: u64) -> Result<WaitResult, BackendError> {
+        let progress = self.opts.progress.clone();
         let sim = self.s()?;
         let start = sim.now();
         let deadline = start + timeout_ms;
         let witnesses = predicate::Witnesses::default();
-        sim.run_while_not(deadline, |s| predicate::holds_with(predicate, s, &witnesses));
+        let mut next_tick = start;
+        sim.run_while_not(deadline, |s| {
+            if let Some(p) = progress.as_ref().filter(|_| s.now() >= next_tick) {
+                (p.f)(s);
+                next_tick = s.now() + p.every_ms.max(1);
+            }
+            predicate::holds_with(predicate, s, &witnesses)
+        });
+        // And once at the end, so that an observer sees each wait's final counts.
+        if let Some(p) = &progress {
+            (p.f)(sim);
+        }
         if sim.out_of_events() {
             return Err(BackendError::Other(format!(
                 "the simulation used up its event budget ({} events) at t={}ms",

@@ -12,7 +12,8 @@ use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
-use std::time::Duration;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 /// `bench` flags.
 #[derive(Args)]
@@ -36,6 +37,10 @@ pub struct BenchArgs {
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
+    /// Stop a size after this much wall time (`90m`, `2h`) and report what it measured until then,
+    /// marked as stopped. Without it a size runs to its end.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub time_limit: Option<Duration>,
 }
 
 fn workspace_root() -> PathBuf {
@@ -66,31 +71,164 @@ fn build_runner(quiet: bool) -> Result<PathBuf> {
         .context("cargo did not report the fleet_bench executable")
 }
 
-/// Run one size, following its progress lines.
+/// The runner's counts at its last `tick` line.
+#[derive(Clone, Copy, Default)]
+struct Tick {
+    sim_ms: u64,
+    reconciles: u64,
+    events: u64,
+    wall_s: f64,
+    peak_rss: u64,
+}
+
+/// What the runner said on stderr before it ended: enough to report a run that never printed its result.
+#[derive(Default)]
+struct Progress {
+    timing_profile: Option<String>,
+    baseline_rss: u64,
+    last: Option<Tick>,
+    steps: Vec<Value>,
+    other: Vec<String>,
+}
+
+impl Progress {
+    /// Take one stderr line; returns a message for the progress bar when there is one.
+    fn take(&mut self, clusters: u64, line: String) -> Option<String> {
+        let parts: Vec<&str> = line.split_whitespace().collect();
+        let num = |s: &str| s.parse::<u64>().unwrap_or(0);
+        match parts.as_slice() {
+            ["start", profile, baseline] => {
+                self.timing_profile = Some((*profile).to_string());
+                self.baseline_rss = num(baseline);
+                None
+            }
+            ["tick", sim_ms, reconciles, events, wall, peak] => {
+                let t = Tick {
+                    sim_ms: num(sim_ms),
+                    reconciles: num(reconciles),
+                    events: num(events),
+                    wall_s: wall.parse().unwrap_or(0.0),
+                    peak_rss: num(peak),
+                };
+                self.last = Some(t);
+                let sim_s = t.sim_ms / 1000;
+                Some(format!(
+                    "{clusters} clusters: step {}, simulated {}m{:02}s, {} reconciles",
+                    self.steps.len() + 1,
+                    sim_s / 60,
+                    sim_s % 60,
+                    t.reconciles
+                ))
+            }
+            ["progress", step, steps, sim_ms, wall, line] => {
+                let t = self.last.unwrap_or_default();
+                self.steps.push(json!({"step": num(step).saturating_sub(1), "line": num(line), "sim_end_s": num(sim_ms) as f64 / 1000.0,
+                                       "wall_end_s": wall.parse::<f64>().unwrap_or(0.0), "reconciles_end": t.reconciles, "events_end": t.events}));
+                let sim_s = num(sim_ms) / 1000;
+                Some(format!("{clusters} clusters: step {step}/{steps}, simulated {}m{:02}s", sim_s / 60, sim_s % 60))
+            }
+            _ => {
+                self.other.push(line);
+                None
+            }
+        }
+    }
+
+    /// The result of a run that ended without printing one: its counts as of the last tick.
+    fn partial(&self, args: &BenchArgs, clusters: u64, why: String) -> Option<Value> {
+        let t = self.last?;
+        let wall = t.wall_s.max(1e-9);
+        Some(json!({
+            "scenario": "fleet-lifecycle",
+            "clusters": clusters,
+            "seed": args.seed,
+            "concurrency": args.concurrency,
+            "timing_profile": self.timing_profile.clone().unwrap_or_else(|| "?".into()),
+            "passed": false,
+            "stopped": true,
+            "failure": why,
+            "wall_s": t.wall_s,
+            "sim_s": t.sim_ms as f64 / 1000.0,
+            "reconciles": t.reconciles,
+            "events": t.events,
+            "reconciles_per_s": t.reconciles as f64 / wall,
+            "events_per_s": t.events as f64 / wall,
+            "sim_s_per_wall_s": t.sim_ms as f64 / 1000.0 / wall,
+            "wall_us_per_reconcile": wall * 1e6 / t.reconciles.max(1) as f64,
+            "peak_rss_bytes": t.peak_rss,
+            "baseline_rss_bytes": self.baseline_rss,
+            "bytes_per_cluster": t.peak_rss.saturating_sub(self.baseline_rss) / clusters.max(1),
+            "steps": self.steps,
+        }))
+    }
+}
+
+/// Run one size, following its progress lines; stop it at the time limit.
 fn run_size(runner: &Path, args: &BenchArgs, clusters: u64, bar: &ProgressBar) -> Result<Value> {
     let mut cmd = Command::new(runner);
     cmd.args(["--clusters", &clusters.to_string(), "--seed", &args.seed.to_string(), "--concurrency", &args.concurrency.to_string()]);
     if let Some(s) = &args.scenario {
         cmd.arg("--scenario").arg(s);
     }
+    let started = Instant::now();
     let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().context("cannot start the benchmark runner")?;
     let stderr = child.stderr.take().context("stderr")?;
-    let mut other = Vec::new();
-    for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-        let parts: Vec<&str> = line.split_whitespace().collect();
-        if let ["progress", step, steps, sim_ms, _wall] = parts.as_slice() {
-            let sim_s = sim_ms.parse::<u64>().unwrap_or(0) / 1000;
-            bar.set_message(format!("{clusters} clusters: step {step}/{steps}, simulated {}m{:02}s", sim_s / 60, sim_s % 60));
-        } else {
-            other.push(line);
+    let stdout = child.stdout.take().context("stdout")?;
+    // Both pipes are read on their own threads so that the time limit is checked while the runner is quiet.
+    let (tx, rx) = mpsc::channel::<String>();
+    std::thread::spawn(move || BufReader::new(stderr).lines().map_while(Result::ok).try_for_each(|l| tx.send(l)));
+    let out_reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut BufReader::new(stdout), &mut text);
+        text
+    });
+    let mut progress = Progress::default();
+    let mut stopped = None;
+    loop {
+        match rx.recv_timeout(Duration::from_secs(1)) {
+            Ok(line) => {
+                if let Some(msg) = progress.take(clusters, line) {
+                    bar.set_message(msg);
+                }
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+        }
+        if let Some(limit) = args.time_limit.filter(|l| stopped.is_none() && started.elapsed() >= *l) {
+            stopped = Some(format!("stopped at the time limit ({}) before the scenario ended", humantime::format_duration(limit)));
+            let _ = child.kill();
         }
     }
-    let out = child.wait_with_output().context("benchmark runner")?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    let Some(v) = text.lines().rev().find_map(|l| serde_json::from_str::<Value>(l).ok()) else {
-        bail!("the {clusters}-cluster run printed no result ({}): {}", out.status, other.join("\n"));
-    };
-    Ok(v)
+    let status = child.wait().context("benchmark runner")?;
+    let text = out_reader.join().unwrap_or_default();
+    if let Some(v) = text.lines().rev().find_map(|l| serde_json::from_str::<Value>(l).ok()) {
+        return Ok(v);
+    }
+    let why = stopped.unwrap_or_else(|| format!("the runner ended ({status}) before the scenario did: {}", progress.other.join("; ")));
+    match progress.partial(args, clusters, why.clone()) {
+        Some(v) => Ok(v),
+        None => bail!("the {clusters}-cluster run printed no result: {why}"),
+    }
+}
+
+/// Per wait step: reconciles, wall time and µs per reconcile between the step before it and its end.
+fn phases(r: &Value) -> Vec<(String, u64, f64)> {
+    let steps = r["steps"].as_array().map(Vec::as_slice).unwrap_or_default();
+    let mut out = Vec::new();
+    let (mut rec0, mut wall0) = (0, 0.0);
+    for s in steps {
+        let (rec, wall) = (s["reconciles_end"].as_u64().unwrap_or(0), s["wall_end_s"].as_f64().unwrap_or(0.0));
+        if rec > rec0 {
+            out.push((format!("step {} (line {})", s["step"].as_u64().unwrap_or(0) + 1, s["line"]), rec - rec0, wall - wall0));
+        }
+        (rec0, wall0) = (rec, wall);
+    }
+    // A stopped run's unfinished step: from its last step's end to the last tick.
+    let (rec, wall) = (r["reconciles"].as_u64().unwrap_or(0), r["wall_s"].as_f64().unwrap_or(0.0));
+    if r["stopped"].as_bool() == Some(true) && rec > rec0 {
+        out.push((format!("step {} (unfinished)", steps.len() + 1), rec - rec0, wall - wall0));
+    }
+    out
 }
 
 fn human_duration(s: f64) -> String {
@@ -122,7 +260,11 @@ pub fn markdown(results: &[Value], machine: &Value) -> String {
         md.push_str(&format!(
             "| {} | {} | {} | {} | {:.0} | {} | {:.0} | {:.0} | {:.0} | {:.0} MiB | {:.0} KiB |\n",
             r["clusters"],
-            if r["passed"].as_bool() == Some(true) { "yes" } else { "NO" },
+            match (r["passed"].as_bool(), r["stopped"].as_bool()) {
+                (Some(true), _) => "yes",
+                (_, Some(true)) => "stopped",
+                _ => "NO",
+            },
             human_duration(r["wall_s"].as_f64().unwrap_or(0.0)),
             human_duration(r["sim_s"].as_f64().unwrap_or(0.0)),
             r["sim_s_per_wall_s"].as_f64().unwrap_or(0.0),
@@ -133,6 +275,18 @@ pub fn markdown(results: &[Value], machine: &Value) -> String {
             r["peak_rss_bytes"].as_f64().unwrap_or(0.0) / 1048576.0,
             r["bytes_per_cluster"].as_f64().unwrap_or(0.0) / 1024.0,
         ));
+    }
+    md.push_str("\nPer phase (each wait step, from the end of the step before it): reconciles, wall time, µs per reconcile.\n\n");
+    md.push_str("| clusters | phase | reconciles | wall | µs/reconcile |\n|---:|:---|---:|---:|---:|\n");
+    for r in results {
+        for (label, rec, wall) in phases(r) {
+            md.push_str(&format!(
+                "| {} | {label} | {rec} | {} | {:.0} |\n",
+                r["clusters"],
+                human_duration(wall),
+                wall * 1e6 / rec.max(1) as f64
+            ));
+        }
     }
     md.push('\n');
     for r in results {
@@ -151,10 +305,17 @@ pub fn markdown(results: &[Value], machine: &Value) -> String {
         }
     }
     if let [first, .., last] = results {
-        let (a, b) = (first["wall_us_per_reconcile"].as_f64().unwrap_or(0.0), last["wall_us_per_reconcile"].as_f64().unwrap_or(0.0));
-        if a > 0.0 {
+        let finished = |r: &Value| r["stopped"].as_bool() != Some(true);
+        let (a, b, what) = if finished(first) && finished(last) {
+            (first["wall_us_per_reconcile"].as_f64().unwrap_or(0.0), last["wall_us_per_reconcile"].as_f64().unwrap_or(0.0), "")
+        } else {
+            // A stopped run has no whole-run figure: compare the first phase, which both reached.
+            let us = |r: &Value| phases(r).first().map_or(0.0, |(_, rec, wall)| wall * 1e6 / (*rec).max(1) as f64);
+            (us(first), us(last), " in the first phase")
+        };
+        if a > 0.0 && b > 0.0 {
             md.push_str(&format!(
-                "- Cost per reconcile from {} to {} clusters: {:.2}× (the target is at most 2×).\n",
+                "- Cost per reconcile from {} to {} clusters{what}: {:.2}× (the target is at most 2×).\n",
                 first["clusters"],
                 last["clusters"],
                 b / a
@@ -225,5 +386,48 @@ mod tests {
         assert!(md.contains("| 100 | yes | 2.0 s | 10 min 00 s | 300 | 1000 | 500 | 100 | 2000 | 10 MiB | 200 KiB |"), "{md}");
         assert!(md.contains("**300× faster than real**"), "{md}");
         assert!(md.contains("from 100 to 1000 clusters: 1.50×"), "{md}");
+    }
+
+    fn args() -> BenchArgs {
+        BenchArgs { clusters: vec![5], seed: 1, concurrency: 10, out: "x".into(), scenario: None, quiet: true, time_limit: None }
+    }
+
+    #[test]
+    fn a_run_that_ends_without_a_result_is_reported_from_its_last_tick() {
+        let mut p = Progress::default();
+        let lines = [
+            "start large-docker-host 1000",
+            "progress 1 4 0 0.000 16",
+            "tick 10000 500 2000 1.000 5000",
+            "tick 20000 1500 6000 3.000 9000",
+            "progress 2 4 20000 3.000 44",
+            "tick 30000 2500 9000 5.000 11000",
+            "some other line",
+        ];
+        for l in lines {
+            p.take(5, l.to_string());
+        }
+        assert_eq!(p.other, ["some other line"]);
+        let v = p.partial(&args(), 5, "killed".into()).expect("a tick was seen");
+        assert_eq!(v["stopped"], true);
+        assert_eq!(v["passed"], false);
+        assert_eq!(v["reconciles"], 2500);
+        assert_eq!(v["timing_profile"], "large-docker-host");
+        assert_eq!(v["bytes_per_cluster"], 2000);
+        assert_eq!(v["wall_us_per_reconcile"], 2000.0);
+        // The finished wait (1,500 reconciles in 3 s) and the unfinished step after it (1,000 in 2 s).
+        let ph = phases(&v);
+        assert_eq!(ph, vec![("step 2 (line 44)".to_string(), 1500, 3.0), ("step 3 (unfinished)".to_string(), 1000, 2.0)]);
+        let md = markdown(&[v], &json!({"cores": 2, "os": "linux"}));
+        assert!(md.contains("| 5 | stopped |"), "{md}");
+        assert!(md.contains("| 5 | step 3 (unfinished) | 1000 | 2.0 s | 2000 |"), "{md}");
+        assert!(md.contains("failed: killed"), "{md}");
+    }
+
+    #[test]
+    fn without_a_tick_there_is_nothing_to_report() {
+        let mut p = Progress::default();
+        p.take(5, "start capd-default 1".into());
+        assert!(p.partial(&args(), 5, "killed".into()).is_none());
     }
 }

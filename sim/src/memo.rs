@@ -1,46 +1,77 @@
-//! Keys for memoizing pure functions of JSON inputs (the topology controller's patch engine and
-//! template rendering): a 128-bit hash made of two independently seeded SipHash runs, so a collision
-//! is out of reach for any run. The hashers use fixed keys: the same inputs give the same key in every
+//! Keys for memoizing pure functions of JSON inputs (the topology controller's patch engine): the
+//! inputs are written out as an unambiguous byte string (type tags, lengths, keys in their stored
+//! order) into a reused buffer, and the key is that string's 128-bit XXH3 hash, so a collision is out
+//! of reach for any run. The hash has a fixed seed: the same inputs give the same key in every
 //! process, and nothing is iterated in hash order.
 
 use serde_json::Value;
-use std::hash::{Hash, Hasher};
+use std::cell::RefCell;
+use std::hash::Hasher;
 
-/// The 128-bit key of whatever `feed` hashes.
-pub fn key(feed: impl Fn(&mut dyn Hasher)) -> u128 {
-    let mut a = std::hash::DefaultHasher::new();
-    let mut b = std::hash::DefaultHasher::new();
-    0xa5u8.hash(&mut b);
-    feed(&mut a);
-    feed(&mut b);
-    (u128::from(a.finish()) << 64) | u128::from(b.finish())
+/// Appends whatever is hashed into it to a byte string (so derived `Hash` impls can feed a key).
+pub struct Feed<'a>(&'a mut Vec<u8>);
+
+impl Hasher for Feed<'_> {
+    fn write(&mut self, bytes: &[u8]) {
+        self.0.extend_from_slice(bytes);
+    }
+    fn finish(&self) -> u64 {
+        // Only the byte string matters; see [`key`].
+        0
+    }
 }
 
-/// Hash a JSON value structurally (type tags, lengths, keys in their stored order).
-pub fn hash_json(v: &Value, h: &mut dyn Hasher) {
+thread_local! {
+    // The byte string of the key being made, kept between calls so that it is allocated once.
+    static BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The 128-bit key of whatever `feed` writes.
+pub fn key(feed: impl FnOnce(&mut Feed<'_>)) -> u128 {
+    BUF.with(|b| {
+        let mut b = b.borrow_mut();
+        b.clear();
+        feed(&mut Feed(&mut b));
+        xxhash_rust::xxh3::xxh3_128(&b)
+    })
+}
+
+/// Write a JSON value structurally (type tags, lengths, keys in their stored order).
+pub fn hash_json(v: &Value, h: &mut Feed<'_>) {
+    let out = &mut *h.0;
     match v {
-        Value::Null => h.write_u8(0),
-        Value::Bool(b) => h.write_u8(if *b { 2 } else { 1 }),
+        Value::Null => out.push(0),
+        Value::Bool(b) => out.push(if *b { 2 } else { 1 }),
         Value::Number(n) => {
-            h.write_u8(3);
-            h.write(n.to_string().as_bytes());
+            // serde_json keeps a number as u64, i64 or f64; each gets its own tag.
+            if let Some(u) = n.as_u64() {
+                out.push(3);
+                out.extend_from_slice(&u.to_le_bytes());
+            } else if let Some(i) = n.as_i64() {
+                out.push(7);
+                out.extend_from_slice(&i.to_le_bytes());
+            } else {
+                out.push(8);
+                out.extend_from_slice(&n.as_f64().unwrap_or(f64::NAN).to_bits().to_le_bytes());
+            }
         }
         Value::String(s) => {
-            h.write_u8(4);
-            h.write_usize(s.len());
-            h.write(s.as_bytes());
+            out.push(4);
+            out.extend_from_slice(&(s.len() as u64).to_le_bytes());
+            out.extend_from_slice(s.as_bytes());
         }
         Value::Array(a) => {
-            h.write_u8(5);
-            h.write_usize(a.len());
+            out.push(5);
+            out.extend_from_slice(&(a.len() as u64).to_le_bytes());
             a.iter().for_each(|x| hash_json(x, h));
         }
         Value::Object(m) => {
-            h.write_u8(6);
-            h.write_usize(m.len());
+            out.push(6);
+            out.extend_from_slice(&(m.len() as u64).to_le_bytes());
             for (k, x) in m {
-                h.write_usize(k.len());
-                h.write(k.as_bytes());
+                let out = &mut *h.0;
+                out.extend_from_slice(&(k.len() as u64).to_le_bytes());
+                out.extend_from_slice(k.as_bytes());
                 hash_json(x, h);
             }
         }
@@ -65,6 +96,8 @@ mod tests {
             (json!({"a": {"b": 1}}), json!({"a": {"c": 1}})),
             (json!(null), json!(false)),
             (json!([[]]), json!([])),
+            (json!(1), json!(1.0)),
+            (json!(-1), json!(1)),
         ] {
             assert_ne!(k(&a), k(&b), "{a} vs {b}");
         }

@@ -64,10 +64,16 @@ pub fn pointer<'v>(v: &'v Value, path: &str) -> Option<&'v Value> {
     if path.is_empty() {
         return Some(v);
     }
+    let mut rest = path.strip_prefix('/')?;
     let mut target = v;
-    for token in path.strip_prefix('/')?.split('/') {
+    loop {
+        // Segments are short: a byte loop beats the general `split` searcher here.
+        let (token, next) = match rest.bytes().position(|b| b == b'/') {
+            Some(i) => (&rest[..i], Some(&rest[i + 1..])),
+            None => (rest, None),
+        };
         let unescaped;
-        let token = if token.contains('~') {
+        let token = if token.bytes().any(|b| b == b'~') {
             unescaped = token.replace("~1", "/").replace("~0", "~");
             unescaped.as_str()
         } else {
@@ -83,8 +89,24 @@ pub fn pointer<'v>(v: &'v Value, path: &str) -> Option<&'v Value> {
             }
             _ => return None,
         };
+        match next {
+            Some(n) => rest = n,
+            None => return Some(target),
+        }
     }
-    Some(target)
+}
+
+/// [`pointer`] as a method of JSON values (`v.ptr("/spec/replicas")`), in place of serde_json's
+/// allocating `Value::pointer`.
+pub trait Ptr {
+    /// The value at an RFC 6901 JSON pointer.
+    fn ptr(&self, path: &str) -> Option<&Value>;
+}
+
+impl Ptr for Value {
+    fn ptr(&self, path: &str) -> Option<&Value> {
+        pointer(self, path)
+    }
 }
 
 /// `metadata.ownerReferences[]`.
@@ -264,7 +286,7 @@ impl Object {
     /// A value by JSON pointer into the body (`/spec/replicas`).
     pub fn at(&self, pointer: &str) -> Option<&Value> {
         let rest = pointer.strip_prefix('/')?;
-        let (first, tail) = match rest.find('/') {
+        let (first, tail) = match rest.bytes().position(|b| b == b'/') {
             Some(i) => (&rest[..i], &rest[i..]),
             None => (rest, ""),
         };

@@ -72,7 +72,7 @@ fn row(prefix: &str, label: &str, o: &Object, main_condition: &str, now: u64) ->
         Some(c) => (
             format!("{main_condition}: {}", c.status.as_str()),
             c.reason.to_string(),
-            age(now, c.since_ms),
+            age(now, c.since_ms()),
             c.message.lines().next().unwrap_or("").to_string(),
         ),
         None => (String::new(), String::new(), String::new(), String::new()),

@@ -93,8 +93,16 @@ pub struct CondView<'a> {
     pub reason: &'a str,
     /// Message.
     pub message: &'a str,
-    /// lastTransitionTime in simulated ms.
-    pub since_ms: u64,
+    /// lastTransitionTime as written (parsed by [`CondView::since_ms`] only when asked: most reads
+    /// want the status alone).
+    pub since: &'a str,
+}
+
+impl CondView<'_> {
+    /// lastTransitionTime in simulated ms (0 when absent or unreadable).
+    pub fn since_ms(&self) -> u64 {
+        parse_timestamp(self.since).unwrap_or(0)
+    }
 }
 
 /// The `status.conditions` list.
@@ -118,7 +126,7 @@ pub fn get<'a>(obj: &'a Object, type_: &str) -> Option<CondView<'a>> {
         status: Status::parse(c.get("status").and_then(Value::as_str).unwrap_or("")),
         reason: c.get("reason").and_then(Value::as_str).unwrap_or(""),
         message: c.get("message").and_then(Value::as_str).unwrap_or(""),
-        since_ms: c.get("lastTransitionTime").and_then(Value::as_str).and_then(parse_timestamp).unwrap_or(0),
+        since: c.get("lastTransitionTime").and_then(Value::as_str).unwrap_or(""),
     })
 }
 
@@ -250,9 +258,9 @@ mod tests {
         let mut o = Object::new(Kind::Machine, "default", "m");
         set(&mut o, [Cond::f("Ready", "NotReady", "waiting")], 1000);
         set(&mut o, [Cond::f("Ready", "NotReady", "still waiting")], 5000);
-        assert_eq!(get(&o, "Ready").unwrap().since_ms, 1000);
+        assert_eq!(get(&o, "Ready").unwrap().since_ms(), 1000);
         set(&mut o, [Cond::t("Ready", "Ready")], 9000);
-        assert_eq!(get(&o, "Ready").unwrap().since_ms, 9000);
+        assert_eq!(get(&o, "Ready").unwrap().since_ms(), 9000);
     }
 
     /// Setting a condition decides "nothing changes" without rendering; it must agree with what

@@ -10,6 +10,7 @@
 use super::common::{self, keys, preamble};
 use super::conditions::{self, Cond};
 use crate::kinds::Kind;
+use crate::object::Ptr;
 use crate::object::{ObjKey, Object, OwnerRef};
 use crate::objectset::ObjectSet;
 use crate::runtime::{Action, Ctx, ReconcileError, ReconcileResult, Reconciler};
@@ -278,7 +279,7 @@ fn write_data(ctx: &mut Ctx<'_>, config: &Arc<Object>, cluster: &Object, owner: 
     let version = owner.str_at("/spec/version").or_else(|| owner.str_at("/spec/template/spec/version")).unwrap_or("").to_string();
     let spec = config.at("/spec").cloned().unwrap_or(json!({}));
     let mut taints: Vec<(String, String)> = spec
-        .pointer("/joinConfiguration/nodeRegistration/taints")
+        .ptr("/joinConfiguration/nodeRegistration/taints")
         .and_then(Value::as_array)
         .map(|ts| {
             ts.iter()

@@ -556,7 +556,7 @@ fn compute_status(ctx: &Ctx<'_>, m: &Object, cluster: &Object, s: &Scope) -> (St
     };
     // Available once Ready has held for minReadySeconds.
     let min_ready_ms = m.i64_at("/spec/minReadySeconds").unwrap_or(0).max(0) as u64 * 1000;
-    let ready_since = conditions::get(m, "Ready").filter(|c| c.status == Status::True).map_or(ctx.now, |c| c.since_ms);
+    let ready_since = conditions::get(m, "Ready").filter(|c| c.status == Status::True).map_or(ctx.now, |c| c.since_ms());
     let available = if rs != Status::True {
         Cond::f("Available", "NotReady", "* Ready: not True")
     } else if ctx.now >= ready_since + min_ready_ms {

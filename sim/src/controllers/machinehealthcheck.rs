@@ -212,7 +212,7 @@ pub fn judge(
         let timeout = c.get("timeoutSeconds").and_then(Value::as_i64).unwrap_or(0).max(0) as u64 * 1000;
         if let Some(cur) = conditions::get(m, t) {
             if cur.status.as_str() == st {
-                if now >= cur.since_ms + timeout {
+                if now >= cur.since_ms() + timeout {
                     return bad(
                         "UnhealthyMachine",
                         format!(
@@ -222,7 +222,7 @@ pub fn judge(
                         ),
                     );
                 }
-                soon(cur.since_ms + timeout + 1000);
+                soon(cur.since_ms() + timeout + 1000);
             }
         }
     }
@@ -260,7 +260,7 @@ pub fn judge(
             let mut start = m.meta.creation_ms;
             for (obj, t) in [(cluster, "InfrastructureReady"), (cluster, "ControlPlaneInitialized"), (m, "InfrastructureReady")] {
                 if let Some(c) = conditions::get(obj, t).filter(|c| c.status == Status::True) {
-                    start = start.max(c.since_ms);
+                    start = start.max(c.since_ms());
                 }
             }
             let deadline = start + timeout as u64 * 1000;

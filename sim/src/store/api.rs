@@ -5,6 +5,7 @@
 use super::{ApiError, Deleted, Store, Subresource};
 use crate::features::FeatureGates;
 use crate::kinds::Kind;
+use crate::object::Ptr;
 use crate::object::{ObjKey, Object};
 use capi_scenarios::model::Propagation;
 use serde_json::Value;
@@ -218,7 +219,7 @@ impl ApiServer {
                 if !p.is_object() {
                     return Err(ApiError::bad_request("a merge patch must be a JSON object"));
                 }
-                if let Some(rv) = p.pointer("/metadata/resourceVersion").and_then(Value::as_str) {
+                if let Some(rv) = p.ptr("/metadata/resourceVersion").and_then(Value::as_str) {
                     precondition = Some(rv.parse::<u64>().map_err(|_| ApiError::bad_request("metadata.resourceVersion must be a number"))?);
                 }
                 json_patch::merge(&mut json, p);
@@ -260,7 +261,7 @@ fn kubernetes_json_patch(ops: &Value, doc: &Value) -> Value {
                 .filter(|op| {
                     !(op.get("op").and_then(Value::as_str) == Some("test")
                         && op.get("value").is_some_and(Value::is_null)
-                        && op.get("path").and_then(Value::as_str).is_some_and(|p| doc.pointer(p).is_none()))
+                        && op.get("path").and_then(Value::as_str).is_some_and(|p| doc.ptr(p).is_none()))
                 })
                 .cloned()
                 .collect(),

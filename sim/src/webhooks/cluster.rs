@@ -22,6 +22,7 @@ use crate::controllers::topology::field::{go_quote, invalid_message, FPath, Fiel
 use crate::controllers::topology::{gotmpl, upgrade, variables};
 use crate::features::FeatureGates;
 use crate::kinds::Kind;
+use crate::object::Ptr;
 use crate::object::{ObjKey, Object};
 use crate::store::api::{AdmissionRequest, Operation, Webhook};
 use crate::store::Store;
@@ -468,7 +469,7 @@ fn health_check_defined(hc: Option<&Value>) -> bool {
 }
 
 fn node_startup_timeout_errors(path: &FPath, hc: Option<&Value>) -> Vec<FieldError> {
-    match hc.and_then(|h| h.pointer("/checks/nodeStartupTimeoutSeconds")).and_then(Value::as_i64) {
+    match hc.and_then(|h| h.ptr("/checks/nodeStartupTimeoutSeconds")).and_then(Value::as_i64) {
         Some(t) if t != 0 && t < 30 => {
             vec![FieldError::invalid_raw(path.child("checks").child("nodeStartupTimeoutSeconds"), t, "must be at least 30s")]
         }
@@ -535,7 +536,7 @@ fn autoscaler_errors(c: &Object, cc: Option<&Object>) -> Vec<FieldError> {
         let Some(replicas) = md.get("replicas").filter(|r| !r.is_null()) else { continue };
         let name = md.get("name").and_then(Value::as_str).unwrap_or("");
         let p = FPath::new(&["spec", "topology", "workers", "machineDeployments"]).key(name).child("replicas");
-        if has_autoscaler(md.pointer("/metadata/annotations")) {
+        if has_autoscaler(md.ptr("/metadata/annotations")) {
             errs.push(FieldError::invalid_raw(
                 p.clone(),
                 replicas,
@@ -551,7 +552,7 @@ fn autoscaler_errors(c: &Object, cc: Option<&Object>) -> Vec<FieldError> {
             .and_then(|cc| cc.at("/spec/workers/machineDeployments"))
             .and_then(Value::as_array)
             .and_then(|l| l.iter().find(|w| w.get("class").and_then(Value::as_str) == Some(class)));
-        if class_def.is_some_and(|d| has_autoscaler(d.pointer("/metadata/annotations"))) {
+        if class_def.is_some_and(|d| has_autoscaler(d.ptr("/metadata/annotations"))) {
             errs.push(FieldError::invalid_raw(
                 p,
                 replicas,
@@ -622,8 +623,8 @@ pub fn classes_compatible(cur: &Object, new: &Object) -> Vec<FieldError> {
         for (i, w) in new.at(&format!("/spec/workers/{list}")).and_then(Value::as_array).into_iter().flatten().enumerate() {
             if let Some(o) = old_list.iter().find(|o| o.get("class") == w.get("class")) {
                 errs.extend(template_refs_compatible(
-                    o.pointer("/infrastructure/templateRef"),
-                    w.pointer("/infrastructure/templateRef"),
+                    o.ptr("/infrastructure/templateRef"),
+                    w.ptr("/infrastructure/templateRef"),
                     &FPath::new(&["spec", "workers", list]).index(i).child("infrastructure").child("templateRef"),
                 ));
             }
@@ -773,11 +774,11 @@ fn patch_errors(cc: &Object, gates: &FeatureGates) -> Vec<FieldError> {
         }
         for (i, d) in defs.into_iter().flatten().enumerate() {
             let dp = path.child("definitions").index(i);
-            let mr = d.pointer("/selector/matchResources").cloned().unwrap_or(Value::Null);
+            let mr = d.ptr("/selector/matchResources").cloned().unwrap_or(Value::Null);
             let any_selector = mr.get("infrastructureCluster").and_then(Value::as_bool).unwrap_or(false)
                 || mr.get("controlPlane").and_then(Value::as_bool).unwrap_or(false)
-                || mr.pointer("/machineDeploymentClass/names").and_then(Value::as_array).is_some_and(|n| !n.is_empty())
-                || mr.pointer("/machinePoolClass/names").and_then(Value::as_array).is_some_and(|n| !n.is_empty());
+                || mr.ptr("/machineDeploymentClass/names").and_then(Value::as_array).is_some_and(|n| !n.is_empty())
+                || mr.ptr("/machinePoolClass/names").and_then(Value::as_array).is_some_and(|n| !n.is_empty());
             if !any_selector {
                 errs.push(FieldError::invalid(
                     dp.child("selector"),
@@ -903,8 +904,8 @@ impl Webhook for ClusterClassValidation {
             let mut seen = BTreeSet::new();
             for (i, w) in cc.at(&format!("/spec/workers/{list}")).and_then(Value::as_array).into_iter().flatten().enumerate() {
                 let p = FPath::new(&["spec", "workers", list]).index(i);
-                errs.extend(template_ref_errors(w.pointer("/bootstrap/templateRef"), &p.child("template").child("bootstrap")));
-                errs.extend(template_ref_errors(w.pointer("/infrastructure/templateRef"), &p.child("template").child("infrastructure")));
+                errs.extend(template_ref_errors(w.ptr("/bootstrap/templateRef"), &p.child("template").child("bootstrap")));
+                errs.extend(template_ref_errors(w.ptr("/infrastructure/templateRef"), &p.child("template").child("infrastructure")));
                 let class = w.get("class").and_then(Value::as_str).unwrap_or("");
                 if !seen.insert(class.to_string()) {
                     errs.push(FieldError::invalid(

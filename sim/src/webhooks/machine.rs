@@ -5,6 +5,7 @@ use crate::controllers::common::{keys, parse_version, with_v};
 use crate::features::FeatureGates;
 use crate::kinds::Kind;
 use crate::object::Object;
+use crate::object::Ptr;
 use crate::store::api::{AdmissionRequest, Operation, Webhook};
 use crate::store::error::qualified_kind;
 use crate::store::Store;
@@ -140,7 +141,7 @@ impl Webhook for MachineHealthCheckWebhook {
         if empty {
             errs.push("spec.selector: Required value: selector must not be empty".into());
         }
-        if let Some(c) = sel.and_then(|s| s.pointer("/matchLabels/cluster.x-k8s.io~1cluster-name")).and_then(Value::as_str) {
+        if let Some(c) = sel.and_then(|s| s.ptr("/matchLabels/cluster.x-k8s.io~1cluster-name")).and_then(Value::as_str) {
             if Some(c) != m.str_at("/spec/clusterName") {
                 errs.push(
                     "spec.selector: Invalid value: cannot specify a cluster selector other than the one specified by ClusterName".into(),

@@ -5,6 +5,7 @@
 //! `/run/kubeadm/kubeadm.yaml`, and `runcmd` with `kubeadm init|join --config ...` followed by the
 //! success sentinel `/run/cluster-api/bootstrap-success.complete`.
 
+use crate::object::Ptr;
 use serde_json::{json, Value};
 
 /// What the node will run.
@@ -53,7 +54,7 @@ pub struct BootstrapInput<'a> {
 /// Write the cloud-config.
 pub fn render(input: &BootstrapInput<'_>) -> String {
     let taints: Vec<Value> = input.taints.iter().map(|(k, e)| json!({"key": k, "effect": e})).collect();
-    let node_registration = json!({"taints": taints, "kubeletExtraArgs": input.spec.pointer("/initConfiguration/nodeRegistration/kubeletExtraArgs").cloned().unwrap_or(json!([]))});
+    let node_registration = json!({"taints": taints, "kubeletExtraArgs": input.spec.ptr("/initConfiguration/nodeRegistration/kubeletExtraArgs").cloned().unwrap_or(json!([]))});
     let mut docs: Vec<Value> = Vec::new();
     match input.kind {
         BootKind::Init => {
@@ -128,11 +129,11 @@ impl BootstrapPlan {
                 }
                 Some("JoinConfiguration") => {
                     control_plane = v.get("controlPlane").is_some_and(|c| !c.is_null());
-                    endpoint = v.pointer("/discovery/bootstrapToken/apiServerEndpoint").and_then(Value::as_str).unwrap_or("").to_string();
+                    endpoint = v.ptr("/discovery/bootstrapToken/apiServerEndpoint").and_then(Value::as_str).unwrap_or("").to_string();
                 }
                 _ => {}
             }
-            if let Some(ts) = v.pointer("/nodeRegistration/taints").and_then(Value::as_array) {
+            if let Some(ts) = v.ptr("/nodeRegistration/taints").and_then(Value::as_array) {
                 taints = ts
                     .iter()
                     .filter_map(|t| {

@@ -7,6 +7,7 @@
 //! `Unknown` after the node-monitor grace period (40s); static pods keep running when only the kubelet
 //! stops; the API server needs etcd quorum to answer.
 
+use crate::object::Ptr;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -162,8 +163,8 @@ impl WorkloadCluster {
     /// Apply a resource; returns the name of a CNI it installs, if it is one.
     pub fn apply_resource(&mut self, obj: Value, now: u64) -> Option<String> {
         let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("").to_string();
-        let ns = obj.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("default").to_string();
-        let name = obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();
+        let ns = obj.ptr("/metadata/namespace").and_then(Value::as_str).unwrap_or("default").to_string();
+        let name = obj.ptr("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();
         self.resources.insert(format!("{kind}/{ns}/{name}"), obj);
         if kind == "DaemonSet" && CNI_DAEMONSETS.contains(&name.as_str()) {
             if self.cni.as_ref().is_none_or(|c| c.crashed) {

@@ -32,7 +32,7 @@ pub fn aggregate(objs: &[&Object], source: &str, target: &str, reasons: (&str, &
     let mut items: Vec<(Priority, String, String, u64)> = objs
         .iter()
         .map(|o| match conditions::get(o, source) {
-            Some(c) => (priority(c.status), c.message.to_string(), o.name().to_string(), c.since_ms),
+            Some(c) => (priority(c.status), c.message.to_string(), o.name().to_string(), c.since_ms()),
             None => (Priority::Unknown, format!("Condition {source} not yet reported"), o.name().to_string(), 0),
         })
         .collect();

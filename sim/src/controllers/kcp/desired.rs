@@ -10,6 +10,7 @@
 use super::scope::{self, cond, REMEDIATION_FOR, REMEDIATION_IN_PROGRESS};
 use crate::controllers::common::{self, keys};
 use crate::kinds::Kind;
+use crate::object::Ptr;
 use crate::object::{Object, OwnerRef};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -249,10 +250,10 @@ pub fn infra_machine(kcp: &Object, cluster: &Object, template: &Object, name: &s
         })?;
     let mut o = Object::new(kind, kcp.namespace(), name);
     let tmpl = template.at("/spec/template");
-    for (k, v) in string_map(tmpl.and_then(|t| t.pointer("/metadata/labels"))) {
+    for (k, v) in string_map(tmpl.and_then(|t| t.ptr("/metadata/labels"))) {
         o.meta.labels.insert(k, v);
     }
-    for (k, v) in string_map(tmpl.and_then(|t| t.pointer("/metadata/annotations"))) {
+    for (k, v) in string_map(tmpl.and_then(|t| t.ptr("/metadata/annotations"))) {
         o.meta.annotations.insert(k, v);
     }
     for (k, v) in annotations(kcp) {
@@ -306,7 +307,7 @@ mod tests {
         assert!(init.get("initConfiguration").is_some());
         let join = config_spec(&k, true);
         assert!(join.get("initConfiguration").is_none());
-        assert_eq!(join.pointer("/joinConfiguration/controlPlane"), Some(&json!({})));
+        assert_eq!(join.ptr("/joinConfiguration/controlPlane"), Some(&json!({})));
     }
 
     #[rstest]
@@ -316,7 +317,7 @@ mod tests {
     #[case("v1.36.0", false)]
     fn kubelet_local_mode_gate_follows_the_version(#[case] version: &str, #[case] set: bool) {
         let spec = config_spec(&kcp(version), true);
-        assert_eq!(spec.pointer("/clusterConfiguration/featureGates/ControlPlaneKubeletLocalMode").is_some(), set);
+        assert_eq!(spec.ptr("/clusterConfiguration/featureGates/ControlPlaneKubeletLocalMode").is_some(), set);
     }
 
     #[rstest]

@@ -72,7 +72,7 @@ pub fn set_unknown(cp: &mut ControlPlane, overwrite: bool, kcp_reason: &str, mac
 /// to try); an error return means the workload cluster could not be inspected.
 pub fn reconcile(cp: &mut ControlPlane, view: Result<&WorkloadView, &str>, now: u64) -> Result<(), String> {
     reconcile_up_to_date(cp, now);
-    let initialized_cond = conditions::get(&cp.kcp, cond::INITIALIZED).filter(|c| c.status == Status::True).map(|c| c.since_ms);
+    let initialized_cond = conditions::get(&cp.kcp, cond::INITIALIZED).filter(|c| c.status == Status::True).map(|c| c.since_ms());
     let Some(initialized_since) = initialized_cond.filter(|_| cp.initialized()) else {
         set_unknown(cp, true, "InspectionFailed", "InspectionFailed", "Waiting for Cluster control plane to be initialized", now);
         return Ok(());
@@ -80,7 +80,7 @@ pub fn reconcile(cp: &mut ControlPlane, view: Result<&WorkloadView, &str>, now: 
     let view = match view {
         Ok(v) => v,
         Err(e) => {
-            let probe = conditions::get(&cp.cluster, "RemoteConnectionProbe").filter(|c| c.status == Status::False).map(|c| c.since_ms);
+            let probe = conditions::get(&cp.cluster, "RemoteConnectionProbe").filter(|c| c.status == Status::False).map(|c| c.since_ms());
             let last_success = probe.unwrap_or(now);
             let message = probe.map(|t| format!("Last successful probe at {}", timestamp(t))).unwrap_or_default();
             let overwrite = now.saturating_sub(last_success.max(initialized_since)) > REMOTE_CONDITIONS_GRACE_MS;

@@ -260,7 +260,7 @@ fn surfaces(m: &Object, types: &[&str], now: u64) -> bool {
         .iter()
         .filter_map(|t| conditions::get(m, t))
         .filter(|c| c.status != Status::True)
-        .map(|c| c.since_ms)
+        .map(|c| c.since_ms())
         .min()
         .is_some_and(|t| now.saturating_sub(t) > 10_000)
 }
@@ -274,7 +274,7 @@ pub fn available_condition(cp: &ControlPlane, now: u64) -> Cond {
     if managed {
         if cp.etcd_members.is_none() {
             let recent = conditions::get(&cp.kcp, cond::INITIALIZED)
-                .is_some_and(|c| c.status == Status::True && now.saturating_sub(c.since_ms) < 120_000);
+                .is_some_and(|c| c.status == Status::True && now.saturating_sub(c.since_ms()) < 120_000);
             return if recent {
                 Cond::f(cond::AVAILABLE, "NotAvailable", "Waiting for etcd to report the list of members")
             } else {

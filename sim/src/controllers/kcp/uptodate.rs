@@ -12,6 +12,7 @@ use super::desired;
 use super::scope::time_at;
 use crate::controllers::common::keys;
 use crate::object::Object;
+use crate::object::Ptr;
 use serde_json::{json, Value};
 
 /// Why a Machine is outdated (empty = up to date), as `UpToDate` condition messages.
@@ -68,7 +69,7 @@ pub fn infra_matches(kcp: &Object, infra: &Object) -> bool {
 /// config is converted to join), then, for init configs, against the init variant.
 pub fn config_matches(kcp: &Object, config: &Object) -> bool {
     let current = config.at("/spec").cloned().unwrap_or_else(|| json!({}));
-    let is_init = current.pointer("/joinConfiguration/controlPlane").is_none_or(Value::is_null);
+    let is_init = current.ptr("/joinConfiguration/controlPlane").is_none_or(Value::is_null);
     let desired_join = desired::config_spec(kcp, true);
     let current_join = if is_init { init_to_join(&current, &desired_join) } else { current.clone() };
     if normalize(&current_join, &desired_join) == normalize(&desired_join, &desired_join) {
@@ -97,7 +98,7 @@ fn init_to_join(spec: &Value, desired: &Value) -> Value {
         cp.insert("localAPIEndpoint".into(), v.clone());
     }
     join.insert("controlPlane".into(), Value::Object(cp));
-    if let Some(v) = desired.pointer("/joinConfiguration/caCertPath") {
+    if let Some(v) = desired.ptr("/joinConfiguration/caCertPath") {
         join.insert("caCertPath".into(), v.clone());
     }
     m.insert("joinConfiguration".into(), Value::Object(join));
@@ -111,7 +112,7 @@ fn normalize(spec: &Value, desired: &Value) -> Value {
         if let Some(cc) = m.get_mut("clusterConfiguration").and_then(Value::as_object_mut) {
             cc.remove("controlPlaneEndpoint");
             cc.remove("dns");
-            if let Some(d) = desired.pointer("/clusterConfiguration/dns") {
+            if let Some(d) = desired.ptr("/clusterConfiguration/dns") {
                 cc.insert("dns".into(), d.clone());
             }
         }

@@ -9,6 +9,7 @@
 //! equal hashes — is the same).
 
 use super::intstr::Rollout;
+use crate::object::Ptr;
 use crate::object::{parse_timestamp, Object};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -91,7 +92,7 @@ pub struct UpToDate {
 }
 
 fn s<'a>(v: &'a Value, p: &str) -> &'a str {
-    v.pointer(p).and_then(Value::as_str).unwrap_or("")
+    v.ptr(p).and_then(Value::as_str).unwrap_or("")
 }
 
 fn ref_eq(a: &Value, b: &Value, p: &str) -> bool {
@@ -107,8 +108,8 @@ pub fn template_up_to_date(current: &Value, desired: &Value) -> UpToDate {
         r.condition_messages.push(format!("Version {cv}, {dv} required"));
     }
     let bootstrap_eq = ref_eq(current, desired, "/spec/bootstrap/configRef")
-        && current.pointer("/spec/bootstrap/dataSecretName").and_then(Value::as_str)
-            == desired.pointer("/spec/bootstrap/dataSecretName").and_then(Value::as_str);
+        && current.ptr("/spec/bootstrap/dataSecretName").and_then(Value::as_str)
+            == desired.ptr("/spec/bootstrap/dataSecretName").and_then(Value::as_str);
     let has_config_ref =
         !s(current, "/spec/bootstrap/configRef/name").is_empty() || !s(current, "/spec/bootstrap/configRef/kind").is_empty();
     if !bootstrap_eq {
@@ -122,7 +123,7 @@ pub fn template_up_to_date(current: &Value, desired: &Value) -> UpToDate {
             ));
             r.condition_messages.push(format!("{} is not up-to-date", ck.strip_suffix("Template").unwrap_or(ck)));
         } else {
-            let name = |v: &Value| v.pointer("/spec/bootstrap/dataSecretName").and_then(Value::as_str).unwrap_or("nil").to_string();
+            let name = |v: &Value| v.ptr("/spec/bootstrap/dataSecretName").and_then(Value::as_str).unwrap_or("nil").to_string();
             let m = format!("spec.bootstrap.dataSecretName {}, {} required", name(current), name(desired));
             r.log_messages.push(m.clone());
             r.condition_messages.push(m);

@@ -12,6 +12,7 @@ use super::variables;
 use crate::controllers::common::{self, preamble};
 use crate::controllers::conditions::{self, Cond};
 use crate::kinds::Kind;
+use crate::object::Ptr;
 use crate::object::{ObjKey, Object, OwnerRef};
 use crate::runtime::{Action, Ctx, ReconcileError, ReconcileResult, Reconciler};
 use crate::store::error::resource_name;
@@ -47,8 +48,8 @@ pub fn template_refs(cc: &Object) -> Vec<Value> {
     push(cc.at("/spec/controlPlane/machineInfrastructure/templateRef"));
     for list in ["machineDeployments", "machinePools"] {
         for w in cc.at(&format!("/spec/workers/{list}")).and_then(Value::as_array).into_iter().flatten() {
-            push(w.pointer("/bootstrap/templateRef"));
-            push(w.pointer("/infrastructure/templateRef"));
+            push(w.ptr("/bootstrap/templateRef"));
+            push(w.ptr("/infrastructure/templateRef"));
         }
     }
     refs

@@ -19,6 +19,7 @@ use crate::controllers::common::{keys, set_owner};
 use crate::kinds::Kind;
 use crate::mutants::Mutant;
 use crate::object::Object;
+use crate::object::Ptr;
 use crate::runtime::Ctx;
 use crate::store::error::qualified_kind;
 use serde_json::{json, Map, Value};
@@ -139,29 +140,29 @@ pub fn template_to_object(
 ) -> Result<Object, String> {
     let kind = template.kind.template_target().ok_or_else(|| format!("{} is not a template kind", template.kind))?;
     let mut o = Object::new(kind, cluster.namespace(), name);
-    let mut l = str_map(patched.pointer("/spec/template/metadata/labels"));
+    let mut l = str_map(patched.ptr("/spec/template/metadata/labels"));
     l.extend(labels.iter().map(|(k, v)| (k.clone(), v.clone())));
     l.insert(keys::CLUSTER_NAME.into(), cluster.name().to_string());
     l.insert(keys::TOPOLOGY_OWNED.into(), String::new());
-    let mut a = str_map(patched.pointer("/spec/template/metadata/annotations"));
+    let mut a = str_map(patched.ptr("/spec/template/metadata/annotations"));
     a.extend(annotations.iter().map(|(k, v)| (k.clone(), v.clone())));
     cloned_from(&mut a, template);
     o.meta.labels = l;
     o.meta.annotations = a;
-    o.set("/spec", patched.pointer("/spec/template/spec").cloned().unwrap_or_else(|| json!({})));
+    o.set("/spec", patched.ptr("/spec/template/spec").cloned().unwrap_or_else(|| json!({})));
     Ok(o)
 }
 
 /// `templateToTemplate`: a per-cluster copy of a template, owned by the Cluster.
 pub fn template_to_template(template: &Object, patched: &Value, cluster: &Object, name: &str, extra_labels: &[(&str, &str)]) -> Object {
     let mut o = Object::new(template.kind, cluster.namespace(), name);
-    let mut l = str_map(patched.pointer("/metadata/labels"));
+    let mut l = str_map(patched.ptr("/metadata/labels"));
     l.insert(keys::CLUSTER_NAME.into(), cluster.name().to_string());
     l.insert(keys::TOPOLOGY_OWNED.into(), String::new());
     for (k, v) in extra_labels {
         l.insert(k.to_string(), v.to_string());
     }
-    let mut a = str_map(patched.pointer("/metadata/annotations"));
+    let mut a = str_map(patched.ptr("/metadata/annotations"));
     cloned_from(&mut a, template);
     a.remove(LAST_APPLIED);
     o.meta.labels = l;
@@ -193,7 +194,7 @@ pub fn machine_health_check(name: &str, cluster: &Object, selector: Value, hc: &
     o.set("/spec/checks", checks);
     let mut remediation = Map::new();
     for k in ["triggerIf", "templateRef"] {
-        if let Some(v) = hc.pointer(&format!("/remediation/{k}")).filter(|v| v.as_object().is_some_and(|m| !m.is_empty())) {
+        if let Some(v) = hc.ptr(&format!("/remediation/{k}")).filter(|v| v.as_object().is_some_and(|m| !m.is_empty())) {
             remediation.insert(k.to_string(), v.clone());
         }
     }
@@ -227,8 +228,8 @@ fn metadata_builtin(labels: &BTreeMap<String, String>, annotations: &BTreeMap<St
 /// The cluster-wide builtin variables (`builtin.cluster.*`).
 pub fn cluster_builtins(cluster: &Object) -> Value {
     let topo = cluster.at("/spec/topology").cloned().unwrap_or(Value::Null);
-    let class = topo.pointer("/classRef/name").and_then(Value::as_str).unwrap_or("");
-    let class_ns = topo.pointer("/classRef/namespace").and_then(Value::as_str).filter(|s| !s.is_empty()).unwrap_or(cluster.namespace());
+    let class = topo.ptr("/classRef/name").and_then(Value::as_str).unwrap_or("");
+    let class_ns = topo.ptr("/classRef/namespace").and_then(Value::as_str).filter(|s| !s.is_empty()).unwrap_or(cluster.namespace());
     let mut c = json!({
         "name": cluster.name(),
         "namespace": cluster.namespace(),
@@ -378,23 +379,23 @@ pub fn generate(ctx: &mut Ctx<'_>, cluster: &Object, bp: &Blueprint, cur: &Curre
         }
     };
     let mut cp_labels =
-        merge_first_wins(&str_map(topo.pointer("/controlPlane/metadata/labels")), &str_map(class.at("/spec/controlPlane/metadata/labels")));
+        merge_first_wins(&str_map(topo.ptr("/controlPlane/metadata/labels")), &str_map(class.at("/spec/controlPlane/metadata/labels")));
     cp_labels.insert(keys::CLUSTER_NAME.into(), cname.clone());
     cp_labels.insert(keys::TOPOLOGY_OWNED.into(), String::new());
     let cp_annotations = merge_first_wins(
-        &str_map(topo.pointer("/controlPlane/metadata/annotations")),
+        &str_map(topo.ptr("/controlPlane/metadata/annotations")),
         &str_map(class.at("/spec/controlPlane/metadata/annotations")),
     );
-    let cp_replicas = topo.pointer("/controlPlane/replicas").cloned().filter(|r| !r.is_null());
+    let cp_replicas = topo.ptr("/controlPlane/replicas").cloned().filter(|r| !r.is_null());
 
     // Workers: names, versions, metadata.
     let workers_first = ctx.mutant(Mutant::TopologyWorkersFirst);
-    let md_list: Vec<Value> = topo.pointer("/workers/machineDeployments").and_then(Value::as_array).cloned().unwrap_or_default();
+    let md_list: Vec<Value> = topo.ptr("/workers/machineDeployments").and_then(Value::as_array).cloned().unwrap_or_default();
     let mut md_plans = Vec::new();
     for md in &md_list {
         md_plans.push(worker_plan(ctx, cluster, bp, cur, t, md, &md_list, false, &topology_version, workers_first)?);
     }
-    let mp_list: Vec<Value> = topo.pointer("/workers/machinePools").and_then(Value::as_array).cloned().unwrap_or_default();
+    let mp_list: Vec<Value> = topo.ptr("/workers/machinePools").and_then(Value::as_array).cloned().unwrap_or_default();
     let mut mp_plans = Vec::new();
     for mp in &mp_list {
         mp_plans.push(worker_plan(ctx, cluster, bp, cur, t, mp, &mp_list, true, &topology_version, workers_first)?);
@@ -416,7 +417,7 @@ pub fn generate(ctx: &mut Ctx<'_>, cluster: &Object, bp: &Blueprint, cur: &Curre
         cp_builtin["machineTemplate"] = json!({"infrastructureRef": {"name": n}});
     }
     let cp_builtin = json!({"controlPlane": cp_builtin});
-    let cp_overrides: Vec<Value> = topo.pointer("/controlPlane/variables/overrides").and_then(Value::as_array).cloned().unwrap_or_default();
+    let cp_overrides: Vec<Value> = topo.ptr("/controlPlane/variables/overrides").and_then(Value::as_array).cloned().unwrap_or_default();
     let mut items = vec![
         Item { holder: Holder::InfraCluster, template: bp.infra.to_json(), builtin: json!({}), overrides: vec![] },
         Item { holder: Holder::ControlPlane, template: bp.cp.to_json(), builtin: cp_builtin.clone(), overrides: cp_overrides.clone() },
@@ -436,7 +437,7 @@ pub fn generate(ctx: &mut Ctx<'_>, cluster: &Object, bp: &Blueprint, cur: &Curre
                 b["metadata"] = m;
             }
             let builtin = json!({key: b});
-            let overrides: Vec<Value> = p.topo.pointer("/variables/overrides").and_then(Value::as_array).cloned().unwrap_or_default();
+            let overrides: Vec<Value> = p.topo.ptr("/variables/overrides").and_then(Value::as_array).cloned().unwrap_or_default();
             let (hb, hi) = if pools {
                 (Holder::MpBootstrap(p.topo_name.clone()), Holder::MpInfra(p.topo_name.clone()))
             } else {
@@ -483,19 +484,19 @@ pub fn generate(ctx: &mut Ctx<'_>, cluster: &Object, bp: &Blueprint, cur: &Curre
     if let Some(r) = &cp_replicas {
         cp.set("/spec/replicas", r.clone());
     }
-    if let Some(after) = topo.pointer("/controlPlane/rollout/after").filter(|a| !a.is_null()) {
+    if let Some(after) = topo.ptr("/controlPlane/rollout/after").filter(|a| !a.is_null()) {
         cp.set("/spec/rollout/after", after.clone());
     }
     for (field, pointer) in
         [("readinessGates", "/spec/machineTemplate/spec/readinessGates"), ("taints", "/spec/machineTemplate/spec/taints")]
     {
-        if let Some(v) = first_defined(topo.pointer(&format!("/controlPlane/{field}")), class.at(&format!("/spec/controlPlane/{field}"))) {
+        if let Some(v) = first_defined(topo.ptr(&format!("/controlPlane/{field}")), class.at(&format!("/spec/controlPlane/{field}"))) {
             cp.set(pointer, v.clone());
         }
     }
     for t_ in ["nodeDrainTimeoutSeconds", "nodeVolumeDetachTimeoutSeconds", "nodeDeletionTimeoutSeconds"] {
         if let Some(v) =
-            first_defined(topo.pointer(&format!("/controlPlane/deletion/{t_}")), class.at(&format!("/spec/controlPlane/deletion/{t_}")))
+            first_defined(topo.ptr(&format!("/controlPlane/deletion/{t_}")), class.at(&format!("/spec/controlPlane/deletion/{t_}")))
         {
             cp.set(&format!("/spec/machineTemplate/spec/deletion/{t_}"), v.clone());
         }
@@ -504,7 +505,7 @@ pub fn generate(ctx: &mut Ctx<'_>, cluster: &Object, bp: &Blueprint, cur: &Curre
 
     // Control plane MachineHealthCheck.
     let cp_mhc = if bp.cp_machine.is_some() {
-        let topo_hc = topo.pointer("/controlPlane/healthCheck");
+        let topo_hc = topo.ptr("/controlPlane/healthCheck");
         let class_hc = class.at("/spec/controlPlane/healthCheck");
         let defined = health_check_defined(topo_hc) || health_check_defined(class_hc);
         let enabled = topo_hc.and_then(|h| h.get("enabled")).and_then(Value::as_bool).unwrap_or(true);
@@ -626,7 +627,7 @@ fn worker_plan(
             let default_tpl = format!("{{{{ .cluster.name }}}}-{{{{ .{name_key}.topologyName }}}}-{{{{ .random }}}}");
             let tpl = class
                 .def
-                .pointer("/naming/template")
+                .ptr("/naming/template")
                 .and_then(Value::as_str)
                 .filter(|t| !t.is_empty())
                 .map(str::to_string)
@@ -634,11 +635,10 @@ fn worker_plan(
             templated_name(ctx, &tpl, cname, json!({name_key: {"topologyName": topo_name}}))?
         }
     };
-    let mut annotations =
-        merge_first_wins(&str_map(topo.pointer("/metadata/annotations")), &str_map(class.def.pointer("/metadata/annotations")));
+    let mut annotations = merge_first_wins(&str_map(topo.ptr("/metadata/annotations")), &str_map(class.def.ptr("/metadata/annotations")));
     annotations.remove(upgrade::HOLD_UPGRADE_SEQUENCE);
     annotations.remove(upgrade::DEFER_UPGRADE);
-    let mut labels = merge_first_wins(&str_map(topo.pointer("/metadata/labels")), &str_map(class.def.pointer("/metadata/labels")));
+    let mut labels = merge_first_wins(&str_map(topo.ptr("/metadata/labels")), &str_map(class.def.ptr("/metadata/labels")));
     labels.insert(keys::CLUSTER_NAME.into(), cname.to_string());
     labels.insert(keys::TOPOLOGY_OWNED.into(), String::new());
     labels.insert(name_label.into(), topo_name.clone());
@@ -678,7 +678,7 @@ fn machine_deployment(cluster: &Object, p: &WorkerPlan, patched_bootstrap: &Valu
         md.set("/spec/template/spec/failureDomain", fd.clone());
     }
     for t_ in ["nodeDrainTimeoutSeconds", "nodeVolumeDetachTimeoutSeconds", "nodeDeletionTimeoutSeconds"] {
-        if let Some(v) = first_defined(topo.pointer(&format!("/deletion/{t_}")), cls.pointer(&format!("/deletion/{t_}"))) {
+        if let Some(v) = first_defined(topo.ptr(&format!("/deletion/{t_}")), cls.ptr(&format!("/deletion/{t_}"))) {
             md.set(&format!("/spec/template/spec/deletion/{t_}"), v.clone());
         }
     }
@@ -692,14 +692,12 @@ fn machine_deployment(cluster: &Object, p: &WorkerPlan, patched_bootstrap: &Valu
         }
     }
     if let Some(o) = first_defined(
-        topo.pointer("/deletion/order").filter(|o| o.as_str() != Some("")),
-        cls.pointer("/deletion/order").filter(|o| o.as_str() != Some("")),
+        topo.ptr("/deletion/order").filter(|o| o.as_str() != Some("")),
+        cls.ptr("/deletion/order").filter(|o| o.as_str() != Some("")),
     ) {
         md.set("/spec/deletion/order", o.clone());
     }
-    if let Some(m) =
-        first_defined(topo.pointer("/healthCheck/remediation/maxInFlight"), cls.pointer("/healthCheck/remediation/maxInFlight"))
-    {
+    if let Some(m) = first_defined(topo.ptr("/healthCheck/remediation/maxInFlight"), cls.ptr("/healthCheck/remediation/maxInFlight")) {
         md.set("/spec/remediation/maxInFlight", m.clone());
     }
     let non_empty = |v: Option<&Value>| v.and_then(Value::as_object).is_some_and(|m| !m.is_empty());
@@ -750,7 +748,7 @@ fn machine_pool(cluster: &Object, p: &WorkerPlan, patched_bootstrap: &Value, pat
     mp.set("/spec/template/spec/bootstrap/configRef", contract_ref(bootstrap.kind, bootstrap.name()));
     mp.set("/spec/template/spec/infrastructureRef", contract_ref(infra.kind, infra.name()));
     for t_ in ["nodeDrainTimeoutSeconds", "nodeVolumeDetachTimeoutSeconds", "nodeDeletionTimeoutSeconds"] {
-        if let Some(v) = first_defined(topo.pointer(&format!("/deletion/{t_}")), cls.pointer(&format!("/deletion/{t_}"))) {
+        if let Some(v) = first_defined(topo.ptr(&format!("/deletion/{t_}")), cls.ptr(&format!("/deletion/{t_}"))) {
             mp.set(&format!("/spec/template/spec/deletion/{t_}"), v.clone());
         }
     }

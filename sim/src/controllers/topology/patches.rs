@@ -13,6 +13,7 @@
 use super::gotmpl;
 use super::variables::{BUILTIN, FROM_INLINE};
 use crate::memo;
+use crate::object::Ptr;
 use serde_json::{json, Map, Value};
 
 /// Which field of which object holds a template (`HolderReference` in CAPI).
@@ -66,7 +67,7 @@ pub fn apply(
             memo::hash_json(v, h);
         }
         for item in items.iter() {
-            std::hash::Hash::hash(&item.holder, &mut &mut *h);
+            std::hash::Hash::hash(&item.holder, h);
             memo::hash_json(&item.template, h);
             memo::hash_json(&item.builtin, h);
             item.overrides.iter().for_each(|o| memo::hash_json(o, h));
@@ -245,10 +246,9 @@ pub fn matches_selector(item: &Item, vars: &Map<String, Value>, selector: &Value
     if flag("controlPlane") && matches!(item.holder, Holder::ControlPlane | Holder::ControlPlaneMachine) {
         return true;
     }
-    let class_of =
-        |key: &str| vars.get(BUILTIN).and_then(|b| b.pointer(&format!("/{key}/class"))).and_then(Value::as_str).map(str::to_string);
+    let class_of = |key: &str| vars.get(BUILTIN).and_then(|b| b.ptr(&format!("/{key}/class"))).and_then(Value::as_str).map(str::to_string);
     let names = |key: &str| -> Vec<String> {
-        mr.pointer(&format!("/{key}/names"))
+        mr.ptr(&format!("/{key}/names"))
             .and_then(Value::as_array)
             .into_iter()
             .flatten()
@@ -375,7 +375,7 @@ fn apply_to_item(item: &mut Item, ops: Vec<Value>) -> Result<(), String> {
     let mut doc = item.template.clone();
     json_patch::patch(&mut doc, &patch).map_err(|e| format!("failed to apply patch: error applying json patch (RFC6902): {e}"))?;
     for pointer in ["/spec", "/metadata/labels", "/metadata/annotations"] {
-        let new = doc.pointer(pointer).cloned();
+        let new = doc.ptr(pointer).cloned();
         set_pointer(&mut item.template, pointer, new);
     }
     Ok(())
@@ -504,10 +504,10 @@ mod tests {
     #[case(true, "/spec/template/spec/backend/docker/customImage")]
     fn custom_image_follows_builtin_versions(#[case] dev: bool, #[case] pointer: &str) {
         let its = run(dev, default_vars(true, ""));
-        assert_eq!(its[1].template.pointer(pointer), Some(&json!("kindest/node:v1.34.0_k3s1")));
-        assert_eq!(its[2].template.pointer(pointer), Some(&json!("kindest/node:v1.33.1")));
+        assert_eq!(its[1].template.ptr(pointer), Some(&json!("kindest/node:v1.34.0_k3s1")));
+        assert_eq!(its[2].template.ptr(pointer), Some(&json!("kindest/node:v1.33.1")));
         // Class "other" is not selected by the patch.
-        assert_eq!(its[3].template.pointer(pointer), None);
+        assert_eq!(its[3].template.ptr(pointer), None);
     }
 
     #[rstest]

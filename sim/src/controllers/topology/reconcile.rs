@@ -18,6 +18,7 @@ use super::variables;
 use crate::controllers::common::{self, keys};
 use crate::controllers::conditions::{self, Cond};
 use crate::kinds::Kind;
+use crate::object::Ptr;
 use crate::object::{ObjKey, Object, OwnerRef};
 use crate::objectset::ObjectSet;
 use crate::runtime::{Action, Ctx, ReconcileError, ReconcileResult, Reconciler};
@@ -199,19 +200,19 @@ fn persist_defaults(live: &mut Value, cached: &Value, defaulted: &Value) {
         }
     }
     let cp = "/controlPlane/variables/overrides";
-    if cached.pointer(cp) != defaulted.pointer(cp) {
-        if let Some(v) = defaulted.pointer(cp) {
+    if cached.ptr(cp) != defaulted.ptr(cp) {
+        if let Some(v) = defaulted.ptr(cp) {
             super::patches::set_pointer(live, cp, Some(v.clone()));
         }
     }
     for list in ["machineDeployments", "machinePools"] {
-        let items = |t: &Value| t.pointer(&format!("/workers/{list}")).and_then(Value::as_array).cloned().unwrap_or_default();
+        let items = |t: &Value| t.ptr(&format!("/workers/{list}")).and_then(Value::as_array).cloned().unwrap_or_default();
         let cached_items = items(cached);
         for d in items(defaulted) {
             let name = d.get("name").cloned();
             let c = cached_items.iter().find(|c| c.get("name") == name.as_ref());
-            let (Some(c), Some(v)) = (c, d.pointer("/variables/overrides")) else { continue };
-            if c.pointer("/variables/overrides") == Some(v) {
+            let (Some(c), Some(v)) = (c, d.ptr("/variables/overrides")) else { continue };
+            if c.ptr("/variables/overrides") == Some(v) {
                 continue;
             }
             let target = live

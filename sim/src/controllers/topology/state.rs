@@ -7,6 +7,7 @@
 use crate::controllers::common::{keys, ref_key};
 use crate::kinds::Kind;
 use crate::object::Object;
+use crate::object::Ptr;
 use crate::runtime::Ctx;
 use crate::store::error::resource_name;
 use serde_json::Value;
@@ -73,10 +74,10 @@ impl Blueprint {
         let mut mds = BTreeMap::new();
         for def in class.at("/spec/workers/machineDeployments").and_then(Value::as_array).into_iter().flatten() {
             let name = def.get("class").and_then(Value::as_str).unwrap_or("").to_string();
-            let infra = get_ref(ctx, def.pointer("/infrastructure/templateRef").unwrap_or(&Value::Null), ns).map_err(|e| {
+            let infra = get_ref(ctx, def.ptr("/infrastructure/templateRef").unwrap_or(&Value::Null), ns).map_err(|e| {
                 format!("failed to get infrastructure machine template for ClusterClass {cc}, MachineDeployment class {name:?}: {e}")
             })?;
-            let bootstrap = get_ref(ctx, def.pointer("/bootstrap/templateRef").unwrap_or(&Value::Null), ns).map_err(|e| {
+            let bootstrap = get_ref(ctx, def.ptr("/bootstrap/templateRef").unwrap_or(&Value::Null), ns).map_err(|e| {
                 format!("failed to get bootstrap config template for ClusterClass {cc}, MachineDeployment class {name:?}: {e}")
             })?;
             mds.insert(name, WorkerClass { def: def.clone(), bootstrap, infra });
@@ -84,10 +85,10 @@ impl Blueprint {
         let mut mps = BTreeMap::new();
         for def in class.at("/spec/workers/machinePools").and_then(Value::as_array).into_iter().flatten() {
             let name = def.get("class").and_then(Value::as_str).unwrap_or("").to_string();
-            let infra = get_ref(ctx, def.pointer("/infrastructure/templateRef").unwrap_or(&Value::Null), ns).map_err(|e| {
+            let infra = get_ref(ctx, def.ptr("/infrastructure/templateRef").unwrap_or(&Value::Null), ns).map_err(|e| {
                 format!("failed to get InfrastructureMachinePoolTemplate for ClusterClass {cc}, MachinePool class {name:?}: {e}")
             })?;
-            let bootstrap = get_ref(ctx, def.pointer("/bootstrap/templateRef").unwrap_or(&Value::Null), ns)
+            let bootstrap = get_ref(ctx, def.ptr("/bootstrap/templateRef").unwrap_or(&Value::Null), ns)
                 .map_err(|e| format!("failed to get bootstrap config for ClusterClass {cc}, MachinePool class {name:?}: {e}"))?;
             mps.insert(name, WorkerClass { def: def.clone(), bootstrap, infra });
         }

@@ -14,6 +14,7 @@
 
 use crate::controllers::common::keys;
 use crate::object::Object;
+use crate::object::Ptr;
 use serde_json::Value;
 use std::cmp::Ordering;
 use std::collections::BTreeSet;
@@ -362,7 +363,7 @@ pub fn control_plane_version(t: &mut Tracker, topology_version: &str, current: O
 /// Whether a worker topology's upgrade is deferred: its own defer/hold annotation, or a hold
 /// annotation on any worker topology before it in the list (`isMachineDeploymentDeferred`).
 pub fn is_deferred(list: &[Value], name: &str) -> bool {
-    let has = |w: &Value, k: &str| w.pointer("/metadata/annotations").and_then(|a| a.get(k)).is_some();
+    let has = |w: &Value, k: &str| w.ptr("/metadata/annotations").and_then(|a| a.get(k)).is_some();
     if let Some(me) = list.iter().find(|w| w.get("name").and_then(Value::as_str) == Some(name)) {
         if has(me, DEFER_UPGRADE) || has(me, HOLD_UPGRADE_SEQUENCE) {
             return true;

@@ -12,6 +12,7 @@
 
 use super::field::{FPath, FieldError};
 use super::schema::{self, Validator};
+use crate::object::Ptr;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
@@ -72,7 +73,7 @@ pub fn definitions_index(path: &FPath, status: &[Value]) -> Result<BTreeMap<Stri
                 Definition {
                     name,
                     required: first.get("required").and_then(Value::as_bool).unwrap_or(false),
-                    schema: first.pointer("/schema/openAPIV3Schema").cloned().unwrap_or_else(|| json!({})),
+                    schema: first.ptr("/schema/openAPIV3Schema").cloned().unwrap_or_else(|| json!({})),
                 },
             );
         }
@@ -222,7 +223,7 @@ fn topology_lists(topology: &Value) -> Vec<(FPath, String)> {
         "/controlPlane/variables/overrides".to_string(),
     )];
     for (list, key) in [("machineDeployments", "machineDeployments"), ("machinePools", "machinePools")] {
-        for (i, w) in topology.pointer(&format!("/workers/{list}")).and_then(Value::as_array).into_iter().flatten().enumerate() {
+        for (i, w) in topology.ptr(&format!("/workers/{list}")).and_then(Value::as_array).into_iter().flatten().enumerate() {
             let name = w.get("name").and_then(Value::as_str).unwrap_or("");
             out.push((
                 FPath::new(&["spec", "topology", "workers", key]).key(name).child("variables").child("overrides"),
@@ -252,7 +253,7 @@ pub fn default_and_validate(topology: &mut Value, status: &[Value]) -> Vec<Field
     }
     let overrides = topology_lists(topology);
     for (path, pointer) in &overrides {
-        let list: Vec<Value> = topology.pointer(pointer).and_then(Value::as_array).cloned().unwrap_or_default();
+        let list: Vec<Value> = topology.ptr(pointer).and_then(Value::as_array).cloned().unwrap_or_default();
         if list.is_empty() {
             continue;
         }
@@ -268,7 +269,7 @@ pub fn default_and_validate(topology: &mut Value, status: &[Value]) -> Vec<Field
     let values: Vec<Value> = topology.get("variables").and_then(Value::as_array).cloned().unwrap_or_default();
     errs.extend(validate_variables(&values, status, true, &cluster_path));
     for (path, pointer) in &overrides {
-        let list: Vec<Value> = topology.pointer(pointer).and_then(Value::as_array).cloned().unwrap_or_default();
+        let list: Vec<Value> = topology.ptr(pointer).and_then(Value::as_array).cloned().unwrap_or_default();
         if !list.is_empty() {
             errs.extend(validate_variables(&list, status, false, path));
         }
@@ -308,7 +309,7 @@ pub fn validate_class_variables(vars: &[Value], path: &FPath) -> Vec<FieldError>
         if name.contains('.') {
             errs.push(FieldError::invalid(p.child("name"), name, "variable name cannot contain \".\""));
         }
-        let schema = v.pointer("/schema/openAPIV3Schema").cloned().unwrap_or_else(|| json!({}));
+        let schema = v.ptr("/schema/openAPIV3Schema").cloned().unwrap_or_else(|| json!({}));
         schema::check_schema(&schema, &p.child("schema").child("openAPIV3Schema"), &mut errs);
     }
     errs

@@ -130,14 +130,19 @@ pub fn get<'a>(obj: &'a Object, type_: &str) -> Option<CondView<'a>> {
     })
 }
 
+/// One condition's status (reads nothing else of it).
+pub fn status(obj: &Object, type_: &str) -> Option<Status> {
+    list(obj).iter().find(|c| type_of(c) == Some(type_)).map(|c| Status::parse(c.get("status").and_then(Value::as_str).unwrap_or("")))
+}
+
 /// Whether a condition is True.
 pub fn is_true(obj: &Object, type_: &str) -> bool {
-    get(obj, type_).is_some_and(|c| c.status == Status::True)
+    status(obj, type_) == Some(Status::True)
 }
 
 /// Whether a condition is False.
 pub fn is_false(obj: &Object, type_: &str) -> bool {
-    get(obj, type_).is_some_and(|c| c.status == Status::False)
+    status(obj, type_) == Some(Status::False)
 }
 
 /// Set conditions in `status.conditions` of `obj` (replacing by type, keeping order of first

@@ -310,37 +310,68 @@ fn reconcile_topology(ctx: &mut Ctx<'_>, cluster: &Arc<Object>, s: &mut Scope) -
 /// Deep merge: objects merge key by key, anything else takes the desired value (server-side apply of
 /// the fields the topology controller sets).
 pub fn merge_json(current: &Value, desired: &Value) -> Value {
+    let mut out = current.clone();
+    merge_into(&mut out, desired);
+    out
+}
+
+/// [`merge_json`] in place.
+fn merge_into(current: &mut Value, desired: &Value) {
     match (current, desired) {
         (Value::Object(c), Value::Object(d)) => {
-            let mut out = c.clone();
             for (k, v) in d {
-                let merged = match c.get(k) {
-                    Some(cv) => merge_json(cv, v),
-                    None => v.clone(),
-                };
-                out.insert(k.clone(), merged);
+                match c.get_mut(k) {
+                    Some(cv) => merge_into(cv, v),
+                    None => {
+                        c.insert(k.clone(), v.clone());
+                    }
+                }
             }
-            Value::Object(out)
         }
-        (_, d) => d.clone(),
+        (c, d) => *c = d.clone(),
     }
 }
 
-/// `current` with the desired body (not status), labels and annotations applied.
+/// Whether [`merge_json`] of `desired` into `current` gives `current` back (read-only: most
+/// reconciles find the topology as it should be, and then nothing is copied).
+fn merge_is_noop(current: &Value, desired: &Value) -> bool {
+    match (current, desired) {
+        (Value::Object(c), Value::Object(d)) => d.iter().all(|(k, v)| c.get(k).is_some_and(|cv| merge_is_noop(cv, v))),
+        (c, d) => c == d,
+    }
+}
+
+/// Insert the entries of `from` that `into` lacks or holds with another value.
+fn extend_changed(into: &mut BTreeMap<String, String>, from: &BTreeMap<String, String>) {
+    for (k, v) in from {
+        if into.get(k) != Some(v) {
+            into.insert(k.clone(), v.clone());
+        }
+    }
+}
+
+/// `current` with the desired body (not status), labels and annotations applied. Only the top-level
+/// fields that the merge changes are written, so an up-to-date object keeps sharing its body.
 pub fn applied(current: &Object, desired: &Object) -> Object {
     let mut o = current.clone();
     for (k, v) in &desired.body {
         if k == "status" {
             continue;
         }
-        let merged = match current.body.get(k) {
-            Some(cv) => merge_json(cv, v),
-            None => v.clone(),
-        };
-        o.body.insert(k.clone(), merged);
+        match current.body.get(k) {
+            Some(cv) if merge_is_noop(cv, v) => {}
+            Some(_) => {
+                if let Some(ov) = o.body.get_mut(k) {
+                    merge_into(ov, v);
+                }
+            }
+            None => {
+                o.body.insert(k.clone(), v.clone());
+            }
+        }
     }
-    o.meta.labels.extend(desired.meta.labels.clone());
-    o.meta.annotations.extend(desired.meta.annotations.clone());
+    extend_changed(&mut o.meta.labels, &desired.meta.labels);
+    extend_changed(&mut o.meta.annotations, &desired.meta.annotations);
     o
 }
 
@@ -864,6 +895,37 @@ mod tests {
     #[case(json!({"v": "v1.34.0"}), json!({"v": "v1.35.0"}), json!({"v": "v1.35.0"}))]
     fn merge_applies_desired_fields(#[case] cur: Value, #[case] want_fields: Value, #[case] result: Value) {
         assert_eq!(merge_json(&cur, &want_fields), result);
+    }
+
+    #[rstest]
+    #[case(json!({"a": 1, "b": {"c": 2}}), json!({"b": {"c": 2}}), true)]
+    #[case(json!({"a": 1, "b": {"c": 2}}), json!({"b": {}}), true)]
+    #[case(json!({"a": 1, "b": {"c": 2}}), json!({"b": {"d": 3}}), false)]
+    #[case(json!({"a": 1}), json!({"a": 1.0}), false)]
+    #[case(json!({"l": [{"x": 1, "y": 2}]}), json!({"l": [{"x": 1}]}), false)]
+    #[case(json!({"a": {"b": 1}}), json!({"a": null}), false)]
+    #[case(json!({"a": null}), json!({"a": {}}), false)]
+    fn a_merge_is_a_no_op_exactly_when_it_changes_nothing(#[case] cur: Value, #[case] desired: Value, #[case] noop: bool) {
+        assert_eq!(merge_is_noop(&cur, &desired), noop);
+        assert_eq!(merge_json(&cur, &desired) == cur, noop);
+    }
+
+    #[test]
+    fn applying_an_up_to_date_object_keeps_its_body_shared() {
+        let mut cur = Object::new(Kind::MachineDeployment, "default", "md");
+        cur.body.insert("spec".into(), json!({"replicas": 3, "template": {"spec": {"version": "v1.34.0"}}}));
+        cur.meta.labels.insert("a".into(), "1".into());
+        let mut desired = cur.clone();
+        desired.body.insert("spec".into(), json!({"template": {"spec": {"version": "v1.34.0"}}}));
+        let same = applied(&cur, &desired);
+        assert!(same.body.shares(&cur.body), "an up-to-date object must not be copied");
+        assert_eq!(same, cur);
+        desired.body.insert("spec".into(), json!({"template": {"spec": {"version": "v1.35.0"}}}));
+        desired.meta.labels.insert("b".into(), "2".into());
+        let changed = applied(&cur, &desired);
+        assert_eq!(changed.at("/spec/template/spec/version"), Some(&json!("v1.35.0")));
+        assert_eq!(changed.at("/spec/replicas"), Some(&json!(3)));
+        assert_eq!(changed.meta.labels.len(), 2);
     }
 
     #[test]

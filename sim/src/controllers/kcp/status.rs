@@ -73,22 +73,21 @@ pub fn update(cp: &mut ControlPlane, workload_initialized: Option<bool>, now: u6
     }
     let replicas = cp.machines.len() as i64;
     let last = remediation::last_remediation(cp);
-    {
-        let st = cp.kcp.status_mut();
-        st.insert("selector".into(), json!(sel));
-        if vs.is_empty() {
-            st.remove("versions");
-        } else {
-            st.insert("versions".into(), Value::Array(vs.iter().map(|(v, n)| json!({"version": v, "replicas": n})).collect()));
-            st.insert("version".into(), json!(vs[0].0));
-        }
-        st.insert("replicas".into(), json!(replicas));
-        st.insert("readyReplicas".into(), json!(ready));
-        st.insert("availableReplicas".into(), json!(available));
-        st.insert("upToDateReplicas".into(), json!(up_to_date));
-        if let Some(d) = &last {
-            st.insert("lastRemediation".into(), d.to_status());
-        }
+    // Field by field, check-before-write: an unchanged status keeps sharing the cached body.
+    let k = &mut cp.kcp;
+    k.set("/status/selector", json!(sel));
+    if vs.is_empty() {
+        k.remove("/status/versions");
+    } else {
+        k.set("/status/versions", Value::Array(vs.iter().map(|(v, n)| json!({"version": v, "replicas": n})).collect()));
+        k.set("/status/version", json!(vs[0].0));
+    }
+    k.set("/status/replicas", json!(replicas));
+    k.set("/status/readyReplicas", json!(ready));
+    k.set("/status/availableReplicas", json!(available));
+    k.set("/status/upToDateReplicas", json!(up_to_date));
+    if let Some(d) = &last {
+        k.set("/status/lastRemediation", d.to_status());
     }
     if workload_initialized == Some(true) && !cp.initialized() {
         cp.kcp.set("/status/initialization/controlPlaneInitialized", json!(true));

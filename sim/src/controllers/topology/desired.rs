@@ -11,7 +11,7 @@
 //! through the Cluster's references and the topology labels).
 
 use super::gotmpl;
-use super::patches::{self, Holder, Item};
+use super::patches::{self, Holder, Item, Version};
 use super::state::{Blueprint, Current, WorkerClass};
 use super::upgrade::{self, CurrentCp, Tracker};
 use crate::apply::LAST_APPLIED;
@@ -273,6 +273,11 @@ struct WorkerPlan {
     annotations: BTreeMap<String, String>,
 }
 
+/// A JSON array as a slice (empty when absent or not an array).
+fn json_list(v: Option<&Value>) -> &[Value] {
+    v.and_then(Value::as_array).map_or(&[], Vec::as_slice)
+}
+
 /// Compute the desired state (`Generate`). `cluster` carries the defaulted topology.
 pub fn generate(ctx: &mut Ctx<'_>, cluster: &Object, bp: &Blueprint, cur: &Current, t: &mut Tracker) -> Result<Desired, String> {
     let topo = cluster.at("/spec/topology").cloned().unwrap_or(Value::Null);
@@ -419,11 +424,29 @@ pub fn generate(ctx: &mut Ctx<'_>, cluster: &Object, bp: &Blueprint, cur: &Curre
     let cp_builtin = json!({"controlPlane": cp_builtin});
     let cp_overrides: Vec<Value> = topo.ptr("/controlPlane/variables/overrides").and_then(Value::as_array).cloned().unwrap_or_default();
     let mut items = vec![
-        Item { holder: Holder::InfraCluster, template: bp.infra.to_json(), builtin: json!({}), overrides: vec![] },
-        Item { holder: Holder::ControlPlane, template: bp.cp.to_json(), builtin: cp_builtin.clone(), overrides: cp_overrides.clone() },
+        Item {
+            holder: Holder::InfraCluster,
+            template: bp.infra.to_json(),
+            source: Version::of(&bp.infra),
+            builtin: json!({}),
+            overrides: vec![],
+        },
+        Item {
+            holder: Holder::ControlPlane,
+            template: bp.cp.to_json(),
+            source: Version::of(&bp.cp),
+            builtin: cp_builtin.clone(),
+            overrides: cp_overrides.clone(),
+        },
     ];
     if let Some(m) = &bp.cp_machine {
-        items.push(Item { holder: Holder::ControlPlaneMachine, template: m.to_json(), builtin: cp_builtin, overrides: cp_overrides });
+        items.push(Item {
+            holder: Holder::ControlPlaneMachine,
+            template: m.to_json(),
+            source: Version::of(m),
+            builtin: cp_builtin,
+            overrides: cp_overrides,
+        });
     }
     for (plans, pools) in [(&md_plans, false), (&mp_plans, true)] {
         for p in plans.iter() {
@@ -443,15 +466,21 @@ pub fn generate(ctx: &mut Ctx<'_>, cluster: &Object, bp: &Blueprint, cur: &Curre
             } else {
                 (Holder::MdBootstrap(p.topo_name.clone()), Holder::MdInfra(p.topo_name.clone()))
             };
-            items.push(Item { holder: hb, template: p.class.bootstrap.to_json(), builtin: builtin.clone(), overrides: overrides.clone() });
-            items.push(Item { holder: hi, template: p.class.infra.to_json(), builtin, overrides });
+            let (b, i) = (&p.class.bootstrap, &p.class.infra);
+            items.push(Item {
+                holder: hb,
+                template: b.to_json(),
+                source: Version::of(b),
+                builtin: builtin.clone(),
+                overrides: overrides.clone(),
+            });
+            items.push(Item { holder: hi, template: i.to_json(), source: Version::of(i), builtin, overrides });
         }
     }
-    let class_patches: Vec<Value> = class.at("/spec/patches").and_then(Value::as_array).cloned().unwrap_or_default();
+    let class_patches = json_list(class.at("/spec/patches"));
     if !class_patches.is_empty() {
-        let status_vars: Vec<Value> = class.at("/status/variables").and_then(Value::as_array).cloned().unwrap_or_default();
-        let topo_vars: Vec<Value> = topo.get("variables").and_then(Value::as_array).cloned().unwrap_or_default();
-        patches::apply(&class_patches, &status_vars, &topo_vars, &cluster_builtins(cluster), &mut items)
+        let (status_vars, topo_vars) = (json_list(class.at("/status/variables")), json_list(topo.get("variables")));
+        patches::apply(Version::of(class).as_ref(), class_patches, status_vars, topo_vars, &cluster_builtins(cluster), &mut items)
             .map_err(|e| format!("failed to apply patches: {e}"))?;
     }
     let patched = |h: &Holder| items.iter().find(|i| &i.holder == h).map(|i| i.template.clone()).unwrap_or(Value::Null);

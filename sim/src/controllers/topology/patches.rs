@@ -15,6 +15,7 @@ use super::variables::{BUILTIN, FROM_INLINE};
 use crate::memo;
 use crate::object::Ptr;
 use serde_json::{json, Map, Value};
+use std::hash::Hasher;
 
 /// Which field of which object holds a template (`HolderReference` in CAPI).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -35,6 +36,26 @@ pub enum Holder {
     MpInfra(String),
 }
 
+/// An API object as stored, named by its uid and resourceVersion: together they fix its content, so
+/// the memo of [`apply`] keys on them instead of hashing the content (a quick-start class and its
+/// templates are tens of kilobytes of JSON, read on every topology reconcile).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Version {
+    /// metadata.uid.
+    pub uid: std::sync::Arc<str>,
+    /// metadata.resourceVersion.
+    pub resource_version: u64,
+}
+
+impl Version {
+    /// The version of a stored object; `None` for one never stored (no uid or resourceVersion yet),
+    /// whose content must be hashed.
+    pub fn of(o: &crate::object::Object) -> Option<Version> {
+        (!o.meta.uid.is_empty() && o.meta.resource_version > 0)
+            .then(|| Version { uid: o.meta.uid.clone(), resource_version: o.meta.resource_version })
+    }
+}
+
 /// A template the patches work on, with its template-specific variables.
 #[derive(Clone, Debug)]
 pub struct Item {
@@ -42,6 +63,8 @@ pub struct Item {
     pub holder: Holder,
     /// The template as JSON (`apiVersion`, `kind`, `metadata`, `spec`).
     pub template: Value,
+    /// The stored template object `template` was read from, when it was (see [`Version`]).
+    pub source: Option<Version>,
     /// Template-specific builtins (`{"controlPlane": {...}}`, `{"machineDeployment": {...}}`...).
     pub builtin: Value,
     /// Variable overrides of the control plane / MachineDeployment / MachinePool topology.
@@ -56,20 +79,43 @@ pub struct Item {
 /// of them: a fleet's clusters share a class, and a cluster's topology is recomputed on every
 /// reconcile although its inputs rarely change. Nothing observable depends on the memo.
 pub fn apply(
+    class: Option<&Version>,
     patches: &[Value],
     status_variables: &[Value],
     topology_variables: &[Value],
     global_builtin: &Value,
     items: &mut [Item],
 ) -> Result<(), String> {
+    // `class` is the stored ClusterClass `patches` and `status_variables` were read from, if they were.
     let key = memo::key(|h| {
-        for v in patches.iter().chain(status_variables).chain(topology_variables).chain([global_builtin]) {
+        match class {
+            Some(v) => {
+                h.write_u8(1);
+                std::hash::Hash::hash(v, h);
+            }
+            None => {
+                h.write_u8(0);
+                patches.iter().chain(status_variables).for_each(|v| memo::hash_json(v, h));
+                h.write_usize(patches.len());
+            }
+        }
+        for v in topology_variables.iter().chain([global_builtin]) {
             memo::hash_json(v, h);
         }
         for item in items.iter() {
             std::hash::Hash::hash(&item.holder, h);
-            memo::hash_json(&item.template, h);
+            match &item.source {
+                Some(v) => {
+                    h.write_u8(1);
+                    std::hash::Hash::hash(v, h);
+                }
+                None => {
+                    h.write_u8(0);
+                    memo::hash_json(&item.template, h);
+                }
+            }
             memo::hash_json(&item.builtin, h);
+            h.write_usize(item.overrides.len());
             item.overrides.iter().for_each(|o| memo::hash_json(o, h));
         }
     });
@@ -457,24 +503,28 @@ mod tests {
             Item {
                 holder: Holder::ControlPlane,
                 template: kcp_template(),
+                source: None,
                 builtin: json!({"controlPlane": {"version": "v1.34.0", "name": "c1-abcde"}}),
                 overrides: vec![],
             },
             Item {
                 holder: Holder::ControlPlaneMachine,
                 template: machine_template(dev),
+                source: None,
                 builtin: json!({"controlPlane": {"version": "v1.34.0+k3s1", "name": "c1-abcde"}}),
                 overrides: vec![],
             },
             Item {
                 holder: Holder::MdInfra("md-0".into()),
                 template: machine_template(dev),
+                source: None,
                 builtin: json!({"machineDeployment": {"version": "v1.33.1", "class": "default-worker", "name": "c1-md-0-xyz", "topologyName": "md-0"}}),
                 overrides: vec![],
             },
             Item {
                 holder: Holder::MdInfra("md-1".into()),
                 template: machine_template(dev),
+                source: None,
                 builtin: json!({"machineDeployment": {"version": "v1.33.1", "class": "other", "name": "c1-md-1-xyz", "topologyName": "md-1"}}),
                 overrides: vec![],
             },
@@ -484,6 +534,7 @@ mod tests {
     fn run(dev: bool, vars: Value) -> Vec<Item> {
         let mut its = items(dev);
         apply(
+            None,
             &qs_patches(dev),
             &qs_status(dev),
             vars.as_array().unwrap(),
@@ -542,10 +593,11 @@ mod tests {
         let mut its = vec![Item {
             holder: Holder::ControlPlane,
             template: kcp_template(),
+            source: None,
             builtin: json!({"controlPlane": {"version": "v1.34.0"}}),
             overrides: vec![json!({"name": "repo", "value": "cp.io"})],
         }];
-        apply(&patches, &status, &[json!({"name": "repo", "value": "global.io"})], &json!({}), &mut its).unwrap();
+        apply(None, &patches, &status, &[json!({"name": "repo", "value": "global.io"})], &json!({}), &mut its).unwrap();
         assert_eq!(its[0].template["spec"]["template"]["spec"]["kubeadmConfigSpec"]["clusterConfiguration"]["imageRepository"], "cp.io");
     }
 
@@ -565,8 +617,9 @@ mod tests {
         let patches = vec![json!({"name": "broken", "definitions": [{"selector": {"apiVersion": "controlplane.cluster.x-k8s.io/v1beta2",
             "kind": "KubeadmControlPlaneTemplate", "matchResources": {"controlPlane": true}},
             "jsonPatches": [{"op": "replace", "path": "/spec/template/spec/missing/x", "value": 1}]}]})];
-        let mut its = vec![Item { holder: Holder::ControlPlane, template: kcp_template(), builtin: json!({}), overrides: vec![] }];
-        let err = apply(&patches, &[], &[], &json!({}), &mut its).unwrap_err();
+        let mut its =
+            vec![Item { holder: Holder::ControlPlane, template: kcp_template(), source: None, builtin: json!({}), overrides: vec![] }];
+        let err = apply(None, &patches, &[], &[], &json!({}), &mut its).unwrap_err();
         assert!(
             err.starts_with("failed to apply patches for patch \"broken\": failed to apply patch: error applying json patch (RFC6902)"),
             "{err}"

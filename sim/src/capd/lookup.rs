@@ -75,7 +75,8 @@ pub fn containers(world: &World, cluster: &str, labels: &[(&str, &str)]) -> Vec<
 
 /// The one container of a cluster with an exact name (`getContainer`: 0 or 1, else an error).
 pub fn container(world: &World, cluster: &str, name: &str) -> Result<Option<Container>, String> {
-    let mut found: Vec<Container> = containers(world, cluster, &[]).into_iter().filter(|c| c.name == name).collect();
+    let mut found: Vec<Container> =
+        world.docker.list(&[(CLUSTER_LABEL, cluster)]).into_iter().filter(|c| c.name == name).cloned().collect();
     match found.len() {
         0 => Ok(None),
         1 => Ok(found.pop()),

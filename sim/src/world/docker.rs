@@ -205,13 +205,44 @@ impl DockerHost {
     }
 
     /// Containers whose labels include all of `labels` (CAPD's filters), in name order.
-    pub fn list(&self, labels: &[(&str, &str)]) -> Vec<&Container> {
-        let matches = |c: &&Container| labels.iter().all(|(k, v)| c.labels.get(*k).map(String::as_str) == Some(*v));
+    pub fn list<'a>(&'a self, labels: &[(&str, &str)]) -> Vec<&'a Container> {
+        let mut out = Vec::new();
+        self.each_matching(labels, |c| {
+            out.push(c);
+            false
+        });
+        out
+    }
+
+    /// The first container (in name order) whose labels include all of `labels`.
+    pub fn find<'a>(&'a self, labels: &[(&str, &str)]) -> Option<&'a Container> {
+        let mut found = None;
+        self.each_matching(labels, |c| {
+            found = Some(c);
+            true
+        });
+        found
+    }
+
+    /// Call `f` on each matching container in name order until it returns true. With the cluster
+    /// label among `labels`, only that cluster's containers are looked at.
+    fn each_matching<'a>(&'a self, labels: &[(&str, &str)], mut f: impl FnMut(&'a Container) -> bool) {
+        let matches = |c: &Container| labels.iter().all(|(k, v)| c.labels.get(*k).map(String::as_str) == Some(*v));
         match labels.iter().find(|(k, _)| *k == capi_scenarios::predicate::KIND_CLUSTER_LABEL) {
             Some((_, cluster)) => {
-                self.by_cluster.get(*cluster).into_iter().flatten().filter_map(|n| self.containers.get(n)).filter(matches).collect()
+                for c in self.by_cluster.get(*cluster).into_iter().flatten().filter_map(|n| self.containers.get(n)) {
+                    if matches(c) && f(c) {
+                        return;
+                    }
+                }
             }
-            None => self.containers.values().filter(matches).collect(),
+            None => {
+                for c in self.containers.values() {
+                    if matches(c) && f(c) {
+                        return;
+                    }
+                }
+            }
         }
     }
 

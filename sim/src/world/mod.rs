@@ -265,13 +265,11 @@ impl World {
 
     /// The load-balancer container of a cluster.
     pub fn lb_of(&self, cluster: &str) -> Option<&docker::Container> {
-        self.docker
-            .list(&[
-                (capi_scenarios::predicate::KIND_CLUSTER_LABEL, cluster),
-                (capi_scenarios::predicate::KIND_ROLE_LABEL, Role::LoadBalancer.label()),
-            ])
-            .into_iter()
-            .next()
+        // The role label first: it rules out a node container at the first comparison.
+        self.docker.find(&[
+            (capi_scenarios::predicate::KIND_ROLE_LABEL, Role::LoadBalancer.label()),
+            (capi_scenarios::predicate::KIND_CLUSTER_LABEL, cluster),
+        ])
     }
 
     /// Whether the workload API answers through its load balancer (ignoring management-side

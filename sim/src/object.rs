@@ -140,6 +140,64 @@ impl OwnerRef {
     }
 }
 
+/// A string map shared copy-on-write between an object's clones (labels and annotations): cloning
+/// an object's metadata bumps a reference count, and the first write through `&mut` copies the map.
+/// It reads as a `BTreeMap<String, String>` (through `Deref`).
+#[derive(Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct StringMap(Arc<BTreeMap<String, String>>);
+
+impl StringMap {
+    /// The map, owned.
+    pub fn to_map(&self) -> BTreeMap<String, String> {
+        (*self.0).clone()
+    }
+}
+
+impl std::ops::Deref for StringMap {
+    type Target = BTreeMap<String, String>;
+    fn deref(&self) -> &BTreeMap<String, String> {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for StringMap {
+    fn deref_mut(&mut self) -> &mut BTreeMap<String, String> {
+        Arc::make_mut(&mut self.0)
+    }
+}
+
+impl fmt::Debug for StringMap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl From<BTreeMap<String, String>> for StringMap {
+    fn from(m: BTreeMap<String, String>) -> Self {
+        StringMap(Arc::new(m))
+    }
+}
+
+impl FromIterator<(String, String)> for StringMap {
+    fn from_iter<I: IntoIterator<Item = (String, String)>>(iter: I) -> Self {
+        StringMap(Arc::new(iter.into_iter().collect()))
+    }
+}
+
+impl<'a> IntoIterator for &'a StringMap {
+    type Item = (&'a String, &'a String);
+    type IntoIter = std::collections::btree_map::Iter<'a, String, String>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+impl Extend<(String, String)> for StringMap {
+    fn extend<I: IntoIterator<Item = (String, String)>>(&mut self, iter: I) {
+        Arc::make_mut(&mut self.0).extend(iter)
+    }
+}
+
 /// Object metadata, typed.
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct Meta {
@@ -160,9 +218,9 @@ pub struct Meta {
     /// deletionTimestamp, simulated ms.
     pub deletion_ms: Option<u64>,
     /// labels.
-    pub labels: BTreeMap<String, String>,
+    pub labels: StringMap,
     /// annotations.
-    pub annotations: BTreeMap<String, String>,
+    pub annotations: StringMap,
     /// ownerReferences.
     pub owner_references: Vec<OwnerRef>,
     /// finalizers.
@@ -491,8 +549,8 @@ impl Object {
             generation: md.get("generation").and_then(Value::as_i64).unwrap_or(0),
             creation_ms: s("creationTimestamp").and_then(parse_timestamp).unwrap_or(0),
             deletion_ms: s("deletionTimestamp").and_then(parse_timestamp),
-            labels: string_map("labels")?,
-            annotations: string_map("annotations")?,
+            labels: string_map("labels")?.into(),
+            annotations: string_map("annotations")?.into(),
             owner_references,
             finalizers,
         };
@@ -540,6 +598,19 @@ impl capi_scenarios::predicate::Resource for Object {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn labels_are_shared_until_one_clone_writes() {
+        let mut a = Object::new(Kind::Machine, "default", "m");
+        a.meta.labels.insert("x".into(), "1".into());
+        let mut b = a.clone();
+        assert!(Arc::ptr_eq(&a.meta.labels.0, &b.meta.labels.0), "a clone shares its labels");
+        b.meta.labels.insert("y".into(), "2".into());
+        assert!(!Arc::ptr_eq(&a.meta.labels.0, &b.meta.labels.0));
+        assert_eq!(a.meta.labels.len(), 1, "the original is untouched");
+        assert_eq!(b.meta.labels.get("y").map(String::as_str), Some("2"));
+        assert_ne!(a, b);
+    }
 
     #[test]
     fn clones_share_the_body_until_a_write_changes_it() {

@@ -131,8 +131,8 @@ fn in_place_spec(kcp: &Object, spec: &mut Map<String, Value>) {
 /// A new control-plane Machine.
 pub fn machine(kcp: &Object, cluster: &Object, name: &str, failure_domain: &str, infra_ref: Value, config_ref: Value) -> Object {
     let mut m = Object::new(Kind::Machine, kcp.namespace(), name);
-    m.meta.labels = labels(kcp, cluster.name());
-    m.meta.annotations = machine_annotations(kcp, None);
+    m.meta.labels = labels(kcp, cluster.name()).into();
+    m.meta.annotations = machine_annotations(kcp, None).into();
     m.meta.owner_references.push(OwnerRef::to(kcp, true));
     let mut spec = Map::new();
     spec.insert("clusterName".into(), json!(cluster.name()));
@@ -235,8 +235,8 @@ pub fn default_feature_gates(spec: &mut Value, version: &str) {
 /// A new KubeadmConfig (same name as its Machine, non-controller ownerRef to the KCP).
 pub fn kubeadm_config(kcp: &Object, cluster: &Object, name: &str, join: bool) -> Object {
     let mut c = Object::new(Kind::KubeadmConfig, kcp.namespace(), name);
-    c.meta.labels = labels(kcp, cluster.name());
-    c.meta.annotations = annotations(kcp);
+    c.meta.labels = labels(kcp, cluster.name()).into();
+    c.meta.annotations = annotations(kcp).into();
     c.meta.owner_references.push(non_controller_ref(kcp));
     c.body.insert("spec".into(), config_spec(kcp, join));
     c

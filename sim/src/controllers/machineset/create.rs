@@ -68,8 +68,8 @@ pub fn machine_annotations(ms: &Object) -> BTreeMap<String, String> {
 pub fn desired_machine(ms: &Object, name: &str) -> Object {
     let mut m = Object::new(Kind::Machine, ms.namespace(), name);
     m.meta.owner_references.push(OwnerRef::to(ms, true));
-    m.meta.labels = machine_labels(ms);
-    m.meta.annotations = machine_annotations(ms);
+    m.meta.labels = machine_labels(ms).into();
+    m.meta.annotations = machine_annotations(ms).into();
     m.meta.finalizers.push(MACHINE_FINALIZER.into());
     let spec = ms.at("/spec/template/spec").cloned().unwrap_or_else(|| Value::Object(Default::default()));
     m.set("/spec", spec);
@@ -102,11 +102,11 @@ pub fn generate_from_template(
             }
         }
     }
-    o.meta.annotations = string_map(template, "/spec/template/metadata/annotations");
+    o.meta.annotations = string_map(template, "/spec/template/metadata/annotations").into();
     o.meta.annotations.extend(annotations.iter().map(|(k, v)| (k.clone(), v.clone())));
     o.meta.annotations.insert(keys::CLONED_FROM_NAME.into(), template.name().to_string());
     o.meta.annotations.insert(keys::CLONED_FROM_GROUPKIND.into(), format!("{}.{}", template.kind, template.kind.info().group));
-    o.meta.labels = string_map(template, "/spec/template/metadata/labels");
+    o.meta.labels = string_map(template, "/spec/template/metadata/labels").into();
     o.meta.labels.extend(labels.iter().map(|(k, v)| (k.clone(), v.clone())));
     o.meta.labels.insert(keys::CLUSTER_NAME.into(), cluster.to_string());
     o.meta.owner_references = vec![OwnerRef::to(owner, false)];

@@ -147,8 +147,8 @@ pub fn template_to_object(
     let mut a = str_map(patched.ptr("/spec/template/metadata/annotations"));
     a.extend(annotations.iter().map(|(k, v)| (k.clone(), v.clone())));
     cloned_from(&mut a, template);
-    o.meta.labels = l;
-    o.meta.annotations = a;
+    o.meta.labels = l.into();
+    o.meta.annotations = a.into();
     o.set("/spec", patched.ptr("/spec/template/spec").cloned().unwrap_or_else(|| json!({})));
     Ok(o)
 }
@@ -165,8 +165,8 @@ pub fn template_to_template(template: &Object, patched: &Value, cluster: &Object
     let mut a = str_map(patched.ptr("/metadata/annotations"));
     cloned_from(&mut a, template);
     a.remove(LAST_APPLIED);
-    o.meta.labels = l;
-    o.meta.annotations = a;
+    o.meta.labels = l.into();
+    o.meta.annotations = a.into();
     set_owner(&mut o, cluster, false);
     o.set("/spec", patched.get("spec").cloned().unwrap_or_else(|| json!({})));
     o
@@ -682,8 +682,8 @@ fn machine_deployment(cluster: &Object, p: &WorkerPlan, patched_bootstrap: &Valu
     let topo = &p.topo;
     let cls = &p.class.def;
     let mut md = Object::new(Kind::MachineDeployment, cluster.namespace(), &p.name);
-    md.meta.labels = p.labels.clone();
-    md.meta.annotations = p.annotations.clone();
+    md.meta.labels = p.labels.clone().into();
+    md.meta.annotations = p.annotations.clone().into();
     md.set("/spec/clusterName", json!(cname));
     if let Some(r) = topo.get("replicas").filter(|r| !r.is_null()) {
         md.set("/spec/replicas", r.clone());
@@ -759,8 +759,8 @@ fn machine_pool(cluster: &Object, p: &WorkerPlan, patched_bootstrap: &Value, pat
     let topo = &p.topo;
     let cls = &p.class.def;
     let mut mp = Object::new(Kind::MachinePool, cluster.namespace(), &p.name);
-    mp.meta.labels = p.labels.clone();
-    mp.meta.annotations = p.annotations.clone();
+    mp.meta.labels = p.labels.clone().into();
+    mp.meta.annotations = p.annotations.clone().into();
     mp.set("/spec/clusterName", json!(cname));
     if let Some(r) = topo.get("replicas").filter(|r| !r.is_null()) {
         mp.set("/spec/replicas", r.clone());

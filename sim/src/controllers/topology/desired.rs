@@ -483,20 +483,20 @@ pub fn generate(ctx: &mut Ctx<'_>, cluster: &Object, bp: &Blueprint, cur: &Curre
         patches::apply(Version::of(class).as_ref(), class_patches, status_vars, topo_vars, &cluster_builtins(cluster), &mut items)
             .map_err(|e| format!("failed to apply patches: {e}"))?;
     }
-    let patched = |h: &Holder| items.iter().find(|i| &i.holder == h).map(|i| i.template.clone()).unwrap_or(Value::Null);
+    let patched = |h: &Holder| items.iter().find(|i| &i.holder == h).map_or(&Value::Null, |i| &i.template);
 
     // Infrastructure cluster.
     let mut infra =
-        template_to_object(&bp.infra, &patched(&Holder::InfraCluster), cluster, &infra_name, &BTreeMap::new(), &BTreeMap::new())
+        template_to_object(&bp.infra, patched(&Holder::InfraCluster), cluster, &infra_name, &BTreeMap::new(), &BTreeMap::new())
             .map_err(|e| format!("failed to compute InfrastructureCluster: {e}"))?;
     drop_zero_endpoint(&mut infra);
 
     // Control plane machine template and control plane.
     let cp_machine = match (&bp.cp_machine, &cp_machine_name) {
-        (Some(m), Some(n)) => Some(template_to_template(m, &patched(&Holder::ControlPlaneMachine), cluster, n, &[])),
+        (Some(m), Some(n)) => Some(template_to_template(m, patched(&Holder::ControlPlaneMachine), cluster, n, &[])),
         _ => None,
     };
-    let mut cp = template_to_object(&bp.cp, &patched(&Holder::ControlPlane), cluster, &cp_name, &cp_labels, &cp_annotations)
+    let mut cp = template_to_object(&bp.cp, patched(&Holder::ControlPlane), cluster, &cp_name, &cp_labels, &cp_annotations)
         .map_err(|e| format!("failed to compute ControlPlane: {e}"))?;
     drop_zero_endpoint(&mut cp);
     if let Some(m) = &cp_machine {
@@ -552,13 +552,13 @@ pub fn generate(ctx: &mut Ctx<'_>, cluster: &Object, bp: &Blueprint, cur: &Curre
     for p in md_plans {
         let pb = patched(&Holder::MdBootstrap(p.topo_name.clone()));
         let pi = patched(&Holder::MdInfra(p.topo_name.clone()));
-        mds.push((p.topo_name.clone(), machine_deployment(cluster, &p, &pb, &pi)));
+        mds.push((p.topo_name.clone(), machine_deployment(cluster, &p, pb, pi)));
     }
     let mut mps = Vec::new();
     for p in mp_plans {
         let pb = patched(&Holder::MpBootstrap(p.topo_name.clone()));
         let pi = patched(&Holder::MpInfra(p.topo_name.clone()));
-        mps.push((p.topo_name.clone(), machine_pool(cluster, &p, &pb, &pi)?));
+        mps.push((p.topo_name.clone(), machine_pool(cluster, &p, pb, pi)?));
     }
 
     let upgrading = !t.cp.plan.is_empty() || !t.mds.plan.is_empty() || !t.mps.plan.is_empty();

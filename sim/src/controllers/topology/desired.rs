@@ -426,14 +426,14 @@ pub fn generate(ctx: &mut Ctx<'_>, cluster: &Object, bp: &Blueprint, cur: &Curre
     let mut items = vec![
         Item {
             holder: Holder::InfraCluster,
-            template: bp.infra.to_json(),
+            template: Arc::new(bp.infra.to_json()),
             source: Version::of(&bp.infra),
             builtin: json!({}),
             overrides: vec![],
         },
         Item {
             holder: Holder::ControlPlane,
-            template: bp.cp.to_json(),
+            template: Arc::new(bp.cp.to_json()),
             source: Version::of(&bp.cp),
             builtin: cp_builtin.clone(),
             overrides: cp_overrides.clone(),
@@ -442,7 +442,7 @@ pub fn generate(ctx: &mut Ctx<'_>, cluster: &Object, bp: &Blueprint, cur: &Curre
     if let Some(m) = &bp.cp_machine {
         items.push(Item {
             holder: Holder::ControlPlaneMachine,
-            template: m.to_json(),
+            template: Arc::new(m.to_json()),
             source: Version::of(m),
             builtin: cp_builtin,
             overrides: cp_overrides,
@@ -469,12 +469,12 @@ pub fn generate(ctx: &mut Ctx<'_>, cluster: &Object, bp: &Blueprint, cur: &Curre
             let (b, i) = (&p.class.bootstrap, &p.class.infra);
             items.push(Item {
                 holder: hb,
-                template: b.to_json(),
+                template: Arc::new(b.to_json()),
                 source: Version::of(b),
                 builtin: builtin.clone(),
                 overrides: overrides.clone(),
             });
-            items.push(Item { holder: hi, template: i.to_json(), source: Version::of(i), builtin, overrides });
+            items.push(Item { holder: hi, template: Arc::new(i.to_json()), source: Version::of(i), builtin, overrides });
         }
     }
     let class_patches = json_list(class.at("/spec/patches"));
@@ -483,12 +483,11 @@ pub fn generate(ctx: &mut Ctx<'_>, cluster: &Object, bp: &Blueprint, cur: &Curre
         patches::apply(Version::of(class).as_ref(), class_patches, status_vars, topo_vars, &cluster_builtins(cluster), &mut items)
             .map_err(|e| format!("failed to apply patches: {e}"))?;
     }
-    let patched = |h: &Holder| items.iter().find(|i| &i.holder == h).map_or(&Value::Null, |i| &i.template);
+    let patched = |h: &Holder| items.iter().find(|i| &i.holder == h).map_or(&Value::Null, |i| &*i.template);
 
     // Infrastructure cluster.
-    let mut infra =
-        template_to_object(&bp.infra, patched(&Holder::InfraCluster), cluster, &infra_name, &BTreeMap::new(), &BTreeMap::new())
-            .map_err(|e| format!("failed to compute InfrastructureCluster: {e}"))?;
+    let mut infra = template_to_object(&bp.infra, patched(&Holder::InfraCluster), cluster, &infra_name, &BTreeMap::new(), &BTreeMap::new())
+        .map_err(|e| format!("failed to compute InfrastructureCluster: {e}"))?;
     drop_zero_endpoint(&mut infra);
 
     // Control plane machine template and control plane.

@@ -61,8 +61,9 @@ impl Version {
 pub struct Item {
     /// Its holder.
     pub holder: Holder,
-    /// The template as JSON (`apiVersion`, `kind`, `metadata`, `spec`).
-    pub template: Value,
+    /// The template as JSON (`apiVersion`, `kind`, `metadata`, `spec`), shared: a memo hit hands out
+    /// the stored result without copying it.
+    pub template: std::sync::Arc<Value>,
     /// The stored template object `template` was read from, when it was (see [`Version`]).
     pub source: Option<Version>,
     /// Template-specific builtins (`{"controlPlane": {...}}`, `{"machineDeployment": {...}}`...).
@@ -155,7 +156,7 @@ const MEMO_PER_CLUSTER: usize = 2;
 const MEMO_CLUSTERS: usize = 100_000;
 
 /// Memoized results of [`apply`]: per Cluster slot, `(key of the inputs, patched templates)`.
-type PatchMemo = std::collections::HashMap<[String; 3], Vec<(u128, Result<std::sync::Arc<Vec<Value>>, String>)>>; // determinism-ok: looked up by key, never iterated
+type PatchMemo = std::collections::HashMap<[String; 3], Vec<(u128, Result<std::sync::Arc<Vec<std::sync::Arc<Value>>>, String>)>>; // determinism-ok: looked up by key, never iterated
 
 thread_local! {
     // Looked up by key only, never iterated.
@@ -418,11 +419,11 @@ fn apply_to_item(item: &mut Item, ops: Vec<Value>) -> Result<(), String> {
     }
     let patch: json_patch::Patch = serde_json::from_value(Value::Array(ops))
         .map_err(|e| format!("failed to apply patch: error decoding json patch (RFC6902): {e}"))?;
-    let mut doc = item.template.clone();
+    let mut doc = (*item.template).clone();
     json_patch::patch(&mut doc, &patch).map_err(|e| format!("failed to apply patch: error applying json patch (RFC6902): {e}"))?;
     for pointer in ["/spec", "/metadata/labels", "/metadata/annotations"] {
         let new = doc.ptr(pointer).cloned();
-        set_pointer(&mut item.template, pointer, new);
+        set_pointer(std::sync::Arc::make_mut(&mut item.template), pointer, new);
     }
     Ok(())
 }
@@ -502,28 +503,28 @@ mod tests {
         vec![
             Item {
                 holder: Holder::ControlPlane,
-                template: kcp_template(),
+                template: std::sync::Arc::new(kcp_template()),
                 source: None,
                 builtin: json!({"controlPlane": {"version": "v1.34.0", "name": "c1-abcde"}}),
                 overrides: vec![],
             },
             Item {
                 holder: Holder::ControlPlaneMachine,
-                template: machine_template(dev),
+                template: std::sync::Arc::new(machine_template(dev)),
                 source: None,
                 builtin: json!({"controlPlane": {"version": "v1.34.0+k3s1", "name": "c1-abcde"}}),
                 overrides: vec![],
             },
             Item {
                 holder: Holder::MdInfra("md-0".into()),
-                template: machine_template(dev),
+                template: std::sync::Arc::new(machine_template(dev)),
                 source: None,
                 builtin: json!({"machineDeployment": {"version": "v1.33.1", "class": "default-worker", "name": "c1-md-0-xyz", "topologyName": "md-0"}}),
                 overrides: vec![],
             },
             Item {
                 holder: Holder::MdInfra("md-1".into()),
-                template: machine_template(dev),
+                template: std::sync::Arc::new(machine_template(dev)),
                 source: None,
                 builtin: json!({"machineDeployment": {"version": "v1.33.1", "class": "other", "name": "c1-md-1-xyz", "topologyName": "md-1"}}),
                 overrides: vec![],
@@ -592,7 +593,7 @@ mod tests {
             super::super::variables::status_variables(&[json!({"name": "repo", "schema": {"openAPIV3Schema": {"type": "string"}}})]);
         let mut its = vec![Item {
             holder: Holder::ControlPlane,
-            template: kcp_template(),
+            template: std::sync::Arc::new(kcp_template()),
             source: None,
             builtin: json!({"controlPlane": {"version": "v1.34.0"}}),
             overrides: vec![json!({"name": "repo", "value": "cp.io"})],
@@ -617,8 +618,13 @@ mod tests {
         let patches = vec![json!({"name": "broken", "definitions": [{"selector": {"apiVersion": "controlplane.cluster.x-k8s.io/v1beta2",
             "kind": "KubeadmControlPlaneTemplate", "matchResources": {"controlPlane": true}},
             "jsonPatches": [{"op": "replace", "path": "/spec/template/spec/missing/x", "value": 1}]}]})];
-        let mut its =
-            vec![Item { holder: Holder::ControlPlane, template: kcp_template(), source: None, builtin: json!({}), overrides: vec![] }];
+        let mut its = vec![Item {
+            holder: Holder::ControlPlane,
+            template: std::sync::Arc::new(kcp_template()),
+            source: None,
+            builtin: json!({}),
+            overrides: vec![],
+        }];
         let err = apply(None, &patches, &[], &[], &json!({}), &mut its).unwrap_err();
         assert!(
             err.starts_with("failed to apply patches for patch \"broken\": failed to apply patch: error applying json patch (RFC6902)"),

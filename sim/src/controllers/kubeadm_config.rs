@@ -14,7 +14,7 @@ use crate::object::Ptr;
 use crate::object::{ObjKey, Object, OwnerRef};
 use crate::objectset::ObjectSet;
 use crate::runtime::{Action, Ctx, ReconcileError, ReconcileResult, Reconciler};
-use crate::store::Change;
+use crate::store::{Change, ChangeKind};
 use crate::world::bootstrap::{render, BootKind, BootstrapInput};
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -37,6 +37,17 @@ pub struct KubeadmConfigReconciler;
 // Secrets are watched only so that the manager caches them (the cluster certificates are read from
 // the cache); their changes enqueue nothing.
 const WATCHES: &[Kind] = &[Kind::Machine, Kind::MachinePool, Kind::Cluster, Kind::Secret];
+
+/// `predicates.ClusterPausedTransitionsOrInfrastructureProvisioned` (CAPI `util/predicates`): a create
+/// with `status.initialization.infrastructureProvisioned` true, an update that turns it true, or an
+/// update that flips `spec.paused`.
+fn cluster_event_passes(change: &Change) -> bool {
+    match change.kind {
+        ChangeKind::Added => change.object.bool_at("/status/initialization/infrastructureProvisioned"),
+        ChangeKind::Modified => crate::capd::lookup::paused_transition(change) || crate::capd::lookup::infra_provisioned_transition(change),
+        ChangeKind::Deleted => false,
+    }
+}
 
 impl Reconciler for KubeadmConfigReconciler {
     fn name(&self) -> &'static str {
@@ -63,7 +74,14 @@ impl Reconciler for KubeadmConfigReconciler {
             }
             Kind::Secret => {}
             _ => {
-                // A Cluster change (infrastructure ready, control plane initialized): its configs.
+                // `ClusterToKubeadmConfigs` behind `ClusterPausedTransitionsOrInfrastructureProvisioned`:
+                // only a Cluster created with its infrastructure provisioned, an update that provisions
+                // it, or a pause transition reaches the configs. (CABPK also maps the ClusterCache's
+                // connection events to them; that source is not modelled: a config waiting for the
+                // control plane requeues every 30 s, as CABPK's does, and its Machine's updates reach it.)
+                if !cluster_event_passes(change) {
+                    return;
+                }
                 for m in cache.in_cluster_ns(Kind::Machine, o.namespace(), o.name()) {
                     if let Some(k) = m.at("/spec/bootstrap/configRef").and_then(|r| common::ref_key(r, m.namespace())) {
                         out.push(k);

@@ -45,6 +45,11 @@ impl Reconciler for MachineHealthCheckReconciler {
     }
     fn map(&self, change: &Change, cache: &ObjectSet, out: &mut Vec<ObjKey>) {
         let o = &change.object;
+        // CAPI's Cluster watch passes only `ClusterPausedTransitions`; the cluster's health reaches
+        // the MHCs through the ClusterCache source (here: workload notices, below).
+        if o.kind == Kind::Cluster && !crate::capd::lookup::paused_transition(change) {
+            return;
+        }
         let cluster = if o.kind == Kind::Cluster { Some(o.name()) } else { common::cluster_name(o) };
         if let Some(c) = cluster {
             out.extend(

@@ -27,15 +27,11 @@ pub const DELETE_REQUEUE_MS: u64 = 5_000;
 /// The Cluster controller.
 pub struct ClusterReconciler;
 
-const WATCHES: &[Kind] = &[
-    Kind::DockerCluster,
-    Kind::DevCluster,
-    Kind::KubeadmControlPlane,
-    Kind::Machine,
-    Kind::MachineDeployment,
-    Kind::MachineSet,
-    Kind::MachinePool,
-];
+// CAPI's Cluster controller watches its Machines through `controlPlaneMachineToCluster` (control-plane
+// Machines only), its MachineDeployments and MachinePools, and the infrastructure cluster and control
+// plane through the external tracker; worker Machines reach it through their MachineDeployment's status.
+const WATCHES: &[Kind] =
+    &[Kind::DockerCluster, Kind::DevCluster, Kind::KubeadmControlPlane, Kind::Machine, Kind::MachineDeployment, Kind::MachinePool];
 
 impl Reconciler for ClusterReconciler {
     fn name(&self) -> &'static str {
@@ -51,6 +47,7 @@ impl Reconciler for ClusterReconciler {
         let o = &change.object;
         match o.kind {
             Kind::DockerCluster | Kind::DevCluster | Kind::KubeadmControlPlane => map_owners(change, Kind::Cluster, out),
+            Kind::Machine if o.label(keys::CONTROL_PLANE).is_none() => {}
             _ => {
                 if let Some(c) = common::cluster_name(o) {
                     out.push(ObjKey::new(Kind::Cluster, o.namespace(), c));

@@ -140,64 +140,6 @@ impl OwnerRef {
     }
 }
 
-/// A string map shared copy-on-write between an object's clones (labels and annotations): cloning
-/// an object's metadata bumps a reference count, and the first write through `&mut` copies the map.
-/// It reads as a `BTreeMap<String, String>` (through `Deref`).
-#[derive(Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct StringMap(Arc<BTreeMap<String, String>>);
-
-impl StringMap {
-    /// The map, owned.
-    pub fn to_map(&self) -> BTreeMap<String, String> {
-        (*self.0).clone()
-    }
-}
-
-impl std::ops::Deref for StringMap {
-    type Target = BTreeMap<String, String>;
-    fn deref(&self) -> &BTreeMap<String, String> {
-        &self.0
-    }
-}
-
-impl std::ops::DerefMut for StringMap {
-    fn deref_mut(&mut self) -> &mut BTreeMap<String, String> {
-        Arc::make_mut(&mut self.0)
-    }
-}
-
-impl fmt::Debug for StringMap {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl From<BTreeMap<String, String>> for StringMap {
-    fn from(m: BTreeMap<String, String>) -> Self {
-        StringMap(Arc::new(m))
-    }
-}
-
-impl FromIterator<(String, String)> for StringMap {
-    fn from_iter<I: IntoIterator<Item = (String, String)>>(iter: I) -> Self {
-        StringMap(Arc::new(iter.into_iter().collect()))
-    }
-}
-
-impl<'a> IntoIterator for &'a StringMap {
-    type Item = (&'a String, &'a String);
-    type IntoIter = std::collections::btree_map::Iter<'a, String, String>;
-    fn into_iter(self) -> Self::IntoIter {
-        self.0.iter()
-    }
-}
-
-impl Extend<(String, String)> for StringMap {
-    fn extend<I: IntoIterator<Item = (String, String)>>(&mut self, iter: I) {
-        Arc::make_mut(&mut self.0).extend(iter)
-    }
-}
-
 /// Object metadata, typed.
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct Meta {
@@ -238,57 +180,86 @@ pub struct Object {
     pub body: Body,
 }
 
-/// An object's body, shared copy-on-write: cloning an [`Object`] shares it, and the first write
-/// through `&mut` copies it (`Arc::make_mut`). Reconciles clone objects to edit and compare them (the
-/// patch helper's pattern), and most of those edits change nothing; the check-before-write setters
-/// ([`Object::set`], [`Object::remove`], `conditions::set`) keep such no-op edits from copying at all.
-#[derive(Clone, Default, PartialEq)]
-pub struct Body(Arc<Map<String, Value>>);
+/// A value shared copy-on-write between an object and its clones: cloning bumps a reference count,
+/// and the first write through `&mut` copies the value (`Arc::make_mut`). It reads as the value
+/// (through `Deref`).
+#[derive(Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Shared<T>(Arc<T>);
 
-impl Body {
-    /// Whether two bodies are the same allocation (then they are equal without a comparison).
-    pub fn shares(&self, other: &Body) -> bool {
+impl<T> Shared<T> {
+    /// Whether two values are the same allocation (then they are equal without a comparison).
+    pub fn shares(&self, other: &Shared<T>) -> bool {
         Arc::ptr_eq(&self.0, &other.0)
     }
+}
 
-    /// The map, unshared (copied only if someone else holds it).
-    pub fn into_map(self) -> Map<String, Value> {
+impl<T: Clone> Shared<T> {
+    /// The value, unshared (copied only if someone else holds it).
+    pub fn into_inner(self) -> T {
         Arc::try_unwrap(self.0).unwrap_or_else(|shared| (*shared).clone())
     }
-}
 
-impl From<Map<String, Value>> for Body {
-    fn from(m: Map<String, Value>) -> Self {
-        Body(Arc::new(m))
+    /// A copy of the value.
+    pub fn to_inner(&self) -> T {
+        (*self.0).clone()
     }
 }
 
-impl std::ops::Deref for Body {
-    type Target = Map<String, Value>;
-    fn deref(&self) -> &Map<String, Value> {
+impl<T> From<T> for Shared<T> {
+    fn from(v: T) -> Self {
+        Shared(Arc::new(v))
+    }
+}
+
+impl<T> std::ops::Deref for Shared<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
         &self.0
     }
 }
 
-impl std::ops::DerefMut for Body {
-    fn deref_mut(&mut self) -> &mut Map<String, Value> {
+impl<T: Clone> std::ops::DerefMut for Shared<T> {
+    fn deref_mut(&mut self) -> &mut T {
         Arc::make_mut(&mut self.0)
     }
 }
 
-impl fmt::Debug for Body {
+impl<T: fmt::Debug> fmt::Debug for Shared<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(&*self.0, f)
     }
 }
 
-impl<'a> IntoIterator for &'a Body {
-    type Item = (&'a String, &'a Value);
-    type IntoIter = serde_json::map::Iter<'a>;
+impl<'a, T> IntoIterator for &'a Shared<T>
+where
+    &'a T: IntoIterator,
+{
+    type Item = <&'a T as IntoIterator>::Item;
+    type IntoIter = <&'a T as IntoIterator>::IntoIter;
     fn into_iter(self) -> Self::IntoIter {
-        self.0.iter()
+        self.0.as_ref().into_iter()
     }
 }
+
+impl<K: Ord + Clone, V: Clone> FromIterator<(K, V)> for Shared<BTreeMap<K, V>> {
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
+        Shared(Arc::new(iter.into_iter().collect()))
+    }
+}
+
+impl<K: Ord + Clone, V: Clone> Extend<(K, V)> for Shared<BTreeMap<K, V>> {
+    fn extend<I: IntoIterator<Item = (K, V)>>(&mut self, iter: I) {
+        Arc::make_mut(&mut self.0).extend(iter)
+    }
+}
+
+/// An object's body. Reconciles clone objects to edit and compare them (the patch helper's pattern),
+/// and most of those edits change nothing; the check-before-write setters ([`Object::set`],
+/// [`Object::remove`], `conditions::set`) keep such no-op edits from copying it at all.
+pub type Body = Shared<Map<String, Value>>;
+
+/// Labels and annotations: cloning an object to edit it copies no metadata maps.
+pub type StringMap = Shared<BTreeMap<String, String>>;
 
 impl Object {
     /// A new object with only a name and namespace.

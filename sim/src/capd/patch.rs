@@ -154,7 +154,7 @@ pub fn patch(ctx: &mut Ctx<'_>, before: &Object, after: &Object) -> Result<(), R
                     o.meta.owner_references = a.owner_references.clone();
                 }
                 if let Some(d) = &body_diff {
-                    let mut body = Value::Object(std::mem::take(&mut o.body).into_map());
+                    let mut body = Value::Object(std::mem::take(&mut o.body).into_inner());
                     merge_apply(&mut body, d);
                     if let Value::Object(m) = body {
                         o.body = m.into();

@@ -389,8 +389,8 @@ fn reconcile_machines(ctx: &mut Ctx<'_>, mp: &Object, infra: &Object, s: &Scope)
         match existing {
             Some(m) => {
                 let mut want = (**m).clone();
-                want.meta.labels.extend(desired.meta.labels.to_map());
-                want.meta.annotations.extend(desired.meta.annotations.to_map());
+                want.meta.labels.extend(desired.meta.labels.to_inner());
+                want.meta.annotations.extend(desired.meta.annotations.to_inner());
                 if !want.meta.owner_references.iter().any(|r| r.uid == mp.meta.uid && r.controller) {
                     common::set_owner(&mut want, mp, true);
                 }

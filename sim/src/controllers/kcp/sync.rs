@@ -29,8 +29,8 @@ pub fn sync_machines(ctx: &mut Ctx<'_>, cp: &mut ControlPlane) -> Result<bool, R
             match ctx.patch(&m.key(), move |o| {
                 // Only the fields KCP manages are written, so concurrent writers keep theirs.
                 if !deleting {
-                    o.meta.labels.extend(w.meta.labels.to_map());
-                    o.meta.annotations.extend(w.meta.annotations.to_map());
+                    o.meta.labels.extend(w.meta.labels.to_inner());
+                    o.meta.annotations.extend(w.meta.annotations.to_inner());
                 }
                 let fields: &[&str] = if deleting { &["deletion"] } else { &["readinessGates", "deletion", "taints"] };
                 for f in fields {

@@ -667,7 +667,7 @@ fn reconcile_cluster(ctx: &mut Ctx<'_>, cluster: &Object, d: &Desired, set_cp_re
     if same {
         return Ok(());
     }
-    let (labels, annotations) = (want.meta.labels.to_map(), want.meta.annotations.to_map());
+    let (labels, annotations) = (want.meta.labels.to_inner(), want.meta.annotations.to_inner());
     let infra_ref = d.infra_ref.clone();
     let cp_ref = set_cp_ref.then(|| d.cp_ref.clone());
     let patched = ctx

@@ -278,6 +278,11 @@ pub trait WorldView {
     fn management(&self, name: Option<&str>) -> Result<&dyn ClusterView, String>;
     /// Containers of the Docker host that the backend may look at.
     fn containers(&self) -> Vec<ContainerInfo>;
+    /// The names under which this world reports writes of `kind`'s objects in that management
+    /// cluster to [`Witnesses::changed`]; `None` (the default) when it does not report them.
+    fn change_key(&self, _management: Option<&str>, _kind: &str) -> Option<ChangeKey> {
+        None
+    }
 }
 
 impl Resource for Value {
@@ -357,14 +362,6 @@ pub fn holds(p: &Predicate, world: &dyn WorldView) -> bool {
     evaluate_inner(p, world, false, None).is_ok_and(|e| e.holds)
 }
 
-/// What decided the last answers of a predicate's per-object checks: for each target (by address
-/// within one predicate), the name of the object that made an `all` check fail or an `any` check
-/// pass. A wait re-checks its predicate after every change; while that object is still selected and
-/// still decides the same way, the answer is known without listing the target's objects again, which
-/// keeps a fleet-wide wait from costing O(fleet) per change.
-#[derive(Debug, Default)]
-pub struct Witnesses(std::cell::RefCell<std::collections::BTreeMap<usize, String>>);
-
 /// [`holds`] for a predicate that is checked again and again (a wait): the same answer, looked up
 /// through `witnesses` first. Use one `Witnesses` per predicate value, for as long as it lives.
 pub fn holds_with(p: &Predicate, world: &dyn WorldView, witnesses: &Witnesses) -> bool {
@@ -373,10 +370,15 @@ pub fn holds_with(p: &Predicate, world: &dyn WorldView, witnesses: &Witnesses) -
 
 fn evaluate_inner(p: &Predicate, world: &dyn WorldView, detail: bool, w: Option<&Witnesses>) -> Result<Eval, String> {
     Ok(match p {
+        Predicate::Exists(t) if !detail && w.is_some() => {
+            let n = selected_count(world, t, w)?;
+            Eval::new(n > 0, String::new())
+        }
         Predicate::Exists(t) => {
             let n = select(world, t)?.len();
             Eval::new(n > 0, format!("{t}: {n} found"))
         }
+        Predicate::Gone(t) if !detail && w.is_some() => Eval::new(selected_count(world, t, w)? == 0, String::new()),
         Predicate::Gone(t) => {
             let found = select(world, t)?;
             let names: Vec<&str> = found.iter().take(5).map(|r| r.name()).collect();
@@ -386,7 +388,7 @@ fn evaluate_inner(p: &Predicate, world: &dyn WorldView, detail: bool, w: Option<
             )
         }
         Predicate::Count(c) => {
-            let n = select(world, &c.target)?.len();
+            let n = if !detail && w.is_some() { selected_count(world, &c.target, w)? } else { select(world, &c.target)?.len() };
             let b = c.bounds();
             Eval::new(b.admits(n), format!("{}: {n} found, want {}", c.target, b.describe()))
         }
@@ -554,6 +556,17 @@ fn phase_path() -> &'static FieldPath {
     P.get_or_init(|| FieldPath::parse("status.phase").expect("static path"))
 }
 
+/// How many objects `t` selects, through the witnesses' tracked selection when they follow changes.
+fn selected_count(world: &dyn WorldView, t: &Target, w: Option<&Witnesses>) -> Result<usize, String> {
+    match w {
+        Some(w) => match w.with_tracked(world, t, None, |tr| tr.selected.len())? {
+            Some(n) => Ok(n),
+            None => Ok(select(world, t)?.len()),
+        },
+        None => Ok(select(world, t)?.len()),
+    }
+}
+
 fn conditions_path() -> &'static FieldPath {
     static P: std::sync::OnceLock<FieldPath> = std::sync::OnceLock::new();
     P.get_or_init(|| FieldPath::parse("status.conditions").expect("static path"))
@@ -577,8 +590,15 @@ fn per_object(
     let decided = target.quantifier == Quantifier::Any;
     let slot = target as *const Target as usize;
     if let Some(w) = witnesses.filter(|_| !detail) {
-        let last = w.0.borrow().get(&slot).cloned();
-        if let Some(name) = last {
+        let tracked = w.with_tracked(world, target, Some(&decides), |t| match (t.selected.is_empty(), t.deciders.is_empty()) {
+            (true, _) => Eval::new(false, format!("{target}: no such object")),
+            (false, false) => Eval::new(decided, String::new()),
+            (false, true) => Eval::new(!decided, String::new()),
+        })?;
+        if let Some(e) = tracked {
+            return Ok(e);
+        }
+        if let Some(name) = w.last(slot) {
             let view = world.management(target.management.as_deref())?;
             if let Some(r) = view.get(&target.kind, target.namespace(), &name)? {
                 if selects(target, r) && decides(r) {
@@ -594,10 +614,7 @@ fn per_object(
     if !detail {
         let decider = objects.iter().find(|r| decides(**r));
         if let Some(w) = witnesses {
-            match decider {
-                Some(r) => w.0.borrow_mut().insert(slot, r.name().to_string()),
-                None => w.0.borrow_mut().remove(&slot),
-            };
+            w.set_last(slot, decider.map(|r| r.name()));
         }
         return Ok(Eval::new(if decider.is_some() { decided } else { !decided }, String::new()));
     }
@@ -631,6 +648,9 @@ pub fn json_equal(a: &Value, b: &Value) -> bool {
         _ => a == b,
     }
 }
+
+mod witnesses;
+pub use witnesses::{ChangeKey, Witnesses};
 
 #[cfg(test)]
 mod tests;

@@ -160,6 +160,10 @@ impl WorldView for Sim {
     fn containers(&self) -> Vec<ContainerInfo> {
         self.world.docker.containers().map(|c| c.info()).collect()
     }
+    fn change_key(&self, management: Option<&str>, kind: &str) -> Option<predicate::ChangeKey> {
+        let m = self.management_index(management)?;
+        Some(predicate::ChangeKey { management: self.mgmt[m].name.clone(), kind: Kind::lookup(kind)?.name().to_string() })
+    }
 }
 
 /// The label the harness puts on containers it starts itself (decoys); never one of CAPD's.
@@ -370,15 +374,22 @@ impl Backend for SimBackend {
         let sim = self.s()?;
         let start = sim.now();
         let deadline = start + timeout_ms;
-        let witnesses = predicate::Witnesses::default();
+        // The wait reports every write to its witnesses, so that a check costs what changed since the
+        // last one, not the size of the fleet the predicate selects.
+        let witnesses = predicate::Witnesses::following_changes();
         let mut next_tick = start;
+        sim.keep_written(true);
         sim.run_while_not(deadline, |s| {
             if let Some(p) = progress.as_ref().filter(|_| s.now() >= next_tick) {
                 (p.f)(s);
                 next_tick = s.now() + p.every_ms.max(1);
             }
+            for (m, o) in s.take_written() {
+                witnesses.changed(&s.mgmt[m].name, o.kind.name(), &o.meta.namespace, &o.meta.name);
+            }
             predicate::holds_with(predicate, s, &witnesses)
         });
+        sim.keep_written(false);
         // And once at the end, so that an observer sees each wait's final counts.
         if let Some(p) = &progress {
             (p.f)(sim);

@@ -94,3 +94,88 @@ fn checks_through_witnesses_agree_with_fresh_checks(#[case] yaml: &str) {
     // The sequence has both answers, so agreeing is not trivial.
     assert!(answers.contains(&true) && answers.contains(&false), "{yaml}: {answers:?}");
 }
+
+/// Objects in a list whose writes are reported to witnesses, as the simulator reports its own.
+struct Reporting(Objects);
+
+impl WorldView for Reporting {
+    fn management(&self, _: Option<&str>) -> Result<&dyn ClusterView, String> {
+        Ok(&self.0)
+    }
+    fn containers(&self) -> Vec<ContainerInfo> {
+        Vec::new()
+    }
+    fn change_key(&self, _: Option<&str>, kind: &str) -> Option<ChangeKey> {
+        Some(ChangeKey { management: "mgmt".into(), kind: kind.into() })
+    }
+}
+
+/// The objects that differ between two lists (added, removed or changed), as (kind, namespace, name).
+fn written(before: &[Value], after: &[Value]) -> Vec<(String, String, String)> {
+    let id = |o: &Value| (o.kind().to_string(), o.namespace().to_string(), o.name().to_string());
+    let mut out: Vec<_> =
+        before.iter().filter(|o| !after.contains(o)).chain(after.iter().filter(|o| !before.contains(o))).map(id).collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// With every write reported, a wait's checks give the answers fresh checks give, for per-object
+/// checks, counts, existence and absence, while objects change, leave the selection and go away.
+#[rstest]
+#[case("phase: { target: { kind: Machine, cluster: c1 }, is: Running }")]
+#[case("phase: { target: { kind: Machine, cluster: c1, match: any }, is: Running }")]
+#[case("condition: { target: { kind: Machine, name-prefix: m }, type: Ready, status: \"True\" }")]
+#[case("count: { target: { kind: Machine, cluster: c1 }, equals: 2 }")]
+#[case("exists: { kind: Machine, cluster: c2 }")]
+#[case("gone: Machine/m2")]
+#[case("all: [ { phase: { target: { kind: Machine, cluster: c1 }, is: Running } }, { not: { phase: { target: { kind: Machine, match: any }, is: Deleting } } } ]")]
+fn checks_following_reported_writes_agree_with_fresh_checks(#[case] yaml: &str) {
+    let p: Predicate = serde_yaml::from_str(yaml).unwrap_or_else(|e| panic!("{yaml}: {e}"));
+    let worlds = [
+        vec![labelled("m1", "Pending", "c1"), labelled("m2", "Pending", "c1"), labelled("m3", "Running", "c1")],
+        vec![labelled("m1", "Running", "c1"), labelled("m2", "Pending", "c1"), labelled("m3", "Running", "c1")],
+        vec![labelled("m1", "Running", "c1"), labelled("m2", "Pending", "c2"), labelled("m3", "Running", "c1")],
+        vec![labelled("m1", "Running", "c1"), labelled("m2", "Pending", "c1"), labelled("m3", "Pending", "c1")],
+        vec![labelled("m1", "Running", "c1"), labelled("m3", "Pending", "c1")],
+        vec![labelled("m1", "Running", "c1"), labelled("m3", "Running", "c1")],
+        vec![labelled("m1", "Deleting", "c1"), labelled("m3", "Running", "c1")],
+        vec![labelled("m1", "Pending", "c1")],
+        vec![],
+        vec![labelled("m4", "Running", "c1"), labelled("m2", "Running", "c1")],
+    ];
+    let witnesses = Witnesses::following_changes();
+    let mut answers = Vec::new();
+    let mut before: Vec<Value> = Vec::new();
+    for (i, objects) in worlds.into_iter().enumerate() {
+        for (kind, ns, name) in written(&before, &objects) {
+            witnesses.changed("mgmt", &kind, &ns, &name);
+        }
+        before = objects.clone();
+        let world = Reporting(Objects(objects));
+        let fresh = holds(&p, &world);
+        assert_eq!(holds_with(&p, &world, &witnesses), fresh, "{yaml}: world {i}");
+        assert_eq!(holds_with(&p, &world, &witnesses), fresh, "{yaml}: world {i}, checked again");
+        answers.push(fresh);
+    }
+    assert!(answers.contains(&true) && answers.contains(&false), "{yaml}: {answers:?}");
+}
+
+/// Following reported writes, a check reads only what was reported: a write it was not told of is
+/// not seen (which is what keeps a fleet-wide wait from re-reading the fleet), and writes of other
+/// kinds, namespaces or management clusters do not make it re-read an object.
+#[test]
+fn checks_following_reported_writes_read_only_what_was_reported() {
+    let p: Predicate = serde_yaml::from_str("phase: { target: { kind: Machine, cluster: c1 }, is: Running }").unwrap();
+    let witnesses = Witnesses::following_changes();
+    let pending = Reporting(Objects(vec![labelled("m1", "Running", "c1"), labelled("m2", "Pending", "c1")]));
+    assert!(!holds_with(&p, &pending, &witnesses));
+    let running = Reporting(Objects(vec![labelled("m1", "Running", "c1"), labelled("m2", "Running", "c1")]));
+    assert!(!holds_with(&p, &running, &witnesses), "an unreported write is not read");
+    witnesses.changed("mgmt", "MachineSet", "default", "m2");
+    witnesses.changed("mgmt", "Machine", "other", "m2");
+    witnesses.changed("other-mgmt", "Machine", "default", "m2");
+    assert!(!holds_with(&p, &running, &witnesses), "writes of other kinds, namespaces or management clusters");
+    witnesses.changed("mgmt", "Machine", "default", "m2");
+    assert!(holds_with(&p, &running, &witnesses));
+}

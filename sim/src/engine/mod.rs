@@ -26,6 +26,7 @@ use rand_chacha::ChaCha8Rng;
 use rng::RngTree;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
+use std::sync::Arc;
 use trace::{Trace, TraceMode};
 
 /// How to build a simulation.
@@ -136,6 +137,9 @@ pub struct Sim {
     concurrency: u32,
     /// Changes kept for watch streams (served mode), as (management index, change).
     pub change_log: Option<Vec<(usize, Change)>>,
+    /// Objects written since a wait last checked its predicate (while a wait follows changes), as
+    /// (management index, the object after the write).
+    written: Option<Vec<(usize, Arc<Object>)>>,
     /// Fault state.
     pub faults: crate::faults::Faults,
     /// Invariant checkers.
@@ -165,6 +169,7 @@ impl Sim {
             max_events: cfg.max_events,
             concurrency: cfg.concurrency.max(1),
             change_log: None,
+            written: None,
             faults: crate::faults::Faults::new(rng.stream("faults")),
             invariants: crate::invariants::Invariants::default(),
             timeline: None,
@@ -224,7 +229,19 @@ impl Sim {
         m
     }
 
+    /// Start (`true`) or stop keeping the objects written, for [`Sim::take_written`].
+    pub fn keep_written(&mut self, on: bool) {
+        self.written = on.then(Vec::new);
+    }
+
+    /// The objects written since the last call (or since [`Sim::keep_written`]), as (management
+    /// index, the object after the write); empty when not kept.
+    pub fn take_written(&mut self) -> Vec<(usize, Arc<Object>)> {
+        self.written.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
     /// Index of a management cluster by name (the first for `None`).
+
     pub fn management_index(&self, name: Option<&str>) -> Option<usize> {
         match name {
             None => (!self.mgmt.is_empty()).then_some(0),
@@ -271,7 +288,7 @@ impl Sim {
     /// end of every simulated instant in which something changed (after the last event of that
     /// millisecond), so a wait sees every state a client watching the API server could see, however
     /// briefly it lasts (a Machine count that dips while a replacement is created).
-    pub fn run_while_not(&mut self, deadline: u64, mut check: impl FnMut(&Sim) -> bool) -> bool {
+    pub fn run_while_not(&mut self, deadline: u64, mut check: impl FnMut(&mut Sim) -> bool) -> bool {
         if check(self) {
             return true;
         }
@@ -582,6 +599,9 @@ impl Sim {
             }
             if let Some(t) = &mut self.timeline {
                 t.observe(&ch, now);
+            }
+            if let Some(w) = &mut self.written {
+                w.push((m, ch.object.clone()));
             }
             if let Some(log) = &mut self.change_log {
                 log.push((m, ch));

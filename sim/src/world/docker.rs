@@ -99,6 +99,15 @@ pub struct Container {
 }
 
 impl Container {
+    /// What the container counts against the host's memory: its memory unless it has exited.
+    fn memory_charged(&self) -> u64 {
+        if matches!(self.state, State::Exited(_)) {
+            0
+        } else {
+            self.memory_mb
+        }
+    }
+
     /// The role label.
     pub fn role(&self) -> Option<&str> {
         self.labels.get(KIND_ROLE_LABEL).map(String::as_str)
@@ -165,6 +174,9 @@ pub struct DockerHost {
     /// Container names by the value of their `io.x-k8s.kind.cluster` label (lookups by cluster do not
     /// scan the host).
     by_cluster: BTreeMap<String, BTreeSet<String>>,
+    /// Memory used by the containers that are not exited: kept as they change (through
+    /// [`ContainerMut`]), so that the OOM check after each start does not sum the host.
+    in_use_mb: u64,
     /// Memory containers may use before the kernel OOM-kills one.
     pub memory_budget_mb: u64,
     /// Images that are not on the host (image-missing fault).
@@ -181,6 +193,7 @@ impl DockerHost {
         DockerHost {
             containers: BTreeMap::new(),
             by_cluster: BTreeMap::new(),
+            in_use_mb: 0,
             memory_budget_mb,
             missing_images: BTreeSet::new(),
             daemon_down: false,
@@ -199,9 +212,10 @@ impl DockerHost {
         self.containers.get(name)
     }
 
-    /// One container, mutable.
-    pub fn get_mut(&mut self, name: &str) -> Option<&mut Container> {
-        self.containers.get_mut(name)
+    /// One container, mutable; the host's memory in use follows what is done to it.
+    pub fn get_mut(&mut self, name: &str) -> Option<ContainerMut<'_>> {
+        let c = self.containers.get_mut(name)?;
+        Some(ContainerMut { before: c.memory_charged(), c, in_use_mb: &mut self.in_use_mb })
     }
 
     /// Containers whose labels include all of `labels` (CAPD's filters), in name order.
@@ -280,6 +294,7 @@ impl DockerHost {
         if let Some(cluster) = c.labels.get(capi_scenarios::predicate::KIND_CLUSTER_LABEL) {
             self.by_cluster.entry(cluster.clone()).or_default().insert(spec.name.clone());
         }
+        self.in_use_mb += c.memory_charged();
         self.containers.insert(spec.name.clone(), c);
         Ok(&self.containers[&spec.name])
     }
@@ -290,6 +305,7 @@ impl DockerHost {
             return Err(DockerError::DaemonDown);
         }
         let c = self.containers.remove(name).ok_or_else(|| DockerError::NoSuchContainer(name.to_string()))?;
+        self.in_use_mb -= c.memory_charged();
         if let Some(cluster) = c.labels.get(capi_scenarios::predicate::KIND_CLUSTER_LABEL) {
             if let Some(names) = self.by_cluster.get_mut(cluster) {
                 names.remove(name);
@@ -303,8 +319,8 @@ impl DockerHost {
 
     /// `docker kill` (exit 137), or an OOM kill.
     pub fn kill(&mut self, name: &str, reason: &str) -> bool {
-        match self.containers.get_mut(name) {
-            Some(c) if c.state != State::Exited(137) && !matches!(c.state, State::Exited(_)) => {
+        match self.get_mut(name) {
+            Some(mut c) if c.state != State::Exited(137) && !matches!(c.state, State::Exited(_)) => {
                 c.state = State::Exited(137);
                 c.exit_reason = Some(reason.to_string());
                 true
@@ -315,12 +331,12 @@ impl DockerHost {
 
     /// `docker pause` / `docker unpause`.
     pub fn set_paused(&mut self, name: &str, paused: bool) -> bool {
-        match self.containers.get_mut(name) {
-            Some(c) if paused && c.state == State::Running => {
+        match self.get_mut(name) {
+            Some(mut c) if paused && c.state == State::Running => {
                 c.state = State::Paused;
                 true
             }
-            Some(c) if !paused && c.state == State::Paused => {
+            Some(mut c) if !paused && c.state == State::Paused => {
                 c.state = State::Running;
                 true
             }
@@ -330,8 +346,8 @@ impl DockerHost {
 
     /// Start an exited container again (restart policy, or a daemon coming back).
     pub fn restart(&mut self, name: &str, now: u64, boot_ms: u64) -> bool {
-        match self.containers.get_mut(name) {
-            Some(c) if matches!(c.state, State::Exited(_)) => {
+        match self.get_mut(name) {
+            Some(mut c) if matches!(c.state, State::Exited(_)) => {
                 c.state = State::Running;
                 c.started_ms = now;
                 c.booted_at = now + boot_ms;
@@ -345,7 +361,8 @@ impl DockerHost {
 
     /// Memory used by running and paused containers.
     pub fn memory_in_use(&self) -> u64 {
-        self.containers.values().filter(|c| !matches!(c.state, State::Exited(_))).map(|c| c.memory_mb).sum()
+        debug_assert_eq!(self.in_use_mb, self.containers.values().map(Container::memory_charged).sum::<u64>());
+        self.in_use_mb
     }
 
     /// Enforce the memory budget: while over it, the kernel OOM-kills the container using the most
@@ -361,7 +378,7 @@ impl DockerHost {
                 .map(|c| c.name.clone());
             match victim {
                 Some(v) => {
-                    if let Some(c) = self.containers.get_mut(&v) {
+                    if let Some(mut c) = self.get_mut(&v) {
                         c.state = State::Exited(137);
                         c.exit_reason = Some("OOMKilled".into());
                     }
@@ -371,6 +388,33 @@ impl DockerHost {
             }
         }
         killed
+    }
+}
+
+/// A container borrowed mutably from its host: when the borrow ends, the host's memory in use is
+/// corrected by what changed (its state or its memory).
+pub struct ContainerMut<'a> {
+    c: &'a mut Container,
+    in_use_mb: &'a mut u64,
+    before: u64,
+}
+
+impl std::ops::Deref for ContainerMut<'_> {
+    type Target = Container;
+    fn deref(&self) -> &Container {
+        self.c
+    }
+}
+
+impl std::ops::DerefMut for ContainerMut<'_> {
+    fn deref_mut(&mut self) -> &mut Container {
+        self.c
+    }
+}
+
+impl Drop for ContainerMut<'_> {
+    fn drop(&mut self) {
+        *self.in_use_mb = *self.in_use_mb - self.before + self.c.memory_charged();
     }
 }
 

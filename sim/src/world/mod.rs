@@ -218,11 +218,12 @@ impl World {
 
     /// Write the HAProxy configuration of a load balancer (CP container names and weights) and reload.
     pub fn set_lb_backends(&mut self, lb: &str, backends: Vec<(String, u32)>) -> Result<(), DockerError> {
-        let c = self.docker.get_mut(lb).ok_or_else(|| DockerError::NoSuchContainer(lb.to_string()))?;
+        let mut c = self.docker.get_mut(lb).ok_or_else(|| DockerError::NoSuchContainer(lb.to_string()))?;
         if c.backends != backends {
             c.backends = backends;
             let desc: Vec<String> = c.backends.iter().map(|(n, w)| format!("{n}:{w}")).collect();
             let cluster = c.cluster().unwrap_or("").to_string();
+            drop(c);
             self.note(format!("haproxy {lb} backends [{}]", desc.join(",")));
             self.notice_workload(&cluster);
         }
@@ -237,12 +238,13 @@ impl World {
             BootKind::JoinControlPlane => self.draw(self.timing.kubeadm_join_control_plane_ms),
             BootKind::JoinWorker => self.draw(self.timing.kubeadm_join_worker_ms),
         };
-        let c = self.docker.get_mut(container).ok_or_else(|| format!("container {container} does not exist"))?;
+        let mut c = self.docker.get_mut(container).ok_or_else(|| format!("container {container} does not exist"))?;
         if !c.running() {
             return Err(format!("container {container} is not running"));
         }
         c.bootstrap = Bootstrap::Running { done_at: now + duration };
         let life = c.life;
+        drop(c);
         self.plans.insert(container.to_string(), (plan.clone(), now));
         self.timers.push((now + duration, WorldEvent::BootstrapDone { container: container.to_string(), life }));
         self.note(format!("exec bootstrap {container}: {:?}", plan.kind));
@@ -400,7 +402,7 @@ impl World {
         let Some(c) = self.docker.get(name) else { return };
         let cluster = c.cluster().unwrap_or("").to_string();
         let is_node = c.role() != Some(Role::LoadBalancer.label());
-        if let Some(c) = self.docker.get_mut(name) {
+        if let Some(mut c) = self.docker.get_mut(name) {
             if matches!(c.bootstrap, Bootstrap::Running { .. }) {
                 c.bootstrap = Bootstrap::Failed("the container stopped while the bootstrap was running".into());
             }
@@ -420,7 +422,7 @@ impl World {
             let restart = self.docker.get(&victim).is_some_and(|c| c.restarts_left > 0);
             if restart {
                 let boot = self.draw(self.timing.container_boot_ms);
-                if let Some(c) = self.docker.get_mut(&victim) {
+                if let Some(mut c) = self.docker.get_mut(&victim) {
                     c.restarts_left -= 1;
                 }
                 self.docker.restart(&victim, now, boot);
@@ -490,7 +492,7 @@ impl World {
             if let Err(e) = self.serving(&cluster) {
                 if now < started + JOIN_DISCOVERY_TIMEOUT_MS {
                     // kubeadm keeps retrying discovery through the load balancer.
-                    if let Some(c) = self.docker.get_mut(container) {
+                    if let Some(mut c) = self.docker.get_mut(container) {
                         c.bootstrap = Bootstrap::Running { done_at: now + 10_000 };
                     }
                     self.timers.push((now + 10_000, WorldEvent::BootstrapDone { container: container.to_string(), life }));
@@ -533,7 +535,7 @@ impl World {
         }
         let extra =
             if plan.kind == BootKind::JoinWorker { self.timing.worker_extra_memory_mb } else { self.timing.control_plane_extra_memory_mb };
-        if let Some(c) = self.docker.get_mut(container) {
+        if let Some(mut c) = self.docker.get_mut(container) {
             c.bootstrap = Bootstrap::Succeeded;
             c.memory_mb += extra;
         }
@@ -546,7 +548,7 @@ impl World {
     }
 
     fn bootstrap_failed(&mut self, container: &str, cluster: &str, message: String) {
-        if let Some(c) = self.docker.get_mut(container) {
+        if let Some(mut c) = self.docker.get_mut(container) {
             c.bootstrap = Bootstrap::Failed(message.clone());
         }
         self.note(format!("bootstrap failed on {container}: {message}"));
@@ -759,7 +761,7 @@ impl World {
         self.container_stopped(name, now);
         if oom && self.docker.get(name).is_some_and(|c| c.restarts_left > 0) {
             let boot = self.draw(self.timing.container_boot_ms);
-            if let Some(c) = self.docker.get_mut(name) {
+            if let Some(mut c) = self.docker.get_mut(name) {
                 c.restarts_left -= 1;
             }
             self.restart_container(name, now, boot);
@@ -810,7 +812,7 @@ impl World {
             .map(|c| c.name.clone())
             .collect();
         for n in &running {
-            if let Some(c) = self.docker.get_mut(n) {
+            if let Some(mut c) = self.docker.get_mut(n) {
                 c.state = State::Exited(130);
                 c.exit_reason = Some("daemon shutdown".into());
             }

@@ -149,36 +149,32 @@ pub fn is_false(obj: &Object, type_: &str) -> bool {
 /// appearance). `lastTransitionTime` moves only when the status changes.
 pub fn set(obj: &mut Object, conds: impl IntoIterator<Item = Cond>, now: u64) {
     let generation = obj.meta.generation;
-    // Work on a copy of the list and write it back only if it differs: most reconciles set the
-    // conditions they found, and an unchanged object keeps sharing its body.
-    let conds: Vec<Cond> = conds.into_iter().collect();
-    let current = obj.at("/status/conditions");
-    if let Some(cur) = current.and_then(Value::as_array) {
-        // The common case, decided without rendering anything.
-        if conds.iter().all(|c| cur.iter().find(|x| type_of(x) == Some(c.type_.as_str())).is_some_and(|x| renders_as(x, c, generation))) {
-            return;
-        }
-    }
-    let mut list = current.and_then(Value::as_array).cloned().unwrap_or_default();
     for c in conds {
-        let existing = list.iter_mut().find(|x| type_of(x) == Some(c.type_.as_str()));
-        match existing {
-            Some(x) => {
-                let same_status = x.get("status").and_then(Value::as_str) == Some(c.status.as_str());
-                let since = if same_status {
-                    x.get("lastTransitionTime").cloned().unwrap_or_else(|| json!(timestamp(now)))
-                } else {
-                    json!(timestamp(now))
-                };
-                *x = render(&c, since, generation);
+        // Read first: most reconciles set the conditions they found, and a condition that would be
+        // written as it is costs no write, so that an unchanged object keeps sharing its body.
+        let found = obj.at("/status/conditions").and_then(Value::as_array).and_then(|list| {
+            let i = list.iter().position(|x| type_of(x) == Some(c.type_.as_str()))?;
+            let x = &list[i];
+            let same_status = x.get("status").and_then(Value::as_str) == Some(c.status.as_str());
+            Some((i, renders_as(x, &c, generation), same_status.then(|| x.get("lastTransitionTime").cloned()).flatten()))
+        });
+        if found.as_ref().is_some_and(|(_, unchanged, _)| *unchanged) {
+            continue;
+        }
+        let status = obj.status_mut();
+        let slot = status.entry("conditions").or_insert_with(|| Value::Array(Vec::new()));
+        if !slot.is_array() {
+            *slot = Value::Array(Vec::new());
+        }
+        let Value::Array(list) = slot else { continue };
+        match found {
+            // `lastTransitionTime` moves only when the status changes.
+            Some((i, _, since)) if i < list.len() => {
+                list[i] = render(&c, since.unwrap_or_else(|| json!(timestamp(now))), generation);
             }
-            None => list.push(render(&c, json!(timestamp(c.since_ms.unwrap_or(now))), generation)),
+            _ => list.push(render(&c, json!(timestamp(c.since_ms.unwrap_or(now))), generation)),
         }
     }
-    if current.and_then(Value::as_array).is_some_and(|cur| *cur == list) {
-        return;
-    }
-    obj.status_mut().insert("conditions".into(), Value::Array(list));
 }
 
 /// Remove a condition.

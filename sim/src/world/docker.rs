@@ -437,4 +437,32 @@ mod tests {
         assert_eq!(h.enforce_memory(), vec!["b".to_string()]);
         assert_eq!(h.get("b").unwrap().exit_reason.as_deref(), Some("OOMKilled"));
     }
+
+    /// The memory in use follows every change: growth and state changes made through `get_mut`,
+    /// kills, pauses, restarts and removals; the OOM killer acts on it.
+    #[test]
+    fn memory_in_use_follows_changes() {
+        let mut h = DockerHost::new(1000);
+        h.run(spec("a", 300), 0).unwrap();
+        h.run(spec("b", 200), 0).unwrap();
+        assert_eq!(h.memory_in_use(), 500);
+        h.get_mut("a").unwrap().memory_mb = 700;
+        assert_eq!(h.memory_in_use(), 900);
+        assert!(h.kill("b", "killed"));
+        assert_eq!(h.memory_in_use(), 700);
+        assert!(h.set_paused("a", true));
+        assert_eq!(h.memory_in_use(), 700, "a paused container keeps its memory");
+        assert!(h.restart("b", 10, 100));
+        assert_eq!(h.memory_in_use(), 900);
+        h.get_mut("b").unwrap().memory_mb = 400;
+        assert_eq!(h.memory_in_use(), 1100);
+        // Over budget: only running containers are candidates, so b goes although a is larger.
+        assert_eq!(h.enforce_memory(), vec!["b".to_string()]);
+        assert_eq!(h.memory_in_use(), 700);
+        h.get_mut("a").unwrap().state = State::Exited(0);
+        assert_eq!(h.memory_in_use(), 0);
+        h.remove("a").unwrap();
+        h.remove("b").unwrap();
+        assert_eq!(h.memory_in_use(), 0);
+    }
 }

@@ -7,9 +7,11 @@ use capi_scenarios::runner::{self, RunOptions};
 use capi_sim::backend::{SimBackend, SimOptions};
 use capi_sim::engine::trace::TraceMode;
 
+/// A fleet large enough that one worker per controller is the bottleneck: with a handful of
+/// clusters the controllers are mostly idle, and which run is faster is decided by timing draws.
 fn fleet(concurrency: Option<u32>) -> RunReport {
     let mut opts = capi_scenarios::LoadOptions::default();
-    opts.vars.insert("FLEET_SIZE".into(), "4".into());
+    opts.vars.insert("FLEET_SIZE".into(), "12".into());
     let scenario = capi_scenarios::load(&root().join("scenarios/library/fleet.yaml"), &opts).unwrap_or_else(|e| panic!("{e}"));
     let mut backend = SimBackend::new(SimOptions { trace: TraceMode::Hash, concurrency, ..Default::default() });
     pollster::block_on(runner::run(&mut backend, &scenario, &RunOptions::default()))

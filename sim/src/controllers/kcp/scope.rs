@@ -340,18 +340,21 @@ pub fn oldest_deletion_first(a: &Object, b: &Object) -> Ordering {
     }
 }
 
-/// Conditions of `current` (of the given types, or all) that differ from `original` in status,
-/// reason or message: what CAPI's patch helper writes.
+/// Conditions of `current` (of the given types, or all) that differ from `original`: what CAPI's
+/// patch helper writes. Its `NewPatch` (util/conditions/v1beta2/patch.go) compares conditions with
+/// `reflect.DeepEqual`, so a condition whose `observedGeneration` moved is written although its status,
+/// reason and message did not change.
 pub fn changed_conditions(original: &Object, current: &Object, types: Option<&[&str]>) -> Vec<Cond> {
     conditions::list(current)
         .iter()
-        .filter_map(|c| c.get("type").and_then(serde_json::Value::as_str))
-        .filter(|t| types.is_none_or(|ts| ts.contains(t)))
-        .filter_map(|t| {
+        .filter_map(|c| Some((c.get("type").and_then(serde_json::Value::as_str)?, c)))
+        .filter(|(t, _)| types.is_none_or(|ts| ts.contains(t)))
+        .filter(|(t, c)| {
+            conditions::list(original).iter().find(|b| b.get("type").and_then(serde_json::Value::as_str) == Some(*t)) != Some(*c)
+        })
+        .filter_map(|(t, _)| {
             let now = conditions::get(current, t)?;
-            let before = conditions::get(original, t);
-            let same = before.is_some_and(|b| b.status == now.status && b.reason == now.reason && b.message == now.message);
-            (!same).then(|| Cond::new(t, now.status, now.reason, now.message))
+            Some(Cond::new(t, now.status, now.reason, now.message))
         })
         .collect()
 }

@@ -404,4 +404,23 @@ mod tests {
         assert_eq!(component_conditions(false).len(), 3);
         assert_eq!(component_conditions(true).len(), 5);
     }
+
+    /// As CAPI's v1beta2 `NewPatch` (reflect.DeepEqual): a condition set again after the object's
+    /// generation moved carries the new observedGeneration and is written, although its status, reason
+    /// and message are the same; conditions set again unchanged are not, nor are types not asked for.
+    #[test]
+    fn changed_conditions_include_a_moved_observed_generation() {
+        let mut original = Object::new(Kind::Machine, "default", "m");
+        original.meta.generation = 1;
+        conditions::set(&mut original, [Cond::t("EtcdMemberHealthy", "Healthy"), Cond::t("APIServerPodHealthy", "Running")], 0);
+        let mut same = original.clone();
+        conditions::set(&mut same, [Cond::t("EtcdMemberHealthy", "Healthy")], 5);
+        assert!(changed_conditions(&original, &same, None).is_empty());
+        let mut moved = original.clone();
+        moved.meta.generation = 2;
+        conditions::set(&mut moved, [Cond::t("EtcdMemberHealthy", "Healthy")], 5);
+        let changed: Vec<String> = changed_conditions(&original, &moved, None).into_iter().map(|c| c.type_).collect();
+        assert_eq!(changed, vec!["EtcdMemberHealthy".to_string()]);
+        assert!(changed_conditions(&original, &moved, Some(&["APIServerPodHealthy"])).is_empty());
+    }
 }

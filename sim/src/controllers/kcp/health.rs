@@ -378,7 +378,7 @@ mod tests {
         kcp.set("/status/initialization/controlPlaneInitialized", json!(true));
         conditions::set(&mut kcp, [Cond::t(cond::INITIALIZED, "Initialized")], 0);
         let cluster = Arc::new(Object::new(Kind::Cluster, "default", "c"));
-        ControlPlane::new(&kcp, cluster, machines.into_iter().map(Arc::new).collect(), BTreeMap::new(), BTreeMap::new(), 0)
+        ControlPlane::new(&kcp, cluster, machines.into_iter().map(Arc::new).collect(), BTreeMap::new(), BTreeMap::new(), None, 0)
     }
 
     fn node(name: &str, pods: PodStatus) -> NodeView {

@@ -73,6 +73,7 @@ pub fn controllers() -> Vec<Box<dyn Reconciler>> {
 #[derive(Default)]
 pub struct KcpReconciler {
     consistency: RefCell<ConsistencyStore>,
+    config_matches: uptodate::ConfigMatchMemo,
 }
 
 const WATCHES: &[Kind] = &[
@@ -155,7 +156,7 @@ impl Reconciler for KcpReconciler {
         if let Some(stop) = preamble(ctx, &kcp, Some(&cluster), Some(FINALIZER))? {
             return Ok(stop);
         }
-        let Some(mut cp) = init_scope(ctx, &kcp, cluster)? else { return Ok(Action::DONE) };
+        let Some(mut cp) = init_scope(ctx, &kcp, cluster, &self.config_matches)? else { return Ok(Action::DONE) };
         let result = if kcp.deleting() { delete::reconcile(ctx, &mut cp) } else { reconcile_normal(ctx, &mut cp) };
         self.consistency.borrow_mut().wrote(key, &kcp.meta.uid, std::mem::take(&mut cp.wrote));
         if !cp.kcp.has_finalizer(FINALIZER) {
@@ -180,10 +181,15 @@ fn endpoint_valid(cluster: &Object) -> bool {
 }
 
 /// `initControlPlaneScope`: `None` when Machines were adopted (the ownerRef patches bring the next reconcile).
-fn init_scope(ctx: &mut Ctx<'_>, kcp: &Arc<Object>, cluster: Arc<Object>) -> Result<Option<ControlPlane>, ReconcileError> {
+fn init_scope(
+    ctx: &mut Ctx<'_>,
+    kcp: &Arc<Object>,
+    cluster: Arc<Object>,
+    memo: &uptodate::ConfigMatchMemo,
+) -> Result<Option<ControlPlane>, ReconcileError> {
     let now = ctx.now;
     if !cluster.bool_at("/status/initialization/infrastructureProvisioned") || !endpoint_valid(&cluster) {
-        return Ok(Some(ControlPlane::new(kcp, cluster, Vec::<Arc<Object>>::new(), BTreeMap::new(), BTreeMap::new(), now)));
+        return Ok(Some(ControlPlane::new(kcp, cluster, Vec::<Arc<Object>>::new(), BTreeMap::new(), BTreeMap::new(), None, now)));
     }
     let cache = ctx.cache;
     let ns = kcp.namespace();
@@ -215,7 +221,7 @@ fn init_scope(ctx: &mut Ctx<'_>, kcp: &Arc<Object>, cluster: Arc<Object>) -> Res
             configs.insert(m.name().to_string(), o.clone());
         }
     }
-    Ok(Some(ControlPlane::new(kcp, cluster, owned, infra, configs, now)))
+    Ok(Some(ControlPlane::new(kcp, cluster, owned, infra, configs, Some(memo), now)))
 }
 
 /// `adoptMachines`: stand-alone control-plane Machines of the Cluster become KCP's (version skew ±1

@@ -233,8 +233,15 @@ mod tests {
             }
         }
         let machines: Vec<Object> = ms.iter().enumerate().map(|(i, s)| machine(i + 1, *s)).collect();
-        let mut cp =
-            ControlPlane::new(&kcp, Arc::new(cluster), machines.into_iter().map(Arc::new).collect(), BTreeMap::new(), BTreeMap::new(), 0);
+        let mut cp = ControlPlane::new(
+            &kcp,
+            Arc::new(cluster),
+            machines.into_iter().map(Arc::new).collect(),
+            BTreeMap::new(),
+            BTreeMap::new(),
+            None,
+            0,
+        );
         cp.etcd_members = Some((1..=ms.len()).map(|i| format!("m{i}")).collect());
         cp
     }

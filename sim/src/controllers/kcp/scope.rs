@@ -140,6 +140,7 @@ impl ControlPlane {
         mut machines: Vec<Arc<Object>>,
         infra: BTreeMap<String, Arc<Object>>,
         configs: BTreeMap<String, Arc<Object>>,
+        memo: Option<&uptodate::ConfigMatchMemo>,
         now: u64,
     ) -> ControlPlane {
         machines.sort_by(|a, b| a.name().cmp(b.name()));
@@ -148,7 +149,7 @@ impl ControlPlane {
         let machines: Vec<Object> = machines.iter().map(|m| (**m).clone()).collect();
         let mut outdated = BTreeMap::new();
         for m in &machines {
-            let reasons = uptodate::reasons(kcp, m, infra.get(m.name()).map(|a| &**a), configs.get(m.name()).map(|a| &**a), now);
+            let reasons = uptodate::reasons(kcp, m, infra.get(m.name()).map(|a| &**a), configs.get(m.name()).map(|a| &**a), memo, now);
             if !reasons.is_empty() {
                 outdated.insert(m.name().to_string(), reasons);
             }

@@ -411,6 +411,7 @@ mod tests {
             machines.into_iter().map(Arc::new).collect(),
             BTreeMap::new(),
             BTreeMap::new(),
+            None,
             0,
         );
         c.etcd_members = Some(c.machines.iter().map(|m| m.name().to_string()).collect());

@@ -14,9 +14,19 @@ use crate::controllers::common::keys;
 use crate::object::Object;
 use crate::object::Ptr;
 use serde_json::{json, Value};
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// Why a Machine is outdated (empty = up to date), as `UpToDate` condition messages.
-pub fn reasons(kcp: &Object, machine: &Object, infra: Option<&Object>, config: Option<&Object>, now: u64) -> Vec<String> {
+pub fn reasons(
+    kcp: &Object,
+    machine: &Object,
+    infra: Option<&Object>,
+    config: Option<&Object>,
+    memo: Option<&ConfigMatchMemo>,
+    now: u64,
+) -> Vec<String> {
     let mut out = Vec::new();
     if let Some(days) = kcp.i64_at("/spec/rollout/before/certificatesExpiryDays").filter(|d| *d > 0) {
         if let Some(expiry) = time_at(machine, "/status/certificatesExpiryDate") {
@@ -38,7 +48,7 @@ pub fn reasons(kcp: &Object, machine: &Object, infra: Option<&Object>, config: O
     }
     if machine.at("/spec/bootstrap/configRef/name").is_some() {
         if let Some(cfg) = config {
-            if !config_matches(kcp, cfg) {
+            if !memo.map_or_else(|| config_matches(kcp, cfg), |m| m.matches(kcp, cfg)) {
                 out.push("KubeadmConfig is not up-to-date".to_string());
             }
         }
@@ -63,6 +73,31 @@ pub fn infra_matches(kcp: &Object, infra: &Object) -> bool {
     let want_kind = r.and_then(|r| r.get("kind")).and_then(Value::as_str).unwrap_or("");
     let want_group = r.and_then(|r| r.get("apiGroup")).and_then(Value::as_str).unwrap_or("");
     name == want_name && gk == format!("{want_kind}.{want_group}")
+}
+
+/// Answers of [`config_matches`] by KubeadmConfig uid. The answer is a function of the KCP's spec and
+/// the config's, so it stands while the KCP's generation and the config's resourceVersion stay the
+/// same; the comparison (normalising both specs) is most of what a KCP reconcile's scope costs. One
+/// entry per KubeadmConfig seen (about 100 bytes).
+#[derive(Debug, Default)]
+pub struct ConfigMatchMemo(RefCell<BTreeMap<Arc<str>, (Arc<str>, i64, u64, bool)>>);
+
+impl ConfigMatchMemo {
+    /// [`config_matches`], remembered.
+    pub fn matches(&self, kcp: &Object, config: &Object) -> bool {
+        let (uid, generation, rv) = (&config.meta.uid, kcp.meta.generation, config.meta.resource_version);
+        if uid.is_empty() || kcp.meta.uid.is_empty() || rv == 0 {
+            return config_matches(kcp, config);
+        }
+        if let Some((kcp_uid, g, r, answer)) = self.0.borrow().get(uid) {
+            if *kcp_uid == kcp.meta.uid && *g == generation && *r == rv {
+                return *answer;
+            }
+        }
+        let answer = config_matches(kcp, config);
+        self.0.borrow_mut().insert(uid.clone(), (kcp.meta.uid.clone(), generation, rv, answer));
+        answer
+    }
 }
 
 /// Whether a KubeadmConfig matches the KCP's `kubeadmConfigSpec`: first as a join config (an init
@@ -192,6 +227,27 @@ mod tests {
         c
     }
 
+    /// The memo answers as `config_matches` does, and asks again when the KCP's spec (its generation)
+    /// or the config (its resourceVersion) changed.
+    #[test]
+    fn remembered_config_matches_follow_kcp_generation_and_config_version() {
+        let memo = ConfigMatchMemo::default();
+        let mut k = kcp();
+        (k.meta.uid, k.meta.generation) = ("kcp-uid".into(), 1);
+        let mut c = config(true, &k);
+        (c.meta.uid, c.meta.resource_version) = ("cfg-uid".into(), 10);
+        assert!(memo.matches(&k, &c) && config_matches(&k, &c));
+        // The KCP's spec changes: a new generation, a new answer.
+        k.set("/spec/kubeadmConfigSpec/clusterConfiguration/apiServer/certSANs", json!(["b"]));
+        assert!(memo.matches(&k, &c), "same generation: the remembered answer");
+        k.meta.generation = 2;
+        assert!(!memo.matches(&k, &c) && !config_matches(&k, &c));
+        // The config is rewritten to match: a new resourceVersion, a new answer.
+        let mut c2 = config(true, &k);
+        (c2.meta.uid, c2.meta.resource_version) = ("cfg-uid".into(), 11);
+        assert!(memo.matches(&k, &c2));
+    }
+
     fn infra(template: &str) -> Object {
         let mut i = Object::new(Kind::DockerMachine, "default", "m");
         i.meta.annotations.insert(keys::CLONED_FROM_NAME.into(), template.into());
@@ -206,7 +262,7 @@ mod tests {
     #[case::template_rotated("v1.30.0", true, "t0", vec!["DockerMachine is not up-to-date"])]
     fn outdated_reasons(#[case] version: &str, #[case] join: bool, #[case] template: &str, #[case] want: Vec<&str>) {
         let k = kcp();
-        let got = reasons(&k, &machine(version), Some(&infra(template)), Some(&config(join, &k)), 0);
+        let got = reasons(&k, &machine(version), Some(&infra(template)), Some(&config(join, &k)), None, 0);
         assert_eq!(got, want);
     }
 
@@ -225,7 +281,7 @@ mod tests {
         let mut k = kcp();
         k.set("/spec/rollout/after", json!(crate::object::timestamp(60_000)));
         let m = machine("v1.30.0");
-        assert!(reasons(&k, &m, None, None, 30_000).is_empty());
-        assert_eq!(reasons(&k, &m, None, None, 61_000), vec!["KubeadmControlPlane spec.rolloutAfter expired"]);
+        assert!(reasons(&k, &m, None, None, None, 30_000).is_empty());
+        assert_eq!(reasons(&k, &m, None, None, None, 61_000), vec!["KubeadmControlPlane spec.rolloutAfter expired"]);
     }
 }

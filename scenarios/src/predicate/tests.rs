@@ -59,16 +59,10 @@ fn labelled(name: &str, phase: &str, cluster: &str) -> Value {
     m
 }
 
-/// A wait's repeated checks through witnesses give the answers a fresh check gives, while the
-/// object that decided the last answer changes, leaves the selection or goes away.
-#[rstest]
-#[case("phase: { target: { kind: Machine, cluster: c1 }, is: Running }")]
-#[case("phase: { target: { kind: Machine, cluster: c1, match: any }, is: Running }")]
-#[case("condition: { target: { kind: Machine, name-prefix: m }, type: Ready, status: \"True\" }")]
-#[case("all: [ { phase: { target: { kind: Machine, cluster: c1 }, is: Running } }, { not: { phase: { target: { kind: Machine, match: any }, is: Deleting } } } ]")]
-fn checks_through_witnesses_agree_with_fresh_checks(#[case] yaml: &str) {
-    let p: Predicate = serde_yaml::from_str(yaml).unwrap_or_else(|e| panic!("{yaml}: {e}"));
-    let worlds = [
+/// A sequence of worlds in which the object that decides a check changes, leaves the selection
+/// (relabelled), comes back, goes away, and new objects appear.
+fn changing_worlds() -> Vec<Vec<Value>> {
+    vec![
         vec![labelled("m1", "Pending", "c1"), labelled("m2", "Pending", "c1"), labelled("m3", "Running", "c1")],
         vec![labelled("m1", "Running", "c1"), labelled("m2", "Pending", "c1"), labelled("m3", "Running", "c1")],
         // The failing object leaves the selection (relabelled), then comes back.
@@ -80,8 +74,20 @@ fn checks_through_witnesses_agree_with_fresh_checks(#[case] yaml: &str) {
         vec![labelled("m1", "Deleting", "c1"), labelled("m3", "Running", "c1")],
         vec![labelled("m1", "Pending", "c1")],
         vec![],
-        vec![labelled("m4", "Running", "c1")],
-    ];
+        vec![labelled("m4", "Running", "c1"), labelled("m2", "Running", "c1")],
+    ]
+}
+
+/// A wait's repeated checks through witnesses give the answers a fresh check gives, while the
+/// object that decided the last answer changes, leaves the selection or goes away.
+#[rstest]
+#[case("phase: { target: { kind: Machine, cluster: c1 }, is: Running }")]
+#[case("phase: { target: { kind: Machine, cluster: c1, match: any }, is: Running }")]
+#[case("condition: { target: { kind: Machine, name-prefix: m }, type: Ready, status: \"True\" }")]
+#[case("all: [ { phase: { target: { kind: Machine, cluster: c1 }, is: Running } }, { not: { phase: { target: { kind: Machine, match: any }, is: Deleting } } } ]")]
+fn checks_through_witnesses_agree_with_fresh_checks(#[case] yaml: &str) {
+    let p: Predicate = serde_yaml::from_str(yaml).unwrap_or_else(|e| panic!("{yaml}: {e}"));
+    let worlds = changing_worlds();
     let witnesses = Witnesses::default();
     let mut answers = Vec::new();
     for (i, objects) in worlds.into_iter().enumerate() {
@@ -132,18 +138,7 @@ fn written(before: &[Value], after: &[Value]) -> Vec<(String, String, String)> {
 #[case("all: [ { phase: { target: { kind: Machine, cluster: c1 }, is: Running } }, { not: { phase: { target: { kind: Machine, match: any }, is: Deleting } } } ]")]
 fn checks_following_reported_writes_agree_with_fresh_checks(#[case] yaml: &str) {
     let p: Predicate = serde_yaml::from_str(yaml).unwrap_or_else(|e| panic!("{yaml}: {e}"));
-    let worlds = [
-        vec![labelled("m1", "Pending", "c1"), labelled("m2", "Pending", "c1"), labelled("m3", "Running", "c1")],
-        vec![labelled("m1", "Running", "c1"), labelled("m2", "Pending", "c1"), labelled("m3", "Running", "c1")],
-        vec![labelled("m1", "Running", "c1"), labelled("m2", "Pending", "c2"), labelled("m3", "Running", "c1")],
-        vec![labelled("m1", "Running", "c1"), labelled("m2", "Pending", "c1"), labelled("m3", "Pending", "c1")],
-        vec![labelled("m1", "Running", "c1"), labelled("m3", "Pending", "c1")],
-        vec![labelled("m1", "Running", "c1"), labelled("m3", "Running", "c1")],
-        vec![labelled("m1", "Deleting", "c1"), labelled("m3", "Running", "c1")],
-        vec![labelled("m1", "Pending", "c1")],
-        vec![],
-        vec![labelled("m4", "Running", "c1"), labelled("m2", "Running", "c1")],
-    ];
+    let worlds = changing_worlds();
     let witnesses = Witnesses::following_changes();
     let mut answers = Vec::new();
     let mut before: Vec<Value> = Vec::new();

@@ -134,12 +134,16 @@ impl Reconciler for InfraMachineReconciler {
             // Infra machines waiting for their Node: in the world the kubelet registers the Node
             // after kubeadm returns (in reality during the join, before CAPD's bootstrap task ends),
             // so workload notices stand in for the task event that would find the Node.
-            Notice::Workload(cluster) => out.extend(
-                cache
-                    .in_cluster(self.shape.machine_kind(), cluster)
-                    .filter(|dm| !dm.deleting() && waiting_for_node(self.shape, dm, cache))
-                    .map(|dm| dm.key()),
-            ),
+            n => {
+                if let Some(cluster) = n.workload_cluster() {
+                    out.extend(
+                        cache
+                            .in_cluster(self.shape.machine_kind(), cluster)
+                            .filter(|dm| !dm.deleting() && waiting_for_node(self.shape, dm, cache))
+                            .map(|dm| dm.key()),
+                    )
+                }
+            }
         }
     }
     fn reconcile(&self, ctx: &mut Ctx<'_>, key: &ObjKey) -> ReconcileResult {

@@ -56,7 +56,7 @@ impl Reconciler for ClusterReconciler {
         }
     }
     fn map_notice(&self, notice: &Notice, cache: &ObjectSet, out: &mut Vec<ObjKey>) {
-        if let Notice::Workload(cluster) = notice {
+        if let Notice::Connection(cluster) = notice {
             // ClusterCache probe results.
             out.extend(cache.in_cluster(Kind::Cluster, cluster).map(|c| c.key()));
         }

@@ -94,7 +94,7 @@ impl Reconciler for ClusterResourceSetReconciler {
         }
     }
     fn map_notice(&self, notice: &Notice, cache: &ObjectSet, out: &mut Vec<ObjKey>) {
-        if let Notice::Workload(c) = notice {
+        if let Notice::Connection(c) = notice {
             for cluster in cache.in_cluster(Kind::Cluster, c) {
                 out.extend(
                     cache.of_kind(Kind::ClusterResourceSet, Some(cluster.namespace())).filter(|crs| selects(crs, cluster)).map(|x| x.key()),

@@ -61,9 +61,26 @@ impl Reconciler for MachineReconciler {
             },
         }
     }
+    /// CAPI's Machine controller watches the workload cluster's Nodes through the ClusterCache and
+    /// maps each Node to its one Machine (`nodeToMachine`: by `status.nodeRef.name`, else by
+    /// `spec.providerID`), and hears of connection changes and probe failures through the
+    /// ClusterCache source, which it maps to every Machine of the Cluster (`clusterToMachines`).
+    /// Nothing else in a workload cluster wakes it. Source:
+    /// `internal/controllers/machine/machine_controller.go` (`SetupWithManager`, `watchClusterNodes`,
+    /// `nodeToMachine`).
     fn map_notice(&self, notice: &Notice, cache: &ObjectSet, out: &mut Vec<ObjKey>) {
-        if let Notice::Workload(cluster) = notice {
-            out.extend(cache.in_cluster(Kind::Machine, cluster).map(|m| m.key()));
+        match notice {
+            Notice::Connection(cluster) => out.extend(cache.in_cluster(Kind::Machine, cluster).map(|m| m.key())),
+            Notice::Node { cluster, node, provider_id } => {
+                // Exactly one match counts, as in CAPI.
+                let only = |field: &str, value: &str| {
+                    let mut it = cache.in_cluster(Kind::Machine, cluster).filter(|m| m.str_at(field) == Some(value));
+                    it.next().filter(|_| it.next().is_none()).map(|m| m.key())
+                };
+                let by_provider_id = || only("/spec/providerID", provider_id.as_deref().filter(|id| !id.is_empty())?);
+                out.extend(only("/status/nodeRef/name", node).or_else(by_provider_id));
+            }
+            Notice::Workload(_) | Notice::Container { .. } => {}
         }
     }
     fn reconcile(&self, ctx: &mut Ctx<'_>, key: &ObjKey) -> ReconcileResult {
@@ -610,5 +627,47 @@ fn mirror(src: &Object, type_: &str, fallback: bool, reasons: (&str, &str)) -> C
         ),
         None if fallback => Cond::t(type_, reasons.0),
         None => Cond::f(type_, reasons.1, format!("{} {} is not ready", src.kind, src.name())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    /// Two Machines of cluster `c`: `linked` has a nodeRef, `unlinked` only a providerID.
+    fn cache() -> ObjectSet {
+        let mut set = ObjectSet::default();
+        let mut linked = Object::new(Kind::Machine, "default", "linked");
+        linked.meta.labels.insert(keys::CLUSTER_NAME.into(), "c".into());
+        linked.set("/spec/providerID", json!("docker:////c-node-1"));
+        linked.set("/status/nodeRef/name", json!("c-node-1"));
+        let mut unlinked = Object::new(Kind::Machine, "default", "unlinked");
+        unlinked.meta.labels.insert(keys::CLUSTER_NAME.into(), "c".into());
+        unlinked.set("/spec/providerID", json!("docker:////c-node-2"));
+        set.insert(Arc::new(linked));
+        set.insert(Arc::new(unlinked));
+        set
+    }
+
+    fn node(name: &str, provider_id: Option<&str>) -> Notice {
+        Notice::Node { cluster: "c".into(), node: name.into(), provider_id: provider_id.map(str::to_string) }
+    }
+
+    #[rstest]
+    #[case::node_by_node_ref(node("c-node-1", None), &["linked"])]
+    #[case::node_by_provider_id(node("c-node-2", Some("docker:////c-node-2")), &["unlinked"])]
+    #[case::node_without_provider_id_not_linked(node("c-node-2", None), &[])]
+    #[case::unknown_node(node("c-node-3", Some("docker:////c-node-3")), &[])]
+    #[case::connection_wakes_all(Notice::Connection("c".into()), &["linked", "unlinked"])]
+    #[case::other_cluster(Notice::Connection("d".into()), &[])]
+    #[case::etcd_or_tokens_wake_none(Notice::Workload("c".into()), &[])]
+    #[case::containers_wake_none(Notice::Container { cluster: "c".into(), name: "c-node-1".into() }, &[])]
+    fn a_workload_notice_wakes_the_machines_capi_maps_it_to(#[case] notice: Notice, #[case] want: &[&str]) {
+        let mut out = Vec::new();
+        MachineReconciler.map_notice(&notice, &cache(), &mut out);
+        let mut got: Vec<&str> = out.iter().map(|k| &*k.name).collect();
+        got.sort();
+        assert_eq!(got, want);
     }
 }

@@ -46,7 +46,7 @@ impl Reconciler for MachineHealthCheckReconciler {
     fn map(&self, change: &Change, cache: &ObjectSet, out: &mut Vec<ObjKey>) {
         let o = &change.object;
         // CAPI's Cluster watch passes only `ClusterPausedTransitions`; the cluster's health reaches
-        // the MHCs through the ClusterCache source (here: workload notices, below).
+        // the MHCs through the ClusterCache source (here: connection and Node notices, below).
         if o.kind == Kind::Cluster && !crate::capd::lookup::paused_transition(change) {
             return;
         }
@@ -60,14 +60,11 @@ impl Reconciler for MachineHealthCheckReconciler {
             );
         }
     }
+    /// The ClusterCache source (connection changes) and the Node watch; CAPI maps a Node to the MHCs
+    /// selecting its Machine, here to the cluster's MHCs.
     fn map_notice(&self, notice: &Notice, cache: &ObjectSet, out: &mut Vec<ObjKey>) {
-        if let Notice::Workload(c) = notice {
-            out.extend(
-                cache
-                    .in_cluster(Kind::MachineHealthCheck, c)
-                    .filter(|h| h.str_at("/spec/clusterName") == Some(c.as_str()))
-                    .map(|h| h.key()),
-            );
+        if let Notice::Connection(c) | Notice::Node { cluster: c, .. } = notice {
+            out.extend(cache.in_cluster(Kind::MachineHealthCheck, c).filter(|h| h.str_at("/spec/clusterName") == Some(c)).map(|h| h.key()));
         }
     }
     fn reconcile(&self, ctx: &mut Ctx<'_>, key: &ObjKey) -> ReconcileResult {

@@ -17,8 +17,8 @@
 //!
 //! Simplifications: the Nodes of the simulated workload clusters have no UIDs, so node references
 //! carry names only and are validated by name; SSA of the pool's Machines is a plain create or a patch
-//! of the fields the controller owns; the node watch is approximated by workload notices once the
-//! control plane is initialized.
+//! of the fields the controller owns; the node watch maps any Node notice of the cluster to all its
+//! MachinePools (CAPI maps a Node to the pool listing its providerID).
 
 use super::common::{self, keys, preamble, ref_key};
 use super::conditions::{self, Cond, Status};
@@ -102,11 +102,11 @@ impl Reconciler for MachinePoolReconciler {
         // The ClusterCache cluster source (connection changes) and, once the control plane is
         // initialized, the node watch: both map a workload cluster to its MachinePools
         // (`machinepool_controller.go`: `WatchesRawSource(r.ClusterCache.GetClusterSource(...))`).
-        if let Notice::Workload(cluster) = notice {
+        if let Notice::Connection(cluster) | Notice::Node { cluster, .. } = notice {
             out.extend(
                 cache
                     .in_cluster(Kind::MachinePool, cluster)
-                    .filter(|mp| mp.str_at("/spec/clusterName") == Some(cluster.as_str()))
+                    .filter(|mp| mp.str_at("/spec/clusterName") == Some(cluster))
                     .map(|mp| mp.key()),
             );
         }

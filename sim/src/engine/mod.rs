@@ -645,13 +645,7 @@ impl Sim {
         }
         let removals = std::mem::take(&mut self.world.etcd_removals);
         if !self.invariants.disabled && (!notices.is_empty() || !removals.is_empty()) {
-            let clusters: Vec<String> = notices
-                .iter()
-                .filter_map(|n| match n {
-                    crate::world::Notice::Workload(c) => Some(c.clone()),
-                    _ => None,
-                })
-                .collect();
+            let clusters: Vec<String> = notices.iter().filter_map(|n| n.workload_cluster().map(str::to_string)).collect();
             let mut inv = std::mem::take(&mut self.invariants);
             inv.observe_world(self, &clusters, &removals);
             self.invariants = inv;

@@ -9,6 +9,9 @@ pub mod docker;
 pub mod timing;
 pub mod workload;
 
+#[cfg(test)]
+mod tests;
+
 use crate::engine::rng::between;
 use bootstrap::{BootKind, BootstrapPlan};
 use docker::{Bootstrap, DockerError, DockerHost, Role, RunSpec, State};
@@ -61,8 +64,22 @@ pub enum WorldEvent {
 /// What changed, for the engine to wake the controllers that watch it.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Notice {
-    /// Something in a workload cluster (nodes, etcd, reachability).
+    /// Something in a workload cluster other than one Node's object: etcd membership and leadership,
+    /// bootstrap tokens, the CNI, evictions, kubelets stopping or starting, containers behind it.
     Workload(String),
+    /// A Node object of a workload cluster was created, changed or deleted (what a watch on Nodes
+    /// through CAPI's ClusterCache delivers).
+    Node {
+        /// Cluster label.
+        cluster: String,
+        /// Node name.
+        node: String,
+        /// Its `spec.providerID` (before deletion, for a deleted Node).
+        provider_id: Option<String>,
+    },
+    /// The management cluster's connection to a workload API came up or went down (ClusterCache's
+    /// connect and probe-failure events): checked after every batch of changes to the cluster.
+    Connection(String),
     /// A container of a cluster changed or an async task on it finished.
     Container {
         /// Cluster label.
@@ -70,6 +87,17 @@ pub enum Notice {
         /// Container name.
         name: String,
     },
+}
+
+impl Notice {
+    /// The workload cluster a notice is about, for the controllers that treat any change inside a
+    /// workload cluster alike (Node, connection or anything else); `None` for container notices.
+    pub fn workload_cluster(&self) -> Option<&str> {
+        match self {
+            Notice::Workload(c) | Notice::Connection(c) | Notice::Node { cluster: c, .. } => Some(c),
+            Notice::Container { .. } => None,
+        }
+    }
 }
 
 /// KCP removed an etcd member (checked by the etcd quorum invariant).
@@ -105,6 +133,8 @@ pub struct World {
     rng: ChaCha8Rng,
     timers: Vec<(u64, WorldEvent)>,
     notices: BTreeSet<Notice>,
+    /// Workload clusters whose API answered at the last connection check (see [`Notice::Connection`]).
+    connected: BTreeSet<String>,
     notes: Vec<String>,
     /// Workload clusters the management cluster cannot reach (partition fault).
     pub partitioned: BTreeSet<String>,
@@ -128,6 +158,7 @@ impl World {
             rng,
             timers: Vec::new(),
             notices: BTreeSet::new(),
+            connected: BTreeSet::new(),
             notes: Vec::new(),
             partitioned: BTreeSet::new(),
             slowdown_pct: 100,
@@ -147,9 +178,34 @@ impl World {
         std::mem::take(&mut self.timers)
     }
 
-    /// Notices (drained by the engine).
+    /// Notices (drained by the engine). Every cluster something happened to has its connection
+    /// checked: a change of reachability adds a [`Notice::Connection`].
     pub fn take_notices(&mut self) -> Vec<Notice> {
-        std::mem::take(&mut self.notices).into_iter().collect()
+        let mut notices = std::mem::take(&mut self.notices);
+        let touched: BTreeSet<&str> = notices
+            .iter()
+            .filter_map(|n| match n {
+                Notice::Container { cluster, .. } => Some(cluster.as_str()),
+                n => n.workload_cluster(),
+            })
+            .filter(|c| !c.is_empty())
+            .collect();
+        let mut flipped = Vec::new();
+        for c in touched {
+            let up = self.api_reachable(c).is_ok();
+            if up != self.connected.contains(c) {
+                flipped.push((c.to_string(), up));
+            }
+        }
+        for (c, up) in flipped {
+            if up {
+                self.connected.insert(c.clone());
+            } else {
+                self.connected.remove(&c);
+            }
+            notices.insert(Notice::Connection(c));
+        }
+        notices.into_iter().collect()
     }
 
     /// Trace notes (drained by the engine).
@@ -174,6 +230,17 @@ impl World {
     /// Tell watchers that a workload cluster changed.
     pub fn notice_workload(&mut self, cluster: &str) {
         self.notices.insert(Notice::Workload(cluster.to_string()));
+    }
+
+    /// Tell watchers that a Node object changed (created, updated or deleted).
+    fn notice_node(&mut self, cluster: &str, node: &str, provider_id: Option<String>) {
+        self.notices.insert(Notice::Node { cluster: cluster.to_string(), node: node.to_string(), provider_id });
+    }
+
+    /// [`World::notice_node`] for a Node that exists.
+    fn notice_node_now(&mut self, cluster: &str, node: &str) {
+        let provider_id = self.workloads.get(cluster).and_then(|w| w.nodes.get(node)).and_then(|n| n.provider_id.clone());
+        self.notice_node(cluster, node, provider_id);
     }
 
     // ----- Docker operations (CAPD) -----
@@ -354,8 +421,8 @@ impl World {
         let grace = self.timing.node_monitor_grace_ms.0;
         let Some(wl) = self.workloads.get_mut(cluster) else { return };
         let (changed, next) = wl.refresh_nodes(now, grace);
-        if changed {
-            self.notice_workload(cluster);
+        for node in changed {
+            self.notice_node_now(cluster, &node);
         }
         if let Some(t) = next {
             self.timers.push((t, WorldEvent::NodeRefresh { cluster: cluster.to_string() }));
@@ -602,7 +669,7 @@ impl World {
         );
         self.note(format!("node {container} registered in {cluster}"));
         self.refresh(&cluster, now);
-        self.notice_workload(&cluster);
+        self.notice_node_now(&cluster, container);
     }
 
     // ----- Workload writes the controllers make -----
@@ -619,7 +686,7 @@ impl World {
             self.timers.push((now + evict_ms, WorldEvent::Evicted { cluster: cluster.to_string(), node: node.to_string() }));
         }
         if changed {
-            self.notice_workload(cluster);
+            self.notice_node_now(cluster, node);
         }
         Ok(self.workloads[cluster].nodes[node].pods)
     }
@@ -627,11 +694,12 @@ impl World {
     /// Delete a Node object.
     pub fn delete_node(&mut self, cluster: &str, node: &str) -> Result<bool, String> {
         let wl = self.workload_mut(cluster)?;
-        let removed = wl.nodes.remove(node).is_some();
-        if removed {
-            self.notice_workload(cluster);
+        let removed = wl.nodes.remove(node);
+        let found = removed.is_some();
+        if let Some(n) = removed {
+            self.notice_node(cluster, node, n.provider_id);
         }
-        Ok(removed)
+        Ok(found)
     }
 
     /// Remove an etcd member (KCP, before a control-plane Machine goes).
@@ -689,7 +757,7 @@ impl World {
         f(n);
         let after = (n.provider_id.clone(), n.labels.clone(), n.annotations.clone(), n.taints.clone(), n.unschedulable);
         if before != after {
-            self.notice_workload(cluster);
+            self.notice_node_now(cluster, node);
         }
         Ok(())
     }

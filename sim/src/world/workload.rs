@@ -175,10 +175,10 @@ impl WorkloadCluster {
         None
     }
 
-    /// Recompute every node's `Ready` condition at `now`. Returns whether any changed and the next
+    /// Recompute every node's `Ready` condition at `now`. Returns the nodes whose condition changed and the next
     /// time a condition will change by itself (grace periods, CNI rollouts).
-    pub fn refresh_nodes(&mut self, now: u64, grace_ms: u64) -> (bool, Option<u64>) {
-        let mut changed = false;
+    pub fn refresh_nodes(&mut self, now: u64, grace_ms: u64) -> (Vec<String>, Option<u64>) {
+        let mut changed = Vec::new();
         let mut next: Option<u64> = None;
         let mut soonest = |t: u64| next = Some(next.map_or(t, |n: u64| n.min(t)));
         let cni_up = self.cni.as_ref().is_some_and(|c| !c.crashed);
@@ -207,7 +207,7 @@ impl WorkloadCluster {
                 node.ready_reason = reason.to_string();
                 node.ready_message = message.to_string();
                 node.ready_since_ms = now;
-                changed = true;
+                changed.push(node.name.clone());
             }
         }
         (changed, next)

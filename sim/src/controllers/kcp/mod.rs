@@ -11,9 +11,9 @@
 //! the files named in each module.
 //!
 //! Watches: KCP; owned Machines; the Cluster (pause transitions, infrastructure provisioned,
-//! topology version changes); `Notice::Workload` for the workload cluster. CAPI itself only hears of
-//! workload connects/disconnects from the ClusterCache and relies on its 20s requeue and on Machine
-//! changes otherwise; waking on workload changes makes KCP react a little sooner than CAPI does.
+//! topology version changes); `Notice::Connection` for the workload cluster: like CAPI, KCP hears
+//! of the workload cluster only through the ClusterCache's connect and probe-failure events and
+//! otherwise relies on its 20s requeue and on Machine changes.
 //! It also caches (without reacting to) Secrets, KubeadmConfigs, infrastructure machines and
 //! templates, and MachinePools, which it reads.
 //!
@@ -128,7 +128,7 @@ impl Reconciler for KcpReconciler {
         }
     }
     fn map_notice(&self, notice: &Notice, cache: &ObjectSet, out: &mut Vec<ObjKey>) {
-        if let Notice::Workload(cluster) = notice {
+        if let Notice::Connection(cluster) = notice {
             out.extend(cache.in_cluster(Kind::Cluster, cluster).filter_map(|c| kcp_of(c)));
         }
     }

@@ -120,7 +120,7 @@ impl Reconciler for TopologyReconciler {
         }
     }
     fn map_notice(&self, notice: &Notice, cache: &ObjectSet, out: &mut Vec<ObjKey>) {
-        if let Notice::Workload(name) = notice {
+        if let Notice::Connection(name) = notice {
             out.extend(cache.in_cluster(Kind::Cluster, name).filter(|c| has_topology(c)).map(|c| c.key()));
         }
     }

@@ -136,7 +136,17 @@ pub fn load_timing(spec: &str, scenario: &Path, fixtures: Option<&Path>) -> Resu
         dir.join("timing").join(format!("{spec}.yaml"))
     };
     let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    Timing::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+    // Profiles parsed once per process, by content (a swarm loads the same one for every seed);
+    // only looked up, never iterated.
+    static PARSED: std::sync::Mutex<Option<std::collections::HashMap<String, Timing>>> = std::sync::Mutex::new(None);
+    let mut parsed = PARSED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let parsed = parsed.get_or_insert_with(Default::default);
+    if let Some(t) = parsed.get(&text) {
+        return Ok(t.clone());
+    }
+    let t = Timing::parse(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    parsed.insert(text, t.clone());
+    Ok(t)
 }
 
 impl ClusterView for Store {
@@ -481,5 +491,29 @@ impl Backend for SimBackend {
             outcome: outcome(sim),
             timeline: sim.timeline.as_ref().map(|t| t.finish(sim.now())),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Profiles are kept parsed by content, so a profile edited between two loads is read anew.
+    #[test]
+    fn a_timing_profile_is_reread_when_its_file_changes() {
+        let dir = std::env::temp_dir().join(format!("capi-sim-timing-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("edited.yaml");
+        let default = crate::world::timing::DEFAULT_PROFILE;
+        std::fs::write(&path, default).unwrap();
+        let scenario = dir.join("scenario.yaml");
+        let first = load_timing("edited.yaml", &scenario, None).unwrap();
+        assert_eq!(first, Timing::default());
+        assert_eq!(load_timing("edited.yaml", &scenario, None).unwrap(), first, "the same file loads the same profile");
+        let renamed = default.replacen("name: ", "name: edited-", 1);
+        assert_ne!(renamed, default, "the default profile has a name line");
+        std::fs::write(&path, &renamed).unwrap();
+        assert_eq!(load_timing("edited.yaml", &scenario, None).unwrap().name, format!("edited-{}", first.name));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

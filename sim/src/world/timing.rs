@@ -53,8 +53,11 @@ pub struct Timing {
 pub const DEFAULT_PROFILE: &str = include_str!("../../../fixtures/timing/capd-default.yaml");
 
 impl Default for Timing {
+    /// Parsed once per process: every `SimConfig`/`SimOptions` default asks for it, and a swarm builds
+    /// one per seed (parsing the YAML was 4% of a quick-start swarm run).
     fn default() -> Self {
-        Timing::parse(DEFAULT_PROFILE).expect("the default timing profile parses")
+        static DEFAULT: std::sync::OnceLock<Timing> = std::sync::OnceLock::new();
+        DEFAULT.get_or_init(|| Timing::parse(DEFAULT_PROFILE).expect("the default timing profile parses")).clone()
     }
 }
 

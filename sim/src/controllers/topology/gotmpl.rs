@@ -46,13 +46,36 @@ fn parsed(text: &str) -> Result<Template, String> {
 
 /// Whether a template parses (the ClusterClass webhook checks this).
 pub fn check(text: &str) -> Result<(), String> {
-    parsed(text).map(|_| ())
+    kept(text).map(|_| ())
+}
+
+/// Templates kept parsed, per thread (gtmpl's lexer starts a thread for every parse). Only looked up
+/// by text, never iterated; cleared when it reaches [`PARSED_KEPT`] distinct texts.
+const PARSED_KEPT: usize = 512;
+
+thread_local! {
+    static PARSED: std::cell::RefCell<HashMap<String, std::rc::Rc<Template>>> = std::cell::RefCell::new(HashMap::new());
+}
+
+/// The parsed template, from [`PARSED`] or parsed now and kept.
+fn kept(text: &str) -> Result<std::rc::Rc<Template>, String> {
+    if let Some(t) = PARSED.with(|p| p.borrow().get(text).cloned()) {
+        return Ok(t);
+    }
+    let t = std::rc::Rc::new(parsed(text)?);
+    PARSED.with(|p| {
+        let mut p = p.borrow_mut();
+        if p.len() >= PARSED_KEPT {
+            p.clear();
+        }
+        p.insert(text.to_string(), t.clone());
+    });
+    Ok(t)
 }
 
 /// Render a template with JSON data (the variables map).
 pub fn render(text: &str, data: &Json) -> Result<String, String> {
-    let t = parsed(text)?;
-    t.render(&Context::from(to_value(data))).map_err(|e| e.to_string())
+    kept(text)?.render(&Context::from(to_value(data))).map_err(|e| e.to_string())
 }
 
 /// JSON → template value (objects become maps, so missing keys print `<no value>` as in Go).
@@ -333,5 +356,15 @@ mod tests {
     fn parse_errors_are_reported() {
         assert!(check("{{ if }}").is_err());
         assert!(check("{{ .a }}").is_ok());
+    }
+
+    /// Templates are kept parsed by text: the data of each render still counts, and a template that
+    /// does not parse fails every time.
+    #[test]
+    fn kept_templates_render_each_call_with_its_own_data() {
+        assert_eq!(render("v{{ .a }}", &json!({"a": 1})).unwrap(), "v1");
+        assert_eq!(render("v{{ .a }}", &json!({"a": 2})).unwrap(), "v2");
+        assert!(render("{{ if }}", &json!({})).is_err());
+        assert!(render("{{ if }}", &json!({})).is_err());
     }
 }

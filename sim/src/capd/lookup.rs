@@ -94,6 +94,13 @@ pub fn paused_transition(change: &Change) -> bool {
     change.kind == ChangeKind::Modified && change.old.as_ref().is_some_and(|old| paused(old) != paused(&change.object))
 }
 
+/// `ClusterControlPlaneInitialized`: an update that turns the Cluster's `ControlPlaneInitialized`
+/// condition true (`util/predicates/cluster_predicates.go`).
+pub fn control_plane_initialized_transition(change: &Change) -> bool {
+    let init = |o: &Object| crate::controllers::conditions::is_true(o, "ControlPlaneInitialized");
+    change.kind == ChangeKind::Modified && change.old.as_ref().is_some_and(|old| !init(old) && init(&change.object))
+}
+
 /// `ClusterUpdateInfraProvisioned`: an update that turns `infrastructureProvisioned` true.
 pub fn infra_provisioned_transition(change: &Change) -> bool {
     let p = |o: &Object| o.bool_at("/status/initialization/infrastructureProvisioned");

@@ -53,7 +53,13 @@ impl Reconciler for MachineReconciler {
     fn map(&self, change: &Change, cache: &ObjectSet, out: &mut Vec<ObjKey>) {
         let o = &change.object;
         match o.kind {
-            Kind::Cluster => out.extend(cache.in_cluster_ns(Kind::Machine, o.namespace(), o.name()).map(|m| m.key())),
+            // CAPI's Cluster watch passes `ResourceIsChanged` and `ClusterControlPlaneInitialized`
+            // only: the update that initializes the control plane (`machine_controller.go`).
+            Kind::Cluster => {
+                if crate::capd::lookup::control_plane_initialized_transition(change) {
+                    out.extend(cache.in_cluster_ns(Kind::Machine, o.namespace(), o.name()).map(|m| m.key()))
+                }
+            }
             _ => match o.controller_ref().filter(|r| r.kind == "Machine") {
                 Some(r) => out.push(ObjKey::new(Kind::Machine, o.namespace(), &r.name)),
                 // Before the Machine owns it, bootstrap and infrastructure objects carry its name.

@@ -279,7 +279,14 @@ fn json_list(v: Option<&Value>) -> &[Value] {
 }
 
 /// Compute the desired state (`Generate`). `cluster` carries the defaulted topology.
-pub fn generate(ctx: &mut Ctx<'_>, cluster: &Object, bp: &Blueprint, cur: &Current, t: &mut Tracker) -> Result<Desired, String> {
+pub fn generate(
+    ctx: &mut Ctx<'_>,
+    memo: &patches::Memo,
+    cluster: &Object,
+    bp: &Blueprint,
+    cur: &Current,
+    t: &mut Tracker,
+) -> Result<Desired, String> {
     let topo = cluster.at("/spec/topology").cloned().unwrap_or(Value::Null);
     let topology_version = topo.get("version").and_then(Value::as_str).unwrap_or("").to_string();
     let class = &bp.class;
@@ -480,7 +487,7 @@ pub fn generate(ctx: &mut Ctx<'_>, cluster: &Object, bp: &Blueprint, cur: &Curre
     let class_patches = json_list(class.at("/spec/patches"));
     if !class_patches.is_empty() {
         let (status_vars, topo_vars) = (json_list(class.at("/status/variables")), json_list(topo.get("variables")));
-        patches::apply(Version::of(class).as_ref(), class_patches, status_vars, topo_vars, &cluster_builtins(cluster), &mut items)
+        patches::apply(memo, Version::of(class).as_ref(), class_patches, status_vars, topo_vars, &cluster_builtins(cluster), &mut items)
             .map_err(|e| format!("failed to apply patches: {e}"))?;
     }
     let patched = |h: &Holder| items.iter().find(|i| &i.holder == h).map_or(&Value::Null, |i| &*i.template);

@@ -76,10 +76,13 @@ pub struct Item {
 /// `spec.topology.variables`; `status_variables` the ClusterClass's `status.variables`;
 /// `global_builtin` the `{"cluster": {...}}` builtins.
 ///
-/// The result is a pure function of the arguments, so it is memoized (per thread) by a 128-bit hash
-/// of them: a fleet's clusters share a class, and a cluster's topology is recomputed on every
-/// reconcile although its inputs rarely change. Nothing observable depends on the memo.
+/// The result is a pure function of the arguments, so it is memoized (in `memo`, the topology
+/// reconciler's: one per simulation, so stored objects' uids and resourceVersions name the same
+/// content in every key) by a 128-bit hash of them: a fleet's clusters share a class, and a cluster's
+/// topology is recomputed on every reconcile although its inputs rarely change. Nothing observable
+/// depends on the memo.
 pub fn apply(
+    memo: &Memo,
     class: Option<&Version>,
     patches: &[Value],
     status_variables: &[Value],
@@ -125,7 +128,7 @@ pub fn apply(
     // a global table would while its memory stays proportional to the live fleet.
     let cluster = global_builtin.get("cluster");
     let slot = ["namespace", "name", "uid"].map(|k| cluster.and_then(|c| c.get(k)).and_then(Value::as_str).unwrap_or("").to_string());
-    let hit = PATCHED.with(|m| m.borrow().get(&slot).and_then(|entries| entries.iter().find(|(k, _)| *k == key).map(|(_, r)| r.clone())));
+    let hit = memo.0.borrow().get(&slot).and_then(|entries| entries.iter().find(|(k, _)| *k == key).map(|(_, r)| r.clone()));
     if let Some(hit) = hit {
         let templates = hit?;
         for (item, t) in items.iter_mut().zip(templates.iter()) {
@@ -135,17 +138,15 @@ pub fn apply(
     }
     let result = apply_uncached(patches, status_variables, topology_variables, global_builtin, items);
     let stored = result.clone().map(|()| std::sync::Arc::new(items.iter().map(|i| i.template.clone()).collect::<Vec<_>>()));
-    PATCHED.with(|m| {
-        let mut m = m.borrow_mut();
-        if m.len() >= MEMO_CLUSTERS && !m.contains_key(&slot) {
-            m.clear();
-        }
-        let entries = m.entry(slot).or_default();
-        if entries.len() >= MEMO_PER_CLUSTER {
-            drop(entries.remove(0));
-        }
-        entries.push((key, stored));
-    });
+    let mut m = memo.0.borrow_mut();
+    if m.len() >= MEMO_CLUSTERS && !m.contains_key(&slot) {
+        m.clear();
+    }
+    let entries = m.entry(slot).or_default();
+    if entries.len() >= MEMO_PER_CLUSTER {
+        drop(entries.remove(0));
+    }
+    entries.push((key, stored));
     result
 }
 
@@ -158,10 +159,11 @@ const MEMO_CLUSTERS: usize = 100_000;
 /// Memoized results of [`apply`]: per Cluster slot, `(key of the inputs, patched templates)`.
 type PatchMemo = std::collections::HashMap<[String; 3], Vec<(u128, Result<std::sync::Arc<Vec<std::sync::Arc<Value>>>, String>)>>; // determinism-ok: looked up by key, never iterated
 
-thread_local! {
-    // Looked up by key only, never iterated.
-    static PATCHED: std::cell::RefCell<PatchMemo> = Default::default(); // determinism-ok
-}
+/// The memo of [`apply`], owned by one simulation's topology reconciler (it goes with the
+/// simulation; two simulations in one thread may give different objects the same uid and
+/// resourceVersion). Looked up by key only, never iterated.
+#[derive(Default)]
+pub struct Memo(std::cell::RefCell<PatchMemo>); // determinism-ok
 
 fn apply_uncached(
     patches: &[Value],
@@ -535,6 +537,7 @@ mod tests {
     fn run(dev: bool, vars: Value) -> Vec<Item> {
         let mut its = items(dev);
         apply(
+            &Memo::default(),
             None,
             &qs_patches(dev),
             &qs_status(dev),
@@ -598,8 +601,37 @@ mod tests {
             builtin: json!({"controlPlane": {"version": "v1.34.0"}}),
             overrides: vec![json!({"name": "repo", "value": "cp.io"})],
         }];
-        apply(None, &patches, &status, &[json!({"name": "repo", "value": "global.io"})], &json!({}), &mut its).unwrap();
+        apply(&Memo::default(), None, &patches, &status, &[json!({"name": "repo", "value": "global.io"})], &json!({}), &mut its).unwrap();
         assert_eq!(its[0].template["spec"]["template"]["spec"]["kubeadmConfigSpec"]["clusterConfiguration"]["imageRepository"], "cp.io");
+    }
+
+    /// The memo trusts a stored ClusterClass's uid and resourceVersion to name its content. That holds
+    /// within one simulation only: two simulations (one after another on a thread, as a swarm runs
+    /// seeds) can give different classes the same uid and resourceVersion, so each has its own memo.
+    #[test]
+    fn the_patch_memo_belongs_to_one_simulation() {
+        let patches = |value: &str| {
+            vec![json!({"name": "p", "definitions": [{"selector": {"apiVersion": "controlplane.cluster.x-k8s.io/v1beta2",
+                "kind": "KubeadmControlPlaneTemplate", "matchResources": {"controlPlane": true}},
+                "jsonPatches": [{"op": "add", "path": "/spec/template/spec/kubeadmConfigSpec/clusterConfiguration/imageRepository",
+                    "value": value}]}]})]
+        };
+        let class = Version { uid: "same-uid".into(), resource_version: 7 };
+        let repo = |memo: &Memo, value: &str| {
+            let mut its = vec![Item {
+                holder: Holder::ControlPlane,
+                template: std::sync::Arc::new(kcp_template()),
+                source: None,
+                builtin: json!({}),
+                overrides: vec![],
+            }];
+            apply(memo, Some(&class), &patches(value), &[], &[], &json!({"cluster": {"name": "c", "uid": "c-uid"}}), &mut its).unwrap();
+            its[0].template["spec"]["template"]["spec"]["kubeadmConfigSpec"]["clusterConfiguration"]["imageRepository"].clone()
+        };
+        let first = Memo::default();
+        assert_eq!(repo(&first, "a.io"), "a.io");
+        assert_eq!(repo(&first, "b.io"), "a.io", "within a simulation, the version names the content");
+        assert_eq!(repo(&Memo::default(), "b.io"), "b.io", "another simulation starts with its own memo");
     }
 
     #[rstest]
@@ -625,7 +657,7 @@ mod tests {
             builtin: json!({}),
             overrides: vec![],
         }];
-        let err = apply(None, &patches, &[], &[], &json!({}), &mut its).unwrap_err();
+        let err = apply(&Memo::default(), None, &patches, &[], &[], &json!({}), &mut its).unwrap_err();
         assert!(
             err.starts_with("failed to apply patches for patch \"broken\": failed to apply patch: error applying json patch (RFC6902)"),
             "{err}"

@@ -11,7 +11,8 @@
 //! `status.controlPlane.upgradePlan` / `status.workers.upgradePlan` are not written; no RuntimeSDK hooks.
 
 use super::desired::{self, Desired, DesiredMd, DesiredMp};
-use super::field::invalid_message;
+use super::field::{invalid_message, FieldError};
+use super::patches;
 use super::state::{Blueprint, Current, MdState, MpState};
 use super::upgrade::{self, Tracker};
 use super::variables;
@@ -61,16 +62,58 @@ const WATCHES: &[Kind] = &[
 
 /// The topology controller. It remembers, per Cluster, the resourceVersions of its own writes so a
 /// reconcile never acts on a cache that has not seen them yet (CAPI's consistency store).
+///
+/// It also keeps two memos of pure functions, which go with the simulation: the patch engine's
+/// (`patches::Memo`) and the defaulted and validated topology variables of each Cluster
+/// ([`VariablesMemo`]).
 #[derive(Default)]
 pub struct TopologyReconciler {
     written: RefCell<BTreeMap<ObjKey, BTreeMap<ObjKey, u64>>>,
+    patches: patches::Memo,
+    variables: VariablesMemo,
+}
+
+/// `variables::default_and_validate` of each Cluster's `spec.topology` against its ClusterClass's
+/// `status.variables`, by Cluster, kept with what fixes its inputs: the Cluster's uid and generation
+/// (any spec change moves it) and the ClusterClass's uid and resourceVersion.
+#[derive(Default)]
+struct VariablesMemo(RefCell<BTreeMap<ObjKey, VariablesEntry>>);
+
+/// One Cluster's entry: (uid, generation, class version) → (defaulted topology, errors).
+type VariablesEntry = ((Arc<str>, i64, patches::Version), (Arc<Value>, Vec<FieldError>));
+
+impl VariablesMemo {
+    /// The defaulted topology and the errors, from the memo when the inputs are those it holds.
+    fn default_and_validate(&self, cluster: &Object, class: &Object, status_vars: &[Value]) -> (Arc<Value>, Vec<FieldError>) {
+        let compute = || {
+            let mut topo = cluster.at("/spec/topology").cloned().unwrap_or_else(|| json!({}));
+            let errs = variables::default_and_validate(&mut topo, status_vars);
+            (Arc::new(topo), errs)
+        };
+        let (Some(class_version), false) = (patches::Version::of(class), cluster.meta.uid.is_empty()) else { return compute() };
+        let inputs = (cluster.meta.uid.clone(), cluster.meta.generation, class_version);
+        let key = cluster.key();
+        if let Some((k, v)) = self.0.borrow().get(&key) {
+            if *k == inputs {
+                return v.clone();
+            }
+        }
+        let v = compute();
+        self.0.borrow_mut().insert(key, (inputs, v.clone()));
+        v
+    }
+
+    /// Forget a Cluster that is gone.
+    fn forget(&self, key: &ObjKey) {
+        self.0.borrow_mut().remove(key);
+    }
 }
 
 /// What one reconcile learned, for the condition.
 struct Scope {
     tracker: Tracker,
     class: Option<Arc<Object>>,
-    defaulted_topology: Option<Value>,
+    defaulted_topology: Option<Arc<Value>>,
     desired_cp_version: String,
     cp_kind: String,
     writes: Vec<(ObjKey, u64)>,
@@ -127,6 +170,7 @@ impl Reconciler for TopologyReconciler {
     fn reconcile(&self, ctx: &mut Ctx<'_>, key: &ObjKey) -> ReconcileResult {
         let Some(cluster) = ctx.get(key).cloned() else {
             self.written.borrow_mut().remove(key);
+            self.variables.forget(key);
             return Ok(Action::DONE);
         };
         if !has_topology(&cluster) {
@@ -145,7 +189,7 @@ impl Reconciler for TopologyReconciler {
             writes: Vec::new(),
         };
         let paused = common::is_paused(Some(&cluster), &cluster);
-        let result = if paused || cluster.deleting() { Ok(()) } else { reconcile_topology(ctx, &cluster, &mut s) };
+        let result = if paused || cluster.deleting() { Ok(()) } else { reconcile_topology(ctx, self, &cluster, &mut s) };
         if !s.writes.is_empty() {
             let mut w = self.written.borrow_mut();
             let entry = w.entry(key.clone()).or_default();
@@ -158,7 +202,7 @@ impl Reconciler for TopologyReconciler {
         let cond = topology_condition(&cluster, &s, result.as_ref().err());
         if let Some(topo) = s.defaulted_topology.take() {
             let cached = cluster.at("/spec/topology").cloned().unwrap_or(Value::Null);
-            if cached != topo && ctx.live(key).is_some() {
+            if cached != *topo && ctx.live(key).is_some() {
                 ctx.patch(key, |o| {
                     if let Some(live) = o.body.get_mut("spec").and_then(|s| s.get_mut("topology")) {
                         persist_defaults(live, &cached, &topo);
@@ -268,7 +312,7 @@ fn topology_condition(cluster: &Object, s: &Scope, err: Option<&String>) -> Cond
 }
 
 /// The reconcile proper (`reconcile`); errors carry CAPI's wrapped messages.
-fn reconcile_topology(ctx: &mut Ctx<'_>, cluster: &Arc<Object>, s: &mut Scope) -> Result<(), String> {
+fn reconcile_topology(ctx: &mut Ctx<'_>, memos: &TopologyReconciler, cluster: &Arc<Object>, s: &mut Scope) -> Result<(), String> {
     let ck = class_key(cluster);
     let Some(class) = ctx.get(&ck).cloned() else {
         return Err(format!(
@@ -289,18 +333,17 @@ fn reconcile_topology(ctx: &mut Ctx<'_>, cluster: &Arc<Object>, s: &mut Scope) -
             class.meta.generation
         ));
     }
-    let status_vars: Vec<Value> = class.at("/status/variables").and_then(Value::as_array).cloned().unwrap_or_default();
-    let mut topo = cluster.at("/spec/topology").cloned().unwrap_or_else(|| json!({}));
-    let errs = variables::default_and_validate(&mut topo, &status_vars);
+    let status_vars: &[Value] = class.at("/status/variables").and_then(Value::as_array).map_or(&[], Vec::as_slice);
+    let (topo, errs) = memos.variables.default_and_validate(cluster, &class, status_vars);
     s.defaulted_topology = Some(topo.clone());
     if !errs.is_empty() {
         return Err(invalid_message(Kind::Cluster, cluster.name(), &errs));
     }
     let mut working = (**cluster).clone();
-    working.set("/spec/topology", topo);
+    working.set("/spec/topology", (*topo).clone());
     let bp = Blueprint::read(ctx, &class).map_err(|e| format!("error reading the ClusterClass: {e}"))?;
     let cur = Current::read(ctx, &working).map_err(|e| format!("error reading current state of the Cluster topology: {e}"))?;
-    let d = desired::generate(ctx, &working, &bp, &cur, &mut s.tracker)
+    let d = desired::generate(ctx, &memos.patches, &working, &bp, &cur, &mut s.tracker)
         .map_err(|e| format!("error computing the desired state of the Cluster topology: {e}"))?;
     s.desired_cp_version = d.cp.str_at("/spec/version").unwrap_or("").to_string();
     s.cp_kind = cur.cp.as_ref().map(|c| c.kind.name().to_string()).unwrap_or_else(|| d.cp.kind.name().to_string());
@@ -954,5 +997,35 @@ mod tests {
             create_error(Kind::KubeadmControlPlane, &e),
             "failed to create KubeadmControlPlane.controlplane.cluster.x-k8s.io: spec.version: Invalid value: \"1.2\": must start with v"
         );
+    }
+
+    /// The variables memo answers for the inputs it holds and computes anew when the Cluster's spec
+    /// (its generation), the ClusterClass (its resourceVersion) or the Cluster itself (its uid) changes.
+    #[test]
+    fn the_variables_memo_follows_the_cluster_generation_and_the_class_version() {
+        let status =
+            variables::status_variables(&[json!({"name": "replicas", "schema": {"openAPIV3Schema": {"type": "integer", "minimum": 1}}})]);
+        let mut class = Object::new(Kind::ClusterClass, "default", "cc");
+        class.meta.uid = "class-uid".into();
+        class.meta.resource_version = 7;
+        let cluster = |uid: &str, generation: i64, replicas: i64| {
+            let mut c = Object::new(Kind::Cluster, "default", "c");
+            c.meta.uid = uid.into();
+            c.meta.generation = generation;
+            c.set("/spec/topology", json!({"variables": [{"name": "replicas", "value": replicas}]}));
+            c
+        };
+        let memo = VariablesMemo::default();
+        let valid = |r: (Arc<Value>, Vec<FieldError>)| r.1.is_empty();
+        assert!(valid(memo.default_and_validate(&cluster("u1", 1, 3), &class, &status)));
+        // Same inputs as far as the memo can tell: the held answer (a spec that changed without a new
+        // generation cannot be stored).
+        assert!(valid(memo.default_and_validate(&cluster("u1", 1, 0), &class, &status)));
+        assert!(!valid(memo.default_and_validate(&cluster("u1", 2, 0), &class, &status)), "a new generation is validated");
+        assert!(valid(memo.default_and_validate(&cluster("u2", 2, 3), &class, &status)), "a new Cluster of the same name");
+        class.meta.resource_version = 8;
+        assert!(!valid(memo.default_and_validate(&cluster("u2", 2, 0), &class, &status)), "a new ClusterClass version");
+        memo.forget(&cluster("u2", 2, 0).key());
+        assert!(memo.0.borrow().is_empty());
     }
 }

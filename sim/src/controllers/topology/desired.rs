@@ -433,14 +433,14 @@ pub fn generate(
     let mut items = vec![
         Item {
             holder: Holder::InfraCluster,
-            template: Arc::new(bp.infra.to_json()),
+            template: memo.template_json(&bp.infra),
             source: Version::of(&bp.infra),
             builtin: json!({}),
             overrides: vec![],
         },
         Item {
             holder: Holder::ControlPlane,
-            template: Arc::new(bp.cp.to_json()),
+            template: memo.template_json(&bp.cp),
             source: Version::of(&bp.cp),
             builtin: cp_builtin.clone(),
             overrides: cp_overrides.clone(),
@@ -449,7 +449,7 @@ pub fn generate(
     if let Some(m) = &bp.cp_machine {
         items.push(Item {
             holder: Holder::ControlPlaneMachine,
-            template: Arc::new(m.to_json()),
+            template: memo.template_json(m),
             source: Version::of(m),
             builtin: cp_builtin,
             overrides: cp_overrides,
@@ -476,12 +476,12 @@ pub fn generate(
             let (b, i) = (&p.class.bootstrap, &p.class.infra);
             items.push(Item {
                 holder: hb,
-                template: Arc::new(b.to_json()),
+                template: memo.template_json(b),
                 source: Version::of(b),
                 builtin: builtin.clone(),
                 overrides: overrides.clone(),
             });
-            items.push(Item { holder: hi, template: Arc::new(i.to_json()), source: Version::of(i), builtin, overrides });
+            items.push(Item { holder: hi, template: memo.template_json(i), source: Version::of(i), builtin, overrides });
         }
     }
     let class_patches = json_list(class.at("/spec/patches"));

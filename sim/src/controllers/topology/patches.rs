@@ -39,7 +39,7 @@ pub enum Holder {
 /// An API object as stored, named by its uid and resourceVersion: together they fix its content, so
 /// the memo of [`apply`] keys on them instead of hashing the content (a quick-start class and its
 /// templates are tens of kilobytes of JSON, read on every topology reconcile).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Version {
     /// metadata.uid.
     pub uid: std::sync::Arc<str>,
@@ -128,7 +128,7 @@ pub fn apply(
     // a global table would while its memory stays proportional to the live fleet.
     let cluster = global_builtin.get("cluster");
     let slot = ["namespace", "name", "uid"].map(|k| cluster.and_then(|c| c.get(k)).and_then(Value::as_str).unwrap_or("").to_string());
-    let hit = memo.0.borrow().get(&slot).and_then(|entries| entries.iter().find(|(k, _)| *k == key).map(|(_, r)| r.clone()));
+    let hit = memo.patched.borrow().get(&slot).and_then(|entries| entries.iter().find(|(k, _)| *k == key).map(|(_, r)| r.clone()));
     if let Some(hit) = hit {
         let templates = hit?;
         for (item, t) in items.iter_mut().zip(templates.iter()) {
@@ -138,7 +138,7 @@ pub fn apply(
     }
     let result = apply_uncached(patches, status_variables, topology_variables, global_builtin, items);
     let stored = result.clone().map(|()| std::sync::Arc::new(items.iter().map(|i| i.template.clone()).collect::<Vec<_>>()));
-    let mut m = memo.0.borrow_mut();
+    let mut m = memo.patched.borrow_mut();
     if m.len() >= MEMO_CLUSTERS && !m.contains_key(&slot) {
         m.clear();
     }
@@ -163,7 +163,32 @@ type PatchMemo = std::collections::HashMap<[String; 3], Vec<(u128, Result<std::s
 /// simulation; two simulations in one thread may give different objects the same uid and
 /// resourceVersion). Looked up by key only, never iterated.
 #[derive(Default)]
-pub struct Memo(std::cell::RefCell<PatchMemo>); // determinism-ok
+pub struct Memo {
+    patched: std::cell::RefCell<PatchMemo>, // determinism-ok
+    /// Stored templates as JSON, by [`Version`] (see [`Memo::template_json`]).
+    templates: std::cell::RefCell<std::collections::BTreeMap<Version, std::sync::Arc<Value>>>,
+}
+
+/// Template versions [`Memo::template_json`] keeps before it starts over.
+const MEMO_TEMPLATES: usize = 4096;
+
+impl Memo {
+    /// `o.to_json()`, kept by uid and resourceVersion for a stored object: the ClusterClass's
+    /// templates, which every Cluster of the class reads on every topology reconcile.
+    pub fn template_json(&self, o: &crate::object::Object) -> std::sync::Arc<Value> {
+        let Some(v) = Version::of(o) else { return std::sync::Arc::new(o.to_json()) };
+        if let Some(t) = self.templates.borrow().get(&v) {
+            return t.clone();
+        }
+        let t = std::sync::Arc::new(o.to_json());
+        let mut m = self.templates.borrow_mut();
+        if m.len() >= MEMO_TEMPLATES {
+            m.clear();
+        }
+        m.insert(v, t.clone());
+        t
+    }
+}
 
 fn apply_uncached(
     patches: &[Value],
@@ -632,6 +657,23 @@ mod tests {
         assert_eq!(repo(&first, "a.io"), "a.io");
         assert_eq!(repo(&first, "b.io"), "a.io", "within a simulation, the version names the content");
         assert_eq!(repo(&Memo::default(), "b.io"), "b.io", "another simulation starts with its own memo");
+    }
+
+    /// Templates are converted to JSON once per stored version; a new resourceVersion is read anew,
+    /// and an object never stored is always converted.
+    #[test]
+    fn template_json_is_kept_per_stored_version() {
+        let memo = Memo::default();
+        let mut t = crate::object::Object::new(crate::kinds::Kind::DockerMachineTemplate, "default", "t");
+        t.set("/spec/template/spec/extraMounts", json!([]));
+        assert!(memo.template_json(&t)["spec"]["template"]["spec"]["extraMounts"].is_array(), "not stored: converted");
+        t.meta.uid = "t-uid".into();
+        t.meta.resource_version = 1;
+        let first = memo.template_json(&t);
+        assert!(std::sync::Arc::ptr_eq(&first, &memo.template_json(&t)), "the same version is converted once");
+        t.set("/spec/template/spec/extraMounts", json!([{"hostPath": "/x"}]));
+        t.meta.resource_version = 2;
+        assert_eq!(memo.template_json(&t)["spec"]["template"]["spec"]["extraMounts"][0]["hostPath"], "/x");
     }
 
     #[rstest]

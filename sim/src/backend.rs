@@ -138,7 +138,7 @@ pub fn load_timing(spec: &str, scenario: &Path, fixtures: Option<&Path>) -> Resu
     let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     // Profiles parsed once per process, by content (a swarm loads the same one for every seed);
     // only looked up, never iterated.
-    static PARSED: std::sync::Mutex<Option<std::collections::HashMap<String, Timing>>> = std::sync::Mutex::new(None);
+    static PARSED: std::sync::Mutex<Option<std::collections::HashMap<String, Timing>>> = std::sync::Mutex::new(None); // determinism-ok: looked up by content, never iterated
     let mut parsed = PARSED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let parsed = parsed.get_or_insert_with(Default::default);
     if let Some(t) = parsed.get(&text) {

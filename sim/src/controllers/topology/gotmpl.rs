@@ -54,7 +54,7 @@ pub fn check(text: &str) -> Result<(), String> {
 const PARSED_KEPT: usize = 512;
 
 thread_local! {
-    static PARSED: std::cell::RefCell<HashMap<String, std::rc::Rc<Template>>> = std::cell::RefCell::new(HashMap::new());
+    static PARSED: std::cell::RefCell<HashMap<String, std::rc::Rc<Template>>> = std::cell::RefCell::new(HashMap::new()); // determinism-ok: looked up by text, never iterated
 }
 
 /// The parsed template, from [`PARSED`] or parsed now and kept.

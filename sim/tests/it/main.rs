@@ -4,6 +4,7 @@
 mod cascade;
 mod concurrency;
 mod determinism;
+mod json_map;
 mod library;
 mod mutants;
 

@@ -1,0 +1,455 @@
+//! A map kept as one vector of entries sorted by key: the backing store of `Map` in this patched
+//! copy of serde_json (see PATCHED.md at the crate root).
+//!
+//! It has the observable behaviour of the `BTreeMap` it replaces (iteration in key order, the last
+//! value wins on a repeated key, the same `Eq`, `Hash` and `Debug`), with a different cost: an entry
+//! takes the 56 bytes of its key and value instead of a share of an 11-slot B-tree node (a
+//! two-key map took a whole ~630-byte leaf), lookups are a binary search over one contiguous array,
+//! and inserting in the middle moves the entries after it. JSON objects have tens of keys at most, so
+//! the moves are cheaper than the tree's allocations; appending in key order costs O(1).
+
+use alloc::vec::{self, Vec};
+use core::borrow::Borrow;
+use core::cmp::Ordering;
+use core::fmt::{self, Debug};
+use core::hash::{Hash, Hasher};
+use core::iter::FusedIterator;
+use core::{mem, slice};
+
+/// Entries sorted by key, keys unique.
+pub struct SortedVecMap<K, V> {
+    entries: Vec<(K, V)>,
+}
+
+impl<K, V> Default for SortedVecMap<K, V> {
+    #[inline]
+    fn default() -> Self {
+        SortedVecMap { entries: Vec::new() }
+    }
+}
+
+impl<K: Ord, V> SortedVecMap<K, V> {
+    #[inline]
+    pub fn with_capacity(capacity: usize) -> Self {
+        SortedVecMap { entries: Vec::with_capacity(capacity) }
+    }
+
+    /// `Ok(index)` of the key, or `Err(index)` where it would be inserted.
+    #[inline]
+    fn find<Q>(&self, key: &Q) -> Result<usize, usize>
+    where
+        K: Borrow<Q>,
+        Q: ?Sized + Ord,
+    {
+        // Objects are often built, and parsed from sorted output, in key order: try the end first.
+        match self.entries.last() {
+            None => return Err(0),
+            Some((last, _)) => match last.borrow().cmp(key) {
+                Ordering::Less => return Err(self.entries.len()),
+                Ordering::Equal => return Ok(self.entries.len() - 1),
+                Ordering::Greater => {}
+            },
+        }
+        self.entries.binary_search_by(|(k, _)| k.borrow().cmp(key))
+    }
+
+    #[inline]
+    pub fn clear(&mut self) {
+        self.entries.clear();
+    }
+
+    #[inline]
+    pub fn get<Q>(&self, key: &Q) -> Option<&V>
+    where
+        K: Borrow<Q>,
+        Q: ?Sized + Ord,
+    {
+        self.find(key).ok().map(|i| &self.entries[i].1)
+    }
+
+    #[inline]
+    pub fn contains_key<Q>(&self, key: &Q) -> bool
+    where
+        K: Borrow<Q>,
+        Q: ?Sized + Ord,
+    {
+        self.find(key).is_ok()
+    }
+
+    #[inline]
+    pub fn get_mut<Q>(&mut self, key: &Q) -> Option<&mut V>
+    where
+        K: Borrow<Q>,
+        Q: ?Sized + Ord,
+    {
+        match self.find(key) {
+            Ok(i) => Some(&mut self.entries[i].1),
+            Err(_) => None,
+        }
+    }
+
+    #[inline]
+    pub fn get_key_value<Q>(&self, key: &Q) -> Option<(&K, &V)>
+    where
+        K: Borrow<Q>,
+        Q: ?Sized + Ord,
+    {
+        self.find(key).ok().map(|i| {
+            let (k, v) = &self.entries[i];
+            (k, v)
+        })
+    }
+
+    /// Inserts, returning the value the key had (the key itself is kept, as `BTreeMap` does).
+    #[inline]
+    pub fn insert(&mut self, key: K, value: V) -> Option<V> {
+        match self.find(&key) {
+            Ok(i) => Some(mem::replace(&mut self.entries[i].1, value)),
+            Err(i) => {
+                self.entries.insert(i, (key, value));
+                None
+            }
+        }
+    }
+
+    #[inline]
+    pub fn remove<Q>(&mut self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: ?Sized + Ord,
+    {
+        self.remove_entry(key).map(|(_, v)| v)
+    }
+
+    #[inline]
+    pub fn remove_entry<Q>(&mut self, key: &Q) -> Option<(K, V)>
+    where
+        K: Borrow<Q>,
+        Q: ?Sized + Ord,
+    {
+        match self.find(key) {
+            Ok(i) => Some(self.entries.remove(i)),
+            Err(_) => None,
+        }
+    }
+
+    /// Moves every entry of `other` into `self` (a key in both takes `other`'s value).
+    pub fn append(&mut self, other: &mut Self) {
+        if self.entries.is_empty() {
+            mem::swap(&mut self.entries, &mut other.entries);
+            return;
+        }
+        for (k, v) in other.entries.drain(..) {
+            self.insert(k, v);
+        }
+    }
+
+    #[inline]
+    pub fn entry(&mut self, key: K) -> Entry<'_, K, V> {
+        match self.find(&key) {
+            Ok(index) => Entry::Occupied(OccupiedEntry { entries: &mut self.entries, index }),
+            Err(index) => Entry::Vacant(VacantEntry { entries: &mut self.entries, index, key }),
+        }
+    }
+
+    #[inline]
+    pub fn retain<F>(&mut self, mut f: F)
+    where
+        F: FnMut(&K, &mut V) -> bool,
+    {
+        self.entries.retain_mut(|(k, v)| f(k, v));
+    }
+}
+
+impl<K, V> SortedVecMap<K, V> {
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    #[inline]
+    pub fn iter(&self) -> Iter<'_, K, V> {
+        Iter { iter: self.entries.iter() }
+    }
+
+    #[inline]
+    pub fn iter_mut(&mut self) -> IterMut<'_, K, V> {
+        IterMut { iter: self.entries.iter_mut() }
+    }
+
+    #[inline]
+    pub fn keys(&self) -> Keys<'_, K, V> {
+        Keys { iter: self.entries.iter() }
+    }
+
+    #[inline]
+    pub fn values(&self) -> Values<'_, K, V> {
+        Values { iter: self.entries.iter() }
+    }
+
+    #[inline]
+    pub fn values_mut(&mut self) -> ValuesMut<'_, K, V> {
+        ValuesMut { iter: self.entries.iter_mut() }
+    }
+
+    #[inline]
+    pub fn into_values(self) -> IntoValues<K, V> {
+        IntoValues { iter: self.entries.into_iter() }
+    }
+}
+
+impl<K: Clone, V: Clone> Clone for SortedVecMap<K, V> {
+    #[inline]
+    fn clone(&self) -> Self {
+        SortedVecMap { entries: self.entries.clone() }
+    }
+
+    #[inline]
+    fn clone_from(&mut self, source: &Self) {
+        self.entries.clone_from(&source.entries);
+    }
+}
+
+impl<K: PartialEq, V: PartialEq> PartialEq for SortedVecMap<K, V> {
+    #[inline]
+    fn eq(&self, other: &Self) -> bool {
+        self.entries == other.entries
+    }
+}
+
+impl<K: Eq, V: Eq> Eq for SortedVecMap<K, V> {}
+
+impl<K: Hash, V: Hash> Hash for SortedVecMap<K, V> {
+    /// As `BTreeMap` hashes: the length, then each entry in key order.
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_usize(self.entries.len());
+        for (k, v) in &self.entries {
+            k.hash(state);
+            v.hash(state);
+        }
+    }
+}
+
+impl<K: Debug, V: Debug> Debug for SortedVecMap<K, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+impl<K, Q, V> core::ops::Index<&Q> for SortedVecMap<K, V>
+where
+    K: Borrow<Q> + Ord,
+    Q: ?Sized + Ord,
+{
+    type Output = V;
+
+    #[inline]
+    fn index(&self, key: &Q) -> &V {
+        self.get(key).expect("no entry found for key")
+    }
+}
+
+impl<K: Ord, V> FromIterator<(K, V)> for SortedVecMap<K, V> {
+    /// Sorted once; of repeated keys the last value wins, as in `BTreeMap::from_iter`.
+    fn from_iter<T: IntoIterator<Item = (K, V)>>(iter: T) -> Self {
+        let mut input: Vec<(K, V)> = iter.into_iter().collect();
+        if input.windows(2).all(|w| w[0].0 < w[1].0) {
+            return SortedVecMap { entries: input };
+        }
+        // A stable sort keeps repeated keys in input order, so the last of each run is the last given.
+        input.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut entries: Vec<(K, V)> = Vec::with_capacity(input.len());
+        for (k, v) in input {
+            match entries.last_mut() {
+                Some(last) if last.0 == k => last.1 = v,
+                _ => entries.push((k, v)),
+            }
+        }
+        SortedVecMap { entries }
+    }
+}
+
+impl<K: Ord, V> Extend<(K, V)> for SortedVecMap<K, V> {
+    fn extend<T: IntoIterator<Item = (K, V)>>(&mut self, iter: T) {
+        for (k, v) in iter {
+            self.insert(k, v);
+        }
+    }
+}
+
+impl<K, V> IntoIterator for SortedVecMap<K, V> {
+    type Item = (K, V);
+    type IntoIter = vec::IntoIter<(K, V)>;
+
+    #[inline]
+    fn into_iter(self) -> Self::IntoIter {
+        self.entries.into_iter()
+    }
+}
+
+/// A view into one key's place in the map.
+pub enum Entry<'a, K, V> {
+    Vacant(VacantEntry<'a, K, V>),
+    Occupied(OccupiedEntry<'a, K, V>),
+}
+
+/// A key that is not in the map, and where it would go.
+pub struct VacantEntry<'a, K, V> {
+    entries: &'a mut Vec<(K, V)>,
+    index: usize,
+    key: K,
+}
+
+impl<'a, K, V> VacantEntry<'a, K, V> {
+    #[inline]
+    pub fn key(&self) -> &K {
+        &self.key
+    }
+
+    #[inline]
+    pub fn insert(self, value: V) -> &'a mut V {
+        let VacantEntry { entries, index, key } = self;
+        entries.insert(index, (key, value));
+        &mut entries[index].1
+    }
+}
+
+/// A key that is in the map.
+pub struct OccupiedEntry<'a, K, V> {
+    entries: &'a mut Vec<(K, V)>,
+    index: usize,
+}
+
+impl<'a, K, V> OccupiedEntry<'a, K, V> {
+    #[inline]
+    pub fn key(&self) -> &K {
+        &self.entries[self.index].0
+    }
+
+    #[inline]
+    pub fn get(&self) -> &V {
+        &self.entries[self.index].1
+    }
+
+    #[inline]
+    pub fn get_mut(&mut self) -> &mut V {
+        &mut self.entries[self.index].1
+    }
+
+    #[inline]
+    pub fn into_mut(self) -> &'a mut V {
+        let OccupiedEntry { entries, index } = self;
+        &mut entries[index].1
+    }
+
+    #[inline]
+    pub fn insert(&mut self, value: V) -> V {
+        mem::replace(self.get_mut(), value)
+    }
+
+    #[inline]
+    pub fn remove(self) -> V {
+        self.remove_entry().1
+    }
+
+    #[inline]
+    pub fn remove_entry(self) -> (K, V) {
+        self.entries.remove(self.index)
+    }
+}
+
+macro_rules! entry_iterator {
+    ($(#[$attr:meta])* $name:ident<$($lt:lifetime,)? K, V>, $inner:ty, $item:ty, |$e:ident| $map:expr) => {
+        $(#[$attr])*
+        pub struct $name<$($lt,)? K, V> {
+            iter: $inner,
+        }
+
+        impl<$($lt,)? K, V> Iterator for $name<$($lt,)? K, V> {
+            type Item = $item;
+
+            #[inline]
+            fn next(&mut self) -> Option<Self::Item> {
+                self.iter.next().map(|$e| $map)
+            }
+
+            #[inline]
+            fn size_hint(&self) -> (usize, Option<usize>) {
+                self.iter.size_hint()
+            }
+        }
+
+        impl<$($lt,)? K, V> DoubleEndedIterator for $name<$($lt,)? K, V> {
+            #[inline]
+            fn next_back(&mut self) -> Option<Self::Item> {
+                self.iter.next_back().map(|$e| $map)
+            }
+        }
+
+        impl<$($lt,)? K, V> ExactSizeIterator for $name<$($lt,)? K, V> {
+            #[inline]
+            fn len(&self) -> usize {
+                self.iter.len()
+            }
+        }
+
+        impl<$($lt,)? K, V> FusedIterator for $name<$($lt,)? K, V> {}
+
+        impl<$($lt,)? K: Debug, V: Debug> Debug for $name<$($lt,)? K, V> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_struct(stringify!($name)).field("remaining", &self.iter.len()).finish()
+            }
+        }
+    };
+}
+
+entry_iterator!(
+    /// Entries in key order.
+    Iter<'a, K, V>, slice::Iter<'a, (K, V)>, (&'a K, &'a V), |e| (&e.0, &e.1)
+);
+entry_iterator!(
+    /// Entries in key order, values mutable.
+    IterMut<'a, K, V>, slice::IterMut<'a, (K, V)>, (&'a K, &'a mut V), |e| (&e.0, &mut e.1)
+);
+entry_iterator!(
+    /// Keys in order.
+    Keys<'a, K, V>, slice::Iter<'a, (K, V)>, &'a K, |e| &e.0
+);
+entry_iterator!(
+    /// Values in key order.
+    Values<'a, K, V>, slice::Iter<'a, (K, V)>, &'a V, |e| &e.1
+);
+entry_iterator!(
+    /// Values in key order, mutable.
+    ValuesMut<'a, K, V>, slice::IterMut<'a, (K, V)>, &'a mut V, |e| &mut e.1
+);
+entry_iterator!(
+    /// Values in key order, owned.
+    IntoValues<K, V>, vec::IntoIter<(K, V)>, V, |e| e.1
+);
+
+impl<'a, K, V> Clone for Iter<'a, K, V> {
+    #[inline]
+    fn clone(&self) -> Self {
+        Iter { iter: self.iter.clone() }
+    }
+}
+
+impl<'a, K, V> Clone for Keys<'a, K, V> {
+    #[inline]
+    fn clone(&self) -> Self {
+        Keys { iter: self.iter.clone() }
+    }
+}
+
+impl<'a, K, V> Clone for Values<'a, K, V> {
+    #[inline]
+    fn clone(&self) -> Self {
+        Values { iter: self.iter.clone() }
+    }
+}

@@ -16,6 +16,9 @@ use core::hash::{Hash, Hasher};
 use core::iter::FusedIterator;
 use core::{mem, slice};
 
+/// Up to this many entries, lookups scan for an equal key instead of searching ([`SortedVecMap::position`]).
+const LINEAR_SCAN_MAX: usize = 16;
+
 /// Entries sorted by key, keys unique.
 pub struct SortedVecMap<K, V> {
     entries: Vec<(K, V)>,
@@ -53,6 +56,23 @@ impl<K: Ord, V> SortedVecMap<K, V> {
         self.entries.binary_search_by(|(k, _)| k.borrow().cmp(key))
     }
 
+    /// The index of the key, for lookups that need no insertion point. A small map is scanned for an
+    /// equal key: `str` equality compares lengths before bytes, so most entries cost one integer
+    /// comparison and touch only the vector, where each step of a binary search compares key bytes
+    /// behind a pointer.
+    #[inline]
+    fn position<Q>(&self, key: &Q) -> Option<usize>
+    where
+        K: Borrow<Q>,
+        Q: ?Sized + Ord,
+    {
+        if self.entries.len() <= LINEAR_SCAN_MAX {
+            self.entries.iter().position(|(k, _)| k.borrow() == key)
+        } else {
+            self.find(key).ok()
+        }
+    }
+
     #[inline]
     pub fn clear(&mut self) {
         self.entries.clear();
@@ -64,7 +84,7 @@ impl<K: Ord, V> SortedVecMap<K, V> {
         K: Borrow<Q>,
         Q: ?Sized + Ord,
     {
-        self.find(key).ok().map(|i| &self.entries[i].1)
+        self.position(key).map(|i| &self.entries[i].1)
     }
 
     #[inline]
@@ -73,7 +93,7 @@ impl<K: Ord, V> SortedVecMap<K, V> {
         K: Borrow<Q>,
         Q: ?Sized + Ord,
     {
-        self.find(key).is_ok()
+        self.position(key).is_some()
     }
 
     #[inline]
@@ -82,9 +102,9 @@ impl<K: Ord, V> SortedVecMap<K, V> {
         K: Borrow<Q>,
         Q: ?Sized + Ord,
     {
-        match self.find(key) {
-            Ok(i) => Some(&mut self.entries[i].1),
-            Err(_) => None,
+        match self.position(key) {
+            Some(i) => Some(&mut self.entries[i].1),
+            None => None,
         }
     }
 
@@ -94,7 +114,7 @@ impl<K: Ord, V> SortedVecMap<K, V> {
         K: Borrow<Q>,
         Q: ?Sized + Ord,
     {
-        self.find(key).ok().map(|i| {
+        self.position(key).map(|i| {
             let (k, v) = &self.entries[i];
             (k, v)
         })
@@ -127,9 +147,9 @@ impl<K: Ord, V> SortedVecMap<K, V> {
         K: Borrow<Q>,
         Q: ?Sized + Ord,
     {
-        match self.find(key) {
-            Ok(i) => Some(self.entries.remove(i)),
-            Err(_) => None,
+        match self.position(key) {
+            Some(i) => Some(self.entries.remove(i)),
+            None => None,
         }
     }
 

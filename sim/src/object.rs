@@ -39,6 +39,15 @@ impl ObjKey {
     pub fn new(kind: Kind, ns: &str, name: &str) -> Self {
         ObjKey { kind, ns: ns.into(), name: name.into() }
     }
+
+    /// The smallest key (the first kind, empty namespace and name): the start of range scans.
+    pub fn min() -> Self {
+        static MIN: std::sync::LazyLock<ObjKey> = std::sync::LazyLock::new(|| {
+            let kind = Kind::all().min().expect("the kind table is not empty");
+            ObjKey { kind, ns: "".into(), name: "".into() }
+        });
+        MIN.clone()
+    }
 }
 
 impl fmt::Debug for ObjKey {

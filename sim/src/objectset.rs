@@ -12,12 +12,18 @@ use std::sync::Arc;
 pub const CLUSTER_NAME_LABEL: &str = "cluster.x-k8s.io/cluster-name";
 
 /// Objects by key, with secondary indexes.
+///
+/// The owner and cluster indexes are flat sets of (hash of the owner uid or cluster name, key)
+/// rather than a set per owner or cluster: most owners have one to three dependents, and a B-tree
+/// allocates a whole node (about 500 bytes) even for one key. A lookup reads the range of its hash
+/// and keeps the objects that really name the owner or cluster, so a hash collision costs a filtered
+/// entry, never a wrong answer; within one owner or cluster the order is the key order, as before.
 #[derive(Default, Clone)]
 pub struct ObjectSet {
     objects: BTreeMap<ObjKey, Arc<Object>>,
     by_uid: BTreeMap<Arc<str>, ObjKey>,
-    by_owner: BTreeMap<Arc<str>, BTreeSet<ObjKey>>,
-    by_cluster: BTreeMap<(Kind, String), BTreeSet<ObjKey>>,
+    by_owner: BTreeSet<(u64, ObjKey)>,
+    by_cluster: BTreeSet<(Kind, u64, ObjKey)>,
     /// The highest resourceVersion seen per kind (inserts and removals), i.e. how far this set has
     /// observed each kind's watch stream.
     seen_rv: BTreeMap<Kind, u64>,
@@ -74,10 +80,10 @@ impl ObjectSet {
             self.by_uid.insert(obj.meta.uid.clone(), key.clone());
         }
         for o in &obj.meta.owner_references {
-            self.by_owner.entry(o.uid.clone()).or_default().insert(key.clone());
+            self.by_owner.insert((hash(&o.uid), key.clone()));
         }
         if let Some(c) = cluster_key(obj) {
-            self.by_cluster.entry((key.kind, c.to_string())).or_default().insert(key.clone());
+            self.by_cluster.insert((key.kind, hash(c), key.clone()));
         }
     }
 
@@ -85,22 +91,13 @@ impl ObjectSet {
         if !obj.meta.uid.is_empty() && self.by_uid.get(&obj.meta.uid) == Some(key) {
             self.by_uid.remove(&obj.meta.uid);
         }
+        // Entries are removed by value: two owner references with the same uid (or uids with the
+        // same hash) share one entry, and removing it twice is harmless.
         for o in &obj.meta.owner_references {
-            if let Some(set) = self.by_owner.get_mut(&o.uid) {
-                set.remove(key);
-                if set.is_empty() {
-                    self.by_owner.remove(&o.uid);
-                }
-            }
+            self.by_owner.remove(&(hash(&o.uid), key.clone()));
         }
         if let Some(c) = cluster_key(obj) {
-            let ik = (key.kind, c.to_string());
-            if let Some(set) = self.by_cluster.get_mut(&ik) {
-                set.remove(key);
-                if set.is_empty() {
-                    self.by_cluster.remove(&ik);
-                }
-            }
+            self.by_cluster.remove(&(key.kind, hash(c), key.clone()));
         }
     }
 
@@ -143,21 +140,28 @@ impl ObjectSet {
     }
 
     /// Objects that list `uid` among their owners.
-    pub fn owned_by<'a>(&'a self, uid: &str) -> impl Iterator<Item = &'a Arc<Object>> + 'a {
-        self.by_owner.get(uid).into_iter().flat_map(move |set| set.iter().filter_map(move |k| self.objects.get(k)))
+    pub fn owned_by<'a, 'u>(&'a self, uid: &'u str) -> impl Iterator<Item = &'a Arc<Object>> + use<'a, 'u> {
+        let h = hash(uid);
+        self.by_owner
+            .range((h, ObjKey::min())..)
+            .take_while(move |(x, _)| *x == h)
+            .filter_map(move |(_, k)| self.objects.get(k))
+            .filter(move |o| o.meta.owner_references.iter().any(|r| &*r.uid == uid))
     }
 
     /// Objects of a kind carrying `cluster.x-k8s.io/cluster-name=<cluster>` (any namespace); for the
     /// Cluster kind, the Clusters of that name.
-    pub fn in_cluster<'a>(&'a self, kind: Kind, cluster: &str) -> impl Iterator<Item = &'a Arc<Object>> + 'a {
+    pub fn in_cluster<'a, 'c>(&'a self, kind: Kind, cluster: &'c str) -> impl Iterator<Item = &'a Arc<Object>> + use<'a, 'c> {
+        let h = hash(cluster);
         self.by_cluster
-            .get(&(kind, cluster.to_string()))
-            .into_iter()
-            .flat_map(move |set| set.iter().filter_map(move |k| self.objects.get(k)))
+            .range((kind, h, ObjKey::min())..)
+            .take_while(move |(k, x, _)| *k == kind && *x == h)
+            .filter_map(move |(_, _, k)| self.objects.get(k))
+            .filter(move |o| cluster_key(o) == Some(cluster))
     }
 
     /// Objects of a kind in a namespace of a cluster.
-    pub fn in_cluster_ns<'a>(&'a self, kind: Kind, ns: &'a str, cluster: &str) -> impl Iterator<Item = &'a Arc<Object>> + 'a {
+    pub fn in_cluster_ns<'a, 'c>(&'a self, kind: Kind, ns: &'c str, cluster: &'c str) -> impl Iterator<Item = &'a Arc<Object>> + use<'a, 'c> {
         self.in_cluster(kind, cluster).filter(move |o| &*o.meta.namespace == ns)
     }
 
@@ -184,6 +188,12 @@ fn cluster_key(obj: &Object) -> Option<&str> {
     } else {
         obj.label(CLUSTER_NAME_LABEL)
     }
+}
+
+/// The index hash of an owner uid or a cluster name (XXH3: stable across runs and platforms, so the
+/// index's layout never depends on the process).
+fn hash(s: &str) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(s.as_bytes())
 }
 
 fn next_kind(k: Kind) -> Option<Kind> {
@@ -222,5 +232,37 @@ mod tests {
         assert_eq!(set.in_cluster(Kind::Machine, "c1").count(), 0);
         set.remove(&ObjKey::new(Kind::Machine, "default", "m1"));
         assert!(set.by_uid("u-m1").is_none());
+    }
+
+    #[test]
+    fn an_owner_named_twice_is_one_entry_and_leaves_no_trace() {
+        let mut set = ObjectSet::default();
+        let owner = obj(Kind::MachineSet, "default", "ms", "u-ms");
+        let mut m = obj(Kind::Machine, "default", "m1", "u-m1");
+        m.meta.owner_references.push(OwnerRef::to(&owner, true));
+        m.meta.owner_references.push(OwnerRef::to(&owner, false));
+        set.insert(Arc::new(m.clone()));
+        assert_eq!(set.owned_by("u-ms").count(), 1);
+        assert_eq!(set.owned_by("u-other").count(), 0);
+        set.remove(&m.key());
+        assert_eq!(set.owned_by("u-ms").count(), 0);
+        assert!(set.by_owner.is_empty() && set.by_cluster.is_empty() && set.by_uid.is_empty());
+    }
+
+    #[test]
+    fn cluster_lookups_keep_kinds_and_clusters_apart() {
+        let mut set = ObjectSet::default();
+        for (kind, name, cluster) in [(Kind::Machine, "a", "c1"), (Kind::Machine, "b", "c2"), (Kind::MachineSet, "c", "c1")] {
+            let mut o = obj(kind, "default", name, name);
+            o.meta.labels.insert(CLUSTER_NAME_LABEL.into(), cluster.into());
+            set.insert(Arc::new(o));
+        }
+        set.insert(Arc::new(obj(Kind::Cluster, "default", "c1", "u-c1")));
+        let names = |k, c| set.in_cluster(k, c).map(|o| o.name().to_string()).collect::<Vec<_>>();
+        assert_eq!(names(Kind::Machine, "c1"), ["a"]);
+        assert_eq!(names(Kind::Machine, "c2"), ["b"]);
+        assert_eq!(names(Kind::MachineSet, "c1"), ["c"]);
+        assert_eq!(names(Kind::Cluster, "c1"), ["c1"]);
+        assert!(names(Kind::Machine, "c3").is_empty());
     }
 }

@@ -2,6 +2,7 @@
 //! indexes use) plus the rest of the object as JSON (spec, status, data...).
 
 use crate::kinds::Kind;
+use litemap::LiteMap;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -250,6 +251,27 @@ where
     }
 }
 
+impl<K: Ord + Clone, V: Clone> From<BTreeMap<K, V>> for Shared<LiteMap<K, V>> {
+    fn from(m: BTreeMap<K, V>) -> Self {
+        m.into_iter().collect()
+    }
+}
+
+impl<K: Ord + Clone, V: Clone> FromIterator<(K, V)> for Shared<LiteMap<K, V>> {
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
+        Shared(Arc::new(iter.into_iter().collect()))
+    }
+}
+
+impl<K: Ord + Clone, V: Clone> Extend<(K, V)> for Shared<LiteMap<K, V>> {
+    fn extend<I: IntoIterator<Item = (K, V)>>(&mut self, iter: I) {
+        let map = Arc::make_mut(&mut self.0);
+        for (k, v) in iter {
+            map.insert(k, v);
+        }
+    }
+}
+
 impl<K: Ord + Clone, V: Clone> FromIterator<(K, V)> for Shared<BTreeMap<K, V>> {
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
         Shared(Arc::new(iter.into_iter().collect()))
@@ -267,8 +289,13 @@ impl<K: Ord + Clone, V: Clone> Extend<(K, V)> for Shared<BTreeMap<K, V>> {
 /// [`Object::remove`], `conditions::set`) keep such no-op edits from copying it at all.
 pub type Body = Shared<Map<String, Value>>;
 
-/// Labels and annotations: cloning an object to edit it copies no metadata maps.
-pub type StringMap = Shared<BTreeMap<String, String>>;
+/// Labels and annotations: cloning an object to edit it copies no metadata maps. A sorted vector
+/// (`LiteMap`), not a B-tree: an object carries a handful of labels and annotations, and a B-tree
+/// allocates an 11-slot node (about 540 bytes) for even one of them.
+pub type StringMap = Shared<StrMap>;
+
+/// The map inside a [`StringMap`].
+pub type StrMap = LiteMap<String, String>;
 
 impl Object {
     /// A new object with only a name and namespace.
@@ -637,5 +664,18 @@ mod tests {
         assert_eq!(o.meta.creation_ms, 60_000);
         assert_eq!(o.to_json(), v);
         assert_eq!(o.str_at("/spec/clusterName"), Some("c"));
+    }
+
+    #[test]
+    fn string_maps_behave_as_the_btree_maps_they_replace() {
+        let pairs = [("b", "1"), ("a", "2"), ("c", "3"), ("a", "4"), ("b", "5")].map(|(k, v)| (k.to_string(), v.to_string()));
+        let tree: BTreeMap<String, String> = pairs.iter().cloned().collect();
+        let collected: StringMap = pairs.iter().cloned().collect();
+        let mut extended = StringMap::default();
+        extended.extend(pairs.iter().cloned());
+        let converted = StringMap::from(tree.clone());
+        for m in [&collected, &extended, &converted] {
+            assert_eq!(m.iter().collect::<Vec<_>>(), tree.iter().collect::<Vec<_>>());
+        }
     }
 }

@@ -67,7 +67,7 @@ impl Filter {
             }
         }
         if let Some(sel) = &self.labels {
-            if !sel.matches_map(&o.meta.labels) {
+            if !sel.matches(|k| o.label(k)) {
                 return false;
             }
         }

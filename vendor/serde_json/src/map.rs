@@ -301,6 +301,14 @@ impl Map<String, Value> {
         self.map.len()
     }
 
+    /// How many entries the map can hold without reallocating (a sorted-vector map only; patched
+    /// in, for memory accounting).
+    #[cfg(not(feature = "preserve_order"))]
+    #[inline]
+    pub fn capacity(&self) -> usize {
+        self.map.capacity()
+    }
+
     /// Returns true if the map contains no elements.
     #[inline]
     pub fn is_empty(&self) -> bool {

@@ -188,6 +188,11 @@ impl<K, V> SortedVecMap<K, V> {
     }
 
     #[inline]
+    pub fn capacity(&self) -> usize {
+        self.entries.capacity()
+    }
+
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }

@@ -62,7 +62,7 @@ impl Reconciler for MachineDeploymentReconciler {
                     // An orphan: every MachineDeployment whose (non-empty) selector matches may adopt it.
                     let cluster = o.str_at("/spec/clusterName").or_else(|| o.label(keys::CLUSTER_NAME)).unwrap_or("");
                     for md in cache.in_cluster_ns(Kind::MachineDeployment, o.namespace(), cluster) {
-                        if selector_at(md, "/spec/selector").is_ok_and(|s| !s.is_empty() && s.matches_map(&o.meta.labels)) {
+                        if selector_at(md, "/spec/selector").is_ok_and(|s| !s.is_empty() && s.matches(|k| o.label(k))) {
                             out.push(md.key());
                         }
                     }
@@ -274,7 +274,7 @@ fn get_and_adopt(ctx: &mut Ctx<'_>, s: &mut Scope) -> Result<(), ReconcileError>
     let mut out = Vec::new();
     for ms in candidates {
         let controlled = ms.controller_ref().is_some_and(|r| r.uid == uid);
-        if !sel.matches_map(&ms.meta.labels) && !controlled {
+        if !sel.matches(|k| ms.label(k)) && !controlled {
             continue;
         }
         let ms = if ms.controller_ref().is_none() {

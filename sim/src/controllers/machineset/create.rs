@@ -90,8 +90,8 @@ pub fn generate_from_template(
     name: &str,
     cluster: &str,
     owner: &Object,
-    labels: &BTreeMap<String, String>,
-    annotations: &BTreeMap<String, String>,
+    labels: &crate::object::StrMap,
+    annotations: &crate::object::StrMap,
 ) -> Result<Object, String> {
     let kind = template.kind.template_target().ok_or_else(|| format!("{} is not a template kind", template.kind))?;
     let mut o = Object::new(kind, template.namespace(), name);
@@ -253,8 +253,8 @@ mod tests {
         t.set("/spec/template/metadata/labels", json!({"tier": "w"}));
         let mut ms = Object::new(Kind::MachineSet, "default", "ms");
         ms.meta.uid = "u-ms".into();
-        let labels = BTreeMap::from([("a".to_string(), "b".to_string())]);
-        let o = generate_from_template(&t, "ms-x", "c1", &ms, &labels, &BTreeMap::new()).unwrap();
+        let labels = crate::object::StrMap::from_iter([("a".to_string(), "b".to_string())]);
+        let o = generate_from_template(&t, "ms-x", "c1", &ms, &labels, &Default::default()).unwrap();
         assert_eq!(o.kind, Kind::DockerMachine);
         assert_eq!(o.at("/spec"), Some(&json!({"extraMounts": []})));
         assert_eq!(o.label("tier"), Some("w"));

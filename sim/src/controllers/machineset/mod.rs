@@ -99,7 +99,7 @@ impl Reconciler for MachineSetReconciler {
                     // MachineSets of the Machine's cluster (adoption requires the same cluster).
                     let cluster = o.str_at("/spec/clusterName").or_else(|| o.label(keys::CLUSTER_NAME)).unwrap_or("");
                     for ms in cache.in_cluster_ns(Kind::MachineSet, o.namespace(), cluster) {
-                        if selector_at(ms, "/spec/selector").is_ok_and(|s| s.matches_map(&o.meta.labels)) {
+                        if selector_at(ms, "/spec/selector").is_ok_and(|s| s.matches(|k| o.label(k))) {
                             out.push(ms.key());
                         }
                     }

@@ -50,7 +50,7 @@ pub fn machine_up_to_date(ms: &Object, md: Option<&Object>, m: &Object, now: u64
     Some(Cond::t("UpToDate", "UpToDate"))
 }
 
-fn merge(target: &mut BTreeMap<String, String>, want: &BTreeMap<String, String>) {
+fn merge(target: &mut crate::object::StrMap, want: &BTreeMap<String, String>) {
     for (k, v) in want {
         target.insert(k.clone(), v.clone());
     }

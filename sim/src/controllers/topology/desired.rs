@@ -204,23 +204,27 @@ pub fn machine_health_check(name: &str, cluster: &Object, selector: Value, hc: &
     o
 }
 
-fn clean_annotations(a: &BTreeMap<String, String>) -> BTreeMap<String, String> {
-    let mut a = a.clone();
-    a.remove(LAST_APPLIED);
-    a
-}
-
-fn metadata_builtin(labels: &BTreeMap<String, String>, annotations: &BTreeMap<String, String>) -> Option<Value> {
-    if labels.is_empty() && annotations.is_empty() {
+/// `builtin.*.metadata`: none when there are neither labels nor annotations; otherwise the labels
+/// and the annotations but kubectl's last-applied one, each only when there is one. Both maps come
+/// in key order.
+fn metadata_builtin<'a>(
+    labels: impl IntoIterator<Item = (&'a String, &'a String)>,
+    annotations: impl IntoIterator<Item = (&'a String, &'a String)>,
+) -> Option<Value> {
+    let mut annotations = annotations.into_iter().peekable();
+    let had_annotations = annotations.peek().is_some();
+    let labels: Map<String, Value> = labels.into_iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
+    if labels.is_empty() && !had_annotations {
         return None;
     }
+    let annotations: Map<String, Value> =
+        annotations.filter(|(k, _)| *k != LAST_APPLIED).map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
     let mut m = Map::new();
     if !labels.is_empty() {
-        m.insert("labels".into(), map_json(labels));
+        m.insert("labels".into(), Value::Object(labels));
     }
-    let a = clean_annotations(annotations);
-    if !a.is_empty() {
-        m.insert("annotations".into(), map_json(&a));
+    if !annotations.is_empty() {
+        m.insert("annotations".into(), Value::Object(annotations));
     }
     Some(Value::Object(m))
 }
@@ -237,7 +241,7 @@ pub fn cluster_builtins(cluster: &Object) -> Value {
         "topology": {"version": topo.get("version").cloned().unwrap_or(json!("")), "class": class, "classNamespace": class_ns,
             "classRef": {"name": class, "namespace": class_ns}},
     });
-    if let Some(m) = metadata_builtin(&cluster.meta.labels, &cluster.meta.annotations) {
+    if let Some(m) = metadata_builtin(&*cluster.meta.labels, &*cluster.meta.annotations) {
         c["metadata"] = m;
     }
     let mut network = Map::new();

@@ -385,7 +385,7 @@ fn merge_is_noop(current: &Value, desired: &Value) -> bool {
 }
 
 /// Insert the entries of `from` that `into` lacks or holds with another value.
-fn extend_changed(into: &mut BTreeMap<String, String>, from: &BTreeMap<String, String>) {
+fn extend_changed(into: &mut crate::object::StrMap, from: &crate::object::StrMap) {
     for (k, v) in from {
         if into.get(k) != Some(v) {
             into.insert(k.clone(), v.clone());

@@ -10,8 +10,12 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 
 fn key(rng: &mut ChaCha8Rng) -> String {
     // Few distinct keys, so that operations hit present and absent keys alike; shared prefixes and
-    // a key that is a prefix of another, as in `spec`/`specs`.
-    const KEYS: [&str; 12] = ["a", "ab", "abc", "b", "spec", "specs", "status", "", "z", "zz", "lastTransitionTime", "lastUpdateTime"];
+    // a key that is a prefix of another, as in `spec`/`specs`; keys too long to be interned (over 64
+    // bytes), one of them a prefix of the other, so that owned and interned keys meet.
+    const LONG: &str = "a-key-longer-than-sixty-four-bytes-which-the-map-keeps-owned-not-interned";
+    const LONGER: &str = "a-key-longer-than-sixty-four-bytes-which-the-map-keeps-owned-not-interned-2";
+    const KEYS: [&str; 14] =
+        ["a", "ab", "abc", "b", "spec", "specs", "status", "", "z", "zz", "lastTransitionTime", "lastUpdateTime", LONG, LONGER];
     KEYS[(rng.next_u32() as usize) % KEYS.len()].to_string()
 }
 
@@ -29,6 +33,8 @@ fn assert_same(map: &Map<String, Value>, model: &BTreeMap<String, Value>, step: 
     assert!(map.keys().rev().eq(model.keys().rev()), "step {step}: reverse keys");
     assert_eq!(serde_json::to_string(map).unwrap(), serde_json::to_string(model).unwrap(), "step {step}: serialization");
     assert_eq!(format!("{map:?}"), format!("{model:?}"), "step {step}: debug");
+    let owned: Vec<(String, Value)> = map.clone().into_iter().collect();
+    assert_eq!(owned, model.clone().into_iter().collect::<Vec<_>>(), "step {step}: owned iteration");
     assert_eq!(hash_of(map), hash_of(model), "step {step}: hash");
 }
 
@@ -111,4 +117,29 @@ fn large_objects_inserted_out_of_order_read_back_sorted() {
     extended.extend(model.iter().map(|(k, _)| (format!("{k}-x"), json!(1))));
     assert_eq!(extended.len(), 2 * model.len());
     assert!(extended.keys().zip(extended.keys().skip(1)).all(|(a, b)| a < b), "keys stay sorted and unique");
+}
+
+#[test]
+fn keys_past_the_intern_table_bound_behave_the_same() {
+    // One thread interns at most 32,768 distinct keys; past that, keys are owned. The maps must not
+    // tell the difference: run in a fresh thread, so that this test's table starts empty.
+    std::thread::spawn(|| {
+        let mut map = Map::new();
+        let mut model = BTreeMap::new();
+        for i in 0..40_000u32 {
+            let k = format!("k{}", i.wrapping_mul(2_654_435_761) % 100_000);
+            map.insert(k.clone(), json!(i));
+            model.insert(k, json!(i));
+        }
+        assert_same(&map, &model, 0);
+        let clone = map.clone();
+        assert_eq!(clone, map);
+        for k in model.keys().step_by(7) {
+            assert_eq!(map.remove(k.as_str()), model.get(k).cloned());
+        }
+        assert_eq!(map.len(), model.len() - model.keys().step_by(7).count());
+        assert_eq!(serde_json::to_string(&clone).unwrap(), serde_json::to_string(&model).unwrap());
+    })
+    .join()
+    .expect("the test thread");
 }

@@ -423,6 +423,8 @@ pub mod de;
 pub mod error;
 pub mod map;
 #[cfg(not(feature = "preserve_order"))]
+mod map_key;
+#[cfg(not(feature = "preserve_order"))]
 mod sorted_vec;
 #[cfg(feature = "std")]
 #[cfg_attr(docsrs, doc(cfg(feature = "std")))]

@@ -653,12 +653,12 @@ pub struct OccupiedEntry<'a> {
 }
 
 #[cfg(not(feature = "preserve_order"))]
-type VacantEntryImpl<'a> = sorted_vec::VacantEntry<'a, String, Value>;
+type VacantEntryImpl<'a> = sorted_vec::VacantEntry<'a, Value>;
 #[cfg(feature = "preserve_order")]
 type VacantEntryImpl<'a> = indexmap::map::VacantEntry<'a, String, Value>;
 
 #[cfg(not(feature = "preserve_order"))]
-type OccupiedEntryImpl<'a> = sorted_vec::OccupiedEntry<'a, String, Value>;
+type OccupiedEntryImpl<'a> = sorted_vec::OccupiedEntry<'a, Value>;
 #[cfg(feature = "preserve_order")]
 type OccupiedEntryImpl<'a> = indexmap::map::OccupiedEntry<'a, String, Value>;
 
@@ -1077,7 +1077,7 @@ pub struct Iter<'a> {
 }
 
 #[cfg(not(feature = "preserve_order"))]
-type IterImpl<'a> = sorted_vec::Iter<'a, String, Value>;
+type IterImpl<'a> = sorted_vec::Iter<'a, Value>;
 #[cfg(feature = "preserve_order")]
 type IterImpl<'a> = indexmap::map::Iter<'a, String, Value>;
 
@@ -1103,7 +1103,7 @@ pub struct IterMut<'a> {
 }
 
 #[cfg(not(feature = "preserve_order"))]
-type IterMutImpl<'a> = sorted_vec::IterMut<'a, String, Value>;
+type IterMutImpl<'a> = sorted_vec::IterMut<'a, Value>;
 #[cfg(feature = "preserve_order")]
 type IterMutImpl<'a> = indexmap::map::IterMut<'a, String, Value>;
 
@@ -1129,7 +1129,7 @@ pub struct IntoIter {
 }
 
 #[cfg(not(feature = "preserve_order"))]
-type IntoIterImpl = alloc::vec::IntoIter<(String, Value)>;
+type IntoIterImpl = sorted_vec::IntoIter<Value>;
 #[cfg(feature = "preserve_order")]
 type IntoIterImpl = indexmap::map::IntoIter<String, Value>;
 
@@ -1144,7 +1144,7 @@ pub struct Keys<'a> {
 }
 
 #[cfg(not(feature = "preserve_order"))]
-type KeysImpl<'a> = sorted_vec::Keys<'a, String, Value>;
+type KeysImpl<'a> = sorted_vec::Keys<'a, Value>;
 #[cfg(feature = "preserve_order")]
 type KeysImpl<'a> = indexmap::map::Keys<'a, String, Value>;
 
@@ -1159,7 +1159,7 @@ pub struct Values<'a> {
 }
 
 #[cfg(not(feature = "preserve_order"))]
-type ValuesImpl<'a> = sorted_vec::Values<'a, String, Value>;
+type ValuesImpl<'a> = sorted_vec::Values<'a, Value>;
 #[cfg(feature = "preserve_order")]
 type ValuesImpl<'a> = indexmap::map::Values<'a, String, Value>;
 
@@ -1174,7 +1174,7 @@ pub struct ValuesMut<'a> {
 }
 
 #[cfg(not(feature = "preserve_order"))]
-type ValuesMutImpl<'a> = sorted_vec::ValuesMut<'a, String, Value>;
+type ValuesMutImpl<'a> = sorted_vec::ValuesMut<'a, Value>;
 #[cfg(feature = "preserve_order")]
 type ValuesMutImpl<'a> = indexmap::map::ValuesMut<'a, String, Value>;
 
@@ -1189,7 +1189,7 @@ pub struct IntoValues {
 }
 
 #[cfg(not(feature = "preserve_order"))]
-type IntoValuesImpl = sorted_vec::IntoValues<String, Value>;
+type IntoValuesImpl = sorted_vec::IntoValues<Value>;
 #[cfg(feature = "preserve_order")]
 type IntoValuesImpl = indexmap::map::IntoValues<String, Value>;
 

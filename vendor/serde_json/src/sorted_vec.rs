@@ -3,71 +3,90 @@
 //!
 //! It has the observable behaviour of the `BTreeMap` it replaces (iteration in key order, the last
 //! value wins on a repeated key, the same `Eq`, `Hash` and `Debug`), with a different cost: an entry
-//! takes the 56 bytes of its key and value instead of a share of an 11-slot B-tree node (a
+//! takes the bytes of its key and value instead of a share of an 11-slot B-tree node (a
 //! two-key map took a whole ~630-byte leaf), lookups are a binary search over one contiguous array,
 //! and inserting in the middle moves the entries after it. JSON objects have tens of keys at most, so
 //! the moves are cheaper than the tree's allocations; appending in key order costs O(1).
+//!
+//! Keys are stored as [`Key`]s (interned where they can be, see `map_key.rs`), so an entry takes 48
+//! bytes and no key allocation; the map is only ever keyed by `String` (the type parameter `K` is
+//! that `String`, named for the signatures `map.rs` shares with the published crate), and every key
+//! it hands out is that `String`.
 
+use crate::map_key::Key;
+use alloc::string::String;
 use alloc::vec::{self, Vec};
 use core::borrow::Borrow;
 use core::cmp::Ordering;
 use core::fmt::{self, Debug};
 use core::hash::{Hash, Hasher};
 use core::iter::FusedIterator;
+use core::marker::PhantomData;
 use core::{mem, slice};
 
 /// Up to this many entries, lookups scan for an equal key instead of searching ([`SortedVecMap::position`]).
 const LINEAR_SCAN_MAX: usize = 16;
 
-/// Entries sorted by key, keys unique.
+/// Entries sorted by key, keys unique. `K` is always `String`.
 pub struct SortedVecMap<K, V> {
-    entries: Vec<(K, V)>,
+    entries: Vec<(Key, V)>,
+    key: PhantomData<fn() -> K>,
 }
 
 impl<K, V> Default for SortedVecMap<K, V> {
     #[inline]
     fn default() -> Self {
-        SortedVecMap { entries: Vec::new() }
+        SortedVecMap { entries: Vec::new(), key: PhantomData }
     }
 }
 
-impl<K: Ord, V> SortedVecMap<K, V> {
+/// `key` against a stored key.
+#[inline]
+fn cmp_key<Q>(stored: &Key, key: &Q) -> Ordering
+where
+    String: Borrow<Q>,
+    Q: ?Sized + Ord,
+{
+    stored.as_string().borrow().cmp(key)
+}
+
+impl<V> SortedVecMap<String, V> {
     #[inline]
     pub fn with_capacity(capacity: usize) -> Self {
-        SortedVecMap { entries: Vec::with_capacity(capacity) }
+        SortedVecMap { entries: Vec::with_capacity(capacity), key: PhantomData }
     }
 
     /// `Ok(index)` of the key, or `Err(index)` where it would be inserted.
     #[inline]
     fn find<Q>(&self, key: &Q) -> Result<usize, usize>
     where
-        K: Borrow<Q>,
+        String: Borrow<Q>,
         Q: ?Sized + Ord,
     {
         // Objects are often built, and parsed from sorted output, in key order: try the end first.
         match self.entries.last() {
             None => return Err(0),
-            Some((last, _)) => match last.borrow().cmp(key) {
+            Some((last, _)) => match cmp_key(last, key) {
                 Ordering::Less => return Err(self.entries.len()),
                 Ordering::Equal => return Ok(self.entries.len() - 1),
                 Ordering::Greater => {}
             },
         }
-        self.entries.binary_search_by(|(k, _)| k.borrow().cmp(key))
+        self.entries.binary_search_by(|(k, _)| cmp_key(k, key))
     }
 
     /// The index of the key, for lookups that need no insertion point. A small map is scanned for an
-    /// equal key: `str` equality compares lengths before bytes, so most entries cost one integer
-    /// comparison and touch only the vector, where each step of a binary search compares key bytes
-    /// behind a pointer.
+    /// equal key: `str` equality compares lengths before bytes, and interned keys are shared by every
+    /// map, so most entries cost one integer comparison on a cached key, where each step of a binary
+    /// search compares key bytes.
     #[inline]
     fn position<Q>(&self, key: &Q) -> Option<usize>
     where
-        K: Borrow<Q>,
+        String: Borrow<Q>,
         Q: ?Sized + Ord,
     {
         if self.entries.len() <= LINEAR_SCAN_MAX {
-            self.entries.iter().position(|(k, _)| k.borrow() == key)
+            self.entries.iter().position(|(k, _)| k.as_string().borrow() == key)
         } else {
             self.find(key).ok()
         }
@@ -81,7 +100,7 @@ impl<K: Ord, V> SortedVecMap<K, V> {
     #[inline]
     pub fn get<Q>(&self, key: &Q) -> Option<&V>
     where
-        K: Borrow<Q>,
+        String: Borrow<Q>,
         Q: ?Sized + Ord,
     {
         self.position(key).map(|i| &self.entries[i].1)
@@ -90,7 +109,7 @@ impl<K: Ord, V> SortedVecMap<K, V> {
     #[inline]
     pub fn contains_key<Q>(&self, key: &Q) -> bool
     where
-        K: Borrow<Q>,
+        String: Borrow<Q>,
         Q: ?Sized + Ord,
     {
         self.position(key).is_some()
@@ -99,7 +118,7 @@ impl<K: Ord, V> SortedVecMap<K, V> {
     #[inline]
     pub fn get_mut<Q>(&mut self, key: &Q) -> Option<&mut V>
     where
-        K: Borrow<Q>,
+        String: Borrow<Q>,
         Q: ?Sized + Ord,
     {
         match self.position(key) {
@@ -109,46 +128,61 @@ impl<K: Ord, V> SortedVecMap<K, V> {
     }
 
     #[inline]
-    pub fn get_key_value<Q>(&self, key: &Q) -> Option<(&K, &V)>
+    pub fn get_key_value<Q>(&self, key: &Q) -> Option<(&String, &V)>
     where
-        K: Borrow<Q>,
+        String: Borrow<Q>,
         Q: ?Sized + Ord,
     {
         self.position(key).map(|i| {
             let (k, v) = &self.entries[i];
-            (k, v)
+            (k.as_string(), v)
         })
     }
 
     /// Inserts, returning the value the key had (the key itself is kept, as `BTreeMap` does).
     #[inline]
-    pub fn insert(&mut self, key: K, value: V) -> Option<V> {
-        match self.find(&key) {
+    pub fn insert(&mut self, key: String, value: V) -> Option<V> {
+        match self.find(key.as_str()) {
             Ok(i) => Some(mem::replace(&mut self.entries[i].1, value)),
             Err(i) => {
-                self.entries.insert(i, (key, value));
+                self.entries.insert(i, (Key::new(key), value));
                 None
             }
+        }
+    }
+
+    /// `insert` of a key already made.
+    #[inline]
+    fn insert_key(&mut self, key: Key, value: V) {
+        match self.find(key.as_string().as_str()) {
+            Ok(i) => self.entries[i].1 = value,
+            Err(i) => self.entries.insert(i, (key, value)),
         }
     }
 
     #[inline]
     pub fn remove<Q>(&mut self, key: &Q) -> Option<V>
     where
-        K: Borrow<Q>,
-        Q: ?Sized + Ord,
-    {
-        self.remove_entry(key).map(|(_, v)| v)
-    }
-
-    #[inline]
-    pub fn remove_entry<Q>(&mut self, key: &Q) -> Option<(K, V)>
-    where
-        K: Borrow<Q>,
+        String: Borrow<Q>,
         Q: ?Sized + Ord,
     {
         match self.position(key) {
-            Some(i) => Some(self.entries.remove(i)),
+            Some(i) => Some(self.entries.remove(i).1),
+            None => None,
+        }
+    }
+
+    #[inline]
+    pub fn remove_entry<Q>(&mut self, key: &Q) -> Option<(String, V)>
+    where
+        String: Borrow<Q>,
+        Q: ?Sized + Ord,
+    {
+        match self.position(key) {
+            Some(i) => {
+                let (k, v) = self.entries.remove(i);
+                Some((k.into_string(), v))
+            }
             None => None,
         }
     }
@@ -160,13 +194,13 @@ impl<K: Ord, V> SortedVecMap<K, V> {
             return;
         }
         for (k, v) in other.entries.drain(..) {
-            self.insert(k, v);
+            self.insert_key(k, v);
         }
     }
 
     #[inline]
-    pub fn entry(&mut self, key: K) -> Entry<'_, K, V> {
-        match self.find(&key) {
+    pub fn entry(&mut self, key: String) -> Entry<'_, V> {
+        match self.find(key.as_str()) {
             Ok(index) => Entry::Occupied(OccupiedEntry { entries: &mut self.entries, index }),
             Err(index) => Entry::Vacant(VacantEntry { entries: &mut self.entries, index, key }),
         }
@@ -175,9 +209,9 @@ impl<K: Ord, V> SortedVecMap<K, V> {
     #[inline]
     pub fn retain<F>(&mut self, mut f: F)
     where
-        F: FnMut(&K, &mut V) -> bool,
+        F: FnMut(&String, &mut V) -> bool,
     {
-        self.entries.retain_mut(|(k, v)| f(k, v));
+        self.entries.retain_mut(|(k, v)| f(k.as_string(), v));
     }
 }
 
@@ -198,40 +232,40 @@ impl<K, V> SortedVecMap<K, V> {
     }
 
     #[inline]
-    pub fn iter(&self) -> Iter<'_, K, V> {
+    pub fn iter(&self) -> Iter<'_, V> {
         Iter { iter: self.entries.iter() }
     }
 
     #[inline]
-    pub fn iter_mut(&mut self) -> IterMut<'_, K, V> {
+    pub fn iter_mut(&mut self) -> IterMut<'_, V> {
         IterMut { iter: self.entries.iter_mut() }
     }
 
     #[inline]
-    pub fn keys(&self) -> Keys<'_, K, V> {
+    pub fn keys(&self) -> Keys<'_, V> {
         Keys { iter: self.entries.iter() }
     }
 
     #[inline]
-    pub fn values(&self) -> Values<'_, K, V> {
+    pub fn values(&self) -> Values<'_, V> {
         Values { iter: self.entries.iter() }
     }
 
     #[inline]
-    pub fn values_mut(&mut self) -> ValuesMut<'_, K, V> {
+    pub fn values_mut(&mut self) -> ValuesMut<'_, V> {
         ValuesMut { iter: self.entries.iter_mut() }
     }
 
     #[inline]
-    pub fn into_values(self) -> IntoValues<K, V> {
+    pub fn into_values(self) -> IntoValues<V> {
         IntoValues { iter: self.entries.into_iter() }
     }
 }
 
-impl<K: Clone, V: Clone> Clone for SortedVecMap<K, V> {
+impl<K, V: Clone> Clone for SortedVecMap<K, V> {
     #[inline]
     fn clone(&self) -> Self {
-        SortedVecMap { entries: self.entries.clone() }
+        SortedVecMap { entries: self.entries.clone(), key: PhantomData }
     }
 
     #[inline]
@@ -240,17 +274,17 @@ impl<K: Clone, V: Clone> Clone for SortedVecMap<K, V> {
     }
 }
 
-impl<K: PartialEq, V: PartialEq> PartialEq for SortedVecMap<K, V> {
+impl<K, V: PartialEq> PartialEq for SortedVecMap<K, V> {
     #[inline]
     fn eq(&self, other: &Self) -> bool {
         self.entries == other.entries
     }
 }
 
-impl<K: Eq, V: Eq> Eq for SortedVecMap<K, V> {}
+impl<K, V: Eq> Eq for SortedVecMap<K, V> {}
 
-impl<K: Hash, V: Hash> Hash for SortedVecMap<K, V> {
-    /// As `BTreeMap` hashes: the length, then each entry in key order.
+impl<K, V: Hash> Hash for SortedVecMap<K, V> {
+    /// As `BTreeMap<String, _>` hashes: the length, then each entry in key order.
     fn hash<H: Hasher>(&self, state: &mut H) {
         state.write_usize(self.entries.len());
         for (k, v) in &self.entries {
@@ -260,15 +294,15 @@ impl<K: Hash, V: Hash> Hash for SortedVecMap<K, V> {
     }
 }
 
-impl<K: Debug, V: Debug> Debug for SortedVecMap<K, V> {
+impl<K, V: Debug> Debug for SortedVecMap<K, V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_map().entries(self.iter()).finish()
     }
 }
 
-impl<K, Q, V> core::ops::Index<&Q> for SortedVecMap<K, V>
+impl<Q, V> core::ops::Index<&Q> for SortedVecMap<String, V>
 where
-    K: Borrow<Q> + Ord,
+    String: Borrow<Q>,
     Q: ?Sized + Ord,
 {
     type Output = V;
@@ -279,81 +313,80 @@ where
     }
 }
 
-impl<K: Ord, V> FromIterator<(K, V)> for SortedVecMap<K, V> {
+impl<V> FromIterator<(String, V)> for SortedVecMap<String, V> {
     /// Sorted once; of repeated keys the last value wins, as in `BTreeMap::from_iter`.
-    fn from_iter<T: IntoIterator<Item = (K, V)>>(iter: T) -> Self {
-        let mut input: Vec<(K, V)> = iter.into_iter().collect();
-        if input.windows(2).all(|w| w[0].0 < w[1].0) {
-            return SortedVecMap { entries: input };
+    fn from_iter<T: IntoIterator<Item = (String, V)>>(iter: T) -> Self {
+        let mut input: Vec<(String, V)> = iter.into_iter().collect();
+        if !input.windows(2).all(|w| w[0].0 < w[1].0) {
+            // A stable sort keeps repeated keys in input order, so the last of each run is the last given.
+            input.sort_by(|a, b| a.0.cmp(&b.0));
         }
-        // A stable sort keeps repeated keys in input order, so the last of each run is the last given.
-        input.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut entries: Vec<(K, V)> = Vec::with_capacity(input.len());
+        let mut entries: Vec<(Key, V)> = Vec::with_capacity(input.len());
         for (k, v) in input {
             match entries.last_mut() {
-                Some(last) if last.0 == k => last.1 = v,
-                _ => entries.push((k, v)),
+                Some(last) if *last.0.as_string() == k => last.1 = v,
+                _ => entries.push((Key::new(k), v)),
             }
         }
-        SortedVecMap { entries }
+        SortedVecMap { entries, key: PhantomData }
     }
 }
 
-impl<K: Ord, V> Extend<(K, V)> for SortedVecMap<K, V> {
-    fn extend<T: IntoIterator<Item = (K, V)>>(&mut self, iter: T) {
+impl<V> Extend<(String, V)> for SortedVecMap<String, V> {
+    fn extend<T: IntoIterator<Item = (String, V)>>(&mut self, iter: T) {
         for (k, v) in iter {
             self.insert(k, v);
         }
     }
 }
 
-impl<K, V> IntoIterator for SortedVecMap<K, V> {
-    type Item = (K, V);
-    type IntoIter = vec::IntoIter<(K, V)>;
+impl<V> IntoIterator for SortedVecMap<String, V> {
+    type Item = (String, V);
+    type IntoIter = IntoIter<V>;
 
     #[inline]
     fn into_iter(self) -> Self::IntoIter {
-        self.entries.into_iter()
+        IntoIter { iter: self.entries.into_iter() }
     }
 }
 
 /// A view into one key's place in the map.
-pub enum Entry<'a, K, V> {
-    Vacant(VacantEntry<'a, K, V>),
-    Occupied(OccupiedEntry<'a, K, V>),
+pub enum Entry<'a, V> {
+    Vacant(VacantEntry<'a, V>),
+    Occupied(OccupiedEntry<'a, V>),
 }
 
 /// A key that is not in the map, and where it would go.
-pub struct VacantEntry<'a, K, V> {
-    entries: &'a mut Vec<(K, V)>,
+pub struct VacantEntry<'a, V> {
+    entries: &'a mut Vec<(Key, V)>,
     index: usize,
-    key: K,
+    key: String,
 }
 
-impl<'a, K, V> VacantEntry<'a, K, V> {
+impl<'a, V> VacantEntry<'a, V> {
     #[inline]
-    pub fn key(&self) -> &K {
+    pub fn key(&self) -> &String {
         &self.key
     }
 
     #[inline]
     pub fn insert(self, value: V) -> &'a mut V {
         let VacantEntry { entries, index, key } = self;
-        entries.insert(index, (key, value));
+        entries.insert(index, (Key::new(key), value));
         &mut entries[index].1
     }
 }
 
 /// A key that is in the map.
-pub struct OccupiedEntry<'a, K, V> {
-    entries: &'a mut Vec<(K, V)>,
+pub struct OccupiedEntry<'a, V> {
+    entries: &'a mut Vec<(Key, V)>,
     index: usize,
 }
 
-impl<'a, K, V> OccupiedEntry<'a, K, V> {
+impl<'a, V> OccupiedEntry<'a, V> {
     #[inline]
-    pub fn key(&self) -> &K {
-        &self.entries[self.index].0
+    pub fn key(&self) -> &String {
+        self.entries[self.index].0.as_string()
     }
 
     #[inline]
@@ -383,19 +416,20 @@ impl<'a, K, V> OccupiedEntry<'a, K, V> {
     }
 
     #[inline]
-    pub fn remove_entry(self) -> (K, V) {
-        self.entries.remove(self.index)
+    pub fn remove_entry(self) -> (String, V) {
+        let (k, v) = self.entries.remove(self.index);
+        (k.into_string(), v)
     }
 }
 
 macro_rules! entry_iterator {
-    ($(#[$attr:meta])* $name:ident<$($lt:lifetime,)? K, V>, $inner:ty, $item:ty, |$e:ident| $map:expr) => {
+    ($(#[$attr:meta])* $name:ident<$($lt:lifetime,)? V>, $inner:ty, $item:ty, |$e:ident| $map:expr) => {
         $(#[$attr])*
-        pub struct $name<$($lt,)? K, V> {
+        pub struct $name<$($lt,)? V> {
             iter: $inner,
         }
 
-        impl<$($lt,)? K, V> Iterator for $name<$($lt,)? K, V> {
+        impl<$($lt,)? V> Iterator for $name<$($lt,)? V> {
             type Item = $item;
 
             #[inline]
@@ -409,23 +443,23 @@ macro_rules! entry_iterator {
             }
         }
 
-        impl<$($lt,)? K, V> DoubleEndedIterator for $name<$($lt,)? K, V> {
+        impl<$($lt,)? V> DoubleEndedIterator for $name<$($lt,)? V> {
             #[inline]
             fn next_back(&mut self) -> Option<Self::Item> {
                 self.iter.next_back().map(|$e| $map)
             }
         }
 
-        impl<$($lt,)? K, V> ExactSizeIterator for $name<$($lt,)? K, V> {
+        impl<$($lt,)? V> ExactSizeIterator for $name<$($lt,)? V> {
             #[inline]
             fn len(&self) -> usize {
                 self.iter.len()
             }
         }
 
-        impl<$($lt,)? K, V> FusedIterator for $name<$($lt,)? K, V> {}
+        impl<$($lt,)? V> FusedIterator for $name<$($lt,)? V> {}
 
-        impl<$($lt,)? K: Debug, V: Debug> Debug for $name<$($lt,)? K, V> {
+        impl<$($lt,)? V: Debug> Debug for $name<$($lt,)? V> {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.debug_struct(stringify!($name)).field("remaining", &self.iter.len()).finish()
             }
@@ -435,44 +469,48 @@ macro_rules! entry_iterator {
 
 entry_iterator!(
     /// Entries in key order.
-    Iter<'a, K, V>, slice::Iter<'a, (K, V)>, (&'a K, &'a V), |e| (&e.0, &e.1)
+    Iter<'a, V>, slice::Iter<'a, (Key, V)>, (&'a String, &'a V), |e| (e.0.as_string(), &e.1)
 );
 entry_iterator!(
     /// Entries in key order, values mutable.
-    IterMut<'a, K, V>, slice::IterMut<'a, (K, V)>, (&'a K, &'a mut V), |e| (&e.0, &mut e.1)
+    IterMut<'a, V>, slice::IterMut<'a, (Key, V)>, (&'a String, &'a mut V), |e| (e.0.as_string(), &mut e.1)
 );
 entry_iterator!(
     /// Keys in order.
-    Keys<'a, K, V>, slice::Iter<'a, (K, V)>, &'a K, |e| &e.0
+    Keys<'a, V>, slice::Iter<'a, (Key, V)>, &'a String, |e| e.0.as_string()
 );
 entry_iterator!(
     /// Values in key order.
-    Values<'a, K, V>, slice::Iter<'a, (K, V)>, &'a V, |e| &e.1
+    Values<'a, V>, slice::Iter<'a, (Key, V)>, &'a V, |e| &e.1
 );
 entry_iterator!(
     /// Values in key order, mutable.
-    ValuesMut<'a, K, V>, slice::IterMut<'a, (K, V)>, &'a mut V, |e| &mut e.1
+    ValuesMut<'a, V>, slice::IterMut<'a, (Key, V)>, &'a mut V, |e| &mut e.1
 );
 entry_iterator!(
     /// Values in key order, owned.
-    IntoValues<K, V>, vec::IntoIter<(K, V)>, V, |e| e.1
+    IntoValues<V>, vec::IntoIter<(Key, V)>, V, |e| e.1
+);
+entry_iterator!(
+    /// Entries in key order, owned (an interned key is copied out).
+    IntoIter<V>, vec::IntoIter<(Key, V)>, (String, V), |e| (e.0.into_string(), e.1)
 );
 
-impl<'a, K, V> Clone for Iter<'a, K, V> {
+impl<'a, V> Clone for Iter<'a, V> {
     #[inline]
     fn clone(&self) -> Self {
         Iter { iter: self.iter.clone() }
     }
 }
 
-impl<'a, K, V> Clone for Keys<'a, K, V> {
+impl<'a, V> Clone for Keys<'a, V> {
     #[inline]
     fn clone(&self) -> Self {
         Keys { iter: self.iter.clone() }
     }
 }
 
-impl<'a, K, V> Clone for Values<'a, K, V> {
+impl<'a, V> Clone for Values<'a, V> {
     #[inline]
     fn clone(&self) -> Self {
         Values { iter: self.iter.clone() }

@@ -21,6 +21,9 @@ pub const CLUSTER_NAME_LABEL: &str = "cluster.x-k8s.io/cluster-name";
 #[derive(Default, Clone)]
 pub struct ObjectSet {
     objects: BTreeMap<ObjKey, Arc<Object>>,
+    /// Set in informer caches, which keep no `by_uid`: only the store's set is looked up by uid (the
+    /// garbage collector and the invariants); controllers look up by key, owner and cluster.
+    without_uid_index: bool,
     by_uid: BTreeMap<Arc<str>, ObjKey>,
     by_owner: BTreeSet<(u64, ObjKey)>,
     by_cluster: BTreeSet<(Kind, u64, ObjKey)>,
@@ -30,6 +33,11 @@ pub struct ObjectSet {
 }
 
 impl ObjectSet {
+    /// A set for an informer cache: no uid index (a lookup by uid scans, correct but slow).
+    pub fn cache() -> Self {
+        ObjectSet { without_uid_index: true, ..Default::default() }
+    }
+
     /// Number of objects.
     pub fn len(&self) -> usize {
         self.objects.len()
@@ -76,7 +84,7 @@ impl ObjectSet {
     }
 
     fn index(&mut self, key: &ObjKey, obj: &Object) {
-        if !obj.meta.uid.is_empty() {
+        if !obj.meta.uid.is_empty() && !self.without_uid_index {
             self.by_uid.insert(obj.meta.uid.clone(), key.clone());
         }
         for o in &obj.meta.owner_references {
@@ -111,8 +119,11 @@ impl ObjectSet {
         self.objects.get(&ObjKey::new(kind, ns, name))
     }
 
-    /// One object by uid.
+    /// One object by uid (a scan in an informer cache's set, see [`ObjectSet::cache`]).
     pub fn by_uid(&self, uid: &str) -> Option<&Arc<Object>> {
+        if self.without_uid_index {
+            return self.objects.values().find(|o| &*o.meta.uid == uid);
+        }
         self.by_uid.get(uid).and_then(|k| self.objects.get(k))
     }
 
@@ -264,5 +275,15 @@ mod tests {
         assert_eq!(names(Kind::MachineSet, "c1"), ["c"]);
         assert_eq!(names(Kind::Cluster, "c1"), ["c1"]);
         assert!(names(Kind::Machine, "c3").is_empty());
+    }
+
+    #[test]
+    fn a_cache_finds_by_uid_without_an_index() {
+        let mut set = ObjectSet::cache();
+        set.insert(Arc::new(obj(Kind::Machine, "default", "m1", "u-m1")));
+        set.insert(Arc::new(obj(Kind::Machine, "default", "m2", "u-m2")));
+        assert!(set.by_uid.is_empty());
+        assert_eq!(set.by_uid("u-m2").map(|o| o.name().to_string()).as_deref(), Some("m2"));
+        assert!(set.by_uid("u-m3").is_none());
     }
 }

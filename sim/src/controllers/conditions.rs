@@ -193,8 +193,7 @@ pub fn remove(obj: &mut Object, type_: &str) {
 fn renders_as(x: &Value, c: &Cond, generation: i64) -> bool {
     let Some(m) = x.as_object() else { return false };
     let str_is = |k: &str, want: &str| m.get(k).and_then(Value::as_str) == Some(want);
-    let fields = 4 + usize::from(generation > 0) + usize::from(!c.message.is_empty());
-    m.len() == fields
+    m.len() == field_count(c, generation)
         && str_is("status", c.status.as_str())
         && str_is("reason", &c.reason)
         && (c.message.is_empty() || str_is("message", &c.message))
@@ -202,18 +201,26 @@ fn renders_as(x: &Value, c: &Cond, generation: i64) -> bool {
         && m.get("lastTransitionTime").is_some()
 }
 
+/// How many fields a condition renders with: type, status, lastTransitionTime, reason, and
+/// observedGeneration and message when there are.
+fn field_count(c: &Cond, generation: i64) -> usize {
+    4 + usize::from(generation > 0) + usize::from(!c.message.is_empty())
+}
+
+/// A condition as JSON: sized exactly and filled in key order (each insert appends), since an object
+/// keeps every condition it carries, a dozen or more on a Machine.
 fn render(c: &Cond, since: Value, generation: i64) -> Value {
-    let mut m = Map::new();
-    m.insert("type".into(), json!(c.type_));
-    m.insert("status".into(), json!(c.status.as_str()));
-    if generation > 0 {
-        m.insert("observedGeneration".into(), json!(generation));
-    }
+    let mut m = Map::with_capacity(field_count(c, generation));
     m.insert("lastTransitionTime".into(), since);
-    m.insert("reason".into(), json!(c.reason));
     if !c.message.is_empty() {
         m.insert("message".into(), json!(c.message));
     }
+    if generation > 0 {
+        m.insert("observedGeneration".into(), json!(generation));
+    }
+    m.insert("reason".into(), json!(c.reason));
+    m.insert("status".into(), json!(c.status.as_str()));
+    m.insert("type".into(), json!(c.type_));
     Value::Object(m)
 }
 

@@ -154,7 +154,7 @@ impl Manager {
             .collect();
         Manager {
             name,
-            cache: ObjectSet::default(),
+            cache: ObjectSet::cache(),
             watched,
             controllers: slots,
             inflight: Inflight::default(),

@@ -25,7 +25,7 @@ pub fn parse_timestamp(text: &str) -> Option<u64> {
 }
 
 /// Identity of an object: kind, namespace, name. Ordered so that a kind's objects are contiguous.
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Eq, Hash)]
 pub struct ObjKey {
     /// Kind.
     pub kind: Kind,
@@ -33,6 +33,35 @@ pub struct ObjKey {
     pub ns: Arc<str>,
     /// Name.
     pub name: Arc<str>,
+}
+
+/// Two names that may be one allocation: keys cloned from the same object share their `Arc`s, and
+/// then the bytes need no comparison.
+fn cmp_shared(a: &Arc<str>, b: &Arc<str>) -> std::cmp::Ordering {
+    if Arc::ptr_eq(a, b) {
+        std::cmp::Ordering::Equal
+    } else {
+        a.cmp(b)
+    }
+}
+
+impl Ord for ObjKey {
+    /// Kind, then namespace, then name.
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.kind.cmp(&other.kind).then_with(|| cmp_shared(&self.ns, &other.ns)).then_with(|| cmp_shared(&self.name, &other.name))
+    }
+}
+
+impl PartialOrd for ObjKey {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for ObjKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other).is_eq()
+    }
 }
 
 impl ObjKey {
@@ -297,6 +326,17 @@ pub type StringMap = Shared<StrMap>;
 /// The map inside a [`StringMap`].
 pub type StrMap = LiteMap<String, String>;
 
+/// A value of a label or annotation map. The maps are small and their keys share long prefixes
+/// (`cluster.x-k8s.io/...`), so a scan that compares lengths before bytes beats a binary search,
+/// each step of which compares the prefix again.
+fn find_small<'a>(m: &'a StrMap, key: &str) -> Option<&'a str> {
+    if m.len() <= 16 {
+        m.iter().find(|(k, _)| k.as_str() == key).map(|(_, v)| v.as_str())
+    } else {
+        m.get(key).map(String::as_str)
+    }
+}
+
 impl Object {
     /// A new object with only a name and namespace.
     pub fn new(kind: Kind, namespace: &str, name: &str) -> Self {
@@ -320,12 +360,12 @@ impl Object {
 
     /// A label.
     pub fn label(&self, key: &str) -> Option<&str> {
-        self.meta.labels.get(key).map(String::as_str)
+        find_small(&self.meta.labels, key)
     }
 
     /// An annotation.
     pub fn annotation(&self, key: &str) -> Option<&str> {
-        self.meta.annotations.get(key).map(String::as_str)
+        find_small(&self.meta.annotations, key)
     }
 
     /// Whether deletion has started.

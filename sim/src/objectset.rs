@@ -172,7 +172,12 @@ impl ObjectSet {
     }
 
     /// Objects of a kind in a namespace of a cluster.
-    pub fn in_cluster_ns<'a, 'c>(&'a self, kind: Kind, ns: &'c str, cluster: &'c str) -> impl Iterator<Item = &'a Arc<Object>> + use<'a, 'c> {
+    pub fn in_cluster_ns<'a, 'c>(
+        &'a self,
+        kind: Kind,
+        ns: &'c str,
+        cluster: &'c str,
+    ) -> impl Iterator<Item = &'a Arc<Object>> + use<'a, 'c> {
         self.in_cluster(kind, cluster).filter(move |o| &*o.meta.namespace == ns)
     }
 

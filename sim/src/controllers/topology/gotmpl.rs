@@ -5,8 +5,7 @@
 //!
 //! Simplifications: only a subset of sprig is provided (`replace`, `semverCompare`, `default`, `empty`,
 //! `quote`, `squote`, `lower`, `upper`, `trim`, `trimPrefix`, `trimSuffix`, `contains`, `hasPrefix`,
-//! `hasSuffix`, `toString`, `toJson`, `ternary`, `join`); `range` over a map follows `gtmpl`'s hash-map
-//! order, not Go's sorted key order; JSON numbers are integers or floats (Go makes every JSON number a
+//! `hasSuffix`, `toString`, `toJson`, `ternary`, `join`); JSON numbers are integers or floats (Go makes every JSON number a
 //! `float64`, which only shows when a template compares a variable with an integer constant).
 
 use gtmpl::{Context, Func, FuncError, Template, Value};
@@ -90,10 +89,9 @@ pub fn to_value(j: &Json) -> Value {
         },
         Json::String(s) => Value::String(s.clone()),
         Json::Array(a) => Value::Array(a.iter().map(to_value).collect()),
-        // Determinism hazard, known and documented: gtmpl's `Value::Map` is a std `HashMap`, so a template
-        // `range` over a map of 2+ keys iterates in per-process hash order (see the module doc and
-        // ARCHITECTURE.md, "Simplifications"); field access and every other function are order-free.
-        Json::Object(m) => Value::Map(m.iter().map(|(k, v)| (k.clone(), to_value(v))).collect::<HashMap<_, _>>()),
+        // gtmpl's maps are std `HashMap`s; the patched gtmpl ranges over and prints them in sorted key
+        // order, as Go does (vendor/gtmpl/PATCHED.md), and only looks them up otherwise.
+        Json::Object(m) => Value::Map(m.iter().map(|(k, v)| (k.clone(), to_value(v))).collect::<HashMap<_, _>>()), // determinism-ok: never iterated in hash order
     }
 }
 
@@ -336,8 +334,22 @@ mod tests {
     #[case("{{ .missing }}", json!({}), "<no value>")]
     #[case("{{ .n }}", json!({"n": 3}), "3")]
     #[case("{{ .s | upper | quote }}", json!({"s": "ab"}), "\"AB\"")]
+    // Maps are visited and printed in sorted key order, as in Go (a `HashMap`'s order would differ
+    // between processes, and sixteen keys would almost never come out sorted).
+    #[case(
+        "{{ range $k, $v := . }}{{ $k }}={{ $v }} {{ end }}",
+        sixteen_keys(),
+        "a=0 b=1 c=2 d=3 e=4 f=5 g=6 h=7 i=8 j=9 k=10 l=11 m=12 n=13 o=14 p=15 "
+    )]
+    #[case("{{ . }}", sixteen_keys(), "map[a:0 b:1 c:2 d:3 e:4 f:5 g:6 h:7 i:8 j:9 k:10 l:11 m:12 n:13 o:14 p:15]")]
+    #[case("{{ printf \"%v\" . }}", sixteen_keys(), "map[a:0 b:1 c:2 d:3 e:4 f:5 g:6 h:7 i:8 j:9 k:10 l:11 m:12 n:13 o:14 p:15]")]
+    #[case("{{ .l }} {{ .l | toString }}", json!({"l": ["x", {"b": 1, "a": 2}]}), "[x map[a:2 b:1]] [x map[a:2 b:1]]")]
     fn renders_like_go(#[case] tpl: &str, #[case] data: Json, #[case] want: &str) {
         assert_eq!(render(tpl, &data).unwrap(), want);
+    }
+
+    fn sixteen_keys() -> Json {
+        Json::Object(('a'..='p').enumerate().map(|(i, c)| (c.to_string(), json!(i))).collect())
     }
 
     #[rstest]

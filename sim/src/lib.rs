@@ -17,6 +17,7 @@ pub mod mutants;
 pub mod object;
 pub mod objectset;
 pub mod runtime;
+pub mod shared;
 pub mod store;
 pub mod swarm;
 pub mod testing;

@@ -507,7 +507,7 @@ node!(NumberNode {
 });
 
 impl NumberNode {
-    #[cfg_attr(feature = "cargo-clippy", allow(clippy::float_cmp))]
+    #[allow(clippy::float_cmp)] // Patched: was a cfg_attr on the retired `cargo-clippy` feature (a warning).
     pub fn new(
         tr: TreeId,
         pos: Pos,

@@ -5,8 +5,9 @@
 //!
 //! Simplifications: only a subset of sprig is provided (`replace`, `semverCompare`, `default`, `empty`,
 //! `quote`, `squote`, `lower`, `upper`, `trim`, `trimPrefix`, `trimSuffix`, `contains`, `hasPrefix`,
-//! `hasSuffix`, `toString`, `toJson`, `ternary`, `join`); JSON numbers are integers or floats (Go makes every JSON number a
-//! `float64`, which only shows when a template compares a variable with an integer constant).
+//! `hasSuffix`, `toString`, `toJson`, `ternary`, `join`); JSON numbers are integers or floats (Go makes
+//! every JSON number a `float64`, which only shows when a template compares a variable with an integer
+//! constant).
 
 use gtmpl::{Context, Func, FuncError, Template, Value};
 use serde_json::Value as Json;
@@ -89,9 +90,9 @@ pub fn to_value(j: &Json) -> Value {
         },
         Json::String(s) => Value::String(s.clone()),
         Json::Array(a) => Value::Array(a.iter().map(to_value).collect()),
-        // gtmpl's maps are std `HashMap`s; the patched gtmpl ranges over and prints them in sorted key
+        // gtmpl's maps are std `HashMap`s, but the patched gtmpl ranges over and prints them in sorted key
         // order, as Go does (vendor/gtmpl/PATCHED.md), and only looks them up otherwise.
-        Json::Object(m) => Value::Map(m.iter().map(|(k, v)| (k.clone(), to_value(v))).collect::<HashMap<_, _>>()), // determinism-ok: never iterated in hash order
+        Json::Object(m) => Value::Map(m.iter().map(|(k, v)| (k.clone(), to_value(v))).collect::<HashMap<_, _>>()), // determinism-ok: see above
     }
 }
 

@@ -21,7 +21,7 @@ use std::sync::Arc;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Bytes of one entry of a JSON object (an interned key and a value).
-const MAP_ENTRY: usize = 48;
+const MAP_ENTRY: usize = 40;
 /// Bytes of one label or annotation (two `String`s).
 const STR_ENTRY: usize = 48;
 

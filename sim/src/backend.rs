@@ -298,7 +298,7 @@ impl Backend for SimBackend {
                         crate::object::Object::from_json(v).ok().is_some_and(|obj| {
                             let mut key = obj.key();
                             if obj.kind.info().namespaced && key.ns.is_empty() {
-                                key.ns = "default".into();
+                                key.ns = crate::object::shared_namespace("default");
                             }
                             sim.mgmt[m].api.store.get(&key).is_some()
                         })

@@ -36,6 +36,31 @@ pub struct ObjKey {
     pub name: Arc<str>,
 }
 
+/// A namespace's name as a shared string. Every object and key of one namespace holds the same
+/// `Arc` (per thread, for the first 256 namespaces it meets), so a key comparison (each step of a
+/// B-tree lookup in the store and the caches) settles the namespace by pointer and reads no string
+/// (at 10,000 clusters, another allocation to fetch from memory). Only identity is shared: the text
+/// and every comparison are the same as with an `Arc` of its own.
+pub fn shared_namespace(ns: &str) -> Arc<str> {
+    const MAX_SHARED: usize = 256;
+    thread_local! {
+        static NAMESPACES: std::cell::RefCell<Vec<Arc<str>>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    NAMESPACES
+        .try_with(|table| {
+            let mut table = table.borrow_mut();
+            if let Some(a) = table.iter().find(|a| &***a == ns) {
+                return a.clone();
+            }
+            let a: Arc<str> = ns.into();
+            if table.len() < MAX_SHARED {
+                table.push(a.clone());
+            }
+            a
+        })
+        .unwrap_or_else(|_| ns.into())
+}
+
 /// Two names that may be one allocation: keys cloned from the same object share their `Arc`s, and
 /// then the bytes need no comparison.
 fn cmp_shared(a: &Arc<str>, b: &Arc<str>) -> std::cmp::Ordering {
@@ -68,14 +93,14 @@ impl PartialEq for ObjKey {
 impl ObjKey {
     /// A key.
     pub fn new(kind: Kind, ns: &str, name: &str) -> Self {
-        ObjKey { kind, ns: ns.into(), name: name.into() }
+        ObjKey { kind, ns: shared_namespace(ns), name: name.into() }
     }
 
     /// The smallest key (the first kind, empty namespace and name): the start of range scans.
     pub fn min() -> Self {
         static MIN: std::sync::LazyLock<ObjKey> = std::sync::LazyLock::new(|| {
             let kind = Kind::all().min().expect("the kind table is not empty");
-            ObjKey { kind, ns: "".into(), name: "".into() }
+            ObjKey { kind, ns: shared_namespace(""), name: "".into() }
         });
         MIN.clone()
     }
@@ -247,7 +272,11 @@ fn find_small<'a>(m: &'a StrMap, key: &str) -> Option<&'a str> {
 impl Object {
     /// A new object with only a name and namespace.
     pub fn new(kind: Kind, namespace: &str, name: &str) -> Self {
-        Object { kind, meta: Meta { name: name.into(), namespace: namespace.into(), ..Default::default() }, body: Body::default() }
+        Object {
+            kind,
+            meta: Meta { name: name.into(), namespace: shared_namespace(namespace), ..Default::default() },
+            body: Body::default(),
+        }
     }
 
     /// The key.
@@ -496,7 +525,7 @@ impl Object {
         };
         let meta = Meta {
             name: s("name").unwrap_or("").into(),
-            namespace: s("namespace").unwrap_or("").into(),
+            namespace: shared_namespace(s("namespace").unwrap_or("")),
             generate_name: s("generateName").map(str::to_string),
             uid: s("uid").unwrap_or("").into(),
             resource_version: s("resourceVersion").and_then(|r| r.parse().ok()).unwrap_or(0),
@@ -624,5 +653,17 @@ mod tests {
         for m in [&collected, &extended, &converted] {
             assert_eq!(m.iter().collect::<Vec<_>>(), tree.iter().collect::<Vec<_>>());
         }
+    }
+
+    #[test]
+    fn keys_and_objects_of_one_namespace_share_its_name_and_still_order_by_text() {
+        let parsed =
+            Object::from_json(&serde_json::json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "ns-a"}}))
+                .unwrap();
+        let made = Object::new(Kind::Secret, "ns-a", "t");
+        let key = ObjKey::new(Kind::Secret, "ns-a", "u");
+        assert!(Arc::ptr_eq(&parsed.meta.namespace, &made.meta.namespace) && Arc::ptr_eq(&made.key().ns, &key.ns));
+        let other = ObjKey::new(Kind::Secret, "ns-0", "a");
+        assert!(other < key && key > parsed.key() && parsed.key() > other);
     }
 }

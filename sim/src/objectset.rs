@@ -2,7 +2,7 @@
 //! lookups controllers make (by owner, by cluster, by kind) never scan the whole set.
 
 use crate::kinds::Kind;
-use crate::object::{ObjKey, Object};
+use crate::object::{shared_namespace, ObjKey, Object};
 use capi_scenarios::LabelSelector;
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
@@ -136,7 +136,7 @@ impl ObjectSet {
     pub fn of_kind<'a>(&'a self, kind: Kind, ns: Option<&str>) -> impl Iterator<Item = &'a Arc<Object>> + 'a {
         let (lo, hi) = match ns {
             Some(ns) => (
-                Bound::Included(ObjKey { kind, ns: ns.into(), name: "".into() }),
+                Bound::Included(ObjKey { kind, ns: shared_namespace(ns), name: "".into() }),
                 Bound::Excluded(ObjKey { kind, ns: format!("{ns}\u{0}").into(), name: "".into() }),
             ),
             None => (

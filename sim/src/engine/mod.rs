@@ -767,7 +767,7 @@ impl Sim {
     pub fn apply(&mut self, m: usize, value: &serde_json::Value) -> Result<Written, ApiError> {
         let mut obj = Object::from_json(value).map_err(ApiError::bad_request)?;
         if obj.kind.info().namespaced && obj.meta.namespace.is_empty() {
-            obj.meta.namespace = "default".into();
+            obj.meta.namespace = crate::object::shared_namespace("default");
         }
         let key = obj.key();
         let applied = crate::apply::last_applied(value);

@@ -16,6 +16,9 @@ use alloc::string::String;
 use core::cmp::Ordering;
 use core::fmt::{self, Debug};
 use core::hash::{Hash, Hasher};
+use core::mem::ManuallyDrop;
+use core::num::NonZeroUsize;
+use core::ptr::NonNull;
 
 /// Keys longer than this are owned, never interned.
 #[cfg(feature = "std")]
@@ -26,51 +29,94 @@ const MAX_INTERNED_LEN: usize = 64;
 #[cfg(feature = "std")]
 const MAX_INTERNED: usize = 1 << 15;
 
-/// A map key: 16 bytes and, when interned, no allocation of its own, where a `String` takes 24
-/// bytes and an allocation. Interned keys are shared by every map of the thread, so reading one
-/// (its length, its bytes) mostly hits the cache.
+/// A map key: one pointer (8 bytes) and, when interned, no allocation of its own, where a `String`
+/// takes 24 bytes and an allocation; a map entry is then 40 bytes. Interned keys are shared by every
+/// map of the thread, so reading one (its length, its bytes) mostly hits the cache.
+///
+/// The pointer is to a `String`, which is at least 2-aligned, so its lowest bit is free and tells
+/// the two ways apart: clear for an interned key (a `&'static String`, never freed), set for an
+/// owned one (a `Box<String>` this key frees).
 pub(crate) struct Key {
-    repr: Repr,
+    ptr: NonNull<String>,
 }
 
-enum Repr {
-    Interned(&'static String),
-    Owned(Box<String>),
-}
+/// The tag bit of an owned key's pointer.
+const OWNED: usize = 1;
+
+// One pointer, and `Option<Key>` no bigger (the pointer is never null).
+const _: () = assert!(core::mem::size_of::<Key>() == 8 && core::mem::size_of::<Option<Key>>() == 8);
+
+// SAFETY: a `Key` is either a `&'static String` or a `Box<String>`, both `Send` and `Sync`; it
+// hands out only shared references to the text, and only the key that owns a box frees it.
+unsafe impl Send for Key {}
+unsafe impl Sync for Key {}
 
 impl Key {
     /// The key for `s`, interned if it can be.
     #[inline]
     pub fn new(s: String) -> Key {
         #[cfg(feature = "std")]
-        let repr = if s.len() <= MAX_INTERNED_LEN {
-            match intern(s) {
-                Ok(k) => Repr::Interned(k),
-                Err(s) => Repr::Owned(Box::new(s)),
+        {
+            if s.len() <= MAX_INTERNED_LEN {
+                return match intern(s) {
+                    Ok(k) => Key::interned(k),
+                    Err(s) => Key::owned(s),
+                };
             }
-        } else {
-            Repr::Owned(Box::new(s))
-        };
-        #[cfg(not(feature = "std"))]
-        let repr = Repr::Owned(Box::new(s));
-        Key { repr }
+        }
+        Key::owned(s)
+    }
+
+    #[inline]
+    fn interned(s: &'static String) -> Key {
+        Key { ptr: NonNull::from(s) }
+    }
+
+    #[inline]
+    fn owned(s: String) -> Key {
+        let ptr = NonNull::from(Box::leak(Box::new(s)));
+        Key { ptr: ptr.map_addr(|a| a | OWNED) }
+    }
+
+    #[inline]
+    fn is_owned(&self) -> bool {
+        self.ptr.addr().get() & OWNED != 0
+    }
+
+    /// The pointer without its tag.
+    #[inline]
+    fn untagged(&self) -> NonNull<String> {
+        // The address of a `String` is never 0 or 1, so clearing the tag keeps it non-null.
+        self.ptr.map_addr(|a| NonZeroUsize::new(a.get() & !OWNED).unwrap_or(a))
     }
 
     /// The key's text.
     #[inline]
     pub fn as_string(&self) -> &String {
-        match &self.repr {
-            Repr::Interned(s) => s,
-            Repr::Owned(s) => s,
-        }
+        // SAFETY: the untagged pointer is a live `&'static String` or this key's own box.
+        unsafe { self.untagged().as_ref() }
     }
 
     /// The key's text, owned (an interned key is copied).
     #[inline]
     pub fn into_string(self) -> String {
-        match self.repr {
-            Repr::Interned(s) => s.clone(),
-            Repr::Owned(s) => *s,
+        let this = ManuallyDrop::new(self);
+        if this.is_owned() {
+            // SAFETY: an owned key's untagged pointer came from `Box::leak` and is freed only here
+            // or in `drop`, which will not run (`ManuallyDrop`).
+            *unsafe { Box::from_raw(this.untagged().as_ptr()) }
+        } else {
+            this.as_string().clone()
+        }
+    }
+}
+
+impl Drop for Key {
+    #[inline]
+    fn drop(&mut self) {
+        if self.is_owned() {
+            // SAFETY: as in `into_string`: the box this key owns, freed once.
+            drop(unsafe { Box::from_raw(self.untagged().as_ptr()) });
         }
     }
 }
@@ -134,21 +180,19 @@ impl Hasher for Fnv1a {
 impl Clone for Key {
     #[inline]
     fn clone(&self) -> Self {
-        let repr = match &self.repr {
-            Repr::Interned(s) => Repr::Interned(s),
-            Repr::Owned(s) => Repr::Owned(s.clone()),
-        };
-        Key { repr }
+        if self.is_owned() {
+            Key::owned(self.as_string().clone())
+        } else {
+            Key { ptr: self.ptr }
+        }
     }
 }
 
 impl PartialEq for Key {
     #[inline]
     fn eq(&self, other: &Key) -> bool {
-        match (&self.repr, &other.repr) {
-            (Repr::Interned(a), Repr::Interned(b)) if core::ptr::eq(*a, *b) => true,
-            _ => self.as_string() == other.as_string(),
-        }
+        // Two interned keys with the same text are one pointer.
+        self.ptr == other.ptr || self.as_string() == other.as_string()
     }
 }
 

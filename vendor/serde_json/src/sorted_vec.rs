@@ -8,7 +8,7 @@
 //! and inserting in the middle moves the entries after it. JSON objects have tens of keys at most, so
 //! the moves are cheaper than the tree's allocations; appending in key order costs O(1).
 //!
-//! Keys are stored as [`Key`]s (interned where they can be, see `map_key.rs`), so an entry takes 48
+//! Keys are stored as [`Key`]s (interned where they can be, see `map_key.rs`), so an entry takes 40
 //! bytes and no key allocation; the map is only ever keyed by `String` (the type parameter `K` is
 //! that `String`, named for the signatures `map.rs` shares with the published crate), and every key
 //! it hands out is that `String`.

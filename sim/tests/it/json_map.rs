@@ -143,3 +143,39 @@ fn keys_past_the_intern_table_bound_behave_the_same() {
     .join()
     .expect("the test thread");
 }
+
+#[test]
+fn a_clone_is_independent_of_its_source_at_every_depth() {
+    // Maps share their entries until written (copy on write): every way of writing through a clone
+    // must leave the source as it was, however deep the write.
+    let source = json!({"spec": {"a": 1, "nested": {"b": [1, {"c": "d"}]}}, "status": {"x": true}});
+    let before = serde_json::to_string(&source).unwrap();
+    let mut copy = source.clone();
+    assert_eq!(copy, source);
+    copy["spec"]["nested"]["b"][1]["c"] = json!("changed");
+    copy["status"].as_object_mut().unwrap().insert("y".into(), json!(2));
+    copy["spec"].as_object_mut().unwrap().remove("a");
+    assert_eq!(copy, json!({"spec": {"nested": {"b": [1, {"c": "changed"}]}}, "status": {"x": true, "y": 2}}));
+    assert_ne!(copy, source);
+
+    let mut m: Map<String, Value> = source.as_object().unwrap().clone();
+    for (_, v) in m.iter_mut() {
+        *v = Value::Null;
+    }
+    m.values_mut().for_each(|v| *v = json!(0));
+    *m.entry("spec").or_insert(Value::Null) = json!("e");
+    m.retain(|k, _| k != "status");
+    if let Some(v) = m.get_mut("spec") {
+        *v = json!("g");
+    }
+    assert_eq!(Value::Object(m), json!({"spec": "g"}));
+
+    let mut emptied = source.as_object().unwrap().clone();
+    let mut appended = Map::new();
+    appended.insert("z".into(), json!(1));
+    appended.append(&mut emptied);
+    assert_eq!(appended.len(), 3);
+    let owned: Vec<(String, Value)> = source.as_object().unwrap().clone().into_iter().collect();
+    assert_eq!(owned.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(), ["spec", "status"]);
+    assert_eq!(serde_json::to_string(&source).unwrap(), before);
+}

@@ -12,10 +12,17 @@
 //! bytes and no key allocation; the map is only ever keyed by `String` (the type parameter `K` is
 //! that `String`, named for the signatures `map.rs` shares with the published crate), and every key
 //! it hands out is that `String`.
+//!
+//! The vector is an `ecow::EcoVec`: reference-counted and copied on write. Cloning a map (and so a
+//! `Value` holding one) shares its entries instead of copying the tree under it; the first write
+//! through a shared map copies that one level, whose nested maps stay shared. A program that clones
+//! an object to edit one field then copies the maps on that field's path, not the whole object, and
+//! two maps that share their entries compare equal without reading them.
 
 use crate::map_key::Key;
 use alloc::string::String;
-use alloc::vec::{self, Vec};
+use alloc::vec::Vec;
+use ecow::EcoVec;
 use core::borrow::Borrow;
 use core::cmp::Ordering;
 use core::fmt::{self, Debug};
@@ -29,14 +36,14 @@ const LINEAR_SCAN_MAX: usize = 16;
 
 /// Entries sorted by key, keys unique. `K` is always `String`.
 pub struct SortedVecMap<K, V> {
-    entries: Vec<(Key, V)>,
+    entries: EcoVec<(Key, V)>,
     key: PhantomData<fn() -> K>,
 }
 
 impl<K, V> Default for SortedVecMap<K, V> {
     #[inline]
     fn default() -> Self {
-        SortedVecMap { entries: Vec::new(), key: PhantomData }
+        SortedVecMap { entries: EcoVec::new(), key: PhantomData }
     }
 }
 
@@ -50,10 +57,10 @@ where
     stored.as_string().borrow().cmp(key)
 }
 
-impl<V> SortedVecMap<String, V> {
+impl<V: Clone> SortedVecMap<String, V> {
     #[inline]
     pub fn with_capacity(capacity: usize) -> Self {
-        SortedVecMap { entries: Vec::with_capacity(capacity), key: PhantomData }
+        SortedVecMap { entries: EcoVec::with_capacity(capacity), key: PhantomData }
     }
 
     /// `Ok(index)` of the key, or `Err(index)` where it would be inserted.
@@ -122,7 +129,7 @@ impl<V> SortedVecMap<String, V> {
         Q: ?Sized + Ord,
     {
         match self.position(key) {
-            Some(i) => Some(&mut self.entries[i].1),
+            Some(i) => Some(&mut self.entries.make_mut()[i].1),
             None => None,
         }
     }
@@ -143,7 +150,7 @@ impl<V> SortedVecMap<String, V> {
     #[inline]
     pub fn insert(&mut self, key: String, value: V) -> Option<V> {
         match self.find(key.as_str()) {
-            Ok(i) => Some(mem::replace(&mut self.entries[i].1, value)),
+            Ok(i) => Some(mem::replace(&mut self.entries.make_mut()[i].1, value)),
             Err(i) => {
                 self.entries.insert(i, (Key::new(key), value));
                 None
@@ -155,7 +162,7 @@ impl<V> SortedVecMap<String, V> {
     #[inline]
     fn insert_key(&mut self, key: Key, value: V) {
         match self.find(key.as_string().as_str()) {
-            Ok(i) => self.entries[i].1 = value,
+            Ok(i) => self.entries.make_mut()[i].1 = value,
             Err(i) => self.entries.insert(i, (key, value)),
         }
     }
@@ -193,7 +200,7 @@ impl<V> SortedVecMap<String, V> {
             mem::swap(&mut self.entries, &mut other.entries);
             return;
         }
-        for (k, v) in other.entries.drain(..) {
+        for (k, v) in mem::take(&mut other.entries) {
             self.insert_key(k, v);
         }
     }
@@ -211,11 +218,11 @@ impl<V> SortedVecMap<String, V> {
     where
         F: FnMut(&String, &mut V) -> bool,
     {
-        self.entries.retain_mut(|(k, v)| f(k.as_string(), v));
+        self.entries.retain(|(k, v)| f(k.as_string(), v));
     }
 }
 
-impl<K, V> SortedVecMap<K, V> {
+impl<K, V: Clone> SortedVecMap<K, V> {
     #[inline]
     pub fn len(&self) -> usize {
         self.entries.len()
@@ -238,7 +245,7 @@ impl<K, V> SortedVecMap<K, V> {
 
     #[inline]
     pub fn iter_mut(&mut self) -> IterMut<'_, V> {
-        IterMut { iter: self.entries.iter_mut() }
+        IterMut { iter: self.entries.make_mut().iter_mut() }
     }
 
     #[inline]
@@ -253,7 +260,7 @@ impl<K, V> SortedVecMap<K, V> {
 
     #[inline]
     pub fn values_mut(&mut self) -> ValuesMut<'_, V> {
-        ValuesMut { iter: self.entries.iter_mut() }
+        ValuesMut { iter: self.entries.make_mut().iter_mut() }
     }
 
     #[inline]
@@ -277,7 +284,9 @@ impl<K, V: Clone> Clone for SortedVecMap<K, V> {
 impl<K, V: PartialEq> PartialEq for SortedVecMap<K, V> {
     #[inline]
     fn eq(&self, other: &Self) -> bool {
-        self.entries == other.entries
+        // Maps that share their entries (clones not written since) are equal without a look.
+        (self.entries.len() == other.entries.len() && core::ptr::eq(self.entries.as_ptr(), other.entries.as_ptr()))
+            || self.entries == other.entries
     }
 }
 
@@ -294,13 +303,13 @@ impl<K, V: Hash> Hash for SortedVecMap<K, V> {
     }
 }
 
-impl<K, V: Debug> Debug for SortedVecMap<K, V> {
+impl<K, V: Clone + Debug> Debug for SortedVecMap<K, V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_map().entries(self.iter()).finish()
     }
 }
 
-impl<Q, V> core::ops::Index<&Q> for SortedVecMap<String, V>
+impl<Q, V: Clone> core::ops::Index<&Q> for SortedVecMap<String, V>
 where
     String: Borrow<Q>,
     Q: ?Sized + Ord,
@@ -313,7 +322,7 @@ where
     }
 }
 
-impl<V> FromIterator<(String, V)> for SortedVecMap<String, V> {
+impl<V: Clone> FromIterator<(String, V)> for SortedVecMap<String, V> {
     /// Sorted once; of repeated keys the last value wins, as in `BTreeMap::from_iter`.
     fn from_iter<T: IntoIterator<Item = (String, V)>>(iter: T) -> Self {
         let mut input: Vec<(String, V)> = iter.into_iter().collect();
@@ -328,11 +337,11 @@ impl<V> FromIterator<(String, V)> for SortedVecMap<String, V> {
                 _ => entries.push((Key::new(k), v)),
             }
         }
-        SortedVecMap { entries, key: PhantomData }
+        SortedVecMap { entries: EcoVec::from(entries), key: PhantomData }
     }
 }
 
-impl<V> Extend<(String, V)> for SortedVecMap<String, V> {
+impl<V: Clone> Extend<(String, V)> for SortedVecMap<String, V> {
     fn extend<T: IntoIterator<Item = (String, V)>>(&mut self, iter: T) {
         for (k, v) in iter {
             self.insert(k, v);
@@ -340,7 +349,7 @@ impl<V> Extend<(String, V)> for SortedVecMap<String, V> {
     }
 }
 
-impl<V> IntoIterator for SortedVecMap<String, V> {
+impl<V: Clone> IntoIterator for SortedVecMap<String, V> {
     type Item = (String, V);
     type IntoIter = IntoIter<V>;
 
@@ -358,12 +367,12 @@ pub enum Entry<'a, V> {
 
 /// A key that is not in the map, and where it would go.
 pub struct VacantEntry<'a, V> {
-    entries: &'a mut Vec<(Key, V)>,
+    entries: &'a mut EcoVec<(Key, V)>,
     index: usize,
     key: String,
 }
 
-impl<'a, V> VacantEntry<'a, V> {
+impl<'a, V: Clone> VacantEntry<'a, V> {
     #[inline]
     pub fn key(&self) -> &String {
         &self.key
@@ -373,17 +382,17 @@ impl<'a, V> VacantEntry<'a, V> {
     pub fn insert(self, value: V) -> &'a mut V {
         let VacantEntry { entries, index, key } = self;
         entries.insert(index, (Key::new(key), value));
-        &mut entries[index].1
+        &mut entries.make_mut()[index].1
     }
 }
 
 /// A key that is in the map.
 pub struct OccupiedEntry<'a, V> {
-    entries: &'a mut Vec<(Key, V)>,
+    entries: &'a mut EcoVec<(Key, V)>,
     index: usize,
 }
 
-impl<'a, V> OccupiedEntry<'a, V> {
+impl<'a, V: Clone> OccupiedEntry<'a, V> {
     #[inline]
     pub fn key(&self) -> &String {
         self.entries[self.index].0.as_string()
@@ -396,13 +405,13 @@ impl<'a, V> OccupiedEntry<'a, V> {
 
     #[inline]
     pub fn get_mut(&mut self) -> &mut V {
-        &mut self.entries[self.index].1
+        &mut self.entries.make_mut()[self.index].1
     }
 
     #[inline]
     pub fn into_mut(self) -> &'a mut V {
         let OccupiedEntry { entries, index } = self;
-        &mut entries[index].1
+        &mut entries.make_mut()[index].1
     }
 
     #[inline]
@@ -429,7 +438,7 @@ macro_rules! entry_iterator {
             iter: $inner,
         }
 
-        impl<$($lt,)? V> Iterator for $name<$($lt,)? V> {
+        impl<$($lt,)? V: Clone> Iterator for $name<$($lt,)? V> {
             type Item = $item;
 
             #[inline]
@@ -443,23 +452,23 @@ macro_rules! entry_iterator {
             }
         }
 
-        impl<$($lt,)? V> DoubleEndedIterator for $name<$($lt,)? V> {
+        impl<$($lt,)? V: Clone> DoubleEndedIterator for $name<$($lt,)? V> {
             #[inline]
             fn next_back(&mut self) -> Option<Self::Item> {
                 self.iter.next_back().map(|$e| $map)
             }
         }
 
-        impl<$($lt,)? V> ExactSizeIterator for $name<$($lt,)? V> {
+        impl<$($lt,)? V: Clone> ExactSizeIterator for $name<$($lt,)? V> {
             #[inline]
             fn len(&self) -> usize {
                 self.iter.len()
             }
         }
 
-        impl<$($lt,)? V> FusedIterator for $name<$($lt,)? V> {}
+        impl<$($lt,)? V: Clone> FusedIterator for $name<$($lt,)? V> {}
 
-        impl<$($lt,)? V: Debug> Debug for $name<$($lt,)? V> {
+        impl<$($lt,)? V: Clone + Debug> Debug for $name<$($lt,)? V> {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.debug_struct(stringify!($name)).field("remaining", &self.iter.len()).finish()
             }
@@ -489,11 +498,11 @@ entry_iterator!(
 );
 entry_iterator!(
     /// Values in key order, owned.
-    IntoValues<V>, vec::IntoIter<(Key, V)>, V, |e| e.1
+    IntoValues<V>, ecow::vec::IntoIter<(Key, V)>, V, |e| e.1
 );
 entry_iterator!(
     /// Entries in key order, owned (an interned key is copied out).
-    IntoIter<V>, vec::IntoIter<(Key, V)>, (String, V), |e| (e.0.into_string(), e.1)
+    IntoIter<V>, ecow::vec::IntoIter<(Key, V)>, (String, V), |e| (e.0.into_string(), e.1)
 );
 
 impl<'a, V> Clone for Iter<'a, V> {

@@ -207,9 +207,59 @@ fn field_count(c: &Cond, generation: i64) -> usize {
     4 + usize::from(generation > 0) + usize::from(!c.message.is_empty())
 }
 
+/// Rendered conditions kept for reuse: slots indexed by a hash of what a condition renders from.
+const RENDERED_SLOTS: usize = 4096;
+
+thread_local! {
+    /// Recently rendered conditions by their inputs' hash. A fleet writes the same condition (type,
+    /// status, reason, message, time, generation) on many objects: its machines move through the
+    /// same phases in the same simulated seconds. Handing out a clone of the JSON rendered last time
+    /// shares one map among all of them (maps are copied on write), where each would hold its own
+    /// ~350 bytes. The table is bounded (a slot keeps the last condition that hashed to it) and only
+    /// ever yields a value equal to a fresh rendering, so it changes no output, only what is shared.
+    static RENDERED: std::cell::RefCell<Vec<Option<(u128, Value)>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// A condition as JSON, shared with an equal one rendered before when the table still has it.
+fn render(c: &Cond, since: Value, generation: i64) -> Value {
+    use std::hash::Hash;
+    let Some(since_text) = since.as_str() else { return render_new(c, since, generation) };
+    let key =
+        crate::memo::key(|h| (c.type_.as_str(), c.status.as_str(), c.reason.as_str(), c.message.as_str(), since_text, generation).hash(h));
+    let slot = (key as usize) % RENDERED_SLOTS;
+    let hit = RENDERED.with(|t| {
+        let t = t.borrow();
+        match t.get(slot) {
+            Some(Some((k, v))) if *k == key && renders_exactly(v, c, since_text, generation) => Some(v.clone()),
+            _ => None,
+        }
+    });
+    if let Some(v) = hit {
+        return v;
+    }
+    let v = render_new(c, since, generation);
+    RENDERED.with(|t| {
+        let mut t = t.borrow_mut();
+        if t.is_empty() {
+            t.resize(RENDERED_SLOTS, None);
+        }
+        t[slot] = Some((key, v.clone()));
+    });
+    v
+}
+
+/// Whether `x` is exactly what [`render_new`] makes of these inputs (a hash match is confirmed, never
+/// trusted).
+fn renders_exactly(x: &Value, c: &Cond, since: &str, generation: i64) -> bool {
+    let Some(m) = x.as_object() else { return false };
+    renders_as(x, c, generation)
+        && m.get("type").and_then(Value::as_str) == Some(c.type_.as_str())
+        && m.get("lastTransitionTime").and_then(Value::as_str) == Some(since)
+}
+
 /// A condition as JSON: sized exactly and filled in key order (each insert appends), since an object
 /// keeps every condition it carries, a dozen or more on a Machine.
-fn render(c: &Cond, since: Value, generation: i64) -> Value {
+fn render_new(c: &Cond, since: Value, generation: i64) -> Value {
     let mut m = Map::with_capacity(field_count(c, generation));
     m.insert("lastTransitionTime".into(), since);
     if !c.message.is_empty() {

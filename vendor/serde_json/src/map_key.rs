@@ -17,7 +17,6 @@ use core::cmp::Ordering;
 use core::fmt::{self, Debug};
 use core::hash::{Hash, Hasher};
 use core::mem::ManuallyDrop;
-use core::num::NonZeroUsize;
 use core::ptr::NonNull;
 
 /// Keys longer than this are owned, never interned.
@@ -85,16 +84,15 @@ impl Key {
 
     /// The pointer without its tag.
     #[inline]
-    fn untagged(&self) -> NonNull<String> {
-        // The address of a `String` is never 0 or 1, so clearing the tag keeps it non-null.
-        self.ptr.map_addr(|a| NonZeroUsize::new(a.get() & !OWNED).unwrap_or(a))
+    fn untagged(&self) -> *mut String {
+        self.ptr.as_ptr().map_addr(|a| a & !OWNED)
     }
 
     /// The key's text.
     #[inline]
     pub fn as_string(&self) -> &String {
         // SAFETY: the untagged pointer is a live `&'static String` or this key's own box.
-        unsafe { self.untagged().as_ref() }
+        unsafe { &*self.untagged() }
     }
 
     /// The key's text, owned (an interned key is copied).
@@ -104,7 +102,7 @@ impl Key {
         if this.is_owned() {
             // SAFETY: an owned key's untagged pointer came from `Box::leak` and is freed only here
             // or in `drop`, which will not run (`ManuallyDrop`).
-            *unsafe { Box::from_raw(this.untagged().as_ptr()) }
+            *unsafe { Box::from_raw(this.untagged()) }
         } else {
             this.as_string().clone()
         }
@@ -116,7 +114,7 @@ impl Drop for Key {
     fn drop(&mut self) {
         if self.is_owned() {
             // SAFETY: as in `into_string`: the box this key owns, freed once.
-            drop(unsafe { Box::from_raw(self.untagged().as_ptr()) });
+            drop(unsafe { Box::from_raw(self.untagged()) });
         }
     }
 }

@@ -74,6 +74,9 @@ async fn kube_rs_discovery_and_api_calls() {
 }
 
 /// Collects a watcher's events as short strings.
+/// How many watch events a test records at most.
+const MAX_RECORDED: usize = 10_000;
+
 fn collect(stream: impl futures::Stream<Item = Result<Event<ConfigMap>, watcher::Error>> + Send + 'static) -> Arc<Mutex<Vec<String>>> {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let out = seen.clone();
@@ -88,7 +91,12 @@ fn collect(stream: impl futures::Stream<Item = Result<Event<ConfigMap>, watcher:
                 Ok(Event::Delete(o)) => format!("Delete {}", o.metadata.name.unwrap_or_default()),
                 Err(e) => format!("Error {e}"),
             };
-            out.lock().unwrap().push(text);
+            // Bounded: a watcher without backoff retries an error at once, and a test that is stuck
+            // while its server is gone must not turn that loop into unbounded memory.
+            let mut out = out.lock().unwrap();
+            if out.len() < MAX_RECORDED {
+                out.push(text);
+            }
         }
     });
     seen
@@ -134,5 +142,8 @@ async fn kube_rs_watcher_sees_events_and_relists_once_after_a_compaction() {
     eventually(Duration::from_secs(10), "Delete w1", || async { (count(&seen, "Delete w1") == 1).then_some(()) }).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(count(&seen, "Init"), 2, "no relist loop: {:?}", seen.lock().unwrap());
-    s.server.shutdown().await.unwrap();
+    tokio::time::timeout(Duration::from_secs(60), s.server.shutdown())
+        .await
+        .expect("the server shuts down within a minute while watchers retry")
+        .unwrap();
 }

@@ -345,6 +345,31 @@ mod tests {
         assert_eq!((got.status, got.reason, got.message), (c.status, c.reason.as_str(), c.message.as_str()));
     }
 
+    /// Objects given the same condition at the same time share one rendered map; any other input
+    /// renders its own.
+    #[test]
+    fn equal_conditions_share_one_map_and_different_ones_do_not() {
+        let rendered = |name: &str, c: Cond, now: u64| {
+            let mut o = Object::new(Kind::Machine, "default", name);
+            o.meta.generation = 1;
+            set(&mut o, [c], now);
+            o.at("/status/conditions/0").cloned().expect("rendered")
+        };
+        let first_entry = |v: &Value| v.as_object().and_then(|m| m.values().next()).map(|e| e as *const Value);
+        let a = rendered("a", Cond::f("Ready", "NotReady", "waiting"), 7000);
+        let b = rendered("b", Cond::f("Ready", "NotReady", "waiting"), 7000);
+        assert_eq!(a, b);
+        assert_eq!(first_entry(&a), first_entry(&b), "one map, shared");
+        for other in [
+            rendered("c", Cond::f("Ready", "NotReady", "waiting"), 8000),
+            rendered("d", Cond::f("Ready", "NotReady", "other"), 7000),
+            rendered("e", Cond::f("Synced", "NotReady", "waiting"), 7000),
+        ] {
+            assert_ne!(other, a);
+            assert_ne!(first_entry(&other), first_entry(&a));
+        }
+    }
+
     #[test]
     fn summary_follows_capi_rule() {
         let t = (Status::True, false, String::new());

@@ -73,10 +73,10 @@ async fn kube_rs_discovery_and_api_calls() {
     s.server.shutdown().await.unwrap();
 }
 
-/// Collects a watcher's events as short strings.
 /// How many watch events a test records at most.
 const MAX_RECORDED: usize = 10_000;
 
+/// Collects a watcher's events as short strings.
 fn collect(stream: impl futures::Stream<Item = Result<Event<ConfigMap>, watcher::Error>> + Send + 'static) -> Arc<Mutex<Vec<String>>> {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let out = seen.clone();

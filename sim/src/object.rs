@@ -228,10 +228,11 @@ pub struct Meta {
     pub labels: StringMap,
     /// annotations.
     pub annotations: StringMap,
-    /// ownerReferences.
-    pub owner_references: Vec<OwnerRef>,
-    /// finalizers.
-    pub finalizers: Vec<String>,
+    /// ownerReferences (shared copy-on-write with the object's clones, like labels: the store and
+    /// every informer cache hold the same list until one of them changes it).
+    pub owner_references: Shared<Vec<OwnerRef>>,
+    /// finalizers (shared copy-on-write, as above).
+    pub finalizers: Shared<Vec<String>>,
 }
 
 /// One API object.
@@ -534,8 +535,8 @@ impl Object {
             deletion_ms: s("deletionTimestamp").and_then(parse_timestamp),
             labels: string_map("labels")?.into(),
             annotations: string_map("annotations")?.into(),
-            owner_references,
-            finalizers,
+            owner_references: owner_references.into(),
+            finalizers: finalizers.into(),
         };
         let body: Map<String, Value> = obj
             .iter()

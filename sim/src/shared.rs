@@ -1,5 +1,5 @@
 //! [`Shared`]: a value shared copy-on-write between an object and its clones (bodies, labels and
-//! annotations), so cloning an object to edit it copies nothing until a real write.
+//! annotations, owner references, finalizers), so cloning an object to edit it copies nothing until a real write.
 
 use litemap::LiteMap;
 use std::collections::BTreeMap;
@@ -70,6 +70,12 @@ where
 impl<K: Ord + Clone, V: Clone> From<BTreeMap<K, V>> for Shared<LiteMap<K, V>> {
     fn from(m: BTreeMap<K, V>) -> Self {
         m.into_iter().collect()
+    }
+}
+
+impl<T> FromIterator<T> for Shared<Vec<T>> {
+    fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Self {
+        Shared(Arc::new(iter.into_iter().collect()))
     }
 }
 

@@ -274,11 +274,16 @@ fn human_duration(s: f64) -> String {
 pub fn markdown(results: &[Value], machine: &Value) -> String {
     let mut md = String::from("# Fleet benchmark\n\n");
     md.push_str(&format!(
-        "fleet-lifecycle scenario (quick-start clusters, 3 control-plane + 3 workers each: create → Available → upgrade → delete), seed {}, {} workers per controller, {} cores, {}.\n\n",
+        "fleet-lifecycle scenario (quick-start clusters, 3 control-plane + 3 workers each: create → Available → upgrade → delete), seed {}, {} workers per controller, {} cores, {}{}.\n\n",
         results.first().and_then(|r| r["seed"].as_u64()).unwrap_or(1),
         results.first().and_then(|r| r["concurrency"].as_u64()).unwrap_or(10),
         machine["cores"],
-        machine["os"].as_str().unwrap_or("")
+        machine["os"].as_str().unwrap_or(""),
+        match (machine["cpu"].as_str(), machine["last_level_cache"].as_str()) {
+            (Some(cpu), Some(cache)) => format!(", {cpu} ({cache})"),
+            (Some(cpu), None) => format!(", {cpu}"),
+            _ => String::new(),
+        }
     ));
     md.push_str("| clusters | passed | wall | simulated | sim s / wall s | reconciles | reconciles/s | µs/reconcile | events/s | peak RSS | bytes/cluster |\n");
     md.push_str("|---:|:---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
@@ -361,16 +366,37 @@ fn write_reports(out: &Path, results: &[Value], machine: &Value) -> Result<()> {
     Ok(())
 }
 
+/// What the numbers were measured on: cores, OS, and (Linux) the CPU model and its last-level cache,
+/// since per-reconcile cost at scale follows how much of the heap the cache holds, and two machines of
+/// the same core count differ by a third in these runs.
+fn machine() -> Value {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split_once(':')).map(|(_, m)| m.trim().to_string()));
+    let cache = (0..8)
+        .filter_map(|i| {
+            let dir = format!("/sys/devices/system/cpu/cpu0/cache/index{i}");
+            let level = std::fs::read_to_string(format!("{dir}/level")).ok()?;
+            let size = std::fs::read_to_string(format!("{dir}/size")).ok()?;
+            Some((level.trim().parse::<u32>().ok()?, size.trim().to_string()))
+        })
+        .max_by_key(|(level, _)| *level)
+        .map(|(level, size)| format!("L{level} {size}"));
+    json!({
+        "cores": std::thread::available_parallelism().map_or(1, |n| n.get()),
+        "os": format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
+        "cpu": cpu,
+        "last_level_cache": cache,
+    })
+}
+
 /// `cargo xtask bench`.
 pub fn run(args: BenchArgs) -> Result<ExitCode> {
     if args.clusters.is_empty() || args.clusters.contains(&0) {
         bail!("--clusters needs sizes of at least 1, e.g. --clusters 100,1000");
     }
     let runner = build_runner(args.quiet)?;
-    let machine = json!({
-        "cores": std::thread::available_parallelism().map_or(1, |n| n.get()),
-        "os": format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
-    });
+    let machine = machine();
     let bar = if args.quiet { ProgressBar::hidden() } else { ProgressBar::new(args.clusters.len() as u64) };
     bar.set_style(
         ProgressStyle::with_template("{spinner} [{elapsed_precise}] {pos}/{len} sizes  {msg}")
@@ -411,7 +437,9 @@ mod tests {
                    "reconciles_per_s": 500.0, "wall_us_per_reconcile": us, "events_per_s": 2000.0, "peak_rss_bytes": 10485760,
                    "bytes_per_cluster": 204800, "timing_profile": "large-docker-host", "failure": null})
         };
-        let md = markdown(&[r(100, 100.0), r(1000, 150.0)], &json!({"cores": 2, "os": "linux x86_64"}));
+        let machine = json!({"cores": 2, "os": "linux x86_64", "cpu": "AMD EPYC", "last_level_cache": "L3 32768K"});
+        let md = markdown(&[r(100, 100.0), r(1000, 150.0)], &machine);
+        assert!(md.contains("2 cores, linux x86_64, AMD EPYC (L3 32768K)."), "{md}");
         assert!(md.contains("| 100 | yes | 2.0 s | 10 min 00 s | 300 | 1000 | 500 | 100 | 2000 | 10 MiB | 200 KiB |"), "{md}");
         assert!(md.contains("**300× faster than real**"), "{md}");
         assert_eq!(versus_real(0.126), "7.9× slower than real");

@@ -142,6 +142,31 @@ pub fn bootstrap_commands(data: &str) -> Result<Vec<String>, String> {
     Ok(out)
 }
 
+/// How many bootstrap commands the data makes and the last of them: all the progress messages use.
+/// Each reconcile of a bootstrapping machine asks again for the same data; the answer is remembered
+/// by the data's XXH3-128 hash in a bounded per-thread table (emptied when full), so the cloud-init
+/// YAML is parsed once per machine rather than once per reconcile. A pure function of the data, so
+/// what it returns does not depend on what the table holds.
+pub fn bootstrap_summary(data: &str) -> Result<(usize, String), String> {
+    thread_local! {
+        static SEEN: std::cell::RefCell<std::collections::HashMap<u128, Result<(usize, String), String>>> = Default::default();
+    }
+    const SLOTS: usize = 4096;
+    let key = xxhash_rust::xxh3::xxh3_128(data.as_bytes());
+    if let Some(hit) = SEEN.with(|m| m.borrow().get(&key).cloned()) {
+        return hit;
+    }
+    let summary = bootstrap_commands(data).map(|c| (c.len(), c.last().cloned().unwrap_or_default()));
+    SEEN.with(|m| {
+        let mut m = m.borrow_mut();
+        if m.len() >= SLOTS {
+            m.clear();
+        }
+        m.insert(key, summary.clone());
+    });
+    summary
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,5 +210,12 @@ mod tests {
             "{last}"
         );
         assert!(bootstrap_commands("runcmd: [").is_err());
+        // The remembered summary is the commands' count and last one, the first time and after.
+        for _ in 0..2 {
+            assert_eq!(bootstrap_summary(&data), Ok((9, last.clone())));
+            assert!(bootstrap_summary("runcmd: [").is_err());
+        }
+        let empty = bootstrap_summary("#cloud-config\n").unwrap();
+        assert_eq!(empty, (0, String::new()));
     }
 }

@@ -233,7 +233,7 @@ fn reconcile_bootstrap(ctx: &mut Ctx<'_>, s: &Scope, dm: &mut Object, secret: Op
     // The commands are derived from the data each time (CAPD keeps them in its task).
     let commands = match secret {
         Some(name) => {
-            match container::bootstrap_data(ctx, dm.namespace(), name).and_then(|d| container::bootstrap_commands(&d).map(|c| (d, c))) {
+            match container::bootstrap_data(ctx, dm.namespace(), name).and_then(|d| container::bootstrap_summary(&d).map(|c| (d, c))) {
                 Ok(x) => Some(x),
                 Err(e) if state.as_ref().is_none_or(|b| *b == Bootstrap::NotStarted) => return Err(internal(dm, e)),
                 Err(_) => None,
@@ -241,8 +241,11 @@ fn reconcile_bootstrap(ctx: &mut Ctx<'_>, s: &Scope, dm: &mut Object, secret: Op
         }
         None => None,
     };
-    let n = commands.as_ref().map_or(1, |(_, c)| c.len().max(1));
-    let last = commands.as_ref().and_then(|(_, c)| c.last().cloned()).unwrap_or_else(|| "/bin/sh -c kubeadm".to_string());
+    let n = commands.as_ref().map_or(1, |(_, (len, _))| (*len).max(1));
+    let last = match &commands {
+        Some((_, (len, last))) if *len > 0 => last.as_str(),
+        _ => "/bin/sh -c kubeadm",
+    };
     let op = format!("Running boostrap command [ {last} ]");
     match state {
         None | Some(Bootstrap::NotStarted) => {

@@ -26,6 +26,7 @@ use rand_chacha::ChaCha8Rng;
 use rng::RngTree;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
+use std::fmt::Write as _;
 use std::sync::Arc;
 use trace::{Trace, TraceMode};
 
@@ -331,7 +332,8 @@ impl Sim {
                 self.ensure_dispatch(m, g, c);
             }
             Ev::Gc { m, work } => {
-                self.actor = "garbage-collector".into();
+                self.actor.clear();
+                self.actor.push_str("garbage-collector");
                 let now = self.now;
                 let (follow, notes) = gc::process(&mut self.mgmt[m].api, &work, now);
                 for n in notes {
@@ -516,37 +518,46 @@ impl Sim {
         slot.stats.reconciles += 1;
         slot.busy += 1;
         let mut wake = None;
-        let outcome = match &result {
+        // The delay the queue applied: a requeue's or an error's backoff (the trace's words for it).
+        let delay = match &result {
             Ok(a) => {
                 slot.queue.forget(&key);
                 // Requeues are never shorter than the rate-limit interval.
-                if let Some(d) = a.requeue_after_ms.map(|d| d.max(crate::runtime::workqueue::RATE_LIMIT_INTERVAL_MS)) {
+                let requeue = a.requeue_after_ms.map(|d| d.max(crate::runtime::workqueue::RATE_LIMIT_INTERVAL_MS));
+                if let Some(d) = requeue {
                     slot.stats.requeues += 1;
                     wake = slot.queue.add_after(key.clone(), d, now).map(|at| (key.clone(), at));
-                    format!("ok requeue={d}")
-                } else {
-                    "ok".to_string()
                 }
+                requeue
             }
-            Err(e) => {
+            Err(_) => {
                 slot.stats.errors += 1;
                 let d = slot.queue.rate_limited_delay(&key, now);
                 wake = slot.queue.add_after(key.clone(), d, now).map(|at| (key.clone(), at));
-                format!("error backoff={d}: {e}")
+                Some(d)
             }
         };
+        // Who makes the writes below: the trace's actor and the invariants' (one buffer, reused).
+        self.actor.clear();
+        let _ = write!(self.actor, "{mgr_name}/{name}");
         if self.trace.enabled() {
-            let actor = format!("{mgr_name}/{name}");
+            let actor = &self.actor;
             for n in &notes {
-                self.trace.record(now, self.events, &actor, format_args!("note {n}"));
+                self.trace.record(now, self.events, actor, format_args!("note {n}"));
             }
-            self.trace.record(now, self.events, &actor, format_args!("reconcile {}/{} {outcome}", key.ns, key.name));
+            let (ns, name) = (&key.ns, &key.name);
+            match (&result, delay) {
+                (Ok(_), Some(d)) => self.trace.record(now, self.events, actor, format_args!("reconcile {ns}/{name} ok requeue={d}")),
+                (Ok(_), None) => self.trace.record(now, self.events, actor, format_args!("reconcile {ns}/{name} ok")),
+                (Err(e), d) => {
+                    self.trace.record(now, self.events, actor, format_args!("reconcile {ns}/{name} error backoff={}: {e}", d.unwrap_or(0)))
+                }
+            }
         }
         if let Some((k, at)) = wake {
             self.schedule(at, Ev::Wake { m, g, c, key: k, at });
         }
         self.schedule(now + cost, Ev::WorkerFree { m, g, c, key });
-        self.actor = format!("{mgr_name}/{name}");
         // A reconcile's writes reach watchers when it finishes (synchronous work such as `docker run`
         // delays them), although the API server commits them as they are made.
         self.after_writes_visible(m, now + cost);
@@ -581,8 +592,9 @@ impl Sim {
             }
             if !self.invariants.disabled {
                 let mut inv = std::mem::take(&mut self.invariants);
-                let actor = if self.actor.is_empty() { "user".to_string() } else { self.actor.clone() };
-                inv.observe(self, m, &actor, &ch);
+                let actor = std::mem::take(&mut self.actor);
+                inv.observe(self, m, if actor.is_empty() { "user" } else { &actor }, &ch);
+                self.actor = actor;
                 self.invariants = inv;
             }
             let mut works = Vec::new();

@@ -96,7 +96,11 @@ fn s<'a>(v: &'a Value, p: &str) -> &'a str {
 }
 
 fn ref_eq(a: &Value, b: &Value, p: &str) -> bool {
-    ["apiGroup", "kind", "name"].iter().all(|k| s(a, &format!("{p}/{k}")) == s(b, &format!("{p}/{k}")))
+    fn field<'a>(r: Option<&'a Value>, k: &str) -> &'a str {
+        r.and_then(|r| r.get(k)).and_then(Value::as_str).unwrap_or("")
+    }
+    let (ra, rb) = (a.ptr(p), b.ptr(p));
+    ["apiGroup", "kind", "name"].iter().all(|k| field(ra, k) == field(rb, k))
 }
 
 /// `MachineTemplateUpToDate`: version, bootstrap, infrastructureRef and failureDomain decide.

@@ -2,7 +2,7 @@
 //! indexes use) plus the rest of the object as JSON (spec, status, data...).
 
 use crate::kinds::Kind;
-pub use crate::shared::Shared;
+pub use crate::shared::{Shared, SharedList};
 use litemap::LiteMap;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -228,11 +228,11 @@ pub struct Meta {
     pub labels: StringMap,
     /// annotations.
     pub annotations: StringMap,
-    /// ownerReferences (shared copy-on-write with the object's clones, like labels: the store and
-    /// every informer cache hold the same list until one of them changes it).
-    pub owner_references: Shared<Vec<OwnerRef>>,
+    /// ownerReferences (shared copy-on-write with the object's clones: a reconcile that clones an
+    /// object to edit it copies no list it does not change).
+    pub owner_references: SharedList<OwnerRef>,
     /// finalizers (shared copy-on-write, as above).
-    pub finalizers: Shared<Vec<String>>,
+    pub finalizers: SharedList<String>,
 }
 
 /// One API object.

@@ -41,6 +41,10 @@ pub struct BenchArgs {
     /// marked as stopped. Without it a size runs to its end.
     #[arg(long, value_parser = humantime::parse_duration)]
     pub time_limit: Option<Duration>,
+    /// Run each size this many times and report the run of median wall time, with the spread of all
+    /// (shared and virtual machines vary by 10% from run to run; counts do not vary).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub repeat: u32,
 }
 
 fn workspace_root() -> PathBuf {
@@ -237,6 +241,30 @@ fn run_size(runner: &Path, args: &BenchArgs, clusters: u64, bar: &ProgressBar) -
     }
 }
 
+/// Of several runs of one size, the one to report: the run of median wall time (the lower of the two
+/// middle ones for an even count), carrying every run's wall time and peak RSS (`wall_s_runs`,
+/// `peak_rss_runs`, ascending) so the report can show the spread. A run that failed or was stopped
+/// is reported instead, since a median would hide it.
+fn median_run(mut runs: Vec<Value>) -> Option<Value> {
+    if let Some(i) = runs.iter().position(|r| r["passed"].as_bool() != Some(true)) {
+        return Some(runs.swap_remove(i));
+    }
+    let n = runs.len();
+    let num = |r: &Value, k: &str| r[k].as_f64().unwrap_or(0.0);
+    let mut walls: Vec<f64> = runs.iter().map(|r| num(r, "wall_s")).collect();
+    let mut rss: Vec<f64> = runs.iter().map(|r| num(r, "peak_rss_bytes")).collect();
+    walls.sort_by(f64::total_cmp);
+    rss.sort_by(f64::total_cmp);
+    runs.sort_by(|a, b| num(a, "wall_s").total_cmp(&num(b, "wall_s")));
+    let mut chosen = runs.into_iter().nth(n.checked_sub(1)? / 2)?;
+    if n > 1 {
+        chosen["repeats"] = json!(n);
+        chosen["wall_s_runs"] = json!(walls);
+        chosen["peak_rss_runs"] = json!(rss);
+    }
+    Some(chosen)
+}
+
 /// Per wait step: reconciles, wall time and µs per reconcile between the step before it and its end.
 fn phases(r: &Value) -> Vec<(String, u64, f64)> {
     let steps = r["steps"].as_array().map(Vec::as_slice).unwrap_or_default();
@@ -337,6 +365,18 @@ pub fn markdown(results: &[Value], machine: &Value) -> String {
         if let Some(f) = r["failure"].as_str() {
             md.push_str(&format!("  - failed: {f}\n"));
         }
+        if let (Some(n), Some(walls)) = (r["repeats"].as_u64(), r["wall_s_runs"].as_array()) {
+            let walls: Vec<f64> = walls.iter().filter_map(Value::as_f64).collect();
+            if let (Some(lo), Some(hi)) = (walls.first(), walls.last()) {
+                md.push_str(&format!(
+                    "  - the median of {n} runs; their wall times ran from {} to {} ({:+.0}% / {:+.0}% of the median)\n",
+                    human_duration(*lo),
+                    human_duration(*hi),
+                    (lo / wall - 1.0) * 100.0,
+                    (hi / wall - 1.0) * 100.0
+                ));
+            }
+        }
     }
     if let [first, .., last] = results {
         let finished = |r: &Value| r["stopped"].as_bool() != Some(true);
@@ -406,16 +446,31 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
     let mut results = Vec::new();
     let mut all_passed = true;
     for &n in &args.clusters {
-        bar.set_message(format!("{n} clusters: starting"));
-        match run_size(&runner, &args, n, &bar) {
-            Ok(v) => {
-                all_passed &= v["passed"].as_bool() == Some(true);
-                results.push(v);
+        let mut runs = Vec::new();
+        for i in 1..=args.repeat {
+            bar.set_message(if args.repeat > 1 {
+                format!("{n} clusters, run {i}/{}: starting", args.repeat)
+            } else {
+                format!("{n} clusters: starting")
+            });
+            match run_size(&runner, &args, n, &bar) {
+                Ok(v) => {
+                    let passed = v["passed"].as_bool() == Some(true);
+                    runs.push(v);
+                    if !passed {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    bar.suspend(|| eprintln!("error: {e:#}"));
+                    all_passed = false;
+                    break;
+                }
             }
-            Err(e) => {
-                bar.suspend(|| eprintln!("error: {e:#}"));
-                all_passed = false;
-            }
+        }
+        if let Some(v) = median_run(runs) {
+            all_passed &= v["passed"].as_bool() == Some(true);
+            results.push(v);
         }
         write_reports(&args.out, &results, &machine)?;
         bar.inc(1);
@@ -447,7 +502,38 @@ mod tests {
     }
 
     fn args() -> BenchArgs {
-        BenchArgs { clusters: vec![5], seed: 1, concurrency: 10, out: "x".into(), scenario: None, quiet: true, time_limit: None }
+        BenchArgs { clusters: vec![5], seed: 1, concurrency: 10, out: "x".into(), scenario: None, quiet: true, time_limit: None, repeat: 1 }
+    }
+
+    fn run(wall: f64, rss: u64, passed: bool) -> Value {
+        json!({"clusters": 100, "seed": 1, "passed": passed, "wall_s": wall, "sim_s": 600.0, "sim_s_per_wall_s": 600.0 / wall,
+               "reconciles": 1000, "reconciles_per_s": 1000.0 / wall, "wall_us_per_reconcile": wall * 1000.0, "events_per_s": 1.0,
+               "peak_rss_bytes": rss, "bytes_per_cluster": 1, "timing_profile": "p", "failure": null})
+    }
+
+    #[test]
+    fn repeated_runs_report_the_median_run_and_the_spread() {
+        let v = median_run(vec![run(3.0, 30, true), run(1.0, 10, true), run(2.0, 50, true)]).unwrap();
+        assert_eq!(v["wall_s"], 2.0);
+        assert_eq!(v["peak_rss_bytes"], 50, "the median run's own RSS");
+        assert_eq!(v["repeats"], 3);
+        assert_eq!(v["wall_s_runs"], json!([1.0, 2.0, 3.0]));
+        assert_eq!(v["peak_rss_runs"], json!([10.0, 30.0, 50.0]));
+        let md = markdown(&[v], &json!({"cores": 2, "os": "linux"}));
+        assert!(md.contains("the median of 3 runs; their wall times ran from 1.0 s to 3.0 s (-50% / +50% of the median)"), "{md}");
+        // An even count takes the lower middle; one run is reported as it is.
+        assert_eq!(median_run(vec![run(4.0, 1, true), run(1.0, 1, true)]).unwrap()["wall_s"], 1.0);
+        let one = median_run(vec![run(5.0, 1, true)]).unwrap();
+        assert_eq!(one["wall_s"], 5.0);
+        assert!(one.get("repeats").is_none());
+        assert!(median_run(Vec::new()).is_none());
+    }
+
+    #[test]
+    fn a_failed_run_among_repeats_is_reported_not_hidden_by_the_median() {
+        let v = median_run(vec![run(1.0, 1, true), run(9.0, 1, false), run(2.0, 1, true)]).unwrap();
+        assert_eq!(v["passed"], false);
+        assert_eq!(v["wall_s"], 9.0);
     }
 
     #[test]

@@ -88,25 +88,15 @@ fn string_map_bytes(m: &StrMap) -> usize {
 }
 
 /// The object's metadata outside labels and annotations: the object itself, its names and uid,
-/// owner references and finalizers (each shared list counted once, in `seen_lists`: an `Arc<[T]>`
-/// of two counters and the elements).
-fn other_meta_bytes(o: &Object, seen_lists: &mut BTreeSet<usize>) -> usize {
+/// owner references and finalizers.
+fn other_meta_bytes(o: &Object) -> usize {
     let m = &o.meta;
-    let mut first = |p: *const u8, len: usize| len > 0 && seen_lists.insert(p as usize);
-    let refs = if first(m.owner_references.as_ptr().cast(), m.owner_references.len()) {
-        rounded(16 + m.owner_references.len() * std::mem::size_of::<OwnerRef>())
-            + m.owner_references
-                .iter()
-                .map(|r| rounded(r.api_version.capacity()) + rounded(r.kind.capacity()) + rounded(r.name.capacity()))
-                .sum::<usize>()
-    } else {
-        0
-    };
-    let finalizers = if first(m.finalizers.as_ptr().cast(), m.finalizers.len()) {
-        rounded(16 + m.finalizers.len() * 24) + m.finalizers.iter().map(|f| rounded(f.capacity())).sum::<usize>()
-    } else {
-        0
-    };
+    let refs = rounded(m.owner_references.capacity() * std::mem::size_of::<OwnerRef>())
+        + m.owner_references
+            .iter()
+            .map(|r| rounded(r.api_version.capacity()) + rounded(r.kind.capacity()) + rounded(r.name.capacity()))
+            .sum::<usize>();
+    let finalizers = rounded(m.finalizers.capacity() * 24) + m.finalizers.iter().map(|f| rounded(f.capacity())).sum::<usize>();
     let names = [&m.name, &m.namespace, &m.uid].iter().map(|s| rounded(s.len() + 16)).sum::<usize>();
     rounded(std::mem::size_of::<Object>() + 16) + refs + finalizers + names
 }
@@ -135,7 +125,7 @@ fn main() {
         sets.push(m.api.store.objects());
         sets.extend(m.managers.iter().map(|g| &g.cache));
     }
-    let (mut seen_objects, mut seen_bodies, mut seen_lists) = (BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
+    let (mut seen_objects, mut seen_bodies) = (BTreeSet::new(), BTreeSet::new());
     let mut bodies = Bodies::default();
     let (mut label_bytes, mut meta_bytes) = (0, 0);
     // kind -> (in the store, versions, distinct bodies, body bytes)
@@ -149,7 +139,7 @@ fn main() {
             }
             row.1 += 1;
             label_bytes += string_map_bytes(&o.meta.labels) + string_map_bytes(&o.meta.annotations);
-            meta_bytes += other_meta_bytes(o, &mut seen_lists);
+            meta_bytes += other_meta_bytes(o);
             let body: &Map<String, Value> = &o.body;
             if seen_bodies.insert(body as *const _ as usize) {
                 row.2 += 1;

@@ -2,7 +2,7 @@
 //! indexes use) plus the rest of the object as JSON (spec, status, data...).
 
 use crate::kinds::Kind;
-pub use crate::shared::{Shared, SharedList};
+pub use crate::shared::Shared;
 use litemap::LiteMap;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -228,11 +228,10 @@ pub struct Meta {
     pub labels: StringMap,
     /// annotations.
     pub annotations: StringMap,
-    /// ownerReferences (shared copy-on-write with the object's clones: a reconcile that clones an
-    /// object to edit it copies no list it does not change).
-    pub owner_references: SharedList<OwnerRef>,
-    /// finalizers (shared copy-on-write, as above).
-    pub finalizers: SharedList<String>,
+    /// ownerReferences.
+    pub owner_references: Vec<OwnerRef>,
+    /// finalizers.
+    pub finalizers: Vec<String>,
 }
 
 /// One API object.
@@ -535,8 +534,8 @@ impl Object {
             deletion_ms: s("deletionTimestamp").and_then(parse_timestamp),
             labels: string_map("labels")?.into(),
             annotations: string_map("annotations")?.into(),
-            owner_references: owner_references.into(),
-            finalizers: finalizers.into(),
+            owner_references,
+            finalizers,
         };
         let body: Map<String, Value> = obj
             .iter()

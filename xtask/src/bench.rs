@@ -407,8 +407,7 @@ fn write_reports(out: &Path, results: &[Value], machine: &Value) -> Result<()> {
 }
 
 /// What the numbers were measured on: cores, OS, and (Linux) the CPU model and its last-level cache,
-/// since per-reconcile cost at scale follows how much of the heap the cache holds, and two machines of
-/// the same core count differ by a third in these runs.
+/// since two machines of the same core count have differed here by a third in cost per reconcile.
 fn machine() -> Value {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()

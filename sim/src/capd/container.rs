@@ -149,7 +149,7 @@ pub fn bootstrap_commands(data: &str) -> Result<Vec<String>, String> {
 /// what it returns does not depend on what the table holds.
 pub fn bootstrap_summary(data: &str) -> Result<(usize, String), String> {
     thread_local! {
-        static SEEN: std::cell::RefCell<std::collections::HashMap<u128, Result<(usize, String), String>>> = Default::default();
+        static SEEN: std::cell::RefCell<std::collections::HashMap<u128, Result<(usize, String), String>>> = Default::default(); // determinism-ok: looked up by hash, never iterated
     }
     const SLOTS: usize = 4096;
     let key = xxhash_rust::xxh3::xxh3_128(data.as_bytes());

@@ -146,11 +146,10 @@ pub fn has_owner(obj: &Object, owner: &Object) -> bool {
 /// Add (or fix) an owner reference in place; returns whether it changed.
 pub fn set_owner(obj: &mut Object, owner: &Object, controller: bool) -> bool {
     let want = OwnerRef::to(owner, controller);
-    // Read first: the list is shared with the object's other copies until written.
-    match obj.meta.owner_references.iter().position(|r| r.kind == want.kind && r.name == want.name) {
-        Some(i) if obj.meta.owner_references[i] == want => false,
-        Some(i) => {
-            obj.meta.owner_references[i] = want;
+    match obj.meta.owner_references.iter_mut().find(|r| r.kind == want.kind && r.name == want.name) {
+        Some(r) if *r == want => false,
+        Some(r) => {
+            *r = want;
             true
         }
         None => {

@@ -147,5 +147,5 @@ fn json_patch_test_of_null_on_missing_path_passes_as_in_kubernetes() {
     let w = api.create(cm("a"), opts).unwrap();
     let patch = json!([{"op": "test", "path": "/metadata/finalizers", "value": null}, {"op": "add", "path": "/metadata/finalizers", "value": ["x"]}]);
     let w = api.patch(&w.object.key(), &Patch::Json(patch), Subresource::Main, opts).unwrap();
-    assert_eq!(*w.object.meta.finalizers, vec!["x".to_string()]);
+    assert_eq!(w.object.meta.finalizers, vec!["x".to_string()]);
 }

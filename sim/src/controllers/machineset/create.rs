@@ -109,7 +109,7 @@ pub fn generate_from_template(
     o.meta.labels = string_map(template, "/spec/template/metadata/labels").into();
     o.meta.labels.extend(labels.iter().map(|(k, v)| (k.clone(), v.clone())));
     o.meta.labels.insert(keys::CLUSTER_NAME.into(), cluster.to_string());
-    o.meta.owner_references = vec![OwnerRef::to(owner, false)].into();
+    o.meta.owner_references = vec![OwnerRef::to(owner, false)];
     Ok(o)
 }
 
@@ -283,6 +283,6 @@ mod tests {
         assert_eq!(m.label(keys::DEPLOYMENT_NAME), Some("md"));
         assert_eq!(m.label("x"), Some("y"));
         assert!(m.controller_ref().is_some_and(|r| r.kind == "MachineSet"));
-        assert_eq!(*m.meta.finalizers, vec![MACHINE_FINALIZER.to_string()]);
+        assert_eq!(m.meta.finalizers, vec![MACHINE_FINALIZER.to_string()]);
     }
 }

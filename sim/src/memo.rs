@@ -36,6 +36,48 @@ pub fn key(feed: impl FnOnce(&mut Feed<'_>)) -> u128 {
     })
 }
 
+/// A bounded table of remembered results by key: `N` slots, each keeping the last value whose key
+/// maps to it (a direct-mapped cache), so it never grows and never needs clearing. A lookup yields a
+/// value only for the very key it was stored under. Used per thread, inside a `thread_local!`, for
+/// pure functions whose answers are worth reusing across reconciles; it is only looked up, never
+/// iterated, so what it holds cannot change what a run does.
+pub struct Slots<V, const N: usize> {
+    slots: Vec<Option<(u128, V)>>,
+}
+
+impl<V: Clone, const N: usize> Slots<V, N> {
+    /// An empty table (its slots are allocated on the first store).
+    pub const fn new() -> Self {
+        Slots { slots: Vec::new() }
+    }
+
+    /// The value stored under `key`, if its slot still holds it.
+    pub fn get(&self, key: u128) -> Option<&V> {
+        match self.slots.get(Self::slot(key)) {
+            Some(Some((k, v))) if *k == key => Some(v),
+            _ => None,
+        }
+    }
+
+    /// Store `v` under `key`, replacing whatever its slot held.
+    pub fn put(&mut self, key: u128, v: V) {
+        if self.slots.is_empty() {
+            self.slots.resize(N, None);
+        }
+        self.slots[Self::slot(key)] = Some((key, v));
+    }
+
+    fn slot(key: u128) -> usize {
+        (key % N as u128) as usize
+    }
+}
+
+impl<V: Clone, const N: usize> Default for Slots<V, N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// Write a JSON value structurally (type tags, lengths, keys in their stored order).
 pub fn hash_json(v: &Value, h: &mut Feed<'_>) {
     let out = &mut *h.0;
@@ -85,6 +127,20 @@ mod tests {
 
     fn k(v: &Value) -> u128 {
         key(|h| hash_json(v, h))
+    }
+
+    #[test]
+    fn a_slot_yields_only_the_value_stored_under_its_own_key() {
+        let mut t: Slots<&str, 4> = Slots::new();
+        assert_eq!(t.get(1), None);
+        t.put(1, "one");
+        assert_eq!(t.get(1), Some(&"one"));
+        assert_eq!(t.get(5), None, "same slot, other key");
+        t.put(5, "five");
+        assert_eq!(t.get(5), Some(&"five"));
+        assert_eq!(t.get(1), None, "replaced by the later key of its slot");
+        t.put(2, "two");
+        assert_eq!((t.get(2), t.get(5)), (Some(&"two"), Some(&"five")), "other slots keep theirs");
     }
 
     #[test]

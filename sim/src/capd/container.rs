@@ -144,26 +144,20 @@ pub fn bootstrap_commands(data: &str) -> Result<Vec<String>, String> {
 
 /// How many bootstrap commands the data makes and the last of them: all the progress messages use.
 /// Each reconcile of a bootstrapping machine asks again for the same data; the answer is remembered
-/// by the data's XXH3-128 hash in a bounded per-thread table (emptied when full), so the cloud-init
+/// by the data's XXH3-128 hash (as `memo` keys are) in a bounded per-thread table, so the cloud-init
 /// YAML is parsed once per machine rather than once per reconcile. A pure function of the data, so
 /// what it returns does not depend on what the table holds.
 pub fn bootstrap_summary(data: &str) -> Result<(usize, String), String> {
+    type Summary = Result<(usize, String), String>;
     thread_local! {
-        static SEEN: std::cell::RefCell<std::collections::HashMap<u128, Result<(usize, String), String>>> = Default::default(); // determinism-ok: looked up by hash, never iterated
+        static SEEN: std::cell::RefCell<crate::memo::Slots<Summary, 4096>> = const { std::cell::RefCell::new(crate::memo::Slots::new()) };
     }
-    const SLOTS: usize = 4096;
     let key = xxhash_rust::xxh3::xxh3_128(data.as_bytes());
-    if let Some(hit) = SEEN.with(|m| m.borrow().get(&key).cloned()) {
+    if let Some(hit) = SEEN.with(|t| t.borrow().get(key).cloned()) {
         return hit;
     }
     let summary = bootstrap_commands(data).map(|c| (c.len(), c.last().cloned().unwrap_or_default()));
-    SEEN.with(|m| {
-        let mut m = m.borrow_mut();
-        if m.len() >= SLOTS {
-            m.clear();
-        }
-        m.insert(key, summary.clone());
-    });
+    SEEN.with(|t| t.borrow_mut().put(key, summary.clone()));
     summary
 }
 

@@ -217,7 +217,7 @@ thread_local! {
     /// shares one map among all of them (maps are copied on write), where each would hold its own
     /// ~350 bytes. The table is bounded (a slot keeps the last condition that hashed to it) and only
     /// ever yields a value equal to a fresh rendering, so it changes no output, only what is shared.
-    static RENDERED: std::cell::RefCell<Vec<Option<(u128, Value)>>> = const { std::cell::RefCell::new(Vec::new()) };
+    static RENDERED: std::cell::RefCell<crate::memo::Slots<Value, RENDERED_SLOTS>> = const { std::cell::RefCell::new(crate::memo::Slots::new()) };
 }
 
 /// A condition as JSON, shared with an equal one rendered before when the table still has it.
@@ -226,25 +226,12 @@ fn render(c: &Cond, since: Value, generation: i64) -> Value {
     let Some(since_text) = since.as_str() else { return render_new(c, since, generation) };
     let key =
         crate::memo::key(|h| (c.type_.as_str(), c.status.as_str(), c.reason.as_str(), c.message.as_str(), since_text, generation).hash(h));
-    let slot = (key as usize) % RENDERED_SLOTS;
-    let hit = RENDERED.with(|t| {
-        let t = t.borrow();
-        match t.get(slot) {
-            Some(Some((k, v))) if *k == key && renders_exactly(v, c, since_text, generation) => Some(v.clone()),
-            _ => None,
-        }
-    });
+    let hit = RENDERED.with(|t| t.borrow().get(key).filter(|v| renders_exactly(v, c, since_text, generation)).cloned());
     if let Some(v) = hit {
         return v;
     }
     let v = render_new(c, since, generation);
-    RENDERED.with(|t| {
-        let mut t = t.borrow_mut();
-        if t.is_empty() {
-            t.resize(RENDERED_SLOTS, None);
-        }
-        t[slot] = Some((key, v.clone()));
-    });
+    RENDERED.with(|t| t.borrow_mut().put(key, v.clone()));
     v
 }
 

@@ -21,6 +21,7 @@
 //! caller measured it, else of backend (simulated) time. No timestamp or host name is written, so the
 //! same reports give the same bytes.
 
+use crate::completion::Completion;
 use crate::summary::replay_command;
 use crate::xml;
 use capi_scenarios::report::{RunReport, StepStatus, Violation};
@@ -37,6 +38,13 @@ pub fn render_reports(suite: &str, reports: &[RunReport]) -> String {
 /// JUnit XML for runs, each with the wall-clock time it took when measured (else its backend time is
 /// used). `suite` names the `<testsuites>` and `<testsuite>` and prefixes the class names.
 pub fn render<'a>(suite: &str, runs: impl IntoIterator<Item = (&'a RunReport, Option<Duration>)>) -> String {
+    render_batch(suite, runs, &Completion::Finished)
+}
+
+/// [`render`] for a batch that may not have finished: unless `completion` is finished, one more
+/// `<testcase>` (`<suite>: run incomplete`) carries an `<error>` saying what happened, so that a CI
+/// gate reading the file never sees an interrupted or killed batch as passed.
+pub fn render_batch<'a>(suite: &str, runs: impl IntoIterator<Item = (&'a RunReport, Option<Duration>)>, completion: &Completion) -> String {
     let runs: Vec<(&RunReport, Option<Duration>)> = runs.into_iter().collect();
     let suite_class = suite.replace('.', "_");
     // Names seen more than once (same class) get the seed appended, so that every case is told apart.
@@ -68,6 +76,14 @@ pub fn render<'a>(suite: &str, runs: impl IntoIterator<Item = (&'a RunReport, Op
             case.verdict(&v);
         }
         case.system_out(&step_log(r));
+        cases.push(case.finish());
+    }
+    if let Some(sentence) = completion.sentence(runs.len()) {
+        let kind = if matches!(completion, Completion::Interrupted { .. }) { "Interrupted" } else { "Unfinished" };
+        let v = Verdict { element: "error", kind, message: sentence.clone(), body: format!("{sentence}\n") };
+        totals.add(&Some(v.clone()), 0.0);
+        let mut case = Case::new(&format!("{suite}: run incomplete"), &format!("{suite_class}.batch"), "", None, 0.0);
+        case.verdict(&v);
         cases.push(case.finish());
     }
     document(suite, &totals, &[], &cases)
@@ -267,7 +283,19 @@ fn verdict(r: &RunReport) -> Option<Verdict> {
         let _ = writeln!(body, "skipped steps: {}", skipped.join(", "));
     }
     let _ = writeln!(body, "replay: {}", replay_command(&r.file, r.seed));
+    if let Some(why) = &r.interrupted {
+        let _ = writeln!(body, "interrupted: {why}");
+    }
     let (element, kind, message) = match (&r.error, failed, r.violations.first()) {
+        _ if r.interrupted.is_some() => (
+            "error",
+            "Interrupted",
+            format!(
+                "interrupted ({}){}",
+                r.interrupted.as_deref().unwrap_or(""),
+                failed.map_or_else(String::new, |s| format!(" at step #{} {} (line {})", s.index, s.kind, s.line))
+            ),
+        ),
         (Some(e), _, _) => ("error", "RunError", first_line(e).to_string()),
         (None, Some(s), _) => {
             ("failure", "StepFailed", format!("step #{} {} (line {}) failed: {}", s.index, s.kind, s.line, first_line(&s.message)))
@@ -304,11 +332,15 @@ fn violations_text(out: &mut String, violations: &[Violation]) {
 fn step_log(r: &RunReport) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "scenario {} ({}) on {} with seed {}", r.scenario, r.file, r.backend, r.seed);
+    if let Some(why) = &r.interrupted {
+        let _ = writeln!(out, "INTERRUPTED: {why}");
+    }
     for s in &r.steps {
         let status = match s.status {
             StepStatus::Passed => "passed",
             StepStatus::Failed => "FAILED",
             StepStatus::Skipped => "skipped",
+            StepStatus::Interrupted => "INTERRUPTED",
         };
         let _ = writeln!(
             out,

@@ -11,6 +11,7 @@
 //! Every renderer (JUnit, summary, timeline) is a pure function of its input (no clock, no randomness,
 //! no host name), so its output can be snapshot-tested and identical batches give identical bytes.
 
+pub mod completion;
 pub mod error;
 pub mod junit;
 pub mod merge;
@@ -20,6 +21,7 @@ pub mod write;
 mod xml;
 
 pub use capi_scenarios::report::RunReport;
+pub use completion::Completion;
 pub use error::{Error, Result};
 pub use junit::{Swarm, SwarmSeed};
 pub use merge::{merge_files, MalformedLine, Merged};

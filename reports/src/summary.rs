@@ -2,6 +2,7 @@
 //! one the failing step, the violations and the command that replays it. Written for GitHub's job
 //! summary (`$GITHUB_STEP_SUMMARY`) and merge-request comments, readable as plain text too.
 
+use crate::completion::Completion;
 use capi_scenarios::report::{RunReport, StepReport, StepStatus};
 use capi_scenarios::DurationMs;
 use std::fmt::Write as _;
@@ -23,11 +24,23 @@ fn shell_quote(s: &str) -> String {
 
 /// The Markdown summary of `reports`, headed by `title`.
 pub fn markdown<'a>(title: &str, reports: impl IntoIterator<Item = &'a RunReport>) -> String {
+    markdown_batch(title, reports, &Completion::Finished)
+}
+
+/// [`markdown`] for a batch that may not have finished: unless `completion` is finished, the summary
+/// opens with what happened in bold, and never says that all scenarios passed.
+pub fn markdown_batch<'a>(title: &str, reports: impl IntoIterator<Item = &'a RunReport>, completion: &Completion) -> String {
     let reports: Vec<&RunReport> = reports.into_iter().collect();
     let failed: Vec<&RunReport> = reports.iter().copied().filter(|r| !r.passed).collect();
     let mut out = String::new();
     let _ = writeln!(out, "# {}\n", inline(title));
+    if let Some(sentence) = completion.sentence(reports.len()) {
+        let passed = reports.len() - failed.len();
+        let _ =
+            writeln!(out, "**INCOMPLETE. {}** Of the scenarios reported, {passed} passed and {} failed.", inline(&sentence), failed.len());
+    }
     let _ = match (reports.len(), failed.len()) {
+        _ if !completion.is_finished() => Ok(()),
         (0, _) => writeln!(out, "No scenario was run."),
         (1, 0) => writeln!(out, "The scenario passed."),
         (n, 0) => writeln!(out, "All {n} scenarios passed."),
@@ -43,7 +56,13 @@ pub fn markdown<'a>(title: &str, reports: impl IntoIterator<Item = &'a RunReport
             out,
             "| {} | {} | {} | {} | {} | {} | {} | {} |",
             inline(&r.scenario),
-            if r.passed { "passed" } else { "**failed**" },
+            if r.passed {
+                "passed"
+            } else if r.interrupted.is_some() {
+                "**interrupted**"
+            } else {
+                "**failed**"
+            },
             inline(&r.backend),
             r.seed,
             DurationMs(r.sim_time_ms),
@@ -83,6 +102,9 @@ fn failure_section(out: &mut String, r: &RunReport) {
             let _ = writeln!(out, "- {} at {} (event {}): {}", code(&v.invariant), DurationMs(v.at_ms), v.event_index, inline(&v.message));
         }
     }
+    if let Some(why) = &r.interrupted {
+        let _ = writeln!(out, "\n**Interrupted:** {}", inline(why));
+    }
     if let Some(e) = &r.error {
         out.push_str("\n**Error:**\n\n");
         out.push_str(&fenced("text", e));
@@ -92,7 +114,7 @@ fn failure_section(out: &mut String, r: &RunReport) {
         let list: Vec<String> = skipped.iter().map(|s| format!("#{} {}", s.index, code(&s.kind))).collect();
         let _ = writeln!(out, "\n**Skipped:** {} {}: {}.", skipped.len(), plural(skipped.len(), "step", "steps"), list.join(", "));
     }
-    if r.first_failure().is_none() && r.violations.is_empty() && r.error.is_none() {
+    if r.first_failure().is_none() && r.violations.is_empty() && r.error.is_none() && r.interrupted.is_none() {
         out.push_str("\nThe run did not pass, but no step failed, no invariant was violated and no error was recorded.\n");
     }
     out.push_str("\nReplay:\n\n");

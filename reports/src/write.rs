@@ -11,6 +11,7 @@
 //! - `timelines/<scenario>-<backend>-seed<seed>.html`: [`crate::timeline::html`] for every report that
 //!   carries a timeline.
 
+use crate::completion::Completion;
 use crate::error::{Error, Result};
 use crate::{junit, summary, timeline};
 use capi_scenarios::report::RunReport;
@@ -78,7 +79,7 @@ pub fn write_batch(dir: &Path, title: &str, reports: &[RunReport]) -> Result<Vec
             written.push(p);
         }
     }
-    written.extend(write_aggregates(dir, title, reports.iter().map(|r| (r, None)))?);
+    written.extend(write_aggregates(dir, title, reports.iter().map(|r| (r, None)), &Completion::Finished)?);
     Ok(written)
 }
 
@@ -100,12 +101,13 @@ fn write_aggregates<'a>(
     dir: &Path,
     title: &str,
     runs: impl IntoIterator<Item = (&'a RunReport, Option<Duration>)> + Clone,
+    completion: &Completion,
 ) -> Result<Vec<PathBuf>> {
     let junit_path = dir.join(JUNIT_XML);
-    write_atomic(&junit_path, junit::render(title, runs.clone()).as_bytes())?;
+    write_atomic(&junit_path, junit::render_batch(title, runs.clone(), completion).as_bytes())?;
     let reports: Vec<&RunReport> = runs.into_iter().map(|(r, _)| r).collect();
     let summary_path = dir.join(SUMMARY_MD);
-    write_atomic(&summary_path, summary::markdown(title, reports).as_bytes())?;
+    write_atomic(&summary_path, summary::markdown_batch(title, reports, completion).as_bytes())?;
     Ok(vec![junit_path, summary_path])
 }
 
@@ -150,6 +152,7 @@ pub struct ReportSink {
     runs: Vec<(RunReport, Option<Duration>)>,
     timelines: Vec<PathBuf>,
     dirty: bool,
+    completion: Completion,
 }
 
 impl ReportSink {
@@ -165,10 +168,19 @@ impl ReportSink {
             .truncate(true)
             .open(&jsonl_path)
             .map_err(|source| Error::Write { path: jsonl_path.clone(), source })?;
-        // Write the (empty) aggregates at once: a run that dies before its first report still leaves
-        // a valid, empty JUnit file rather than none, which CI would report as "no test results".
-        let mut sink =
-            ReportSink { dir, title: title.to_string(), jsonl_path, jsonl, runs: Vec::new(), timelines: Vec::new(), dirty: true };
+        // Write the aggregates at once, marked unfinished: a run that dies before its first report (or
+        // at any point before `finish`) leaves a JUnit file with an error rather than none, or one that
+        // looks green.
+        let mut sink = ReportSink {
+            dir,
+            title: title.to_string(),
+            jsonl_path,
+            jsonl,
+            runs: Vec::new(),
+            timelines: Vec::new(),
+            dirty: true,
+            completion: Completion::Unfinished { expected: None },
+        };
         sink.flush()?;
         Ok(sink)
     }
@@ -186,6 +198,25 @@ impl ReportSink {
     /// No report was pushed yet.
     pub fn is_empty(&self) -> bool {
         self.runs.is_empty()
+    }
+
+    /// How many runs the batch means to make (the aggregates say "N of M" until it finishes).
+    pub fn expect_runs(&mut self, n: usize) {
+        if let Completion::Unfinished { expected } = &mut self.completion {
+            *expected = Some(n);
+            self.dirty = true;
+        }
+    }
+
+    /// The batch was stopped early: flush the aggregates marked interrupted, with the reason. They
+    /// stay so, even if [`finish`](Self::finish) is called afterwards.
+    pub fn interrupt(&mut self, reason: &str) -> Result<Vec<PathBuf>> {
+        let expected = match &self.completion {
+            Completion::Unfinished { expected } | Completion::Interrupted { expected, .. } => *expected,
+            Completion::Finished => None,
+        };
+        self.completion = Completion::Interrupted { reason: reason.to_string(), expected };
+        self.flush()
     }
 
     /// Record one report (with the wall-clock time the run took, when measured): append it to
@@ -211,13 +242,17 @@ impl ReportSink {
     /// Rewrite `junit.xml` and `summary.md` from every report pushed so far; returns their paths.
     pub fn flush(&mut self) -> Result<Vec<PathBuf>> {
         let _ = self.jsonl.sync_data();
-        let written = write_aggregates(&self.dir, &self.title, self.runs.iter().map(|(r, t)| (r, *t)))?;
+        let written = write_aggregates(&self.dir, &self.title, self.runs.iter().map(|(r, t)| (r, *t)), &self.completion)?;
         self.dirty = false;
         Ok(written)
     }
 
-    /// Flush and close; returns every file of the report directory that the sink wrote.
+    /// The batch ended normally (unless it was [interrupted](Self::interrupt)): flush the aggregates
+    /// marked finished and close; returns every file of the report directory that the sink wrote.
     pub fn finish(mut self) -> Result<Vec<PathBuf>> {
+        if !matches!(self.completion, Completion::Interrupted { .. }) {
+            self.completion = Completion::Finished;
+        }
         let mut written = vec![self.jsonl_path.clone()];
         written.extend(self.timelines.iter().cloned());
         written.extend(self.flush()?);

@@ -142,6 +142,9 @@ pub trait Backend {
     fn name(&self) -> &str;
     /// Backend time since the run began, in milliseconds.
     fn now_ms(&self) -> u64;
+    /// Poll this flag inside long operations (waits, sleeps) and return early once it is raised; the
+    /// runner then reports the run as interrupted. Backends that cannot be interrupted ignore it.
+    fn set_stop(&mut self, _stop: crate::stop::StopFlag) {}
     /// Set up for a scenario (management clusters and their feature gates, the seed).
     async fn prepare(&mut self, scenario: &Scenario, seed: u64) -> Result<(), BackendError>;
     /// Create or update objects, in order.

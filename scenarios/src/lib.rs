@@ -15,9 +15,11 @@ pub mod model;
 pub mod outcome;
 pub mod parse;
 pub mod predicate;
+pub mod redact;
 pub mod report;
 pub mod runner;
 pub mod selector;
+pub mod stop;
 pub mod target;
 pub mod vars;
 
@@ -28,4 +30,5 @@ pub use model::{Scenario, Step};
 pub use parse::{load, LoadOptions};
 pub use predicate::{ContainerInfo, Predicate};
 pub use selector::LabelSelector;
+pub use stop::{StopFlag, StopSignal};
 pub use target::Target;

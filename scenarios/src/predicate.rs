@@ -418,9 +418,12 @@ fn evaluate_inner(p: &Predicate, world: &dyn WorldView, detail: bool, w: Option<
                     && f.exists.is_none_or(|e| v.is_some() == e)
             },
             |r| {
-                let seen = r.field(&f.path).map_or("<absent>".to_string(), |v| v.to_string());
+                // Values of secret fields are shown as redaction markers (see `redact`), the expected
+                // value too, so that the two can still be compared by their markers.
+                let head = f.path.key_head();
+                let seen = r.field(&f.path).map_or("<absent>".to_string(), |v| crate::redact::field(r.kind(), &head, &v).to_string());
                 let want = match (&f.equals, f.exists) {
-                    (Some(w), _) => w.to_string(),
+                    (Some(w), _) => crate::redact::field(r.kind(), &head, w).to_string(),
                     (None, Some(true)) => "<present>".into(),
                     (None, Some(false)) => "<absent>".into(),
                     (None, None) => "<anything>".into(),

@@ -7,7 +7,7 @@ use crate::predicate::ContainerInfo;
 use serde::{Deserialize, Serialize};
 
 /// One scenario run.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct RunReport {
     /// Scenario name.
     pub scenario: String,
@@ -42,6 +42,9 @@ pub struct RunReport {
     /// An error that ended the run outside any step.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Why the run was stopped before its end (a signal, a wall-time limit); such a run never passes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interrupted: Option<String>,
     /// `clusterctl describe` output when requested.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub describe: Option<String>,
@@ -56,9 +59,9 @@ impl RunReport {
         Outcome { objects: self.objects.clone(), containers: self.containers.clone() }
     }
 
-    /// The first failed step, if any.
+    /// The first failed (or interrupted) step, if any.
     pub fn first_failure(&self) -> Option<&StepReport> {
-        self.steps.iter().find(|s| s.status == StepStatus::Failed)
+        self.steps.iter().find(|s| matches!(s.status, StepStatus::Failed | StepStatus::Interrupted))
     }
 }
 
@@ -91,8 +94,10 @@ pub enum StepStatus {
     Passed,
     /// Did not.
     Failed,
-    /// Not run because an earlier step failed.
+    /// Not run because an earlier step failed or the run was stopped.
     Skipped,
+    /// Cut short because the run was stopped (a signal, a wall-time limit) while it ran.
+    Interrupted,
 }
 
 /// An invariant that did not hold.

@@ -29,6 +29,9 @@ pub struct RunOptions {
     pub liveness: bool,
     /// Called with each step's report as soon as the step ends (progress bars, benchmarks).
     pub on_step: Option<StepHook>,
+    /// Stop early when raised (a signal, a wall-time limit): the steps done so far are kept, the
+    /// rest are reported as not run, and the report is marked interrupted.
+    pub stop: Option<crate::StopSignal>,
 }
 
 /// A callback for finished steps.
@@ -79,28 +82,26 @@ pub async fn run<B: Backend>(backend: &mut B, scenario: &Scenario, opts: &RunOpt
         file: scenario.path.display().to_string(),
         backend: backend.name().to_string(),
         seed,
-        passed: false,
-        trace_hash: None,
-        sim_time_ms: 0,
-        reconciles: 0,
-        events: 0,
-        steps: Vec::new(),
-        objects: Vec::new(),
-        containers: Vec::new(),
-        violations: Vec::new(),
-        faults: Vec::new(),
-        error: None,
-        describe: None,
-        timeline: None,
+        ..RunReport::default()
     };
+    let stopped = || opts.stop.as_ref().and_then(crate::StopSignal::reason);
+    if let Some(stop) = &opts.stop {
+        backend.set_stop(stop.flag());
+    }
     if let Err(e) = backend.prepare(scenario, seed).await {
         report.error = Some(format!("cannot prepare the backend: {e}"));
+        report.interrupted = stopped();
         return report;
     }
     let mut failed = false;
     for (index, entry) in scenario.steps.iter().enumerate() {
         let kind = entry.step.keyword().to_string();
-        if failed {
+        let not_run = match stopped() {
+            Some(why) => Some(format!("not run: {why}")),
+            None if failed => Some("skipped: an earlier step failed".to_string()),
+            None => None,
+        };
+        if let Some(message) = not_run {
             report.steps.push(StepReport {
                 index,
                 line: entry.line,
@@ -109,7 +110,7 @@ pub async fn run<B: Backend>(backend: &mut B, scenario: &Scenario, opts: &RunOpt
                 status: StepStatus::Skipped,
                 at_ms: backend.now_ms(),
                 took_ms: 0,
-                message: "skipped: an earlier step failed".into(),
+                message,
             });
             continue;
         }
@@ -120,22 +121,29 @@ pub async fn run<B: Backend>(backend: &mut B, scenario: &Scenario, opts: &RunOpt
             Ok(msg) => (true, msg),
             Err(msg) => (false, msg),
         };
+        // A step that did not get to its end because the run was stopped did not fail on its own.
+        let (status, message) = match (passed, stopped()) {
+            (true, _) => (StepStatus::Passed, message),
+            (false, Some(why)) => (StepStatus::Interrupted, format!("interrupted ({why}): {message}")),
+            (false, None) => (StepStatus::Failed, message),
+        };
         failed |= !passed && !opts.swarm;
         report.steps.push(StepReport {
             index,
             line: entry.line,
             kind,
             passed,
-            status: if passed { StepStatus::Passed } else { StepStatus::Failed },
+            status,
             at_ms,
             took_ms,
-            message,
+            message: crate::redact::text(&message).into_owned(),
         });
         if let (Some(hook), Some(step)) = (&opts.on_step, report.steps.last()) {
             (hook.0)(step);
         }
     }
-    if opts.describe {
+    report.interrupted = stopped();
+    if opts.describe && report.interrupted.is_none() {
         if let Ok(clusters) = backend.resolve(&Target { kind: "Cluster".into(), ..Default::default() }).await {
             let mut out = String::new();
             for c in clusters {
@@ -148,13 +156,15 @@ pub async fn run<B: Backend>(backend: &mut B, scenario: &Scenario, opts: &RunOpt
         }
     }
     let mut liveness_violation = None;
-    if opts.swarm || opts.liveness {
+    if (opts.swarm || opts.liveness) && report.interrupted.is_none() {
         match backend.heal_faults().await {
             Ok(_) => {
                 if let Some(goal) = convergence_goal(scenario) {
                     let bound = scenario.converge_within.map_or(DEFAULT_CONVERGE_MS, |d| d.as_ms());
                     match backend.wait(&goal, bound).await {
                         Ok(r) if r.eval.holds => {}
+                        // Stopped from outside: the phase did not get its time, nothing was shown.
+                        Ok(_) if stopped().is_some() => {}
                         Ok(r) => {
                             liveness_violation = Some(crate::report::Violation {
                                 invariant: "liveness/no-convergence".into(),
@@ -204,7 +214,17 @@ pub async fn run<B: Backend>(backend: &mut B, scenario: &Scenario, opts: &RunOpt
         }
         Err(e) => report.error = Some(format!("cannot finish the run: {e}")),
     }
-    report.passed = !failed && report.violations.is_empty() && report.error.is_none();
+    // Whatever a backend said outside the steps goes through the same redaction as step messages.
+    report.error = report.error.map(|e| crate::redact::text(&e).into_owned());
+    report.describe = report.describe.map(|d| crate::redact::text(&d).into_owned());
+    for v in &mut report.violations {
+        if let std::borrow::Cow::Owned(m) = crate::redact::text(&v.message) {
+            v.message = m;
+        }
+    }
+    // A stop that came after the last step (during the liveness phase or the final read) counts too.
+    report.interrupted = report.interrupted.take().or_else(stopped);
+    report.passed = !failed && report.violations.is_empty() && report.error.is_none() && report.interrupted.is_none();
     report
 }
 

@@ -249,6 +249,17 @@ impl FieldPath {
         &self.segments
     }
 
+    /// The leading map keys of the path (up to the first index or match), e.g. `["data", "value"]`.
+    pub fn key_head(&self) -> Vec<&str> {
+        self.segments
+            .iter()
+            .map_while(|s| match s {
+                Segment::Key(k) => Some(k.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// The path as written.
     pub fn as_str(&self) -> &str {
         &self.text

@@ -82,12 +82,13 @@ impl Default for SimOptions {
 pub struct SimBackend {
     opts: SimOptions,
     sim: Option<Sim>,
+    stop: Option<capi_scenarios::StopFlag>,
 }
 
 impl SimBackend {
     /// A backend.
     pub fn new(opts: SimOptions) -> Self {
-        SimBackend { opts, sim: None }
+        SimBackend { opts, sim: None, stop: None }
     }
 
     /// The simulation (after `prepare`).
@@ -207,7 +208,7 @@ pub fn settle(sim: &mut Sim) {
         let v = sim.version();
         let t = sim.now() + 10_000;
         sim.run_until(t);
-        if sim.version() == v || sim.now() >= start + 120_000 || sim.out_of_events() {
+        if sim.version() == v || sim.now() >= start + 120_000 || sim.halted() {
             break;
         }
     }
@@ -235,6 +236,13 @@ impl Backend for SimBackend {
 
     fn now_ms(&self) -> u64 {
         self.sim.as_ref().map_or(0, Sim::now)
+    }
+
+    fn set_stop(&mut self, stop: capi_scenarios::StopFlag) {
+        if let Some(sim) = self.sim.as_mut() {
+            sim.set_interrupt(stop.clone());
+        }
+        self.stop = Some(stop);
     }
 
     async fn prepare(&mut self, scenario: &Scenario, seed: u64) -> Result<(), BackendError> {
@@ -271,6 +279,9 @@ impl Backend for SimBackend {
         }
         for f in &self.opts.faults {
             crate::faults::inject(&mut sim, f).map_err(BackendError::Other)?;
+        }
+        if let Some(flag) = &self.stop {
+            sim.set_interrupt(flag.clone());
         }
         self.sim = Some(sim);
         Ok(())

@@ -306,6 +306,7 @@ fn print_human(r: &RunReport, wall: Duration) {
             StepStatus::Passed => "✓",
             StepStatus::Failed => "✗",
             StepStatus::Skipped => "·",
+            StepStatus::Interrupted => "⏹",
         };
         println!(
             "  {mark} [{}] {:<10} line {:<4} t={}s  {}",
@@ -329,7 +330,13 @@ fn print_human(r: &RunReport, wall: Duration) {
     }
     println!(
         "  {} — {}s of scenario time in {:.0}s wall, {} objects, {} containers",
-        if r.passed { "PASSED" } else { "FAILED" },
+        if r.passed {
+            "PASSED"
+        } else if r.interrupted.is_some() {
+            "INTERRUPTED"
+        } else {
+            "FAILED"
+        },
         r.sim_time_ms / 1000,
         wall.as_secs_f64(),
         r.objects.len(),
@@ -369,14 +376,27 @@ fn run_scenarios(a: &RunArgs) -> Result<ExitCode> {
         Some(dir) => Some(capi_reports::write::ReportSink::create(dir.clone(), "conformance run")?),
         None => None,
     };
-    let mut failed = 0;
+    if let Some(s) = sink.as_mut() {
+        s.expect_runs(files.len());
+        s.flush()?;
+    }
+    // Signals stop the batch; each run also has its own wall-time limit (`cfg.wall_limit`).
+    let stop = crate::stop::install(None);
+    cfg.stop = Some(stop.clone());
+    cfg.handle_ctrl_c = false;
+    let (mut failed, mut passed) = (0, 0);
     for file in &files {
+        if stop.is_stopped() {
+            break;
+        }
         // A fresh run id per scenario: its containers are told apart from the previous one's.
         cfg.kube.run_id = kube_backend::new_run_id();
         let started = Instant::now();
         let report = kube_backend::run_scenario_with(file, &cfg);
         let wall = started.elapsed();
-        if !report.passed {
+        if report.passed {
+            passed += 1;
+        } else {
             failed += 1;
         }
         if a.json {
@@ -388,15 +408,15 @@ fn run_scenarios(a: &RunArgs) -> Result<ExitCode> {
             let path = dir.join("outcomes").join(format!("{}.real.json", slug(&report.scenario)));
             capi_reports::write_atomic(&path, serde_json::to_string_pretty(&report.outcome())?.as_bytes())?;
         }
-        let interrupted = report.error.as_deref().is_some_and(|e| e.starts_with("interrupted"));
         if let Some(s) = sink.as_mut() {
             s.push(report, Some(wall))?;
             s.flush()?;
         }
-        if interrupted {
-            eprintln!("interrupted: not running the remaining scenarios");
-            break;
-        }
+    }
+    let interrupted = stop.reason();
+    if let (Some(s), Some(why)) = (sink.as_mut(), &interrupted) {
+        eprintln!("{why}: not running the remaining scenarios");
+        s.interrupt(why)?;
     }
     if let Some(s) = sink {
         let files = s.finish()?;
@@ -404,7 +424,19 @@ fn run_scenarios(a: &RunArgs) -> Result<ExitCode> {
             println!("reports: {}", files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", "));
         }
     }
-    Ok(if failed > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    let tally = crate::scenario::tally(files.len(), passed, failed, interrupted.as_deref());
+    if a.json {
+        eprintln!("{tally}");
+    } else {
+        println!("{tally}");
+    }
+    Ok(if interrupted.is_some() {
+        ExitCode::from(crate::stop::INTERRUPTED_EXIT)
+    } else if failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// Simulate the scenario a real outcome came from.

@@ -7,6 +7,7 @@ mod report;
 mod scenario;
 mod shrink;
 mod sim;
+mod stop;
 mod swarm;
 
 use clap::{Parser, Subcommand};

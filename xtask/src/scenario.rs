@@ -73,6 +73,10 @@ pub struct RunArgs {
     /// (default 10, theirs).
     #[arg(long)]
     pub concurrency: Option<u32>,
+    /// Stop after this much wall time (`90s`, `30m`, `1h 30m`): the run ends with its reports written
+    /// and marked interrupted, and exits non-zero, as on SIGINT/SIGTERM.
+    #[arg(long, value_parser = crate::stop::parse_limit)]
+    pub wall_limit: Option<std::time::Duration>,
 }
 
 /// Run a scenario command.
@@ -135,8 +139,16 @@ fn run_scenarios(args: &RunArgs) -> Result<ExitCode> {
         Some(dir) => Some(capi_reports::write::ReportSink::create(dir.clone(), "scenario run")?),
         None => None,
     };
-    let mut failed = 0;
+    if let Some(s) = sink.as_mut() {
+        s.expect_runs(files.len());
+        s.flush()?;
+    }
+    let stop = crate::stop::install(args.wall_limit);
+    let (mut failed, mut passed) = (0, 0);
     for file in &files {
+        if stop.is_stopped() {
+            break;
+        }
         let scenario = match load(file, &vars, args.fixtures.as_deref()) {
             Ok(s) => s,
             Err(e) => {
@@ -160,7 +172,13 @@ fn run_scenarios(args: &RunArgs) -> Result<ExitCode> {
         };
         let mut backend = SimBackend::new(opts);
         let started = Instant::now();
-        let run_opts = RunOptions { seed: args.seed, describe: args.describe, liveness: args.profile.is_some(), ..Default::default() };
+        let run_opts = RunOptions {
+            seed: args.seed,
+            describe: args.describe,
+            liveness: args.profile.is_some(),
+            stop: Some(stop.clone()),
+            ..Default::default()
+        };
         let report = pollster::block_on(runner::run(&mut backend, &scenario, &run_opts));
         let wall = started.elapsed();
         if let (Some(out), Some(sim)) = (trace_out.as_mut(), backend.sim()) {
@@ -168,7 +186,9 @@ fn run_scenarios(args: &RunArgs) -> Result<ExitCode> {
                 writeln!(out, "{}", trace_json(&scenario.name, line))?;
             }
         }
-        if !report.passed {
+        if report.passed {
+            passed += 1;
+        } else {
             failed += 1;
         }
         if args.json {
@@ -181,6 +201,10 @@ fn run_scenarios(args: &RunArgs) -> Result<ExitCode> {
             s.flush()?;
         }
     }
+    let interrupted = stop.reason();
+    if let (Some(s), Some(why)) = (sink.as_mut(), &interrupted) {
+        s.interrupt(why)?;
+    }
     if let Some(s) = sink {
         let files = s.finish()?;
         if !args.json {
@@ -190,7 +214,36 @@ fn run_scenarios(args: &RunArgs) -> Result<ExitCode> {
     if let Some(mut out) = trace_out {
         out.flush()?;
     }
-    Ok(if failed > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    let tally = tally(files.len(), passed, failed, interrupted.as_deref());
+    if args.json {
+        if let Some(why) = &interrupted {
+            println!("{}", serde_json::json!({"interrupted": why, "scenarios": files.len(), "passed": passed, "failed": failed}));
+        }
+        eprintln!("{tally}");
+    } else {
+        println!("{tally}");
+    }
+    Ok(if interrupted.is_some() {
+        ExitCode::from(crate::stop::INTERRUPTED_EXIT)
+    } else if failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// The last line of a run of scenarios: how many passed, failed and were not run, and why not.
+pub fn tally(total: usize, passed: usize, failed: usize, interrupted: Option<&str>) -> String {
+    let not_run = total.saturating_sub(passed + failed);
+    let mut line = format!("{total} {}: {passed} passed, {failed} failed", if total == 1 { "scenario" } else { "scenarios" });
+    if not_run > 0 || interrupted.is_some() {
+        line.push_str(&format!(", {not_run} not run"));
+    }
+    match interrupted {
+        Some(why) => format!("INTERRUPTED ({why}): {line}"),
+        None if failed > 0 => format!("FAILED: {line}"),
+        None => format!("PASSED: {line}"),
+    }
 }
 
 /// A trace line (`<t> #<event> <actor> <what...>`) as a JSON object.
@@ -214,6 +267,7 @@ fn print_human(r: &RunReport, wall_s: f64) {
             StepStatus::Passed => "✓",
             StepStatus::Failed => "✗",
             StepStatus::Skipped => "·",
+            StepStatus::Interrupted => "⏹",
         };
         let took = if s.took_ms > 0 { format!(" (+{})", fmt_ms(s.took_ms)) } else { String::new() };
         let msg = s.message.lines().next().unwrap_or("");
@@ -230,6 +284,9 @@ fn print_human(r: &RunReport, wall_s: f64) {
     if let Some(e) = &r.error {
         println!("  ! {e}");
     }
+    if let Some(why) = &r.interrupted {
+        println!("  ! {why}");
+    }
     if let Some(d) = &r.describe {
         println!();
         for l in d.lines() {
@@ -238,7 +295,13 @@ fn print_human(r: &RunReport, wall_s: f64) {
     }
     println!(
         "  {} — {} simulated in {:.2}s wall, {} reconciles, {} events, trace {}",
-        if r.passed { "PASSED" } else { "FAILED" },
+        if r.passed {
+            "PASSED"
+        } else if r.interrupted.is_some() {
+            "INTERRUPTED"
+        } else {
+            "FAILED"
+        },
         fmt_ms(r.sim_time_ms),
         wall_s,
         r.reconciles,

@@ -20,9 +20,14 @@ pub enum SimCmd {
 /// `sim serve` flags.
 #[derive(Args)]
 pub struct ServeArgs {
-    /// Listen address (plain HTTP; keep it on loopback).
+    /// Listen address (plain HTTP; loopback unless you say otherwise). Every request needs the bearer
+    /// token written into the kubeconfig; browser requests (with an Origin header) are refused.
     #[arg(long, default_value = "127.0.0.1:6443")]
     pub addr: SocketAddr,
+    /// A `Host` name clients may use besides IP addresses and `localhost` (repeatable), e.g. the
+    /// machine's DNS name when serving on a non-loopback address.
+    #[arg(long = "allow-host", value_name = "NAME")]
+    pub allow_hosts: Vec<String>,
     /// Seed of the simulation; also read from CAPI_SIM_SEED.
     #[arg(long, env = "CAPI_SIM_SEED", default_value_t = 1)]
     pub seed: u64,
@@ -75,8 +80,16 @@ fn serve(args: ServeArgs) -> Result<ExitCode> {
         docker: args.docker,
         history_limit: args.history.max(1),
         verbose: args.verbose,
+        allowed_hosts: args.allow_hosts.clone(),
         ..ServeOptions::default()
     };
+    if !args.addr.ip().is_loopback() {
+        eprintln!(
+            "warning: serving on {} (not loopback): anyone who can reach it and has the kubeconfig's token can drive the simulator{}",
+            args.addr,
+            if args.docker { " and start containers on this Docker Engine" } else { "" }
+        );
+    }
     if let Some(t) = &args.timing {
         let fixtures = project_root().join("fixtures");
         opts.timing = capi_sim::backend::load_timing(t, Path::new("./serve"), Some(&fixtures))

@@ -46,17 +46,21 @@ pub struct App {
     pub pulse: tokio_watch::Receiver<Pulse>,
     /// Simulated time as last published (for ages in watch Tables).
     pub now_ms: Arc<AtomicU64>,
-    /// `http://ADDR`, for `/api`.
+    /// `https://ADDR`, for `/api`.
     pub server_url: String,
     /// Watch settings.
     pub watch: WatchSettings,
+    /// Who may send requests (token, Host, Origin, media types).
+    pub guard: super::auth::Guard,
+    /// What clients need to reach the server (written into workload kubeconfig Secrets).
+    pub credentials: super::kubeconfig::Credentials,
 }
 
 impl App {
     /// An object as clients read it (see [`workload::present`]).
     pub fn present(&self, o: &Object) -> Value {
         let mut v = o.to_json();
-        workload::present(&mut v, &self.server_url);
+        workload::present(&mut v, &self.server_url, &self.credentials);
         v
     }
 }
@@ -129,6 +133,7 @@ fn only_get(method: &Method) -> Result<(), Failure> {
 
 async fn dispatch(app: &Arc<App>, req: Request) -> Result<Response, Failure> {
     let (parts, body) = req.into_parts();
+    app.guard.check(&parts)?;
     if let Some(rest) = parts.uri.path().strip_prefix(workload::PREFIX) {
         let content_type = header_str(&parts, header::CONTENT_TYPE).unwrap_or("").to_string();
         return workload::handle(app, parts.method.clone(), rest, parts.uri.query().unwrap_or(""), &content_type, body).await;

@@ -15,6 +15,7 @@
 //! streams see objects as immutable snapshots (`Arc<Object>`), so the simulation stays deterministic
 //! given the order of requests and clock ticks.
 
+pub mod auth;
 pub mod clock;
 pub mod core;
 pub mod delete;
@@ -30,6 +31,7 @@ pub mod scale;
 pub mod selectors;
 pub mod status;
 pub mod table;
+pub mod tls;
 pub mod watch;
 pub mod workload;
 pub mod writes;
@@ -76,6 +78,8 @@ pub struct ServeOptions {
     pub watch_timeout: Duration,
     /// Log mirror actions and simulator events to stderr.
     pub verbose: bool,
+    /// `Host` names accepted besides IP addresses and `localhost` (see [`auth`]).
+    pub allowed_hosts: Vec<String>,
 }
 
 impl Default for ServeOptions {
@@ -92,6 +96,7 @@ impl Default for ServeOptions {
             bookmark_interval: Duration::from_secs(30),
             watch_timeout: Duration::from_secs(30 * 60),
             verbose: false,
+            allowed_hosts: Vec::new(),
         }
     }
 }
@@ -132,6 +137,9 @@ pub enum ServeError {
     /// The async runtime.
     #[error("runtime: {0}")]
     Runtime(std::io::Error),
+    /// The serving token or certificates.
+    #[error("{0}")]
+    Token(String),
 }
 
 /// Removes this instance's real containers when dropped without a clean shutdown (a panic in a test,
@@ -164,6 +172,7 @@ pub struct ServerHandle {
     mirror: Option<Mirror>,
     guard: Option<CleanupGuard>,
     history: Arc<RwLock<History>>,
+    credentials: kubeconfig::Credentials,
 }
 
 /// What a clean shutdown did.
@@ -184,6 +193,10 @@ pub async fn start(opts: ServeOptions) -> Result<ServerHandle, ServeError> {
     let listener = tokio::net::TcpListener::bind(opts.addr).await.map_err(|source| ServeError::Bind { addr: opts.addr, source })?;
     let addr = listener.local_addr().map_err(|source| ServeError::Bind { addr: opts.addr, source })?;
     let instance = new_instance_id();
+    let credentials = kubeconfig::Credentials { token: auth::new_token().map_err(ServeError::Token)?, ca_pem: String::new() };
+    let identity = tls::identity(addr, &opts.allowed_hosts).map_err(ServeError::Token)?;
+    let credentials = kubeconfig::Credentials { ca_pem: identity.ca_pem.clone(), ..credentials };
+    let access = auth::Guard::new(credentials.token.clone(), opts.allowed_hosts.clone());
     let (mirror_sync, mirror_parts) = if opts.docker {
         let docker = images::connect().await.map_err(ServeError::Docker)?;
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
@@ -214,8 +227,10 @@ pub async fn start(opts: ServeOptions) -> Result<ServerHandle, ServeError> {
         history: spawned.history.clone(),
         pulse: spawned.pulse.clone(),
         now_ms,
-        server_url: format!("http://{addr}"),
+        server_url: format!("https://{addr}"),
         watch: WatchSettings { bookmark_interval: opts.bookmark_interval, default_timeout: opts.watch_timeout },
+        guard: access,
+        credentials: credentials.clone(),
     });
     let router = Router::new().fallback(handlers::handle).with_state(app);
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
@@ -223,9 +238,7 @@ pub async fn start(opts: ServeOptions) -> Result<ServerHandle, ServeError> {
         let shutdown = async {
             let _ = stop_rx.await;
         };
-        if let Err(e) = axum::serve(listener, router).with_graceful_shutdown(shutdown).await {
-            eprintln!("capi-sim serve: the HTTP server failed: {e}");
-        }
+        tls::serve(listener, identity.config, router, shutdown).await;
     });
     Ok(ServerHandle {
         addr,
@@ -238,6 +251,7 @@ pub async fn start(opts: ServeOptions) -> Result<ServerHandle, ServeError> {
         mirror,
         guard,
         history: spawned.history,
+        credentials,
     })
 }
 
@@ -247,9 +261,9 @@ impl ServerHandle {
         self.addr
     }
 
-    /// `http://ADDR`.
+    /// `https://ADDR`.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("https://{}", self.addr)
     }
 
     /// The id on this instance's real containers (`capi-harness.io/instance`).
@@ -259,12 +273,23 @@ impl ServerHandle {
 
     /// The kubeconfig text.
     pub fn kubeconfig(&self) -> String {
-        kubeconfig::render(self.addr)
+        kubeconfig::render(self.addr, &self.credentials)
+    }
+
+    /// The bearer token requests must carry (it is in [`Self::kubeconfig`]).
+    pub fn token(&self) -> &str {
+        &self.credentials.token
+    }
+
+    /// The serving authority's certificate (PEM) clients must trust (it is in [`Self::kubeconfig`]).
+    pub fn ca_pem(&self) -> &str {
+        &self.credentials.ca_pem
     }
 
     /// Write the kubeconfig.
     pub fn write_kubeconfig(&self, path: &Path) -> Result<(), ServeError> {
-        kubeconfig::write(path, self.addr).map_err(|source| ServeError::Kubeconfig { path: path.display().to_string(), source })
+        kubeconfig::write(path, self.addr, &self.credentials)
+            .map_err(|source| ServeError::Kubeconfig { path: path.display().to_string(), source })
     }
 
     /// Run `f` on the simulator thread (inspection and fault injection in tests).

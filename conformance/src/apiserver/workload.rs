@@ -30,17 +30,18 @@ pub fn server_url(server: &str, namespace: &str, cluster: &str) -> String {
 }
 
 /// A workload cluster's kubeconfig as `clusterctl get kubeconfig` prints it, pointing at the served
-/// endpoint (plain `http://` on loopback, no credentials).
-pub fn kubeconfig(server: &str, namespace: &str, cluster: &str) -> String {
+/// endpoint (the served simulator's `https://` address, its authority and token).
+pub fn kubeconfig(server: &str, creds: &super::kubeconfig::Credentials, namespace: &str, cluster: &str) -> String {
     let url = server_url(server, namespace, cluster);
+    let (token, ca) = (&creds.token, creds.ca_data());
     format!(
-        "apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n    server: {url}\n  name: {cluster}\ncontexts:\n- context:\n    cluster: {cluster}\n    user: {cluster}-admin\n  name: {cluster}-admin@{cluster}\ncurrent-context: {cluster}-admin@{cluster}\npreferences: {{}}\nusers:\n- name: {cluster}-admin\n  user: {{}}\n"
+        "apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n    server: {url}\n    certificate-authority-data: {ca}\n  name: {cluster}\ncontexts:\n- context:\n    cluster: {cluster}\n    user: {cluster}-admin\n  name: {cluster}-admin@{cluster}\ncurrent-context: {cluster}-admin@{cluster}\npreferences: {{}}\nusers:\n- name: {cluster}-admin\n  user:\n    token: {token}\n"
     )
 }
 
 /// Show a stored object as the served API presents it: a Cluster's kubeconfig Secret gets a `value`
 /// pointing at the served workload endpoint; everything else is unchanged.
-pub fn present(v: &mut Value, server: &str) {
+pub fn present(v: &mut Value, server: &str, creds: &super::kubeconfig::Credentials) {
     let s = |p: &str| v.pointer(p).and_then(Value::as_str);
     if s("/kind") != Some("Secret") || s("/type") != Some("cluster.x-k8s.io/secret") {
         return;
@@ -50,7 +51,7 @@ pub fn present(v: &mut Value, server: &str) {
         return;
     }
     let namespace = s("/metadata/namespace").unwrap_or("default").to_string();
-    let text = kubeconfig(server, &namespace, cluster);
+    let text = kubeconfig(server, creds, &namespace, cluster);
     v["data"]["value"] = Value::String(base64::engine::general_purpose::STANDARD.encode(text));
 }
 
@@ -346,7 +347,7 @@ pub async fn handle(app: &Arc<App>, method: Method, path: &str, query: &str, con
         WlRoute::Health if read_only => Ok(json_response(StatusCode::OK, &json!("ok"))),
         WlRoute::Version if read_only => Ok(json(super::discovery::version())),
         WlRoute::CoreVersions if read_only => Ok(json(
-            json!({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": app.server_url.trim_start_matches("http://")}]}),
+            json!({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": app.server_url.trim_start_matches("https://")}]}),
         )),
         WlRoute::Groups if read_only => Ok(json(
             json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups().into_iter().map(group_json).collect::<Vec<_>>()}),
@@ -426,13 +427,15 @@ mod tests {
             "metadata": {"name": "c1-kubeconfig", "namespace": "ns1", "labels": {"cluster.x-k8s.io/cluster-name": "c1"}},
             "data": {"value": value},
         });
-        present(&mut secret, "http://127.0.0.1:1234");
+        let creds = crate::apiserver::kubeconfig::Credentials { token: "t0k3n".into(), ca_pem: "PEM".into() };
+        present(&mut secret, "https://127.0.0.1:1234", &creds);
         let text = base64::engine::general_purpose::STANDARD.decode(secret["data"]["value"].as_str().unwrap()).unwrap();
         let kc: serde_yaml::Value = serde_yaml::from_slice(&text).unwrap();
-        assert_eq!(kc["clusters"][0]["cluster"]["server"].as_str(), Some("http://127.0.0.1:1234/workloads/ns1/c1"));
+        assert_eq!(kc["clusters"][0]["cluster"]["server"].as_str(), Some("https://127.0.0.1:1234/workloads/ns1/c1"));
+        assert_eq!(kc["users"][0]["user"]["token"].as_str(), Some("t0k3n"), "the served token reaches the workload endpoints");
         // Other Secrets are left alone.
         let mut other = json!({"kind": "Secret", "type": "Opaque", "metadata": {"name": "c1-kubeconfig"}, "data": {"value": "eA=="}});
-        present(&mut other, "http://127.0.0.1:1234");
+        present(&mut other, "https://127.0.0.1:1234", &creds);
         assert_eq!(other["data"]["value"], "eA==");
     }
 

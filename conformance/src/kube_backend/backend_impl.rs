@@ -708,8 +708,13 @@ impl Backend for KubeBackend {
         super::wait::wait(self, p, timeout_ms).await
     }
 
+    fn set_stop(&mut self, stop: capi_scenarios::StopFlag) {
+        self.stop = Some(stop);
+    }
+
     async fn sleep(&mut self, ms: u64) -> Result<(), BackendError> {
         let clock = self.clock;
+        let stop = self.stop.clone();
         let run = self.run()?;
         let deadline = tokio::time::Instant::now() + clock.real(ms);
         loop {
@@ -717,6 +722,9 @@ impl Backend for KubeBackend {
             let now = tokio::time::Instant::now();
             if now >= deadline {
                 return Ok(());
+            }
+            if stop.as_ref().is_some_and(capi_scenarios::StopFlag::is_stopped) {
+                return Err(BackendError::Other("the run was stopped".into()));
             }
             tokio::time::sleep((deadline - now).min(Duration::from_secs(1))).await;
         }

@@ -538,13 +538,15 @@ pub struct KubeBackend {
     opts: KubeOptions,
     clock: Clock,
     run: Option<Run>,
+    /// Raised when the run is being stopped (a signal, a wall-time limit): waits and sleeps return.
+    stop: Option<capi_scenarios::StopFlag>,
 }
 
 impl KubeBackend {
     /// A backend (nothing is connected before `prepare`).
     pub fn new(opts: KubeOptions) -> Self {
         let factor = opts.time_factor;
-        KubeBackend { opts, clock: Clock::start(if factor.is_finite() && factor > 0.0 { factor } else { 1.0 }), run: None }
+        KubeBackend { opts, clock: Clock::start(if factor.is_finite() && factor > 0.0 { factor } else { 1.0 }), run: None, stop: None }
     }
 
     /// The options.

@@ -31,6 +31,9 @@ pub struct RunConfig {
     pub keep: bool,
     /// Stop at Ctrl-C (and clean up).
     pub handle_ctrl_c: bool,
+    /// Raised to stop the run early (the command's signal handler and wall-time limit); the run
+    /// ends with the steps done so far, marked interrupted, and cleans up.
+    pub stop: Option<capi_scenarios::StopSignal>,
 }
 
 impl RunConfig {
@@ -46,6 +49,7 @@ impl RunConfig {
             wall_limit: None,
             keep: false,
             handle_ctrl_c: true,
+            stop: None,
         }
     }
 }
@@ -58,26 +62,9 @@ fn failed_report(path: &Path, scenario: Option<&Scenario>, error: String) -> Run
         file: path.display().to_string(),
         backend: "kube".into(),
         seed: scenario.map_or(0, |s| s.seed),
-        passed: false,
-        trace_hash: None,
-        sim_time_ms: 0,
-        reconciles: 0,
-        events: 0,
-        steps: Vec::new(),
-        objects: Vec::new(),
-        containers: Vec::new(),
-        violations: Vec::new(),
-        faults: Vec::new(),
         error: Some(error),
-        describe: None,
-        timeline: None,
+        ..RunReport::default()
     }
-}
-
-/// Why a run stopped early.
-enum Stop {
-    Interrupted,
-    WallLimit(Duration),
 }
 
 async fn ctrl_c(enabled: bool) {
@@ -86,54 +73,83 @@ async fn ctrl_c(enabled: bool) {
     }
 }
 
-async fn wall(limit: Option<Duration>) {
-    match limit {
-        Some(d) => tokio::time::sleep(d).await,
-        None => std::future::pending::<()>().await,
+/// How long a stopped run may take to wind down by itself (its waits and sleeps return at once; an
+/// API call may not) before it is cut off, keeping the steps it had finished.
+const WIND_DOWN: Duration = Duration::from_secs(60);
+
+/// Resolves `WIND_DOWN` after `stop` is raised.
+async fn cut_off(stop: &capi_scenarios::StopSignal) {
+    while !stop.is_stopped() {
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    tokio::time::sleep(WIND_DOWN).await;
 }
 
-/// Run one scenario file (async). Never panics on bad input: every failure is in the report.
+/// Run one scenario file (async). Never panics on bad input: every failure is in the report. When
+/// stopped (Ctrl-C, the wall-time limit, the caller's stop signal) the report keeps the steps done so
+/// far and is marked interrupted, and the scenario's objects and containers are cleaned up.
 pub async fn run_scenario_async(path: &Path, cfg: &RunConfig) -> RunReport {
     let scenario = match capi_scenarios::load(path, &LoadOptions { vars: cfg.vars.clone(), fixtures_dir: cfg.fixtures.clone() }) {
         Ok(s) => s,
         Err(e) => return failed_report(path, None, e.to_string()),
     };
+    // This run's own signal: raised by the caller's, or by this run's wall-time limit alone.
+    let stop = cfg.stop.as_ref().map_or_else(capi_scenarios::StopSignal::new, capi_scenarios::StopSignal::child);
+    if let Some(limit) = cfg.wall_limit {
+        stop.after(limit);
+    }
+    // The steps as they finish, so that a run cut off in the middle of an API call keeps them.
+    let done = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let hook = {
+        let done = done.clone();
+        runner::StepHook(std::sync::Arc::new(move |s: &capi_scenarios::report::StepReport| {
+            done.lock().unwrap_or_else(|p| p.into_inner()).push(s.clone());
+        }))
+    };
     let mut backend = KubeBackend::new(cfg.kube.clone());
-    let opts = RunOptions { seed: cfg.seed, describe: cfg.describe, liveness: cfg.liveness, swarm: false, on_step: None };
+    let opts = RunOptions {
+        seed: cfg.seed,
+        describe: cfg.describe,
+        liveness: cfg.liveness,
+        swarm: false,
+        on_step: Some(hook),
+        stop: Some(stop.clone()),
+    };
     let outcome = {
         let run = runner::run(&mut backend, &scenario, &opts);
+        let signal = async {
+            ctrl_c(cfg.handle_ctrl_c).await;
+            stop.stop("interrupted (Ctrl-C)");
+            std::future::pending::<()>().await
+        };
         tokio::select! {
-            r = run => Ok(r),
-            _ = ctrl_c(cfg.handle_ctrl_c) => Err(Stop::Interrupted),
-            _ = wall(cfg.wall_limit) => Err(Stop::WallLimit(cfg.wall_limit.unwrap_or_default())),
+            r = run => Some(r),
+            _ = signal => None,
+            _ = cut_off(&stop) => None,
         }
     };
-    match outcome {
-        Ok(mut report) => {
-            if cfg.keep {
-                backend.keep();
-            } else {
-                let cleaned = backend.teardown().await;
-                if !cleaned.errors.is_empty() || !cleaned.clusters_left.is_empty() {
-                    let note = format!("teardown: {cleaned}");
-                    report.error = Some(match report.error.take() {
-                        Some(e) => format!("{e}; {note}"),
-                        None => note,
-                    });
-                }
-            }
-            report
+    let mut report = match outcome {
+        Some(report) => report,
+        None => {
+            let mut r = failed_report(path, Some(&scenario), "the run did not wind down in time after it was stopped".into());
+            r.steps = std::mem::take(&mut *done.lock().unwrap_or_else(|p| p.into_inner()));
+            r.interrupted = stop.reason();
+            r
         }
-        Err(stop) => {
-            let cleaned = backend.teardown().await;
-            let why = match stop {
-                Stop::Interrupted => "interrupted (Ctrl-C)".to_string(),
-                Stop::WallLimit(d) => format!("stopped after the wall-time limit of {}s", d.as_secs()),
-            };
-            failed_report(path, Some(&scenario), format!("{why}; cleanup: {cleaned}"))
+    };
+    if cfg.keep && report.interrupted.is_none() {
+        backend.keep();
+    } else {
+        let cleaned = backend.teardown().await;
+        if !cleaned.errors.is_empty() || !cleaned.clusters_left.is_empty() || report.interrupted.is_some() {
+            let note = format!("teardown: {cleaned}");
+            report.error = Some(match report.error.take() {
+                Some(e) => format!("{e}; {note}"),
+                None => note,
+            });
         }
     }
+    report
 }
 
 /// Run one scenario file on a runtime of its own (on a fresh thread, so that it may be called from

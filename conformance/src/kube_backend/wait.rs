@@ -13,6 +13,8 @@ use std::time::Duration;
 /// Wait until `p` holds or `timeout_ms` (scenario time) passes.
 pub(super) async fn wait(backend: &mut KubeBackend, p: &Predicate, timeout_ms: u64) -> Result<WaitResult, BackendError> {
     let clock = backend.clock;
+    let stop = backend.stop.clone();
+    let stopping = move || stop.as_ref().is_some_and(capi_scenarios::StopFlag::is_stopped);
     let tick = Duration::from_secs(1);
     let container_poll = backend.opts.container_poll;
     let sync_timeout = backend.opts.sync_timeout;
@@ -95,6 +97,10 @@ pub(super) async fn wait(backend: &mut KubeBackend, p: &Predicate, timeout_ms: u
             }
         }
         let now = tokio::time::Instant::now();
+        if stopping() {
+            // The run is being stopped: the wait ends here with what it saw last.
+            return Ok(WaitResult { eval, elapsed_ms: clock.scaled(start.elapsed()) });
+        }
         if now >= deadline {
             if !eval.holds {
                 // The caches may lag: the last word goes to a fresh read.

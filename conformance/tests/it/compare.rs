@@ -163,6 +163,7 @@ fn report_of(name: &str, outcome: Outcome) -> RunReport {
         error: None,
         describe: None,
         timeline: None,
+        interrupted: None,
     }
 }
 

@@ -45,6 +45,7 @@ pub fn passing() -> RunReport {
         error: None,
         describe: None,
         timeline: None,
+        interrupted: None,
     }
 }
 
@@ -91,6 +92,7 @@ pub fn failing() -> RunReport {
         error: None,
         describe: None,
         timeline: None,
+        interrupted: None,
     }
 }
 

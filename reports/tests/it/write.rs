@@ -91,9 +91,15 @@ fn a_sink_dropped_on_an_error_path_still_leaves_every_report() {
     assert!(run(&dir).is_err());
     assert_eq!(files(&dir), [JUNIT_XML, REPORTS_JSONL, SUMMARY_MD, "timelines/node-dies-machine-quoted-single-pipe-sim-seed7.html"]);
     let junit = parse(&fs::read_to_string(dir.join(JUNIT_XML)).unwrap());
-    assert_eq!((junit.attr("tests"), junit.attr("failures")), ("2", "1"));
+    // The two runs, and one error case: the batch never finished, so it cannot read as passed.
+    assert_eq!((junit.attr("tests"), junit.attr("failures"), junit.attr("errors")), ("3", "1", "1"));
     assert_eq!(junit.one("testsuite").all("testcase").nth(1).unwrap().attr("time"), "0.250", "wall time kept");
-    assert!(fs::read_to_string(dir.join(SUMMARY_MD)).unwrap().contains("**1 of 2 scenarios failed**"));
+    let incomplete = junit.one("testsuite").all("testcase").nth(2).unwrap();
+    assert_eq!(incomplete.attr("name"), "Sink: run incomplete");
+    assert_eq!(incomplete.one("error").attr("type"), "Unfinished");
+    let summary = fs::read_to_string(dir.join(SUMMARY_MD)).unwrap();
+    assert!(summary.contains("**INCOMPLETE. The run did not finish"), "{summary}");
+    assert!(summary.contains("| **failed** |"), "{summary}");
     // reports.jsonl has the reports in full (objects too), the sink's memory need not.
     let merged = merge_files([dir.join(REPORTS_JSONL)]).unwrap();
     assert_eq!(merged.reports.len(), 2);
@@ -106,8 +112,11 @@ fn a_sink_leaves_valid_empty_files_before_any_report_and_lists_what_it_wrote() {
     let tmp = tempfile::tempdir().unwrap();
     let sink = ReportSink::create(tmp.path(), "Sink").unwrap();
     assert!(sink.is_empty());
+    // Before any report, and until `finish`, the files say the batch has not finished: a run killed
+    // now leaves an error for CI, not an empty (green) suite.
     let junit = parse(&fs::read_to_string(tmp.path().join(JUNIT_XML)).unwrap());
-    assert_eq!(junit.attr("tests"), "0");
+    assert_eq!((junit.attr("tests"), junit.attr("errors")), ("1", "1"));
+    assert!(!fs::read_to_string(tmp.path().join(SUMMARY_MD)).unwrap().contains("No scenario was run."));
     assert_eq!(fs::read_to_string(tmp.path().join(REPORTS_JSONL)).unwrap(), "");
     let mut sink = sink;
     sink.push(fixtures::errored(), None).unwrap();
@@ -115,4 +124,24 @@ fn a_sink_leaves_valid_empty_files_before_any_report_and_lists_what_it_wrote() {
     assert_eq!(written, [REPORTS_JSONL, JUNIT_XML, SUMMARY_MD].map(|f| tmp.path().join(f)));
     let junit = parse(&fs::read_to_string(tmp.path().join(JUNIT_XML)).unwrap());
     assert_eq!((junit.attr("tests"), junit.attr("errors")), ("1", "1"));
+}
+
+#[test]
+fn an_interrupted_batch_says_so_and_never_reads_as_passed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut sink = ReportSink::create(tmp.path(), "Sink").unwrap();
+    sink.expect_runs(20);
+    for _ in 0..9 {
+        sink.push(fixtures::passing(), None).unwrap();
+    }
+    sink.interrupt("interrupted by SIGTERM").unwrap();
+    sink.finish().unwrap();
+    let junit = parse(&fs::read_to_string(tmp.path().join(JUNIT_XML)).unwrap());
+    assert_eq!((junit.attr("tests"), junit.attr("failures"), junit.attr("errors")), ("10", "0", "1"));
+    let error = junit.one("testsuite").all("testcase").last().unwrap().one("error");
+    assert_eq!(error.attr("type"), "Interrupted");
+    assert_eq!(error.attr("message"), "The run was interrupted (interrupted by SIGTERM) after 9 of 20 scenarios.");
+    let summary = fs::read_to_string(tmp.path().join(SUMMARY_MD)).unwrap();
+    assert!(!summary.contains("passed.") && !summary.contains("All 9"), "{summary}");
+    assert!(summary.contains("**INCOMPLETE. The run was interrupted (interrupted by SIGTERM) after 9 of 20 scenarios.**"), "{summary}");
 }

@@ -149,6 +149,8 @@ pub struct Sim {
     pub timeline: Option<timeline::TimelineRecorder>,
     /// Who is writing now (for invariants that judge a controller's own actions).
     actor: String,
+    /// Raised from outside (a signal, a wall-time limit) to stop processing events; see [`Sim::halted`].
+    interrupt: Option<capi_scenarios::StopFlag>,
 }
 
 impl Sim {
@@ -175,6 +177,7 @@ impl Sim {
             invariants: crate::invariants::Invariants::default(),
             timeline: None,
             actor: String::new(),
+            interrupt: None,
         }
     }
 
@@ -201,6 +204,18 @@ impl Sim {
     /// Whether the event budget is used up.
     pub fn out_of_events(&self) -> bool {
         self.events >= self.max_events
+    }
+
+    /// Stop processing events once `flag` is raised (the run is being interrupted from outside).
+    /// Determinism is unaffected up to the point the flag is raised; an interrupted run's trace ends
+    /// there and is reported as interrupted, never compared.
+    pub fn set_interrupt(&mut self, flag: capi_scenarios::StopFlag) {
+        self.interrupt = Some(flag);
+    }
+
+    /// Whether event processing must stop: the event budget is used up or the run is interrupted.
+    pub fn halted(&self) -> bool {
+        self.out_of_events() || self.interrupt.as_ref().is_some_and(capi_scenarios::StopFlag::is_stopped)
     }
 
     /// Add a management cluster as `clusterctl init` sets it up; returns its index.
@@ -278,7 +293,7 @@ impl Sim {
 
     /// Process every event up to time `t`, then set the clock to `t`.
     pub fn run_until(&mut self, t: u64) {
-        while self.next_event_at().is_some_and(|a| a <= t) && !self.out_of_events() {
+        while self.next_event_at().is_some_and(|a| a <= t) && !self.halted() {
             self.step();
         }
         self.now = self.now.max(t);
@@ -296,7 +311,7 @@ impl Sim {
         let mut seen = self.version;
         loop {
             match self.next_event_at() {
-                Some(at) if at <= deadline && !self.out_of_events() => {
+                Some(at) if at <= deadline && !self.halted() => {
                     self.step();
                     let instant_over = self.next_event_at() != Some(self.now);
                     if instant_over && self.version != seen {

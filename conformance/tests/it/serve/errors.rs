@@ -38,11 +38,50 @@ fn dechunk(mut raw: &str) -> String {
     }
 }
 
+/// Where requests go, the authority to trust, and the bearer token they carry (`None`: no
+/// `Authorization` header).
+#[derive(Clone, Copy)]
+struct Api<'a> {
+    addr: SocketAddr,
+    ca_pem: &'a str,
+    token: Option<&'a str>,
+}
+
+impl<'a> Api<'a> {
+    fn of(s: &'a super::Served) -> Self {
+        Api { addr: s.server.addr(), ca_pem: s.server.ca_pem(), token: Some(s.server.token()) }
+    }
+}
+
+/// A TLS connection to the server, trusting only its serving authority.
+async fn connect(api: Api<'_>) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
+    use rustls::pki_types::pem::PemObject as _;
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(rustls::pki_types::CertificateDer::from_pem_slice(api.ca_pem.as_bytes()).unwrap()).unwrap();
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let tcp = tokio::net::TcpStream::connect(api.addr).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    tokio_rustls::TlsConnector::from(std::sync::Arc::new(config)).connect(name, tcp).await.unwrap()
+}
+
 /// One request on a fresh connection (`Connection: close`); reads until the server closes or
 /// `limit` passes (watch streams).
-async fn http(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: &str, limit: Duration) -> Resp {
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+async fn http(api: Api<'_>, method: &str, path: &str, headers: &[(&str, &str)], body: &str, limit: Duration) -> Resp {
+    let addr = api.addr;
+    let mut s = connect(api).await;
+    let has_host = headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host"));
+    let mut req = format!("{method} {path} HTTP/1.1\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    if !has_host {
+        req.push_str(&format!("Host: {addr}\r\n"));
+    }
+    if let Some(t) = api.token {
+        req.push_str(&format!("Authorization: Bearer {t}\r\n"));
+    }
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
     }
@@ -70,7 +109,7 @@ const JSON: (&str, &str) = ("Content-Type", "application/json");
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_errors_are_shaped_like_the_api_server() {
     let s = serve(|o| o.speed = 0.0).await;
-    let a = s.server.addr();
+    let a = Api::of(&s);
 
     let r = http(a, "GET", &format!("{CLUSTERS}/nope"), &[], "", SEC).await;
     assert_eq!(r.code, 404);
@@ -146,7 +185,7 @@ async fn url_quirks_discovery_and_watch_resumption() {
         o.history_limit = 3;
     })
     .await;
-    let a = s.server.addr();
+    let a = Api::of(&s);
 
     // kube-rs quirks: a leading `&`, a bare `?`, no Accept header.
     let r = http(a, "GET", "/apis/cluster.x-k8s.io/v1beta2/clusters?&limit=500", &[], "", SEC).await;
@@ -216,4 +255,44 @@ async fn url_quirks_discovery_and_watch_resumption() {
     assert_eq!(r.json()["kind"], "Table");
     assert_eq!(r.json()["rows"].as_array().unwrap().len(), 6);
     s.server.shutdown().await.unwrap();
+}
+
+/// The served API is not open to whoever reaches the port: a token from the kubeconfig, no browser
+/// (Origin) requests, no foreign Host names (DNS rebinding), and only the API server's media types.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn strangers_and_browsers_are_refused() {
+    let s = serve(|o| o.speed = 0.0).await;
+    let ok = Api::of(&s);
+    let anonymous = Api { token: None, ..ok };
+    let wrong = Api { token: Some("not-the-token"), ..ok };
+    let cm = r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"pwned"}}"#;
+
+    let r = http(anonymous, "POST", CMS, &[JSON], cm, SEC).await;
+    assert_eq!((r.code, r.json()["reason"].clone()), (401, json!("Unauthorized")), "{}", r.body);
+    assert_eq!(http(wrong, "GET", CMS, &[], "", SEC).await.code, 401);
+    assert_eq!(http(anonymous, "GET", "/workloads/default/c1/api/v1/nodes", &[], "", SEC).await.code, 401);
+    // What a web page can send: a "simple" text/plain POST with its Origin, even with a guessed token.
+    let r = http(ok, "POST", CMS, &[("Content-Type", "text/plain"), ("Origin", "http://evil.example")], cm, SEC).await;
+    assert_eq!(r.code, 403, "{}", r.body);
+    // A DNS-rebinding page reaches the port under its own name.
+    assert_eq!(http(ok, "GET", CMS, &[("Host", "evil.example:6443")], "", SEC).await.code, 403);
+    // With the token, a body the API server does not decode is refused before it is read.
+    assert_eq!(http(ok, "POST", CMS, &[("Content-Type", "text/plain")], cm, SEC).await.code, 415);
+    // Nothing got in.
+    let list = http(ok, "GET", CMS, &[], "", SEC).await.json();
+    assert!(list["items"].as_array().unwrap().iter().all(|i| i["metadata"]["name"] != "pwned"), "{list}");
+    // Health and version stay public, as on a real API server.
+    assert_eq!(http(anonymous, "GET", "/readyz", &[], "", SEC).await.code, 200);
+    assert_eq!(http(anonymous, "GET", "/version", &[], "", SEC).await.code, 200);
+    // Plain HTTP gets no answer: the server speaks TLS only.
+    let mut plain = tokio::net::TcpStream::connect(ok.addr).await.unwrap();
+    plain.write_all(format!("GET {CMS} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", ok.addr).as_bytes()).await.unwrap();
+    let mut buf = Vec::new();
+    let _ = tokio::time::timeout(SEC, plain.read_to_end(&mut buf)).await;
+    assert!(!String::from_utf8_lossy(&buf).contains("ConfigMapList"), "plain HTTP must not be served");
+    // The token is the one in the kubeconfig written for the user, and it changes with every start.
+    let text = std::fs::read_to_string(&s.kubeconfig).unwrap();
+    assert!(text.contains(&format!("token: {}", s.server.token())), "{text}");
+    let other = serve(|o| o.speed = 0.0).await;
+    assert_ne!(other.server.token(), s.server.token());
 }

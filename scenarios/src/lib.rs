@@ -9,6 +9,7 @@ pub mod backend;
 pub mod duration;
 pub mod error;
 pub mod keyed;
+pub mod limits;
 pub mod lines;
 pub mod manifest;
 pub mod model;

@@ -51,17 +51,64 @@ struct RawMeta {
     rest: Map<String, Value>,
 }
 
+/// Read a manifest file (bounded: see [`crate::limits`]).
+pub fn read(path: &Path) -> Result<String> {
+    crate::limits::read_text(path, crate::limits::MAX_MANIFEST_BYTES, "manifest")
+}
+
 /// Read a manifest file, substitute variables, parse every document.
 pub fn load_file(path: &Path, vars: &Vars) -> Result<Vec<ManifestObject>> {
-    let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read { path: path.to_path_buf(), source })?;
-    parse_text(&text, path, 0, vars)
+    parse_text(&read(path)?, path, 0, vars)
+}
+
+/// The variable the e2e test framework replaces with a CNI manifest (see [`cni_resources`]).
+pub const CNI_RESOURCES_VAR: &str = "CNI_RESOURCES";
+
+/// The text transformation Cluster API's e2e framework applies to its templates before clusterctl
+/// renders them (`test/framework/clusterctl/repository.go:
+/// RegisterClusterResourceSetConfigMapTransformation`): the literal `data: ${CNI_RESOURCES}` becomes
+/// a ConfigMap `data.resources` block holding the CNI manifest, each of its lines indented four
+/// spaces. `None` when the text has no such line.
+pub fn cni_resources(text: &str, cni_manifest: &str) -> Option<String> {
+    let old = format!("data: ${{{CNI_RESOURCES_VAR}}}");
+    if !text.contains(&old) {
+        return None;
+    }
+    let mut new = String::from("data:\n  resources: |\n");
+    for l in cni_manifest.split('\n') {
+        new.push_str("    ");
+        new.push_str(l);
+        new.push('\n');
+    }
+    Some(text.replace(&old, &new))
 }
 
 /// Substitute variables in `text` and parse its documents. `line_offset` is added to every line number
 /// (for manifests embedded in a scenario file).
+///
+/// Values are substituted as clusterctl does, as text (a value may be a flow list such as
+/// `["10.0.0.0/16"]`), but a value may not hold a line break: that would add keys or whole objects
+/// to the manifest.
 pub fn parse_text(text: &str, file: &Path, line_offset: usize, vars: &Vars) -> Result<Vec<ManifestObject>> {
-    let text = vars::substitute(text, vars)
-        .map_err(|u| ScenarioError::UndefinedVariable { location: Location::new(file, u.line + line_offset, u.column), name: u.name })?;
+    for (name, _) in vars::references(text) {
+        if vars.get(&name).is_some_and(|v| v.contains('\n') || v.contains('\r')) {
+            let at = text.find(&format!("${{{name}")).or_else(|| text.find(&name)).unwrap_or(0);
+            let (line, column) = vars::line_col(text, at);
+            return Err(ScenarioError::invalid(
+                Location::new(file, line + line_offset, column),
+                format!("the value of `${{{name}}}` has a line break; in a manifest a variable's value must be one line (it would add keys or objects)"),
+            ));
+        }
+    }
+    let text = vars::substitute(text, vars).map_err(|e| {
+        let (line, column) = e.position();
+        let location = Location::new(file, line + line_offset, column);
+        match e {
+            vars::SubstError::Undefined { name, .. } => ScenarioError::UndefinedVariable { location, name },
+            vars::SubstError::TooLarge { what, .. } => ScenarioError::invalid(location, format!("variable substitution too large: {what}")),
+        }
+    })?;
+    crate::limits::check_yaml_shape(&text, file, line_offset)?;
     let mut out = Vec::new();
     for (index, (chunk_line, chunk)) in split_documents(&text).into_iter().enumerate() {
         let offset = line_offset + chunk_line - 1;
@@ -73,10 +120,30 @@ pub fn parse_text(text: &str, file: &Path, line_offset: usize, vars: &Vars) -> R
         }
         let first_content = chunk.lines().position(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#')).unwrap_or(0);
         let origin = Location::new(file, offset + first_content + 1, 1);
+        if !value.is_object() {
+            let what = match &value {
+                Value::String(_) => "a string",
+                Value::Array(_) => "a list",
+                Value::Number(_) => "a number",
+                Value::Bool(_) => "a boolean",
+                _ => "not a map",
+            };
+            return Err(ScenarioError::invalid(
+                origin,
+                format!(
+                    "manifest document {} is {what}, not a Kubernetes object (a map with `apiVersion`, `kind` and `metadata`)",
+                    index + 1
+                ),
+            ));
+        }
         let raw: RawObject = serde_json::from_value(value).map_err(|e| {
             ScenarioError::invalid(
                 origin.clone(),
-                format!("manifest document {}: {e}; every object needs `apiVersion`, `kind` and `metadata.name`", index + 1),
+                format!(
+                    "manifest document {}: {}; every object needs `apiVersion`, `kind` and `metadata.name`",
+                    index + 1,
+                    crate::limits::without_values(&e.to_string())
+                ),
             )
         })?;
         if raw.metadata.name.as_deref().unwrap_or("").is_empty() && raw.metadata.generate_name.as_deref().unwrap_or("").is_empty() {
@@ -157,6 +224,36 @@ mod tests {
             err.to_string(),
             "m.yaml:11:1: manifest document 1: missing field `kind`; every object needs `apiVersion`, `kind` and `metadata.name`"
         );
+    }
+
+    #[test]
+    fn documents_that_are_not_objects_are_refused_without_echo() {
+        let err = parse_text("root:x:0:0:root:/root:/bin/bash\n", Path::new("passwd"), 0, &Vars::new()).unwrap_err().to_string();
+        assert!(!err.contains("/bin/bash"), "{err}");
+        let err = parse_text("secret-line-here\n", Path::new("m.yaml"), 0, &Vars::new()).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "m.yaml:1:1: manifest document 1 is a string, not a Kubernetes object (a map with `apiVersion`, `kind` and `metadata`)"
+        );
+        let err =
+            parse_text("apiVersion: v1\nkind: [x]\nmetadata: {name: a}\n", Path::new("m.yaml"), 0, &Vars::new()).unwrap_err().to_string();
+        assert!(err.contains("invalid type: sequence, expected a string"), "{err}");
+    }
+
+    #[test]
+    fn values_with_line_breaks_cannot_add_objects() {
+        let mut v = Vars::new();
+        v.insert("NAME".into(), "a\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: injected}".into());
+        let err = parse_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ${NAME}}\n", Path::new("m.yaml"), 0, &v).unwrap_err();
+        assert!(err.to_string().starts_with("m.yaml:3:18: the value of `${NAME}` has a line break"), "{err}");
+    }
+
+    #[test]
+    fn the_e2e_cni_transformation() {
+        let text = "kind: ConfigMap\ndata: ${CNI_RESOURCES}\n";
+        let out = cni_resources(text, "a: 1\nb: 2").unwrap();
+        assert_eq!(out, "kind: ConfigMap\ndata:\n  resources: |\n    a: 1\n    b: 2\n\n");
+        assert!(cni_resources("data: {}", "x").is_none());
     }
 
     #[test]

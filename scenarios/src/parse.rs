@@ -55,54 +55,56 @@ struct RawScenario {
 
 /// Load and check a scenario file.
 pub fn load(path: &Path, opts: &LoadOptions) -> Result<Scenario> {
-    let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read { path: path.to_path_buf(), source })?;
+    let text = crate::limits::read_text(path, crate::limits::MAX_SCENARIO_BYTES, "scenario")?;
     load_text(&text, path, opts)
 }
 
 /// Load a scenario from text (as if read from `path`).
+///
+/// Variables are values, never YAML: the file is first parsed with every `${...}` masked (same
+/// positions), its `vars:` are resolved in order (a definition may use the variables defined before
+/// it, and the command line's), and after substitution every value must still be the one value it
+/// was, so a variable cannot add keys, steps or documents, nor cut a value short.
 pub fn load_text(text: &str, path: &Path, opts: &LoadOptions) -> Result<Scenario> {
-    // Pass 1: the variables, before anything is substituted.
-    let first: serde_yaml::Value = serde_yaml::from_str(&vars::mask(text)).map_err(|e| yaml_error(path, &e, 0))?;
+    // Pass 1: the shape of the file and the variables, before anything is substituted.
+    let masked = vars::mask(text);
+    crate::limits::check_yaml_shape(&masked.text, path, 0)?;
+    let first: serde_yaml::Value = serde_yaml::from_str(&masked.text).map_err(|e| yaml_error(path, &e, 0))?;
     if !first.is_mapping() {
         return Err(ScenarioError::invalid(
             Location::new(path, 1, 1),
             "a scenario is a map with `name`, `description`, `seed`, `vars` and `steps`",
         ));
     }
-    let mut vars = Vars::new();
-    if let Some(v) = first.get("vars") {
-        let map =
-            v.as_mapping().ok_or_else(|| ScenarioError::invalid(line_of_key(text, path, "vars"), "`vars` must be a map of NAME: value"))?;
-        for (k, v) in map {
-            let key =
-                k.as_str().ok_or_else(|| ScenarioError::invalid(line_of_key(text, path, "vars"), "variable names must be strings"))?;
-            let value = scalar_text(v).ok_or_else(|| {
-                ScenarioError::invalid(line_of_key(text, path, key), format!("variable `{key}` must be a string, number or boolean"))
-            })?;
-            vars.insert(key.to_string(), value);
-        }
-    }
-    for (k, v) in &opts.vars {
-        vars.insert(k.clone(), v.clone());
-    }
+    let vars = resolve_vars(text, path, &masked, &first, &opts.vars)?;
 
-    // Pass 2: substitute, then the schema.
+    // Pass 2: substitute, check that every value kept its place, then the schema.
     let mut subst_vars = vars.clone();
     subst_vars.insert(INDEX_VAR.to_string(), format!("${{{INDEX_VAR}}}"));
-    let substituted = vars::substitute(text, &subst_vars)
-        .map_err(|u| ScenarioError::UndefinedVariable { location: Location::new(path, u.line, u.column), name: u.name })?;
+    // References inside inline manifests stay masked here: those are substituted once, per apply,
+    // with the apply's own variables (`restore_inline_manifests`).
+    let in_manifests = manifest_references(&first, &masked);
+    let substituted = masked.substitute_outside(text, &subst_vars, &in_manifests).map_err(|e| subst_error(path, e, 0))?;
+    check_values_kept_their_place(text, path, &masked, &first, &substituted, &subst_vars)?;
     let raw: RawScenario = serde_yaml::from_str(&substituted).map_err(|e| yaml_error(path, &e, 0))?;
-    let lines = step_lines(&substituted);
+    // Positions come from the masked text, which has the original's lines and columns.
+    let lines = step_lines(&masked.text);
 
     let fixtures = opts.fixtures_dir.clone().or_else(|| find_fixtures(path));
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let ctx = ResolveCtx { scenario: path, base: &base, fixtures: fixtures.as_deref(), vars: &vars };
 
+    let masked_steps = first.get("steps").and_then(serde_yaml::Value::as_sequence);
     let mut steps = Vec::with_capacity(raw.steps.len());
     for (i, mut step) in raw.steps.into_iter().enumerate() {
         let at = lines.get(i).copied().unwrap_or(StepLines { line: 1, column: 1, manifest_line: None });
         let here = Location::new(path, at.line, at.column);
         check_step(&step, &here)?;
+        // Inline manifests are substituted once, with the apply's own variables, from what was
+        // written (not from the scenario-level substitution), so `$${X}` stays `${X}`.
+        if let Some(m) = masked_steps.and_then(|s| s.get(i)) {
+            restore_inline_manifests(&mut step, m, &masked);
+        }
         resolve_step(&mut step, &ctx, &at)?;
         steps.push(StepEntry { line: at.line, step });
     }
@@ -128,6 +130,216 @@ pub fn load_text(text: &str, path: &Path, opts: &LoadOptions) -> Result<Scenario
         steps,
         path: path.to_path_buf(),
     })
+}
+
+/// One variable's value may be at most 1 MiB.
+const VAR_LIMITS: vars::Limits = vars::Limits { max_output_bytes: 1 << 20, max_depth: vars::LIMITS.max_depth };
+
+/// The variables in effect: the scenario's `vars:` in order, each substituted with those before it
+/// (and the command line's), then the command line's on top.
+fn resolve_vars(text: &str, path: &Path, masked: &vars::Masked, first: &serde_yaml::Value, cli: &Vars) -> Result<Vars> {
+    let mut vars = Vars::new();
+    if let Some(v) = first.get("vars") {
+        let map =
+            v.as_mapping().ok_or_else(|| ScenarioError::invalid(line_of_key(text, path, "vars"), "`vars` must be a map of NAME: value"))?;
+        for (k, v) in map {
+            let key =
+                k.as_str().ok_or_else(|| ScenarioError::invalid(line_of_key(text, path, "vars"), "variable names must be strings"))?;
+            let key = masked.unmask(key).into_owned();
+            if let Some(given) = cli.get(&key) {
+                vars.insert(key, given.clone());
+                continue;
+            }
+            let raw = scalar_text(v).ok_or_else(|| {
+                ScenarioError::invalid(line_of_key(text, path, &key), format!("variable `{key}` must be a string, number or boolean"))
+            })?;
+            let written = masked.unmask(&raw).into_owned();
+            let mut known = vars.clone();
+            for (k, v) in cli {
+                known.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+            let value = vars::substitute_with(&written, &known, VAR_LIMITS).map_err(|e| match e {
+                vars::SubstError::Undefined { name, .. } => ScenarioError::invalid(
+                    reference_location(text, path, masked, &raw),
+                    format!("variable `{key}` uses `${{{name}}}`, which is not defined before it (a definition may use the variables above it and those given with --var)"),
+                ),
+                other => subst_error(path, other, 0),
+            })?;
+            vars.insert(key, value);
+        }
+    }
+    for (k, v) in cli {
+        vars.insert(k.clone(), v.clone());
+    }
+    Ok(vars)
+}
+
+/// Where the first reference of a value parsed from the masked text is written.
+fn reference_location(text: &str, path: &Path, masked: &vars::Masked, value: &str) -> Location {
+    match masked.first_reference(value) {
+        Some((_, at)) => {
+            let (line, column) = vars::line_col(text, at);
+            Location::new(path, line, column)
+        }
+        None => Location::new(path, 1, 1),
+    }
+}
+
+fn subst_error(path: &Path, e: vars::SubstError, line_offset: usize) -> ScenarioError {
+    let (line, column) = e.position();
+    let location = Location::new(path, line + line_offset, column);
+    match e {
+        vars::SubstError::Undefined { name, .. } => ScenarioError::UndefinedVariable { location, name },
+        vars::SubstError::TooLarge { what, .. } => ScenarioError::invalid(location, format!("variable substitution too large: {what}")),
+    }
+}
+
+/// After substitution, every value of the file must be the value it was with its references
+/// replaced, of the same shape: a variable's value is text inside one value, never YAML structure.
+fn check_values_kept_their_place(
+    text: &str,
+    path: &Path,
+    masked: &vars::Masked,
+    first: &serde_yaml::Value,
+    substituted: &str,
+    vars: &Vars,
+) -> Result<()> {
+    let explain = |reference: Option<(&str, usize)>, what: &str| {
+        let (location, name) = match reference {
+            Some((r, at)) => {
+                let (line, column) = vars::line_col(text, at);
+                (Location::new(path, line, column), r.to_string())
+            }
+            None => (Location::new(path, 1, 1), "a variable".to_string()),
+        };
+        ScenarioError::invalid(
+            location,
+            format!(
+                "the value of `{name}` {what}: a variable's value is substituted as text inside one YAML value and cannot add keys, list items or steps (line breaks, `: `, ` #`, quotes and brackets in a value change the YAML around it)"
+            ),
+        )
+    };
+    let second: serde_yaml::Value = match serde_yaml::from_str(substituted) {
+        Ok(v) => v,
+        Err(e) => {
+            // The masked text parsed, so a value broke it: blame the last reference at or before
+            // the error's line.
+            let line = e.location().map_or(usize::MAX, |l| l.line());
+            let culprit = masked.references().filter(|(_, at)| vars::line_col(text, *at).0 <= line).last();
+            return Err(explain(culprit, "makes the file invalid YAML"));
+        }
+    };
+    match same_shape(first, &second, masked, vars) {
+        None => Ok(()),
+        Some(at) => Err(explain(at.and_then(|s| masked.first_reference(&s)), "changes the file's structure")),
+    }
+}
+
+/// `None` when `b` is `a` with its references substituted; else `Some` of the first masked value
+/// (holding the reference to blame) where they part, `Some(None)` when no reference is to blame.
+fn same_shape(a: &serde_yaml::Value, b: &serde_yaml::Value, masked: &vars::Masked, vars: &Vars) -> Option<Option<String>> {
+    use serde_yaml::Value as Y;
+    let scalar_of = |v: &Y| -> Option<String> {
+        match v {
+            Y::String(s) => Some(s.clone()),
+            Y::Number(n) => Some(n.to_string()),
+            Y::Bool(x) => Some(x.to_string()),
+            Y::Null => Some(String::new()),
+            _ => None,
+        }
+    };
+    if a == b {
+        return None;
+    }
+    match (a, b) {
+        (Y::Mapping(x), Y::Mapping(y)) => {
+            if x.len() != y.len() {
+                let blame = x.iter().flat_map(|(k, v)| [k, v]).filter_map(scalar_of).find(|s| vars::Masked::holds_reference(s));
+                return Some(blame);
+            }
+            for ((ka, va), (kb, vb)) in x.iter().zip(y.iter()) {
+                if let Some(d) = same_shape(ka, kb, masked, vars).or_else(|| same_shape(va, vb, masked, vars)) {
+                    return Some(d);
+                }
+            }
+            None
+        }
+        (Y::Sequence(x), Y::Sequence(y)) => {
+            if x.len() != y.len() {
+                return Some(x.iter().filter_map(scalar_of).find(|s| vars::Masked::holds_reference(s)));
+            }
+            x.iter().zip(y).find_map(|(p, q)| same_shape(p, q, masked, vars))
+        }
+        (Y::Tagged(x), Y::Tagged(y)) if x.tag == y.tag => same_shape(&x.value, &y.value, masked, vars),
+        // A value with references or `$$` escapes: what substitution makes of it.
+        (Y::String(s), other) if s.contains('$') || vars::Masked::holds_reference(s) => {
+            let want = vars::substitute(&masked.unmask(s), vars).ok()?;
+            let kept = match other {
+                Y::String(t) => *t == want,
+                Y::Mapping(_) | Y::Sequence(_) | Y::Tagged(_) => false,
+                // A plain scalar the YAML resolver typed: the substituted text must read as it.
+                scalar => serde_yaml::from_str::<Y>(&want).ok().as_ref() == Some(scalar),
+            };
+            (!kept).then(|| Some(s.clone()))
+        }
+        _ => Some(None),
+    }
+}
+
+/// The indices of the references written inside inline manifests (`apply: { manifest: ... }`, also
+/// under `denied`/`warned`).
+fn manifest_references(first: &serde_yaml::Value, masked: &vars::Masked) -> std::collections::BTreeSet<usize> {
+    fn walk(v: &serde_yaml::Value, masked: &vars::Masked, out: &mut std::collections::BTreeSet<usize>) {
+        match v {
+            serde_yaml::Value::Mapping(m) => {
+                for (k, x) in m {
+                    match (k.as_str(), x) {
+                        (Some("manifest"), serde_yaml::Value::String(s)) => out.extend(masked.reference_indices(s)),
+                        _ => walk(x, masked, out),
+                    }
+                }
+            }
+            serde_yaml::Value::Sequence(s) => s.iter().for_each(|x| walk(x, masked, out)),
+            serde_yaml::Value::Tagged(t) => walk(&t.value, masked, out),
+            _ => {}
+        }
+    }
+    let mut out = std::collections::BTreeSet::new();
+    if let Some(steps) = first.get("steps") {
+        walk(steps, masked, &mut out);
+    }
+    out
+}
+
+/// Put back the inline manifests of an `apply` (and of `denied`/`warned` applies) as written,
+/// references unsubstituted, from the masked parse of the step.
+fn restore_inline_manifests(step: &mut Step, masked_step: &serde_yaml::Value, masked: &vars::Masked) {
+    let original = |m: &serde_yaml::Value| m.get("manifest").and_then(serde_yaml::Value::as_str).map(|s| masked.unmask(s).into_owned());
+    match step {
+        Step::Apply(a) if a.manifest.is_some() => {
+            if let Some(text) = masked_step.get("apply").and_then(original) {
+                a.manifest = Some(text);
+            }
+        }
+        Step::Expect(e) => {
+            let items: Vec<&serde_yaml::Value> = match masked_step.get("expect") {
+                Some(serde_yaml::Value::Sequence(v)) => v.iter().collect(),
+                Some(v) => vec![v],
+                None => vec![],
+            };
+            for (p, m) in e.0.iter_mut().zip(items) {
+                let key = if matches!(p, Predicate::Denied(_)) { "denied" } else { "warned" };
+                if let Predicate::Denied(w) | Predicate::Warned(w) = p {
+                    if let (Some(a), Some(text)) = (w.apply.as_mut(), m.get(key).and_then(|d| d.get("apply")).and_then(original)) {
+                        if a.manifest.is_some() {
+                            a.manifest = Some(text);
+                        }
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
 }
 
 fn yaml_error(path: &Path, e: &serde_yaml::Error, offset: usize) -> ScenarioError {
@@ -179,6 +391,7 @@ fn check_step(step: &Step, here: &Location) -> Result<()> {
         Step::Fault(f) if f.when.as_ref().is_some_and(Predicate::has_write_expectation) => {
             bad("`fault: { when: ... }` cannot use `denied`/`warned`")
         }
+        Step::Expect(e) if e.0.is_empty() => bad("`expect` needs at least one predicate"),
         Step::Expect(e) => {
             for p in &e.0 {
                 match p {
@@ -199,6 +412,10 @@ fn check_step(step: &Step, here: &Location) -> Result<()> {
         Step::Scale(s) if s.machine_deployment.is_some() && s.machine_pool.is_some() => {
             bad("`scale` takes `machine-deployment` or `machine-pool`, not both")
         }
+        Step::Scale(s) if u64::from(s.replicas) > crate::limits::MAX_REPLICAS => Err(ScenarioError::invalid(
+            here.clone(),
+            format!("`replicas` is {}; the API server takes 0 to {} (int32)", s.replicas, crate::limits::MAX_REPLICAS),
+        )),
         _ => Ok(()),
     }
 }
@@ -246,26 +463,41 @@ fn resolve_apply(a: &mut ApplyStep, ctx: &ResolveCtx<'_>, at: &StepLines) -> Res
     if copies == 0 {
         return Err(ScenarioError::invalid(here, "`repeat` must be at least 1"));
     }
+    if copies > crate::limits::MAX_REPEAT {
+        return Err(ScenarioError::invalid(
+            here,
+            format!("`repeat` is {copies}; at most {} copies are allowed", crate::limits::MAX_REPEAT),
+        ));
+    }
     let mut objects: Vec<ManifestObject> = Vec::new();
     for i in 1..=copies {
         let mut v = vars.clone();
         if a.repeat.is_some() {
-            v.insert(INDEX_VAR.to_string(), i.to_string());
-            // Variables given to this apply may themselves use ${INDEX}.
-            for (k, val) in vars.iter() {
-                if val.contains("${") {
-                    let s =
-                        vars::substitute(val, &v).map_err(|u| ScenarioError::UndefinedVariable { location: here.clone(), name: u.name })?;
-                    v.insert(k.clone(), s);
+            // `${INDEX}` is the copy's number, also inside the values given to this apply.
+            let index = i.to_string();
+            for (_, val) in v.iter_mut() {
+                if val.contains("${INDEX}") {
+                    *val = val.replace("${INDEX}", &index);
                 }
             }
+            v.insert(INDEX_VAR.to_string(), index);
         }
         let mut batch = if let Some(file) = &a.file {
             let path = if file.is_absolute() { file.clone() } else { ctx.base.join(file) };
-            manifest::load_file(&path, &v)?
+            // A file that cannot be read is the step's error: say where the step is.
+            let text = manifest::read(&path).map_err(|e| match e {
+                ScenarioError::Read { path, source } => {
+                    ScenarioError::invalid(here.clone(), format!("cannot read the manifest {}: {}", path.display(), io_reason(&source)))
+                }
+                ScenarioError::Invalid { location, message } if location.line == 1 && location.column == 1 && location.file == path => {
+                    ScenarioError::invalid(here.clone(), format!("{}: {message}", path.display()))
+                }
+                other => other,
+            })?;
+            manifest::parse_text(&with_e2e_cni(&text, &v, ctx, &here)?, &path, 0, &v)?
         } else if let Some(text) = &a.manifest {
             let line = at.manifest_line.unwrap_or(at.line);
-            manifest::parse_text(text, ctx.scenario, line - 1, &v)?
+            manifest::parse_text(&with_e2e_cni(text, &v, ctx, &here)?, ctx.scenario, line - 1, &v)?
         } else {
             let flavor = a.flavor.as_deref().unwrap_or_default();
             let version = a.provider_version.as_deref().unwrap_or(DEFAULT_PROVIDER_VERSION);
@@ -274,9 +506,48 @@ fn resolve_apply(a: &mut ApplyStep, ctx: &ResolveCtx<'_>, at: &StepLines) -> Res
         // A ClusterClass (and its templates) appended by several copies is applied once.
         batch.retain(|o| !objects.iter().any(|p| p.value == o.value));
         objects.extend(batch);
+        if objects.len() > crate::limits::MAX_OBJECTS_PER_APPLY {
+            return Err(ScenarioError::invalid(
+                here,
+                format!("this apply makes more than {} objects; split it or lower `repeat`", crate::limits::MAX_OBJECTS_PER_APPLY),
+            ));
+        }
     }
     a.objects = objects;
     Ok(())
+}
+
+/// Why a file could not be read, in words (without the OS error number).
+fn io_reason(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file".into(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        _ => {
+            let s = e.to_string();
+            s.split(" (os error").next().unwrap_or(&s).to_string()
+        }
+    }
+}
+
+/// Cluster API's e2e templates carry `data: ${CNI_RESOURCES}`, which its test framework replaces with
+/// the CNI manifest before rendering ([`manifest::cni_resources`]). When the variable is not set, do
+/// the same with the manifest the `CNI` variable names (as in the e2e configuration; relative to the
+/// scenario), or with `fixtures/cni/kindnet.yaml`.
+fn with_e2e_cni<'t>(text: &'t str, vars: &Vars, ctx: &ResolveCtx<'_>, here: &Location) -> Result<std::borrow::Cow<'t, str>> {
+    if vars.contains_key(manifest::CNI_RESOURCES_VAR) || !text.contains(manifest::CNI_RESOURCES_VAR) {
+        return Ok(std::borrow::Cow::Borrowed(text));
+    }
+    let path = match vars.get("CNI") {
+        Some(p) if Path::new(p).is_absolute() => PathBuf::from(p),
+        Some(p) => ctx.base.join(p),
+        None => match ctx.fixtures {
+            Some(f) => f.join("cni").join("kindnet.yaml"),
+            None => return Ok(std::borrow::Cow::Borrowed(text)),
+        },
+    };
+    let cni = manifest::read(&path)
+        .map_err(|e| ScenarioError::invalid(here.clone(), format!("the CNI manifest for `${{CNI_RESOURCES}}`: {e}")))?;
+    Ok(manifest::cni_resources(text, &cni).map_or(std::borrow::Cow::Borrowed(text), std::borrow::Cow::Owned))
 }
 
 /// `clusterctl generate cluster $CLUSTER_NAME --flavor <flavor>`: render the provider's

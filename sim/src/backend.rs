@@ -136,7 +136,8 @@ pub fn load_timing(spec: &str, scenario: &Path, fixtures: Option<&Path>) -> Resu
             .ok_or("cannot find fixtures/ for the timing profile")?;
         dir.join("timing").join(format!("{spec}.yaml"))
     };
-    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let text = capi_scenarios::limits::read_text(&path, capi_scenarios::limits::MAX_MANIFEST_BYTES, "timing profile")
+        .map_err(|e| e.to_string())?;
     // Profiles parsed once per process, by content (a swarm loads the same one for every seed);
     // only looked up, never iterated.
     static PARSED: std::sync::Mutex<Option<std::collections::HashMap<String, Timing>>> = std::sync::Mutex::new(None); // determinism-ok: looked up by content, never iterated

@@ -6,6 +6,7 @@
 
 pub mod apply;
 pub mod backend;
+pub mod check;
 pub mod clusterctl;
 pub mod engine;
 pub mod faults;

@@ -331,7 +331,18 @@ fn check(paths: &[PathBuf]) -> Result<ExitCode> {
     let mut bad = 0;
     for f in files {
         match load(&f, &vars, None) {
-            Ok(s) => println!("ok   {} ({} steps)", f.display(), s.steps.len()),
+            Ok(s) => {
+                let fixtures = capi_scenarios::parse::find_fixtures(&f);
+                let problems = capi_sim::check::check(&s, fixtures.as_deref());
+                if problems.is_empty() {
+                    println!("ok   {} ({} steps)", f.display(), s.steps.len());
+                } else {
+                    bad += 1;
+                    for p in problems {
+                        println!("FAIL {p}");
+                    }
+                }
+            }
             Err(e) => {
                 bad += 1;
                 println!("FAIL {e}");

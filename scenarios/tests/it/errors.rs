@@ -51,7 +51,7 @@ fn message(text: &str) -> String {
 )]
 #[case::missing_manifest_file(
     "name: x\nsteps:\n  - apply: { file: nope.yaml }\n",
-    "nope.yaml: cannot read file: No such file or directory (os error 2)"
+    "broken.yaml:3:5: cannot read the manifest nope.yaml: no such file"
 )]
 #[case::manifest_without_kind(
     "name: x\nsteps:\n  - apply:\n      manifest: |\n        apiVersion: v1\n        metadata: { name: a }\n",

@@ -64,6 +64,8 @@ impl Default for Timing {
 impl Timing {
     /// Parse a profile.
     pub fn parse(text: &str) -> Result<Timing, String> {
-        serde_yaml::from_str(text).map_err(|e| format!("invalid timing profile: {e}"))
+        // The message names the position but never repeats the file's values.
+        serde_yaml::from_str(text)
+            .map_err(|e| format!("invalid timing profile: {}", capi_scenarios::limits::without_values(&e.to_string())))
     }
 }

@@ -223,6 +223,10 @@ pub fn outcome(sim: &Sim) -> Outcome {
             if o.kind == Kind::Namespace && crate::store::INITIAL_NAMESPACES.contains(&o.name()) {
                 continue;
             }
+            // Events are the outcome's own list, not objects whose state it compares.
+            if o.kind == Kind::Event {
+                continue;
+            }
             objects.push(ObjectSummary::from_value(&m.name, &o.to_json()));
         }
     }

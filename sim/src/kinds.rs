@@ -35,6 +35,7 @@ pub enum Kind {
     DevMachineTemplate,
     DevMachinePool,
     DevMachinePoolTemplate,
+    Event,
 }
 
 /// What the API server knows about a kind (what discovery serves).
@@ -106,6 +107,7 @@ kinds! {
     DevMachineTemplate, INFRA, V1B2, "devmachinetemplates", "devmachinetemplate", true, [], false;
     DevMachinePool, INFRA, V1B2, "devmachinepools", "devmachinepool", true, [], true;
     DevMachinePoolTemplate, INFRA, V1B2, "devmachinepooltemplates", "devmachinepooltemplate", true, [], false;
+    Event, "", "v1", "events", "event", true, ["ev"], false;
 }
 
 impl Kind {

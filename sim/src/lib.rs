@@ -9,6 +9,7 @@ pub mod backend;
 pub mod check;
 pub mod clusterctl;
 pub mod engine;
+pub mod events;
 pub mod faults;
 pub mod features;
 pub mod invariants;

@@ -109,8 +109,14 @@ pub fn move_objects(sim: &mut Sim, from: usize, to: usize, ns: &str) -> Result<S
     let t = sim.now() + 2_000;
     sim.run_until(t);
     // Snapshot the namespace after pausing.
-    let objects: Vec<Arc<Object>> =
-        sim.mgmt[from].api.store.objects().iter().filter(|o| &*o.meta.namespace == ns && o.kind.info().namespaced).cloned().collect();
+    let objects: Vec<Arc<Object>> = sim.mgmt[from]
+        .api
+        .store
+        .objects()
+        .iter()
+        .filter(|o| &*o.meta.namespace == ns && o.kind.info().namespaced && o.kind != Kind::Event)
+        .cloned()
+        .collect();
     let order = move_order(&objects);
     // The namespace in the target.
     if ns != "default" && sim.mgmt[to].api.store.get(&ObjKey::new(Kind::Namespace, "", ns)).is_none() {

@@ -87,7 +87,12 @@ impl Reconciler for ClusterReconciler {
             let s2 = Scope::read(ctx, &cluster);
             let status = compute_status(ctx, &cluster, &s2, &s, topology);
             let now = ctx.now;
-            ctx.patch_status(key, |o| apply_status(o, status, now))?;
+            let phase = status.phase.clone();
+            let written = ctx.patch_status(key, |o| apply_status(o, status, now))?;
+            // cluster_controller_status.go: updateStatus records the phase it moved to.
+            if cluster.str_at("/status/phase") != Some(phase.as_str()) {
+                ctx.event_normal(&written, &phase, format!("Cluster {} is {phase}", cluster.name()));
+            }
         }
         result
     }
@@ -172,7 +177,12 @@ impl ClusterReconciler {
                         }
                     })?;
                     if !was {
-                        ctx.note("event InfrastructureReady");
+                        // cluster_controller_phases.go: reconcileInfrastructure.
+                        ctx.event_normal(
+                            cluster,
+                            "InfrastructureReady",
+                            format!("Cluster {} InfrastructureProvisioned is now True", cluster.name()),
+                        );
                     }
                 }
             }
@@ -186,6 +196,12 @@ impl ClusterReconciler {
                     && !cluster.bool_at("/status/initialization/controlPlaneInitialized")
                 {
                     ctx.patch_status(&key, |o| o.set("/status/initialization/controlPlaneInitialized", json!(true)))?;
+                    // cluster_controller_phases.go: reconcileControlPlane.
+                    ctx.event_normal(
+                        cluster,
+                        "ControlPlaneInitialized",
+                        format!("Cluster {} ControlPlaneInitialized is now True", cluster.name()),
+                    );
                 }
                 if !endpoint_valid(cluster) {
                     if let Some(ep) = cp
@@ -270,7 +286,8 @@ impl ClusterReconciler {
         }
         s.deleting_reason = "DeletionCompleted".into();
         ctx.remove_finalizer(cluster, FINALIZER)?;
-        ctx.note("event Deleted");
+        // cluster_controller.go: reconcileDelete, once the finalizer is gone.
+        ctx.event_normal(cluster, "Deleted", format!("Cluster {} has been deleted", cluster.name()));
         Ok(Action::DONE)
     }
 }

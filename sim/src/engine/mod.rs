@@ -519,12 +519,31 @@ impl Sim {
         let mgr = &mut mgmt.managers[g];
         let mgr_name = mgr.name;
         let (result, spent, notes, crashed, name) = {
-            let Manager { cache, controllers, .. } = mgr;
+            let Manager { cache, controllers, recorder, .. } = mgr;
             let slot = &mut controllers[c];
             let mut ctx = Ctx::new(now, cache, &mut mgmt.api, &mut self.world, &mut slot.names, &self.mutants, &mgmt.name);
             ctx.crash_after_writes = crash_after;
             let result = slot.reconciler.reconcile(&mut ctx, &key);
-            (result, ctx.spent_ms, ctx.notes, ctx.crashed, slot.reconciler.name())
+            let name = slot.reconciler.name();
+            let (spent, mut notes, crashed, events) = (ctx.spent_ms, ctx.notes, ctx.crashed, ctx.events);
+            // The recorder writes what the reconcile recorded (client-go's broadcaster does it right
+            // after), named for the controller as `GetEventRecorderFor` names it.
+            if !events.is_empty() {
+                let component = format!("{name}-controller");
+                for ev in &events {
+                    let done = recorder.record(&mut mgmt.api, now, &component, ev);
+                    notes.push(format!(
+                        "event {} {} {}/{}: {} ({})",
+                        ev.type_.as_str(),
+                        ev.reason,
+                        ev.object.kind.name(),
+                        ev.object.name,
+                        ev.message,
+                        done.describe()
+                    ));
+                }
+            }
+            (result, spent, notes, crashed, name)
         };
         let reconcile_ms = self.world.timing.reconcile_ms;
         let mgr = &mut self.mgmt[m].managers[g];

@@ -32,6 +32,7 @@ pub struct Ctx<'a> {
     pub(crate) names: &'a mut ChaCha8Rng,
     pub(crate) spent_ms: u64,
     pub(crate) notes: Vec<String>,
+    pub(crate) events: Vec<crate::events::Recorded>,
     pub(crate) writes: u32,
     /// Abort after this many writes (controller-crash fault).
     pub(crate) crash_after_writes: Option<u32>,
@@ -58,6 +59,7 @@ impl<'a> Ctx<'a> {
             names,
             spent_ms: 0,
             notes: Vec::new(),
+            events: Vec::new(),
             writes: 0,
             crash_after_writes: None,
             crashed: false,
@@ -239,5 +241,21 @@ impl<'a> Ctx<'a> {
     /// A note for the trace.
     pub fn note(&mut self, msg: impl Into<String>) {
         self.notes.push(msg.into());
+    }
+
+    /// Record a Kubernetes Event about `obj`, where upstream calls `recorder.Event`/`Eventf`: the
+    /// manager's recorder writes it after the reconcile ([`crate::events`]).
+    pub fn event(&mut self, obj: &Object, type_: crate::events::EventType, reason: &str, message: impl Into<String>) {
+        self.events.push(crate::events::Recorded::about(obj, type_, reason, message.into()));
+    }
+
+    /// [`Ctx::event`] of type Normal.
+    pub fn event_normal(&mut self, obj: &Object, reason: &str, message: impl Into<String>) {
+        self.event(obj, crate::events::EventType::Normal, reason, message);
+    }
+
+    /// [`Ctx::event`] of type Warning.
+    pub fn event_warning(&mut self, obj: &Object, reason: &str, message: impl Into<String>) {
+        self.event(obj, crate::events::EventType::Warning, reason, message);
     }
 }

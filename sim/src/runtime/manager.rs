@@ -121,6 +121,9 @@ pub struct Manager {
     pub dropped: u64,
     /// The watch is broken: change events are lost until the reflector relists.
     pub watch_broken: bool,
+    /// The manager's event recorder (one broadcaster and correlator per manager, as in
+    /// controller-runtime).
+    pub recorder: crate::events::Recorder,
 }
 
 impl Manager {
@@ -165,6 +168,7 @@ impl Manager {
             drop_probability: 0.0,
             dropped: 0,
             watch_broken: false,
+            recorder: crate::events::Recorder::default(),
         }
     }
 

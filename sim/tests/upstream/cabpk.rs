@@ -1,0 +1,1 @@
+//! The kubeadm bootstrap provider (CABPK): `bootstrap/kubeadm/internal/controllers/*_test.go`.

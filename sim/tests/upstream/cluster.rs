@@ -1,0 +1,1 @@
+//! The Cluster controller: `core/reconcilers/cluster/*_test.go`.

@@ -1,0 +1,1 @@
+//! clusterctl: `cmd/clusterctl/client/cluster/mover_test.go` and friends.

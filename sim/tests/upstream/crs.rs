@@ -1,0 +1,1 @@
+//! ClusterResourceSet: `core/reconcilers/clusterresourceset/*_test.go`.

@@ -1,0 +1,1 @@
+//! KubeadmControlPlane: `controlplane/kubeadm/internal/**/*_test.go`.

@@ -1,0 +1,1 @@
+//! The Machine controller: `core/reconcilers/machine/**/*_test.go` (drain included).

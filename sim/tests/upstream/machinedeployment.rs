@@ -1,0 +1,1 @@
+//! The MachineDeployment controller: `core/reconcilers/machinedeployment/**/*_test.go`.

@@ -1,0 +1,1 @@
+//! The MachinePool controller: `core/reconcilers/machinepool/*_test.go`.

@@ -1,0 +1,1 @@
+//! The MachineSet controller: `core/reconcilers/machineset/*_test.go`.

@@ -1,0 +1,1 @@
+//! MachineHealthCheck: `core/reconcilers/machinehealthcheck/*_test.go`.

@@ -1,0 +1,1 @@
+//! ClusterClass and managed topologies: `core/reconcilers/{clusterclass,topology}/**/*_test.go`.

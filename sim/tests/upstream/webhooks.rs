@@ -1,0 +1,1 @@
+//! Admission webhooks of CAPI, KCP, CABPK and CAPD: `**/webhooks/**/*_test.go`.

@@ -229,7 +229,10 @@ impl ReportSink {
         let appended = self.jsonl.write_all(line.as_bytes()).map_err(|source| Error::Write { path: self.jsonl_path.clone(), source });
         let timeline = write_timeline(&self.dir, &report);
         // Keep the report for the aggregates even when a file above could not be written.
-        self.runs.push((RunReport { objects: Vec::new(), containers: Vec::new(), timeline: None, ..report }, wall_time));
+        self.runs.push((
+            RunReport { objects: Vec::new(), containers: Vec::new(), recorded_events: Vec::new(), timeline: None, ..report },
+            wall_time,
+        ));
         appended?;
         if let Some(p) = timeline? {
             if !self.timelines.contains(&p) {

@@ -24,11 +24,30 @@ pub struct ObjectRef {
     pub name: String,
     /// Management cluster (the first when `None`).
     pub management: Option<String>,
+    /// The workload cluster the object lives in (`None`: the management cluster).
+    pub workload: Option<String>,
 }
 
 impl fmt::Display for ObjectRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.kind, self.name)
+        write!(f, "{}/{}", self.kind, self.name)?;
+        if let Some(w) = &self.workload {
+            write!(f, " in workload cluster {w}")?;
+        }
+        Ok(())
+    }
+}
+
+impl ObjectRef {
+    /// The reference to an object a target selected.
+    pub fn of(target: &Target, r: &dyn crate::predicate::Resource) -> Self {
+        ObjectRef {
+            kind: r.kind().to_string(),
+            namespace: r.namespace().to_string(),
+            name: r.name().to_string(),
+            management: target.management.clone(),
+            workload: target.workload.clone(),
+        }
     }
 }
 

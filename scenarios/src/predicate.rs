@@ -2,7 +2,7 @@
 //! host): pure functions of a snapshot, evaluated the same way by the simulator (after every event)
 //! and by the conformance backend (from its watch cache, until a deadline).
 
-use crate::target::{FieldPath, Quantifier, Target};
+use crate::target::{FieldPath, Pick, Quantifier, Target};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::borrow::Cow;
@@ -54,6 +54,35 @@ crate::keyed_enum!(Predicate, "a predicate: exists, gone, field, condition, phas
 });
 
 impl Predicate {
+    /// Call `f` with every target the predicate reads (and those of the writes it expects).
+    pub fn for_each_target(&self, f: &mut dyn FnMut(&Target)) {
+        match self {
+            Predicate::Exists(t) | Predicate::Gone(t) => f(t),
+            Predicate::Field(x) => f(&x.target),
+            Predicate::Condition(x) => f(&x.target),
+            Predicate::Phase(x) => f(&x.target),
+            Predicate::Count(x) => f(&x.target),
+            Predicate::Containers(_) => {}
+            Predicate::All(v) | Predicate::Any(v) => v.iter().for_each(|q| q.for_each_target(f)),
+            Predicate::Not(q) => q.for_each_target(f),
+            Predicate::Denied(w) | Predicate::Warned(w) => {
+                if let Some(p) = &w.patch {
+                    f(&p.target);
+                }
+                if let Some(d) = &w.delete {
+                    f(&d.target);
+                }
+            }
+        }
+    }
+
+    /// Whether the predicate reads inside a workload cluster.
+    pub fn reads_workload(&self) -> bool {
+        let mut found = false;
+        self.for_each_target(&mut |t| found |= t.workload.is_some());
+        found
+    }
+
     /// Whether this predicate (or one nested in it) is a write expectation, which only `expect` accepts.
     pub fn has_write_expectation(&self) -> bool {
         match self {
@@ -101,7 +130,7 @@ pub struct ConditionPredicate {
     pub message: Option<String>,
 }
 
-fn de_condition_status<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+pub(crate) fn de_condition_status<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     let v = Value::deserialize(d)?;
     let s = match &v {
         Value::Bool(true) => "True".to_string(),
@@ -276,6 +305,12 @@ pub trait ClusterView {
 pub trait WorldView {
     /// The management cluster of that name (the first one for `None`).
     fn management(&self, name: Option<&str>) -> Result<&dyn ClusterView, String>;
+    /// The objects inside a workload cluster of that management cluster, as its API server shows
+    /// them (Nodes, Pods, ConfigMaps, ...); an error when it cannot be reached or the backend does not
+    /// read workload clusters.
+    fn workload(&self, _management: Option<&str>, cluster: &str) -> Result<&dyn ClusterView, String> {
+        Err(format!("this backend cannot read inside the workload cluster `{cluster}`"))
+    }
     /// Containers of the Docker host that the backend may look at.
     fn containers(&self) -> Vec<ContainerInfo>;
     /// The names under which this world reports writes of `kind`'s objects in that management
@@ -302,7 +337,7 @@ impl Resource for Value {
         self.pointer("/metadata/labels")?.get(key)?.as_str()
     }
     fn field(&self, path: &FieldPath) -> Option<Cow<'_, Value>> {
-        path.lookup(self).map(Cow::Borrowed)
+        path.lookup(self)
     }
 }
 
@@ -321,9 +356,19 @@ impl Eval {
     }
 }
 
-/// Resolve a target to objects, in name order.
+/// The objects of a target's cluster: the management cluster's, or a workload cluster's.
+fn view_of<'a>(world: &'a dyn WorldView, t: &Target) -> Result<&'a dyn ClusterView, String> {
+    match &t.workload {
+        Some(cluster) => world.workload(t.management.as_deref(), cluster),
+        None => world.management(t.management.as_deref()),
+    }
+}
+
+/// Resolve a target to objects: in name order, or in creation order (`creationTimestamp`, then name)
+/// when it picks `oldest` or `newest`; narrowed to the one it picks (`first`, `last`, `oldest`,
+/// `newest`), all of them otherwise.
 pub fn select<'a>(world: &'a dyn WorldView, t: &Target) -> Result<Vec<&'a dyn Resource>, String> {
-    let view = world.management(t.management.as_deref())?;
+    let view = view_of(world, t)?;
     let mut found: Vec<&dyn Resource> = match &t.name {
         Some(name) => view.get(&t.kind, t.namespace(), name)?.into_iter().collect(),
         None => view.list(&t.kind, Some(t.namespace()), &t.label_selector())?,
@@ -335,16 +380,38 @@ pub fn select<'a>(world: &'a dyn WorldView, t: &Target) -> Result<Vec<&'a dyn Re
     if let Some(p) = &t.name_prefix {
         found.retain(|r| r.name().starts_with(p.as_str()));
     }
-    found.sort_by(|a, b| a.name().cmp(b.name()));
+    if let Some(f) = &t.filter {
+        found.retain(|r| f.holds(*r));
+    }
+    match t.pick {
+        Some(Pick::Oldest | Pick::Newest) => found.sort_by_cached_key(|r| (object::created(*r), r.name().to_string())),
+        _ => found.sort_by(|a, b| a.name().cmp(b.name())),
+    }
+    match t.pick {
+        Some(Pick::First | Pick::Oldest) => found.truncate(1),
+        Some(Pick::Last | Pick::Newest) => {
+            let n = found.len();
+            found.drain(..n.saturating_sub(1));
+        }
+        Some(Pick::All) | None => {}
+    }
     Ok(found)
 }
 
 /// Whether `r` (read by the target's kind, namespace and its own name) is among what [`select`]
-/// returns for `t`.
+/// returns for `t`, for targets whose selection is decided object by object (see [`per_object_selection`]).
 fn selects(t: &Target, r: &dyn Resource) -> bool {
     t.name.as_deref().is_none_or(|n| n == r.name())
         && t.label_selector().matches(|k| r.label(k))
         && t.name_prefix.as_deref().is_none_or(|p| r.name().starts_with(p))
+        && t.filter.as_ref().is_none_or(|f| f.holds(r))
+}
+
+/// Whether an object's membership in a target's selection depends on that object alone (not on
+/// which others exist, as `pick: newest` does), and it lives in the management cluster, whose writes
+/// the backend reports: only then can a wait follow the selection from the writes.
+fn per_object_selection(t: &Target) -> bool {
+    t.pick.is_none_or(|p| !p.narrows()) && t.workload.is_none()
 }
 
 /// Evaluate a predicate.
@@ -392,31 +459,23 @@ fn evaluate_inner(p: &Predicate, world: &dyn WorldView, detail: bool, w: Option<
             let b = c.bounds();
             Eval::new(b.admits(n), format!("{}: {n} found, want {}", c.target, b.describe()))
         }
-        Predicate::Phase(ph) => {
-            let phase_of =
-                |r: &dyn Resource| -> String { r.field(phase_path()).and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default() };
-            per_object(
-                world,
-                &ph.target,
-                detail,
-                w,
-                |r| r.field(phase_path()).is_some_and(|v| v.as_str() == Some(ph.is.as_str())),
-                |r| {
-                    let phase = phase_of(r);
-                    (format!("{}/{} phase is {}", r.kind(), r.name(), if phase.is_empty() { "<none>" } else { &phase }), ph.is.clone())
-                },
-            )?
-        }
+        Predicate::Phase(ph) => per_object(
+            world,
+            &ph.target,
+            detail,
+            w,
+            |r| object::phase_of(r).as_deref() == Some(ph.is.as_str()),
+            |r| {
+                let phase = object::phase_of(r).unwrap_or_default();
+                (format!("{}/{} phase is {}", r.kind(), r.name(), if phase.is_empty() { "<none>" } else { &phase }), ph.is.clone())
+            },
+        )?,
         Predicate::Field(f) => per_object(
             world,
             &f.target,
             detail,
             w,
-            |r| {
-                let v = r.field(&f.path);
-                f.equals.as_ref().is_none_or(|want| v.as_deref().is_some_and(|v| json_equal(v, want)))
-                    && f.exists.is_none_or(|e| v.is_some() == e)
-            },
+            |r| object::field_ok(r, &f.path, f.equals.as_ref(), f.exists),
             |r| {
                 // Values of secret fields are shown as redaction markers (see `redact`), the expected
                 // value too, so that the two can still be compared by their markers.
@@ -431,60 +490,33 @@ fn evaluate_inner(p: &Predicate, world: &dyn WorldView, detail: bool, w: Option<
                 (format!("{}/{} {} = {seen}", r.kind(), r.name(), f.path), want)
             },
         )?,
-        Predicate::Condition(c) => {
-            let find = |r: &dyn Resource| -> (String, String, String) {
-                let conds = r.field(conditions_path());
-                let cond = conds
-                    .as_deref()
-                    .and_then(Value::as_array)
-                    .and_then(|a| a.iter().find(|x| x.get("type").and_then(Value::as_str) == Some(c.type_.as_str())));
-                match cond {
-                    Some(x) => (
-                        x.get("status").and_then(Value::as_str).unwrap_or("").to_string(),
-                        x.get("reason").and_then(Value::as_str).unwrap_or("").to_string(),
-                        x.get("message").and_then(Value::as_str).unwrap_or("").to_string(),
-                    ),
-                    None => ("<absent>".to_string(), String::new(), String::new()),
+        Predicate::Condition(c) => per_object(
+            world,
+            &c.target,
+            detail,
+            w,
+            |r| object::condition_ok(r, &c.type_, &c.status, c.reason.as_deref(), c.message.as_deref()),
+            |r| {
+                let (status, reason, message) =
+                    object::condition_of(r, &c.type_).unwrap_or_else(|| ("<absent>".into(), String::new(), String::new()));
+                let ok = object::condition_ok(r, &c.type_, &c.status, c.reason.as_deref(), c.message.as_deref());
+                let mut seen = format!("{}/{} {}={status}", r.kind(), r.name(), c.type_);
+                if !reason.is_empty() {
+                    seen.push_str(&format!(" ({reason})"));
                 }
-            };
-            per_object(
-                world,
-                &c.target,
-                detail,
-                w,
-                |r| {
-                    let conds = r.field(conditions_path());
-                    let cond = conds
-                        .as_deref()
-                        .and_then(Value::as_array)
-                        .and_then(|a| a.iter().find(|x| x.get("type").and_then(Value::as_str) == Some(c.type_.as_str())));
-                    cond.is_some_and(|x| {
-                        let g = |k: &str| x.get(k).and_then(Value::as_str).unwrap_or("");
-                        g("status") == c.status
-                            && c.reason.as_ref().is_none_or(|w| g("reason") == w)
-                            && c.message.as_ref().is_none_or(|w| g("message").contains(w.as_str()))
-                    })
-                },
-                |r| {
-                    let (status, reason, message) = find(r);
-                    let ok = status == c.status
-                        && c.reason.as_ref().is_none_or(|w| &reason == w)
-                        && c.message.as_ref().is_none_or(|w| message.contains(w.as_str()));
-                    let mut seen = format!("{}/{} {}={status}", r.kind(), r.name(), c.type_);
-                    if !reason.is_empty() {
-                        seen.push_str(&format!(" ({reason})"));
-                    }
-                    if !message.is_empty() && !ok {
-                        seen.push_str(&format!(": {}", message.lines().next().unwrap_or("")));
-                    }
-                    let mut want = c.status.clone();
-                    if let Some(r) = &c.reason {
-                        want.push_str(&format!(" ({r})"));
-                    }
-                    (seen, want)
-                },
-            )?
-        }
+                if !message.is_empty() && !ok {
+                    seen.push_str(&format!(": {}", crate::redact::text(message.lines().next().unwrap_or(""))));
+                }
+                let mut want = c.status.clone();
+                if let Some(r) = &c.reason {
+                    want.push_str(&format!(" ({r})"));
+                }
+                if let Some(m) = &c.message {
+                    want.push_str(&format!(" with a message containing {m:?}"));
+                }
+                (seen, want)
+            },
+        )?,
         Predicate::Containers(q) => {
             let all = world.containers();
             let matching: Vec<&ContainerInfo> = all.iter().filter(|c| q.selects(c)).collect();
@@ -554,25 +586,15 @@ fn describe_container_query(q: &ContainerPredicate) -> String {
     }
 }
 
-fn phase_path() -> &'static FieldPath {
-    static P: std::sync::OnceLock<FieldPath> = std::sync::OnceLock::new();
-    P.get_or_init(|| FieldPath::parse("status.phase").expect("static path"))
-}
-
 /// How many objects `t` selects, through the witnesses' tracked selection when they follow changes.
 fn selected_count(world: &dyn WorldView, t: &Target, w: Option<&Witnesses>) -> Result<usize, String> {
-    match w {
+    match w.filter(|_| per_object_selection(t)) {
         Some(w) => match w.with_tracked(world, t, None, |tr| tr.selected.len())? {
             Some(n) => Ok(n),
             None => Ok(select(world, t)?.len()),
         },
         None => Ok(select(world, t)?.len()),
     }
-}
-
-fn conditions_path() -> &'static FieldPath {
-    static P: std::sync::OnceLock<FieldPath> = std::sync::OnceLock::new();
-    P.get_or_init(|| FieldPath::parse("status.conditions").expect("static path"))
 }
 
 /// Apply a per-object check with the target's quantifier; `describe` gives (what was seen, what was
@@ -592,6 +614,7 @@ fn per_object(
     };
     let decided = target.quantifier == Quantifier::Any;
     let slot = target as *const Target as usize;
+    let witnesses = witnesses.filter(|_| per_object_selection(target));
     if let Some(w) = witnesses.filter(|_| !detail) {
         let tracked = w.with_tracked(world, target, Some(&decides), |t| match (t.selected.is_empty(), t.deciders.is_empty()) {
             (true, _) => Eval::new(false, format!("{target}: no such object")),
@@ -652,7 +675,9 @@ pub fn json_equal(a: &Value, b: &Value) -> bool {
     }
 }
 
+mod object;
 mod witnesses;
+pub use object::{ConditionCheck, FieldCheck, ObjectCheck, PhaseCheck};
 pub use witnesses::{ChangeKey, Witnesses};
 
 #[cfg(test)]

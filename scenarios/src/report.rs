@@ -2,7 +2,7 @@
 //! counters, violations, faults, final objects and containers). This is what `--json` prints and what
 //! the report writers turn into JUnit, summaries and timelines.
 
-use crate::outcome::{ObjectSummary, Outcome};
+use crate::outcome::{EventSummary, ObjectSummary, Outcome};
 use crate::predicate::ContainerInfo;
 use serde::{Deserialize, Serialize};
 
@@ -34,6 +34,13 @@ pub struct RunReport {
     pub objects: Vec<ObjectSummary>,
     /// Final containers.
     pub containers: Vec<ContainerInfo>,
+    /// Kubernetes Events about the scenario's objects, oldest first (outcome schema 2: the outcome's
+    /// `events`; this report's `events` counts the backend's processed events).
+    #[serde(default)]
+    pub recorded_events: Vec<EventSummary>,
+    /// The schema of the outcome this report carries (`objects`, `containers`, `events`): 2.
+    #[serde(default)]
+    pub schema: u32,
     /// Invariant violations.
     pub violations: Vec<Violation>,
     /// Faults injected.
@@ -56,7 +63,12 @@ pub struct RunReport {
 impl RunReport {
     /// The final state as an [`Outcome`].
     pub fn outcome(&self) -> Outcome {
-        Outcome { objects: self.objects.clone(), containers: self.containers.clone() }
+        Outcome {
+            schema: if self.schema == 0 { 1 } else { self.schema },
+            objects: self.objects.clone(),
+            containers: self.containers.clone(),
+            events: self.recorded_events.clone(),
+        }
     }
 
     /// The first failed (or interrupted) step, if any.

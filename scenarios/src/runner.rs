@@ -193,8 +193,10 @@ pub async fn run<B: Backend>(backend: &mut B, scenario: &Scenario, opts: &RunOpt
             report.violations = facts.violations;
             report.violations.extend(liveness_violation);
             report.faults = facts.faults;
+            report.schema = facts.outcome.schema;
             report.objects = facts.outcome.objects;
             report.containers = facts.outcome.containers;
+            report.recorded_events = facts.outcome.events;
             report.timeline = facts.timeline.map(|mut t| {
                 for s in &report.steps {
                     if s.status != StepStatus::Skipped {
@@ -390,10 +392,11 @@ async fn resolve_for_action<B: Backend>(backend: &mut B, t: &Target) -> Result<V
     }
     match t.pick {
         Some(Pick::All) => Ok(found),
-        Some(Pick::First) => Ok(found.into_iter().take(1).collect()),
-        Some(Pick::Last) => Ok(found.into_iter().last().into_iter().collect()),
+        // The backend's selection already narrowed to the picked object (see `predicate::select`).
+        Some(Pick::First | Pick::Oldest) => Ok(found.into_iter().take(1).collect()),
+        Some(Pick::Last | Pick::Newest) => Ok(found.into_iter().last().into_iter().collect()),
         None if found.len() == 1 => Ok(found),
-        None => Err(format!("{t} matches {} objects ({}); add `pick: first|last|all`", found.len(), names(&found))),
+        None => Err(format!("{t} matches {} objects ({}); add `pick: first|last|oldest|newest|all`", found.len(), names(&found))),
     }
 }
 

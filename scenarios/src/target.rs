@@ -38,9 +38,14 @@ pub struct Target {
     pub quantifier: Quantifier,
     /// Management cluster to read or act on (the first one when omitted).
     pub management: Option<String>,
+    /// Objects inside this workload cluster (read and acted on through its API, as
+    /// `kubectl --kubeconfig <cluster>.kubeconfig` would) instead of the management cluster's.
+    pub workload: Option<String>,
+    /// A check every selected object must pass (`where: { field: {...} }`).
+    pub filter: Option<Box<crate::predicate::ObjectCheck>>,
 }
 
-/// Which of several matching objects an action takes.
+/// Which of several matching objects a step or predicate takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Pick {
@@ -50,6 +55,17 @@ pub enum Pick {
     Last,
     /// Every matching object.
     All,
+    /// The one created first (`creationTimestamp`, then name).
+    Oldest,
+    /// The one created last (`creationTimestamp`, then name).
+    Newest,
+}
+
+impl Pick {
+    /// Whether it narrows a selection to one object.
+    pub fn narrows(self) -> bool {
+        !matches!(self, Pick::All)
+    }
 }
 
 /// How a predicate over several objects combines them.
@@ -121,6 +137,15 @@ impl fmt::Display for Target {
         if let Some(p) = &self.name_prefix {
             extras.push(format!("name^={p}"));
         }
+        if let Some(w) = &self.workload {
+            extras.push(format!("in workload {w}"));
+        }
+        if self.filter.is_some() {
+            extras.push("where ...".to_string());
+        }
+        if let Some(p) = self.pick.filter(|p| p.narrows()) {
+            extras.push(format!("pick {}", serde_json::to_value(p).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()));
+        }
         if !extras.is_empty() {
             write!(f, "[{}]", extras.join(" "))?;
         }
@@ -134,7 +159,7 @@ impl<'de> Deserialize<'de> for Target {
         impl<'de> Visitor<'de> for V {
             type Value = Target;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a target: `Kind/name`, `Kind`, or a map with `kind` and optional `name`, `namespace`, `cluster`, `control-plane`, `selector`, `name-prefix`, `pick`, `match`, `management`")
+                f.write_str("a target: `Kind/name`, `Kind`, or a map with `kind` and optional `name`, `namespace`, `cluster`, `control-plane`, `selector`, `name-prefix`, `pick`, `match`, `management`, `workload`, `where`")
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Target, E> {
                 Target::parse_short(v).map_err(E::custom)
@@ -157,6 +182,8 @@ impl<'de> Deserialize<'de> for Target {
                         "pick" => t.pick = Some(map.next_value()?),
                         "match" => t.quantifier = map.next_value()?,
                         "management" => t.management = Some(map.next_value()?),
+                        "workload" => t.workload = Some(map.next_value()?),
+                        "where" => t.filter = Some(Box::new(map.next_value()?)),
                         other => {
                             return Err(de::Error::unknown_field(
                                 other,
@@ -171,17 +198,19 @@ impl<'de> Deserialize<'de> for Target {
                                     "pick",
                                     "match",
                                     "management",
+                                    "workload",
+                                    "where",
                                 ],
                             ))
                         }
                     }
                 }
                 t.kind = kind.ok_or_else(|| de::Error::missing_field("kind"))?;
-                if let Some(name) = t.name.clone() {
-                    if t.kind.contains('/') {
-                        return Err(de::Error::custom(format!("`kind` must be a bare Kind, got `{}`", t.kind)));
-                    }
-                    let _ = name;
+                if t.name.is_some() && t.kind.contains('/') {
+                    return Err(de::Error::custom(format!("`kind` must be a bare Kind, got `{}`", t.kind)));
+                }
+                if t.workload.is_some() && t.management.is_some() {
+                    return Err(de::Error::custom("a target takes `workload` or `management`, not both"));
                 }
                 Ok(t)
             }
@@ -190,13 +219,26 @@ impl<'de> Deserialize<'de> for Target {
     }
 }
 
-/// A path into an object: `spec.replicas`, `status.conditions[type=Ready].status`, `spec.items.0.name`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// A path into an object: the dotted form (`spec.replicas`, `status.conditions[type=Ready].status`,
+/// `spec.items.0.name`), or, when it starts with `$`, an RFC 9535 JSONPath
+/// (`$.metadata.annotations['cluster.x-k8s.io/paused']`,
+/// `$.status.conditions[?@.type=='Ready'].message`). A JSONPath that selects one node reads that
+/// value; several nodes read as the list of them; none reads as absent.
+#[derive(Debug, Clone, Serialize)]
 #[serde(into = "String")]
 pub struct FieldPath {
     text: String,
     segments: Vec<Segment>,
+    json_path: Option<serde_json_path::JsonPath>,
 }
+
+impl PartialEq for FieldPath {
+    fn eq(&self, other: &Self) -> bool {
+        self.text == other.text
+    }
+}
+
+impl Eq for FieldPath {}
 
 /// One step of a [`FieldPath`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -210,12 +252,18 @@ pub enum Segment {
 }
 
 impl FieldPath {
-    /// Parse the dotted form.
+    /// Parse a path (dotted, or JSONPath when it starts with `$`).
     pub fn parse(text: &str) -> Result<Self, String> {
+        if text.trim_start().starts_with('$') {
+            let jp = serde_json_path::JsonPath::parse(text.trim()).map_err(|e| format!("invalid JSONPath `{text}`: {e}"))?;
+            return Ok(FieldPath { text: text.to_string(), segments: Vec::new(), json_path: Some(jp) });
+        }
         let mut segments = Vec::new();
         for raw in text.split('.') {
             if raw.is_empty() {
-                return Err(format!("invalid field path `{text}`: empty segment"));
+                return Err(format!(
+                    "invalid field path `{text}`: empty segment (for keys with dots use JSONPath: `$.metadata.labels['a.b/c']`)"
+                ));
             }
             let (key, filter) = match raw.find('[') {
                 Some(i) => {
@@ -241,16 +289,43 @@ impl FieldPath {
                 }
             }
         }
-        Ok(FieldPath { text: text.to_string(), segments })
+        Ok(FieldPath { text: text.to_string(), segments, json_path: None })
     }
 
-    /// The segments.
+    /// The segments of a dotted path (empty for a JSONPath).
     pub fn segments(&self) -> &[Segment] {
         &self.segments
     }
 
-    /// The leading map keys of the path (up to the first index or match), e.g. `["data", "value"]`.
+    /// Whether this is a JSONPath.
+    pub fn is_json_path(&self) -> bool {
+        self.json_path.is_some()
+    }
+
+    /// The leading map keys of the path (up to the first index or match), e.g. `["data", "value"]`;
+    /// for a JSONPath, its leading `.name` / `['name']` selectors as written.
     pub fn key_head(&self) -> Vec<&str> {
+        if self.json_path.is_some() {
+            let mut out = Vec::new();
+            let mut rest = self.text.trim().trim_start_matches('$');
+            loop {
+                if let Some(r) = rest.strip_prefix('.') {
+                    let end = r.find(['.', '[']).unwrap_or(r.len());
+                    if end == 0 || r.starts_with('.') {
+                        break;
+                    }
+                    out.push(&r[..end]);
+                    rest = &r[end..];
+                } else if let Some(r) = rest.strip_prefix("['") {
+                    let Some(end) = r.find("']") else { break };
+                    out.push(&r[..end]);
+                    rest = &r[end + 2..];
+                } else {
+                    break;
+                }
+            }
+            return out;
+        }
         self.segments
             .iter()
             .map_while(|s| match s {
@@ -265,9 +340,19 @@ impl FieldPath {
         &self.text
     }
 
-    /// Follow the path in a JSON value.
-    pub fn lookup<'v>(&self, value: &'v serde_json::Value) -> Option<&'v serde_json::Value> {
-        lookup(value, &self.segments)
+    /// Follow the path in a JSON value (see the type's doc for JSONPaths).
+    pub fn lookup<'v>(&self, value: &'v serde_json::Value) -> Option<std::borrow::Cow<'v, serde_json::Value>> {
+        match &self.json_path {
+            Some(jp) => {
+                let nodes = jp.query(value).all();
+                match nodes.len() {
+                    0 => None,
+                    1 => Some(std::borrow::Cow::Borrowed(nodes[0])),
+                    _ => Some(std::borrow::Cow::Owned(serde_json::Value::Array(nodes.into_iter().cloned().collect()))),
+                }
+            }
+            None => lookup(value, &self.segments).map(std::borrow::Cow::Borrowed),
+        }
     }
 }
 

@@ -172,6 +172,9 @@ impl WorldView for Sim {
     fn containers(&self) -> Vec<ContainerInfo> {
         self.world.docker.containers().map(|c| c.info()).collect()
     }
+    fn workload(&self, _management: Option<&str>, cluster: &str) -> Result<&dyn ClusterView, String> {
+        Ok(self.world.workload_objects(cluster)? as &dyn ClusterView)
+    }
     fn change_key(&self, management: Option<&str>, kind: &str) -> Option<predicate::ChangeKey> {
         let m = self.management_index(management)?;
         Some(predicate::ChangeKey { management: self.mgmt[m].name.clone(), kind: Kind::lookup(kind)?.name().to_string() })
@@ -215,9 +218,12 @@ pub fn settle(sim: &mut Sim) {
     }
 }
 
-/// The final outcome of a simulation: objects (initial namespaces excepted) and containers.
+/// The final outcome of a simulation: objects (initial namespaces excepted), containers, and the
+/// Events not yet expired (kube-apiserver's `--event-ttl`).
 pub fn outcome(sim: &Sim) -> Outcome {
     let mut objects = Vec::new();
+    let mut events = Vec::new();
+    let ttl_cutoff = sim.now().saturating_sub(crate::events::EVENT_TTL_MS);
     for m in &sim.mgmt {
         for o in m.api.store.objects().iter() {
             if o.kind == Kind::Namespace && crate::store::INITIAL_NAMESPACES.contains(&o.name()) {
@@ -225,13 +231,17 @@ pub fn outcome(sim: &Sim) -> Outcome {
             }
             // Events are the outcome's own list, not objects whose state it compares.
             if o.kind == Kind::Event {
+                let last = o.str_at("/lastTimestamp").and_then(crate::object::parse_timestamp).unwrap_or(0);
+                if last >= ttl_cutoff {
+                    events.extend(capi_scenarios::outcome::EventSummary::from_value(&m.name, &o.to_json()));
+                }
                 continue;
             }
             objects.push(ObjectSummary::from_value(&m.name, &o.to_json()));
         }
     }
     let containers = sim.world.docker.containers().map(|c| c.info()).collect();
-    Outcome { objects, containers }
+    Outcome::new(objects, containers, events)
 }
 
 impl Backend for SimBackend {
@@ -356,6 +366,29 @@ impl Backend for SimBackend {
         patch: &Value,
         subresource: Option<&str>,
     ) -> Result<Vec<String>, BackendError> {
+        if let Some(cluster) = &object.workload {
+            let sim = self.s()?;
+            let now = sim.now();
+            sim.world.refresh_views(now);
+            let objects = sim.world.workload_objects(cluster).map_err(BackendError::Other)?;
+            let mut after =
+                objects.value(&object.kind, &object.namespace, &object.name).cloned().ok_or_else(|| BackendError::not_found(object))?;
+            match patch_type {
+                PatchType::Merge => json_patch::merge(&mut after, patch),
+                PatchType::Json => {
+                    let ops: json_patch::Patch =
+                        serde_json::from_value(patch.clone()).map_err(|e| BackendError::Other(format!("invalid JSON patch: {e}")))?;
+                    json_patch::patch(&mut after, &ops).map_err(|e| BackendError::Api {
+                        code: 422,
+                        reason: "Invalid".into(),
+                        message: e.to_string(),
+                    })?;
+                }
+            }
+            sim.world.patch_workload_object(cluster, after, subresource == Some("status"), now).map_err(BackendError::Other)?;
+            sim.after_world_pub();
+            return Ok(vec![]);
+        }
         let (m, key) = self.key(object)?;
         let p = match patch_type {
             PatchType::Merge => Patch::Merge(patch.clone()),
@@ -367,32 +400,48 @@ impl Backend for SimBackend {
     }
 
     async fn delete(&mut self, object: &ObjectRef, propagation: Propagation) -> Result<(), BackendError> {
+        if let Some(cluster) = &object.workload {
+            let sim = self.s()?;
+            if !sim.world.delete_workload_object(cluster, &object.kind, &object.namespace, &object.name).map_err(BackendError::Other)? {
+                return Err(BackendError::not_found(object));
+            }
+            sim.after_world_pub();
+            return Ok(());
+        }
         let (m, key) = self.key(object)?;
         self.s()?.delete(m, &key, propagation)?;
         Ok(())
     }
 
     async fn get(&mut self, object: &ObjectRef) -> Result<Option<Value>, BackendError> {
+        if let Some(cluster) = &object.workload {
+            let sim = self.s()?;
+            let now = sim.now();
+            sim.world.refresh_views(now);
+            let objects = sim.world.workload_objects(cluster).map_err(BackendError::Other)?;
+            return Ok(objects.value(&object.kind, &object.namespace, &object.name).cloned());
+        }
         let (m, key) = self.key(object)?;
         Ok(self.s()?.mgmt[m].api.store.get(&key).map(|o| o.to_json()))
     }
 
     async fn resolve(&mut self, target: &Target) -> Result<Vec<ObjectRef>, BackendError> {
         let sim = self.s()?;
+        if target.workload.is_some() {
+            let now = sim.now();
+            sim.world.refresh_views(now);
+        }
         let found = predicate::select(sim, target).map_err(BackendError::Other)?;
-        Ok(found
-            .into_iter()
-            .map(|r| ObjectRef {
-                kind: r.kind().to_string(),
-                namespace: r.namespace().to_string(),
-                name: r.name().to_string(),
-                management: target.management.clone(),
-            })
-            .collect())
+        Ok(found.into_iter().map(|r| ObjectRef::of(target, r)).collect())
     }
 
     async fn check(&mut self, predicate: &Predicate) -> Result<Eval, BackendError> {
-        Ok(predicate::evaluate(predicate, self.s()?))
+        let sim = self.s()?;
+        if predicate.reads_workload() {
+            let now = sim.now();
+            sim.world.refresh_views(now);
+        }
+        Ok(predicate::evaluate(predicate, sim))
     }
 
     async fn wait(&mut self, predicate: &Predicate, timeout_ms: u64) -> Result<WaitResult, BackendError> {
@@ -404,8 +453,13 @@ impl Backend for SimBackend {
         // last one, not the size of the fleet the predicate selects.
         let witnesses = predicate::Witnesses::following_changes();
         let mut next_tick = start;
+        let reads_workload = predicate.reads_workload();
         sim.keep_written(true);
         sim.run_while_not(deadline, |s| {
+            if reads_workload {
+                let now = s.now();
+                s.world.refresh_views(now);
+            }
             if let Some(p) = progress.as_ref().filter(|_| s.now() >= next_tick) {
                 (p.f)(s);
                 next_tick = s.now() + p.every_ms.max(1);

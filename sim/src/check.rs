@@ -5,7 +5,7 @@
 
 use crate::kinds::{Kind, KINDS};
 use capi_scenarios::model::{ClusterctlStep, Step};
-use capi_scenarios::{Predicate, Scenario, Target};
+use capi_scenarios::{Scenario, Target};
 use std::path::Path;
 
 /// Every problem found, in step order.
@@ -23,7 +23,7 @@ pub fn check(s: &Scenario, fixtures: Option<&Path>) -> Vec<String> {
         }
     }
     if let Some(goal) = &s.converged {
-        predicate_kinds(goal, &mut |t| kind(t, &format!("{file}:1:1"), &mut out));
+        goal.for_each_target(&mut |t| kind(t, &format!("{file}:1:1"), &mut out));
     }
     for e in &s.steps {
         let at = format!("{file}:{}:1", e.line);
@@ -32,11 +32,11 @@ pub fn check(s: &Scenario, fixtures: Option<&Path>) -> Vec<String> {
             Step::Patch(p) => on(&p.target),
             Step::Delete(d) => on(&d.target),
             Step::Scale(x) => on(&x.target),
-            Step::Wait(w) => predicate_kinds(&w.until, &mut on),
-            Step::Expect(x) => x.0.iter().for_each(|p| predicate_kinds(p, &mut on)),
+            Step::Wait(w) => w.until.for_each_target(&mut on),
+            Step::Expect(x) => x.0.iter().for_each(|p| p.for_each_target(&mut on)),
             Step::Fault(f) => {
                 if let Some(p) = &f.when {
-                    predicate_kinds(p, &mut on);
+                    p.for_each_target(&mut on);
                 }
             }
             Step::Clusterctl(ClusterctlStep::Describe(t) | ClusterctlStep::GetKubeconfig(t)) => on(t),
@@ -46,30 +46,9 @@ pub fn check(s: &Scenario, fixtures: Option<&Path>) -> Vec<String> {
     out
 }
 
-/// Call `f` with every target a predicate reads (and those of the writes it expects).
-pub fn predicate_kinds(p: &Predicate, f: &mut dyn FnMut(&Target)) {
-    match p {
-        Predicate::Exists(t) | Predicate::Gone(t) => f(t),
-        Predicate::Field(x) => f(&x.target),
-        Predicate::Condition(x) => f(&x.target),
-        Predicate::Phase(x) => f(&x.target),
-        Predicate::Count(x) => f(&x.target),
-        Predicate::Containers(_) => {}
-        Predicate::All(v) | Predicate::Any(v) => v.iter().for_each(|q| predicate_kinds(q, f)),
-        Predicate::Not(q) => predicate_kinds(q, f),
-        Predicate::Denied(w) | Predicate::Warned(w) => {
-            if let Some(p) = &w.patch {
-                f(&p.target);
-            }
-            if let Some(d) = &w.delete {
-                f(&d.target);
-            }
-        }
-    }
-}
-
 fn kind(t: &Target, at: &str, out: &mut Vec<String>) {
-    if Kind::lookup(&t.kind).is_some() {
+    // Workload clusters serve Kubernetes' own kinds, which the management kind table does not list.
+    if t.workload.is_some() || Kind::lookup(&t.kind).is_some() {
         return;
     }
     let guess = KINDS

@@ -564,6 +564,10 @@ impl capi_scenarios::predicate::Resource for Object {
     }
     fn field(&self, path: &capi_scenarios::target::FieldPath) -> Option<std::borrow::Cow<'_, Value>> {
         use capi_scenarios::target::{lookup, Segment};
+        if path.is_json_path() {
+            // A JSONPath reads the object as clients see it.
+            return path.lookup(&self.to_json()).map(|v| std::borrow::Cow::Owned(v.into_owned()));
+        }
         let segs = path.segments();
         match segs.first() {
             Some(Segment::Key(k)) if k == "metadata" => {

@@ -8,13 +8,22 @@
 //! summaries pair first, then the rest pair in order and their fields are compared; what is left is
 //! missing (only in the simulator) or extra (only on the real cluster). Containers are matched the
 //! same way by normalized name.
+//!
+//! Outcomes of schema 2 are compared in full: besides the schema-1 fields, each paired object's
+//! labels, annotations, finalizers and owner references, and every field of its `spec`, `status` and
+//! other top-level fields (conditions matched by type, with their messages), and the events (as a
+//! multiset of kind, normalized object name, type, reason and normalized message, and their counts).
+//! An object's creation order is kept in the outcome for people but not compared: its absolute rank
+//! shifts with any object one side has and the other has not, which is reported already. Parts a
+//! schema-1 outcome lacks are not compared.
 
 pub mod allowed;
 pub mod load;
 
-use capi_scenarios::outcome::{ConditionSummary, ObjectSummary, Outcome, ReplicaCounts};
+use capi_scenarios::outcome::{ConditionSummary, EventSummary, ObjectSummary, Outcome, ReplicaCounts};
 use capi_scenarios::predicate::ContainerInfo;
 use serde::Serialize;
+use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt::{self, Write as _};
 
@@ -174,6 +183,58 @@ pub enum Difference {
         /// Real.
         real: BTreeMap<String, String>,
     },
+    /// Schema 2: labels, annotations, finalizers or owner references differ.
+    Metadata {
+        /// The object.
+        object: ObjectKey,
+        /// `labels`, `annotations`, `finalizers` or `ownerReferences`.
+        part: String,
+        /// Simulator.
+        sim: String,
+        /// Real.
+        real: String,
+    },
+    /// Schema 2: a field of `spec`, `status` or another top-level field differs.
+    Field {
+        /// The object.
+        object: ObjectKey,
+        /// The field (`status.conditions[type=Ready].message`, `spec.replicas`).
+        path: String,
+        /// Simulator (absent: `None`).
+        sim: Option<Value>,
+        /// Real.
+        real: Option<Value>,
+        /// Inside a condition whose status is the same on both sides and not True (its reason and
+        /// message then name what was pending when the outcome was taken).
+        pending: bool,
+    },
+    /// Schema 2: events the simulator recorded and the real cluster did not.
+    MissingEvent {
+        /// The event (object, type, reason, message).
+        event: String,
+        /// How many.
+        count: usize,
+    },
+    /// Schema 2: events the real cluster recorded and the simulator did not.
+    ExtraEvent {
+        /// The event.
+        event: String,
+        /// How many.
+        count: usize,
+    },
+    /// Schema 2: an event recorded another number of times.
+    EventCount {
+        /// The event.
+        event: String,
+        /// Simulator.
+        sim: i64,
+        /// Real.
+        real: i64,
+    },
+}
+
+fn json_opt(v: &Option<Value>) -> String {
+    v.as_ref().map_or_else(|| "<absent>".to_string(), |v| v.to_string())
 }
 
 fn opt<T: fmt::Display>(v: &Option<T>) -> String {
@@ -221,6 +282,13 @@ impl fmt::Display for Difference {
             Difference::ContainerState { name, sim, real } => write!(f, "container {name}: state sim {sim}, real {real}"),
             Difference::ContainerImage { name, sim, real } => write!(f, "container {name}: image sim {sim}, real {real}"),
             Difference::ContainerLabels { name, sim, real } => write!(f, "container {name}: labels sim {sim:?}, real {real:?}"),
+            Difference::Metadata { object, part, sim, real } => write!(f, "{object}: {part} sim {sim}, real {real}"),
+            Difference::Field { object, path, sim, real, .. } => {
+                write!(f, "{object}: {path} sim {}, real {}", json_opt(sim), json_opt(real))
+            }
+            Difference::MissingEvent { event, count } => write!(f, "event {event}: only in the simulator (×{count})"),
+            Difference::ExtraEvent { event, count } => write!(f, "event {event}: only on the real cluster (×{count})"),
+            Difference::EventCount { event, sim, real } => write!(f, "event {event}: recorded sim {sim}×, real {real}×"),
         }
     }
 }
@@ -376,8 +444,85 @@ fn compare_objects(k: &ObjectKey, s: &ObjectSummary, r: &ObjectSummary, out: &mu
         push(out, Difference::Version { object: object.clone(), sim: s.version.clone(), real: r.version.clone() });
     }
     if s.deleting != r.deleting {
-        push(out, Difference::Deleting { object, sim: s.deleting, real: r.deleting });
+        push(out, Difference::Deleting { object: object.clone(), sim: s.deleting, real: r.deleting });
     }
+    if let (Some(a), Some(b)) = (&s.metadata, &r.metadata) {
+        let parts = [
+            ("labels", format!("{:?}", a.labels), format!("{:?}", b.labels)),
+            ("annotations", format!("{:?}", a.annotations), format!("{:?}", b.annotations)),
+            ("finalizers", format!("{:?}", a.finalizers), format!("{:?}", b.finalizers)),
+            ("ownerReferences", owners(&a.owner_references), owners(&b.owner_references)),
+        ];
+        for (part, x, y) in parts {
+            if x != y {
+                push(out, Difference::Metadata { object: object.clone(), part: part.to_string(), sim: x, real: y });
+            }
+        }
+    }
+    // Schema 2 parts, when both sides have them.
+    if s.metadata.is_some() && r.metadata.is_some() {
+        let mut fields = Vec::new();
+        diff_json("spec", s.spec.as_ref(), r.spec.as_ref(), false, &mut fields);
+        diff_json("status", s.status.as_ref(), r.status.as_ref(), false, &mut fields);
+        let keys: std::collections::BTreeSet<&String> = s.fields.keys().chain(r.fields.keys()).collect();
+        for k in keys {
+            diff_json(k, s.fields.get(k), r.fields.get(k), false, &mut fields);
+        }
+        for (path, sim, real, pending) in fields {
+            push(out, Difference::Field { object: object.clone(), path, sim, real, pending });
+        }
+    }
+}
+
+fn owners(o: &[capi_scenarios::outcome::OwnerSummary]) -> String {
+    let v: Vec<String> = o.iter().map(|r| format!("{}/{}{}", r.kind, r.name, if r.controller { " (controller)" } else { "" })).collect();
+    format!("[{}]", v.join(", "))
+}
+
+/// A difference found by [`diff_json`]: path, both values, and whether it lies in a pending condition.
+type FieldDiff = (String, Option<Value>, Option<Value>, bool);
+
+/// The differences between two JSON values; conditions (array items with a `type`) are matched by
+/// type, other arrays by index. `pending`: inside a condition with the same, not True, status.
+fn diff_json(path: &str, a: Option<&Value>, b: Option<&Value>, pending: bool, out: &mut Vec<FieldDiff>) {
+    match (a, b) {
+        (Some(Value::Object(x)), Some(Value::Object(y))) => {
+            let status = |m: &serde_json::Map<String, Value>| m.get("status").and_then(Value::as_str).map(str::to_string);
+            let pending = pending
+                || (x.contains_key("type") && status(x).is_some() && status(x) == status(y) && status(x).as_deref() != Some("True"));
+            let keys: std::collections::BTreeSet<&String> = x.keys().chain(y.keys()).collect();
+            for k in keys {
+                diff_json(&format!("{path}.{k}"), x.get(k), y.get(k), pending, out);
+            }
+        }
+        (Some(Value::Array(x)), Some(Value::Array(y))) if keyed_by_type(x) && keyed_by_type(y) => {
+            let by_type = |a: &Vec<Value>| -> BTreeMap<String, Value> {
+                a.iter().map(|i| (i.get("type").and_then(Value::as_str).unwrap_or("").to_string(), i.clone())).collect()
+            };
+            let (mx, my) = (by_type(x), by_type(y));
+            let types: std::collections::BTreeSet<&String> = mx.keys().chain(my.keys()).collect();
+            for t in types {
+                diff_json(&format!("{path}[type={t}]"), mx.get(t), my.get(t), pending, out);
+            }
+        }
+        (Some(Value::Array(x)), Some(Value::Array(y))) => {
+            for i in 0..x.len().max(y.len()) {
+                diff_json(&format!("{path}[{i}]"), x.get(i), y.get(i), pending, out);
+            }
+        }
+        (x, y) if x != y => out.push((path.to_string(), x.cloned(), y.cloned(), pending)),
+        _ => {}
+    }
+}
+
+fn keyed_by_type(a: &[Value]) -> bool {
+    !a.is_empty() && a.iter().all(|i| i.get("type").and_then(Value::as_str).is_some())
+}
+
+/// How an event is told apart from others in a comparison.
+fn event_key(e: &EventSummary) -> String {
+    let ns = if e.involved.namespace.is_empty() { String::new() } else { format!("{}/", e.involved.namespace) };
+    format!("{} {ns}{} {} {}: {}", e.involved.kind, e.involved.name, e.type_, e.reason, e.message)
 }
 
 fn compare_containers(s: &ContainerInfo, r: &ContainerInfo, out: &mut Vec<Finding>) {
@@ -432,6 +577,28 @@ pub fn compare(scenario: &str, sim: &Outcome, real: &Outcome) -> Comparison {
         }
         if !only_real.is_empty() {
             push(&mut findings, Difference::ExtraContainer { name: name.to_string(), count: only_real.len() });
+        }
+    }
+    if sim.schema >= 2 && real.schema >= 2 {
+        let mut egroups: BTreeMap<String, (Vec<&EventSummary>, Vec<&EventSummary>)> = BTreeMap::new();
+        for e in &sim.events {
+            egroups.entry(event_key(e)).or_default().0.push(e);
+        }
+        for e in &real.events {
+            egroups.entry(event_key(e)).or_default().1.push(e);
+        }
+        for (event, (s, r)) in egroups {
+            let (n, m) = (s.len(), r.len());
+            if n > m {
+                push(&mut findings, Difference::MissingEvent { event: event.clone(), count: n - m });
+            }
+            if m > n {
+                push(&mut findings, Difference::ExtraEvent { event: event.clone(), count: m - n });
+            }
+            let (cs, cr): (i64, i64) = (s.iter().map(|e| e.count).sum(), r.iter().map(|e| e.count).sum());
+            if n == m && cs != cr {
+                push(&mut findings, Difference::EventCount { event, sim: cs, real: cr });
+            }
         }
     }
     Comparison {

@@ -15,7 +15,7 @@ use crate::docker::ContainerPolicy;
 use capi_scenarios::backend::{Applied, ApplyAction, ApplyTarget, Backend, BackendError, ObjectRef, RunFacts, WaitResult};
 use capi_scenarios::manifest::ManifestObject;
 use capi_scenarios::model::{DockerStep, FaultKind, FaultSpec, MoveSpec, PatchType, Propagation, Scenario, Step};
-use capi_scenarios::outcome::{ObjectSummary, Outcome};
+use capi_scenarios::outcome::{EventSummary, ObjectSummary, Outcome};
 use capi_scenarios::predicate::{self, ContainerInfo, Eval, Predicate, KIND_CLUSTER_LABEL, KIND_ROLE_LABEL};
 use capi_scenarios::report::FaultRecord;
 use capi_scenarios::target::{Pick, CLUSTER_NAME_LABEL};
@@ -685,15 +685,7 @@ impl Backend for KubeBackend {
         let p = Predicate::Exists(target.clone());
         let snap = run.snapshot(&p, true).await?;
         let found = predicate::select(&snap, target).map_err(BackendError::Other)?;
-        Ok(found
-            .into_iter()
-            .map(|r| ObjectRef {
-                kind: r.kind().to_string(),
-                namespace: r.namespace().to_string(),
-                name: r.name().to_string(),
-                management: target.management.clone(),
-            })
-            .collect())
+        Ok(found.into_iter().map(|r| ObjectRef::of(target, r)).collect())
     }
 
     async fn check(&mut self, p: &Predicate) -> Result<Eval, BackendError> {
@@ -868,7 +860,12 @@ impl Backend for KubeBackend {
                 break;
             }
         }
-        let mut objects: Vec<ObjectSummary> = listed.iter().map(|(m, v)| ObjectSummary::from_value(m, v)).collect();
+        let events: Vec<EventSummary> = listed.iter().filter_map(|(m, v)| EventSummary::from_value(m, v)).collect();
+        let mut objects: Vec<ObjectSummary> = listed
+            .iter()
+            .filter(|(_, v)| v.get("kind").and_then(Value::as_str) != Some("Event"))
+            .map(|(m, v)| ObjectSummary::from_value(m, v))
+            .collect();
         objects.sort();
         let containers = match &run.docker {
             Some(d) => d.list().await.map_err(docker_error)?,
@@ -881,7 +878,7 @@ impl Backend for KubeBackend {
             events: 0,
             violations: Vec::new(),
             faults: run.faults.records.clone(),
-            outcome: Outcome { objects, containers },
+            outcome: Outcome::new(objects, containers, events),
             timeline: None,
         })
     }

@@ -26,6 +26,10 @@ fn obj(kind: &str, name: &str) -> ObjectSummary {
         status_replicas: None,
         version: None,
         deleting: false,
+        metadata: None,
+        spec: None,
+        status: None,
+        fields: Default::default(),
     }
 }
 
@@ -64,6 +68,8 @@ fn base() -> Outcome {
         ..obj("KubeadmControlPlane", "c1-x7b2k")
     };
     Outcome {
+        schema: 2,
+        events: Vec::new(),
         objects: vec![
             cluster,
             kcp,
@@ -87,6 +93,7 @@ fn renamed(o: &Outcome) -> Outcome {
     Outcome {
         objects: o.objects.iter().map(|x| ObjectSummary { name: swap(&x.name), ..x.clone() }).collect(),
         containers: o.containers.iter().map(|c| ContainerInfo { name: swap(&c.name), ..c.clone() }).collect(),
+        ..o.clone()
     }
 }
 
@@ -151,19 +158,11 @@ fn report_of(name: &str, outcome: Outcome) -> RunReport {
         backend: "kube".into(),
         seed: 1,
         passed: true,
-        trace_hash: None,
-        sim_time_ms: 0,
-        reconciles: 0,
-        events: 0,
-        steps: Vec::new(),
         objects: outcome.objects,
         containers: outcome.containers,
-        violations: Vec::new(),
-        faults: Vec::new(),
-        error: None,
-        describe: None,
-        timeline: None,
-        interrupted: None,
+        recorded_events: outcome.events,
+        schema: outcome.schema,
+        ..RunReport::default()
     }
 }
 

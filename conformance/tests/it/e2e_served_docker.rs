@@ -313,8 +313,15 @@ async fn aborted_run_leaves_no_container_behind() {
         } else {
             cfg.wall_limit = Some(cut);
             let report = run_scenario_async(&scenario.path, &cfg).await;
-            let error = report.error.unwrap_or_default();
-            assert!(error.contains("wall-time limit"), "{error}");
+            // Stopped by the limit: marked interrupted, never passed, the steps done so far kept.
+            let why = report.interrupted.clone().unwrap_or_default();
+            assert!(why.contains("wall-time limit"), "{why} / {:?}", report.error);
+            assert!(!report.passed);
+            assert!(report.steps.iter().any(|s| s.passed), "the steps done before the limit are kept: {:?}", report.steps);
+            assert!(report
+                .steps
+                .iter()
+                .any(|s| s.message.starts_with("not run: ") || s.status == capi_scenarios::report::StepStatus::Interrupted));
         }
         let left = containers_with(&docker, &label).await;
         assert!(left.is_empty(), "aborted run (future dropped: {drop_future}) left containers: {left:?}");

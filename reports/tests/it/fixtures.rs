@@ -38,6 +38,10 @@ pub fn passing() -> RunReport {
             status_replicas: None,
             version: Some("v1.32.0".into()),
             deleting: false,
+            metadata: None,
+            spec: None,
+            status: None,
+            fields: Default::default(),
         }],
         containers: Vec::new(),
         violations: Vec::new(),
@@ -46,6 +50,8 @@ pub fn passing() -> RunReport {
         describe: None,
         timeline: None,
         interrupted: None,
+        recorded_events: Vec::new(),
+        schema: 2,
     }
 }
 
@@ -93,6 +99,8 @@ pub fn failing() -> RunReport {
         describe: None,
         timeline: None,
         interrupted: None,
+        recorded_events: Vec::new(),
+        schema: 2,
     }
 }
 

@@ -58,6 +58,7 @@ impl Backend for Scripted {
             namespace: "default".into(),
             name: t.name.clone().unwrap_or_else(|| "x".into()),
             management: None,
+            workload: None,
         }])
     }
     async fn check(&mut self, p: &Predicate) -> Result<Eval, BackendError> {

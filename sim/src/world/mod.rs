@@ -6,6 +6,7 @@
 
 pub mod bootstrap;
 pub mod docker;
+pub mod objects;
 pub mod timing;
 pub mod workload;
 
@@ -128,6 +129,9 @@ pub struct World {
     pub docker: DockerHost,
     /// Workload clusters by name.
     pub workloads: BTreeMap<String, WorkloadCluster>,
+    /// Workload objects as last rendered for readers ([`objects`]), and the clusters changed since.
+    pub(crate) views: BTreeMap<String, objects::WorkloadObjects>,
+    pub(crate) dirty_views: BTreeSet<String>,
     /// Timing profile.
     pub timing: Timing,
     rng: ChaCha8Rng,
@@ -154,6 +158,8 @@ impl World {
         World {
             docker: DockerHost::new(timing.host_memory_mb),
             workloads: BTreeMap::new(),
+            views: BTreeMap::new(),
+            dirty_views: BTreeSet::new(),
             timing,
             rng,
             timers: Vec::new(),
@@ -191,6 +197,11 @@ impl World {
             .filter(|c| !c.is_empty())
             .collect();
         let mut flipped = Vec::new();
+        for c in &touched {
+            if !self.dirty_views.contains(*c) {
+                self.dirty_views.insert(c.to_string());
+            }
+        }
         for c in touched {
             let up = self.api_reachable(c).is_ok();
             if up != self.connected.contains(c) {
@@ -402,6 +413,7 @@ impl World {
             self.start_cni_rollout(cluster, now);
         }
         self.notice_workload(cluster);
+        self.dirty_views.insert(cluster.to_string());
         Ok(n)
     }
 
@@ -665,6 +677,7 @@ impl World {
                 cni_ready_at,
                 pods: if control_plane { 0 } else { 2 },
                 evicting_until: None,
+                extra_conditions: Default::default(),
             },
         );
         self.note(format!("node {container} registered in {cluster}"));

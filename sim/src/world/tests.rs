@@ -33,6 +33,7 @@ fn node(name: &str) -> Node {
         cni_ready_at: Some(0),
         pods: 0,
         evicting_until: None,
+        extra_conditions: Default::default(),
     }
 }
 

@@ -84,6 +84,22 @@ pub struct Node {
     pub pods: u32,
     /// Evictions in flight finish at this time.
     pub evicting_until: Option<u64>,
+    /// Conditions besides Ready and the kubelet's pressure conditions, as a user or a node problem
+    /// detector sets them (`kubectl patch node --subresource status`), by type.
+    pub extra_conditions: BTreeMap<String, NodeCondition>,
+}
+
+/// A Node condition set from outside the kubelet.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeCondition {
+    /// Status.
+    pub status: Status,
+    /// Reason.
+    pub reason: String,
+    /// Message.
+    pub message: String,
+    /// lastTransitionTime.
+    pub since_ms: u64,
 }
 
 /// An etcd member (stacked etcd: one per control-plane node).

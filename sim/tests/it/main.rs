@@ -5,6 +5,7 @@ mod cascade;
 mod concurrency;
 mod determinism;
 mod json_map;
+mod language;
 mod library;
 mod mutants;
 

@@ -1,0 +1,357 @@
+//! A workload cluster's API objects as its API server shows them: Nodes (conditions, addresses,
+//! provider ID, kubelet version, taints), the control-plane static Pods in `kube-system`, the
+//! `kube-system` and `default` Namespaces, and every resource applied to it (CNI manifests,
+//! ClusterResourceSet payloads, what users apply). Scenario predicates read them (`workload:` targets)
+//! and users patch or delete them ([`World::patch_workload_object`], [`World::delete_workload_object`]).
+//!
+//! The typed model in [`super::workload`] stays the source of truth for behaviour; the JSON here is
+//! rendered from it on demand, only for clusters that changed since the last rendering
+//! ([`World::refresh_views`]), so a simulation that never reads a workload cluster pays nothing.
+//!
+//! Simplification (docs/fidelity.md): Pods are the control-plane static Pods only; the workload
+//! Pods of Deployments and DaemonSets are not objects (drain counts them, see `workload::Node::pods`).
+
+use super::workload::{Node, Status, WorkloadCluster};
+use super::{PodStatus, World};
+use crate::object::timestamp;
+use capi_scenarios::predicate::{ClusterView, Resource};
+use capi_scenarios::LabelSelector;
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+
+/// Kinds a workload cluster serves that are cluster-scoped.
+const CLUSTER_SCOPED: &[&str] =
+    &["Node", "Namespace", "ClusterRole", "ClusterRoleBinding", "StorageClass", "CustomResourceDefinition", "PersistentVolume"];
+
+/// The rendered objects of one workload cluster, by (kind, namespace, name); cluster-scoped kinds
+/// have an empty namespace.
+#[derive(Clone, Debug, Default)]
+pub struct WorkloadObjects {
+    objects: BTreeMap<(String, String, String), Value>,
+}
+
+fn scoped(kind: &str, ns: &str) -> String {
+    if CLUSTER_SCOPED.contains(&kind) {
+        String::new()
+    } else {
+        ns.to_string()
+    }
+}
+
+impl ClusterView for WorkloadObjects {
+    fn get(&self, kind: &str, namespace: &str, name: &str) -> Result<Option<&dyn Resource>, String> {
+        Ok(self.objects.get(&(kind.to_string(), scoped(kind, namespace), name.to_string())).map(|v| v as &dyn Resource))
+    }
+    fn list(&self, kind: &str, namespace: Option<&str>, selector: &LabelSelector) -> Result<Vec<&dyn Resource>, String> {
+        let ns = namespace.map(|n| scoped(kind, n));
+        Ok(self
+            .objects
+            .iter()
+            .filter(|((k, n, _), _)| k == kind && ns.as_ref().is_none_or(|w| w == n))
+            .map(|(_, v)| v as &dyn Resource)
+            .filter(|r| selector.matches(|k| r.label(k)))
+            .collect())
+    }
+}
+
+impl WorkloadObjects {
+    /// One object as JSON.
+    pub fn value(&self, kind: &str, namespace: &str, name: &str) -> Option<&Value> {
+        self.objects.get(&(kind.to_string(), scoped(kind, namespace), name.to_string()))
+    }
+
+    /// Every object.
+    pub fn iter(&self) -> impl Iterator<Item = &Value> {
+        self.objects.values()
+    }
+}
+
+fn status_str(s: Status) -> &'static str {
+    s.as_str()
+}
+
+/// A Node as the workload API server shows it.
+pub fn node_json(n: &Node, ip: Option<&str>, now: u64) -> Value {
+    let mut conditions = vec![json!({
+        "type": "Ready", "status": status_str(n.ready), "reason": n.ready_reason, "message": n.ready_message,
+        "lastHeartbeatTime": timestamp(if n.ready == Status::Unknown { n.ready_since_ms } else { now }),
+        "lastTransitionTime": timestamp(n.ready_since_ms),
+    })];
+    // The kubelet's pressure conditions (`pkg/kubelet/nodestatus/setters.go`), healthy while it posts.
+    let reporting = n.ready != Status::Unknown;
+    for (t, reason_ok, msg_ok) in [
+        ("MemoryPressure", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
+        ("DiskPressure", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
+        ("PIDPressure", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
+    ] {
+        let (status, reason, message) =
+            if reporting { ("False", reason_ok, msg_ok) } else { ("Unknown", "NodeStatusUnknown", "Kubelet stopped posting node status.") };
+        conditions.push(json!({"type": t, "status": status, "reason": reason, "message": message,
+            "lastHeartbeatTime": timestamp(n.registered_ms), "lastTransitionTime": timestamp(n.registered_ms)}));
+    }
+    for (t, c) in &n.extra_conditions {
+        conditions.push(json!({"type": t, "status": status_str(c.status), "reason": c.reason, "message": c.message,
+            "lastHeartbeatTime": timestamp(c.since_ms), "lastTransitionTime": timestamp(c.since_ms)}));
+    }
+    let mut spec = Map::new();
+    if let Some(p) = &n.provider_id {
+        spec.insert("providerID".into(), json!(p));
+    }
+    if !n.taints.is_empty() {
+        spec.insert("taints".into(), Value::Array(n.taints.iter().map(|t| json!({"key": t.key, "effect": t.effect})).collect()));
+    }
+    if n.unschedulable {
+        spec.insert("unschedulable".into(), json!(true));
+    }
+    let mut addresses = Vec::new();
+    if let Some(ip) = ip.filter(|i| !i.is_empty()) {
+        addresses.push(json!({"type": "InternalIP", "address": ip}));
+    }
+    addresses.push(json!({"type": "Hostname", "address": n.name}));
+    json!({
+        "apiVersion": "v1", "kind": "Node",
+        "metadata": {"name": n.name, "labels": n.labels, "annotations": n.annotations, "creationTimestamp": timestamp(n.registered_ms)},
+        "spec": spec,
+        "status": {
+            "conditions": conditions,
+            "addresses": addresses,
+            "nodeInfo": {
+                "kubeletVersion": n.kubelet_version, "kubeProxyVersion": n.kubelet_version,
+                "containerRuntimeVersion": "containerd://2.1.1", "operatingSystem": "linux", "architecture": "amd64",
+                "osImage": "Debian GNU/Linux 12 (bookworm)", "kernelVersion": "6.1.0",
+            },
+        },
+    })
+}
+
+/// A control-plane static Pod (`<component>-<node>` in `kube-system`, as kubeadm names them).
+fn static_pod_json(component: &str, node: &str, status: PodStatus, since_ms: u64) -> Value {
+    let (phase, ready) = match status {
+        PodStatus::Running => ("Running", "True"),
+        PodStatus::Provisioning => ("Pending", "False"),
+        _ => ("Failed", "False"),
+    };
+    json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": format!("{component}-{node}"), "namespace": "kube-system",
+            "labels": {"component": component, "tier": "control-plane"}, "creationTimestamp": timestamp(since_ms)},
+        "spec": {"nodeName": node, "priorityClassName": "system-node-critical"},
+        "status": {"phase": phase, "conditions": [{"type": "Ready", "status": ready}]},
+    })
+}
+
+/// Render one workload cluster.
+pub fn render(world: &World, wl: &WorkloadCluster, now: u64) -> WorkloadObjects {
+    let mut out = WorkloadObjects::default();
+    let mut put = |v: Value| {
+        let s = |p: &str| v.pointer(p).and_then(Value::as_str).unwrap_or("").to_string();
+        let (kind, ns, name) = (s("/kind"), s("/metadata/namespace"), s("/metadata/name"));
+        out.objects.insert((kind.clone(), scoped(&kind, &ns), name), v);
+    };
+    for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+        put(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}, "status": {"phase": "Active"}}));
+    }
+    for r in wl.resources.values() {
+        let mut v = r.clone();
+        let kind = v.get("kind").and_then(Value::as_str).unwrap_or("").to_string();
+        if CLUSTER_SCOPED.contains(&kind.as_str()) {
+            if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+                m.remove("namespace");
+            }
+        } else if v.pointer("/metadata/namespace").is_none() {
+            if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+                m.insert("namespace".into(), json!("default"));
+            }
+        }
+        put(v);
+    }
+    for n in wl.nodes.values() {
+        let ip = world.docker.get(&n.name).map(|c| c.ip.as_str());
+        put(node_json(n, ip, now));
+        if n.control_plane {
+            if let Ok(pods) = world.static_pods(&wl.name, &n.name) {
+                for (component, status) in [
+                    ("kube-apiserver", pods.api_server),
+                    ("kube-controller-manager", pods.controller_manager),
+                    ("kube-scheduler", pods.scheduler),
+                    ("etcd", pods.etcd),
+                ] {
+                    if status != PodStatus::DoesNotExist {
+                        put(static_pod_json(component, &n.name, status, n.registered_ms));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+impl World {
+    /// Bring the rendered objects of every workload cluster that changed up to date (see the module
+    /// doc); call before reading [`World::workload_objects`].
+    pub fn refresh_views(&mut self, now: u64) {
+        for c in std::mem::take(&mut self.dirty_views) {
+            match self.workloads.get(&c) {
+                Some(wl) => {
+                    let rendered = render(self, wl, now);
+                    self.views.insert(c, rendered);
+                }
+                None => {
+                    self.views.remove(&c);
+                }
+            }
+        }
+    }
+
+    /// Change an object of a workload cluster as its API server would, given the object as it looks
+    /// after the patch (`after`, computed by the caller from [`World::workload_objects`]): a Node's
+    /// labels, annotations, taints, `unschedulable` and (`status` subresource) conditions other than
+    /// the kubelet's; any applied resource wholesale. Static Pods cannot be changed (kubelet mirror
+    /// pods are recreated).
+    pub fn patch_workload_object(&mut self, cluster: &str, after: Value, status: bool, now: u64) -> Result<(), String> {
+        self.api_reachable(cluster)?;
+        let s = |p: &str| after.pointer(p).and_then(Value::as_str).unwrap_or("").to_string();
+        let (kind, name) = (s("/kind"), s("/metadata/name"));
+        match kind.as_str() {
+            "Node" => {
+                let strings = |p: &str| -> BTreeMap<String, String> {
+                    after
+                        .pointer(p)
+                        .and_then(Value::as_object)
+                        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string())).collect())
+                        .unwrap_or_default()
+                };
+                let (labels, annotations) = (strings("/metadata/labels"), strings("/metadata/annotations"));
+                let taints: Vec<super::workload::Taint> = after
+                    .pointer("/spec/taints")
+                    .and_then(Value::as_array)
+                    .map(|a| {
+                        a.iter()
+                            .map(|t| super::workload::Taint {
+                                key: t.get("key").and_then(Value::as_str).unwrap_or("").to_string(),
+                                effect: t.get("effect").and_then(Value::as_str).unwrap_or("").to_string(),
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let unschedulable = after.pointer("/spec/unschedulable").and_then(Value::as_bool).unwrap_or(false);
+                let kubelet_owned = ["Ready", "MemoryPressure", "DiskPressure", "PIDPressure"];
+                let extra: BTreeMap<String, super::workload::NodeCondition> = after
+                    .pointer("/status/conditions")
+                    .and_then(Value::as_array)
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|c| {
+                                let t = c.get("type")?.as_str()?;
+                                if kubelet_owned.contains(&t) {
+                                    return None;
+                                }
+                                let g = |k: &str| c.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+                                let status = match g("status").as_str() {
+                                    "True" => Status::True,
+                                    "False" => Status::False,
+                                    _ => Status::Unknown,
+                                };
+                                Some((
+                                    t.to_string(),
+                                    super::workload::NodeCondition { status, reason: g("reason"), message: g("message"), since_ms: now },
+                                ))
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                self.patch_node(cluster, &name, |n| {
+                    if status {
+                        for (t, mut c) in extra {
+                            if let Some(old) = n.extra_conditions.get(&t).filter(|o| o.status == c.status) {
+                                c.since_ms = old.since_ms;
+                            }
+                            n.extra_conditions.insert(t, c);
+                        }
+                    } else {
+                        n.labels = labels;
+                        n.annotations = annotations;
+                        n.taints = taints;
+                        n.unschedulable = unschedulable;
+                    }
+                })?;
+                // Condition changes are Node changes too (the MachineHealthCheck watches Nodes).
+                self.notice_node_now(cluster, &name);
+            }
+            "Pod" if s("/metadata/namespace") == "kube-system" => {
+                return Err(format!("pods \"{name}\" is a static pod of the kubelet and cannot be changed"));
+            }
+            _ => {
+                self.apply_to_workload(cluster, vec![after], now)?;
+            }
+        }
+        self.dirty_views.insert(cluster.to_string());
+        Ok(())
+    }
+
+    /// Delete an object of a workload cluster: a Node (as `kubectl delete node`), or an applied
+    /// resource. Returns whether it existed.
+    pub fn delete_workload_object(&mut self, cluster: &str, kind: &str, namespace: &str, name: &str) -> Result<bool, String> {
+        self.api_reachable(cluster)?;
+        let found = match kind {
+            "Node" => self.delete_node(cluster, name)?,
+            _ => {
+                let wl = self.workload_mut(cluster)?;
+                let ns = if namespace.is_empty() { "default" } else { namespace };
+                let removed = wl.resources.remove(&format!("{kind}/{ns}/{name}")).is_some();
+                self.notice_workload(cluster);
+                removed
+            }
+        };
+        self.dirty_views.insert(cluster.to_string());
+        Ok(found)
+    }
+
+    /// A workload cluster's objects as last rendered by [`World::refresh_views`].
+    pub fn workload_objects(&self, cluster: &str) -> Result<&WorkloadObjects, String> {
+        self.api_reachable(cluster)?;
+        self.views.get(cluster).ok_or_else(|| format!("no workload cluster `{cluster}`"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::world::workload::{NodeCondition, Taint};
+
+    #[test]
+    fn nodes_render_as_the_api_server_shows_them() {
+        let mut n = Node {
+            name: "c-md-0-x".into(),
+            provider_id: Some("docker:////c-md-0-x".into()),
+            labels: BTreeMap::from([("kubernetes.io/hostname".to_string(), "c-md-0-x".to_string())]),
+            annotations: BTreeMap::new(),
+            taints: vec![Taint { key: "node.cluster.x-k8s.io/uninitialized".into(), effect: "NoSchedule".into() }],
+            unschedulable: true,
+            ready: Status::True,
+            ready_reason: "KubeletReady".into(),
+            ready_message: "kubelet is posting ready status".into(),
+            ready_since_ms: 60_000,
+            kubelet_version: "v1.34.3".into(),
+            control_plane: false,
+            registered_ms: 50_000,
+            kubelet_down_since: None,
+            cni_ready_at: None,
+            pods: 0,
+            evicting_until: None,
+            extra_conditions: BTreeMap::new(),
+        };
+        n.extra_conditions.insert(
+            "e2e.remediation.condition".into(),
+            NodeCondition { status: Status::False, reason: "Test".into(), message: String::new(), since_ms: 70_000 },
+        );
+        let v = node_json(&n, Some("172.18.0.5"), 80_000);
+        assert_eq!(v["spec"]["providerID"], "docker:////c-md-0-x");
+        assert_eq!(v["spec"]["unschedulable"], true);
+        assert_eq!(v["status"]["nodeInfo"]["kubeletVersion"], "v1.34.3");
+        assert_eq!(v["status"]["addresses"][0], json!({"type": "InternalIP", "address": "172.18.0.5"}));
+        let types: Vec<&str> = v["status"]["conditions"].as_array().unwrap().iter().map(|c| c["type"].as_str().unwrap()).collect();
+        assert_eq!(types, ["Ready", "MemoryPressure", "DiskPressure", "PIDPressure", "e2e.remediation.condition"]);
+        assert_eq!(v["status"]["conditions"][0]["lastTransitionTime"], timestamp(60_000));
+    }
+}

@@ -164,6 +164,9 @@ pub trait Backend {
     /// Poll this flag inside long operations (waits, sleeps) and return early once it is raised; the
     /// runner then reports the run as interrupted. Backends that cannot be interrupted ignore it.
     fn set_stop(&mut self, _stop: crate::stop::StopFlag) {}
+    /// Predicates that must hold after every event of the run, with the labels reports use; a backend
+    /// reports each one that breaks as a violation (`scenario-invariant`) from [`Backend::finish`].
+    fn set_invariants(&mut self, _invariants: Vec<(String, Predicate)>) {}
     /// Set up for a scenario (management clusters and their feature gates, the seed).
     async fn prepare(&mut self, scenario: &Scenario, seed: u64) -> Result<(), BackendError>;
     /// Create or update objects, in order.

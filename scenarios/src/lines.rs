@@ -23,6 +23,11 @@ enum Frame {
 /// Lines of each item of the top-level `steps:` sequence. Returns an empty list if the text is not
 /// YAML (the serde pass reports that error with its position).
 pub fn step_lines(text: &str) -> Vec<StepLines> {
+    item_lines(text, "steps")
+}
+
+/// Lines of each item of the top-level sequence under `key` (`steps`, `invariants`).
+pub fn item_lines(text: &str, key: &str) -> Vec<StepLines> {
     let mut parser = Parser::new_from_str(text);
     let mut stack: Vec<Frame> = Vec::new();
     let mut out: Vec<StepLines> = Vec::new();
@@ -82,7 +87,7 @@ pub fn step_lines(text: &str) -> Vec<StepLines> {
                 want_manifest_value = false;
                 let entering_steps = stack.len() == 1
                     && matches!(&event, Event::SequenceStart(..))
-                    && matches!(stack.last(), Some(Frame::Map { key: Some(k), key_next: false }) if k == "steps");
+                    && matches!(stack.last(), Some(Frame::Map { key: Some(k), key_next: false }) if k == key);
                 stack.push(if matches!(event, Event::MappingStart(..)) { Frame::Map { key_next: true, key: None } } else { Frame::Seq });
                 if entering_steps {
                     steps_depth = Some(stack.len());

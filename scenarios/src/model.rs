@@ -33,10 +33,28 @@ pub struct Scenario {
     pub converged: Option<crate::Predicate>,
     /// Random fault profile for swarm runs (see the faults module of the simulator).
     pub fault_profile: Option<String>,
+    /// Predicates that must hold after every event of the whole run (`invariants:`).
+    pub invariants: Vec<ScenarioInvariant>,
     /// The steps, with the line each starts on.
     pub steps: Vec<StepEntry>,
     /// The file.
     pub path: PathBuf,
+}
+
+/// A scenario-level invariant and where it is written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScenarioInvariant {
+    /// 1-based line of the item.
+    pub line: usize,
+    /// The predicate.
+    pub predicate: Predicate,
+}
+
+impl ScenarioInvariant {
+    /// How reports name it: `invariant #N (line L)`.
+    pub fn label(&self, index: usize) -> String {
+        format!("invariant #{} (line {})", index + 1, self.line)
+    }
 }
 
 /// A step and where it is written.
@@ -75,8 +93,13 @@ pub enum Step {
     Scale(ScaleStep),
     /// Wait until a predicate holds, or fail at the timeout.
     Wait(WaitStep),
-    /// Check predicates now (or that a write is denied).
+    /// Check predicates now (or that a write is denied); a failure stops the run.
     Expect(ExpectStep),
+    /// Check predicates now without stopping the run: every failed check is reported and fails the
+    /// run at its end.
+    Check(ExpectStep),
+    /// A predicate must not hold at any moment of a time window.
+    Never(NeverStep),
     /// Let time pass.
     Sleep(DurationMs),
     /// Inject a fault.
@@ -97,6 +120,8 @@ impl Step {
             Step::Scale(_) => "scale",
             Step::Wait(_) => "wait",
             Step::Expect(_) => "expect",
+            Step::Check(_) => "check",
+            Step::Never(_) => "never",
             Step::Sleep(_) => "sleep",
             Step::Fault(_) => "fault",
             Step::Clusterctl(_) => "clusterctl",
@@ -105,13 +130,15 @@ impl Step {
     }
 }
 
-crate::keyed_enum!(Step, "a step: apply, patch, delete, scale, wait, expect, sleep, fault, clusterctl or docker", {
+crate::keyed_enum!(Step, "a step: apply, patch, delete, scale, wait, expect, check, never, sleep, fault, clusterctl or docker", {
     "apply" => Apply(ApplyStep),
     "patch" => Patch(PatchStep),
     "delete" => Delete(DeleteStep),
     "scale" => Scale(ScaleStep),
     "wait" => Wait(WaitStep),
     "expect" => Expect(ExpectStep),
+    "check" => Check(ExpectStep),
+    "never" => Never(NeverStep),
     "sleep" => Sleep(DurationMs),
     "fault" => Fault(FaultSpec),
     "clusterctl" => Clusterctl(ClusterctlStep),
@@ -227,6 +254,18 @@ pub struct WaitStep {
     /// Deadline (default 10m).
     #[serde(default)]
     pub timeout: Option<DurationMs>,
+}
+
+/// `never: { for, within }`: fails at the first moment within the window at which the predicate
+/// holds, passes at the window's end.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct NeverStep {
+    /// What must not happen.
+    #[serde(rename = "for")]
+    pub predicate: Predicate,
+    /// For how long.
+    pub within: DurationMs,
 }
 
 /// `expect:` one predicate or a list of them; `denied` / `warned` assert the admission answer to a write.

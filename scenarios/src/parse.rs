@@ -50,6 +50,8 @@ struct RawScenario {
     converged: Option<crate::Predicate>,
     #[serde(default)]
     fault_profile: Option<String>,
+    #[serde(default)]
+    invariants: Vec<Predicate>,
     steps: Vec<Step>,
 }
 
@@ -109,6 +111,16 @@ pub fn load_text(text: &str, path: &Path, opts: &LoadOptions) -> Result<Scenario
         steps.push(StepEntry { line: at.line, step });
     }
 
+    let invariant_lines = crate::lines::item_lines(&masked.text, "invariants");
+    let mut invariants = Vec::with_capacity(raw.invariants.len());
+    for (i, predicate) in raw.invariants.into_iter().enumerate() {
+        let at = invariant_lines.get(i).copied().unwrap_or(StepLines { line: 1, column: 1, manifest_line: None });
+        if predicate.has_write_expectation() {
+            return Err(ScenarioError::invalid(Location::new(path, at.line, at.column), "`invariants` cannot use `denied`/`warned`"));
+        }
+        invariants.push(crate::model::ScenarioInvariant { line: at.line, predicate });
+    }
+
     let name = raw.name.unwrap_or_else(|| path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default());
     let management = match raw.management {
         Some(m) if m.is_empty() => {
@@ -127,6 +139,7 @@ pub fn load_text(text: &str, path: &Path, opts: &LoadOptions) -> Result<Scenario
         converge_within: raw.converge_within,
         converged: raw.converged,
         fault_profile: raw.fault_profile,
+        invariants,
         steps,
         path: path.to_path_buf(),
     })
@@ -390,6 +403,11 @@ fn check_step(step: &Step, here: &Location) -> Result<()> {
         }
         Step::Fault(f) if f.when.as_ref().is_some_and(Predicate::has_write_expectation) => {
             bad("`fault: { when: ... }` cannot use `denied`/`warned`")
+        }
+        Step::Never(n) if n.predicate.has_write_expectation() => bad("`never: { for: ... }` cannot use `denied`/`warned`"),
+        Step::Check(e) if e.0.is_empty() => bad("`check` needs at least one predicate"),
+        Step::Check(e) if e.0.iter().any(Predicate::has_write_expectation) => {
+            bad("`check` cannot use `denied`/`warned` (they write); use `expect`")
         }
         Step::Expect(e) if e.0.is_empty() => bad("`expect` needs at least one predicate"),
         Step::Expect(e) => {

@@ -88,12 +88,17 @@ pub async fn run<B: Backend>(backend: &mut B, scenario: &Scenario, opts: &RunOpt
     if let Some(stop) = &opts.stop {
         backend.set_stop(stop.flag());
     }
+    let invariants: Vec<(String, Predicate)> =
+        scenario.invariants.iter().enumerate().map(|(i, inv)| (inv.label(i), inv.predicate.clone())).collect();
+    backend.set_invariants(invariants);
     if let Err(e) = backend.prepare(scenario, seed).await {
         report.error = Some(format!("cannot prepare the backend: {e}"));
         report.interrupted = stopped();
         return report;
     }
     let mut failed = false;
+    // `check` steps that failed: the run goes on and fails at its end.
+    let mut soft_failed = false;
     for (index, entry) in scenario.steps.iter().enumerate() {
         let kind = entry.step.keyword().to_string();
         let not_run = match stopped() {
@@ -127,7 +132,11 @@ pub async fn run<B: Backend>(backend: &mut B, scenario: &Scenario, opts: &RunOpt
             (false, Some(why)) => (StepStatus::Interrupted, format!("interrupted ({why}): {message}")),
             (false, None) => (StepStatus::Failed, message),
         };
-        failed |= !passed && !opts.swarm;
+        if matches!(entry.step, Step::Check(_)) {
+            soft_failed |= !passed;
+        } else {
+            failed |= !passed && !opts.swarm;
+        }
         report.steps.push(StepReport {
             index,
             line: entry.line,
@@ -226,7 +235,7 @@ pub async fn run<B: Backend>(backend: &mut B, scenario: &Scenario, opts: &RunOpt
     }
     // A stop that came after the last step (during the liveness phase or the final read) counts too.
     report.interrupted = report.interrupted.take().or_else(stopped);
-    report.passed = !failed && report.violations.is_empty() && report.error.is_none() && report.interrupted.is_none();
+    report.passed = !failed && !soft_failed && report.violations.is_empty() && report.error.is_none() && report.interrupted.is_none();
     report
 }
 
@@ -269,6 +278,29 @@ async fn run_step<B: Backend>(backend: &mut B, step: &Step) -> Result<String, St
                 messages.push(expect_one(backend, p).await?);
             }
             Ok(messages.join("; "))
+        }
+        Step::Check(e) => {
+            // Every predicate is checked; the step fails with all that failed, each on its own line.
+            let (mut ok, mut bad) = (Vec::new(), Vec::new());
+            for (i, p) in e.0.iter().enumerate() {
+                match expect_one(backend, p).await {
+                    Ok(m) => ok.push(m),
+                    Err(m) => bad.push(format!("check {} of {}: {m}", i + 1, e.0.len())),
+                }
+            }
+            if bad.is_empty() {
+                Ok(ok.join("; "))
+            } else {
+                Err(bad.join("\n"))
+            }
+        }
+        Step::Never(n) => {
+            let r = backend.wait(&n.predicate, n.within.as_ms()).await.map_err(|e| e.to_string())?;
+            if r.eval.holds {
+                Err(format!("held after {} (within {}): {}", crate::DurationMs(r.elapsed_ms), n.within, r.eval.detail))
+            } else {
+                Ok(format!("did not hold within {}", n.within))
+            }
         }
         Step::Sleep(d) => {
             backend.sleep(d.as_ms()).await.map_err(|e| e.to_string())?;

@@ -83,12 +83,13 @@ pub struct SimBackend {
     opts: SimOptions,
     sim: Option<Sim>,
     stop: Option<capi_scenarios::StopFlag>,
+    invariants: Vec<(String, Predicate)>,
 }
 
 impl SimBackend {
     /// A backend.
     pub fn new(opts: SimOptions) -> Self {
-        SimBackend { opts, sim: None, stop: None }
+        SimBackend { opts, sim: None, stop: None, invariants: Vec::new() }
     }
 
     /// The simulation (after `prepare`).
@@ -253,6 +254,13 @@ impl Backend for SimBackend {
         self.sim.as_ref().map_or(0, Sim::now)
     }
 
+    fn set_invariants(&mut self, invariants: Vec<(String, Predicate)>) {
+        if let Some(sim) = self.sim.as_mut() {
+            sim.set_scenario_invariants(invariants.clone());
+        }
+        self.invariants = invariants;
+    }
+
     fn set_stop(&mut self, stop: capi_scenarios::StopFlag) {
         if let Some(sim) = self.sim.as_mut() {
             sim.set_interrupt(stop.clone());
@@ -298,6 +306,7 @@ impl Backend for SimBackend {
         if let Some(flag) = &self.stop {
             sim.set_interrupt(flag.clone());
         }
+        sim.set_scenario_invariants(self.invariants.clone());
         self.sim = Some(sim);
         Ok(())
     }

@@ -25,6 +25,9 @@ pub fn check(s: &Scenario, fixtures: Option<&Path>) -> Vec<String> {
     if let Some(goal) = &s.converged {
         goal.for_each_target(&mut |t| kind(t, &format!("{file}:1:1"), &mut out));
     }
+    for inv in &s.invariants {
+        inv.predicate.for_each_target(&mut |t| kind(t, &format!("{file}:{}:1", inv.line), &mut out));
+    }
     for e in &s.steps {
         let at = format!("{file}:{}:1", e.line);
         let mut on = |t: &Target| kind(t, &at, &mut out);
@@ -33,7 +36,8 @@ pub fn check(s: &Scenario, fixtures: Option<&Path>) -> Vec<String> {
             Step::Delete(d) => on(&d.target),
             Step::Scale(x) => on(&x.target),
             Step::Wait(w) => w.until.for_each_target(&mut on),
-            Step::Expect(x) => x.0.iter().for_each(|p| p.for_each_target(&mut on)),
+            Step::Expect(x) | Step::Check(x) => x.0.iter().for_each(|p| p.for_each_target(&mut on)),
+            Step::Never(n) => n.predicate.for_each_target(&mut on),
             Step::Fault(f) => {
                 if let Some(p) = &f.when {
                     p.for_each_target(&mut on);

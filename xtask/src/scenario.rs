@@ -182,8 +182,8 @@ fn run_scenarios(args: &RunArgs) -> Result<ExitCode> {
         let report = pollster::block_on(runner::run(&mut backend, &scenario, &run_opts));
         let wall = started.elapsed();
         if let (Some(out), Some(sim)) = (trace_out.as_mut(), backend.sim()) {
-            for line in sim.trace.lines() {
-                writeln!(out, "{}", trace_json(&scenario.name, line))?;
+            for i in 0..sim.trace.lines().len() {
+                writeln!(out, "{}", sim.trace.json_line(&scenario.name, i))?;
             }
         }
         if report.passed {
@@ -244,16 +244,6 @@ pub fn tally(total: usize, passed: usize, failed: usize, interrupted: Option<&st
         None if failed > 0 => format!("FAILED: {line}"),
         None => format!("PASSED: {line}"),
     }
-}
-
-/// A trace line (`<t> #<event> <actor> <what...>`) as a JSON object.
-pub fn trace_json(scenario: &str, line: &str) -> String {
-    let mut parts = line.splitn(4, ' ');
-    let t = parts.next().and_then(|t| t.parse::<u64>().ok()).unwrap_or(0);
-    let event = parts.next().and_then(|e| e.trim_start_matches('#').parse::<u64>().ok()).unwrap_or(0);
-    let actor = parts.next().unwrap_or("");
-    let what = parts.next().unwrap_or("");
-    serde_json::json!({"scenario": scenario, "t_ms": t, "event": event, "actor": actor, "what": what}).to_string()
 }
 
 fn fmt_ms(ms: u64) -> String {

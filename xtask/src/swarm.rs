@@ -300,8 +300,8 @@ pub fn replay(args: &ReplayArgs) -> Result<ExitCode> {
 pub fn write_trace_and_timeline(report: &RunReport, backend: &SimBackend, trace: Option<&Path>, timeline: Option<&Path>) -> Result<()> {
     if let (Some(p), Some(sim)) = (trace, backend.sim()) {
         let mut out = std::io::BufWriter::new(std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?);
-        for line in sim.trace.lines() {
-            writeln!(out, "{}", crate::scenario::trace_json(&report.scenario, line))?;
+        for i in 0..sim.trace.lines().len() {
+            writeln!(out, "{}", sim.trace.json_line(&report.scenario, i))?;
         }
         out.flush()?;
     }

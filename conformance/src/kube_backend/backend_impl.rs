@@ -487,6 +487,8 @@ impl Backend for KubeBackend {
             guard,
             workloads: BTreeMap::new(),
             reflector: self.opts.reflector.clone(),
+            invariants: self.invariants.iter().map(|(l, p)| (l.clone(), p.clone(), false)).collect(),
+            invariant_violations: Vec::new(),
         };
         if self.opts.refuse_existing {
             if let Err(e) = run.check_leftovers().await {
@@ -704,6 +706,10 @@ impl Backend for KubeBackend {
         self.stop = Some(stop);
     }
 
+    fn set_invariants(&mut self, invariants: Vec<(String, Predicate)>) {
+        self.invariants = invariants;
+    }
+
     async fn sleep(&mut self, ms: u64) -> Result<(), BackendError> {
         let clock = self.clock;
         let stop = self.stop.clone();
@@ -711,6 +717,7 @@ impl Backend for KubeBackend {
         let deadline = tokio::time::Instant::now() + clock.real(ms);
         loop {
             run.poll_faults(&clock).await;
+            run.check_invariants(&clock).await;
             let now = tokio::time::Instant::now();
             if now >= deadline {
                 return Ok(());
@@ -860,6 +867,9 @@ impl Backend for KubeBackend {
                 break;
             }
         }
+        run.check_invariants(&clock).await;
+        let mut violations = std::mem::take(&mut run.invariant_violations);
+        violations.sort();
         let events: Vec<EventSummary> = listed.iter().filter_map(|(m, v)| EventSummary::from_value(m, v)).collect();
         let mut objects: Vec<ObjectSummary> = listed
             .iter()
@@ -876,7 +886,7 @@ impl Backend for KubeBackend {
             sim_time_ms: clock.now_ms(),
             reconciles: 0,
             events: 0,
-            violations: Vec::new(),
+            violations,
             faults: run.faults.records.clone(),
             outcome: Outcome::new(objects, containers, events),
             timeline: None,

@@ -283,9 +283,36 @@ struct Run {
     guard: cleanup::CleanupGuard,
     workloads: BTreeMap<String, Conn>,
     reflector: ReflectorConfig,
+    /// The scenario's invariants (label, predicate, broken yet) and what broke them.
+    invariants: Vec<(String, capi_scenarios::Predicate, bool)>,
+    invariant_violations: Vec<capi_scenarios::report::Violation>,
 }
 
 impl Run {
+    /// Check the scenario's invariants on what the watch caches show now (called on every change a
+    /// wait or sleep sees); the first time each does not hold becomes a violation.
+    async fn check_invariants(&mut self, clock: &Clock) {
+        let pending: Vec<capi_scenarios::Predicate> = self.invariants.iter().filter(|i| !i.2).map(|i| i.1.clone()).collect();
+        if pending.is_empty() {
+            return;
+        }
+        let all = capi_scenarios::Predicate::All(pending);
+        let _ = self.ensure_watches(&all).await;
+        let Ok(snap) = self.snapshot(&all, false).await else { return };
+        for (label, p, broken) in self.invariants.iter_mut().filter(|i| !i.2) {
+            let e = capi_scenarios::predicate::evaluate(p, &snap);
+            if !e.holds {
+                *broken = true;
+                self.invariant_violations.push(capi_scenarios::report::Violation {
+                    invariant: "scenario-invariant".into(),
+                    message: format!("{label} does not hold: {}", e.detail),
+                    event_index: 0,
+                    at_ms: clock.now_ms(),
+                });
+            }
+        }
+    }
+
     fn mgmt_index(&self, name: Option<&str>) -> Result<usize, BackendError> {
         match name {
             None if !self.managements.is_empty() => Ok(0),
@@ -540,13 +567,21 @@ pub struct KubeBackend {
     run: Option<Run>,
     /// Raised when the run is being stopped (a signal, a wall-time limit): waits and sleeps return.
     stop: Option<capi_scenarios::StopFlag>,
+    /// The scenario's invariants, handed to the run at `prepare`.
+    invariants: Vec<(String, capi_scenarios::Predicate)>,
 }
 
 impl KubeBackend {
     /// A backend (nothing is connected before `prepare`).
     pub fn new(opts: KubeOptions) -> Self {
         let factor = opts.time_factor;
-        KubeBackend { opts, clock: Clock::start(if factor.is_finite() && factor > 0.0 { factor } else { 1.0 }), run: None, stop: None }
+        KubeBackend {
+            opts,
+            clock: Clock::start(if factor.is_finite() && factor > 0.0 { factor } else { 1.0 }),
+            run: None,
+            stop: None,
+            invariants: Vec::new(),
+        }
     }
 
     /// The options.

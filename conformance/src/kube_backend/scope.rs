@@ -38,6 +38,12 @@ impl ScenarioScope {
         if let Some(goal) = &scenario.converged {
             s.add_predicate(goal);
         }
+        for inv in &scenario.invariants {
+            s.add_predicate(&inv.predicate);
+            let mut kinds = BTreeSet::new();
+            predicate_kinds(&inv.predicate, &mut kinds);
+            s.watched_kinds.extend(kinds);
+        }
         s
     }
 
@@ -72,7 +78,13 @@ impl ScenarioScope {
                 predicate_kinds(&w.until, &mut kinds);
                 self.watched_kinds.extend(kinds);
             }
-            Step::Expect(x) => x.0.iter().for_each(|p| self.add_predicate(p)),
+            Step::Expect(x) | Step::Check(x) => x.0.iter().for_each(|p| self.add_predicate(p)),
+            Step::Never(n) => {
+                self.add_predicate(&n.predicate);
+                let mut kinds = BTreeSet::new();
+                predicate_kinds(&n.predicate, &mut kinds);
+                self.watched_kinds.extend(kinds);
+            }
             Step::Sleep(_) => {}
             Step::Fault(f) => {
                 if let Some(c) = &f.target.cluster {

@@ -46,6 +46,7 @@ pub(super) async fn wait(backend: &mut KubeBackend, p: &Predicate, timeout_ms: u
     let mut fed = false;
     loop {
         run.poll_faults(&clock).await;
+        run.check_invariants(&clock).await;
         if let Some(f) = feed.as_mut() {
             if last_list.elapsed() >= container_poll {
                 // Events can be lost (a reconnecting stream): a fresh list now and then repairs.

@@ -151,6 +151,18 @@ pub struct Sim {
     actor: String,
     /// Raised from outside (a signal, a wall-time limit) to stop processing events; see [`Sim::halted`].
     interrupt: Option<capi_scenarios::StopFlag>,
+    /// The scenario's own invariants (`invariants:`), see [`Sim::set_scenario_invariants`].
+    scenario_invariants: Vec<ScenarioInvariant>,
+    /// The [`Sim::version`] at which they were last checked.
+    scenario_invariants_checked: u64,
+}
+
+/// A scenario-level invariant being checked.
+struct ScenarioInvariant {
+    label: String,
+    predicate: capi_scenarios::Predicate,
+    reads_workload: bool,
+    broken: bool,
 }
 
 impl Sim {
@@ -178,6 +190,8 @@ impl Sim {
             timeline: None,
             actor: String::new(),
             interrupt: None,
+            scenario_invariants: Vec::new(),
+            scenario_invariants_checked: u64::MAX,
         }
     }
 
@@ -211,6 +225,42 @@ impl Sim {
     /// there and is reported as interrupted, never compared.
     pub fn set_interrupt(&mut self, flag: capi_scenarios::StopFlag) {
         self.interrupt = Some(flag);
+    }
+
+    /// Check these predicates at the end of every simulated instant in which anything changed (the
+    /// states a watcher can see), from now on; the first time each does not hold is recorded as a
+    /// `scenario-invariant` violation with its label and what was seen.
+    pub fn set_scenario_invariants(&mut self, invariants: Vec<(String, capi_scenarios::Predicate)>) {
+        self.scenario_invariants = invariants
+            .into_iter()
+            .map(|(label, predicate)| ScenarioInvariant { reads_workload: predicate.reads_workload(), label, predicate, broken: false })
+            .collect();
+        self.scenario_invariants_checked = u64::MAX;
+    }
+
+    fn check_scenario_invariants(&mut self) {
+        if self.scenario_invariants_checked == self.version || self.scenario_invariants.iter().all(|i| i.broken) {
+            return;
+        }
+        self.scenario_invariants_checked = self.version;
+        let mut invariants = std::mem::take(&mut self.scenario_invariants);
+        if invariants.iter().any(|i| i.reads_workload && !i.broken) {
+            let now = self.now;
+            self.world.refresh_views(now);
+        }
+        for inv in invariants.iter_mut().filter(|i| !i.broken) {
+            if !capi_scenarios::predicate::holds(&inv.predicate, self) {
+                inv.broken = true;
+                let detail = capi_scenarios::predicate::evaluate(&inv.predicate, self).detail;
+                self.invariants.violations.push(capi_scenarios::report::Violation {
+                    invariant: "scenario-invariant".into(),
+                    message: format!("{} does not hold: {detail}", inv.label),
+                    event_index: self.events,
+                    at_ms: self.now,
+                });
+            }
+        }
+        self.scenario_invariants = invariants;
     }
 
     /// Whether event processing must stop: the event budget is used up or the run is interrupted.
@@ -288,6 +338,9 @@ impl Sim {
         self.handle(s.ev);
         self.check_invariants();
         crate::faults::check_triggers(self);
+        if !self.scenario_invariants.is_empty() && self.next_event_at() != Some(self.now) {
+            self.check_scenario_invariants();
+        }
         true
     }
 
@@ -623,6 +676,11 @@ impl Sim {
                     "apiserver",
                     format_args!("{} {} {}/{} rv={}", ch.kind.as_str(), o.kind, o.meta.namespace, o.meta.name, o.meta.resource_version),
                 );
+                if self.trace.full() {
+                    if let Some(old) = &ch.old {
+                        self.trace.record_changed(trace::changed_paths(&old.to_json(), &o.to_json()));
+                    }
+                }
             }
             if !self.invariants.disabled {
                 let mut inv = std::mem::take(&mut self.invariants);

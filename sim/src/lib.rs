@@ -12,6 +12,7 @@ pub mod engine;
 pub mod events;
 pub mod faults;
 pub mod features;
+pub mod godur;
 pub mod invariants;
 pub mod kinds;
 pub mod memo;

@@ -3,7 +3,8 @@
 //! this visitor instead. It keeps serde_yaml's positions in errors and rejects unknown keys and maps
 //! with more than one key.
 
-/// Implement `Deserialize` for an enum of newtype variants keyed by a map's single key.
+/// Implement `Deserialize` (and `JsonSchema`: one of single-key maps) for an enum of newtype variants
+/// keyed by a map's single key.
 #[macro_export]
 macro_rules! keyed_enum {
     ($ty:ident, $expecting:literal, { $( $key:literal => $variant:ident($inner:ty) ),* $(,)? }) => {
@@ -34,6 +35,23 @@ macro_rules! keyed_enum {
                     }
                 }
                 d.deserialize_map(V)
+            }
+        }
+
+        impl schemars::JsonSchema for $ty {
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                stringify!($ty).into()
+            }
+            fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                let one_of: Vec<serde_json::Value> = vec![$(
+                    serde_json::json!({
+                        "type": "object",
+                        "properties": { $key: generator.subschema_for::<$inner>() },
+                        "required": [$key],
+                        "additionalProperties": false,
+                    }),
+                )*];
+                schemars::json_schema!({ "description": $expecting, "oneOf": one_of })
             }
         }
     };

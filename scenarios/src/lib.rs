@@ -19,6 +19,7 @@ pub mod predicate;
 pub mod redact;
 pub mod report;
 pub mod runner;
+pub mod schema;
 pub mod selector;
 pub mod stop;
 pub mod target;

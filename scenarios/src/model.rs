@@ -67,7 +67,7 @@ pub struct StepEntry {
 }
 
 /// One management cluster, as `clusterctl init` sets it up.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct ManagementSpec {
     /// Name used by `management:` in targets and steps.
@@ -146,7 +146,7 @@ crate::keyed_enum!(Step, "a step: apply, patch, delete, scale, wait, expect, che
 });
 
 /// `apply: { file | manifest | flavor, vars, repeat, management, workload }`.
-#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct ApplyStep {
     /// Manifest file, relative to the scenario file (absolute allowed).
@@ -179,7 +179,7 @@ pub struct ApplyStep {
 }
 
 /// `patch: { target, type, patch, subresource }`.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct PatchStep {
     /// The object (must resolve to exactly one unless `pick` says otherwise).
@@ -195,7 +195,7 @@ pub struct PatchStep {
 }
 
 /// Patch media types.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum PatchType {
     /// `application/merge-patch+json`.
@@ -206,7 +206,7 @@ pub enum PatchType {
 }
 
 /// `delete: { target, propagation }`.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct DeleteStep {
     /// Objects.
@@ -217,7 +217,7 @@ pub struct DeleteStep {
 }
 
 /// Delete propagation policies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize, PartialOrd, Ord, schemars::JsonSchema)]
 pub enum Propagation {
     /// Owner goes at once; the garbage collector deletes dependents afterwards.
     #[default]
@@ -229,7 +229,7 @@ pub enum Propagation {
 }
 
 /// `scale: { target, replicas, machine-deployment, machine-pool }`.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct ScaleStep {
     /// KubeadmControlPlane, MachineDeployment, MachineSet, MachinePool, or a topology Cluster.
@@ -245,7 +245,7 @@ pub struct ScaleStep {
 }
 
 /// `wait: { for, timeout }`.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct WaitStep {
     /// The predicate.
@@ -258,7 +258,7 @@ pub struct WaitStep {
 
 /// `never: { for, within }`: fails at the first moment within the window at which the predicate
 /// holds, passes at the window's end.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct NeverStep {
     /// What must not happen.
@@ -297,7 +297,7 @@ impl<'de> Deserialize<'de> for ExpectStep {
 }
 
 /// A write whose admission answer is asserted: `{ apply: {...} | patch: {...} | delete: {...}, message }`.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct WriteExpectation {
     /// An apply.
@@ -314,7 +314,7 @@ pub struct WriteExpectation {
 }
 
 /// `fault: { kind, target, at, after, when, duration, ... }`: what fails, where, and when.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct FaultSpec {
     /// What fails.
@@ -346,7 +346,7 @@ pub struct FaultSpec {
 }
 
 /// The fault catalog.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum FaultKind {
     /// `docker kill` of node containers.
@@ -392,7 +392,7 @@ pub enum FaultKind {
 }
 
 /// Where a fault applies. Empty fields select everything of the scenario.
-#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct FaultTarget {
     /// Workload cluster name.
@@ -441,7 +441,7 @@ crate::keyed_enum!(ClusterctlStep, "a clusterctl verb: describe, get-kubeconfig 
 });
 
 /// `move: { from, to, namespace }`.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct MoveSpec {
     /// Source management cluster (the first when omitted).
@@ -455,7 +455,7 @@ pub struct MoveSpec {
 }
 
 /// `docker: { run: {...} | rm: {...} }`.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct DockerStep {
     /// `docker run -d --name NAME IMAGE`: a container the harness owns (labelled as the harness's, never
@@ -468,7 +468,7 @@ pub struct DockerStep {
 }
 
 /// A container the harness starts.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct DockerRun {
     /// Name.
@@ -479,7 +479,7 @@ pub struct DockerRun {
 }
 
 /// Containers a docker step or a fault acts on.
-#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct ContainerTarget {
     /// Exact name.

@@ -28,9 +28,14 @@ pub struct LoadOptions {
     pub fixtures_dir: Option<PathBuf>,
 }
 
-#[derive(Deserialize)]
+/// A scenario file as written (after `${VAR}` substitution); its JSON Schema is the language's.
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
-struct RawScenario {
+#[schemars(
+    title = "capi-harness scenario",
+    description = "A scenario of the capi-harness scenario language (docs/scenario-language.md), as written after `${VAR}` substitution."
+)]
+pub(crate) struct RawScenario {
     #[serde(default)]
     name: Option<String>,
     #[serde(default)]
@@ -39,6 +44,7 @@ struct RawScenario {
     seed: Option<u64>,
     #[serde(default)]
     #[serde(rename = "vars")]
+    #[schemars(with = "Option<BTreeMap<String, crate::schema::Scalar>>")]
     _vars: Option<serde_yaml::Value>,
     #[serde(default)]
     management: Option<Vec<ManagementSpec>>,
@@ -68,26 +74,7 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Scenario> {
 /// it, and the command line's), and after substitution every value must still be the one value it
 /// was, so a variable cannot add keys, steps or documents, nor cut a value short.
 pub fn load_text(text: &str, path: &Path, opts: &LoadOptions) -> Result<Scenario> {
-    // Pass 1: the shape of the file and the variables, before anything is substituted.
-    let masked = vars::mask(text);
-    crate::limits::check_yaml_shape(&masked.text, path, 0)?;
-    let first: serde_yaml::Value = serde_yaml::from_str(&masked.text).map_err(|e| yaml_error(path, &e, 0))?;
-    if !first.is_mapping() {
-        return Err(ScenarioError::invalid(
-            Location::new(path, 1, 1),
-            "a scenario is a map with `name`, `description`, `seed`, `vars` and `steps`",
-        ));
-    }
-    let vars = resolve_vars(text, path, &masked, &first, &opts.vars)?;
-
-    // Pass 2: substitute, check that every value kept its place, then the schema.
-    let mut subst_vars = vars.clone();
-    subst_vars.insert(INDEX_VAR.to_string(), format!("${{{INDEX_VAR}}}"));
-    // References inside inline manifests stay masked here: those are substituted once, per apply,
-    // with the apply's own variables (`restore_inline_manifests`).
-    let in_manifests = manifest_references(&first, &masked);
-    let substituted = masked.substitute_outside(text, &subst_vars, &in_manifests).map_err(|e| subst_error(path, e, 0))?;
-    check_values_kept_their_place(text, path, &masked, &first, &substituted, &subst_vars)?;
+    let Substituted { masked, first, vars, substituted } = substitute(text, path, opts)?;
     let raw: RawScenario = serde_yaml::from_str(&substituted).map_err(|e| yaml_error(path, &e, 0))?;
     // Positions come from the masked text, which has the original's lines and columns.
     let lines = step_lines(&masked.text);
@@ -143,6 +130,45 @@ pub fn load_text(text: &str, path: &Path, opts: &LoadOptions) -> Result<Scenario
         steps,
         path: path.to_path_buf(),
     })
+}
+
+/// A scenario's text after both passes of variable handling.
+struct Substituted {
+    masked: vars::Masked,
+    first: serde_yaml::Value,
+    vars: Vars,
+    substituted: String,
+}
+
+/// Pass 1: the shape of the file and the variables, before anything is substituted. Pass 2:
+/// substitute, and check that every value kept its place.
+fn substitute(text: &str, path: &Path, opts: &LoadOptions) -> Result<Substituted> {
+    let masked = vars::mask(text);
+    crate::limits::check_yaml_shape(&masked.text, path, 0)?;
+    let first: serde_yaml::Value = serde_yaml::from_str(&masked.text).map_err(|e| yaml_error(path, &e, 0))?;
+    if !first.is_mapping() {
+        return Err(ScenarioError::invalid(
+            Location::new(path, 1, 1),
+            "a scenario is a map with `name`, `description`, `seed`, `vars` and `steps`",
+        ));
+    }
+    let vars = resolve_vars(text, path, &masked, &first, &opts.vars)?;
+    let mut subst_vars = vars.clone();
+    subst_vars.insert(INDEX_VAR.to_string(), format!("${{{INDEX_VAR}}}"));
+    // References inside inline manifests stay masked here: those are substituted once, per apply,
+    // with the apply's own variables (`restore_inline_manifests`).
+    let in_manifests = manifest_references(&first, &masked);
+    let substituted = masked.substitute_outside(text, &subst_vars, &in_manifests).map_err(|e| subst_error(path, e, 0))?;
+    check_values_kept_their_place(text, path, &masked, &first, &substituted, &subst_vars)?;
+    Ok(Substituted { masked, first, vars, substituted })
+}
+
+/// A scenario file as the JSON Schema sees it: variables substituted, as JSON (for validating files
+/// against `scenarios/schema/scenario.schema.json`).
+pub fn substituted_document(path: &Path, opts: &LoadOptions) -> Result<Value> {
+    let text = crate::limits::read_text(path, crate::limits::MAX_SCENARIO_BYTES, "scenario")?;
+    let Substituted { substituted, .. } = substitute(&text, path, opts)?;
+    serde_yaml::from_str(&substituted).map_err(|e| yaml_error(path, &e, 0))
 }
 
 /// One variable's value may be at most 1 MiB.
@@ -361,7 +387,33 @@ fn yaml_error(path: &Path, e: &serde_yaml::Error, offset: usize) -> ScenarioErro
         Some(i) => msg[..i].to_string(),
         None => msg,
     };
+    let msg = with_suggestion(msg);
     ScenarioError::invalid(Location::from_yaml_error(path, e, offset), msg)
+}
+
+/// serde's "unknown field `x`, expected one of `a`, `b`" (or "unknown variant") with the closest
+/// expected name added when one is close enough to be a misspelling: `; did you mean `steps`?`.
+pub fn with_suggestion(msg: String) -> String {
+    let Some(rest) = msg.find("unknown field `").map(|i| &msg[i + 15..]).or_else(|| msg.find("unknown variant `").map(|i| &msg[i + 17..]))
+    else {
+        return msg;
+    };
+    let Some(end) = rest.find('`') else { return msg };
+    let given = &rest[..end];
+    let Some(list) = rest.find("expected one of ").map(|i| &rest[i + 16..]).or_else(|| rest.find("expected ").map(|i| &rest[i + 9..]))
+    else {
+        return msg;
+    };
+    let best = list
+        .split(", ")
+        .map(|w| w.trim().trim_matches('`'))
+        .filter(|w| !w.is_empty())
+        .map(|w| (strsim::damerau_levenshtein(given, w), w))
+        .min();
+    match best {
+        Some((d, w)) if d > 0 && d <= given.len().max(2) / 2 + 1 && d < w.len() => format!("{msg}; did you mean `{w}`?"),
+        _ => msg,
+    }
 }
 
 /// Scalars as text; `None` for maps, lists and null.

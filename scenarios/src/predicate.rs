@@ -95,7 +95,7 @@ impl Predicate {
 }
 
 /// `field: { target, path, equals | exists }`.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct FieldPredicate {
     /// Objects.
@@ -111,7 +111,7 @@ pub struct FieldPredicate {
 }
 
 /// `condition: { target, type, status, reason, message }`.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct ConditionPredicate {
     /// Objects.
@@ -121,6 +121,7 @@ pub struct ConditionPredicate {
     pub type_: String,
     /// `"True"`, `"False"` or `"Unknown"` (YAML booleans are accepted too).
     #[serde(deserialize_with = "de_condition_status")]
+    #[schemars(schema_with = "crate::schema::condition_status")]
     pub status: String,
     /// Expected reason.
     #[serde(default)]
@@ -145,7 +146,7 @@ pub(crate) fn de_condition_status<'de, D: serde::Deserializer<'de>>(d: D) -> Res
 }
 
 /// `phase: { target, is }`.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct PhasePredicate {
     /// Objects.
@@ -155,7 +156,7 @@ pub struct PhasePredicate {
 }
 
 /// `count: { target, equals | at-least | at-most }`.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct CountPredicate {
     /// Objects to count.
@@ -210,7 +211,7 @@ impl CountBounds {
 }
 
 /// `containers: { cluster, role, name, name-prefix, state, image, count }`.
-#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct ContainerPredicate {
     /// `io.x-k8s.kind.cluster` label.

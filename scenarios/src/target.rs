@@ -46,7 +46,7 @@ pub struct Target {
 }
 
 /// Which of several matching objects a step or predicate takes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Pick {
     /// Lowest name.
@@ -69,7 +69,7 @@ impl Pick {
 }
 
 /// How a predicate over several objects combines them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Quantifier {
     /// Every matching object satisfies it (and at least one matches).

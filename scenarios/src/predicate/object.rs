@@ -36,7 +36,7 @@ crate::keyed_enum!(ObjectCheck, "a check on one object: field, condition, phase,
 });
 
 /// `field: { path, equals | exists }` on one object.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct FieldCheck {
     /// Path such as `spec.topology.version` or a JSONPath.
@@ -50,7 +50,7 @@ pub struct FieldCheck {
 }
 
 /// `condition: { type, status, reason, message }` on one object.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct ConditionCheck {
     /// Condition type.
@@ -58,6 +58,7 @@ pub struct ConditionCheck {
     pub type_: String,
     /// `"True"`, `"False"` or `"Unknown"`.
     #[serde(deserialize_with = "super::de_condition_status")]
+    #[schemars(schema_with = "crate::schema::condition_status")]
     pub status: String,
     /// Expected reason.
     #[serde(default)]
@@ -68,7 +69,7 @@ pub struct ConditionCheck {
 }
 
 /// `phase: { is }` on one object.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct PhaseCheck {
     /// Expected `status.phase`.

@@ -19,7 +19,7 @@ fn message(text: &str) -> String {
 #[rstest]
 #[case::unknown_step(
     "name: x\nsteps:\n  - aply: { file: a.yaml }\n",
-    "broken.yaml:3:5: steps[0]: unknown variant `aply`, expected one of `apply`, `patch`, `delete`, `scale`, `wait`, `expect`, `check`, `never`, `sleep`, `fault`, `clusterctl`, `docker`"
+    "broken.yaml:3:5: steps[0]: unknown variant `aply`, expected one of `apply`, `patch`, `delete`, `scale`, `wait`, `expect`, `check`, `never`, `sleep`, `fault`, `clusterctl`, `docker`; did you mean `apply`?"
 )]
 #[case::unknown_field_in_step(
     "name: x\nsteps:\n  - wait: { for: { exists: Cluster/a }, timout: 5m }\n",
@@ -72,7 +72,7 @@ fn message(text: &str) -> String {
 #[case::not_a_map("- apply: {}\n", "broken.yaml:1:1: a scenario is a map with `name`, `description`, `seed`, `vars` and `steps`")]
 #[case::unknown_top_level_key(
     "name: x\nsetps: []\n",
-    "broken.yaml:2:1: unknown field `setps`, expected one of `name`, `description`, `seed`, `vars`, `management`, `timing`, `converge-within`, `converged`, `fault-profile`, `invariants`, `steps`"
+    "broken.yaml:2:1: unknown field `setps`, expected one of `name`, `description`, `seed`, `vars`, `management`, `timing`, `converge-within`, `converged`, `fault-profile`, `invariants`, `steps`; did you mean `steps`?"
 )]
 #[case::unknown_fault_kind(
     "name: x\nsteps:\n  - fault: { kind: meteor-strike }\n",

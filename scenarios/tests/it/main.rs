@@ -4,4 +4,5 @@
 mod errors;
 mod library;
 mod runner;
+mod schema;
 mod vars;

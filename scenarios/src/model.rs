@@ -81,6 +81,8 @@ pub struct ManagementSpec {
 /// A step of a scenario.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "kebab-case")]
+// A scenario holds tens of steps, parsed once: boxing the large variants would buy nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Step {
     /// Create or update objects (like `kubectl apply`).
     Apply(ApplyStep),

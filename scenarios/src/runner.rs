@@ -219,7 +219,7 @@ pub async fn run<B: Backend>(backend: &mut B, scenario: &Scenario, opts: &RunOpt
                 for v in &report.violations {
                     t.marks.push(crate::report::TimelineMark { at_ms: v.at_ms, kind: "violation".into(), label: v.invariant.clone() });
                 }
-                t.marks.sort_by(|a, b| a.at_ms.cmp(&b.at_ms));
+                t.marks.sort_by_key(|m| m.at_ms);
                 t
             });
         }

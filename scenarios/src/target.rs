@@ -356,16 +356,24 @@ impl FieldPath {
     }
 }
 
+/// Whether a JSON scalar is written `text` (strings as themselves, numbers and booleans as JSON).
+fn scalar_is(x: &serde_json::Value, text: &str) -> bool {
+    match x.as_str() {
+        Some(s) => s == text,
+        None => {
+            let written = x.to_string();
+            written == text
+        }
+    }
+}
+
 /// Follow segments in a JSON value.
 pub fn lookup<'v>(mut value: &'v serde_json::Value, segments: &[Segment]) -> Option<&'v serde_json::Value> {
     for seg in segments {
         value = match seg {
             Segment::Key(k) => value.get(k.as_str())?,
             Segment::Index(i) => value.get(*i)?,
-            Segment::Match(k, v) => value
-                .as_array()?
-                .iter()
-                .find(|item| item.get(k.as_str()).is_some_and(|x| x.as_str() == Some(v.as_str()) || x.to_string() == *v))?,
+            Segment::Match(k, v) => value.as_array()?.iter().find(|item| item.get(k.as_str()).is_some_and(|x| scalar_is(x, v)))?,
         };
     }
     Some(value)

@@ -26,6 +26,9 @@ pub fn parse_timestamp(text: &str) -> Option<u64> {
 }
 
 /// Identity of an object: kind, namespace, name. Ordered so that a kind's objects are contiguous.
+// `PartialEq` is `Ord`'s equality, which compares the same three fields (names shared by pointer
+// first, then by bytes), so the derived `Hash` agrees with it.
+#[allow(clippy::derived_hash_with_manual_eq)]
 #[derive(Clone, Eq, Hash)]
 pub struct ObjKey {
     /// Kind.

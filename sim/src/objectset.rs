@@ -188,7 +188,7 @@ impl ObjectSet {
         match sel.match_labels.get(CLUSTER_NAME_LABEL) {
             Some(c) => {
                 let mut v: Vec<&Arc<Object>> = self.in_cluster(kind, c).filter(matches).collect();
-                v.sort_by(|a, b| a.key().cmp(&b.key()));
+                v.sort_by_key(|a| a.key());
                 v
             }
             None => self.of_kind(kind, ns).filter(matches).collect(),

@@ -82,7 +82,8 @@ pub fn shrink(scenario: &Scenario, seed: u64, profile: &str, mutants: &Mutants) 
     while cur.len() >= 2 {
         let chunk = cur.len().div_ceil(n);
         let mut reduced = false;
-        for i in 0..n {
+        let chunks = n;
+        for i in 0..chunks {
             let (lo, hi) = (i * chunk, ((i + 1) * chunk).min(cur.len()));
             if lo >= hi {
                 continue;

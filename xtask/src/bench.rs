@@ -71,7 +71,7 @@ fn build_runner(quiet: bool) -> Result<PathBuf> {
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
         .filter(|v| v["reason"] == "compiler-artifact" && v["target"]["name"] == "fleet_bench")
         .filter_map(|v| v["executable"].as_str().map(PathBuf::from))
-        .last()
+        .next_back()
         .context("cargo did not report the fleet_bench executable")
 }
 
@@ -475,8 +475,8 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
         bar.inc(1);
     }
     bar.finish_and_clear();
-    println!("{}", markdown(&results, &machine));
-    println!("written: {}, {}", args.out.join("bench.json").display(), args.out.join("bench.md").display());
+    outln!("{}", markdown(&results, &machine));
+    outln!("written: {}, {}", args.out.join("bench.json").display(), args.out.join("bench.md").display());
     Ok(if all_passed { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 

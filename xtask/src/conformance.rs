@@ -223,8 +223,8 @@ fn up(a: &UpArgs) -> Result<ExitCode> {
         let s: State = serde_json::from_str(&std::fs::read_to_string(&state_path)?)
             .with_context(|| format!("{} is not a state file", state_path.display()))?;
         if kind_clusters()?.contains(&s.kind_cluster) && s.clusterctl_initialized {
-            println!("already up: KinD cluster `{}` (state {})", s.kind_cluster, state_path.display());
-            println!("kubeconfig: {}", s.kubeconfig.display());
+            outln!("already up: KinD cluster `{}` (state {})", s.kind_cluster, state_path.display());
+            outln!("kubeconfig: {}", s.kubeconfig.display());
             return Ok(ExitCode::SUCCESS);
         }
     }
@@ -258,9 +258,9 @@ fn up(a: &UpArgs) -> Result<ExitCode> {
     )?;
     state.clusterctl_initialized = true;
     write_state(&state_path, &state)?;
-    println!("management cluster ready: KinD `{}` with Cluster API and the Docker provider", a.name);
-    println!("kubeconfig: {}", kubeconfig.display());
-    println!("state: {}", state_path.display());
+    outln!("management cluster ready: KinD `{}` with Cluster API and the Docker provider", a.name);
+    outln!("kubeconfig: {}", kubeconfig.display());
+    outln!("state: {}", state_path.display());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -274,7 +274,7 @@ fn humantime_secs(text: &str) -> Result<u64> {
 fn down(a: &DownArgs) -> Result<ExitCode> {
     let state_path = a.state.clone().unwrap_or_else(default_state);
     if !state_path.is_file() {
-        println!("nothing to take down: no state file at {} (`up` records what it creates there)", state_path.display());
+        outln!("nothing to take down: no state file at {} (`up` records what it creates there)", state_path.display());
         return Ok(ExitCode::SUCCESS);
     }
     let s: State = serde_json::from_str(&std::fs::read_to_string(&state_path)?)
@@ -286,21 +286,21 @@ fn down(a: &DownArgs) -> Result<ExitCode> {
         if kind_clusters()?.contains(&s.kind_cluster) {
             run_tool("kind", &["delete", "cluster", "--name", &s.kind_cluster], &[])?;
         } else {
-            println!("KinD cluster `{}` is already gone", s.kind_cluster);
+            outln!("KinD cluster `{}` is already gone", s.kind_cluster);
         }
         for f in [&s.kubeconfig, &s.kind_config] {
             let _ = std::fs::remove_file(f);
         }
     } else {
-        println!("KinD cluster `{}` was not created by `up` (--reuse): leaving it", s.kind_cluster);
+        outln!("KinD cluster `{}` was not created by `up` (--reuse): leaving it", s.kind_cluster);
     }
     std::fs::remove_file(&state_path).with_context(|| format!("cannot remove {}", state_path.display()))?;
-    println!("down: removed what `up` created");
+    outln!("down: removed what `up` created");
     Ok(ExitCode::SUCCESS)
 }
 
 fn print_human(r: &RunReport, wall: Duration) {
-    println!("▶ {} ({}) on a real cluster", r.scenario, r.file);
+    outln!("▶ {} ({}) on a real cluster", r.scenario, r.file);
     for s in &r.steps {
         let mark = match s.status {
             StepStatus::Passed => "✓",
@@ -308,7 +308,7 @@ fn print_human(r: &RunReport, wall: Duration) {
             StepStatus::Skipped => "·",
             StepStatus::Interrupted => "⏹",
         };
-        println!(
+        outln!(
             "  {mark} [{}] {:<10} line {:<4} t={}s  {}",
             s.index,
             s.kind,
@@ -318,17 +318,17 @@ fn print_human(r: &RunReport, wall: Duration) {
         );
     }
     for f in &r.faults {
-        println!("  ! fault {} on {} at t={}s", f.kind, f.target, f.at_ms / 1000);
+        outln!("  ! fault {} on {} at t={}s", f.kind, f.target, f.at_ms / 1000);
     }
     if let Some(e) = &r.error {
-        println!("  ! {e}");
+        outln!("  ! {e}");
     }
     if let Some(d) = &r.describe {
         for l in d.lines() {
-            println!("    {l}");
+            outln!("    {l}");
         }
     }
-    println!(
+    outln!(
         "  {} — {}s of scenario time in {:.0}s wall, {} objects, {} containers",
         if r.passed {
             "PASSED"
@@ -400,7 +400,7 @@ fn run_scenarios(a: &RunArgs) -> Result<ExitCode> {
             failed += 1;
         }
         if a.json {
-            println!("{}", serde_json::to_string(&report)?);
+            outln!("{}", serde_json::to_string(&report)?);
         } else {
             print_human(&report, wall);
         }
@@ -421,14 +421,14 @@ fn run_scenarios(a: &RunArgs) -> Result<ExitCode> {
     if let Some(s) = sink {
         let files = s.finish()?;
         if !a.json {
-            println!("reports: {}", files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", "));
+            outln!("reports: {}", files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", "));
         }
     }
     let tally = crate::scenario::tally(files.len(), passed, failed, interrupted.as_deref());
     if a.json {
         eprintln!("{tally}");
     } else {
-        println!("{tally}");
+        outln!("{tally}");
     }
     Ok(if interrupted.is_some() {
         ExitCode::from(crate::stop::INTERRUPTED_EXIT)
@@ -478,10 +478,10 @@ fn compare_outcomes(a: &CompareArgs) -> Result<ExitCode> {
         Some(dir) => {
             capi_reports::write_atomic(&dir.join("comparison.md"), report.as_bytes())?;
             capi_reports::write_atomic(&dir.join("comparison.json"), serde_json::to_string_pretty(&comparisons)?.as_bytes())?;
-            println!("{}", report.lines().take(3).collect::<Vec<_>>().join("\n"));
-            println!("comparison: {}", dir.join("comparison.md").display());
+            outln!("{}", report.lines().take(3).collect::<Vec<_>>().join("\n"));
+            outln!("comparison: {}", dir.join("comparison.md").display());
         }
-        None => println!("{report}"),
+        None => outln!("{report}"),
     }
     Ok(if comparisons.iter().all(|c| c.is_conformant()) && only_real.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

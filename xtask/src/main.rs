@@ -1,6 +1,17 @@
 //! `cargo xtask`: the project's command line. Parses flags into an enum (clap derive) and calls the
 //! library crates; no logic lives here beyond wiring and printing.
 
+/// `println!` that ends the process when stdout is closed (`cargo xtask scenario list | head`), as Unix
+/// tools do, instead of panicking.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = writeln!(std::io::stdout().lock(), $($arg)*) {
+            $crate::stdout_failed(e)
+        }
+    }};
+}
+
 mod bench;
 mod conformance;
 mod report;
@@ -42,6 +53,16 @@ enum Command {
     Sim(sim::SimCmd),
     /// The fleet benchmark: N quick-start clusters created, upgraded and deleted; reconciles/s, RSS.
     Bench(bench::BenchArgs),
+}
+
+/// Stdout failed: a closed pipe ends the process with the shell's SIGPIPE status (141) and no message;
+/// anything else is an error.
+pub(crate) fn stdout_failed(e: std::io::Error) -> ! {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        std::process::exit(141);
+    }
+    eprintln!("error: cannot write to stdout: {e}");
+    std::process::exit(2);
 }
 
 fn main() -> ExitCode {

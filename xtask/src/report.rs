@@ -57,6 +57,6 @@ fn merge(inputs: &[PathBuf], out: &std::path::Path) -> Result<ExitCode> {
     let xml = capi_reports::junit::render_reports("merged", &reports);
     write_atomic(&out.join("junit.xml"), xml.as_bytes())?;
     let failing = reports.iter().filter(|r| !r.passed).count();
-    println!("merged {} runs from {} files: {failing} failing; written to {}", reports.len(), files.len(), out.display());
+    outln!("merged {} runs from {} files: {failing} failing; written to {}", reports.len(), files.len(), out.display());
     Ok(if failing > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }

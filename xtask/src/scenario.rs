@@ -18,22 +18,48 @@ use std::time::Instant;
 pub enum ScenarioCmd {
     /// Run scenarios (files or directories of *.yaml) and exit non-zero if any fails.
     Run(RunArgs),
-    /// List the scenario library with descriptions.
-    List {
-        /// Directory to list (default: scenarios/library).
-        dir: Option<PathBuf>,
-    },
-    /// Parse and check scenarios without running them.
-    Check {
-        /// Files or directories.
-        paths: Vec<PathBuf>,
-    },
+    /// List the scenario library: name and the first sentence of each description.
+    List(ListArgs),
+    /// Parse and check scenarios without running them (schema, variables, manifests, timing, faults, kinds).
+    Check(CheckArgs),
+    /// Print the JSON Schema of the scenario language (committed as scenarios/schema/scenario.schema.json).
+    Schema,
     /// Run many seeds of a scenario, each with its own random fault mix.
     Swarm(crate::swarm::SwarmArgs),
     /// Reproduce one swarm seed exactly (same trace hash).
     Replay(crate::swarm::ReplayArgs),
     /// Minimize a failing seed's fault schedule and write it as a scenario.
     Shrink(crate::shrink::ShrinkArgs),
+}
+
+/// `scenario list` flags.
+#[derive(Args)]
+pub struct ListArgs {
+    /// Directory or files to list (default: scenarios/library).
+    pub paths: Vec<PathBuf>,
+    /// Output: `table` (default) or `json` (one array of {name, file, description, summary, steps}).
+    #[arg(short = 'o', long = "output", default_value = "table", value_parser = ["table", "json"])]
+    pub output: String,
+    /// Set a variable (repeatable), as for `run`.
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    pub vars: Vec<String>,
+    /// Where `fixtures/` is (found by walking up from the scenario by default).
+    #[arg(long)]
+    pub fixtures: Option<PathBuf>,
+}
+
+/// `scenario check` flags.
+#[derive(Args)]
+pub struct CheckArgs {
+    /// Files or directories.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Set a variable (repeatable), as for `run`.
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    pub vars: Vec<String>,
+    /// Where `fixtures/` is (found by walking up from the scenario by default).
+    #[arg(long)]
+    pub fixtures: Option<PathBuf>,
 }
 
 /// `scenario run` flags.
@@ -83,8 +109,12 @@ pub struct RunArgs {
 pub fn run(cmd: ScenarioCmd) -> Result<ExitCode> {
     match cmd {
         ScenarioCmd::Run(args) => run_scenarios(&args),
-        ScenarioCmd::List { dir } => list(&dir.unwrap_or_else(|| PathBuf::from("scenarios/library"))),
-        ScenarioCmd::Check { paths } => check(&paths),
+        ScenarioCmd::List(args) => list(&args),
+        ScenarioCmd::Check(args) => check(&args),
+        ScenarioCmd::Schema => {
+            outln!("{}", capi_scenarios::schema::scenario_schema_json().trim_end());
+            Ok(ExitCode::SUCCESS)
+        }
         ScenarioCmd::Swarm(a) => crate::swarm::swarm(&a),
         ScenarioCmd::Replay(a) => crate::swarm::replay(&a),
         ScenarioCmd::Shrink(a) => crate::shrink::shrink(&a),
@@ -154,7 +184,7 @@ fn run_scenarios(args: &RunArgs) -> Result<ExitCode> {
             Err(e) => {
                 failed += 1;
                 if args.json {
-                    println!("{}", serde_json::json!({"scenario": file.display().to_string(), "passed": false, "error": e.to_string()}));
+                    outln!("{}", serde_json::json!({"scenario": file.display().to_string(), "passed": false, "error": e.to_string()}));
                 } else {
                     eprintln!("✗ {e}");
                 }
@@ -192,7 +222,7 @@ fn run_scenarios(args: &RunArgs) -> Result<ExitCode> {
             failed += 1;
         }
         if args.json {
-            println!("{}", serde_json::to_string(&report)?);
+            outln!("{}", serde_json::to_string(&report)?);
         } else {
             print_human(&report, wall.as_secs_f64());
         }
@@ -208,7 +238,7 @@ fn run_scenarios(args: &RunArgs) -> Result<ExitCode> {
     if let Some(s) = sink {
         let files = s.finish()?;
         if !args.json {
-            println!("reports: {}", files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", "));
+            outln!("reports: {}", files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", "));
         }
     }
     if let Some(mut out) = trace_out {
@@ -217,11 +247,11 @@ fn run_scenarios(args: &RunArgs) -> Result<ExitCode> {
     let tally = tally(files.len(), passed, failed, interrupted.as_deref());
     if args.json {
         if let Some(why) = &interrupted {
-            println!("{}", serde_json::json!({"interrupted": why, "scenarios": files.len(), "passed": passed, "failed": failed}));
+            outln!("{}", serde_json::json!({"interrupted": why, "scenarios": files.len(), "passed": passed, "failed": failed}));
         }
         eprintln!("{tally}");
     } else {
-        println!("{tally}");
+        outln!("{tally}");
     }
     Ok(if interrupted.is_some() {
         ExitCode::from(crate::stop::INTERRUPTED_EXIT)
@@ -251,7 +281,7 @@ fn fmt_ms(ms: u64) -> String {
 }
 
 fn print_human(r: &RunReport, wall_s: f64) {
-    println!("▶ {} ({}) seed={}", r.scenario, r.file, r.seed);
+    outln!("▶ {} ({}) seed={}", r.scenario, r.file, r.seed);
     for s in &r.steps {
         let mark = match s.status {
             StepStatus::Passed => "✓",
@@ -261,29 +291,29 @@ fn print_human(r: &RunReport, wall_s: f64) {
         };
         let took = if s.took_ms > 0 { format!(" (+{})", fmt_ms(s.took_ms)) } else { String::new() };
         let msg = s.message.lines().next().unwrap_or("");
-        println!("  {mark} [{}] {:<10} line {:<4} t={}{took}  {msg}", s.index, s.kind, s.line, fmt_ms(s.at_ms));
+        outln!("  {mark} [{}] {:<10} line {:<4} t={}{took}  {msg}", s.index, s.kind, s.line, fmt_ms(s.at_ms));
         if s.kind == "clusterctl" && s.status == StepStatus::Passed && s.message.lines().count() > 1 {
             for l in s.message.lines() {
-                println!("      {l}");
+                outln!("      {l}");
             }
         }
     }
     for v in &r.violations {
-        println!("  ! violation {} at t={} (event #{}): {}", v.invariant, fmt_ms(v.at_ms), v.event_index, v.message);
+        outln!("  ! violation {} at t={} (event #{}): {}", v.invariant, fmt_ms(v.at_ms), v.event_index, v.message);
     }
     if let Some(e) = &r.error {
-        println!("  ! {e}");
+        outln!("  ! {e}");
     }
     if let Some(why) = &r.interrupted {
-        println!("  ! {why}");
+        outln!("  ! {why}");
     }
     if let Some(d) = &r.describe {
-        println!();
+        outln!();
         for l in d.lines() {
-            println!("  {l}");
+            outln!("  {l}");
         }
     }
-    println!(
+    outln!(
         "  {} — {} simulated in {:.2}s wall, {} reconciles, {} events, trace {}",
         if r.passed {
             "PASSED"
@@ -299,43 +329,81 @@ fn print_human(r: &RunReport, wall_s: f64) {
         r.trace_hash.as_deref().unwrap_or("-")
     );
     if !r.passed {
-        println!("  replay: cargo xtask scenario run {} --seed {}", r.file, r.seed);
+        outln!("  replay: cargo xtask scenario run {} --seed {}", r.file, r.seed);
     }
 }
 
-fn list(dir: &Path) -> Result<ExitCode> {
-    let files = expand(&[dir.to_path_buf()])?;
-    let vars = capi_scenarios::vars::Vars::new();
-    for f in files {
-        match load(&f, &vars, None) {
-            Ok(s) => println!("{:<28} {}", s.name, s.description.lines().next().unwrap_or("")),
-            Err(e) => println!("{:<28} (invalid: {e})", f.file_stem().unwrap_or_default().to_string_lossy()),
-        }
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-fn check(paths: &[PathBuf]) -> Result<ExitCode> {
-    let files = expand(paths)?;
-    let vars = capi_scenarios::vars::Vars::new();
+fn list(args: &ListArgs) -> Result<ExitCode> {
+    let paths = if args.paths.is_empty() { vec![PathBuf::from("scenarios/library")] } else { args.paths.clone() };
+    let files = expand(&paths)?;
+    let vars = parse_vars(&args.vars)?;
+    let mut rows = Vec::new();
     let mut bad = 0;
     for f in files {
-        match load(&f, &vars, None) {
+        let row = match load(&f, &vars, args.fixtures.as_deref()) {
+            Ok(s) => serde_json::json!({
+                "name": s.name,
+                "file": f.display().to_string(),
+                "summary": first_sentence(&s.description),
+                "description": s.description.trim(),
+                "steps": s.steps.len(),
+            }),
+            Err(e) => {
+                bad += 1;
+                serde_json::json!({
+                    "name": f.file_stem().unwrap_or_default().to_string_lossy(),
+                    "file": f.display().to_string(),
+                    "error": e.to_string(),
+                })
+            }
+        };
+        rows.push(row);
+    }
+    if args.output == "json" {
+        outln!("{}", serde_json::to_string_pretty(&rows)?);
+    } else {
+        let width = rows.iter().filter_map(|r| r["name"].as_str()).map(str::len).max().unwrap_or(0).clamp(4, 40);
+        for r in &rows {
+            let name = r["name"].as_str().unwrap_or("");
+            match r["error"].as_str() {
+                Some(e) => outln!("{name:<width$}  (invalid: {e})"),
+                None => outln!("{name:<width$}  {}", r["summary"].as_str().unwrap_or("")),
+            }
+        }
+    }
+    Ok(if bad > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+/// The first sentence of a description, on one line: up to the first `. ` (or the end).
+pub fn first_sentence(text: &str) -> String {
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    match flat.find(". ") {
+        Some(i) => flat[..=i].to_string(),
+        None => flat,
+    }
+}
+
+fn check(args: &CheckArgs) -> Result<ExitCode> {
+    let files = expand(&args.paths)?;
+    let vars = parse_vars(&args.vars)?;
+    let mut bad = 0;
+    for f in files {
+        match load(&f, &vars, args.fixtures.as_deref()) {
             Ok(s) => {
-                let fixtures = capi_scenarios::parse::find_fixtures(&f);
+                let fixtures = args.fixtures.clone().or_else(|| capi_scenarios::parse::find_fixtures(&f));
                 let problems = capi_sim::check::check(&s, fixtures.as_deref());
                 if problems.is_empty() {
-                    println!("ok   {} ({} steps)", f.display(), s.steps.len());
+                    outln!("ok   {} ({} steps)", f.display(), s.steps.len());
                 } else {
                     bad += 1;
                     for p in problems {
-                        println!("FAIL {p}");
+                        outln!("FAIL {p}");
                     }
                 }
             }
             Err(e) => {
                 bad += 1;
-                println!("FAIL {e}");
+                outln!("FAIL {e}");
             }
         }
     }

@@ -32,6 +32,9 @@ pub struct ShrinkArgs {
     /// Set a variable (repeatable).
     #[arg(long = "var", value_name = "NAME=VALUE")]
     pub vars: Vec<String>,
+    /// Where `fixtures/` is (found by walking up from the scenario by default).
+    #[arg(long)]
+    pub fixtures: Option<PathBuf>,
 }
 
 /// A fault spec as YAML without empty fields.
@@ -89,8 +92,9 @@ pub fn write_minimal(
 /// Run a shrink from the command line.
 pub fn shrink(args: &ShrinkArgs) -> Result<ExitCode> {
     let vars = crate::scenario::parse_vars(&args.vars)?;
-    let scenario = capi_scenarios::load(&args.path, &capi_scenarios::LoadOptions { vars: vars.clone(), fixtures_dir: None })
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let scenario =
+        capi_scenarios::load(&args.path, &capi_scenarios::LoadOptions { vars: vars.clone(), fixtures_dir: args.fixtures.clone() })
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
     let profile = args.profile.clone().or_else(|| scenario.fault_profile.clone()).unwrap_or_else(|| "default".into());
     let mutants = parse_mutants(&args.mutants)?;
     let shrunk = shrink_schedule(&scenario, args.seed, &profile, &mutants).map_err(anyhow::Error::msg)?;
@@ -100,11 +104,11 @@ pub fn shrink(args: &ShrinkArgs) -> Result<ExitCode> {
     });
     write_minimal(&args.path, &scenario, args.seed, &shrunk, &out)?;
     // The written case must fail by itself.
-    let written =
-        capi_scenarios::load(&out, &capi_scenarios::LoadOptions { vars, fixtures_dir: None }).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let written = capi_scenarios::load(&out, &capi_scenarios::LoadOptions { vars, fixtures_dir: args.fixtures.clone() })
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let (r, _) = run_seed(&written, args.seed, None, &mutants, Vec::new(), TraceMode::Hash, false);
     let still = r.violations.iter().any(|v| v.invariant == shrunk.invariant) || (shrunk.invariant == "failed" && !r.passed);
-    println!(
+    outln!(
         "shrunk seed {}: {} faults → {} ({} runs); invariant {}; written to {}; {}",
         args.seed,
         shrunk.original.len(),
@@ -114,10 +118,8 @@ pub fn shrink(args: &ShrinkArgs) -> Result<ExitCode> {
         out.display(),
         if still { "fails deterministically" } else { "WARNING: the written case does not fail" }
     );
-    let mut cmd = format!("cargo xtask scenario replay {} --seed {} --profile none", out.display(), args.seed);
-    for m in &args.mutants {
-        cmd.push_str(&format!(" --mutant {m}"));
-    }
-    println!("replay: {cmd}");
+    let flags = crate::swarm::ReplayFlags { vars: &args.vars, fixtures: args.fixtures.as_deref(), mutants: &args.mutants };
+    let cmd = crate::swarm::replay_command(&out.display().to_string(), args.seed, "none", &flags);
+    outln!("replay: {cmd}");
     Ok(if still { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

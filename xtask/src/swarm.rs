@@ -52,6 +52,9 @@ pub struct SwarmArgs {
     /// No progress bar (CI logs).
     #[arg(long)]
     pub quiet: bool,
+    /// Where `fixtures/` is (found by walking up from the scenario by default).
+    #[arg(long)]
+    pub fixtures: Option<PathBuf>,
 }
 
 /// `scenario replay` flags.
@@ -77,6 +80,9 @@ pub struct ReplayArgs {
     /// Set a variable (repeatable).
     #[arg(long = "var", value_name = "NAME=VALUE")]
     pub vars: Vec<String>,
+    /// Where `fixtures/` is (found by walking up from the scenario by default).
+    #[arg(long)]
+    pub fixtures: Option<PathBuf>,
 }
 
 /// Parse `A..B` / `A..=B`.
@@ -124,13 +130,47 @@ pub fn parse_mutants(names: &[String]) -> Result<Mutants> {
 
 pub use capi_sim::swarm::run_seed;
 
-/// The replay command of a failing seed.
-pub fn replay_command(file: &str, seed: u64, profile: &str, mutants: &[String]) -> String {
-    let mut s = format!("cargo xtask scenario replay {file} --seed {seed} --profile {profile}");
-    for m in mutants {
-        s.push_str(&format!(" --mutant {m}"));
+/// The replay command of a failing seed: every flag that changes the run (variables, fixtures,
+/// mutants) goes with it, so the line reproduces the seed exactly.
+pub fn replay_command(file: &str, seed: u64, profile: &str, extra: &ReplayFlags<'_>) -> String {
+    let mut s = format!("cargo xtask scenario replay {} --seed {seed} --profile {}", shell_word(file), shell_word(profile));
+    for v in extra.vars {
+        s.push_str(&format!(" --var {}", shell_word(v)));
+    }
+    if let Some(f) = extra.fixtures {
+        s.push_str(&format!(" --fixtures {}", shell_word(&f.display().to_string())));
+    }
+    for m in extra.mutants {
+        s.push_str(&format!(" --mutant {}", shell_word(m)));
     }
     s
+}
+
+/// The flags of a run that a replay line must repeat.
+pub struct ReplayFlags<'a> {
+    /// `--var NAME=VALUE`, as given.
+    pub vars: &'a [String],
+    /// `--fixtures`.
+    pub fixtures: Option<&'a std::path::Path>,
+    /// `--mutant`.
+    pub mutants: &'a [String],
+}
+
+impl<'a> ReplayFlags<'a> {
+    /// The flags of a swarm run.
+    pub fn of(args: &'a SwarmArgs) -> Self {
+        ReplayFlags { vars: &args.vars, fixtures: args.fixtures.as_deref(), mutants: &args.mutants }
+    }
+}
+
+/// A word as a POSIX shell reads it back: bare when it is plain, single-quoted otherwise.
+pub fn shell_word(w: &str) -> String {
+    let plain = !w.is_empty() && w.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c));
+    if plain {
+        w.to_string()
+    } else {
+        format!("'{}'", w.replace('\'', "'\\''"))
+    }
 }
 
 /// Strip a report down to what a swarm keeps per seed.
@@ -146,7 +186,8 @@ fn compact(mut r: RunReport) -> RunReport {
 pub fn swarm(args: &SwarmArgs) -> Result<ExitCode> {
     let vars = crate::scenario::parse_vars(&args.vars)?;
     let scenario = Arc::new(
-        capi_scenarios::load(&args.path, &capi_scenarios::LoadOptions { vars, fixtures_dir: None }).map_err(|e| anyhow::anyhow!("{e}"))?,
+        capi_scenarios::load(&args.path, &capi_scenarios::LoadOptions { vars, fixtures_dir: args.fixtures.clone() })
+            .map_err(|e| anyhow::anyhow!("{e}"))?,
     );
     let (start, end) = parse_seeds(&args.seeds)?;
     let (shard, shards) = parse_shard(args.shard.as_deref(), args.shards)?;
@@ -215,7 +256,7 @@ pub fn swarm(args: &SwarmArgs) -> Result<ExitCode> {
         for (inv, seeds) in failing {
             md.push_str(&format!("## {inv} — {} seeds\n\n", seeds.len()));
             for (seed, msg) in seeds.iter().take(20) {
-                md.push_str(&format!("- seed {seed}: {msg}\n  `{}`\n", replay_command(&file, *seed, &profile, &args.mutants)));
+                md.push_str(&format!("- seed {seed}: {msg}\n  `{}`\n", replay_command(&file, *seed, &profile, &ReplayFlags::of(args))));
             }
             md.push('\n');
         }
@@ -225,7 +266,7 @@ pub fn swarm(args: &SwarmArgs) -> Result<ExitCode> {
     for (seed, report, wall) in rx {
         writeln!(jsonl, "{}", serde_json::to_string(&report)?)?;
         let mut s = SwarmSeed::from_report(&report, Some(wall));
-        s.replay_command = replay_command(&file, seed, &profile, &args.mutants);
+        s.replay_command = replay_command(&file, seed, &profile, &ReplayFlags::of(args));
         if !report.passed {
             failures += 1;
             let key = report
@@ -241,7 +282,7 @@ pub fn swarm(args: &SwarmArgs) -> Result<ExitCode> {
         results.push(s);
         bar.inc(1);
         bar.set_message(format!("{failures} failing"));
-        if results.len() % 200 == 0 {
+        if results.len().rem_euclid(200) == 0 {
             jsonl.flush()?;
             write_reports(&results, &failing, results.len(), started.elapsed())?;
         }
@@ -255,7 +296,7 @@ pub fn swarm(args: &SwarmArgs) -> Result<ExitCode> {
     let elapsed = started.elapsed();
     write_reports(&results, &failing, results.len(), elapsed)?;
     let interrupted = stop.load(Ordering::SeqCst);
-    println!(
+    outln!(
         "swarm {}: {} of {} seeds run in {:.1}s ({:.1} runs/s, {jobs} jobs), {failures} failing{}",
         scenario.name,
         results.len(),
@@ -265,13 +306,13 @@ pub fn swarm(args: &SwarmArgs) -> Result<ExitCode> {
         if interrupted { " (interrupted)" } else { "" }
     );
     for (inv, seeds) in &failing {
-        println!("  {inv}: {} seeds", seeds.len());
+        outln!("  {inv}: {} seeds", seeds.len());
         for (seed, msg) in seeds.iter().take(3) {
-            println!("    seed {seed}: {msg}");
-            println!("      {}", replay_command(&file, *seed, &profile, &args.mutants));
+            outln!("    seed {seed}: {msg}");
+            outln!("      {}", replay_command(&file, *seed, &profile, &ReplayFlags::of(args)));
         }
     }
-    println!("reports: {}", args.out.display());
+    outln!("reports: {}", args.out.display());
     Ok(if interrupted {
         ExitCode::from(130)
     } else if failures > 0 {
@@ -284,8 +325,8 @@ pub fn swarm(args: &SwarmArgs) -> Result<ExitCode> {
 /// Replay one seed exactly.
 pub fn replay(args: &ReplayArgs) -> Result<ExitCode> {
     let vars = crate::scenario::parse_vars(&args.vars)?;
-    let scenario =
-        capi_scenarios::load(&args.path, &capi_scenarios::LoadOptions { vars, fixtures_dir: None }).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let scenario = capi_scenarios::load(&args.path, &capi_scenarios::LoadOptions { vars, fixtures_dir: args.fixtures.clone() })
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let profile = args.profile.clone().or_else(|| scenario.fault_profile.clone()).unwrap_or_else(|| "default".into());
     let mutants = parse_mutants(&args.mutants)?;
     let trace = if args.trace.is_some() { TraceMode::Full } else { TraceMode::Hash };
@@ -313,7 +354,7 @@ pub fn write_trace_and_timeline(report: &RunReport, backend: &SimBackend, trace:
 
 /// Print a seed's outcome.
 pub fn print_seed(report: &RunReport, wall: Duration) {
-    println!(
+    outln!(
         "{} seed {}: {}, {} faults, trace {}, {} simulated in {:.2}s",
         report.scenario,
         report.seed,
@@ -324,7 +365,7 @@ pub fn print_seed(report: &RunReport, wall: Duration) {
         wall.as_secs_f64()
     );
     for f in &report.faults {
-        println!(
+        outln!(
             "  fault t={}s {} on {}{}",
             f.at_ms / 1000,
             f.kind,
@@ -333,9 +374,9 @@ pub fn print_seed(report: &RunReport, wall: Duration) {
         );
     }
     for v in &report.violations {
-        println!("  violation {} at t={}s (event #{}): {}", v.invariant, v.at_ms / 1000, v.event_index, v.message);
+        outln!("  violation {} at t={}s (event #{}): {}", v.invariant, v.at_ms / 1000, v.event_index, v.message);
     }
     if let Some(e) = &report.error {
-        println!("  error: {e}");
+        outln!("  error: {e}");
     }
 }

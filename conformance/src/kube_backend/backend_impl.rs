@@ -222,7 +222,7 @@ impl Run {
     /// A connection to a workload cluster, through its kubeconfig Secret. When the API server address
     /// in it cannot be reached from here (Docker Desktop), the load balancer's published port on
     /// 127.0.0.1 is used instead, as CAPD's quick-start tells macOS users to do.
-    async fn workload(&mut self, cluster: &str) -> Result<&mut Conn, BackendError> {
+    pub(super) async fn workload(&mut self, cluster: &str) -> Result<&mut Conn, BackendError> {
         if !self.workloads.contains_key(cluster) {
             let ns = self.scope.applied_clusters.iter().find(|(_, n)| n == cluster).map_or("default".to_string(), |(ns, _)| ns.clone());
             let yaml = self.kubeconfig_of(0, &ns, cluster).await?;
@@ -596,12 +596,11 @@ impl Backend for KubeBackend {
         let policy = self.opts.retry.clone();
         let run = self.run()?;
         run.poll_faults(&clock).await;
-        let m = run.mgmt_index(object.management.as_deref())?;
         let scope = run.scope.clone();
-        let conn = run.conn(m)?;
+        let (conn, in_workload) = run.conn_of(object).await?;
         let r = conn.kinds.by_name(&object.kind).await.map_err(BackendError::Other)?;
         let ns = if r.namespaced { object.namespace.as_str() } else { "" };
-        if !scope.allows_write(&object.kind, ns, &object.name) {
+        if !in_workload && !scope.allows_write(&object.kind, ns, &object.name) {
             return Err(refuse(&object.to_string()));
         }
         let url = format!("{}?fieldManager={FIELD_MANAGER}", object_url(&r, ns, &object.name, subresource));
@@ -634,12 +633,11 @@ impl Backend for KubeBackend {
         let policy = self.opts.retry.clone();
         let run = self.run()?;
         run.poll_faults(&clock).await;
-        let m = run.mgmt_index(object.management.as_deref())?;
         let scope = run.scope.clone();
-        let conn = run.conn(m)?;
+        let (conn, in_workload) = run.conn_of(object).await?;
         let r = conn.kinds.by_name(&object.kind).await.map_err(BackendError::Other)?;
         let ns = if r.namespaced { object.namespace.as_str() } else { "" };
-        if !scope.allows_write(&object.kind, ns, &object.name) {
+        if !in_workload && !scope.allows_write(&object.kind, ns, &object.name) {
             return Err(refuse(&object.to_string()));
         }
         let api: Api<DynamicObject> = if r.namespaced {
@@ -665,12 +663,11 @@ impl Backend for KubeBackend {
 
     async fn get(&mut self, object: &ObjectRef) -> Result<Option<Value>, BackendError> {
         let run = self.run()?;
-        let m = run.mgmt_index(object.management.as_deref())?;
         let scope = run.scope.clone();
-        let conn = run.conn(m)?;
+        let (conn, in_workload) = run.conn_of(object).await?;
         let r = conn.kinds.by_name(&object.kind).await.map_err(BackendError::Other)?;
         let ns = if r.namespaced { object.namespace.as_str() } else { "" };
-        if !scope.allows(&object.kind, ns, &object.name) {
+        if !in_workload && !scope.allows(&object.kind, ns, &object.name) {
             return Err(refuse(&object.to_string()));
         }
         let api: Api<DynamicObject> = if r.namespaced {

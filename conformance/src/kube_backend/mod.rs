@@ -36,6 +36,7 @@ pub mod wait;
 pub mod watch;
 
 mod backend_impl;
+mod workload_objects;
 
 use crate::docker::{ContainerPolicy, DockerError, DockerHost};
 use capi_scenarios::backend::BackendError;
@@ -385,7 +386,8 @@ impl Run {
         let mut targets = Vec::new();
         scope::predicate_targets(p, &mut targets);
         let mut plans: BTreeMap<usize, BTreeMap<String, KindPlan>> = BTreeMap::new();
-        for t in targets {
+        // Workload clusters' objects are read by `workload_views`, not planned here.
+        for t in targets.into_iter().filter(|t| t.workload.is_none()) {
             let m = self.mgmt_index(t.management.as_deref())?;
             let plan = self.plan_target(m, t).await;
             let entry = plans.entry(m).or_default();
@@ -500,6 +502,7 @@ impl Run {
         let mut snap = Snapshot {
             managements: self.managements.iter().map(|m| (m.name.clone(), ClusterSnapshot::default())).collect(),
             containers: Vec::new(),
+            workloads: BTreeMap::new(),
         };
         for (m, kinds) in plans {
             let conn = self.conn(m)?;
@@ -550,6 +553,9 @@ impl Run {
         }
         if scope::reads_containers(p) && !matches!(source, Source::Replay(_)) {
             snap.containers = self.containers().await?;
+        }
+        if p.reads_workload() {
+            self.workload_views(p, &mut snap).await;
         }
         Ok(snap)
     }

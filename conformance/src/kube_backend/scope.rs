@@ -57,6 +57,11 @@ impl ScenarioScope {
         }
     }
 
+    /// Whether `cluster` is a workload cluster the scenario creates (its objects are the scenario's).
+    pub fn owns_workload(&self, cluster: &str) -> bool {
+        self.applied_clusters.iter().any(|(_, n)| n == cluster)
+    }
+
     /// Whether an object (namespace "" for cluster-scoped kinds) may be read.
     pub fn allows(&self, kind: &str, namespace: &str, name: &str) -> bool {
         if namespace.is_empty() {
@@ -149,6 +154,11 @@ impl ScenarioScope {
     }
 
     fn add_target(&mut self, t: &Target) {
+        if t.workload.is_some() {
+            // Inside a workload cluster: nothing of the management cluster's scope changes (the
+            // workload cluster itself must be one the scenario creates).
+            return;
+        }
         if t.kind == "Namespace" {
             if let Some(n) = &t.name {
                 self.namespaces.insert(n.clone());

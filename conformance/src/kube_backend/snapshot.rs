@@ -56,6 +56,8 @@ pub struct Snapshot {
     pub managements: Vec<(String, ClusterSnapshot)>,
     /// Containers the policy allows.
     pub containers: Vec<ContainerInfo>,
+    /// Objects inside workload clusters (by cluster name) that `workload:` targets read.
+    pub workloads: BTreeMap<String, ClusterSnapshot>,
 }
 
 impl WorldView for Snapshot {
@@ -65,6 +67,13 @@ impl WorldView for Snapshot {
             Some(n) => self.managements.iter().find(|(m, _)| m == n),
         };
         found.map(|(_, c)| c as &dyn ClusterView).ok_or_else(|| format!("no management cluster named `{}`", name.unwrap_or("")))
+    }
+
+    fn workload(&self, _management: Option<&str>, cluster: &str) -> Result<&dyn ClusterView, String> {
+        self.workloads
+            .get(cluster)
+            .map(|c| c as &dyn ClusterView)
+            .ok_or_else(|| format!("the workload cluster `{cluster}` was not read (internal: the backend did not fetch it)"))
     }
 
     fn containers(&self) -> Vec<ContainerInfo> {

@@ -50,3 +50,13 @@ async fn md_ondelete_passes_against_the_served_simulator() {
     let report = run("md-ondelete.yaml").await;
     assert!(report.passed, "{:?}", report.error);
 }
+
+/// `workload:` targets through the conformance backend: Nodes read inside the workload cluster,
+/// a ConfigMap applied, patched and deleted there (and not in the management cluster).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workload_targets_read_and_write_inside_the_workload_cluster() {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/data/workload-objects.yaml");
+    let report = run(file.to_str().expect("utf-8 path")).await;
+    assert!(report.passed, "{:?}", report.error);
+    assert!(report.steps.len() >= 11, "every step ran: {}", report.steps.len());
+}

@@ -52,6 +52,9 @@ pub struct ChangeKey {
     pub kind: String,
 }
 
+/// Which objects decide a per-object check.
+pub(super) type Decides<'a> = &'a dyn Fn(&dyn Resource) -> bool;
+
 impl Witnesses {
     /// Witnesses for a caller that reports, before each check, every object written since the last
     /// one ([`Witnesses::changed`]): per-object checks, counts and existence then cost what changed.
@@ -64,10 +67,12 @@ impl Witnesses {
     /// kinds. Only meaningful for witnesses made by [`Witnesses::following_changes`].
     pub fn changed(&self, management: &str, kind: &str, namespace: &str, name: &str) {
         for t in self.tracked.borrow_mut().values_mut() {
-            if t.key.management == management && t.key.kind == kind && (namespace.is_empty() || namespace == t.namespace) {
-                if !t.dirty.contains(name) {
-                    t.dirty.insert(name.to_string());
-                }
+            if t.key.management == management
+                && t.key.kind == kind
+                && (namespace.is_empty() || namespace == t.namespace)
+                && !t.dirty.contains(name)
+            {
+                t.dirty.insert(name.to_string());
             }
         }
     }
@@ -92,7 +97,7 @@ impl Witnesses {
         &self,
         world: &dyn WorldView,
         t: &Target,
-        decides: Option<&dyn Fn(&dyn Resource) -> bool>,
+        decides: Option<Decides<'_>>,
         answer: impl FnOnce(&Tracked) -> R,
     ) -> Result<Option<R>, String> {
         if !self.follows_changes {

@@ -101,5 +101,5 @@ fn command_line_variables_override_the_scenario() {
     .unwrap();
     assert_eq!(s.vars["A"], "from-cli");
     let capi_scenarios::Step::Expect(e) = &s.steps[0].step else { panic!() };
-    assert_eq!(format!("{:?}", e.0[0]).contains("from-cli"), true);
+    assert!(format!("{:?}", e.0[0]).contains("from-cli"));
 }

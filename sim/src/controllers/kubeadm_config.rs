@@ -155,7 +155,7 @@ impl Reconciler for KubeadmConfigReconciler {
         }
         let is_cp = owner.kind == Kind::Machine && owner.label(keys::CONTROL_PLANE).is_some();
         if !conditions::is_true(&cluster, "ControlPlaneInitialized") {
-            if !conditions::get(&config, "DataSecretAvailable").is_some() {
+            if conditions::get(&config, "DataSecretAvailable").is_none() {
                 set_conditions(
                     ctx,
                     &config,

@@ -307,7 +307,6 @@ impl Sim {
     }
 
     /// Index of a management cluster by name (the first for `None`).
-
     pub fn management_index(&self, name: Option<&str>) -> Option<usize> {
         match name {
             None => (!self.mgmt.is_empty()).then_some(0),

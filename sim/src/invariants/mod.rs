@@ -14,6 +14,9 @@ use capi_scenarios::report::Violation;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+/// A dependent whose owner is gone: (management, dependent uid, removed owner uid).
+type GcPending = (usize, Arc<str>, Arc<str>);
+
 /// The invariant checkers and what they found.
 #[derive(Default)]
 pub struct Invariants {
@@ -25,7 +28,7 @@ pub struct Invariants {
     last_rv: BTreeMap<usize, u64>,
     /// Dependents whose owners are gone, by the deadline by which GC must have acted:
     /// (management, dependent uid, removed owner uid).
-    gc_pending: BTreeMap<u64, Vec<(usize, Arc<str>, Arc<str>)>>,
+    gc_pending: BTreeMap<u64, Vec<GcPending>>,
     /// providerID → Machine (namespace/name) per management cluster.
     provider_ids: BTreeMap<(usize, String), String>,
 }

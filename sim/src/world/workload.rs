@@ -182,11 +182,9 @@ impl WorkloadCluster {
         let ns = obj.ptr("/metadata/namespace").and_then(Value::as_str).unwrap_or("default").to_string();
         let name = obj.ptr("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();
         self.resources.insert(format!("{kind}/{ns}/{name}"), obj);
-        if kind == "DaemonSet" && CNI_DAEMONSETS.contains(&name.as_str()) {
-            if self.cni.as_ref().is_none_or(|c| c.crashed) {
-                self.cni = Some(Cni { name: name.clone(), installed_ms: now, crashed: false });
-                return Some(name);
-            }
+        if kind == "DaemonSet" && CNI_DAEMONSETS.contains(&name.as_str()) && self.cni.as_ref().is_none_or(|c| c.crashed) {
+            self.cni = Some(Cni { name: name.clone(), installed_ms: now, crashed: false });
+            return Some(name);
         }
         None
     }

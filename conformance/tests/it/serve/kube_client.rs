@@ -83,6 +83,12 @@ fn collect(stream: impl futures::Stream<Item = Result<Event<ConfigMap>, watcher:
     tokio::spawn(async move {
         let mut stream = std::pin::pin!(stream);
         while let Some(e) = stream.next().await {
+            if e.is_err() {
+                // A watcher without backoff retries an error at once; once the server is gone that
+                // is a loop that may never wait on I/O. Sleeping here keeps the task yielding, so the
+                // runtime can shut down (it drops tasks only where they yield).
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
             let text = match e {
                 Ok(Event::Init) => "Init".to_string(),
                 Ok(Event::InitApply(o)) => format!("InitApply {}", o.metadata.name.unwrap_or_default()),

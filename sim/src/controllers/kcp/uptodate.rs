@@ -80,7 +80,10 @@ pub fn infra_matches(kcp: &Object, infra: &Object) -> bool {
 /// same; the comparison (normalising both specs) is most of what a KCP reconcile's scope costs. One
 /// entry per KubeadmConfig seen (about 100 bytes).
 #[derive(Debug, Default)]
-pub struct ConfigMatchMemo(RefCell<BTreeMap<Arc<str>, (Arc<str>, i64, u64, bool)>>);
+pub struct ConfigMatchMemo(RefCell<BTreeMap<Arc<str>, ConfigMatch>>);
+
+/// One remembered answer: (KCP uid, KCP generation, config resourceVersion, matches).
+type ConfigMatch = (Arc<str>, i64, u64, bool);
 
 impl ConfigMatchMemo {
     /// [`config_matches`], remembered.

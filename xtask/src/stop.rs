@@ -28,7 +28,9 @@ pub fn install(wall_limit: Option<Duration>) -> StopSignal {
                         eprintln!("{name} again: exiting now (the reports say the run did not finish)");
                         std::process::exit(128 + sig);
                     }
-                    eprintln!("{name}: stopping after the current event; reports will be marked interrupted (send it again to exit at once)");
+                    eprintln!(
+                        "{name}: stopping after the current event; reports will be marked interrupted (send it again to exit at once)"
+                    );
                     s.stop(format!("interrupted by {name}"));
                 }
             });

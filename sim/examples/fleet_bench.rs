@@ -39,7 +39,8 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let clusters: u64 = arg(&args, "--clusters").and_then(|v| v.parse().ok()).unwrap_or(100);
     let seed: u64 = arg(&args, "--seed").and_then(|v| v.parse().ok()).unwrap_or(1);
-    let concurrency: u32 = arg(&args, "--concurrency").and_then(|v| v.parse().ok()).unwrap_or(capi_sim::engine::DEFAULT_CONCURRENCY);
+    // `None`: every controller runs its default workers in the modelled release (`--*-concurrency`).
+    let concurrency: Option<u32> = arg(&args, "--concurrency").and_then(|v| v.parse().ok());
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let path = arg(&args, "--scenario").map(PathBuf::from).unwrap_or_else(|| root.join("scenarios/library/fleet-lifecycle.yaml"));
     let mut load = capi_scenarios::LoadOptions::default();
@@ -76,13 +77,8 @@ fn main() {
     // A fleet of N clusters handles about 12,000 events per cluster: the default budget (meant to stop
     // runaway scenarios) would cut a fleet of thousands short.
     let max_events = clusters.saturating_mul(100_000).max(SimOptions::default().max_events);
-    let mut backend = SimBackend::new(SimOptions {
-        trace: TraceMode::Off,
-        concurrency: Some(concurrency),
-        max_events,
-        progress: Some(progress),
-        ..Default::default()
-    });
+    let mut backend =
+        SimBackend::new(SimOptions { trace: TraceMode::Off, concurrency, max_events, progress: Some(progress), ..Default::default() });
     let steps = scenario.steps.len();
     let step_walls = Arc::new(Mutex::new(Vec::new()));
     let hook = {
@@ -105,7 +101,7 @@ fn main() {
     let failed = report.steps.iter().find(|s| !s.passed).map(|s| format!("step {} ({}, line {}): {}", s.index, s.kind, s.line, s.message));
     let sim_s = report.sim_time_ms as f64 / 1000.0;
     // Per controller: how much work it did and how many errors and requeues, to see which one a fleet
-    // saturates (each runs CAPI's default 10 workers).
+    // saturates, with the workers it ran.
     let controllers: Vec<serde_json::Value> = backend
         .sim()
         .map(|sim| {
@@ -114,7 +110,7 @@ fn main() {
                 .flat_map(|m| &m.managers)
                 .flat_map(|g| g.controllers.iter().map(move |c| (g.name, c)))
                 .map(|(manager, c)| {
-                    json!({"manager": manager, "controller": c.reconciler.name(), "reconciles": c.stats.reconciles,
+                    json!({"manager": manager, "controller": c.reconciler.name(), "workers": c.workers, "reconciles": c.stats.reconciles,
                            "errors": c.stats.errors, "requeues": c.stats.requeues, "queued_at_end": c.queue.ready_len()})
                 })
                 .collect()
@@ -125,6 +121,7 @@ fn main() {
         "clusters": clusters,
         "seed": seed,
         "concurrency": concurrency,
+        "release": capi_sim::controllers::flags::RELEASE,
         "timing_profile": timing,
         "passed": report.passed,
         "failure": failed.or(report.error.clone()),

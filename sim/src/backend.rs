@@ -280,7 +280,7 @@ impl Backend for SimBackend {
             trace: self.opts.trace,
             mutants: self.opts.mutants.clone(),
             max_events: self.opts.max_events,
-            concurrency: self.opts.concurrency.unwrap_or(crate::engine::DEFAULT_CONCURRENCY),
+            concurrency: self.opts.concurrency,
         });
         for m in &scenario.management {
             let gates = match &m.init_vars {

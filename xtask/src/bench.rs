@@ -24,10 +24,11 @@ pub struct BenchArgs {
     /// Seed of every run.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Workers per controller, as CAPI's and CAPD's `--*-concurrency` flags set them (default 10, theirs).
-    /// A fleet of a thousand clusters outgrows 10 Machine-controller workers; operators raise them.
-    #[arg(long, default_value_t = 10)]
-    pub concurrency: u32,
+    /// Workers of every controller, as CAPI's and CAPD's `--*-concurrency` flags set them. Without it,
+    /// each controller runs its default in the modelled release (CAPI v1.13.5: 50-100 for the
+    /// core, KCP and CABPK controllers, see `capi_sim::controllers::flags`).
+    #[arg(long)]
+    pub concurrency: Option<u32>,
     /// Where to write bench.json and bench.md.
     #[arg(long, default_value = "reports/bench")]
     pub out: PathBuf,
@@ -147,6 +148,7 @@ impl Progress {
             "clusters": clusters,
             "seed": args.seed,
             "concurrency": args.concurrency,
+            "release": capi_sim::controllers::flags::RELEASE,
             "timing_profile": self.timing_profile.clone().unwrap_or_else(|| "?".into()),
             "passed": false,
             "stopped": true,
@@ -187,7 +189,10 @@ const RARE_COLLECTS_FROM: u64 = 3_000;
 /// Run one size, following its progress lines; stop it at the time limit.
 fn run_size(runner: &Path, args: &BenchArgs, clusters: u64, bar: &ProgressBar) -> Result<Value> {
     let mut cmd = Command::new(runner);
-    cmd.args(["--clusters", &clusters.to_string(), "--seed", &args.seed.to_string(), "--concurrency", &args.concurrency.to_string()]);
+    cmd.args(["--clusters", &clusters.to_string(), "--seed", &args.seed.to_string()]);
+    if let Some(c) = args.concurrency {
+        cmd.args(["--concurrency", &c.to_string()]);
+    }
     if let Some(s) = &args.scenario {
         cmd.arg("--scenario").arg(s);
     }
@@ -302,9 +307,17 @@ fn human_duration(s: f64) -> String {
 pub fn markdown(results: &[Value], machine: &Value) -> String {
     let mut md = String::from("# Fleet benchmark\n\n");
     md.push_str(&format!(
-        "fleet-lifecycle scenario (quick-start clusters, 3 control-plane + 3 workers each: create → Available → upgrade → delete), seed {}, {} workers per controller, {} cores, {}{}.\n\n",
+        "fleet-lifecycle scenario (quick-start clusters, 3 control-plane + 3 workers each: create → Available → upgrade → delete), seed {}, managers as {} ships them ({}), {} cores, {}{}.\n\n",
         results.first().and_then(|r| r["seed"].as_u64()).unwrap_or(1),
-        results.first().and_then(|r| r["concurrency"].as_u64()).unwrap_or(10),
+        capi_sim::controllers::flags::RELEASE,
+        match results.first().and_then(|r| r["concurrency"].as_u64()) {
+            Some(c) => format!("{c} workers per controller, set with --concurrency"),
+            None => format!(
+                "the release's --*-concurrency defaults: 50-100 workers per core, KCP and CABPK controller; --kube-api-qps {} / --kube-api-burst {}",
+                capi_sim::controllers::flags::KUBE_API_QPS,
+                capi_sim::controllers::flags::KUBE_API_BURST
+            ),
+        },
         machine["cores"],
         machine["os"].as_str().unwrap_or(""),
         match (machine["cpu"].as_str(), machine["last_level_cache"].as_str()) {
@@ -501,7 +514,16 @@ mod tests {
     }
 
     fn args() -> BenchArgs {
-        BenchArgs { clusters: vec![5], seed: 1, concurrency: 10, out: "x".into(), scenario: None, quiet: true, time_limit: None, repeat: 1 }
+        BenchArgs {
+            clusters: vec![5],
+            seed: 1,
+            concurrency: None,
+            out: "x".into(),
+            scenario: None,
+            quiet: true,
+            time_limit: None,
+            repeat: 1,
+        }
     }
 
     fn run(wall: f64, rss: u64, passed: bool) -> Value {

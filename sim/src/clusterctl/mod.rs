@@ -5,7 +5,7 @@ mod describe;
 mod movement;
 
 pub use describe::describe;
-pub use movement::move_objects;
+pub use movement::{block_move_delay_ms, check_not_paused, check_provisioning_completed, move_objects, BLOCK_MOVE_ATTEMPTS};
 
 use crate::controllers::common::unb64;
 use crate::kinds::Kind;

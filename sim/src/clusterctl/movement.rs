@@ -4,9 +4,17 @@
 //! (annotated `delete-for-move`, finalizers stripped), then unpause in the target.
 //! Source: `cmd/clusterctl/client/cluster/{mover.go,objectgraph.go}`.
 //!
-//! Simplification: every namespaced object of the namespace is moved (clusterctl discovers the set
+//! Preconditions as upstream checks them, with its messages: every Cluster provisioned and its
+//! control plane initialized, every Machine with a Node (`checkProvisioningCompleted`, all failures
+//! aggregated); no Cluster or ClusterClass paused (`checkClustersNotPaused`,
+//! `checkClusterClassesNotPaused`). Objects carrying `clusterctl.cluster.x-k8s.io/block-move` when the
+//! move starts are waited for (10 attempts, 5s growing by 1.5); a move that gives up leaves the source
+//! Clusters paused and the ClusterClasses annotated paused, and nothing in the target.
+//!
+//! Simplifications: every namespaced object of the namespace is moved (clusterctl discovers the set
 //! from provider CRDs, owner references and the `<cluster>-*` Secrets; in a namespace holding only
-//! CAPI clusters this is the same set).
+//! CAPI clusters this is the same set); the target's provider inventory is not checked; the backoff has
+//! no jitter; objects of one move group are created one after another.
 
 use crate::controllers::common::keys;
 use crate::controllers::conditions;
@@ -53,58 +61,135 @@ fn move_order(objects: &[Arc<Object>]) -> Vec<Arc<Object>> {
     order
 }
 
-/// Move the Cluster API objects of a namespace from management cluster `from` to `to`.
+/// `schema.GroupVersionKind.String()` of a typed object read back through controller-runtime's client,
+/// which clears its TypeMeta: clusterctl's preflight messages print `"/, Kind="`.
+const CLEARED_GVK: &str = "\"/, Kind=\"";
+
+/// `kerrors.NewAggregate(errs).Error()`: one error as it is, several in brackets.
+fn aggregate(errs: &[String]) -> String {
+    match errs {
+        [one] => one.clone(),
+        _ => format!("[{}]", errs.join(", ")),
+    }
+}
+
+/// `checkProvisioningCompleted`: every Cluster's infrastructure provisioned and control plane
+/// initialized (the `ControlPlaneInitialized` condition True, and `status.initialization` too when
+/// it has a control-plane object), every Machine with a `nodeRef`. All failures, aggregated.
+pub fn check_provisioning_completed(clusters: &[Arc<Object>], machines: &[Arc<Object>]) -> Result<(), String> {
+    let mut errs = Vec::new();
+    for c in clusters {
+        let id = format!("{CLEARED_GVK} {}/{}", c.namespace(), c.name());
+        if !c.bool_at("/status/initialization/infrastructureProvisioned") {
+            errs.push(format!("cannot start the move operation while {id} is still provisioning the infrastructure"));
+            continue;
+        }
+        let cp_ref = c.str_at("/spec/controlPlaneRef/name").is_some_and(|n| !n.is_empty());
+        if !conditions::is_true(c, "ControlPlaneInitialized") || (cp_ref && !c.bool_at("/status/initialization/controlPlaneInitialized")) {
+            errs.push(format!("cannot start the move operation while the control plane for {id} is not yet initialized"));
+        }
+    }
+    for m in machines {
+        if m.str_at("/status/nodeRef/name").is_none_or(str::is_empty) {
+            errs.push(format!(
+                "cannot start the move operation while {CLEARED_GVK} {}/{} is still provisioning the node",
+                m.namespace(),
+                m.name()
+            ));
+        }
+    }
+    if errs.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("failed to get object graph: failed to check for provisioned infrastructure: {}", aggregate(&errs)))
+    }
+}
+
+/// `checkClustersNotPaused` / `checkClusterClassesNotPaused`.
+pub fn check_not_paused(clusters: &[Arc<Object>], classes: &[Arc<Object>]) -> Result<(), String> {
+    let paused = |v: &[Arc<Object>], spec: bool| -> Vec<String> {
+        v.iter()
+            .filter(|o| (spec && o.bool_at("/spec/paused")) || o.meta.annotations.contains_key(keys::PAUSED))
+            .map(|o| format!("{}/{}", o.namespace(), o.name()))
+            .collect()
+    };
+    let c = paused(clusters, true);
+    if !c.is_empty() {
+        return Err(format!("cannot start operation while the following Clusters are paused: {}", c.join(", ")));
+    }
+    let cc = paused(classes, false);
+    if !cc.is_empty() {
+        return Err(format!("cannot start operation while the following ClusterClasses are paused: {}", cc.join(", ")));
+    }
+    Ok(())
+}
+
+/// `waitReadyForMove`'s backoff: 5s, growing by 1.5, 10 attempts (jitter left out).
+pub const BLOCK_MOVE_ATTEMPTS: u32 = 10;
+
+/// The wait before attempt `i + 1` of `waitReadyForMove` (ms).
+pub fn block_move_delay_ms(i: u32) -> u64 {
+    (5_000.0 * 1.5f64.powi(i as i32)) as u64
+}
+
+/// Move the Cluster API objects of a namespace from management cluster `from` to `to`, as
+/// `objectMover.Move` does: preflight (provisioning completed, nothing paused), pause the Clusters
+/// and ClusterClasses in the source, wait while an object carries `clusterctl.cluster.x-k8s.io/block-move`
+/// (then give up, leaving the source paused), create everything in the target owners first, delete
+/// it from the source, unpause in the target.
 pub fn move_objects(sim: &mut Sim, from: usize, to: usize, ns: &str) -> Result<String, String> {
     if from == to {
         return Err("the source and the target management cluster are the same".into());
     }
     let store = &sim.mgmt[from].api.store;
-    let clusters: Vec<Arc<Object>> = store.objects().of_kind(Kind::Cluster, Some(ns)).cloned().collect();
+    let mut clusters: Vec<Arc<Object>> = store.objects().of_kind(Kind::Cluster, Some(ns)).cloned().collect();
+    clusters.sort_by(|a, b| a.name().cmp(b.name()));
     if clusters.is_empty() {
         return Err(format!("no Cluster in namespace {ns} to move"));
     }
-    // Preconditions (`checkProvisioningCompleted`): infrastructure ready, control plane initialized,
-    // every Machine with a Node; nothing paused already.
-    for c in &clusters {
-        if !c.bool_at("/status/initialization/infrastructureProvisioned") {
-            return Err(format!("cannot start the move operation while {} is still provisioning the infrastructure", c.name()));
-        }
-        if c.at("/spec/controlPlaneRef").is_some() && !conditions::is_true(c, "ControlPlaneInitialized") {
-            return Err(format!("cannot start the move operation while the control plane for {} is not yet initialized", c.name()));
-        }
-        if c.bool_at("/spec/paused") {
-            return Err(format!("cannot start the move operation while Cluster {} is paused", c.name()));
-        }
-    }
-    for m in store.objects().of_kind(Kind::Machine, Some(ns)) {
-        if m.at("/status/nodeRef").is_none() {
-            return Err(format!("cannot start the move operation while Machine {} is still provisioning the node", m.name()));
-        }
-    }
+    let mut machines: Vec<Arc<Object>> = store.objects().of_kind(Kind::Machine, Some(ns)).cloned().collect();
+    machines.sort_by(|a, b| a.name().cmp(b.name()));
+    let mut class_objs: Vec<Arc<Object>> = store.objects().of_kind(Kind::ClusterClass, Some(ns)).cloned().collect();
+    class_objs.sort_by(|a, b| a.name().cmp(b.name()));
+    // getObjectGraph: discovery (which objects block the move is decided here), then the preflight.
+    let mut blocking: Vec<Arc<Object>> =
+        store.objects().iter().filter(|o| &*o.meta.namespace == ns && o.meta.annotations.contains_key(keys::BLOCK_MOVE)).cloned().collect();
+    blocking.sort_by(|a, b| (a.kind.name(), a.name()).cmp(&(b.kind.name(), b.name())));
+    check_provisioning_completed(&clusters, &machines)?;
+    check_not_paused(&clusters, &class_objs)?;
     // Pause the source.
     for c in &clusters {
-        sim.patch(from, &c.key(), &Patch::Merge(json!({"spec": {"paused": true}})), Subresource::Main).map_err(|e| e.message)?;
+        sim.patch(from, &c.key(), &Patch::Merge(json!({"spec": {"paused": true}})), Subresource::Main)
+            .map_err(|e| format!("error setting Cluster.Spec.Paused=true: {}", e.message))?;
     }
-    let classes: Vec<ObjKey> = sim.mgmt[from].api.store.objects().of_kind(Kind::ClusterClass, Some(ns)).map(|c| c.key()).collect();
+    let classes: Vec<ObjKey> = class_objs.iter().map(|c| c.key()).collect();
     for k in &classes {
         sim.patch(from, k, &Patch::Merge(json!({"metadata": {"annotations": {keys::PAUSED: ""}}})), Subresource::Main)
-            .map_err(|e| e.message)?;
+            .map_err(|e| format!("error pausing ClusterClasses: error updating ClusterClass {}/{}: {}", k.ns, k.name, e.message))?;
     }
-    // clusterctl waits while anything carries the block-move annotation (backoff from 5s).
-    let mut waited = 0;
-    loop {
-        let blocked = sim.mgmt[from]
-            .api
-            .store
-            .objects()
-            .iter()
-            .any(|o| &*o.meta.namespace == ns && o.meta.annotations.contains_key(keys::BLOCK_MOVE));
-        if !blocked || waited >= 10 {
-            break;
+    // waitReadyForMove: each blocking object in turn, with its own backoff; giving up leaves the
+    // source paused and nothing created in the target.
+    for b in &blocking {
+        let key = b.key();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let blocked = sim.mgmt[from].api.store.get(&key).is_some_and(|o| o.meta.annotations.contains_key(keys::BLOCK_MOVE));
+            if !blocked {
+                break;
+            }
+            if attempt >= BLOCK_MOVE_ATTEMPTS {
+                return Err(format!(
+                    "error waiting for resources to be ready to move: action failed after {attempt} attempts: resource is not ready to move: {}, Kind={}/{}/{}",
+                    b.kind.api_version(),
+                    b.kind.name(),
+                    key.ns,
+                    key.name
+                ));
+            }
+            let t = sim.now() + block_move_delay_ms(attempt - 1);
+            sim.run_until(t);
         }
-        let t = sim.now() + 5_000;
-        sim.run_until(t);
-        waited += 1;
     }
     let t = sim.now() + 2_000;
     sim.run_until(t);
@@ -135,7 +220,19 @@ pub fn move_objects(sim: &mut Sim, from: usize, to: usize, ns: &str) -> Result<S
             .filter_map(|r| new_uids.get(&*r.uid).map(|u| crate::object::OwnerRef { uid: u.clone(), ..r.clone() }))
             .collect();
         n.meta.uid = "".into();
-        let w = sim.create(to, n, false).map_err(|e| format!("error creating {} in the target: {}", o.key(), e.message))?;
+        let id = format!("\"{}, Kind={}\" {}/{}", o.kind.api_version(), o.kind.name(), o.namespace(), o.name());
+        let w = match sim.create(to, n.clone(), false) {
+            Ok(w) => w,
+            // createTargetObject: an object that already exists in the target is updated.
+            Err(e) if e.is_already_exists() => {
+                let cur = sim.mgmt[to].api.store.get(&o.key()).cloned().ok_or_else(|| format!("error reading {id}: {}", e.message))?;
+                let mut upd = n;
+                upd.meta.uid = cur.meta.uid.clone();
+                upd.meta.resource_version = cur.meta.resource_version;
+                sim.update(to, upd, Subresource::Main, None, false).map_err(|e| format!("error updating {id}: {}", e.message))?
+            }
+            Err(e) => return Err(format!("error creating {id}: {}", e.message)),
+        };
         new_uids.insert(o.meta.uid.to_string(), w.object.meta.uid.clone());
         created += 1;
     }
@@ -163,7 +260,8 @@ pub fn move_objects(sim: &mut Sim, from: usize, to: usize, ns: &str) -> Result<S
         );
     }
     for c in &clusters {
-        sim.patch(to, &c.key(), &Patch::Merge(json!({"spec": {"paused": null}})), Subresource::Main).map_err(|e| e.message)?;
+        sim.patch(to, &c.key(), &Patch::Merge(json!({"spec": {"paused": null}})), Subresource::Main)
+            .map_err(|e| format!("error setting Cluster.Spec.Paused=false: {}", e.message))?;
     }
     let (fname, tname) = (sim.mgmt[from].name.clone(), sim.mgmt[to].name.clone());
     sim.record("clusterctl", format_args!("moved {created} objects of namespace {ns} from {fname} to {tname}"));

@@ -3,11 +3,15 @@
 //! deletion order (workers, then control plane, then infrastructure).
 //! Source: `core/reconcilers/cluster/{cluster_controller.go,cluster_controller_phases.go,cluster_controller_status.go}`.
 //!
-//! Simplification: `RemoteConnectionProbe` follows reachability at once (the ClusterCache's 50s
-//! grace period before reporting a failed probe is not modelled).
+//! The status (conditions, phase, replica counters) is computed in `cluster_status.rs`.
+//!
+//! Simplifications: the RuntimeSDK `BeforeClusterDelete` hook is not modelled (RuntimeSDK is off by
+//! default); `failureReason`/`failureMessage` of the deprecated v1beta1 status are not copied; see
+//! `cluster_status.rs` for the ClusterCache probe.
 
+use super::cluster_status as status;
 use super::common::{self, keys, preamble};
-use super::conditions::{self, Cond, Status};
+use super::conditions;
 use crate::kinds::Kind;
 use crate::object::{ObjKey, Object};
 use crate::objectset::ObjectSet;
@@ -67,30 +71,46 @@ impl Reconciler for ClusterReconciler {
             return Ok(stop);
         }
         let topology = cluster.at("/spec/topology").is_some_and(|t| !t.is_null());
+        let mut class = None;
         if topology {
-            let class = cluster.str_at("/spec/topology/classRef/name").unwrap_or("");
-            let class_ns = cluster.str_at("/spec/topology/classRef/namespace").unwrap_or(cluster.namespace());
-            if ctx.get_parts(Kind::ClusterClass, class_ns, class).is_none() {
-                return Err(ReconcileError(format!(
-                    "failed to get ClusterClass {class_ns}/{class}: clusterclasses.cluster.x-k8s.io \"{class}\" not found"
-                )));
+            let name = cluster.str_at("/spec/topology/classRef/name").unwrap_or("");
+            let ns = cluster.str_at("/spec/topology/classRef/namespace").unwrap_or(cluster.namespace());
+            match ctx.get_parts(Kind::ClusterClass, ns, name) {
+                Some(c) => class = Some(c.clone()),
+                // cluster_controller.go: Reconcile, before the deferred status update is set up.
+                None => {
+                    return Err(ReconcileError(format!(
+                        "failed to get ClusterClass {ns}/{name}: clusterclasses.cluster.x-k8s.io \"{name}\" not found"
+                    )))
+                }
             }
         }
         let mut s = Scope::read(ctx, &cluster);
-        let result = if cluster.deleting() {
-            self.reconcile_delete(ctx, &cluster, &mut s)
-        } else {
-            self.reconcile_normal(ctx, &cluster, &mut s, topology)
-        };
+        let result = self.phases(ctx, &cluster, &mut s, topology);
         // The deferred status update runs whatever happened above (unless the Cluster is gone).
-        if ctx.live(key).is_some() {
-            let s2 = Scope::read(ctx, &cluster);
-            let status = compute_status(ctx, &cluster, &s2, &s, topology);
+        if let Some(live) = ctx.live(key) {
+            let probe = probe(ctx, &live);
+            let inputs = status::Inputs {
+                infra: s.infra.as_deref(),
+                infra_not_found: s.infra_not_found,
+                cp: s.cp.as_deref(),
+                cp_not_found: s.cp_not_found,
+                class: class.as_deref(),
+                mds: &s.mds,
+                mps: &s.mps,
+                mss: &s.mss,
+                machines: &s.machines,
+                deleting: (&s.deleting_reason, &s.deleting_message),
+                probe,
+                now: ctx.now,
+            };
+            let update = status::compute(&live, &inputs);
             let now = ctx.now;
-            let phase = status.phase.clone();
-            let written = ctx.patch_status(key, |o| apply_status(o, status, now))?;
+            let phase = update.phase.clone();
+            let observed = result.is_ok();
+            let written = ctx.patch_status(key, |o| apply_status(o, update, now, observed))?;
             // cluster_controller_status.go: updateStatus records the phase it moved to.
-            if cluster.str_at("/status/phase") != Some(phase.as_str()) {
+            if live.str_at("/status/phase") != Some(phase.as_str()) {
                 ctx.event_normal(&written, &phase, format!("Cluster {} is {phase}", cluster.name()));
             }
         }
@@ -98,12 +118,29 @@ impl Reconciler for ClusterReconciler {
     }
 }
 
+/// ClusterCache's view of the workload cluster: not connected before the infrastructure is
+/// provisioned and the kubeconfig exists, nor until the first successful probe.
+fn probe(ctx: &Ctx<'_>, cluster: &Object) -> status::Probe {
+    let can_connect = cluster.bool_at("/status/initialization/infrastructureProvisioned")
+        && ctx.get_parts(Kind::Secret, cluster.namespace(), &format!("{}-kubeconfig", cluster.name())).is_some();
+    if !can_connect {
+        return status::Probe::NotYet;
+    }
+    let connected_before = conditions::get(cluster, "RemoteConnectionProbe")
+        .is_some_and(|c| c.status == conditions::Status::True || c.message.starts_with("Remote connection probe failed"));
+    match ctx.world.api_reachable(cluster.name()) {
+        Ok(()) => status::Probe::Succeeded,
+        Err(_) if connected_before => status::Probe::Failed,
+        Err(_) => status::Probe::NotYet,
+    }
+}
+
 /// What one reconcile reads.
 struct Scope {
     infra: Option<Arc<Object>>,
-    infra_missing: bool,
+    infra_not_found: bool,
     cp: Option<Arc<Object>>,
-    cp_missing: bool,
+    cp_not_found: bool,
     machines: Vec<Arc<Object>>,
     mds: Vec<Arc<Object>>,
     mps: Vec<Arc<Object>>,
@@ -115,16 +152,16 @@ struct Scope {
 impl Scope {
     fn read(ctx: &Ctx<'_>, cluster: &Object) -> Scope {
         let ns = cluster.namespace();
-        let infra_key = cluster.at("/spec/infrastructureRef").and_then(|r| common::ref_key(r, ns));
-        let cp_key = cluster.at("/spec/controlPlaneRef").and_then(|r| common::ref_key(r, ns));
-        let infra = infra_key.as_ref().and_then(|k| ctx.get(k)).cloned();
-        let cp = cp_key.as_ref().and_then(|k| ctx.get(k)).cloned();
-        let list = |k: Kind| -> Vec<Arc<Object>> { ctx.cache.in_cluster_ns(k, ns, cluster.name()).cloned().collect() };
+        let list = |k: Kind| -> Vec<Arc<Object>> {
+            let mut v: Vec<Arc<Object>> = ctx.cache.in_cluster_ns(k, ns, cluster.name()).cloned().collect();
+            v.sort_by(|a, b| a.name().cmp(b.name()));
+            v
+        };
         Scope {
-            infra_missing: infra_key.is_some() && infra.is_none(),
-            infra,
-            cp_missing: cp_key.is_some() && cp.is_none(),
-            cp,
+            infra: None,
+            infra_not_found: false,
+            cp: None,
+            cp_not_found: false,
             machines: list(Kind::Machine),
             mds: list(Kind::MachineDeployment),
             mps: list(Kind::MachinePool),
@@ -135,161 +172,263 @@ impl Scope {
     }
 }
 
+/// The result of one phase: a requeue or an error (every phase runs; errors are aggregated, as
+/// `doReconcile` does).
+fn run_phase(acc: &mut (Action, Vec<String>), r: ReconcileResult) {
+    match r {
+        Ok(a) => acc.0 = acc.0.min(a),
+        Err(e) => acc.1.push(e.0),
+    }
+}
+
 impl ClusterReconciler {
-    fn reconcile_normal(&self, ctx: &mut Ctx<'_>, cluster: &Arc<Object>, s: &mut Scope, topology: bool) -> ReconcileResult {
-        let key = cluster.key();
-        let ns = cluster.namespace().to_string();
-        if topology && (cluster.at("/spec/infrastructureRef").is_none() || cluster.at("/spec/controlPlaneRef").is_none()) {
-            ctx.note("waiting for the topology controller to set infrastructureRef and controlPlaneRef");
+    fn phases(&self, ctx: &mut Ctx<'_>, cluster: &Arc<Object>, s: &mut Scope, topology: bool) -> ReconcileResult {
+        if !cluster.deleting()
+            && topology
+            && (!status::defined(cluster, "/spec/infrastructureRef") || !status::defined(cluster, "/spec/controlPlaneRef"))
+        {
+            ctx.note("Waiting for the topology to be generated");
             return Ok(Action::DONE);
         }
-        let mut action = Action::DONE;
-        // reconcileInfrastructure
-        match (&s.infra, cluster.at("/spec/infrastructureRef")) {
-            (_, None) => {
-                if !cluster.bool_at("/status/initialization/infrastructureProvisioned") {
-                    ctx.patch_status(&key, |o| o.set("/status/initialization/infrastructureProvisioned", json!(true)))?;
-                }
-            }
-            (None, Some(_)) => {
-                if cluster.bool_at("/status/initialization/infrastructureProvisioned") {
-                    return Err("the infrastructure cluster disappeared after it had been provisioned".into());
-                }
-                action = action.min(Action::requeue(EXTERNAL_READY_WAIT_MS));
-            }
-            (Some(infra), Some(_)) => {
-                ensure_owned(ctx, infra, cluster, topology)?;
-                let provisioned = infra.bool_at("/status/initialization/provisioned");
-                if provisioned {
-                    let endpoint_valid = endpoint_valid(cluster);
-                    let infra_ep = infra.at("/spec/controlPlaneEndpoint").cloned();
-                    if !endpoint_valid {
-                        if let Some(ep) = infra_ep.filter(|e| e.get("host").and_then(Value::as_str).is_some_and(|h| !h.is_empty())) {
-                            ctx.patch(&key, |o| o.set("/spec/controlPlaneEndpoint", ep))?;
-                        }
-                    }
-                    let fds = infra.at("/status/failureDomains").cloned();
-                    let was = cluster.bool_at("/status/initialization/infrastructureProvisioned");
-                    ctx.patch_status(&key, |o| {
-                        o.set("/status/initialization/infrastructureProvisioned", json!(true));
-                        if let Some(f) = fds {
-                            o.set("/status/failureDomains", f);
-                        }
-                    })?;
-                    if !was {
-                        // cluster_controller_phases.go: reconcileInfrastructure.
-                        ctx.event_normal(
-                            cluster,
-                            "InfrastructureReady",
-                            format!("Cluster {} InfrastructureProvisioned is now True", cluster.name()),
-                        );
-                    }
-                }
-            }
+        let mut acc = (Action::DONE, Vec::new());
+        run_phase(&mut acc, self.reconcile_infrastructure(ctx, cluster, s, topology));
+        run_phase(&mut acc, self.reconcile_control_plane(ctx, cluster, s, topology));
+        if cluster.deleting() {
+            run_phase(&mut acc, self.reconcile_delete(ctx, cluster, s));
+        } else {
+            run_phase(&mut acc, self.reconcile_kubeconfig(ctx, cluster));
         }
-        // reconcileControlPlane
-        match (&s.cp, cluster.at("/spec/controlPlaneRef")) {
-            (None, Some(_)) => action = action.min(Action::requeue(EXTERNAL_READY_WAIT_MS)),
-            (Some(cp), Some(_)) => {
-                ensure_owned(ctx, cp, cluster, topology)?;
-                if cp.bool_at("/status/initialization/controlPlaneInitialized")
-                    && !cluster.bool_at("/status/initialization/controlPlaneInitialized")
-                {
-                    ctx.patch_status(&key, |o| o.set("/status/initialization/controlPlaneInitialized", json!(true)))?;
-                    // cluster_controller_phases.go: reconcileControlPlane.
-                    ctx.event_normal(
-                        cluster,
-                        "ControlPlaneInitialized",
-                        format!("Cluster {} ControlPlaneInitialized is now True", cluster.name()),
-                    );
-                }
-                if !endpoint_valid(cluster) {
-                    if let Some(ep) = cp
-                        .at("/spec/controlPlaneEndpoint")
-                        .cloned()
-                        .filter(|e| e.get("host").and_then(Value::as_str).is_some_and(|h| !h.is_empty()))
-                    {
-                        ctx.patch(&key, |o| o.set("/spec/controlPlaneEndpoint", ep))?;
-                    }
-                }
-            }
-            (_, None) => {
-                // Without a control-plane provider the Cluster controller writes the kubeconfig.
-                if endpoint_valid(cluster) {
-                    let secret = format!("{}-kubeconfig", cluster.name());
-                    if ctx.get_parts(Kind::Secret, &ns, &secret).is_none() {
-                        if ctx.get_parts(Kind::Secret, &ns, &format!("{}-ca", cluster.name())).is_none() {
-                            action = action.min(Action::requeue(EXTERNAL_READY_WAIT_MS));
-                        } else {
-                            let obj = kubeconfig_secret(cluster, None);
-                            match ctx.create(obj) {
-                                Ok(_) => {}
-                                Err(e) if e.is_already_exists() => {}
-                                Err(e) => return Err(e.into()),
-                            }
-                        }
-                    }
-                }
-            }
+        match acc.1.len() {
+            0 => Ok(acc.0),
+            1 => Err(ReconcileError(acc.1.remove(0))),
+            _ => Err(ReconcileError(format!("[{}]", acc.1.join(", ")))),
         }
-        let _ = s;
-        Ok(action)
     }
 
-    fn reconcile_delete(&self, ctx: &mut Ctx<'_>, cluster: &Arc<Object>, s: &mut Scope) -> ReconcileResult {
-        let has_cp_ref = cluster.at("/spec/controlPlaneRef").is_some();
-        // Direct descendants: MDs, MPs, Cluster-owned MSs, standalone worker Machines.
-        let mut children: Vec<Arc<Object>> = Vec::new();
-        children.extend(s.mds.iter().cloned());
-        children.extend(s.mps.iter().cloned());
-        children.extend(s.mss.iter().filter(|m| m.owner_of_kind("MachineDeployment").is_none()).cloned());
-        children.extend(
-            s.machines
-                .iter()
-                .filter(|m| m.controller_ref().is_none_or(|r| r.kind == "Cluster"))
-                .filter(|m| !has_cp_ref || m.label(keys::CONTROL_PLANE).is_none())
-                .cloned(),
-        );
-        for c in &children {
-            if !c.deleting() {
-                ctx.delete(&c.key())?;
+    /// `reconcileInfrastructure` (cluster_controller_phases.go).
+    fn reconcile_infrastructure(&self, ctx: &mut Ctx<'_>, cluster: &Arc<Object>, s: &mut Scope, topology: bool) -> ReconcileResult {
+        let key = cluster.key();
+        let was = cluster.bool_at("/status/initialization/infrastructureProvisioned");
+        let Some(r) = cluster.at("/spec/infrastructureRef").filter(|_| status::defined(cluster, "/spec/infrastructureRef")) else {
+            if !cluster.deleting() && !was {
+                ctx.patch_status(&key, |o| o.set("/status/initialization/infrastructureProvisioned", json!(true)))?;
+            }
+            return Ok(Action::DONE);
+        };
+        let kind = r.get("kind").and_then(Value::as_str).unwrap_or("").to_string();
+        let Some(infra) = common::ref_key(r, cluster.namespace()).and_then(|k| ctx.get(&k)).cloned() else {
+            s.infra_not_found = true;
+            if cluster.deleting() {
+                return Ok(Action::DONE);
+            }
+            if was {
+                return Err(ReconcileError(format!("{kind} has been deleted after being provisioned")));
+            }
+            ctx.note(format!("Could not find {kind}, requeuing"));
+            return Ok(Action::requeue(EXTERNAL_READY_WAIT_MS));
+        };
+        s.infra = Some(infra.clone());
+        ensure_owned(ctx, &infra, cluster, topology)?;
+        if infra.deleting() {
+            return Ok(Action::DONE);
+        }
+        let provisioned = infra.bool_at("/status/initialization/provisioned");
+        if !provisioned && !was {
+            return Ok(Action::DONE);
+        }
+        if !endpoint_valid(cluster) {
+            if let Some(ep) = infra
+                .at("/spec/controlPlaneEndpoint")
+                .cloned()
+                .filter(|e| e.get("host").and_then(Value::as_str).is_some_and(|h| !h.is_empty()))
+            {
+                ctx.patch(&key, |o| o.set("/spec/controlPlaneEndpoint", ep))?;
             }
         }
-        let pending: Vec<String> = s
-            .mds
-            .iter()
-            .chain(&s.mps)
-            .chain(&s.mss)
-            .chain(s.machines.iter().filter(|m| !has_cp_ref || m.label(keys::CONTROL_PLANE).is_none()))
-            .map(|o| format!("* {} {}", o.kind, o.name()))
-            .collect();
+        let fds = infra.at("/status/failureDomains").cloned().unwrap_or_else(|| json!([]));
+        ctx.patch_status(&key, |o| {
+            o.set("/status/initialization/infrastructureProvisioned", json!(true));
+            o.set("/status/failureDomains", fds);
+        })?;
+        if !was {
+            // cluster_controller_phases.go: reconcileInfrastructure.
+            ctx.event_normal(cluster, "InfrastructureReady", format!("Cluster {} InfrastructureProvisioned is now True", cluster.name()));
+        }
+        Ok(Action::DONE)
+    }
+
+    /// `reconcileControlPlane` (cluster_controller_phases.go).
+    fn reconcile_control_plane(&self, ctx: &mut Ctx<'_>, cluster: &Arc<Object>, s: &mut Scope, topology: bool) -> ReconcileResult {
+        let key = cluster.key();
+        let Some(r) = cluster.at("/spec/controlPlaneRef").filter(|_| status::defined(cluster, "/spec/controlPlaneRef")) else {
+            return Ok(Action::DONE);
+        };
+        let kind = r.get("kind").and_then(Value::as_str).unwrap_or("").to_string();
+        let was = cluster.bool_at("/status/initialization/controlPlaneInitialized");
+        let Some(cp) = common::ref_key(r, cluster.namespace()).and_then(|k| ctx.get(&k)).cloned() else {
+            s.cp_not_found = true;
+            if cluster.deleting() {
+                return Ok(Action::DONE);
+            }
+            if was {
+                return Err(ReconcileError(format!("{kind} has been deleted after being initialized")));
+            }
+            ctx.note(format!("Could not find {kind}, requeuing"));
+            return Ok(Action::requeue(EXTERNAL_READY_WAIT_MS));
+        };
+        s.cp = Some(cp.clone());
+        ensure_owned(ctx, &cp, cluster, topology)?;
+        if cp.deleting() {
+            return Ok(Action::DONE);
+        }
+        let initialized = cp.bool_at("/status/initialization/controlPlaneInitialized");
+        if !initialized && !was {
+            return Ok(Action::DONE);
+        }
+        if !endpoint_valid(cluster) {
+            if let Some(ep) = cp
+                .at("/spec/controlPlaneEndpoint")
+                .cloned()
+                .filter(|e| e.get("host").and_then(Value::as_str).is_some_and(|h| !h.is_empty()))
+            {
+                ctx.patch(&key, |o| o.set("/spec/controlPlaneEndpoint", ep))?;
+            }
+        }
+        if !was {
+            ctx.patch_status(&key, |o| o.set("/status/initialization/controlPlaneInitialized", json!(true)))?;
+            // cluster_controller_phases.go: reconcileControlPlane.
+            ctx.event_normal(cluster, "ControlPlaneInitialized", format!("Cluster {} ControlPlaneInitialized is now True", cluster.name()));
+        }
+        Ok(Action::DONE)
+    }
+
+    /// `reconcileKubeconfig`: without a control-plane provider the Cluster controller writes it.
+    fn reconcile_kubeconfig(&self, ctx: &mut Ctx<'_>, cluster: &Arc<Object>) -> ReconcileResult {
+        let Some(cluster) = ctx.live(&cluster.key()) else { return Ok(Action::DONE) };
+        if !endpoint_valid(&cluster) || status::defined(&cluster, "/spec/controlPlaneRef") {
+            return Ok(Action::DONE);
+        }
+        let ns = cluster.namespace().to_string();
+        if ctx.get_parts(Kind::Secret, &ns, &format!("{}-kubeconfig", cluster.name())).is_some() {
+            return Ok(Action::DONE);
+        }
+        if ctx.get_parts(Kind::Secret, &ns, &format!("{}-ca", cluster.name())).is_none() {
+            ctx.note("Could not find secret for cluster, requeuing");
+            return Ok(Action::requeue(EXTERNAL_READY_WAIT_MS));
+        }
+        match ctx.create(kubeconfig_secret(&cluster, None)) {
+            Ok(_) => Ok(Action::DONE),
+            Err(e) if e.is_already_exists() => Ok(Action::DONE),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// `reconcileDelete` (cluster_controller.go): the Cluster's own descendants first (MachinePools,
+    /// MachineDeployments, MachineSets, worker Machines, and control-plane Machines without a
+    /// control-plane object), then the control plane, then the infrastructure.
+    fn reconcile_delete(&self, ctx: &mut Ctx<'_>, cluster: &Arc<Object>, s: &mut Scope) -> ReconcileResult {
+        let has_cp_ref = status::defined(cluster, "/spec/controlPlaneRef");
+        let is_cp = |m: &Object| m.label(keys::CONTROL_PLANE).is_some();
+        let owned = |o: &Object| o.meta.owner_references.iter().any(|r| r.kind == "Cluster" && r.name == cluster.name());
+        let workers: Vec<&Arc<Object>> = s.machines.iter().filter(|m| !is_cp(m)).collect();
+        let cp_machines: Vec<&Arc<Object>> = s.machines.iter().filter(|m| is_cp(m)).collect();
+        // filterOwnedDescendants.
+        let mut children: Vec<&Arc<Object>> = Vec::new();
+        children.extend(s.mps.iter());
+        children.extend(s.mds.iter());
+        children.extend(s.mss.iter());
+        children.extend(workers.iter().copied());
+        if !has_cp_ref {
+            children.extend(cp_machines.iter().copied());
+        }
+        let mut errs = Vec::new();
+        for c in children.into_iter().filter(|c| owned(c) && !c.deleting()) {
+            if let Err(e) = ctx.delete(&c.key()) {
+                if !e.is_not_found() {
+                    errs.push(format!(
+                        "error deleting cluster {}/{}: failed to delete {} {}: {}",
+                        cluster.namespace(),
+                        cluster.name(),
+                        c.kind.name(),
+                        c.name(),
+                        e.message
+                    ));
+                }
+            }
+        }
+        if !errs.is_empty() {
+            s.deleting_reason = "InternalError".into();
+            s.deleting_message = status::CHECK_LOGS.into();
+            return Err(ReconcileError(errs.join(", ")));
+        }
+        // objectsPendingDeleteNames.
+        let names = |v: &[&Arc<Object>]| -> Vec<String> {
+            let mut n: Vec<String> = v.iter().map(|o| o.name().to_string()).collect();
+            n.sort();
+            n
+        };
+        let mut pending: Vec<String> = Vec::new();
+        let mut add = |label: &str, list: Vec<String>| {
+            if !list.is_empty() {
+                pending.push(format!("* {label}: {}", list_to_string(&list, 5)));
+            }
+        };
+        if !has_cp_ref {
+            add("Control plane Machines", names(&cp_machines));
+        }
+        add("MachineDeployments", names(&s.mds.iter().collect::<Vec<_>>()));
+        add("MachineSets", names(&s.mss.iter().collect::<Vec<_>>()));
+        add("MachinePools", names(&s.mps.iter().collect::<Vec<_>>()));
+        add("Worker Machines", names(&workers));
         if !pending.is_empty() {
             s.deleting_reason = "WaitingForWorkersDeletion".into();
-            s.deleting_message = pending.iter().take(10).cloned().collect::<Vec<_>>().join("\n");
+            s.deleting_message = pending.join("\n");
             return Ok(Action::requeue(DELETE_REQUEUE_MS));
         }
-        if let Some(cp) = &s.cp {
-            if !cp.deleting() {
-                ctx.delete(&cp.key())?;
+        if has_cp_ref {
+            if let Some(cp) = &s.cp {
+                if !cp.deleting() {
+                    if let Err(e) = ctx.delete(&cp.key()) {
+                        if !e.is_not_found() {
+                            s.deleting_reason = "InternalError".into();
+                            s.deleting_message = status::CHECK_LOGS.into();
+                            return Err(e.into());
+                        }
+                    }
+                }
+                s.deleting_reason = "WaitingForControlPlaneDeletion".into();
+                s.deleting_message = format!("Waiting for {} to be deleted", cp.kind.name());
+                return Ok(Action::DONE);
             }
-            s.deleting_reason = "WaitingForControlPlaneDeletion".into();
-            s.deleting_message = format!("* {} {} is being deleted", cp.kind, cp.name());
-            return Ok(Action::DONE);
         }
-        if let Some(infra) = &s.infra {
-            if !infra.deleting() {
-                ctx.delete(&infra.key())?;
+        if status::defined(cluster, "/spec/infrastructureRef") {
+            if let Some(infra) = &s.infra {
+                if !infra.deleting() {
+                    if let Err(e) = ctx.delete(&infra.key()) {
+                        if !e.is_not_found() {
+                            s.deleting_reason = "InternalError".into();
+                            s.deleting_message = status::CHECK_LOGS.into();
+                            return Err(e.into());
+                        }
+                    }
+                }
+                s.deleting_reason = "WaitingForInfrastructureDeletion".into();
+                s.deleting_message = format!("Waiting for {} to be deleted", infra.kind.name());
+                return Ok(Action::DONE);
             }
-            s.deleting_reason = "WaitingForInfrastructureDeletion".into();
-            s.deleting_message = format!("* {} {} is being deleted", infra.kind, infra.name());
-            return Ok(Action::DONE);
         }
         s.deleting_reason = "DeletionCompleted".into();
+        s.deleting_message = "Deletion completed".into();
         ctx.remove_finalizer(cluster, FINALIZER)?;
         // cluster_controller.go: reconcileDelete, once the finalizer is gone.
         ctx.event_normal(cluster, "Deleted", format!("Cluster {} has been deleted", cluster.name()));
         Ok(Action::DONE)
     }
+}
+
+/// `clog.ListToString(names, n)`.
+fn list_to_string(names: &[String], n: usize) -> String {
+    super::mdutil::status::list_to_string(names, n)
 }
 
 fn endpoint_valid(cluster: &Object) -> bool {
@@ -331,279 +470,27 @@ pub fn kubeconfig_secret(cluster: &Object, owner: Option<&Object>) -> Object {
     s
 }
 
-/// The status the reconcile computes.
-struct StatusUpdate {
-    phase: String,
-    conditions: Vec<Cond>,
-    control_plane: Option<Value>,
-    workers: Value,
-}
-
-fn compute_status(ctx: &Ctx<'_>, cluster: &Object, s: &Scope, first: &Scope, topology: bool) -> StatusUpdate {
-    let live = ctx.live(&cluster.key()).unwrap_or_else(|| Arc::new(cluster.clone()));
-    let cluster = &*live;
-    // Phase (later rules win).
-    let mut phase = cluster.str_at("/status/phase").unwrap_or("").to_string();
-    if phase.is_empty() {
-        phase = "Pending".into();
-    }
-    if cluster.at("/spec/infrastructureRef").is_some() || cluster.at("/spec/controlPlaneRef").is_some() {
-        phase = "Provisioning".into();
-    }
-    if cluster.bool_at("/status/initialization/infrastructureProvisioned") && endpoint_valid(cluster) {
-        phase = "Provisioned".into();
-    }
-    if cluster.deleting() {
-        phase = "Deleting".into();
-    }
-    let mut conds = Vec::new();
-    // InfrastructureReady.
-    let infra_ready = match (&s.infra, s.infra_missing, cluster.at("/spec/infrastructureRef").is_some()) {
-        (Some(i), _, _) => mirror(i, "Ready", "InfrastructureReady", i.bool_at("/status/initialization/provisioned"), "Ready", "NotReady"),
-        (None, true, _) if cluster.deleting() => Cond::f("InfrastructureReady", "InfrastructureDeleted", "Infrastructure has been deleted"),
-        (None, true, _) => Cond::f("InfrastructureReady", "InfrastructureDoesNotExist", "Infrastructure does not exist"),
-        (None, _, false) if topology => {
-            Cond::f("InfrastructureReady", "InfrastructureDoesNotExist", "Waiting for cluster topology to be reconciled")
-        }
-        (None, _, _) => Cond::t("InfrastructureReady", "InfrastructureReady"),
-    };
-    conds.push(infra_ready);
-    // ControlPlaneInitialized (sticky), ControlPlaneAvailable.
-    let cp_machines: Vec<&Arc<Object>> = s.machines.iter().filter(|m| m.label(keys::CONTROL_PLANE).is_some()).collect();
-    let workers: Vec<&Arc<Object>> = s.machines.iter().filter(|m| m.label(keys::CONTROL_PLANE).is_none()).collect();
-    let initialized = cluster.bool_at("/status/initialization/controlPlaneInitialized")
-        || s.cp.as_ref().is_some_and(|cp| cp.bool_at("/status/initialization/controlPlaneInitialized"))
-        || (cluster.at("/spec/controlPlaneRef").is_none() && cp_machines.iter().any(|m| m.at("/status/nodeRef").is_some()));
-    conds.push(if initialized {
-        Cond::t("ControlPlaneInitialized", "Initialized")
-    } else if s.cp_missing {
-        Cond::f("ControlPlaneInitialized", "ControlPlaneDoesNotExist", "Control plane does not exist")
-    } else {
-        Cond::f("ControlPlaneInitialized", "NotInitialized", "Control plane not yet initialized")
-    });
-    conds.push(match (&s.cp, s.cp_missing) {
-        (Some(cp), _) => mirror(
-            cp,
-            "Available",
-            "ControlPlaneAvailable",
-            cp.bool_at("/status/initialization/controlPlaneInitialized"),
-            "Available",
-            "NotAvailable",
-        ),
-        (None, true) if cluster.deleting() => Cond::f("ControlPlaneAvailable", "ControlPlaneDeleted", "Control plane has been deleted"),
-        (None, true) => Cond::f("ControlPlaneAvailable", "ControlPlaneDoesNotExist", "Control plane does not exist"),
-        (None, false) if topology && cluster.at("/spec/controlPlaneRef").is_none() => {
-            Cond::f("ControlPlaneAvailable", "ControlPlaneDoesNotExist", "Waiting for cluster topology to be reconciled")
-        }
-        (None, false) => Cond::t("ControlPlaneAvailable", "Available"),
-    });
-    // WorkersAvailable.
-    let pools: Vec<&Arc<Object>> = s.mds.iter().chain(&s.mps).collect();
-    conds.push(if pools.is_empty() {
-        Cond::t("WorkersAvailable", "NoWorkers")
-    } else {
-        aggregate(&pools, "Available", "WorkersAvailable", false, ("Available", "NotAvailable", "AvailableUnknown"))
-    });
-    // Machines Ready / UpToDate.
-    conds.push(machines_cond(
-        &cp_machines,
-        "Ready",
-        "ControlPlaneMachinesReady",
-        ("Ready", "NotReady", "ReadyUnknown", "NoReplicas"),
-        ctx.now,
-        false,
-    ));
-    conds.push(machines_cond(
-        &workers,
-        "Ready",
-        "WorkerMachinesReady",
-        ("Ready", "NotReady", "ReadyUnknown", "NoReplicas"),
-        ctx.now,
-        false,
-    ));
-    conds.push(machines_cond(
-        &cp_machines,
-        "UpToDate",
-        "ControlPlaneMachinesUpToDate",
-        ("UpToDate", "NotUpToDate", "UpToDateUnknown", "NoReplicas"),
-        ctx.now,
-        true,
-    ));
-    conds.push(machines_cond(
-        &workers,
-        "UpToDate",
-        "WorkerMachinesUpToDate",
-        ("UpToDate", "NotUpToDate", "UpToDateUnknown", "NoReplicas"),
-        ctx.now,
-        true,
-    ));
-    // RemoteConnectionProbe (ClusterCache).
-    let connect_ok = cluster.bool_at("/status/initialization/infrastructureProvisioned")
-        && ctx.get_parts(Kind::Secret, cluster.namespace(), &format!("{}-kubeconfig", cluster.name())).is_some();
-    let probe = if !connect_ok {
-        Cond::f("RemoteConnectionProbe", "ProbeFailed", "Remote connection not established yet")
-    } else {
-        match ctx.world.api_reachable(cluster.name()) {
-            Ok(()) => Cond::t("RemoteConnectionProbe", "ProbeSucceeded"),
-            Err(e) => Cond::f("RemoteConnectionProbe", "ProbeFailed", format!("Remote connection probe failed: {e}")),
-        }
-    };
-    conds.push(probe);
-    // Negative-polarity aggregates.
-    let children: Vec<&Arc<Object>> = s.cp.iter().chain(s.mds.iter()).collect();
-    for (t, reason_true, reason_false) in [
-        ("RollingOut", "RollingOut", "NotRollingOut"),
-        ("ScalingUp", "ScalingUp", "NotScalingUp"),
-        ("ScalingDown", "ScalingDown", "NotScalingDown"),
-        ("Remediating", "Remediating", "NotRemediating"),
-    ] {
-        let active: Vec<String> =
-            children.iter().filter(|c| conditions::is_true(c, t)).map(|c| format!("* {} {}", c.kind, c.name())).collect();
-        conds.push(if active.is_empty() {
-            Cond::f(t, reason_false, "")
-        } else {
-            Cond::new(t, Status::True, reason_true, active.join("\n"))
-        });
-    }
-    // Deleting.
-    let (dr, dm) = if cluster.deleting() {
-        let r = if first.deleting_reason.is_empty() { "Deleting".to_string() } else { first.deleting_reason.clone() };
-        (r, first.deleting_message.clone())
-    } else {
-        (String::new(), String::new())
-    };
-    conds.push(if cluster.deleting() { Cond::new("Deleting", Status::True, &dr, dm) } else { Cond::f("Deleting", "NotDeleting", "") });
-    // Available: summary.
-    let get = |t: &str| conds.iter().find(|c| c.type_ == t).cloned();
-    let mut items: Vec<(Status, bool, String)> = Vec::new();
-    for t in ["RemoteConnectionProbe", "InfrastructureReady", "ControlPlaneAvailable", "WorkersAvailable"] {
-        if let Some(c) = get(t) {
-            items.push((c.status, false, format!("* {t}: {}", if c.message.is_empty() { &c.reason } else { &c.message })));
-        }
-    }
-    if let Some(c) = get("Deleting") {
-        items.push((c.status, true, "* Deleting: the Cluster is being deleted".into()));
-    }
-    if topology {
-        if let Some(tr) = conditions::get(cluster, "TopologyReconciled") {
-            if tr.status != Status::True && matches!(tr.reason, "ReconcileFailed" | "ClusterClassNotReconciled") {
-                items.push((tr.status, false, format!("* TopologyReconciled: {}", tr.message)));
-            }
-        }
-    }
-    for gate in cluster.at("/spec/availabilityGates").and_then(Value::as_array).into_iter().flatten() {
-        if let Some(t) = gate.get("conditionType").and_then(Value::as_str) {
-            let st = conditions::get(cluster, t).map_or(Status::Unknown, |c| c.status);
-            items.push((st, false, format!("* {t}")));
-        }
-    }
-    let (st, msg) = conditions::summarize(&items);
-    let reason = match st {
-        Status::True => "Available",
-        Status::False => "NotAvailable",
-        Status::Unknown => "AvailableUnknown",
-    };
-    conds.push(Cond::new("Available", st, reason, msg));
-    // Replica counters.
-    let control_plane = s.cp.as_ref().map(|cp| {
-        json!({
-            "desiredReplicas": cp.i64_at("/spec/replicas").unwrap_or(0),
-            "replicas": cp.i64_at("/status/replicas").unwrap_or(0),
-            "readyReplicas": cp.i64_at("/status/readyReplicas").unwrap_or(0),
-            "availableReplicas": cp.i64_at("/status/availableReplicas").unwrap_or(0),
-            "upToDateReplicas": cp.i64_at("/status/upToDateReplicas").unwrap_or(0),
-        })
-    });
-    let sum = |p: &str| -> i64 { pools.iter().map(|o| o.i64_at(p).unwrap_or(0)).sum() };
-    let workers_json = json!({
-        "desiredReplicas": sum("/spec/replicas"),
-        "replicas": sum("/status/replicas"),
-        "readyReplicas": sum("/status/readyReplicas"),
-        "availableReplicas": sum("/status/availableReplicas"),
-        "upToDateReplicas": sum("/status/upToDateReplicas"),
-    });
-    StatusUpdate { phase, conditions: conds, control_plane, workers: workers_json }
-}
-
-fn apply_status(o: &mut Object, st: StatusUpdate, now: u64) {
+fn apply_status(o: &mut Object, st: status::StatusUpdate, now: u64, observed: bool) {
     if o.str_at("/status/phase") != Some(st.phase.as_str()) {
         o.set("/status/phase", json!(st.phase));
     }
     conditions::set(o, st.conditions, now);
     // Field by field: the topology controller owns other fields of these structs (upgradePlan).
-    for (section, value) in [("controlPlane", st.control_plane), ("workers", Some(st.workers))] {
-        if let Some(Value::Object(fields)) = value {
+    for (section, value) in [("controlPlane", st.control_plane), ("workers", st.workers)] {
+        if let Value::Object(fields) = value {
             for (k, v) in fields {
-                o.set(&format!("/status/{section}/{k}"), v);
-            }
-        }
-    }
-    let g = o.meta.generation;
-    o.set("/status/observedGeneration", json!(g));
-}
-
-/// Mirror a condition of another object, with the contract fallback when it does not report one.
-fn mirror(src: &Object, src_type: &str, type_: &str, fallback: bool, ok: &str, not_ok: &str) -> Cond {
-    match conditions::get(src, src_type) {
-        Some(c) => {
-            let reason = if c.reason.is_empty() {
-                if c.status == Status::True {
-                    ok
+                let p = format!("/status/{section}/{k}");
+                if v.is_null() {
+                    o.remove(&p);
                 } else {
-                    not_ok
+                    o.set(&p, v);
                 }
-            } else {
-                c.reason
-            };
-            Cond::new(type_, c.status, reason, c.message.to_string())
-        }
-        None => {
-            if fallback {
-                Cond::t(type_, ok)
-            } else {
-                Cond::f(type_, not_ok, format!("{} status.initialization not yet reported as ready", src.kind))
             }
         }
     }
-}
-
-/// Aggregate a condition over objects.
-fn aggregate(objs: &[&Arc<Object>], src_type: &str, type_: &str, _neg: bool, reasons: (&str, &str, &str)) -> Cond {
-    let mut bad = Vec::new();
-    let mut unknown = Vec::new();
-    for o in objs {
-        match conditions::get(o, src_type).map(|c| c.status) {
-            Some(Status::True) => {}
-            Some(Status::False) => bad.push(format!("* {} {}: not {src_type}", o.kind, o.name())),
-            _ => unknown.push(format!("* {} {}: {src_type} unknown", o.kind, o.name())),
-        }
+    // `patch.WithStatusObservedGeneration` only when the reconcile succeeded.
+    if observed {
+        let g = o.meta.generation;
+        o.set("/status/observedGeneration", json!(g));
     }
-    if !bad.is_empty() {
-        Cond::new(type_, Status::False, reasons.1, bad.join("\n"))
-    } else if !unknown.is_empty() {
-        Cond::new(type_, Status::Unknown, reasons.2, unknown.join("\n"))
-    } else {
-        Cond::t(type_, reasons.0)
-    }
-}
-
-/// Aggregate a Machine condition (`*MachinesReady`, `*MachinesUpToDate`).
-fn machines_cond(
-    machines: &[&Arc<Object>],
-    src_type: &str,
-    type_: &str,
-    reasons: (&str, &str, &str, &str),
-    now: u64,
-    skip_young: bool,
-) -> Cond {
-    let considered: Vec<&Arc<Object>> = machines
-        .iter()
-        .copied()
-        // Machines younger than 10s without the condition are skipped for UpToDate.
-        .filter(|m| !(skip_young && conditions::get(m, src_type).is_none() && now.saturating_sub(m.meta.creation_ms) < 10_000))
-        .collect();
-    if considered.is_empty() {
-        return Cond::t(type_, reasons.3);
-    }
-    aggregate(&considered, src_type, type_, false, (reasons.0, reasons.1, reasons.2))
 }

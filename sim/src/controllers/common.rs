@@ -109,6 +109,24 @@ pub fn is_paused(cluster: Option<&Object>, obj: &Object) -> bool {
     cluster.is_some_and(|c| c.bool_at("/spec/paused")) || obj.meta.annotations.contains_key(keys::PAUSED)
 }
 
+/// `util/paused/paused.go: pausedCondition`: True with the reasons it is paused (`Cluster
+/// spec.paused is set to true`, `<Kind> has the cluster.x-k8s.io/paused annotation`), else False
+/// `NotPaused`.
+pub fn paused_condition(cluster: Option<&Object>, obj: &Object) -> Cond {
+    let mut messages = Vec::new();
+    if cluster.is_some_and(|c| c.bool_at("/spec/paused")) {
+        messages.push("Cluster spec.paused is set to true".to_string());
+    }
+    if obj.meta.annotations.contains_key(keys::PAUSED) {
+        messages.push(format!("{} has the cluster.x-k8s.io/paused annotation", obj.kind.name()));
+    }
+    if messages.is_empty() {
+        Cond::f(PAUSED_CONDITION, "NotPaused", "")
+    } else {
+        Cond::new(PAUSED_CONDITION, Status::True, "Paused", messages.join(", "))
+    }
+}
+
 /// CAPI's reconcile preamble: add the finalizer first (and return), then keep the `Paused` condition
 /// up to date (returning when it changed or when paused). `Some(action)` means: stop with it.
 pub fn preamble(
@@ -124,9 +142,10 @@ pub fn preamble(
         }
     }
     let paused = is_paused(cluster, obj);
-    let want = if paused { Cond::t(PAUSED_CONDITION, "Paused") } else { Cond::f(PAUSED_CONDITION, "NotPaused", "") };
+    let want = paused_condition(cluster, obj);
     let current = conditions::get(obj, PAUSED_CONDITION);
-    let changed = current.as_ref().is_none_or(|c| c.status != want.status || c.reason != want.reason);
+    // `EnsurePausedCondition`: a change of status, reason or message is written (and ends the reconcile).
+    let changed = current.as_ref().is_none_or(|c| c.status != want.status || c.reason != want.reason || c.message != want.message);
     if changed {
         let now = ctx.now;
         ctx.patch_status(&obj.key(), |o| conditions::set(o, [want], now))?;

@@ -1,7 +1,10 @@
 //! v1beta2 conditions (`metav1.Condition`): setting them without moving `lastTransitionTime` when the
 //! status does not change, reading them, and CAPI's summary rule (any False → False, else any Unknown
 //! → Unknown, else True; negative-polarity conditions count as issues when True).
-//! Source: `util/conditions/{setter.go,summary.go,merge_strategies.go}`.
+//! Setting a condition that changes something re-sorts the list in CAPI's order (`Available`,
+//! `Ready`, `UpToDate`, ... first; `Paused` and `Deleting` last; the rest by name), as
+//! `conditions.Set` does. The v1beta2 merge strategies (summary, aggregate, mirror) are in `merge.rs`.
+//! Source: `util/conditions/{setter.go,sort.go,summary.go,merge_strategies.go}`.
 
 use crate::object::{parse_timestamp, timestamp, Object};
 use serde_json::{json, Map, Value};
@@ -145,10 +148,66 @@ pub fn is_false(obj: &Object, type_: &str) -> bool {
     status(obj, type_) == Some(Status::False)
 }
 
-/// Set conditions in `status.conditions` of `obj` (replacing by type, keeping order of first
-/// appearance). `lastTransitionTime` moves only when the status changes.
+/// The order `conditions.Set` sorts conditions in (`util/conditions/sort.go`: `order`); types not
+/// listed take the place of the empty entry (readiness and availability gates) and sort by name.
+const ORDER: &[&str] = &[
+    "Available",
+    "Ready",
+    "UpToDate",
+    "RemoteConnectionProbe",
+    "BootstrapConfigReady",
+    "InfrastructureReady",
+    "ControlPlaneInitialized",
+    "ControlPlaneAvailable",
+    "WorkersAvailable",
+    "CertificatesAvailable",
+    "Initialized",
+    "EtcdClusterHealthy",
+    "ControlPlaneComponentsHealthy",
+    "NodeHealthy",
+    "NodeReady",
+    "NodeKubeadmLabelsAndTaintsSet",
+    "EtcdPodHealthy",
+    "EtcdMemberHealthy",
+    "APIServerPodHealthy",
+    "ControllerManagerPodHealthy",
+    "SchedulerPodHealthy",
+    "HealthCheckSucceeded",
+    "OwnerRemediated",
+    "TopologyReconciled",
+    "Updating",
+    "RollingOut",
+    "Remediating",
+    "ScalingDown",
+    "ScalingUp",
+    "MachinesReady",
+    "ControlPlaneMachinesReady",
+    "WorkerMachinesReady",
+    "MachinesUpToDate",
+    "ControlPlaneMachinesUpToDate",
+    "WorkerMachinesUpToDate",
+    "",
+    "Paused",
+    "Deleting",
+];
+
+/// The rank of a type in [`ORDER`].
+fn order_rank(t: &str) -> usize {
+    ORDER.iter().position(|x| *x == t).unwrap_or_else(|| ORDER.len() - 3)
+}
+
+/// `defaultSortLessFunc`: by rank, then by type.
+fn sort_less(a: &Value, b: &Value) -> std::cmp::Ordering {
+    let (ta, tb) = (type_of(a).unwrap_or(""), type_of(b).unwrap_or(""));
+    order_rank(ta).cmp(&order_rank(tb)).then_with(|| ta.cmp(tb))
+}
+
+/// Set conditions in `status.conditions` of `obj` (replacing by type; when anything changed the list
+/// is re-sorted in CAPI's order, as `conditions.Set` does). `lastTransitionTime` moves only when the
+/// status changes (to the condition's own `since` when it has one, as `meta.SetStatusCondition`).
 pub fn set(obj: &mut Object, conds: impl IntoIterator<Item = Cond>, now: u64) {
     let generation = obj.meta.generation;
+    let mut changed = false;
     for c in conds {
         // Read first: most reconciles set the conditions they found, and a condition that would be
         // written as it is costs no write, so that an unchanged object keeps sharing its body.
@@ -167,12 +226,22 @@ pub fn set(obj: &mut Object, conds: impl IntoIterator<Item = Cond>, now: u64) {
             *slot = Value::Array(Vec::new());
         }
         let Value::Array(list) = slot else { continue };
+        changed = true;
         match found {
             // `lastTransitionTime` moves only when the status changes.
             Some((i, _, since)) if i < list.len() => {
-                list[i] = render(&c, since.unwrap_or_else(|| json!(timestamp(now))), generation);
+                list[i] = render(&c, since.unwrap_or_else(|| json!(timestamp(c.since_ms.unwrap_or(now)))), generation);
             }
             _ => list.push(render(&c, json!(timestamp(c.since_ms.unwrap_or(now))), generation)),
+        }
+    }
+    if changed {
+        let sorted =
+            obj.at("/status/conditions").and_then(Value::as_array).is_none_or(|l| l.windows(2).all(|w| sort_less(&w[0], &w[1]).is_le()));
+        if !sorted {
+            if let Some(list) = obj.status_mut().get_mut("conditions").and_then(Value::as_array_mut) {
+                list.sort_by(sort_less);
+            }
         }
     }
 }

@@ -2,11 +2,19 @@
 //! matching workload cluster (once reachable), records what it applied in a ClusterResourceSetBinding
 //! named like the Cluster, and re-applies changed resources with the `Reconcile` strategy.
 //! This is how CAPI's e2e installs a CNI. The ClusterResourceSetBinding controller deletes a binding
-//! once its Cluster is gone or being deleted.
+//! once its Cluster is gone or being deleted. `ResourcesApplied` is set as upstream does, per Cluster
+//! (the last one set wins; none without a selected Cluster): `Applied`, `NotApplied` ("Failed to
+//! apply ClusterResourceSet resources to Cluster"), `WrongSecretType` ("Secret type of resource <name>
+//! is not supported"), `InternalError` ("Please check controller logs for errors") for a missing
+//! resource (skipped, not an error) or an unconnected workload cluster
+//! ("error getting client: connection to the workload cluster is down").
+//!
+//! Simplifications: resources are applied with create-or-update semantics by the world model; the
+//! 100ms requeue on a binding conflict is not modelled (the simulated API has no such race).
 //! Source: `core/reconcilers/clusterresourceset/{clusterresourceset_controller.go,clusterresourceset_helpers.go}`,
 //! `internal/controllers/clusterresourcesetbinding/clusterresourcesetbinding_controller.go`.
 
-use super::common::{self, keys};
+use super::common;
 use super::conditions::{self, Cond};
 use crate::kinds::Kind;
 use crate::object::{ObjKey, Object};
@@ -104,43 +112,46 @@ impl Reconciler for ClusterResourceSetReconciler {
     }
     fn reconcile(&self, ctx: &mut Ctx<'_>, key: &ObjKey) -> ReconcileResult {
         let Some(crs) = ctx.get(key).cloned() else { return Ok(Action::DONE) };
-        if crs.deleting() {
-            return delete(ctx, &crs);
-        }
-        if !crs.has_finalizer(FINALIZER) {
-            ctx.add_finalizer(&crs, FINALIZER)?;
-            return Ok(Action::DONE);
+        // Finalizer first, then `EnsurePausedCondition` (no Cluster: only the paused annotation).
+        if let Some(stop) = common::preamble(ctx, &crs, None, Some(FINALIZER))? {
+            return Ok(stop);
         }
         let sel = selector(&crs);
-        let clusters: Vec<Arc<Object>> =
+        let mut clusters: Vec<Arc<Object>> =
             ctx.cache.of_kind(Kind::Cluster, Some(crs.namespace())).filter(|c| !c.deleting() && selected(&sel, c)).cloned().collect();
+        clusters.sort_by(|a, b| a.name().cmp(b.name()));
+        if crs.deleting() {
+            return delete(ctx, &crs, &clusters);
+        }
         let mut errors = Vec::new();
-        let mut applied_any = false;
+        // The last condition set wins (each Cluster's apply sets its own), as the deferred patch
+        // writes what the reconcile left in memory; with no Cluster selected nothing is set.
+        let mut cond: Option<Cond> = None;
         // Each resource's objects and hash, computed once per reconcile (the cache does not change
         // during a reconcile), not once per Cluster.
         let mut parsed = Parsed::new();
         for cluster in &clusters {
-            match apply_to(ctx, &crs, cluster, &mut parsed) {
-                Ok(a) => applied_any |= a,
-                Err(e) => errors.push(format!("* Cluster {}: {e}", cluster.name())),
+            if let Err(e) = apply_to(ctx, &crs, cluster, &mut parsed, &mut cond) {
+                errors.push(e.0);
             }
         }
         let now = ctx.now;
-        let cond = if errors.is_empty() {
-            Cond::t("ResourcesApplied", "Applied")
-        } else {
-            Cond::f("ResourcesApplied", "NotApplied", errors.join("\n"))
-        };
+        let ok = errors.is_empty();
         ctx.patch_status(key, |o| {
-            conditions::set(o, [cond], now);
-            let g = o.meta.generation;
-            o.set("/status/observedGeneration", json!(g));
+            if let Some(c) = cond {
+                conditions::set(o, [c], now);
+            }
+            // `patch.WithStatusObservedGeneration` only after a successful reconcile.
+            if ok {
+                let g = o.meta.generation;
+                o.set("/status/observedGeneration", json!(g));
+            }
         })?;
-        if !errors.is_empty() {
-            return Err(ReconcileError(errors.join("; ")));
+        match errors.len() {
+            0 => Ok(Action::DONE),
+            1 => Err(ReconcileError(errors.remove(0))),
+            _ => Err(ReconcileError(format!("[{}]", errors.join(", ")))),
         }
-        let _ = applied_any;
-        Ok(Action::DONE)
     }
 }
 
@@ -206,118 +217,170 @@ fn hash(values: &[Value]) -> String {
     format!("sha256:{:016x}", xxhash_rust::xxh3::xxh3_64(text.as_bytes()))
 }
 
-/// Apply a CRS's resources to one cluster; returns whether anything was applied.
-fn apply_to(ctx: &mut Ctx<'_>, crs: &Object, cluster: &Object, parsed: &mut Parsed) -> Result<bool, ReconcileError> {
+/// `addons.cluster.x-k8s.io/resource-set`: the only Secret type a CRS applies.
+pub const SECRET_TYPE: &str = "addons.cluster.x-k8s.io/resource-set";
+
+/// `ApplyClusterResourceSet`: own every resource, get (or create) the Cluster's binding, then apply
+/// what needs applying (`ApplyOnce`: never applied; `Reconcile`: the hash changed), recording each in
+/// the binding. Sets `ResourcesApplied` as upstream does at each step.
+fn apply_to(ctx: &mut Ctx<'_>, crs: &Object, cluster: &Object, parsed: &mut Parsed, cond: &mut Option<Cond>) -> Result<(), ReconcileError> {
+    const T: &str = "ResourcesApplied";
     let ns = crs.namespace();
-    // ClusterCache connects only once the infrastructure is provisioned and the kubeconfig exists.
-    if !cluster.bool_at("/status/initialization/infrastructureProvisioned")
-        || ctx.get_parts(Kind::Secret, ns, &format!("{}-kubeconfig", cluster.name())).is_none()
-    {
-        return Err("waiting for the workload cluster to be reachable".into());
-    }
-    let binding_key = ObjKey::new(Kind::ClusterResourceSetBinding, ns, cluster.name());
-    let binding = ctx.get(&binding_key).cloned();
-    let strategy = crs.str_at("/spec/strategy").unwrap_or("ApplyOnce").to_string();
-    let recorded = |kind: Kind, name: &str| -> Option<String> {
-        binding
-            .as_ref()?
-            .at("/spec/bindings")?
-            .as_array()?
-            .iter()
-            .find(|b| b.get("clusterResourceSetName").and_then(Value::as_str) == Some(crs.name()))?
-            .get("resources")?
-            .as_array()?
-            .iter()
-            .find(|r| {
-                r.get("kind").and_then(Value::as_str) == Some(kind.name())
-                    && r.get("name").and_then(Value::as_str) == Some(name)
-                    && r.get("applied").and_then(Value::as_bool) == Some(true)
-            })?
-            .get("hash")
-            .and_then(Value::as_str)
-            .map(str::to_string)
-    };
-    let mut applied = Vec::new();
-    let mut changed = false;
+    let mut errs: Vec<String> = Vec::new();
+    let mut found: Vec<(Kind, String, Arc<Object>)> = Vec::new();
     for (kind, name) in resources(crs) {
         let Some(obj) = ctx.get_parts(kind, ns, &name).cloned() else {
-            return Err(ReconcileError(format!("{kind} {ns}/{name} not found")));
+            // A missing resource is skipped, not an error.
+            *cond = Some(Cond::f(T, "InternalError", "Please check controller logs for errors"));
+            continue;
         };
+        if kind == Kind::Secret && obj.str_at("/type") != Some(SECRET_TYPE) {
+            *cond = Some(Cond::f(T, "WrongSecretType", format!("Secret type of resource {name} is not supported")));
+            errs.push("unsupported secret type".into());
+            continue;
+        }
         if !common::has_owner(&obj, crs) {
             let c = crs.clone();
             ctx.patch(&obj.key(), |o| {
                 common::set_owner(o, &c, false);
             })?;
         }
-        let entry = parsed.entry(obj.key()).or_insert_with(|| {
-            payload(&obj).map(|objects| {
-                let h = hash(&objects);
-                (objects, h)
-            })
-        });
-        let (objects, h) = entry.as_ref().map_err(|e| ReconcileError(e.clone()))?;
-        let h = h.clone();
-        let prior = recorded(kind, &name);
-        let needed = match (strategy.as_str(), &prior) {
-            (_, None) => true,
-            ("Reconcile", Some(p)) => *p != h,
-            _ => false,
-        };
-        if needed {
-            let now = ctx.now;
-            ctx.world
-                .apply_to_workload(cluster.name(), objects.clone(), now)
-                .map_err(|e| ReconcileError(format!("failed to apply {kind} {name}: {e}")))?;
-            ctx.note(format!("applied {kind} {name} to cluster {}", cluster.name()));
-            changed = true;
-        }
-        applied.push(
-            json!({"kind": kind.name(), "name": name, "applied": true, "hash": h, "lastAppliedTime": crate::object::timestamp(ctx.now)}),
-        );
+        found.push((kind, name, obj));
     }
-    if changed || binding.is_none() {
-        let entry = json!({"clusterResourceSetName": crs.name(), "resources": applied});
-        match binding {
-            None => {
-                let mut b = Object::new(Kind::ClusterResourceSetBinding, ns, cluster.name());
-                b.meta.labels.insert(keys::CLUSTER_NAME.into(), cluster.name().to_string());
-                common::set_owner(&mut b, crs, false);
-                b.set("/spec/clusterName", json!(cluster.name()));
-                b.set("/spec/bindings", json!([entry]));
-                match ctx.create(b) {
-                    Ok(_) => {}
-                    Err(e) if e.is_already_exists() => {}
-                    Err(e) => return Err(e.into()),
+    if !errs.is_empty() {
+        return Err(ReconcileError(aggregate(&errs)));
+    }
+    // getOrCreateClusterResourceSetBinding.
+    let binding_key = ObjKey::new(Kind::ClusterResourceSetBinding, ns, cluster.name());
+    let binding = match ctx.get(&binding_key).cloned() {
+        Some(b) => b,
+        None => {
+            let mut b = Object::new(Kind::ClusterResourceSetBinding, ns, cluster.name());
+            common::set_owner(&mut b, crs, false);
+            b.set("/spec/clusterName", json!(cluster.name()));
+            match ctx.create(b) {
+                Ok(w) => w,
+                Err(e) if e.is_already_exists() => match ctx.live(&binding_key) {
+                    Some(b) => b,
+                    None => return Err(e.into()),
+                },
+                Err(e) => return Err(e.into()),
+            }
+        }
+    };
+    let mut entries: Vec<Value> = binding
+        .at("/spec/bindings")
+        .and_then(Value::as_array)
+        .and_then(|l| l.iter().find(|b| b.get("clusterResourceSetName").and_then(Value::as_str) == Some(crs.name())))
+        .and_then(|b| b.get("resources"))
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    // ClusterCache.GetClient: connected once the infrastructure is provisioned, the kubeconfig exists
+    // and the workload API answers.
+    let connected = cluster.bool_at("/status/initialization/infrastructureProvisioned")
+        && ctx.get_parts(Kind::Secret, ns, &format!("{}-kubeconfig", cluster.name())).is_some()
+        && ctx.world.api_reachable(cluster.name()).is_ok();
+    let result = if !connected {
+        *cond = Some(Cond::f(T, "InternalError", "Please check controller logs for errors"));
+        Err(ReconcileError("error getting client: connection to the workload cluster is down".into()))
+    } else {
+        let strategy = crs.str_at("/spec/strategy").unwrap_or("ApplyOnce").to_string();
+        for (kind, name, obj) in &found {
+            let entry = parsed.entry(obj.key()).or_insert_with(|| {
+                payload(obj).map(|objects| {
+                    let h = hash(&objects);
+                    (objects, h)
+                })
+            });
+            let (objects, h) = match entry {
+                Ok((o, h)) => (o.clone(), h.clone()),
+                Err(e) => {
+                    errs.push(e.clone());
+                    continue;
                 }
+            };
+            let pos = entries.iter().position(|r| {
+                r.get("kind").and_then(Value::as_str) == Some(kind.name()) && r.get("name").and_then(Value::as_str) == Some(name.as_str())
+            });
+            let prior = pos.map(|i| &entries[i]);
+            let applied_before = prior.is_some_and(|r| r.get("applied").and_then(Value::as_bool) == Some(true));
+            let needs = match strategy.as_str() {
+                "Reconcile" => !applied_before || prior.and_then(|r| r.get("hash")).and_then(Value::as_str) != Some(h.as_str()),
+                _ => !applied_before,
+            };
+            if !needs {
+                continue;
             }
-            Some(b) => {
-                let c = crs.clone();
-                ctx.patch(&b.key(), |o| {
-                    common::set_owner(o, &c, false);
-                    let mut list = o.at("/spec/bindings").and_then(Value::as_array).cloned().unwrap_or_default();
-                    list.retain(|x| x.get("clusterResourceSetName").and_then(Value::as_str) != Some(c.name()));
-                    list.push(entry);
-                    o.set("/spec/bindings", Value::Array(list));
-                })?;
+            let now = ctx.now;
+            let ok = match ctx.world.apply_to_workload(cluster.name(), objects, now) {
+                Ok(_) => {
+                    ctx.note(format!("applied {kind} {name} to cluster {}", cluster.name()));
+                    true
+                }
+                Err(e) => {
+                    *cond = Some(Cond::f(T, "NotApplied", "Failed to apply ClusterResourceSet resources to Cluster"));
+                    errs.push(format!("failed to apply {kind} {name}: {e}"));
+                    false
+                }
+            };
+            let rec =
+                json!({"kind": kind.name(), "name": name, "applied": ok, "hash": h, "lastAppliedTime": crate::object::timestamp(now)});
+            match pos {
+                Some(i) => entries[i] = rec,
+                None => entries.push(rec),
             }
         }
-    }
-    Ok(changed)
+        if errs.is_empty() {
+            *cond = Some(Cond::t(T, "Applied"));
+            Ok(())
+        } else {
+            Err(ReconcileError(aggregate(&errs)))
+        }
+    };
+    // The deferred patch of the binding: the owner reference and this CRS's entry.
+    let c = crs.clone();
+    ctx.patch(&binding.key(), |o| {
+        common::set_owner(o, &c, false);
+        let mut list = o.at("/spec/bindings").and_then(Value::as_array).cloned().unwrap_or_default();
+        let entry = json!({"clusterResourceSetName": c.name(), "resources": entries});
+        match list.iter().position(|x| x.get("clusterResourceSetName").and_then(Value::as_str) == Some(c.name())) {
+            Some(i) => list[i] = entry,
+            None => list.push(entry),
+        }
+        o.set("/spec/bindings", Value::Array(list));
+    })?;
+    result
 }
 
-/// Deletion: drop this CRS from every binding, then the finalizer.
-fn delete(ctx: &mut Ctx<'_>, crs: &Arc<Object>) -> ReconcileResult {
-    let bindings: Vec<Arc<Object>> =
-        ctx.cache.owned_by(&crs.meta.uid).filter(|o| o.kind == Kind::ClusterResourceSetBinding).cloned().collect();
-    for b in bindings {
+/// `kerrors.NewAggregate(errs).Error()`.
+fn aggregate(errs: &[String]) -> String {
+    match errs {
+        [one] => one.clone(),
+        _ => format!("[{}]", errs.join(", ")),
+    }
+}
+
+/// `reconcileDelete`: drop this CRS from the binding of every selected Cluster (deleting a binding
+/// left empty); a Cluster without a binding ends the loop early, as upstream returns there.
+fn delete(ctx: &mut Ctx<'_>, crs: &Arc<Object>, clusters: &[Arc<Object>]) -> ReconcileResult {
+    for cluster in clusters {
+        let key = ObjKey::new(Kind::ClusterResourceSetBinding, cluster.namespace(), cluster.name());
+        let Some(b) = ctx.get(&key).cloned() else {
+            break;
+        };
         let name = crs.name().to_string();
-        let uid = crs.meta.uid.clone();
-        ctx.patch(&b.key(), |o| {
-            let mut list = o.at("/spec/bindings").and_then(Value::as_array).cloned().unwrap_or_default();
-            list.retain(|x| x.get("clusterResourceSetName").and_then(Value::as_str) != Some(name.as_str()));
-            o.set("/spec/bindings", Value::Array(list));
-            o.meta.owner_references.retain(|r| r.uid != uid);
-        })?;
+        let mut list = b.at("/spec/bindings").and_then(Value::as_array).cloned().unwrap_or_default();
+        list.retain(|x| x.get("clusterResourceSetName").and_then(Value::as_str) != Some(name.as_str()));
+        if list.is_empty() {
+            // A failed delete is only logged.
+            let _ = ctx.delete(&key);
+        } else {
+            ctx.patch(&key, |o| {
+                o.set("/spec/bindings", Value::Array(list));
+                o.meta.owner_references.retain(|r| !(r.kind == "ClusterResourceSet" && r.name == name));
+            })?;
+        }
     }
     ctx.remove_finalizer(crs, FINALIZER)?;
     Ok(Action::DONE)

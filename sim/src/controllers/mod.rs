@@ -3,9 +3,12 @@
 
 pub mod common;
 pub mod conditions;
+pub mod merge;
 
 pub mod cluster;
+pub mod cluster_status;
 pub mod crs;
+pub mod flags;
 pub mod kcp;
 pub mod kubeadm_config;
 pub mod machine;

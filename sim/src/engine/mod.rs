@@ -43,13 +43,11 @@ pub struct SimConfig {
     pub mutants: Mutants,
     /// Stop after this many events (a runaway guard; reported as a failure).
     pub max_events: u64,
-    /// Workers of every controller (`MaxConcurrentReconciles`; CAPI's and CAPD's `--*-concurrency`
-    /// flags, which default to [`DEFAULT_CONCURRENCY`]). Operators of large fleets raise them.
-    pub concurrency: u32,
+    /// Workers of every controller (`MaxConcurrentReconciles`, as CAPI's and CAPD's
+    /// `--*-concurrency` flags set them); `None`: each controller's default in the modelled release
+    /// (`controllers::flags::default_workers`).
+    pub concurrency: Option<u32>,
 }
-
-/// The default of CAPI's and CAPD's `--*-concurrency` flags.
-pub const DEFAULT_CONCURRENCY: u32 = 10;
 
 impl Default for SimConfig {
     fn default() -> Self {
@@ -59,7 +57,7 @@ impl Default for SimConfig {
             trace: TraceMode::Hash,
             mutants: Mutants::new(),
             max_events: 50_000_000,
-            concurrency: DEFAULT_CONCURRENCY,
+            concurrency: None,
         }
     }
 }
@@ -135,7 +133,7 @@ pub struct Sim {
     version: u64,
     gc_rng: ChaCha8Rng,
     max_events: u64,
-    concurrency: u32,
+    concurrency: Option<u32>,
     /// Changes kept for watch streams (served mode), as (management index, change).
     pub change_log: Option<Vec<(usize, Change)>>,
     /// Objects written since a wait last checked its predicate (while a wait follows changes), as
@@ -182,7 +180,7 @@ impl Sim {
             version: 0,
             gc_rng: rng.stream("gc"),
             max_events: cfg.max_events,
-            concurrency: cfg.concurrency.max(1),
+            concurrency: cfg.concurrency.map(|c| c.max(1)),
             change_log: None,
             written: None,
             faults: crate::faults::Faults::new(rng.stream("faults")),

@@ -85,7 +85,7 @@ pub struct ControllerSlot {
     pub queue: WorkQueue,
     /// Workers busy now.
     pub busy: u32,
-    /// `MaxConcurrentReconciles` (CAPI's `--*-concurrency` flags default to 10).
+    /// `MaxConcurrentReconciles` (the release's `--*-concurrency` default, `controllers::flags`).
     pub workers: u32,
     /// Counters.
     pub stats: ControllerStats,
@@ -131,7 +131,7 @@ impl Manager {
     pub fn new(
         name: &'static str,
         controllers: Vec<Box<dyn Reconciler>>,
-        workers: u32,
+        workers: Option<u32>,
         rng: ChaCha8Rng,
         mut names: impl FnMut(&str) -> ChaCha8Rng,
     ) -> Self {
@@ -144,6 +144,7 @@ impl Manager {
                     watched.insert(*k);
                 }
                 let names = names(r.name());
+                let workers = workers.unwrap_or_else(|| crate::controllers::flags::default_workers(r.name()));
                 ControllerSlot {
                     reconciler: r,
                     queue: WorkQueue::default(),

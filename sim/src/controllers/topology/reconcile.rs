@@ -425,8 +425,15 @@ fn patch_applied(ctx: &mut Ctx<'_>, key: &ObjKey, desired: &Object) -> Result<Ar
     ctx.patch(key, |o| *o = applied(o, &d))
 }
 
-fn event(ctx: &mut Ctx<'_>, reason: &str, msg: String) {
-    ctx.note(format!("event {reason}: {msg}"));
+/// `r.recorder.Eventf(obj, Normal, reason, ...)` (reconcile_state.go: `TopologyCreate`,
+/// `TopologyUpdate`, `TopologyDelete`).
+fn event(ctx: &mut Ctx<'_>, on: &Object, reason: &str, msg: String) {
+    ctx.event_normal(on, reason, msg);
+}
+
+/// `klog.KObj(o)` printed with `%q`.
+fn kobj(o: &Object) -> String {
+    format!("\"{}/{}\"", o.namespace(), o.name())
 }
 
 /// `createErrorWithoutObjectName`: generated names are kept out of the message so it stays stable.
@@ -439,10 +446,9 @@ fn create_error(kind: Kind, e: &ApiError) -> String {
 
 fn create(ctx: &mut Ctx<'_>, cluster: &Object, obj: Object) -> Result<Arc<Object>, String> {
     let kind = obj.kind;
-    let what = format!("{kind} {}/{}", obj.namespace(), obj.name());
+    let what = format!("{kind} {}", kobj(&obj));
     let created = ctx.create(obj).map_err(|e| create_error(kind, &e))?;
-    event(ctx, "TopologyCreate", format!("Created {what}"));
-    let _ = cluster;
+    event(ctx, cluster, "TopologyCreate", format!("Created {what}"));
     Ok(created)
 }
 
@@ -473,7 +479,7 @@ fn reconcile_object(ctx: &mut Ctx<'_>, cluster: &Object, current: Option<&Arc<Ob
         _ => String::new(),
     };
     patch_applied(ctx, &cur.key(), desired).map_err(|e| format!("failed to patch {} {}/{}: {e}", cur.kind, cur.namespace(), cur.name()))?;
-    event(ctx, "TopologyUpdate", format!("Updated {} {}/{}{version_change}", cur.kind, cur.namespace(), cur.name()));
+    event(ctx, cluster, "TopologyUpdate", format!("Updated {} {}{version_change}", cur.kind, kobj(cur)));
     Ok(false)
 }
 
@@ -507,16 +513,18 @@ fn reconcile_template(
     if new.body.get("spec") == cur.body.get("spec") {
         patch_applied(ctx, &cur.key(), desired)
             .map_err(|e| format!("failed to patch {} {}/{}: {e}", cur.kind, cur.namespace(), cur.name()))?;
-        event(ctx, "TopologyUpdate", format!("Updated {} {}/{} (metadata changes)", cur.kind, cur.namespace(), cur.name()));
+        event(ctx, cluster, "TopologyUpdate", format!("Updated {} {} (metadata changes)", cur.kind, kobj(cur)));
         return Ok(false);
     }
     let new_name = desired::simple_name(ctx, prefix);
     desired.meta.name = new_name.as_str().into();
-    create(ctx, cluster, desired.clone())?;
+    let kind = desired.kind;
+    ctx.create(desired.clone()).map_err(|e| create_error(kind, &e))?;
     event(
         ctx,
+        cluster,
         "TopologyCreate",
-        format!("Created {} {}/{new_name} as a replacement for {:?} (template rotation)", desired.kind, desired.namespace(), cur.name()),
+        format!("Created {} {} as a replacement for {:?} (template rotation)", desired.kind, kobj(desired), cur.name()),
     );
     Ok(true)
 }
@@ -527,8 +535,8 @@ fn reconcile_mhc(ctx: &mut Ctx<'_>, cluster: &Object, current: Option<&Arc<Objec
         (None, None) => Ok(()),
         (None, Some(d)) => {
             let what = format!("{}/{}", d.namespace(), d.name());
-            ctx.create(d.clone()).map_err(|e| format!("failed to create MachineHealthCheck {what}: {e}"))?;
-            event(ctx, "TopologyCreate", format!("Created MachineHealthCheck {what}"));
+            let created = ctx.create(d.clone()).map_err(|e| format!("failed to create MachineHealthCheck {what}: {e}"))?;
+            event(ctx, &created, "TopologyCreate", format!("Created MachineHealthCheck {}", kobj(d)));
             let _ = cluster;
             Ok(())
         }
@@ -538,7 +546,7 @@ fn reconcile_mhc(ctx: &mut Ctx<'_>, cluster: &Object, current: Option<&Arc<Objec
                 Err(e) if e.is_not_found() => {}
                 Err(e) => return Err(format!("failed to delete MachineHealthCheck {}/{}: {e}", c.namespace(), c.name())),
             }
-            event(ctx, "TopologyDelete", format!("Deleted MachineHealthCheck {}/{}", c.namespace(), c.name()));
+            event(ctx, c, "TopologyDelete", format!("Deleted MachineHealthCheck {}", kobj(c)));
             Ok(())
         }
         (Some(c), Some(d)) => {
@@ -548,7 +556,7 @@ fn reconcile_mhc(ctx: &mut Ctx<'_>, cluster: &Object, current: Option<&Arc<Objec
             }
             patch_applied(ctx, &c.key(), d)
                 .map_err(|e| format!("failed to patch MachineHealthCheck {}/{}: {e}", c.namespace(), c.name()))?;
-            event(ctx, "TopologyUpdate", format!("Updated MachineHealthCheck {}/{}", c.namespace(), c.name()));
+            event(ctx, c, "TopologyUpdate", format!("Updated MachineHealthCheck {}", kobj(c)));
             Ok(())
         }
     }
@@ -727,7 +735,7 @@ fn reconcile_cluster(ctx: &mut Ctx<'_>, cluster: &Object, d: &Desired, set_cp_re
             }
         })
         .map_err(|e| format!("failed to patch Cluster {}/{}: {e}", cluster.namespace(), cluster.name()))?;
-    event(ctx, "TopologyUpdate", format!("Updated Cluster {}/{}", cluster.namespace(), cluster.name()));
+    event(ctx, cluster, "TopologyUpdate", format!("Updated Cluster {}", kobj(cluster)));
     s.writes.push((patched.key(), patched.meta.resource_version));
     Ok(())
 }
@@ -774,7 +782,7 @@ fn reconcile_machine_deployments(
                 Err(e) if e.is_not_found() => {}
                 Err(e) => return Err(format!("failed to delete MachineDeployment {}/{}: {e}", c.md.namespace(), c.md.name())),
             }
-            event(ctx, "TopologyDelete", format!("Deleted MachineDeployment {}/{}", c.md.namespace(), c.md.name()));
+            event(ctx, cluster, "TopologyDelete", format!("Deleted MachineDeployment {}", kobj(&c.md)));
         }
     }
     Ok(())
@@ -812,6 +820,7 @@ fn update_md(ctx: &mut Ctx<'_>, cluster: &Object, topo: &str, c: &MdState, d: &m
         return Ok(());
     }
     let what = format!("MachineDeployment {}/{}", c.md.namespace(), c.md.name());
+    let quoted = format!("MachineDeployment {}", kobj(&c.md));
     let prefix = format!("{}-{topo}-", cluster.name());
     let created_infra = reconcile_template(ctx, cluster, c.infra.as_ref(), &mut d.infra, &prefix)
         .map_err(|e| format!("failed to reconcile {what}: {e}"))?;
@@ -838,7 +847,7 @@ fn update_md(ctx: &mut Ctx<'_>, cluster: &Object, topo: &str, c: &MdState, d: &m
     match patched {
         Ok(p) => {
             s.writes.push((p.key(), p.meta.resource_version));
-            event(ctx, "TopologyUpdate", format!("Updated {what}{version_change}"));
+            event(ctx, cluster, "TopologyUpdate", format!("Updated {quoted}{version_change}"));
             Ok(())
         }
         Err(e) => {
@@ -905,7 +914,7 @@ fn reconcile_machine_pools(
             Err(e) if e.is_not_found() => {}
             Err(e) => return Err(format!("failed to delete MachinePool {}/{}: {e}", c.mp.namespace(), c.mp.name())),
         }
-        event(ctx, "TopologyDelete", format!("Deleted MachinePool {}/{}", c.mp.namespace(), c.mp.name()));
+        event(ctx, cluster, "TopologyDelete", format!("Deleted MachinePool {}", kobj(&c.mp)));
     }
     Ok(())
 }
@@ -921,9 +930,13 @@ fn update_mp(ctx: &mut Ctx<'_>, cluster: &Object, c: &MpState, d: &DesiredMp, s:
     if new == *c.mp {
         return Ok(());
     }
+    let version_change = match (c.mp.str_at("/spec/template/spec/version"), d.mp.str_at("/spec/template/spec/version")) {
+        (Some(a), Some(b)) if !a.is_empty() && !b.is_empty() && a != b => format!(" with version change from {a} to {b}"),
+        _ => String::new(),
+    };
     let p = patch_applied(ctx, &c.mp.key(), &d.mp).map_err(|e| format!("failed to patch {what}: {e}"))?;
     s.writes.push((p.key(), p.meta.resource_version));
-    event(ctx, "TopologyUpdate", format!("Updated {what}"));
+    event(ctx, cluster, "TopologyUpdate", format!("Updated MachinePool {}{version_change}", kobj(&c.mp)));
     Ok(())
 }
 

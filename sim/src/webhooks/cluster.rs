@@ -46,8 +46,9 @@ pub(crate) const AUTOSCALER_MAX: &str = "cluster.x-k8s.io/cluster-api-autoscaler
 const UNSAFE_CLASS: &str = "unsafe.topology.cluster.x-k8s.io/disable-update-class-name-check";
 const UNSAFE_VERSION: &str = "unsafe.topology.cluster.x-k8s.io/disable-update-version-check";
 
+/// The topology when `Topology.IsDefined` (not the zero value).
 pub(crate) fn topology(c: &Object) -> Option<&Value> {
-    c.at("/spec/topology").filter(|t| !t.is_null())
+    c.at("/spec/topology").filter(|t| !t.is_null() && t.as_object().is_none_or(|m| !m.is_empty()))
 }
 
 pub(crate) fn class_name(c: &Object) -> &str {
@@ -68,8 +69,12 @@ pub(crate) fn status_variables(cc: &Object) -> Vec<Value> {
     cc.at("/status/variables").and_then(Value::as_array).cloned().unwrap_or_default()
 }
 
+/// `IsDefined` of `ContractVersionedObjectReference` / `ClusterClassTemplateReference`: any of kind,
+/// name, apiGroup or apiVersion set.
 pub(crate) fn ref_defined(v: Option<&Value>) -> bool {
-    v.and_then(|r| r.get("name")).and_then(Value::as_str).is_some_and(|n| !n.is_empty())
+    ["kind", "name", "apiGroup", "apiVersion"]
+        .iter()
+        .any(|f| v.and_then(|r| r.get(*f)).and_then(Value::as_str).is_some_and(|n| !n.is_empty()))
 }
 
 impl Webhook for ClusterDefaulting {
@@ -128,16 +133,7 @@ impl Webhook for ClusterDefaulting {
 
 /// `validation.IsValidLabelValue`.
 pub fn label_value_errors(v: &str) -> Vec<String> {
-    let mut errs = Vec::new();
-    if v.len() > 63 {
-        errs.push("must be no more than 63 characters".to_string());
-    }
-    let ok_chars = v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.');
-    let ends = v.is_empty() || (v.starts_with(|c: char| c.is_ascii_alphanumeric()) && v.ends_with(|c: char| c.is_ascii_alphanumeric()));
-    if !ok_chars || !ends {
-        errs.push("a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')".to_string());
-    }
-    errs
+    super::meta::label_value_errors(v)
 }
 
 /// Go's `net.ParseCIDR` acceptance.

@@ -30,7 +30,7 @@ fn qualified_name_re(s: &str) -> bool {
 pub fn dns1123_subdomain_errors(s: &str) -> Vec<String> {
     let mut out = Vec::new();
     if s.len() > 253 {
-        out.push("must be no more than 253 characters".to_string());
+        out.push("must be no more than 253 bytes".to_string());
     }
     let ok = !s.is_empty()
         && s.split('.').all(|l| {
@@ -70,7 +70,7 @@ fn name_part_errors(name: &str) -> Vec<String> {
     if name.is_empty() {
         out.push("name part must be non-empty".to_string());
     } else if name.len() > 63 {
-        out.push("name part must be no more than 63 characters".to_string());
+        out.push("name part must be no more than 63 bytes".to_string());
     }
     if !qualified_name_re(name) {
         out.push(format!("name part {QUALIFIED_NAME_FMT}"));
@@ -82,7 +82,7 @@ fn name_part_errors(name: &str) -> Vec<String> {
 pub fn label_value_errors(v: &str) -> Vec<String> {
     let mut out = Vec::new();
     if v.len() > 63 {
-        out.push("must be no more than 63 characters".to_string());
+        out.push("must be no more than 63 bytes".to_string());
     }
     if !v.is_empty() && !qualified_name_re(v) {
         out.push(LABEL_VALUE_FMT.to_string());

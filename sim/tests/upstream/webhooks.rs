@@ -210,7 +210,7 @@ fn with_kind(mut o: Object, kind: Kind) -> Object {
 #[rstest]
 #[case::name_under_63_characters("short-name", json!({}), None)]
 #[case::name_with_underscore_dash_dot("thisNameContains.A_Non-Alphanumeric", json!({}), None)]
-#[case::name_more_than_63_characters("thisNameIsReallyMuchLongerThanTheMaximumLengthOfSixtyThreeCharacters", json!({}), Some(r#"metadata.name: Invalid value: "thisNameIsReallyMuchLongerThanTheMaximumLengthOfSixtyThreeCharacters": must be a valid label value: must be no more than 63 characters"#))]
+#[case::name_more_than_63_characters("thisNameIsReallyMuchLongerThanTheMaximumLengthOfSixtyThreeCharacters", json!({}), Some(r#"metadata.name: Invalid value: "thisNameIsReallyMuchLongerThanTheMaximumLengthOfSixtyThreeCharacters": must be a valid label value: must be no more than 63 bytes"#))]
 #[case::name_starts_with_non_alphanumeric("-thisNameStartsWithANonAlphanumeric", json!({}), Some("must be a valid label value: a valid label must be an empty string"))]
 #[case::name_ends_with_non_alphanumeric("thisNameEndsWithANonAlphanumeric.", json!({}), Some("must be a valid label value"))]
 #[case::name_with_invalid_characters("thisNameContainsInvalid!@NonAlphanumerics", json!({}), Some("must be a valid label value"))]
@@ -759,4 +759,62 @@ fn feature_gate_defaults_and_checks() {
     );
     let g = FeatureGates::from_init_vars([("EXP_MACHINE_TAINT_PROPAGATION", "true"), ("EXP_KUBEADM_BOOTSTRAP_FORMAT_IGNITION", "true")]);
     assert!(g.machine_taint_propagation && g.kubeadm_bootstrap_format_ignition);
+}
+
+// ----- Cluster -----
+
+fn cluster(name: &str, infra: bool, cp: bool, network: Value) -> Object {
+    let mut spec = json!({"clusterNetwork": network});
+    if infra {
+        spec["infrastructureRef"] =
+            json!({"apiGroup": "infrastructure.cluster.x-k8s.io", "kind": "GenericInfrastructureCluster", "name": "infra1"});
+    }
+    if cp {
+        spec["controlPlaneRef"] = json!({"apiGroup": "controlplane.cluster.x-k8s.io", "kind": "GenericControlPlane", "name": "cp1"});
+    }
+    obj(
+        json!({"apiVersion": "cluster.x-k8s.io/v1beta2", "kind": "Cluster", "metadata": {"name": name, "namespace": "default"}, "spec": spec}),
+    )
+}
+
+/// `core/webhooks/admission/cluster_test.go: TestClusterValidation` (each entry named; the
+/// ClusterTopology gate is off, as there).
+#[rstest]
+#[case::namespaces_match("cluster1", true, true, json!({}), None)]
+#[case::none_of_the_refs_set("cluster1", false, false, json!({}), Some("spec: Forbidden: one of spec.controlPlaneRef, spec.infrastructureRef or spec.topology must be set"))]
+#[case::undefined_cidr_ranges("cluster1", false, true, json!({"pods": {"cidrBlocks": []}, "services": {"cidrBlocks": []}}), None)]
+#[case::valid_ipv4_cidr_ranges("cluster1", false, true, json!({"pods": {"cidrBlocks": ["10.10.10.10/24"]}, "services": {"cidrBlocks": ["10.10.10.10/24"]}}), None)]
+#[case::valid_ipv6_cidr_ranges("cluster1", false, true, json!({"pods": {"cidrBlocks": ["2004::1234:abcd:ffff:c0a8:101/64"]}}), None)]
+#[case::valid_dualstack_cidr_ranges("cluster1", false, true, json!({"pods": {"cidrBlocks": ["2004::1234:abcd:ffff:c0a8:101/64", "10.10.10.10/24"]}}), None)]
+#[case::many_pod_cidr_ranges("cluster1", false, true, json!({"pods": {"cidrBlocks": ["10.10.10.10/24", "11.11.11.11/24", "12.12.12.12/24"]}}), None)]
+#[case::invalid_service_cidr_ranges("cluster1", false, true, json!({"services": {"cidrBlocks": ["10.10.10.10", "11.11.11.11"]}}), Some(r#"[spec.clusterNetwork.services.cidrBlocks[0]: Invalid value: "10.10.10.10": invalid CIDR address: 10.10.10.10, spec.clusterNetwork.services.cidrBlocks[1]: Invalid value: "11.11.11.11": invalid CIDR address: 11.11.11.11]"#))]
+#[case::invalid_pod_cidr_ranges("cluster1", false, true, json!({"pods": {"cidrBlocks": ["10.10.10.10", "11.11.11.11"]}}), Some(r#"[spec.clusterNetwork.pods.cidrBlocks[0]: Invalid value: "10.10.10.10": invalid CIDR address: 10.10.10.10, spec.clusterNetwork.pods.cidrBlocks[1]: Invalid value: "11.11.11.11": invalid CIDR address: 11.11.11.11]"#))]
+#[case::name_under_63_characters("short-name", false, true, json!({}), None)]
+#[case::name_with_underscore_dash_dot("thisNameContains.A_Non-Alphanumeric", false, true, json!({}), None)]
+#[case::name_longer_than_63_characters("thisNameIsReallyMuchLongerThanTheMaximumLengthOfSixtyThreeCharacters", false, true, json!({}), Some("must be a valid label value must be no more than 63 bytes"))]
+#[case::name_starts_with_non_alphanumeric("-thisNameStartsWithANonAlphanumeric", false, true, json!({}), Some("must be a valid label value a valid label must be an empty string or consist of alphanumeric characters"))]
+#[case::name_ends_with_non_alphanumeric("thisNameEndsWithANonAlphanumeric.", false, true, json!({}), Some("must be a valid label value a valid label must be an empty string or consist of alphanumeric characters"))]
+#[case::name_with_invalid_characters("thisNameContainsInvalid!@NonAlphanumerics", false, true, json!({}), Some("must be a valid label value a valid label must be an empty string or consist of alphanumeric characters"))]
+fn cluster_validation(#[case] name: &str, #[case] infra: bool, #[case] cp: bool, #[case] network: Value, #[case] want: Option<&str>) {
+    expect(check(&cluster(name, infra, cp, network), None, &FeatureGates::default()), want);
+}
+
+/// `core/webhooks/admission/cluster_test.go: TestClusterValidation`: "error when controlPlaneRef gets
+/// unset", "error when infrastructureRef gets unset", "fails if topology is set but feature flag is
+/// disabled".
+#[test]
+fn cluster_refs_cannot_be_removed_and_topology_needs_the_gate() {
+    let g = FeatureGates::default();
+    let bare = cluster("cluster1", false, false, json!({}));
+    expect(
+        check(&bare, Some(&cluster("cluster1", false, true, json!({}))), &g),
+        Some("spec: Forbidden: one of spec.controlPlaneRef, spec.infrastructureRef or spec.topology must be set, spec.controlPlaneRef: Forbidden: cannot be removed"),
+    );
+    expect(
+        check(&bare, Some(&cluster("cluster1", true, false, json!({}))), &g),
+        Some("spec.infrastructureRef: Forbidden: cannot be removed, spec: Forbidden: one of spec.controlPlaneRef, spec.infrastructureRef or spec.topology must be set"),
+    );
+    let mut topo = cluster("cluster1", true, true, json!({}));
+    topo.set("/spec/topology", json!({"classRef": {"name": "class"}, "version": "v1.32.0"}));
+    expect(check(&topo, None, &g), Some("spec.topology: Forbidden: can be set only if the ClusterTopology feature flag is enabled"));
 }

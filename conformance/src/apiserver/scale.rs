@@ -1,8 +1,10 @@
 //! The `/scale` subresource of the kinds Cluster API gives one (MachineDeployment, MachineSet,
 //! KubeadmControlPlane, MachinePool): an `autoscaling/v1 Scale` view of `.spec.replicas`,
-//! `.status.replicas` and `.status.selector`, so `kubectl scale` works. A write becomes a merge
-//! patch of the object's `.spec.replicas` (with the Scale's resourceVersion as a precondition), so
-//! admission and the controllers see an ordinary update.
+//! `.status.replicas` and `.status.selector`, so `kubectl scale` works. A write goes through
+//! `Sim::scale`: only the kind's `/scale` webhooks are called (KCP's
+//! `validation-scale.kubeadmcontrolplane...`; CAPI's object webhooks are registered for the main
+//! resource, which a `/scale` request does not match), then `.spec.replicas` is updated (with the
+//! Scale's resourceVersion as a precondition) and the controllers see an ordinary update.
 
 use super::core::Core;
 use super::handlers::{decode, read_body, reply_response, App, Reply};
@@ -12,8 +14,6 @@ use super::writes::{api_failure, not_found};
 use axum::body::Body;
 use axum::http::Method;
 use axum::response::Response;
-use capi_sim::store::api::{Patch, WriteOptions};
-use capi_sim::store::Subresource;
 use capi_sim::{Kind, ObjKey, Object};
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -36,7 +36,8 @@ pub fn scale_of(o: &Object) -> Value {
         meta["namespace"] = json!(&*o.meta.namespace);
     }
     let mut status = json!({"replicas": o.i64_at("/status/replicas").unwrap_or(0)});
-    if let Some(sel) = o.str_at("/status/selector") {
+    // MachinePool's scale marker has no selectorpath (`api/core/v1beta2/machinepool_types.go`).
+    if let Some(sel) = o.str_at("/status/selector").filter(|_| o.kind != Kind::MachinePool) {
         status["selector"] = json!(sel);
     }
     json!({
@@ -119,18 +120,12 @@ fn scale(core: &mut Core, rp: &ResourcePath, change: Option<Change>, dry_run: bo
         }
     };
     let replicas = replicas_of(kind, &name, &desired)?;
-    let mut merge = json!({"spec": {"replicas": replicas}});
-    if let Some(rv) = precondition {
-        merge["metadata"] = json!({"resourceVersion": rv});
-    }
+    let precondition = match precondition {
+        Some(rv) => Some(rv.parse::<u64>().map_err(|_| Failure::bad_request("metadata.resourceVersion must be a number"))?),
+        None => None,
+    };
     let m = core.m;
-    let w = if dry_run {
-        let opts = WriteOptions { now: core.now(), dry_run: true };
-        core.sim.mgmt[m].api.patch(&key, &Patch::Merge(merge), Subresource::Main, opts)
-    } else {
-        core.sim.patch(m, &key, &Patch::Merge(merge), Subresource::Main)
-    }
-    .map_err(|e| api_failure(e, kind, &name))?;
+    let w = core.sim.scale(m, &key, replicas, precondition, dry_run).map_err(|e| api_failure(e, kind, &name))?;
     Ok(Reply { code: 200, body: scale_of(&w.object), warnings: w.warnings })
 }
 

@@ -900,6 +900,21 @@ impl Sim {
         r
     }
 
+    /// A user write of the `/scale` subresource (`kubectl scale`).
+    pub fn scale(
+        &mut self,
+        m: usize,
+        key: &ObjKey,
+        replicas: i64,
+        precondition_rv: Option<u64>,
+        dry_run: bool,
+    ) -> Result<Written, ApiError> {
+        let opts = WriteOptions { now: self.now, dry_run };
+        let r = self.mgmt[m].api.scale(key, replicas, precondition_rv, opts);
+        self.after_writes(m);
+        r
+    }
+
     /// A user create.
     pub fn create(&mut self, m: usize, obj: Object, dry_run: bool) -> Result<Written, ApiError> {
         let opts = WriteOptions { now: self.now, dry_run };

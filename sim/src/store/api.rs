@@ -35,6 +35,8 @@ pub struct AdmissionRequest<'a> {
     pub store: &'a Store,
     /// The management cluster's feature gates.
     pub gates: &'a FeatureGates,
+    /// Whether the request is a dry run (`AdmissionRequest.DryRun`).
+    pub dry_run: bool,
 }
 
 /// A webhook pair (defaulting + validating) for one kind, served by one controller manager.
@@ -47,6 +49,23 @@ pub trait Webhook {
     fn manager(&self) -> &'static str;
     /// Mutating webhook: set defaults.
     fn default(&self, _op: Operation, _obj: &mut Object, _store: &Store, _gates: &FeatureGates) {}
+    /// Mutating webhook name (CAPI names it like the validating one with `default.`).
+    fn default_name(&self) -> String {
+        self.name().replacen("validation.", "default.", 1)
+    }
+    /// The mutating webhook's denial, checked before `default` (CAPI's defaulters can fail, e.g. on
+    /// unparsable autoscaler annotations): `Err(message)` after "denied the request: ".
+    fn check_default(&self, _op: Operation, _obj: &Object, _store: &Store, _gates: &FeatureGates) -> Result<(), String> {
+        Ok(())
+    }
+    /// The name of the validating webhook of the kind's `/scale` subresource, if it has one.
+    fn scale_name(&self) -> Option<&'static str> {
+        None
+    }
+    /// Validate a write of `/scale` to `replicas` (`obj` is the stored object).
+    fn validate_scale(&self, _obj: &Object, _replicas: i64) -> Result<(), String> {
+        Ok(())
+    }
     /// Validating webhook: `Ok(warnings)` or `Err(message)` (the part after "denied the request: ").
     fn validate(&self, req: &AdmissionRequest<'_>) -> Result<Vec<String>, String>;
 }
@@ -136,23 +155,21 @@ impl ApiServer {
         let kind = obj.kind;
         for w in self.webhooks.iter().filter(|w| w.kind() == kind) {
             if self.faults.webhooks_down.contains(w.manager()) {
-                return Err(ApiError::webhook_unreachable(
-                    &w.name().replacen("validation.", "default.", 1),
-                    &format!("{}-webhook-service", w.manager()),
-                ));
+                return Err(ApiError::webhook_unreachable(&w.default_name(), &format!("{}-webhook-service", w.manager())));
             }
+            w.check_default(op, obj, &self.store, &self.gates).map_err(|m| ApiError::denied(&w.default_name(), m))?;
             w.default(op, obj, &self.store, &self.gates);
         }
         Ok(())
     }
 
-    fn admit_validate(&self, op: Operation, obj: &Object, old: Option<&Object>) -> Result<Vec<String>, ApiError> {
+    fn admit_validate(&self, op: Operation, obj: &Object, old: Option<&Object>, dry_run: bool) -> Result<Vec<String>, ApiError> {
         let mut warnings = Vec::new();
         for w in self.webhooks.iter().filter(|w| w.kind() == obj.kind) {
             if self.faults.webhooks_down.contains(w.manager()) {
                 return Err(ApiError::webhook_unreachable(w.name(), &format!("{}-webhook-service", w.manager())));
             }
-            let req = AdmissionRequest { op, object: obj, old, store: &self.store, gates: &self.gates };
+            let req = AdmissionRequest { op, object: obj, old, store: &self.store, gates: &self.gates, dry_run };
             match w.validate(&req) {
                 Ok(ws) => warnings.extend(ws),
                 Err(msg) => return Err(ApiError::denied(w.name(), msg)),
@@ -165,7 +182,7 @@ impl ApiServer {
     pub fn create(&mut self, mut obj: Object, opts: WriteOptions) -> Result<Written, ApiError> {
         self.admit_defaults(Operation::Create, &mut obj)?;
         let prepared = self.store.prepare_create(obj, opts.now)?;
-        let warnings = self.admit_validate(Operation::Create, &prepared, None)?;
+        let warnings = self.admit_validate(Operation::Create, &prepared, None, opts.dry_run)?;
         if opts.dry_run {
             return Ok(Written { object: Arc::new(prepared), warnings, changed: true });
         }
@@ -191,7 +208,7 @@ impl ApiServer {
         let (cur, new) = self.store.prepare_update(obj, sub, precondition_rv)?;
         let Some(new) = new else { return Ok(Written { object: cur, warnings, changed: false }) };
         if sub == Subresource::Main {
-            warnings = self.admit_validate(Operation::Update, &new, Some(&old))?;
+            warnings = self.admit_validate(Operation::Update, &new, Some(&old), opts.dry_run)?;
         }
         if opts.dry_run {
             return Ok(Written { object: Arc::new(new), warnings, changed: true });
@@ -239,11 +256,34 @@ impl ApiServer {
         self.update(obj, sub, precondition, opts)
     }
 
+    /// Write the `/scale` subresource: only the kind's scale webhooks are called (CAPI registers its
+    /// object webhooks for the main resource, which a `/scale` request does not match), then
+    /// `.spec.replicas` is updated.
+    pub fn scale(&mut self, key: &ObjKey, replicas: i64, precondition_rv: Option<u64>, opts: WriteOptions) -> Result<Written, ApiError> {
+        let cur = self.store.get(key).cloned().ok_or_else(|| ApiError::not_found(key.kind, &key.name))?;
+        for w in self.webhooks.iter().filter(|w| w.kind() == key.kind) {
+            let Some(name) = w.scale_name() else { continue };
+            if self.faults.webhooks_down.contains(w.manager()) {
+                return Err(ApiError::webhook_unreachable(name, &format!("{}-webhook-service", w.manager())));
+            }
+            w.validate_scale(&cur, replicas).map_err(|m| ApiError::denied(name, m))?;
+        }
+        let mut obj = (*cur).clone();
+        obj.set("/spec/replicas", Value::from(replicas));
+        let (cur, new) = self.store.prepare_update(obj, Subresource::Main, precondition_rv)?;
+        let Some(new) = new else { return Ok(Written { object: cur, warnings: Vec::new(), changed: false }) };
+        if opts.dry_run {
+            return Ok(Written { object: Arc::new(new), warnings: Vec::new(), changed: true });
+        }
+        let object = self.store.update(new, Subresource::Main, None)?;
+        Ok(Written { object, warnings: Vec::new(), changed: true })
+    }
+
     /// Delete an object.
     pub fn delete(&mut self, key: &ObjKey, propagation: Propagation, opts: WriteOptions) -> Result<Deleted, ApiError> {
         let cur = self.store.get(key).cloned().ok_or_else(|| ApiError::not_found(key.kind, &key.name))?;
         if !cur.deleting() {
-            self.admit_validate(Operation::Delete, &cur, Some(&cur))?;
+            self.admit_validate(Operation::Delete, &cur, Some(&cur), opts.dry_run)?;
         }
         if opts.dry_run {
             return Ok(Deleted::Pending(cur));

@@ -13,10 +13,11 @@
 //! Sources: release-1.13 `test/infrastructure/docker/internal/webhooks/{dockercluster,dockerclustertemplate,
 //! dockermachine,dockermachinetemplate}.go`, main `test/infrastructure/docker/webhooks/admission/dev*.go`.
 //!
-//! Simplifications: the API server does not tell webhooks whether a request is a dry run, so the
-//! template immutability exemption applies whenever the new object carries the topology dry-run
-//! annotation (only the topology controller's dry-run requests do). Field values of objects in
-//! messages are shown as `"object"`, and the immutability diff as a JSON merge patch.
+//! The template immutability exemption applies to dry-run requests carrying the topology dry-run
+//! annotation (`topology.IsDryRunRequest`), as upstream.
+//!
+//! Simplifications: field values of objects in messages are shown as `"object"`, and the
+//! immutability diff as a JSON merge patch.
 
 use crate::capd::patch::merge_diff;
 use crate::features::FeatureGates;
@@ -291,7 +292,7 @@ impl Webhook for MachineTemplateWebhook {
         let mut errs = Vec::new();
         match (req.op, req.old) {
             (Operation::Delete, _) => return Ok(vec![]),
-            (Operation::Update, Some(old)) if obj.annotation(TOPOLOGY_DRY_RUN).is_none() => {
+            (Operation::Update, Some(old)) if !(req.dry_run && obj.annotation(TOPOLOGY_DRY_RUN).is_some()) => {
                 let (a, b) = (old.at("/spec/template/spec").cloned(), obj.at("/spec/template/spec").cloned());
                 if let Some(diff) = merge_diff(&a.unwrap_or(Value::Null), &b.unwrap_or(Value::Null)) {
                     errs.push(immutable(self.0, &diff));
@@ -313,75 +314,10 @@ impl Webhook for MachineTemplateWebhook {
 
 // ----- Metadata -----
 
-const NAME_FMT: &str = "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')";
-const VALUE_FMT: &str = "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')";
-
-fn is_name(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 63
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-        && s.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && s.ends_with(|c: char| c.is_ascii_alphanumeric())
-}
-
-fn is_dns_subdomain(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 253
-        && s.split('.').all(|l| {
-            !l.is_empty()
-                && l.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-                && !l.starts_with('-')
-                && !l.ends_with('-')
-        })
-}
-
-/// Problems of a qualified key (`prefix/name` or `name`).
-fn key_errors(key: &str) -> Vec<&'static str> {
-    let (prefix, name) = match key.split_once('/') {
-        Some((p, n)) => (Some(p), n),
-        None => (None, key),
-    };
-    let mut out = Vec::new();
-    if let Some(p) = prefix {
-        if !is_dns_subdomain(p) {
-            out.push("prefix part a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')");
-        }
-    }
-    if name.is_empty() {
-        out.push("name part must be non-empty");
-    } else if name.len() > 63 {
-        out.push("name part must be no more than 63 characters");
-    } else if !is_name(name) {
-        out.push(NAME_FMT);
-    }
-    out
-}
-
-/// `ObjectMeta.Validate` of a template's metadata: label keys and values, annotation keys.
+/// `ObjectMeta.Validate` of a template's metadata (`webhooks/meta.rs`).
 fn validate_metadata(obj: &Object, pointer: &str) -> Vec<String> {
-    let mut errs = Vec::new();
-    let labels_path = format!("{}.labels", path(pointer));
-    if let Some(labels) = obj.at(&format!("{pointer}/labels")).and_then(Value::as_object) {
-        for (k, v) in labels {
-            for e in key_errors(k) {
-                errs.push(format!("{labels_path}: Invalid value: {k:?}: {e}"));
-            }
-            let v = v.as_str().unwrap_or("");
-            if v.len() > 63 {
-                errs.push(format!("{labels_path}: Invalid value: {v:?}: must be no more than 63 characters"));
-            } else if !v.is_empty() && !is_name(v) {
-                errs.push(format!("{labels_path}: Invalid value: {v:?}: {VALUE_FMT}"));
-            }
-        }
-    }
-    if let Some(annotations) = obj.at(&format!("{pointer}/annotations")).and_then(Value::as_object) {
-        for k in annotations.keys() {
-            for e in key_errors(k) {
-                errs.push(format!("{}.annotations: Invalid value: {k:?}: {e}", path(pointer)));
-            }
-        }
-    }
-    errs
+    let parent = crate::controllers::topology::field::FPath::new(&[&path(pointer)]);
+    super::meta::template_metadata_errors(obj, pointer, &parent).iter().map(ToString::to_string).collect()
 }
 
 #[cfg(test)]
@@ -479,7 +415,11 @@ spec: {}
         );
         let mut dry = change.clone();
         dry["metadata"]["annotations"] = json!({TOPOLOGY_DRY_RUN: ""});
-        assert!(sim.apply(0, &dry).is_ok());
+        assert!(sim.apply(0, &dry).is_err(), "the annotation alone does not exempt a real write");
+        let key = crate::object::ObjKey::new(Kind::DockerMachineTemplate, "default", "t1");
+        let opts = crate::store::api::WriteOptions { now: 0, dry_run: true };
+        let patch = crate::store::api::Patch::Merge(dry.clone());
+        assert!(sim.mgmt[0].api.patch(&key, &patch, crate::store::Subresource::Main, opts).is_ok());
         let img = json!({"apiVersion": Kind::DevMachine.api_version(), "kind": "DevMachine", "metadata": {"name": "m1", "namespace": "default"},
             "spec": {"backend": {"docker": {"customImage": "x"}}}});
         let err = sim.apply(0, &img).unwrap_err();

@@ -8,16 +8,26 @@
 //! the core group (`KubeadmControlPlane.cluster.x-k8s.io`).
 //! Source: `controlplane/kubeadm/webhooks/admission/kubeadmcontrolplane.go`.
 //!
-//! Simplifications: the CoreDNS image-tag / migration checks, taint and metadata validation and
-//! the KubeadmConfigSpec validation shared with CABPK are not modelled. Go's `omitempty` is
-//! approximated by ignoring empty values when diffing old and new objects.
+//! Also: the machine template's taints and metadata, image tags, the KubeadmConfigSpec validation
+//! shared with CABPK (`webhooks/cabpk.rs`, with KCP's timeout rule), and the `/scale` webhook
+//! (`validation-scale.kubeadmcontrolplane...`: replicas > 0, odd with stacked etcd). The immutable
+//! paths of an update are in `kcp_update.rs`.
+//! Sources: `controlplane/kubeadm/webhooks/admission/{kubeadmcontrolplane.go,kubeadmcontrolplane_scale.go}`.
+//!
+//! Simplifications: CoreDNS upgrades are checked for parseable tags only, not against CoreDNS's
+//! migration table (`migration.ValidUpMigration`); the naming template understands the three
+//! variables KCP documents; blang/semver's parse errors are restated for the numeric parts only.
 
+use super::cabpk;
+use super::kcp_update::immutable_fields;
+use super::meta::{dns1123_subdomain_errors, machine_taint_errors, semver_parse_tolerant, template_metadata_errors};
+use crate::controllers::topology::field::{aggregate, go_quote, FPath, FieldError};
 use crate::features::FeatureGates;
 use crate::kinds::Kind;
 use crate::object::Object;
 use crate::store::api::{AdmissionRequest, Operation, Webhook};
 use crate::store::Store;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 /// The webhooks of this module.
 pub fn webhooks() -> Vec<Box<dyn Webhook>> {
@@ -30,52 +40,32 @@ const DEFAULT_CA_CERTIFICATE_DAYS: i64 = 3650;
 /// The KubeadmControlPlane webhook pair.
 pub struct KcpWebhook;
 
-/// One `field.Error`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum FieldError {
-    /// `Required value`.
-    Required(String, String),
-    /// `Forbidden`.
-    Forbidden(String, String),
-    /// `Invalid value` with the rendered bad value.
-    Invalid(String, String, String),
-    /// `Internal error`.
-    Internal(String, String),
+/// `field.Required` at a dotted path.
+pub(crate) fn req(p: String, d: String) -> FieldError {
+    FieldError::required(FPath::new(&[p.as_str()]), d)
+}
+/// `field.Forbidden` at a dotted path.
+pub(crate) fn forb(p: String, d: String) -> FieldError {
+    FieldError::forbidden(FPath::new(&[p.as_str()]), d)
+}
+/// `field.Invalid` at a dotted path, with the value already rendered.
+pub(crate) fn inv(p: String, v: String, d: String) -> FieldError {
+    FieldError::invalid_raw(FPath::new(&[p.as_str()]), v, d)
+}
+/// `field.InternalError` at a dotted path.
+fn internal(p: String, d: String) -> FieldError {
+    FieldError::internal(FPath::new(&[p.as_str()]), d)
 }
 
-impl FieldError {
-    /// As `field.Error.Error()` prints it.
-    pub fn render(&self) -> String {
-        let (path, body, detail) = match self {
-            FieldError::Required(p, d) => (p, "Required value".to_string(), d),
-            FieldError::Forbidden(p, d) => (p, "Forbidden".to_string(), d),
-            FieldError::Invalid(p, v, d) => (p, format!("Invalid value: {v}"), d),
-            FieldError::Internal(p, d) => (p, "Internal error".to_string(), d),
-        };
-        if detail.is_empty() {
-            format!("{path}: {body}")
-        } else {
-            format!("{path}: {body}: {detail}")
-        }
-    }
+/// A Go `%q` of a string.
+pub(crate) fn quoted(s: &str) -> String {
+    go_quote(s)
 }
 
-/// A Go `%q` of a string (close enough: JSON string escaping).
-fn quoted(s: &str) -> String {
-    Value::String(s.to_string()).to_string()
-}
-
-/// `apierrors.NewInvalid(...).Error()` for a list of field errors (deduplicated, in order).
+/// `apierrors.NewInvalid(...).Error()` for a list of field errors (deduplicated, in order), with
+/// CAPI's quirk of qualifying the kind with the core group.
 pub fn invalid(name: &str, errs: &[FieldError]) -> String {
-    let mut msgs: Vec<String> = Vec::new();
-    for e in errs {
-        let r = e.render();
-        if !msgs.contains(&r) {
-            msgs.push(r);
-        }
-    }
-    let agg = if msgs.len() == 1 { msgs[0].clone() } else { format!("[{}]", msgs.join(", ")) };
-    format!("KubeadmControlPlane.cluster.x-k8s.io {} is invalid: {agg}", quoted(name))
+    format!("KubeadmControlPlane.cluster.x-k8s.io {} is invalid: {}", go_quote(name), aggregate(errs))
 }
 
 impl Webhook for KcpWebhook {
@@ -92,28 +82,45 @@ impl Webhook for KcpWebhook {
         default_kcp(obj);
     }
     fn validate(&self, req: &AdmissionRequest<'_>) -> Result<Vec<String>, String> {
-        let errs = match req.op {
-            Operation::Create => {
-                let mut e = validate_spec(req.object);
-                e.extend(validate_cluster_configuration(None, req.object));
+        let new = req.object;
+        let kcs = new.at("/spec/kubeadmConfigSpec").cloned().unwrap_or(Value::Null);
+        let kcs_path = FPath::new(&["spec", "kubeadmConfigSpec"]);
+        let errs = match (req.op, req.old) {
+            (Operation::Create, _) => {
+                let mut e = validate_spec(new, req.gates);
+                e.extend(validate_cluster_configuration(None, new, SPEC));
+                e.extend(cabpk::validate_spec(&kcs, true, &kcs_path, req.gates));
                 e
             }
-            Operation::Update => {
-                let mut e = validate_spec(req.object);
-                if let Some(old) = req.old {
-                    e.extend(immutable_fields(old, req.object));
-                    e.extend(validate_version_update(old, req.object));
-                    e.extend(validate_cluster_configuration(Some(old), req.object));
-                }
+            (Operation::Update, Some(old)) => {
+                let mut e = validate_spec(new, req.gates);
+                e.extend(immutable_fields(old, new));
+                e.extend(validate_version_update(old, new));
+                e.extend(validate_cluster_configuration(Some(old), new, SPEC));
+                e.extend(validate_coredns_update(old, new));
+                e.extend(cabpk::validate_spec(&kcs, true, &kcs_path, req.gates));
                 e
             }
-            Operation::Delete => Vec::new(),
+            _ => Vec::new(),
         };
         if errs.is_empty() {
             Ok(Vec::new())
         } else {
-            Err(invalid(req.object.name(), &errs))
+            Err(invalid(new.name(), &errs))
         }
+    }
+    fn scale_name(&self) -> Option<&'static str> {
+        Some("validation-scale.kubeadmcontrolplane.controlplane.cluster.x-k8s.io")
+    }
+    /// `ScaleValidator.Handle` (`kubeadmcontrolplane_scale.go`): denials are plain messages.
+    fn validate_scale(&self, obj: &Object, replicas: i64) -> Result<(), String> {
+        if replicas <= 0 {
+            return Err("replicas should be greater than zero".into());
+        }
+        if !external_etcd(obj, SPEC) && replicas % 2 == 0 {
+            return Err("replicas cannot be an even number when etcd is stacked".into());
+        }
+        Ok(())
     }
 }
 
@@ -132,12 +139,22 @@ pub fn default_kcp(obj: &mut Object) {
     }
 }
 
-fn external_etcd(obj: &Object) -> bool {
-    obj.at("/spec/kubeadmConfigSpec/clusterConfiguration/etcd/external").is_some_and(|e| e.as_object().is_some_and(|m| !m.is_empty()))
+/// The pointer of the KCP spec (`/spec`; `/spec/template/spec` in a KubeadmControlPlaneTemplate).
+pub(crate) const SPEC: &str = "/spec";
+
+/// The field path of a spec pointer (`/spec/template/spec` → `spec.template.spec`).
+pub(crate) fn path_of(base: &str, rest: &str) -> String {
+    format!("{}{rest}", base.trim_start_matches('/').replace('/', "."))
 }
 
-fn local_etcd(obj: &Object) -> bool {
-    obj.at("/spec/kubeadmConfigSpec/clusterConfiguration/etcd/local").is_some_and(|e| e.as_object().is_some_and(|m| !m.is_empty()))
+pub(crate) fn external_etcd(obj: &Object, base: &str) -> bool {
+    obj.at(&format!("{base}/kubeadmConfigSpec/clusterConfiguration/etcd/external"))
+        .is_some_and(|e| e.as_object().is_some_and(|m| !m.is_empty()))
+}
+
+fn local_etcd(obj: &Object, base: &str) -> bool {
+    obj.at(&format!("{base}/kubeadmConfigSpec/clusterConfiguration/etcd/local"))
+        .is_some_and(|e| e.as_object().is_some_and(|m| !m.is_empty()))
 }
 
 /// `intstr.IntValue`.
@@ -150,80 +167,105 @@ fn int_value(v: &Value) -> i64 {
 }
 
 /// `validateKubeadmControlPlaneSpec`.
-pub fn validate_spec(obj: &Object) -> Vec<FieldError> {
+pub fn validate_spec(obj: &Object, gates: &FeatureGates) -> Vec<FieldError> {
     let mut errs = Vec::new();
     let replicas = obj.i64_at("/spec/replicas");
     match replicas {
-        None => errs.push(FieldError::Required("spec.replicas".into(), "is required".into())),
-        Some(r) if r <= 0 => errs.push(FieldError::Forbidden("spec.replicas".into(), "cannot be less than or equal to 0".into())),
+        None => errs.push(req("spec.replicas".into(), "is required".into())),
+        Some(r) if r <= 0 => errs.push(forb("spec.replicas".into(), "cannot be less than or equal to 0".into())),
         _ => {}
     }
-    if !external_etcd(obj) && replicas.is_some_and(|r| r % 2 == 0) {
-        errs.push(FieldError::Forbidden("spec.replicas".into(), "cannot be an even number when etcd is stacked".into()));
+    if !external_etcd(obj, SPEC) && replicas.is_some_and(|r| r % 2 == 0) {
+        errs.push(forb("spec.replicas".into(), "cannot be an even number when etcd is stacked".into()));
     }
     for f in ["apiGroup", "kind", "name"] {
         let v = obj.str_at(&format!("/spec/machineTemplate/spec/infrastructureRef/{f}")).unwrap_or("");
         if v.is_empty() {
-            errs.push(FieldError::Invalid(format!("spec.machineTemplate.infrastructure.{f}"), quoted(v), "cannot be empty".into()));
+            errs.push(inv(format!("spec.machineTemplate.infrastructure.{f}"), quoted(v), "cannot be empty".into()));
         }
     }
+    errs.extend(machine_template_errors(obj, SPEC, gates));
     let version = obj.str_at("/spec/version").unwrap_or("");
     if !version.starts_with('v') {
-        errs.push(FieldError::Invalid("spec.version".into(), quoted(version), "must start with v".into()));
+        errs.push(inv("spec.version".into(), quoted(version), "must start with v".into()));
     }
     if semver::Version::parse(version.strip_prefix('v').unwrap_or(version)).is_err() {
-        errs.push(FieldError::Invalid("spec.version".into(), quoted(version), "must be a valid semantic version".into()));
+        errs.push(inv("spec.version".into(), quoted(version), "must be a valid semantic version".into()));
     }
-    errs.extend(validate_rollout(obj, replicas));
-    if let Some(t) = obj.str_at("/spec/machineNaming/template").filter(|t| !t.is_empty()) {
-        if !t.contains("{{ .random }}") {
-            errs.push(FieldError::Invalid(
-                "spec.machineNaming.template".into(),
+    errs.extend(validate_rollout(obj, SPEC, replicas));
+    errs.extend(naming_errors(obj, SPEC));
+    errs
+}
+
+/// The machine template's taints and metadata (`ValidateMachineTaints`, `ObjectMeta.Validate`).
+pub(crate) fn machine_template_errors(obj: &Object, base: &str, gates: &FeatureGates) -> Vec<FieldError> {
+    let mt = FPath::new(&[&path_of(base, ".machineTemplate")]);
+    let mut errs =
+        machine_taint_errors(obj, &format!("{base}/machineTemplate/spec/taints"), &mt.child("spec").child("taints"), gates, true);
+    errs.extend(template_metadata_errors(obj, &format!("{base}/machineTemplate/metadata"), &mt.child("metadata")));
+    errs
+}
+
+/// `validateNaming` (KCP's machine names: `{{ .cluster.name }}`, `{{ .kubeadmControlPlane.name }}`,
+/// `{{ .random }}`).
+pub(crate) fn naming_errors(obj: &Object, base: &str) -> Vec<FieldError> {
+    let mut errs = Vec::new();
+    let Some(t) = obj.str_at(&format!("{base}/machineNaming/template")).filter(|t| !t.is_empty()) else { return errs };
+    let p = path_of(base, ".machineNaming.template");
+    if !t.contains("{{ .random }}") {
+        errs.push(inv(p.clone(), quoted(t), "invalid template, {{ .random }} is missing".into()));
+    }
+    let name = t
+        .replace("{{ .cluster.name }}", "cluster")
+        .replace("{{ .kubeadmControlPlane.name }}", "kubeadmcontrolplane")
+        .replace("{{ .random }}", "abcde");
+    if name.contains("{{") {
+        errs.push(inv(p, quoted(t), format!("invalid template: unsupported template {}", quoted(t))));
+    } else {
+        for e in dns1123_subdomain_errors(&name) {
+            errs.push(inv(
+                p.clone(),
                 quoted(t),
-                "invalid template, {{ .random }} is missing".into(),
+                format!("invalid template, generated names would not be valid Kubernetes object names: {e}"),
             ));
         }
     }
     errs
 }
 
-/// `validateRolloutAndCertValidityFields`.
-fn validate_rollout(obj: &Object, replicas: Option<i64>) -> Vec<FieldError> {
+/// `validateRolloutAndCertValidityFields` (`replicas` is `None` for a template).
+pub(crate) fn validate_rollout(obj: &Object, base: &str, replicas: Option<i64>) -> Vec<FieldError> {
     let mut errs = Vec::new();
-    let strategy = obj.at("/spec/rollout/strategy").filter(|s| s.as_object().is_some_and(|m| !m.is_empty()));
+    let strategy = obj.at(&format!("{base}/rollout/strategy")).filter(|s| s.as_object().is_some_and(|m| !m.is_empty()));
     if strategy.is_none() {
         return errs;
     }
-    if obj.str_at("/spec/rollout/strategy/type") != Some("RollingUpdate") {
-        errs.push(FieldError::Required("spec.rollout.strategy.type".into(), "only RollingUpdate is supported".into()));
+    if obj.str_at(&format!("{base}/rollout/strategy/type")) != Some("RollingUpdate") {
+        errs.push(req(path_of(base, ".rollout.strategy.type"), "only RollingUpdate is supported".into()));
     }
-    if let Some(ms) = obj.at("/spec/rollout/strategy/rollingUpdate/maxSurge").filter(|v| !v.is_null()) {
+    if let Some(ms) = obj.at(&format!("{base}/rollout/strategy/rollingUpdate/maxSurge")).filter(|v| !v.is_null()) {
         let v = int_value(ms);
         if v == 0 && replicas.is_some_and(|r| r < 3) {
-            errs.push(FieldError::Required(
-                "spec.rollout.strategy.rollingUpdate".into(),
+            errs.push(req(
+                path_of(base, ".rollout.strategy.rollingUpdate"),
                 "when KubeadmControlPlane is configured to scale-in, replica count needs to be at least 3".into(),
             ));
         }
         if v != 0 && v != 1 {
-            errs.push(FieldError::Required("spec.rollout.strategy.rollingUpdate.maxSurge".into(), "value must be 1 or 0".into()));
+            errs.push(req(path_of(base, ".rollout.strategy.rollingUpdate.maxSurge"), "value must be 1 or 0".into()));
         }
     }
-    let cc = "/spec/kubeadmConfigSpec/clusterConfiguration";
+    let cc = format!("{base}/kubeadmConfigSpec/clusterConfiguration");
     let validity = obj.i64_at(&format!("{cc}/certificateValidityPeriodDays")).unwrap_or(0);
     if validity != 0 {
         let ca = obj.i64_at(&format!("{cc}/caCertificateValidityPeriodDays")).unwrap_or(0);
-        let path = "spec.kubeadmConfigSpec.clusterConfiguration.certificateValidityPeriodDays".to_string();
+        let path = path_of(base, ".kubeadmConfigSpec.clusterConfiguration.certificateValidityPeriodDays");
         if ca != 0 {
             if validity > ca {
-                errs.push(FieldError::Invalid(
-                    path,
-                    validity.to_string(),
-                    format!("must be less than or equal to caCertificateValidityPeriodDays ({ca})"),
-                ));
+                errs.push(inv(path, validity.to_string(), format!("must be less than or equal to caCertificateValidityPeriodDays ({ca})")));
             }
         } else if validity > DEFAULT_CA_CERTIFICATE_DAYS {
-            errs.push(FieldError::Invalid(
+            errs.push(inv(
                 path,
                 validity.to_string(),
                 format!(
@@ -231,10 +273,10 @@ fn validate_rollout(obj: &Object, replicas: Option<i64>) -> Vec<FieldError> {
                 ),
             ));
         }
-        let before = obj.i64_at("/spec/rollout/before/certificatesExpiryDays").unwrap_or(0);
+        let before = obj.i64_at(&format!("{base}/rollout/before/certificatesExpiryDays")).unwrap_or(0);
         if before != 0 && before >= validity {
-            errs.push(FieldError::Invalid(
-                "spec.rollout.before.certificatesExpiryDays".into(),
+            errs.push(inv(
+                path_of(base, ".rollout.before.certificatesExpiryDays"),
                 before.to_string(),
                 format!("must be less than certificateValidityPeriodDays ({validity})"),
             ));
@@ -243,19 +285,39 @@ fn validate_rollout(obj: &Object, replicas: Option<i64>) -> Vec<FieldError> {
     errs
 }
 
-/// `validateClusterConfiguration` (etcd parts).
-fn validate_cluster_configuration(old: Option<&Object>, new: &Object) -> Vec<FieldError> {
+/// `container.ImageTagIsValid`: no character outside `[-a-zA-Z0-9_.]`.
+fn image_tag_valid(tag: &str) -> bool {
+    tag.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+/// `validateClusterConfiguration`: image tags, local vs external etcd (and, on update, no switch).
+pub(crate) fn validate_cluster_configuration(old: Option<&Object>, new: &Object, base: &str) -> Vec<FieldError> {
     let mut errs = Vec::new();
-    if local_etcd(new) && external_etcd(new) {
-        errs.push(FieldError::Forbidden(
-            "spec.kubeadmConfigSpec.clusterConfiguration.etcd.local".into(),
+    let cc = format!("{base}/kubeadmConfigSpec/clusterConfiguration");
+    let dns_tag = new.str_at(&format!("{cc}/dns/imageTag")).unwrap_or("");
+    if !image_tag_valid(dns_tag) {
+        errs.push(forb(path_of(base, ".kubeadmConfigSpec.clusterConfiguration.dns.imageTag"), format!("tag {dns_tag} is invalid")));
+    }
+    if !dns_tag.is_empty() {
+        if let Err(e) = parse_tolerant_image_tag(dns_tag) {
+            // CAPI builds this path without the prefix.
+            errs.push(inv("dns.imageTag".into(), quoted(dns_tag), format!("failed to parse CoreDNS version: {e}")));
+        }
+    }
+    let etcd_tag = new.str_at(&format!("{cc}/etcd/local/imageTag")).unwrap_or("");
+    if local_etcd(new, base) && !image_tag_valid(etcd_tag) {
+        errs.push(forb(path_of(base, ".kubeadmConfigSpec.clusterConfiguration.etcd.local.imageTag"), format!("tag {etcd_tag} is invalid")));
+    }
+    if local_etcd(new, base) && external_etcd(new, base) {
+        errs.push(forb(
+            path_of(base, ".kubeadmConfigSpec.clusterConfiguration.etcd.local"),
             "cannot have both external and local etcd".into(),
         ));
     }
     if let Some(old) = old {
-        if external_etcd(old) != external_etcd(new) {
-            errs.push(FieldError::Forbidden(
-                "spec.kubeadmConfigSpec.clusterConfiguration.etcd.external".into(),
+        if external_etcd(old, base) != external_etcd(new, base) {
+            errs.push(forb(
+                path_of(base, ".kubeadmConfigSpec.clusterConfiguration.etcd.external"),
                 "cannot change between external and local etcd".into(),
             ));
         }
@@ -263,236 +325,55 @@ fn validate_cluster_configuration(old: Option<&Object>, new: &Object) -> Vec<Fie
     errs
 }
 
-/// `validateVersion`: no update that reaches two minors above the current version.
-fn validate_version_update(old: &Object, new: &Object) -> Vec<FieldError> {
-    let from_s = old.str_at("/spec/version").unwrap_or("");
-    let to_s = new.str_at("/spec/version").unwrap_or("");
-    let Some(from) = crate::controllers::common::parse_version(from_s) else {
-        return vec![FieldError::Internal(
-            "spec.version".into(),
-            format!("failed to parse current kubeadmcontrolplane version: {from_s}: Invalid character(s) found in major number"),
-        )];
-    };
-    let Some(to) = crate::controllers::common::parse_version(to_s) else {
-        return vec![FieldError::Internal(
-            "spec.version".into(),
-            format!("failed to parse updated kubeadmcontrolplane version: {to_s}: Invalid character(s) found in major number"),
-        )];
-    };
-    if (to.major, to.minor, to.patch) >= (from.major, from.minor + 2, 0) {
-        return vec![FieldError::Forbidden("spec.version".into(), format!("cannot update Kubernetes version from {from_s} to {to_s}"))];
+/// `validateCoreDNSVersion` (the parse checks; CoreDNS's migration table is not modelled).
+fn validate_coredns_update(old: &Object, new: &Object) -> Vec<FieldError> {
+    let ptr = "/spec/kubeadmConfigSpec/clusterConfiguration/dns/imageTag";
+    let (from, to) = (old.str_at(ptr).unwrap_or(""), new.str_at(ptr).unwrap_or(""));
+    if from.is_empty() || to.is_empty() {
+        return Vec::new();
+    }
+    let path = "spec.kubeadmConfigSpec.clusterConfiguration.dns.imageTag".to_string();
+    if let Err(e) = parse_tolerant_image_tag(from) {
+        return vec![inv(path, quoted(from), format!("failed to parse current CoreDNS version: {e}"))];
+    }
+    if let Err(e) = parse_tolerant_image_tag(to) {
+        return vec![inv(path, quoted(to), format!("failed to parse target CoreDNS version: {e}"))];
     }
     Vec::new()
 }
 
-const SPEC: &str = "spec";
-const KCS: &str = "kubeadmConfigSpec";
-const CC: &str = "clusterConfiguration";
-const IC: &str = "initConfiguration";
-const JC: &str = "joinConfiguration";
-
-/// The paths an update may change (`*` allows everything below).
-fn allowed_paths() -> Vec<Vec<&'static str>> {
-    let mut v: Vec<Vec<&'static str>> = vec![vec!["metadata", "*"]];
-    for p in [
-        vec!["etcd"],
-        vec!["etcd", "*"],
-        vec!["etcd", "local"],
-        vec!["etcd", "local", "*"],
-        vec!["etcd", "external", "*"],
-        vec!["dns"],
-        vec!["dns", "*"],
-        vec!["imageRepository"],
-        vec!["featureGates"],
-        vec!["featureGates", "*"],
-        vec!["apiServer"],
-        vec!["apiServer", "*"],
-        vec!["controllerManager"],
-        vec!["controllerManager", "*"],
-        vec!["scheduler"],
-        vec!["scheduler", "*"],
-        vec!["certificateValidityPeriodDays"],
-        vec!["encryptionAlgorithm"],
-    ] {
-        let mut full = vec![SPEC, KCS, CC];
-        full.extend(p);
-        v.push(full);
-    }
-    for p in [
-        vec!["nodeRegistration"],
-        vec!["nodeRegistration", "*"],
-        vec!["patches", "directory"],
-        vec!["patches"],
-        vec!["skipPhases"],
-        vec!["bootstrapTokens"],
-        vec!["localAPIEndpoint"],
-        vec!["localAPIEndpoint", "*"],
-        vec!["timeouts"],
-        vec!["timeouts", "*"],
-    ] {
-        let mut full = vec![SPEC, KCS, IC];
-        full.extend(p);
-        v.push(full);
-    }
-    for p in [
-        vec!["nodeRegistration"],
-        vec!["nodeRegistration", "*"],
-        vec!["patches", "directory"],
-        vec!["patches"],
-        vec!["skipPhases"],
-        vec!["caCertPath"],
-        vec!["controlPlane"],
-        vec!["controlPlane", "*"],
-        vec!["discovery"],
-        vec!["discovery", "*"],
-        vec!["timeouts"],
-        vec!["timeouts", "*"],
-    ] {
-        let mut full = vec![SPEC, KCS, JC];
-        full.extend(p);
-        v.push(full);
-    }
-    for p in [
-        vec!["bootCommands"],
-        vec!["preKubeadmCommands"],
-        vec!["postKubeadmCommands"],
-        vec!["files"],
-        vec!["verbosity"],
-        vec!["users"],
-        vec!["ntp"],
-        vec!["ntp", "*"],
-        vec!["ignition"],
-        vec!["ignition", "*"],
-        vec!["diskSetup"],
-        vec!["diskSetup", "*"],
-        vec!["format"],
-        vec!["mounts"],
-    ] {
-        let mut full = vec![SPEC, KCS];
-        full.extend(p);
-        v.push(full);
-    }
-    for p in [
-        vec!["machineTemplate", "metadata"],
-        vec!["machineTemplate", "metadata", "*"],
-        vec!["machineTemplate", "spec"],
-        vec!["machineTemplate", "spec", "*"],
-        vec!["replicas"],
-        vec!["version"],
-        vec!["remediation"],
-        vec!["remediation", "*"],
-        vec!["machineNaming"],
-        vec!["machineNaming", "*"],
-        vec!["rollout"],
-        vec!["rollout", "*"],
-    ] {
-        let mut full = vec![SPEC];
-        full.extend(p);
-        v.push(full);
-    }
-    v
+/// `version.ParseTolerantImageTag`: `_` stands for `+`.
+fn parse_tolerant_image_tag(tag: &str) -> Result<semver::Version, String> {
+    semver_parse_tolerant(&tag.replace('_', "+"))
 }
 
-/// `pathsMatch`.
-fn paths_match(allowed: &[&str], path: &[String]) -> bool {
-    if allowed.is_empty() || path.is_empty() {
-        return false;
+/// `validateVersion`: no update that reaches two minors above the current version.
+fn validate_version_update(old: &Object, new: &Object) -> Vec<FieldError> {
+    let from_s = old.str_at("/spec/version").unwrap_or("");
+    let to_s = new.str_at("/spec/version").unwrap_or("");
+    let from = match semver_parse_tolerant(from_s) {
+        Ok(v) => v,
+        Err(e) => {
+            return vec![internal("spec.version".into(), format!("failed to parse current kubeadmcontrolplane version: {from_s}: {e}"))]
+        }
+    };
+    let to = match semver_parse_tolerant(to_s) {
+        Ok(v) => v,
+        Err(e) => {
+            return vec![internal("spec.version".into(), format!("failed to parse updated kubeadmcontrolplane version: {to_s}: {e}"))]
+        }
+    };
+    if (to.major, to.minor, to.patch) >= (from.major, from.minor + 2, 0) {
+        return vec![forb("spec.version".into(), format!("cannot update Kubernetes version from {from_s} to {to_s}"))];
     }
-    let mut i = 0;
-    for (j, seg) in path.iter().enumerate() {
-        i = j;
-        if j > allowed.len() - 1 {
-            return false;
-        }
-        if allowed[j] == "*" {
-            return true;
-        }
-        if seg != allowed[j] {
-            return false;
-        }
-    }
-    i >= allowed.len() - 1
-}
-
-/// Drop empty values (Go's `omitempty`).
-fn prune(v: &mut Value) {
-    match v {
-        Value::Object(m) => {
-            for x in m.values_mut() {
-                prune(x);
-            }
-            m.retain(|_, x| {
-                !matches!(x, Value::Null) && !x.as_object().is_some_and(Map::is_empty) && !x.as_array().is_some_and(Vec::is_empty)
-            });
-        }
-        Value::Array(a) => a.iter_mut().for_each(prune),
-        _ => {}
-    }
-}
-
-/// RFC 7386 merge patch from `old` to `new` (`None` = no change).
-fn merge_patch(old: &Value, new: &Value) -> Option<Value> {
-    match (old, new) {
-        (Value::Object(o), Value::Object(n)) => {
-            let mut p = Map::new();
-            for k in o.keys().filter(|k| !n.contains_key(*k)) {
-                p.insert(k.clone(), Value::Null);
-            }
-            for (k, nv) in n {
-                match o.get(k) {
-                    None => {
-                        p.insert(k.clone(), nv.clone());
-                    }
-                    Some(ov) => {
-                        if let Some(d) = merge_patch(ov, nv) {
-                            p.insert(k.clone(), d);
-                        }
-                    }
-                }
-            }
-            (!p.is_empty()).then_some(Value::Object(p))
-        }
-        _ => (old != new).then(|| new.clone()),
-    }
-}
-
-/// `paths`: leaf paths of a merge patch (maps are descended, everything else is a leaf).
-fn patch_paths(prefix: &mut Vec<String>, v: &Map<String, Value>, out: &mut Vec<Vec<String>>) {
-    for (k, x) in v {
-        prefix.push(k.clone());
-        match x {
-            Value::Object(m) => patch_paths(prefix, m, out),
-            _ => out.push(prefix.clone()),
-        }
-        prefix.pop();
-    }
-}
-
-/// The Forbidden errors for changed paths outside the allowed list (sorted for determinism).
-fn immutable_fields(old: &Object, new: &Object) -> Vec<FieldError> {
-    let (mut o, mut n) = (old.to_json(), new.to_json());
-    for v in [&mut o, &mut n] {
-        if let Some(m) = v.as_object_mut() {
-            m.remove("status");
-        }
-        prune(v);
-    }
-    let Some(Value::Object(p)) = merge_patch(&o, &n) else { return Vec::new() };
-    let mut paths = Vec::new();
-    patch_paths(&mut Vec::new(), &p, &mut paths);
-    paths.sort();
-    let allowed = allowed_paths();
-    paths
-        .into_iter()
-        .filter(|path| !allowed.iter().any(|a| paths_match(a, path)))
-        .map(|path| FieldError::Forbidden(path.join("."), "cannot be modified".into()))
-        .collect()
+    Vec::new()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::store::api::{AdmissionRequest, Operation};
+    use crate::webhooks::kcp_update::paths_match;
     use rstest::rstest;
 
     fn kcp(spec: Value) -> Object {
@@ -518,7 +399,7 @@ mod tests {
     fn check(op: Operation, obj: &Object, old: Option<&Object>) -> Result<Vec<String>, String> {
         let store = Store::new(1);
         let gates = FeatureGates::default();
-        KcpWebhook.validate(&AdmissionRequest { op, object: obj, old, store: &store, gates: &gates })
+        KcpWebhook.validate(&AdmissionRequest { op, object: obj, old, store: &store, gates: &gates, dry_run: false })
     }
 
     #[test]

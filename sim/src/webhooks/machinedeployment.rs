@@ -3,24 +3,36 @@
 //! annotations, else 1); MachineDeployment strategy `RollingUpdate` with maxSurge 1 / maxUnavailable 0;
 //! an empty selector selects `deployment-name` (MD) / `set-name` (MS) and the template gets that label;
 //! cluster-name in selector and template labels (MD); a `v` prefix on the version.
-//! Validation: name usable as a label value (MD), bootstrap configRef or dataSecretName, selector
-//! matches the template labels, clusterName immutable and equal to the template's, maxSurge /
-//! maxUnavailable / maxInFlight int or percent (not both 0), strategy and deletion order enums,
-//! version `v`-prefixed semver, machineNaming template with `{{ .random }}`, skip-preflight-check names.
-//! Source: `core/webhooks/admission/{machinedeployment.go,machineset.go}`; the enums are CRD schema
-//! checks (`api/core/v1beta2/machinedeployment_types.go`, `machineset_types.go`).
+//! Unparsable autoscaler annotations make the mutating webhook deny the request.
+//! Validation, in upstream's order: name usable as a label value (MD), bootstrap configRef or
+//! dataSecretName, selector matches the template labels, skip-preflight-check names
+//! (`MachineSetPreflightChecks`), clusterName immutable and equal to the template's, maxSurge /
+//! maxUnavailable / maxInFlight int or percent (not both 0), version `v`-prefixed semver,
+//! machineNaming template with `{{ .random }}` rendering a DNS subdomain, taints
+//! (`MachineTaintPropagation`), the template metadata.
+//! Source: `core/webhooks/admission/{machinedeployment.go,machineset.go}`.
 //!
 //! `spec.deletion.order` is not written by the webhooks: empty means Random, as in CAPI.
+//!
+//! Simplifications: the strategy type and deletion order enums are CRD schema checks upstream
+//! (`api/core/v1beta2/machinedeployment_types.go`, `machineset_types.go`), answered by the API server
+//! itself; here the validating webhook reports them, after its own errors. A MachineSet name longer
+//! than 63 characters is not hashed into its `set-name` label (`format.MustFormatValue`).
 
+use super::machine::{cluster_name_immutable, default_version_prefix, invalid, ref_is_defined, version_errors};
+use super::meta::{
+    dns1123_subdomain_errors, go_label_selector, go_string_map, label_value_errors, machine_taint_errors, selector_error,
+    template_metadata_errors,
+};
 use crate::controllers::common::keys;
 use crate::controllers::machineset::preflight::{CHECKS, SKIP_ANNOTATION};
 use crate::controllers::machineset::{insert_entry, selector_at, string_map};
 use crate::controllers::mdutil::scaled_value;
+use crate::controllers::topology::field::{go_quote, FPath, FieldError};
 use crate::features::FeatureGates;
 use crate::kinds::Kind;
 use crate::object::Object;
 use crate::store::api::{AdmissionRequest, Operation, Webhook};
-use crate::store::error::qualified_kind;
 use crate::store::Store;
 use serde_json::Value;
 
@@ -46,10 +58,22 @@ pub fn default_replicas(obj: &Object, old: Option<&Object>) -> Result<i64, Strin
         return Ok(r);
     }
     if let (Some(min), Some(max)) = (obj.annotation(AUTOSCALER_MIN), obj.annotation(AUTOSCALER_MAX)) {
+        // `strconv.ParseInt(v, 10, 32)`, its error wrapped by `pkgerrors.Wrapf`.
         let parse = |v: &str, k: &str| {
-            v.parse::<i32>()
-                .map(i64::from)
-                .map_err(|_| format!("failed to caculate {} replicas value: could not parse the value of the {k:?} annotation", obj.kind))
+            let why = match v.parse::<i64>() {
+                Ok(n) if i32::try_from(n).is_ok() => return Ok(n),
+                Ok(_) => "value out of range",
+                Err(e) if matches!(e.kind(), std::num::IntErrorKind::PosOverflow | std::num::IntErrorKind::NegOverflow) => {
+                    "value out of range"
+                }
+                Err(_) => "invalid syntax",
+            };
+            Err(format!(
+                "failed to caculate {} replicas value: could not parse the value of the {} annotation: strconv.ParseInt: parsing {}: {why}",
+                obj.kind,
+                go_quote(k),
+                go_quote(v)
+            ))
         };
         let (min, max) = (parse(min, AUTOSCALER_MIN)?, parse(max, AUTOSCALER_MAX)?);
         return Ok(match old.and_then(|o| o.i64_at("/spec/replicas")) {
@@ -63,9 +87,13 @@ pub fn default_replicas(obj: &Object, old: Option<&Object>) -> Result<i64, Strin
 }
 
 fn with_v(o: &mut Object) {
-    if let Some(v) = o.str_at("/spec/template/spec/version").filter(|v| !v.is_empty() && !v.starts_with('v')).map(|v| format!("v{v}")) {
-        o.set("/spec/template/spec/version", Value::String(v));
-    }
+    default_version_prefix(o, "/spec/template/spec/version");
+}
+
+/// The mutating webhooks' denial: autoscaler annotations that do not parse.
+fn check_replicas(op: Operation, o: &Object, store: &Store) -> Result<(), String> {
+    let old = if op == Operation::Update { store.get(&o.key()).cloned() } else { None };
+    default_replicas(o, old.as_deref()).map(|_| ())
 }
 
 fn ensure_map(o: &mut Object, ptr: &str) {
@@ -91,11 +119,13 @@ impl Webhook for MachineDeploymentWebhook {
     fn manager(&self) -> &'static str {
         "capi"
     }
+    fn check_default(&self, op: Operation, o: &Object, store: &Store, _gates: &FeatureGates) -> Result<(), String> {
+        check_replicas(op, o, store)
+    }
     fn default(&self, op: Operation, o: &mut Object, store: &Store, _gates: &FeatureGates) {
         let cluster = o.str_at("/spec/clusterName").unwrap_or("").to_string();
         o.meta.labels.insert(keys::CLUSTER_NAME.into(), cluster.clone());
         let old = if op == Operation::Update { store.get(&o.key()).cloned() } else { None };
-        // An unparsable autoscaler annotation leaves replicas unset; validation refuses the request.
         if let Ok(r) = default_replicas(o, old.as_deref()) {
             o.set("/spec/replicas", Value::from(r));
         }
@@ -126,42 +156,46 @@ impl Webhook for MachineDeploymentWebhook {
             return Ok(Vec::new());
         }
         let o = req.object;
+        let spec = FPath::new(&["spec"]);
         let mut errs = Vec::new();
-        if let Err(e) = label_value(o.name()) {
-            errs.push(format!("metadata.name: Invalid value: {:?}: must be a valid label value: {e}", o.name()));
+        for e in label_value_errors(o.name()) {
+            errs.push(FieldError::invalid(FPath::new(&["metadata", "name"]), o.name(), format!("must be a valid label value: {e}")));
         }
         let old = if req.op == Operation::Update { req.old } else { None };
-        common_checks(o, old, req.gates, &mut errs);
-        let strategy = o.str_at("/spec/rollout/strategy/type").unwrap_or("");
-        if !matches!(strategy, "RollingUpdate" | "OnDelete") {
-            errs.push(format!(
-                "spec.rollout.strategy.type: Unsupported value: {strategy:?}: supported values: \"RollingUpdate\", \"OnDelete\""
-            ));
-        }
+        bootstrap_errors(o, &mut errs);
+        selector_errors(o, &mut errs);
+        preflight_errors(o, req.gates, &mut errs);
+        cluster_name_errors(o, old, &mut errs);
+        // `validateRolloutStrategy`: the values are printed as `IntOrString.String()`.
+        let rolling = spec.child("rollout").child("strategy").child("rollingUpdate");
         let surge = o.at("/spec/rollout/strategy/rollingUpdate/maxSurge").filter(|v| !v.is_null());
         let unavailable = o.at("/spec/rollout/strategy/rollingUpdate/maxUnavailable").filter(|v| !v.is_null());
         for (v, field) in [(unavailable, "maxUnavailable"), (surge, "maxSurge")] {
-            if let Some(v) = v {
-                if let Err(e) = scaled_value(Some(v), 0, false) {
-                    errs.push(format!(
-                        "spec.rollout.strategy.rollingUpdate.{field}: Invalid value: {:?}: must be either an int or a percentage: {e}",
-                        int_or_string(v)
-                    ));
-                }
-            }
+            errs.extend(int_or_percent_error(v, rolling.child(field)));
         }
-        if surge.and_then(Value::as_i64) == Some(0) && unavailable.and_then(Value::as_i64) == Some(0) {
-            errs.push("spec.rollout.strategy.rollingUpdate: Invalid value: \"0\": maxUnavailable and maxSurge cannot both be 0".into());
+        if surge.is_some_and(|v| v.as_i64() == Some(0)) && unavailable.is_some_and(|v| v.as_i64() == Some(0)) {
+            errs.push(FieldError::invalid(rolling, "0", "maxUnavailable and maxSurge cannot both be 0"));
         }
-        if let Some(v) = o.at("/spec/remediation/maxInFlight").filter(|v| !v.is_null()) {
-            if let Err(e) = scaled_value(Some(v), 0, false) {
-                errs.push(format!(
-                    "spec.remediation.maxInFlight: Invalid value: {:?}: must be either an int or a percentage: {e}",
-                    int_or_string(v)
-                ));
-            }
+        // `validateRemediationMaxInFlight`.
+        errs.extend(int_or_percent_error(
+            o.at("/spec/remediation/maxInFlight").filter(|v| !v.is_null()),
+            spec.child("remediation").child("maxInFlight"),
+        ));
+        errs.extend(version_errors(o, "/spec/template/spec/version", FPath::new(&["spec", "template", "spec", "version"])));
+        naming_errors(o, &mut errs);
+        taint_errors(o, req.gates, &mut errs);
+        errs.extend(template_metadata_errors(o, "/spec/template/metadata", &FPath::new(&["spec", "template", "metadata"])));
+        // The strategy type is an enum of the CRD schema (`machinedeployment_types.go`).
+        let strategy = o.str_at("/spec/rollout/strategy/type").unwrap_or("");
+        if !strategy.is_empty() && !matches!(strategy, "RollingUpdate" | "OnDelete") {
+            errs.push(FieldError::not_supported(
+                spec.child("rollout").child("strategy").child("type"),
+                strategy,
+                &["RollingUpdate".into(), "OnDelete".into()],
+            ));
         }
-        finish(o, errs)
+        deletion_order_errors(o, &mut errs);
+        invalid(o, errs)
     }
 }
 
@@ -174,6 +208,9 @@ impl Webhook for MachineSetWebhook {
     }
     fn manager(&self) -> &'static str {
         "capi"
+    }
+    fn check_default(&self, op: Operation, o: &Object, store: &Store, _gates: &FeatureGates) -> Result<(), String> {
+        check_replicas(op, o, store)
     }
     fn default(&self, op: Operation, o: &mut Object, store: &Store, _gates: &FeatureGates) {
         let cluster = o.str_at("/spec/clusterName").unwrap_or("").to_string();
@@ -198,132 +235,137 @@ impl Webhook for MachineSetWebhook {
         let o = req.object;
         let mut errs = Vec::new();
         let old = if req.op == Operation::Update { req.old } else { None };
-        common_checks(o, old, req.gates, &mut errs);
-        finish(o, errs)
+        bootstrap_errors(o, &mut errs);
+        selector_errors(o, &mut errs);
+        preflight_errors(o, req.gates, &mut errs);
+        cluster_name_errors(o, old, &mut errs);
+        errs.extend(version_errors(o, "/spec/template/spec/version", FPath::new(&["spec", "template", "spec", "version"])));
+        taint_errors(o, req.gates, &mut errs);
+        naming_errors(o, &mut errs);
+        errs.extend(template_metadata_errors(o, "/spec/template/metadata", &FPath::new(&["spec", "template", "metadata"])));
+        deletion_order_errors(o, &mut errs);
+        invalid(o, errs)
     }
 }
 
-fn int_or_string(v: &Value) -> String {
-    match v {
+/// `intstr.GetScaledValueFromIntOrPercent` as a validation, the value printed with `String()`.
+fn int_or_percent_error(v: Option<&Value>, path: FPath) -> Option<FieldError> {
+    let v = v?;
+    let e = scaled_value(Some(v), 0, false).err()?;
+    let shown = match v {
         Value::String(s) => s.clone(),
         other => other.to_string(),
+    };
+    Some(FieldError::invalid(path, shown, format!("must be either an int or a percentage: {e}")))
+}
+
+fn bootstrap_errors(o: &Object, errs: &mut Vec<FieldError>) {
+    if !ref_is_defined(o, "/spec/template/spec/bootstrap/configRef")
+        && o.at("/spec/template/spec/bootstrap/dataSecretName").is_none_or(Value::is_null)
+    {
+        errs.push(FieldError::required(
+            FPath::new(&["spec", "template", "spec", "bootstrap"]),
+            "expected either spec.template.spec.bootstrap.dataSecretName or spec.template.spec.bootstrap.configRef to be populated",
+        ));
     }
 }
 
-/// Checks both kinds share.
-fn common_checks(o: &Object, old: Option<&Object>, gates: &FeatureGates, errs: &mut Vec<String>) {
-    if o.at("/spec/replicas").is_none_or(Value::is_null) {
-        // Defaulting could not set it: the autoscaler annotations did not parse.
-        if let Err(e) = default_replicas(o, old) {
-            errs.push(format!("spec.replicas: Invalid value: {e}"));
-        }
-    } else if o.i64_at("/spec/replicas").is_none_or(|r| r < 0) {
-        errs.push(format!(
-            "spec.replicas: Invalid value: {}: must be a non-negative integer",
-            o.at("/spec/replicas").cloned().unwrap_or_default()
-        ));
-    }
-    let has_config_ref = o.str_at("/spec/template/spec/bootstrap/configRef/name").is_some_and(|n| !n.is_empty());
-    let has_secret = o.at("/spec/template/spec/bootstrap/dataSecretName").is_some_and(|v| !v.is_null());
-    if !has_config_ref && !has_secret {
-        errs.push("spec.template.spec.bootstrap: Required value: expected either spec.template.spec.bootstrap.dataSecretName or spec.template.spec.bootstrap.configRef to be populated".into());
-    }
-    match selector_at(o, "/spec/selector") {
-        Err(e) => errs.push(format!("spec.selector: Invalid value: {e}")),
+/// The selector parses and matches the template labels: a MachineDeployment answers `Forbidden`,
+/// a MachineSet `Invalid` with the labels as the value.
+fn selector_errors(o: &Object, errs: &mut Vec<FieldError>) {
+    let parsed = match selector_error(o.at("/spec/selector")) {
+        Some(e) => Err(e),
+        None => selector_at(o, "/spec/selector"),
+    };
+    match parsed {
+        Err(e) => errs.push(FieldError::invalid_raw(FPath::new(&["spec", "selector"]), go_label_selector(o.at("/spec/selector")), e)),
         Ok(sel) => {
             let labels = string_map(o, "/spec/template/metadata/labels");
             if !sel.matches_map(&labels) {
-                let what = if o.kind == Kind::MachineDeployment { "Forbidden" } else { "Invalid value" };
-                errs.push(format!("spec.template.metadata.labels: {what}: must match spec.selector \"{sel}\""));
+                let path = FPath::new(&["spec", "template", "metadata", "labels"]);
+                let detail = format!("must match spec.selector {}", go_quote(&sel.to_string()));
+                errs.push(if o.kind == Kind::MachineDeployment {
+                    FieldError::forbidden(path, detail)
+                } else {
+                    FieldError::invalid_raw(path, go_string_map(o.at("/spec/template/metadata/labels")), detail)
+                });
             }
         }
     }
-    if gates.machine_set_preflight_checks {
-        if let Some(skip) = o.annotation(SKIP_ANNOTATION).filter(|s| !s.is_empty()) {
-            let invalid: Vec<&str> = skip.split(',').map(str::trim).filter(|c| !CHECKS.contains(c)).collect();
-            if !invalid.is_empty() {
-                errs.push(format!(
-                    "metadata.annotations.{SKIP_ANNOTATION}: Invalid value: [{}]: skipped preflight check(s) must be among: [{}]",
-                    invalid.join(" "),
-                    CHECKS.join(" ")
+}
+
+/// `validateSkippedMachineSetPreflightChecks` (only with the `MachineSetPreflightChecks` gate).
+fn preflight_errors(o: &Object, gates: &FeatureGates, errs: &mut Vec<FieldError>) {
+    if !gates.machine_set_preflight_checks {
+        return;
+    }
+    let Some(skip) = o.annotation(SKIP_ANNOTATION).filter(|s| !s.is_empty()) else { return };
+    let invalid: Vec<String> = skip.split(',').map(str::trim).filter(|c| !CHECKS.contains(c)).map(go_quote).collect();
+    if !invalid.is_empty() {
+        errs.push(FieldError::invalid_raw(
+            FPath::new(&["metadata", "annotations", SKIP_ANNOTATION]),
+            format!("[]v1beta2.MachineSetPreflightCheck{{{}}}", invalid.join(", ")),
+            format!("skipped preflight check(s) must be among: [{}]", CHECKS.join(" ")),
+        ));
+    }
+}
+
+fn cluster_name_errors(o: &Object, old: Option<&Object>, errs: &mut Vec<FieldError>) {
+    errs.extend(cluster_name_immutable(old, o));
+    let cluster = o.str_at("/spec/clusterName").unwrap_or("");
+    if o.str_at("/spec/template/spec/clusterName").unwrap_or("") != cluster {
+        errs.push(FieldError::invalid(
+            FPath::new(&["spec", "clusterName"]),
+            cluster,
+            "spec.clusterName and spec.template.spec.clusterName must be set to the same value",
+        ));
+    }
+}
+
+/// `validateMDMachineNaming` / `validateMSMachineNaming`.
+fn naming_errors(o: &Object, errs: &mut Vec<FieldError>) {
+    let Some(t) = o.str_at("/spec/machineNaming/template").filter(|t| !t.is_empty()) else { return };
+    let path = FPath::new(&["spec", "machineNaming", "template"]);
+    if !t.contains("{{ .random }}") {
+        errs.push(FieldError::invalid(path.clone(), t, "invalid template, {{ .random }} is missing"));
+    }
+    match crate::controllers::machineset::render_name(t, "machineset", "cluster", || "abcde".to_string()) {
+        Err(e) => errs.push(FieldError::invalid(path, t, format!("invalid template: {e}"))),
+        Ok(name) => {
+            for e in dns1123_subdomain_errors(&name) {
+                errs.push(FieldError::invalid(
+                    path.clone(),
+                    t,
+                    format!("invalid template, generated names would not be valid Kubernetes object names: {e}"),
                 ));
             }
         }
     }
-    let cluster = o.str_at("/spec/clusterName").unwrap_or("");
-    if let Some(old) = old {
-        if old.str_at("/spec/clusterName").unwrap_or("") != cluster {
-            errs.push("spec.clusterName: Forbidden: field is immutable".into());
-        }
-    }
-    if o.str_at("/spec/template/spec/clusterName").unwrap_or("") != cluster {
-        errs.push(format!(
-            "spec.clusterName: Invalid value: {cluster:?}: spec.clusterName and spec.template.spec.clusterName must be set to the same value"
-        ));
-    }
-    if let Some(v) = o.str_at("/spec/template/spec/version").filter(|v| !v.is_empty()) {
-        if !v.starts_with('v') {
-            errs.push(format!("spec.template.spec.version: Invalid value: {v:?}: must start with v"));
-        }
-        if semver::Version::parse(v.trim_start_matches('v')).is_err() {
-            errs.push(format!("spec.template.spec.version: Invalid value: {v:?}: must be a valid semantic version"));
-        }
-    }
-    if let Some(order) = o.str_at("/spec/deletion/order") {
+}
+
+fn taint_errors(o: &Object, gates: &FeatureGates, errs: &mut Vec<FieldError>) {
+    errs.extend(machine_taint_errors(o, "/spec/template/spec/taints", &FPath::new(&["spec", "template", "spec", "taints"]), gates, false));
+}
+
+/// The deletion order is an enum of the CRD schema (`machineset_types.go`).
+fn deletion_order_errors(o: &Object, errs: &mut Vec<FieldError>) {
+    if let Some(order) = o.str_at("/spec/deletion/order").filter(|o| !o.is_empty()) {
         if !matches!(order, "Random" | "Newest" | "Oldest") {
-            errs.push(format!("spec.deletion.order: Unsupported value: {order:?}: supported values: \"Random\", \"Newest\", \"Oldest\""));
-        }
-    }
-    if let Some(t) = o.str_at("/spec/machineNaming/template").filter(|t| !t.is_empty()) {
-        if !t.contains("{{ .random }}") {
-            errs.push(format!("spec.machineNaming.template: Invalid value: {t:?}: invalid template, {{{{ .random }}}} is missing"));
-        } else {
-            match crate::controllers::machineset::render_name(t, "machineset", "cluster", || "abcde".to_string()) {
-                Err(e) => errs.push(format!("spec.machineNaming.template: Invalid value: {t:?}: invalid template: {e}")),
-                Ok(name) if !dns_subdomain(&name) => errs.push(format!(
-                    "spec.machineNaming.template: Invalid value: {t:?}: invalid template, generated names would not be valid Kubernetes object names"
-                )),
-                Ok(_) => {}
-            }
-        }
-    }
-    for (ptr, field) in [("/spec/template/metadata/labels", "labels"), ("/spec/template/metadata/annotations", "annotations")] {
-        if o.at(ptr).is_some_and(|v| !v.is_null() && !v.as_object().is_some_and(|m| m.values().all(Value::is_string))) {
-            errs.push(format!("spec.template.metadata.{field}: Invalid value: must be a map of strings"));
+            errs.push(FieldError::not_supported(
+                FPath::new(&["spec", "deletion", "order"]),
+                order,
+                &["Random".into(), "Newest".into(), "Oldest".into()],
+            ));
         }
     }
 }
 
-fn finish(o: &Object, errs: Vec<String>) -> Result<Vec<String>, String> {
-    match errs.len() {
-        0 => Ok(Vec::new()),
-        1 => Err(format!("{} {:?} is invalid: {}", qualified_kind(o.kind), o.name(), errs[0])),
-        _ => Err(format!("{} {:?} is invalid: [{}]", qualified_kind(o.kind), o.name(), errs.join(", "))),
-    }
-}
-
-/// `validation.IsValidLabelValue`.
+/// `validation.IsValidLabelValue` as one message (the first problem).
 pub fn label_value(v: &str) -> Result<(), String> {
-    if v.len() > 63 {
-        return Err("must be no more than 63 characters".into());
+    match label_value_errors(v).into_iter().next() {
+        None => Ok(()),
+        Some(e) => Err(e),
     }
-    let ok_char = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.';
-    let alnum = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
-    if !v.is_empty() && (!v.chars().all(ok_char) || !alnum(v.chars().next()) || !alnum(v.chars().last())) {
-        return Err("a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')".into());
-    }
-    Ok(())
-}
-
-fn dns_subdomain(v: &str) -> bool {
-    !v.is_empty()
-        && v.len() <= 253
-        && v.split('.').all(|p| {
-            !p.is_empty()
-                && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-                && !p.starts_with('-')
-                && !p.ends_with('-')
-        })
 }
 
 #[cfg(test)]
@@ -360,7 +402,14 @@ mod tests {
     fn validate(o: &Object) -> Result<Vec<String>, String> {
         let store = Store::new(1);
         let gates = FeatureGates::default();
-        MachineDeploymentWebhook.validate(&AdmissionRequest { op: Operation::Create, object: o, old: None, store: &store, gates: &gates })
+        MachineDeploymentWebhook.validate(&AdmissionRequest {
+            op: Operation::Create,
+            object: o,
+            old: None,
+            store: &store,
+            gates: &gates,
+            dry_run: false,
+        })
     }
 
     #[test]
@@ -447,6 +496,7 @@ mod tests {
             old: Some(&o),
             store: &store,
             gates: &gates,
+            dry_run: false,
         });
         assert!(r.unwrap_err().contains("spec.clusterName: Forbidden: field is immutable"));
         let mut bad = o.clone();
@@ -468,11 +518,11 @@ mod tests {
         assert_eq!(o.str_at("/spec/template/spec/version"), Some("v1.34.0"));
         let store = Store::new(1);
         let gates = FeatureGates::default();
-        let req = AdmissionRequest { op: Operation::Create, object: &o, old: None, store: &store, gates: &gates };
+        let req = AdmissionRequest { op: Operation::Create, object: &o, old: None, store: &store, gates: &gates, dry_run: false };
         assert_eq!(MachineSetWebhook.validate(&req), Ok(vec![]));
         let mut bad = o.clone();
         bad.meta.annotations.insert(SKIP_ANNOTATION.into(), "All,Nope".into());
-        let req = AdmissionRequest { op: Operation::Create, object: &bad, old: None, store: &store, gates: &gates };
+        let req = AdmissionRequest { op: Operation::Create, object: &bad, old: None, store: &store, gates: &gates, dry_run: false };
         assert!(MachineSetWebhook.validate(&req).unwrap_err().contains("skipped preflight check(s) must be among"));
     }
 

@@ -150,9 +150,9 @@ fn reconcile_normal(ctx: &mut Ctx<'_>, cluster: &Arc<Object>, obj: &mut Object, 
             return Err(ReconcileError(format!("failed to create load balancer: {e}")));
         }
     }
-    // A stopped container has no address on the network.
+    // A stopped container has no address on the network; a paused one keeps it (`docker inspect`).
     let lb_name = existing.as_ref().map_or_else(|| lb_container_name(&name), |c| c.name.clone());
-    let ip = ctx.world.docker.get(&lb_name).filter(|c| c.running()).map(|c| c.ip.clone());
+    let ip = ctx.world.docker.get(&lb_name).filter(|c| c.is_up()).map(|c| c.ip.clone());
     let Some(ip) = ip else {
         let e = format!("load balancer IP cannot be empty: container {lb_name} does not have an associated IP address");
         lb_failed(obj, now, format!("Failed to get ip for the load balancer: {e}"));

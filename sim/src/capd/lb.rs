@@ -88,8 +88,9 @@ pub fn reconfigure(ctx: &mut Ctx<'_>, cluster: &Object, infra_cluster: &Object, 
     let lb = find(ctx, &name)
         .map_err(|e| format!("{prefix}: {e}"))?
         .ok_or_else(|| format!("{prefix}: unable to configure load balancer: load balancer container does not exists"))?;
-    if !lb.running() {
-        return Err(format!("{prefix}: Error response from daemon: container {} is not running", lb.id));
+    // `UpdateConfiguration` writes the config with an exec, refused in a paused or stopped container.
+    if let Some(refusal) = lb.exec_refusal() {
+        return Err(format!("{prefix}: Error response from daemon: {refusal}"));
     }
     let cp_containers: Vec<String> =
         containers(ctx.world, &name, &[(ROLE_LABEL, Role::ControlPlane.label())]).into_iter().map(|c| c.name).collect();

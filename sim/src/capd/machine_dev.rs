@@ -38,7 +38,8 @@ pub(super) fn reconcile_normal(ctx: &mut Ctx<'_>, s: &Scope, dm: &mut Object) ->
     let Some((data_secret, _version)) = data_and_version(ctx, s, dm)? else { return Ok(Action::DONE) };
     // Wake-ups standing in for the events CAPD's async tasks send.
     let mut wake = Action::DONE;
-    reconcile_container(ctx, s, dm, data_secret.is_some(), found.as_ref().map(|c| c.running()))?;
+    // CAPD's `IsRunning`: Docker lists the container as `Up` (running or paused).
+    reconcile_container(ctx, s, dm, data_secret.is_some(), found.as_ref().map(|c| c.is_up()))?;
     if s.control_plane {
         reconcile_lb(ctx, s, dm)?;
     }
@@ -168,8 +169,10 @@ fn reconcile_cgroups(ctx: &mut Ctx<'_>, s: &Scope, dm: &mut Object) -> Action {
             // The boot notice wakes the controller.
             Action::DONE
         }
-        _ => {
-            let msg = format!("Waiting for cgroups ready failed: Error response from daemon: container {} is not running", s.container);
+        // The task's exec is refused (paused or stopped container), or the container is gone.
+        found => {
+            let refusal = found.and_then(|c| c.exec_refusal()).unwrap_or_else(|| format!("No such container: {}", s.container));
+            let msg = format!("Waiting for cgroups ready failed: Error response from daemon: {refusal}");
             set(dm, Cond::f(CGROUPS_READY, "NotReady", msg), now);
             Action::requeue(TASK_RETRY_MS)
         }

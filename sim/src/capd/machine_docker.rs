@@ -87,7 +87,7 @@ pub(super) fn reconcile_normal(ctx: &mut Ctx<'_>, s: &Scope, dm: &mut Object) ->
         // Already provisioned (also what restores the status after a move).
         dm.set("/status/initialization/provisioned", json!(true));
         set_failure_domain(dm, &s.machine);
-        match (decide(s.shape, true, found.as_ref().map(|c| c.running())), &found) {
+        match (decide(s.shape, true, found.as_ref().map(|c| c.is_up())), &found) {
             (ContainerDecision::Keep, Some(c)) => {
                 set(dm, Cond::t(CONTAINER_PROVISIONED, "Provisioned"), now);
                 if conditions::get(dm, BOOTSTRAP_EXEC_SUCCEEDED).is_none() {
@@ -112,7 +112,8 @@ pub(super) fn reconcile_normal(ctx: &mut Ctx<'_>, s: &Scope, dm: &mut Object) ->
         return Ok(Action::DONE);
     };
     let role = if s.control_plane { Role::ControlPlane } else { Role::Worker };
-    let mut running = found.as_ref().map(|c| c.running());
+    // CAPD's `IsRunning`: Docker lists the container as `Up` (running or paused).
+    let mut running = found.as_ref().map(|c| c.is_up());
     if decide(s.shape, false, running) == ContainerDecision::Recreate {
         container::remove(ctx, &s.container).map_err(|e| ReconcileError(format!("Failed to delete not running DockerMachine: {e}")))?;
         running = None;
@@ -177,9 +178,10 @@ pub(super) fn reconcile_normal(ctx: &mut Ctx<'_>, s: &Scope, dm: &mut Object) ->
         Err(e) => return Err(ReconcileError(format!("failed to generate workload cluster client: {e}"))),
         Ok(wl) => wl.nodes.contains_key(&s.container),
     };
-    if !c.running() {
+    // `CloudProviderNodePatch` checks `IsRunning` (`Up`, so a paused container passes).
+    if !c.is_up() {
         return Err(ReconcileError(format!(
-            "failed to patch the Kubernetes node with the machine providerID: unable to complete Docker Cloud Provider tasks: container {} is not running",
+            "failed to patch the Kubernetes node with the machine providerID: unable to complete Docker Cloud Provider tasks: container with name \"{}\" is not running",
             s.container
         )));
     }
@@ -230,8 +232,10 @@ fn bootstrap(ctx: &mut Ctx<'_>, s: &Scope, dm: &mut Object, secret: &str) -> Res
         Bootstrap::NotStarted => None,
     };
     let data = container::bootstrap_data(ctx, dm.namespace(), secret).map_err(ReconcileError)?;
-    if !c.running() {
-        let e = format!("container {} is not running", s.container);
+    // `WaitForMultiUserTarget` execs into the container: the daemon refuses an exec into a paused or
+    // stopped one.
+    if let Some(refusal) = c.exec_refusal() {
+        let e = format!("Error response from daemon: {refusal}");
         set(dm, Cond::f(BOOTSTRAP_EXEC_SUCCEEDED, "WaitingForMultiUserTarget", format!("Waiting for multi-user target: {e}")), now);
         return Err(ReconcileError(format!("waiting for multi-user target: {e}")));
     }

@@ -181,7 +181,8 @@ fn reconcile_normal(ctx: &mut Ctx<'_>, shape: Shape, cluster: &Object, mp: &Obje
         let name = format!("worker-{}", random_string(ctx, 6));
         let cont = super::naming::container_name(&cname, &name);
         if let Some(c) = lookup::container(ctx.world, &cname, &cont).map_err(ReconcileError)? {
-            if !c.running() {
+            // `Exists() && !IsRunning()`: not listed as `Up` (a paused container is).
+            if !c.is_up() {
                 container::remove(ctx, &cont).map_err(|e| ReconcileError(format!("Failed to delete not running DockerMachine: {e}")))?;
             }
         }

@@ -1,27 +1,57 @@
-//! The MachineHealthCheck controller: finds unhealthy Machines (Node conditions held too long, no Node
-//! within nodeStartupTimeout, Node deleted, Machine conditions, the remediate annotation), applies the
-//! `unhealthyLessThanOrEqualTo` / `unhealthyInRange` short-circuit, and marks Machines with
-//! `HealthCheckSucceeded` and `OwnerRemediated` for their owner (MachineSet or KCP) to remediate.
-//! The MHC never deletes Machines itself.
-//! Source: `core/reconcilers/machinehealthcheck/{machinehealthcheck_controller.go,machinehealthcheck_targets.go}`.
+//! The MachineHealthCheck controller, rule for rule as upstream's
+//! `core/reconcilers/machinehealthcheck/{machinehealthcheck_controller.go,machinehealthcheck_targets.go}`:
 //!
-//! Simplification: external remediation templates (`remediation.templateRef`) are not modelled.
+//! - **targets** (`getTargetsFromMHC`, `getMachinesFromMHC`, `shouldSkipRemediation`): Machines in the
+//!   MHC's namespace matching `spec.selector` plus the `cluster.x-k8s.io/cluster-name` label of
+//!   `spec.clusterName`, without the `cluster.x-k8s.io/paused` or `cluster.x-k8s.io/skip-remediation`
+//!   annotation; deleting Machines are targets too. `status.targets` is sorted.
+//! - **health** (`needsRemediation`, `machineChecks`, `nodeChecks`): the remediate-machine annotation
+//!   first; nothing else is judged before `ControlPlaneInitialized` (except control-plane Machines) and
+//!   `InfrastructureReady` on the Cluster; then every `unhealthyMachineConditions` entry, then the Node:
+//!   deleted (nodeRef set, Node not found), not there yet (`nodeStartupTimeoutSeconds`, default 600,
+//!   0 disables it, counted from the latest of the Machine's creation, the Cluster's
+//!   `ControlPlaneInitialized` and `InfrastructureReady` and the Machine's `InfrastructureReady`
+//!   transitions), or every `unhealthyNodeConditions` entry against all the Node's conditions. A
+//!   condition is unhealthy once `lastTransitionTime + timeout` is before now; otherwise the MHC
+//!   requeues for `timeout - elapsed + 1s`. Messages are one bullet list: `Health check failed:` then
+//!   `  * ...` per failed check (machine checks first), durations as Go prints them.
+//! - **counts** (`healthCheckTargets`, `isAllowedRemediation`): a target is healthy only when it needs no
+//!   remediation, has nothing pending, is not deleting and has a Node; `unhealthy = expected - healthy`
+//!   (so Machines still starting count as unhealthy); `unhealthyInRange` `[a-b]` or
+//!   `unhealthyLessThanOrEqualTo` (int, or percent of expected rounded down; default `100%`).
+//! - **short-circuit**: `RemediationAllowed` False/`TooManyUnhealthy` with upstream's message, a Warning
+//!   `RemediationRestricted` event when some target needs remediation, `remediationsAllowed` 0, the
+//!   Machines get `HealthCheckSucceeded` only, and no requeue.
+//! - **remediation**: `RemediationAllowed` True; each unhealthy Machine not being deleted gets
+//!   `OwnerRemediated` False/`WaitingForRemediation` (when absent or True), and every unhealthy Machine a
+//!   Normal `MachineMarkedUnhealthy` event (`Machine ns/m has been marked as unhealthy by ns/mhc`), on
+//!   every reconcile (the recorder counts repeats). The MHC never deletes Machines itself.
+//!
+//! Simplifications (also in docs/fidelity.md): external remediation templates (`remediation.templateRef`)
+//! are not modelled; the deprecated v1beta1 conditions (`status.deprecated.v1beta1.conditions`) are
+//! not written (the simulator models v1beta2 conditions only); the Node watch maps a Node to every MHC
+//! of its cluster (upstream: to the MHCs selecting the Node's Machine, on condition changes only).
 
 use super::common::{self, keys, preamble};
 use super::conditions::{self, Cond, Status};
+use crate::godur::go_duration_ms;
 use crate::kinds::Kind;
 use crate::object::{ObjKey, Object};
 use crate::objectset::ObjectSet;
 use crate::runtime::{Action, Ctx, ReconcileError, ReconcileResult, Reconciler};
-use crate::store::Change;
-use crate::world::workload::Status as NodeStatus;
+use crate::store::{Change, ChangeKind};
+use crate::world::objects::{node_conditions, NodeCond};
 use crate::world::Notice;
 use capi_scenarios::LabelSelector;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
-/// Default `nodeStartupTimeoutSeconds`.
+/// `clusterv1.DefaultNodeStartupTimeoutSeconds`.
 pub const DEFAULT_NODE_STARTUP_TIMEOUT_S: i64 = 600;
+/// `EventRemediationRestricted`.
+pub const EVENT_REMEDIATION_RESTRICTED: &str = "RemediationRestricted";
+/// `EventMachineMarkedUnhealthy`.
+pub const EVENT_MACHINE_MARKED_UNHEALTHY: &str = "MachineMarkedUnhealthy";
 
 /// The controllers of this module.
 pub fn controllers() -> Vec<Box<dyn Reconciler>> {
@@ -32,6 +62,17 @@ pub fn controllers() -> Vec<Box<dyn Reconciler>> {
 pub struct MachineHealthCheckReconciler;
 
 const WATCHES: &[Kind] = &[Kind::Machine, Kind::Cluster];
+
+/// `machineIsChangedPredicate`: a Machine update matters only when its nodeRef name, labels,
+/// annotations or conditions change; creates and deletes always do.
+fn machine_is_changed(change: &Change) -> bool {
+    let (Some(old), ChangeKind::Modified) = (&change.old, change.kind) else { return true };
+    let new = &change.object;
+    old.str_at("/status/nodeRef/name") != new.str_at("/status/nodeRef/name")
+        || old.meta.labels != new.meta.labels
+        || old.meta.annotations != new.meta.annotations
+        || old.at("/status/conditions") != new.at("/status/conditions")
+}
 
 impl Reconciler for MachineHealthCheckReconciler {
     fn name(&self) -> &'static str {
@@ -45,23 +86,31 @@ impl Reconciler for MachineHealthCheckReconciler {
     }
     fn map(&self, change: &Change, cache: &ObjectSet, out: &mut Vec<ObjKey>) {
         let o = &change.object;
-        // CAPI's Cluster watch passes only `ClusterPausedTransitions`; the cluster's health reaches
-        // the MHCs through the ClusterCache source (here: connection and Node notices, below).
-        if o.kind == Kind::Cluster && !crate::capd::lookup::paused_transition(change) {
-            return;
-        }
-        let cluster = if o.kind == Kind::Cluster { Some(o.name()) } else { common::cluster_name(o) };
-        if let Some(c) = cluster {
-            out.extend(
-                cache
-                    .in_cluster_ns(Kind::MachineHealthCheck, o.namespace(), c)
-                    .filter(|h| h.str_at("/spec/clusterName") == Some(c))
-                    .map(|h| h.key()),
-            );
+        match o.kind {
+            // `clusterToMachineHealthCheck` behind `ClusterPausedTransitions`: the cluster's health
+            // reaches the MHCs through the ClusterCache source (connection and Node notices, below).
+            Kind::Cluster => {
+                if crate::capd::lookup::paused_transition(change) {
+                    out.extend(cache.in_cluster_ns(Kind::MachineHealthCheck, o.namespace(), o.name()).map(|h| h.key()));
+                }
+            }
+            // `machineToMachineHealthCheck`: the MHCs of the Machine's cluster whose selector matches.
+            Kind::Machine => {
+                if !machine_is_changed(change) {
+                    return;
+                }
+                let Some(c) = o.str_at("/spec/clusterName") else { return };
+                out.extend(
+                    cache
+                        .in_cluster_ns(Kind::MachineHealthCheck, o.namespace(), c)
+                        .filter(|h| selector(h).matches(|k| o.label(k)))
+                        .map(|h| h.key()),
+                );
+            }
+            _ => {}
         }
     }
-    /// The ClusterCache source (connection changes) and the Node watch; CAPI maps a Node to the MHCs
-    /// selecting its Machine, here to the cluster's MHCs.
+    /// The ClusterCache source (connection changes) and the Node watch.
     fn map_notice(&self, notice: &Notice, cache: &ObjectSet, out: &mut Vec<ObjKey>) {
         if let Notice::Connection(c) | Notice::Node { cluster: c, .. } = notice {
             out.extend(cache.in_cluster(Kind::MachineHealthCheck, c).filter(|h| h.str_at("/spec/clusterName") == Some(c)).map(|h| h.key()));
@@ -71,321 +120,405 @@ impl Reconciler for MachineHealthCheckReconciler {
         let Some(mhc) = ctx.get(key).cloned() else { return Ok(Action::DONE) };
         let cluster_name = mhc.str_at("/spec/clusterName").unwrap_or("").to_string();
         let Some(cluster) = ctx.get_parts(Kind::Cluster, mhc.namespace(), &cluster_name).cloned() else {
-            return Err(ReconcileError(format!("failed to get Cluster {}/{cluster_name}", mhc.namespace())));
+            return Err(ReconcileError(format!(
+                "failed to get Cluster/{cluster_name}: clusters.cluster.x-k8s.io \"{cluster_name}\" not found"
+            )));
         };
         if let Some(stop) = preamble(ctx, &mhc, Some(&cluster), None)? {
             return Ok(stop);
         }
-        if mhc.deleting() {
-            return Ok(Action::DONE);
-        }
+        // `Reconcile`: the cluster-name label; `reconcile`: the owner reference to the Cluster.
         if !common::has_owner(&mhc, &cluster) || mhc.label(keys::CLUSTER_NAME) != Some(cluster_name.as_str()) {
             let c = cluster.clone();
+            let name = cluster_name.clone();
             ctx.patch(key, |o| {
                 common::set_owner(o, &c, false);
-                o.meta.labels.insert(keys::CLUSTER_NAME.into(), c.name().to_string());
+                o.meta.labels.insert(keys::CLUSTER_NAME.into(), name);
             })?;
         }
-        let targets = targets(ctx, &mhc, &cluster_name);
-        // Nothing is evaluated before the cluster infrastructure is ready.
-        if !conditions::is_true(&cluster, "InfrastructureReady") {
-            return Ok(Action::DONE);
-        }
-        let cp_initialized = conditions::is_true(&cluster, "ControlPlaneInitialized");
-        let workload_nodes = if cp_initialized {
-            match ctx.world.workload(&cluster_name) {
-                Ok(wl) => Some(
-                    wl.nodes.iter().map(|(k, n)| (k.clone(), (n.ready, n.ready_since_ms))).collect::<std::collections::BTreeMap<_, _>>(),
-                ),
-                Err(e) => return Err(ReconcileError(format!("error getting the workload cluster client: {e}"))),
-            }
-        } else {
-            None
-        };
-        let now = ctx.now;
-        let mut next_check: Option<u64> = None;
-        let mut verdicts = Vec::new();
-        for m in &targets {
-            let v = judge(&mhc, &cluster, m, workload_nodes.as_ref(), now);
-            if let Some(t) = v.recheck_at {
-                next_check = Some(next_check.map_or(t, |n: u64| n.min(t)));
-            }
-            verdicts.push((m.clone(), v));
-        }
-        let expected = targets.len();
-        let healthy = verdicts.iter().filter(|(_, v)| v.healthy).count();
-        let unhealthy = expected - healthy;
-        let allowed = remediation_allowed(&mhc, expected, unhealthy);
-        for (m, v) in &verdicts {
-            if m.deleting() {
-                continue;
-            }
-            let mut conds = Vec::new();
-            if v.healthy {
-                conds.push(Cond::t("HealthCheckSucceeded", "HealthCheckSucceeded"));
-            } else if let Some((reason, msg)) = &v.unhealthy {
-                conds.push(Cond::f("HealthCheckSucceeded", reason, msg.clone()));
-                let owner_remediated = conditions::get(m, "OwnerRemediated");
-                if allowed && owner_remediated.as_ref().is_none_or(|c| c.status == Status::True) {
-                    conds.push(Cond::f("OwnerRemediated", "WaitingForRemediation", "Waiting for remediation"));
-                    ctx.note(format!("event MachineMarkedUnhealthy {}: {reason}", m.name()));
-                }
-            } else {
-                continue;
-            }
-            let needs = conds.iter().any(|c| conditions::get(m, &c.type_).is_none_or(|x| x.status != c.status || x.reason != c.reason));
-            if needs {
-                ctx.patch_status(&m.key(), |o| conditions::set(o, conds, now))?;
-            }
-        }
-        let remediations_allowed =
-            if allowed { max_unhealthy(&mhc, expected).map_or(expected, |mx| mx.saturating_sub(unhealthy)) } else { 0 };
-        let target_names: Vec<&str> = targets.iter().map(|t| t.name()).collect();
-        let allowed_cond = if allowed {
-            Cond::t("RemediationAllowed", "RemediationAllowed")
-        } else {
-            ctx.note("event RemediationRestricted");
-            Cond::f("RemediationAllowed", "TooManyUnhealthy", format!("Remediation is not allowed, the number of not started or unhealthy machines exceeds maxUnhealthy (total: {expected}, unhealthy: {unhealthy}, maxUnhealthy: {})", describe_max(&mhc)))
-        };
-        let tn: Vec<String> = target_names.iter().map(|s| s.to_string()).collect();
-        ctx.patch_status(key, |o| {
-            o.set("/status/expectedMachines", json!(expected));
-            o.set("/status/currentHealthy", json!(healthy));
-            o.set("/status/remediationsAllowed", json!(remediations_allowed));
-            o.set("/status/targets", json!(tn));
-            conditions::set(o, [allowed_cond], now);
-            let g = o.meta.generation;
-            o.set("/status/observedGeneration", json!(g));
-        })?;
-        Ok(match next_check {
-            Some(t) if t > now => Action::requeue(t - now),
-            Some(_) => Action::requeue(1000),
-            None => Action::DONE,
-        })
+        reconcile_targets(ctx, key, &mhc, &cluster)
     }
 }
 
-/// Machines the MHC watches: matching the selector and the cluster, without the paused or
-/// skip-remediation annotation.
+/// The MHC's `spec.selector`.
+fn selector(mhc: &Object) -> LabelSelector {
+    mhc.at("/spec/selector").and_then(|s| serde_json::from_value(s.clone()).ok()).unwrap_or_default()
+}
+
+/// `reconcile` after the preamble: targets, their health, the counts and the remediation decision.
+fn reconcile_targets(ctx: &mut Ctx<'_>, key: &ObjKey, mhc: &Object, cluster: &Object) -> ReconcileResult {
+    let now = ctx.now;
+    let cluster_name = cluster.name().to_string();
+    let cp_initialized = conditions::is_true(cluster, "ControlPlaneInitialized");
+    // The remote client exists only once the control plane is initialized (`ClusterCache.GetClient`).
+    if cp_initialized {
+        if let Err(e) = ctx.world.workload(&cluster_name) {
+            return Err(ReconcileError(format!("error getting client: {e}")));
+        }
+    }
+    let targets = targets(ctx, mhc, &cluster_name);
+    let startup_ms = mhc.i64_at("/spec/checks/nodeStartupTimeoutSeconds").unwrap_or(DEFAULT_NODE_STARTUP_TIMEOUT_S).max(0) as u64 * 1000;
+    // `healthCheckTargets`.
+    let mut healthy: Vec<Arc<Object>> = Vec::new();
+    let mut unhealthy: Vec<(Arc<Object>, Check)> = Vec::new();
+    let mut next_checks: Vec<u64> = Vec::new();
+    for m in &targets {
+        let check = {
+            let wl = if cp_initialized { ctx.world.workload(&cluster_name).ok() } else { None };
+            let node_name = m.str_at("/status/nodeRef/name").filter(|n| !n.is_empty());
+            let found = node_name.and_then(|n| wl.and_then(|w| w.nodes.get(n)));
+            let conds = found.map(|n| node_conditions(n, now));
+            let seen = match (wl, node_name, &conds) {
+                (Some(_), Some(_), Some(c)) => NodeSeen::Found(c),
+                (Some(_), Some(n), None) => NodeSeen::Missing(n),
+                _ => NodeSeen::NotSet,
+            };
+            let has_node = matches!(seen, NodeSeen::Found(_));
+            (needs_remediation(mhc, cluster, m, &seen, now, startup_ms), has_node)
+        };
+        let (check, has_node) = check;
+        if check.needs_remediation {
+            unhealthy.push((m.clone(), check));
+        } else if check.next_check_ms > 0 {
+            next_checks.push(check.next_check_ms);
+        } else if !m.deleting() && has_node {
+            healthy.push(m.clone());
+        }
+    }
+    let expected = targets.len() as i64;
+    let current_healthy = healthy.len() as i64;
+    let mut names: Vec<String> = targets.iter().map(|t| t.name().to_string()).collect();
+    names.sort();
+    let status_counts = |o: &mut Object| {
+        o.set("/status/expectedMachines", json!(expected));
+        o.set("/status/targets", json!(names));
+        o.set("/status/currentHealthy", json!(current_healthy));
+    };
+    let (allowed, count) = match is_allowed_remediation(mhc, expected, current_healthy) {
+        Ok(v) => v,
+        Err(e) => {
+            // The deferred patch still writes what was computed, without observedGeneration.
+            ctx.patch_status(key, status_counts)?;
+            return Err(ReconcileError(format!("error checking if remediation is allowed: {e}")));
+        }
+    };
+    let unhealthy_count = expected - current_healthy;
+    let range = mhc.str_at("/spec/remediation/triggerIf/unhealthyInRange").unwrap_or("");
+    let healthy_cond = Cond::t("HealthCheckSucceeded", "HealthCheckSucceeded");
+    if !allowed {
+        // `reconcile`: the short-circuit.
+        let message = if range.is_empty() {
+            format!(
+                "Remediation is not allowed, the number of not started or unhealthy machines exceeds maxUnhealthy (total: {expected}, unhealthy: {unhealthy_count}, maxUnhealthy: {})",
+                max_unhealthy_text(mhc)
+            )
+        } else {
+            format!(
+                "Remediation is not allowed, the number of not started or unhealthy machines does not fall within the range (total: {expected}, unhealthy: {unhealthy_count}, unhealthyRange: {range})"
+            )
+        };
+        let written = ctx.patch_status(key, |o| {
+            status_counts(o);
+            o.set("/status/remediationsAllowed", json!(0));
+            conditions::set(o, [Cond::f("RemediationAllowed", "TooManyUnhealthy", message.clone())], now);
+            let g = o.meta.generation;
+            o.set("/status/observedGeneration", json!(g));
+        })?;
+        // No event when no target needs remediation, not to mislead.
+        if !unhealthy.is_empty() {
+            ctx.event_warning(&written, EVENT_REMEDIATION_RESTRICTED, message);
+        }
+        for m in &healthy {
+            ctx.patch_status(&m.key(), |o| conditions::set(o, [healthy_cond.clone()], now))?;
+        }
+        for (m, check) in &unhealthy {
+            let cond = check.condition();
+            ctx.patch_status(&m.key(), |o| conditions::set(o, [cond], now))?;
+        }
+        return Ok(Action::DONE);
+    }
+    let written = ctx.patch_status(key, |o| {
+        status_counts(o);
+        o.set("/status/remediationsAllowed", json!(count));
+        conditions::set(o, [Cond::t("RemediationAllowed", "RemediationAllowed")], now);
+        let g = o.meta.generation;
+        o.set("/status/observedGeneration", json!(g));
+    })?;
+    // `patchUnhealthyTargets`.
+    let paused_cluster = cluster.bool_at("/spec/paused");
+    for (m, check) in &unhealthy {
+        let mut conds = vec![check.condition()];
+        let paused = paused_cluster || m.meta.annotations.contains_key(keys::PAUSED);
+        // Only the OwnerRemediated condition's absence or completion (True) starts a remediation; one
+        // in progress belongs to the owner.
+        if !paused && !m.deleting() && conditions::get(m, "OwnerRemediated").is_none_or(|c| c.status == Status::True) {
+            conds.push(Cond::f("OwnerRemediated", "WaitingForRemediation", "Waiting for remediation"));
+        }
+        match ctx.patch_status(&m.key(), |o| conditions::set(o, conds, now)) {
+            Ok(_) => ctx.event_normal(
+                m,
+                EVENT_MACHINE_MARKED_UNHEALTHY,
+                format!(
+                    "Machine {}/{} has been marked as unhealthy by {}/{}",
+                    m.namespace(),
+                    m.name(),
+                    written.namespace(),
+                    written.name()
+                ),
+            ),
+            Err(e) => {
+                return Err(ReconcileError(format!(
+                    "failed to patch unhealthy machine status for machine: {}/{}: {e}",
+                    m.namespace(),
+                    m.name()
+                )))
+            }
+        }
+    }
+    // `patchHealthyTargets`.
+    for m in &healthy {
+        ctx.patch_status(&m.key(), |o| conditions::set(o, [healthy_cond.clone()], now))?;
+    }
+    Ok(match next_checks.iter().min() {
+        Some(&t) if t > 0 => Action::requeue(t),
+        _ => Action::DONE,
+    })
+}
+
+/// `getMachinesFromMHC` + `shouldSkipRemediation`.
 fn targets(ctx: &Ctx<'_>, mhc: &Object, cluster: &str) -> Vec<Arc<Object>> {
-    let sel: LabelSelector = mhc.at("/spec/selector").and_then(|s| serde_json::from_value(s.clone()).ok()).unwrap_or_default();
+    let sel = selector(mhc);
     ctx.cache
         .in_cluster_ns(Kind::Machine, mhc.namespace(), cluster)
-        .filter(|m| sel.matches(|k| m.label(k)))
+        .filter(|m| m.label(keys::CLUSTER_NAME) == Some(cluster) && sel.matches(|k| m.label(k)))
         .filter(|m| !m.meta.annotations.contains_key(keys::PAUSED) && !m.meta.annotations.contains_key(keys::SKIP_REMEDIATION))
         .cloned()
         .collect()
 }
 
-/// The verdict on one Machine.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Verdict {
-    /// Healthy (and has a Node).
-    pub healthy: bool,
-    /// Why unhealthy: (reason, message).
-    pub unhealthy: Option<(String, String)>,
-    /// When to look again.
-    pub recheck_at: Option<u64>,
+/// What the MHC knows of a target's Node (`healthCheckTarget.Node` / `nodeMissing`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NodeSeen<'a> {
+    /// No Node: no nodeRef yet, or no remote client (control plane not initialized).
+    NotSet,
+    /// The Machine has a nodeRef to this Node, but the workload cluster has no such Node.
+    Missing(&'a str),
+    /// The Node, by its conditions.
+    Found(&'a [NodeCond<'a>]),
 }
 
-/// `needsRemediation` for one Machine. `nodes` maps node name → (Ready status, since) when the
-/// workload cluster can be read (control plane initialized).
-pub fn judge(
+/// The outcome of `needsRemediation` for one target.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Check {
+    /// Remediation is needed.
+    pub needs_remediation: bool,
+    /// `HealthCheckSucceeded`'s reason when it is needed.
+    pub reason: &'static str,
+    /// Its message.
+    pub message: String,
+    /// When nothing is needed yet: look again after this many ms (0: nothing pending).
+    pub next_check_ms: u64,
+}
+
+impl Check {
+    fn pending(next_check_ms: u64) -> Check {
+        Check { needs_remediation: false, reason: "", message: String::new(), next_check_ms }
+    }
+    fn failed(reason: &'static str, message: String) -> Check {
+        Check { needs_remediation: true, reason, message, next_check_ms: 0 }
+    }
+    /// The `HealthCheckSucceeded` condition an unhealthy target gets.
+    pub fn condition(&self) -> Cond {
+        Cond::f("HealthCheckSucceeded", self.reason, self.message.clone())
+    }
+}
+
+/// A metav1.Time as the API stores it: whole seconds.
+fn seconds(ms: u64) -> u64 {
+    ms / 1000 * 1000
+}
+
+/// `lastTransitionTime + timeout` is before now (`Time.Add(timeout).Before(now)`).
+fn expired(since_ms: u64, timeout_ms: u64, now: u64) -> bool {
+    since_ms + timeout_ms < now
+}
+
+/// `timeout - (now - since) + 1s`, when positive.
+fn next_check(since_ms: u64, timeout_ms: u64, now: u64) -> u64 {
+    (since_ms + timeout_ms + 1000).saturating_sub(now)
+}
+
+/// The timeout of one check entry (`timeoutSeconds`, 0 when absent).
+fn timeout_of(c: &Value) -> u64 {
+    c.get("timeoutSeconds").and_then(Value::as_i64).unwrap_or(0).max(0) as u64 * 1000
+}
+
+/// `healthCheckTarget.needsRemediation`. `node_startup_ms` 0 disables the node startup timeout.
+pub fn needs_remediation(mhc: &Object, cluster: &Object, m: &Object, node: &NodeSeen<'_>, now: u64, node_startup_ms: u64) -> Check {
+    if m.meta.annotations.contains_key(keys::REMEDIATE_MACHINE) {
+        return Check::failed(
+            "HasRemediateAnnotation",
+            "Health check failed: marked for remediation via cluster.x-k8s.io/remediate-machine annotation".to_string(),
+        );
+    }
+    // Nothing is penalized before the control plane is initialized (except control-plane Machines, so
+    // that the first one can be remediated), nor before the cluster infrastructure is ready; the
+    // Cluster's update brings the next reconcile.
+    if !conditions::is_true(cluster, "ControlPlaneInitialized") && m.label(keys::CONTROL_PLANE).is_none() {
+        return Check::pending(0);
+    }
+    if !conditions::is_true(cluster, "InfrastructureReady") {
+        return Check::pending(0);
+    }
+    let (machine_messages, next_machine) = machine_checks(mhc, m, now);
+    let (node_reason, node_messages, next_node) = node_checks(mhc, cluster, m, node, now, node_startup_ms);
+    if machine_messages.is_empty() && node_messages.is_empty() {
+        let next = [next_machine, next_node].into_iter().filter(|&t| t > 0).min().unwrap_or(0);
+        return Check::pending(next);
+    }
+    let reason = if machine_messages.is_empty() { node_reason } else { "UnhealthyMachine" };
+    let all: Vec<String> = machine_messages.into_iter().chain(node_messages).collect();
+    let mut message = String::from("Health check failed:\n");
+    message.push_str(&all.iter().map(|m| format!("  * {m}")).collect::<Vec<_>>().join("\n"));
+    Check::failed(reason, message)
+}
+
+/// `machineChecks`: every `unhealthyMachineConditions` entry.
+fn machine_checks(mhc: &Object, m: &Object, now: u64) -> (Vec<String>, u64) {
+    let mut messages = Vec::new();
+    let mut next = Vec::new();
+    for c in mhc.at("/spec/checks/unhealthyMachineConditions").and_then(Value::as_array).into_iter().flatten() {
+        let (Some(t), Some(st)) = (c.get("type").and_then(Value::as_str), c.get("status").and_then(Value::as_str)) else { continue };
+        let Some(cur) = conditions::get(m, t).filter(|cur| cur.status.as_str() == st) else { continue };
+        let timeout = timeout_of(c);
+        let since = cur.since_ms();
+        if expired(since, timeout, now) {
+            messages.push(format!(
+                "Condition {t} on Machine is reporting status {st} with reason {} for more than {}",
+                cur.reason,
+                go_duration_ms(timeout as i64)
+            ));
+            continue;
+        }
+        next.push(next_check(since, timeout, now));
+    }
+    if !messages.is_empty() {
+        return (messages, 0);
+    }
+    (messages, next.into_iter().filter(|&t| t > 0).min().unwrap_or(0))
+}
+
+/// `nodeChecks`: the Node deleted, not there yet, or its conditions. Returns (reason, messages, next).
+fn node_checks(
     mhc: &Object,
     cluster: &Object,
     m: &Object,
-    nodes: Option<&std::collections::BTreeMap<String, (NodeStatus, u64)>>,
+    node: &NodeSeen<'_>,
     now: u64,
-) -> Verdict {
-    let bad = |reason: &str, msg: String| Verdict { healthy: false, unhealthy: Some((reason.to_string(), msg)), recheck_at: None };
-    if m.meta.annotations.contains_key(keys::REMEDIATE_MACHINE) {
-        return bad("HasRemediateAnnotation", "Marked for remediation via cluster.x-k8s.io/remediate-machine annotation".into());
-    }
-    let is_cp = m.label(keys::CONTROL_PLANE).is_some();
-    let cp_initialized = conditions::is_true(cluster, "ControlPlaneInitialized");
-    if !is_cp && !cp_initialized {
-        return Verdict { healthy: false, unhealthy: None, recheck_at: None };
-    }
-    let mut recheck: Option<u64> = None;
-    let mut soon = |t: u64| recheck = Some(recheck.map_or(t, |r: u64| r.min(t)));
-    // Machine conditions.
-    for c in mhc.at("/spec/checks/unhealthyMachineConditions").and_then(Value::as_array).into_iter().flatten() {
-        let (Some(t), Some(st)) = (c.get("type").and_then(Value::as_str), c.get("status").and_then(Value::as_str)) else { continue };
-        let timeout = c.get("timeoutSeconds").and_then(Value::as_i64).unwrap_or(0).max(0) as u64 * 1000;
-        if let Some(cur) = conditions::get(m, t) {
-            if cur.status.as_str() == st {
-                if now >= cur.since_ms() + timeout {
-                    return bad(
-                        "UnhealthyMachine",
-                        format!(
-                            "Health check failed: Condition {t} on Machine {} reports Status {st} for more than {}s",
-                            m.name(),
-                            timeout / 1000
-                        ),
-                    );
-                }
-                soon(cur.since_ms() + timeout + 1000);
+    node_startup_ms: u64,
+) -> (&'static str, Vec<String>, u64) {
+    let conds = match node {
+        NodeSeen::Missing(name) => return ("NodeDeleted", vec![format!("Node {name} has been deleted")], 0),
+        NodeSeen::NotSet => {
+            if node_startup_ms == 0 {
+                return ("", Vec::new(), 0);
             }
-        }
-    }
-    let node_name = m.str_at("/status/nodeRef/name");
-    let Some(nodes) = nodes else { return Verdict { healthy: false, unhealthy: None, recheck_at: recheck } };
-    match node_name {
-        Some(n) => match nodes.get(n) {
-            None => bad("NodeDeleted", format!("Health check failed: Node {n} has been deleted")),
-            Some((ready, since)) => {
-                for c in mhc.at("/spec/checks/unhealthyNodeConditions").and_then(Value::as_array).into_iter().flatten() {
-                    let (Some(t), Some(st)) = (c.get("type").and_then(Value::as_str), c.get("status").and_then(Value::as_str)) else {
-                        continue;
-                    };
-                    // Only the Ready condition is modelled on simulated Nodes.
-                    if t != "Ready" || ready.as_str() != st {
-                        continue;
-                    }
-                    let timeout = c.get("timeoutSeconds").and_then(Value::as_i64).unwrap_or(0).max(0) as u64 * 1000;
-                    if now >= since + timeout {
-                        return bad(
-                            "UnhealthyNode",
-                            format!("Health check failed: Condition {t} on Node {n} reports Status {st} for more than {}s", timeout / 1000),
-                        );
-                    }
-                    soon(since + timeout + 1000);
-                }
-                Verdict { healthy: !m.deleting(), unhealthy: None, recheck_at: recheck }
-            }
-        },
-        None => {
-            let timeout = mhc.i64_at("/spec/checks/nodeStartupTimeoutSeconds").unwrap_or(DEFAULT_NODE_STARTUP_TIMEOUT_S);
-            if timeout <= 0 {
-                return Verdict { healthy: false, unhealthy: None, recheck_at: recheck };
-            }
-            let mut start = m.meta.creation_ms;
-            for (obj, t) in [(cluster, "InfrastructureReady"), (cluster, "ControlPlaneInitialized"), (m, "InfrastructureReady")] {
+            // The latest of the Machine's creation and the readiness transitions that are True.
+            let mut start = seconds(m.meta.creation_ms);
+            for (obj, t) in [(cluster, "ControlPlaneInitialized"), (cluster, "InfrastructureReady"), (m, "InfrastructureReady")] {
                 if let Some(c) = conditions::get(obj, t).filter(|c| c.status == Status::True) {
                     start = start.max(c.since_ms());
                 }
             }
-            let deadline = start + timeout as u64 * 1000;
-            if now >= deadline {
-                return bad("NodeStartupTimeout", format!("Health check failed: Node failed to report startup in {}s", timeout));
+            if expired(start, node_startup_ms, now) {
+                return (
+                    "NodeStartupTimeout",
+                    vec![format!("Node failed to report startup in {}", go_duration_ms(node_startup_ms as i64))],
+                    0,
+                );
             }
-            soon(deadline + 1000);
-            Verdict { healthy: false, unhealthy: None, recheck_at: recheck }
+            // `timeout - elapsed + 1s`, even when not positive (upstream keeps it as is).
+            return ("", Vec::new(), next_check(start, node_startup_ms, now));
         }
+        NodeSeen::Found(conds) => conds,
+    };
+    let mut messages = Vec::new();
+    let mut next = Vec::new();
+    for c in mhc.at("/spec/checks/unhealthyNodeConditions").and_then(Value::as_array).into_iter().flatten() {
+        let (Some(t), Some(st)) = (c.get("type").and_then(Value::as_str), c.get("status").and_then(Value::as_str)) else { continue };
+        let Some(cur) = conds.iter().find(|x| x.type_ == t).filter(|x| x.status.as_str() == st) else { continue };
+        let timeout = timeout_of(c);
+        let since = seconds(cur.since_ms);
+        if expired(since, timeout, now) {
+            messages.push(format!(
+                "Condition {t} on Node is reporting status {st} with reason {} for more than {}",
+                cur.reason,
+                go_duration_ms(timeout as i64)
+            ));
+            continue;
+        }
+        next.push(next_check(since, timeout, now));
+    }
+    if !messages.is_empty() {
+        return ("UnhealthyNode", messages, 0);
+    }
+    ("", messages, next.into_iter().filter(|&t| t > 0).min().unwrap_or(0))
+}
+
+/// `getMaxUnhealthy`: `unhealthyLessThanOrEqualTo` (default `100%`) scaled to `expected`, a percent
+/// rounded down (`intstr.GetScaledValueFromIntOrPercent(..., false)`).
+pub fn max_unhealthy(mhc: &Object, expected: i64) -> Result<i64, String> {
+    match mhc.at("/spec/remediation/triggerIf/unhealthyLessThanOrEqualTo") {
+        None | Some(Value::Null) => Ok(expected),
+        Some(Value::Number(n)) => Ok(n.as_i64().unwrap_or(0)),
+        Some(Value::String(s)) => {
+            let Some(p) = s.strip_suffix('%') else {
+                return Err("invalid value for IntOrString: invalid type: string is not a percentage".to_string());
+            };
+            let p: i64 = p.parse().map_err(|_| {
+                format!("invalid value for IntOrString: invalid value \"{s}\": strconv.Atoi: parsing \"{p}\": invalid syntax")
+            })?;
+            Ok((p * expected).div_euclid(100))
+        }
+        Some(_) => Err("invalid value for IntOrString: invalid type: neither int nor percentage".to_string()),
     }
 }
 
-/// `unhealthyLessThanOrEqualTo` scaled to `expected` (percent rounds down); `None` when unset (100%).
-fn max_unhealthy(mhc: &Object, expected: usize) -> Option<usize> {
-    let v = mhc.at("/spec/remediation/triggerIf/unhealthyLessThanOrEqualTo")?;
-    Some(match v {
-        Value::Number(n) => n.as_u64().unwrap_or(0) as usize,
-        Value::String(s) => match s.strip_suffix('%') {
-            Some(p) => p.trim().parse::<usize>().map(|p| expected * p / 100).unwrap_or(expected),
-            None => s.trim().parse().unwrap_or(expected),
-        },
-        _ => expected,
-    })
-}
-
-fn describe_max(mhc: &Object) -> String {
+/// `ptr.Deref(unhealthyLessThanOrEqualTo, "100%").String()`.
+fn max_unhealthy_text(mhc: &Object) -> String {
     match mhc.at("/spec/remediation/triggerIf/unhealthyLessThanOrEqualTo") {
         Some(Value::String(s)) => s.clone(),
-        Some(v) => v.to_string(),
-        None => "100%".into(),
+        Some(Value::Number(n)) => n.to_string(),
+        _ => "100%".into(),
     }
 }
 
-/// The short-circuit: may the MHC mark Machines for remediation?
-pub fn remediation_allowed(mhc: &Object, expected: usize, unhealthy: usize) -> bool {
-    if let Some(range) = mhc.str_at("/spec/remediation/triggerIf/unhealthyInRange") {
-        let inner = range.trim().trim_start_matches('[').trim_end_matches(']');
-        if let Some((a, b)) = inner.split_once('-') {
-            if let (Ok(a), Ok(b)) = (a.trim().parse::<usize>(), b.trim().parse::<usize>()) {
-                return unhealthy >= a && unhealthy <= b;
-            }
-        }
-        return false;
+/// `getUnhealthyRange`: `[min-max]`.
+pub fn unhealthy_range(range: &str) -> Result<(i64, i64), String> {
+    let inner = range.get(1..range.len().saturating_sub(1)).unwrap_or("");
+    let mut parts = inner.split('-');
+    let parse = |p: Option<&str>| -> Result<i64, String> {
+        let p = p.unwrap_or("");
+        p.parse::<u32>().map(i64::from).map_err(|_| format!("strconv.ParseUint: parsing \"{p}\": invalid syntax"))
+    };
+    let (min, max) = (parse(parts.next())?, parse(parts.next())?);
+    if max < min {
+        return Err(format!("max value {max} cannot be less than min value {min} for unhealthyRange"));
     }
-    max_unhealthy(mhc, expected).is_none_or(|mx| unhealthy <= mx)
+    Ok((min, max))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use rstest::rstest;
-
-    fn mhc(max: Option<Value>, range: Option<&str>) -> Object {
-        let mut o = Object::new(Kind::MachineHealthCheck, "default", "h");
-        if let Some(m) = max {
-            o.set("/spec/remediation/triggerIf/unhealthyLessThanOrEqualTo", m);
+/// `isAllowedRemediation`: (allowed, remediationsAllowed) from `expected` and `healthy` targets.
+pub fn is_allowed_remediation(mhc: &Object, expected: i64, healthy: i64) -> Result<(bool, i64), String> {
+    let unhealthy = expected - healthy;
+    match mhc.str_at("/spec/remediation/triggerIf/unhealthyInRange").filter(|r| !r.is_empty()) {
+        Some(range) => {
+            let (min, max) = unhealthy_range(range)?;
+            Ok((unhealthy >= min && unhealthy <= max, max - unhealthy))
         }
-        if let Some(r) = range {
-            o.set("/spec/remediation/triggerIf/unhealthyInRange", json!(r));
+        None => {
+            let max = max_unhealthy(mhc, expected)?;
+            Ok((unhealthy <= max, max - unhealthy))
         }
-        o
-    }
-
-    #[rstest]
-    #[case::default_is_100_percent(None, None, 3, 3, true)]
-    #[case::percent_rounds_down(Some(json!("40%")), None, 5, 2, true)]
-    #[case::percent_exceeded(Some(json!("40%")), None, 5, 3, false)]
-    #[case::absolute(Some(json!(1)), None, 3, 2, false)]
-    #[case::range_inside(None, Some("[1-2]"), 3, 2, true)]
-    #[case::range_outside(None, Some("[1-2]"), 3, 3, false)]
-    #[case::range_zero(None, Some("[1-2]"), 3, 0, false)]
-    fn short_circuit(
-        #[case] max: Option<Value>,
-        #[case] range: Option<&str>,
-        #[case] expected: usize,
-        #[case] unhealthy: usize,
-        #[case] allowed: bool,
-    ) {
-        assert_eq!(remediation_allowed(&mhc(max, range), expected, unhealthy), allowed);
-    }
-
-    fn cluster() -> Object {
-        let mut c = Object::new(Kind::Cluster, "default", "c");
-        conditions::set(&mut c, [Cond::t("InfrastructureReady", "Ready"), Cond::t("ControlPlaneInitialized", "Initialized")], 10_000);
-        c
-    }
-
-    fn node_mhc() -> Object {
-        let mut o = mhc(None, None);
-        o.set("/spec/checks/unhealthyNodeConditions", json!([{"type": "Ready", "status": "False", "timeoutSeconds": 300}, {"type": "Ready", "status": "Unknown", "timeoutSeconds": 300}]));
-        o.set("/spec/checks/nodeStartupTimeoutSeconds", json!(600));
-        o
-    }
-
-    #[rstest]
-    #[case::ready_node_is_healthy(Some(NodeStatus::True), 0, 1_000_000, true, None)]
-    #[case::not_ready_within_timeout_counts_healthy(Some(NodeStatus::False), 100_000, 300_000, true, None)]
-    #[case::not_ready_past_timeout(Some(NodeStatus::False), 100_000, 400_001, false, Some("UnhealthyNode"))]
-    #[case::unknown_past_timeout(Some(NodeStatus::Unknown), 0, 300_000, false, Some("UnhealthyNode"))]
-    #[case::node_deleted(None, 0, 20_000, false, Some("NodeDeleted"))]
-    fn node_checks(
-        #[case] node: Option<NodeStatus>,
-        #[case] since: u64,
-        #[case] now: u64,
-        #[case] healthy: bool,
-        #[case] reason: Option<&str>,
-    ) {
-        let mut m = Object::new(Kind::Machine, "default", "m");
-        m.set("/status/nodeRef/name", json!("n"));
-        let nodes: std::collections::BTreeMap<String, (NodeStatus, u64)> =
-            node.map(|s| ("n".to_string(), (s, since))).into_iter().collect();
-        let v = judge(&node_mhc(), &cluster(), &m, Some(&nodes), now);
-        assert_eq!(v.healthy, healthy, "{v:?}");
-        assert_eq!(v.unhealthy.map(|u| u.0), reason.map(str::to_string));
-    }
-
-    #[test]
-    fn node_startup_timeout_counts_from_the_latest_readiness() {
-        let mut m = Object::new(Kind::Machine, "default", "m");
-        m.meta.creation_ms = 0;
-        let nodes = std::collections::BTreeMap::new();
-        // ControlPlaneInitialized at 10s, so the deadline is 610s.
-        assert_eq!(judge(&node_mhc(), &cluster(), &m, Some(&nodes), 609_000).unhealthy, None);
-        assert_eq!(judge(&node_mhc(), &cluster(), &m, Some(&nodes), 610_000).unhealthy.map(|u| u.0), Some("NodeStartupTimeout".into()));
     }
 }

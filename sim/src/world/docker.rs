@@ -120,6 +120,31 @@ impl Container {
     pub fn running(&self) -> bool {
         self.state == State::Running
     }
+    /// Whether Docker lists it as `Up`: its status column (`docker ps`, what CAPD's container list
+    /// reads) starts with `Up` for a running container and for a paused one (`Up 5 minutes (Paused)`),
+    /// and CAPD's `types.Node.IsRunning` is `strings.HasPrefix(status, "Up")`
+    /// (`test/infrastructure/docker/internal/docker/types/node.go`). Exited containers show `Exited (…)`.
+    pub fn is_up(&self) -> bool {
+        matches!(self.state, State::Running | State::Paused)
+    }
+    /// Docker's status column (`docker ps`): `Up …`, `Up … (Paused)`, `Exited (code) …`; the
+    /// duration is left out (CAPD reads only the prefix).
+    pub fn status_text(&self) -> String {
+        match self.state {
+            State::Running => "Up".to_string(),
+            State::Paused => "Up (Paused)".to_string(),
+            State::Exited(code) => format!("Exited ({code})"),
+        }
+    }
+    /// What the daemon answers a `docker exec` into this container when it refuses one (moby
+    /// `daemon/exec.go`: `errExecPaused`, `errNotRunning`); `None` when it runs.
+    pub fn exec_refusal(&self) -> Option<String> {
+        match self.state {
+            State::Running => None,
+            State::Paused => Some(format!("Container {} is paused, unpause the container before exec", self.id)),
+            State::Exited(_) => Some(format!("container {} is not running", self.id)),
+        }
+    }
     /// Booted and running.
     pub fn ready(&self, now: u64) -> bool {
         self.running() && now >= self.booted_at

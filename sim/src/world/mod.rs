@@ -150,6 +150,10 @@ pub struct World {
     plans: BTreeMap<String, (BootstrapPlan, u64)>,
     /// etcd member removals since the engine last looked.
     pub etcd_removals: Vec<EtcdRemoval>,
+    /// Timers of processes inside a paused container that came due while it was paused (`docker
+    /// pause` freezes the container's processes: systemd's boot, kubeadm, the kubelet's registration
+    /// go on once it is unpaused), by container.
+    frozen: BTreeMap<String, Vec<WorldEvent>>,
 }
 
 impl World {
@@ -171,6 +175,7 @@ impl World {
             kubeadm_faults: BTreeMap::new(),
             plans: BTreeMap::new(),
             etcd_removals: Vec::new(),
+            frozen: BTreeMap::new(),
         }
     }
 
@@ -283,6 +288,7 @@ impl World {
     pub fn remove_container(&mut self, name: &str, now: u64) -> Result<(), DockerError> {
         self.notice_container(name);
         let c = self.docker.remove(name)?;
+        self.frozen.remove(name);
         self.note(format!("docker rm -f {name}"));
         if let Some(cluster) = c.cluster() {
             let cluster = cluster.to_string();
@@ -516,6 +522,16 @@ impl World {
 
     /// Handle a timer.
     pub fn handle(&mut self, ev: WorldEvent, now: u64) {
+        // A process inside a paused container does not move on: its timer waits for the unpause.
+        if let WorldEvent::Booted { container, .. }
+        | WorldEvent::BootstrapDone { container, .. }
+        | WorldEvent::NodeRegister { container, .. } = &ev
+        {
+            if self.docker.get(container).is_some_and(|c| c.state == State::Paused) {
+                self.frozen.entry(container.clone()).or_default().push(ev);
+                return;
+            }
+        }
         match ev {
             WorldEvent::Booted { container, life } => {
                 let Some(c) = self.docker.get(&container) else { return };
@@ -872,6 +888,12 @@ impl World {
         let cluster = self.docker.get(name).and_then(|c| c.cluster().map(str::to_string)).unwrap_or_default();
         let is_node = self.docker.get(name).is_some_and(|c| c.role() != Some(Role::LoadBalancer.label()));
         self.note(format!("container {name} {}", if paused { "paused" } else { "unpaused" }));
+        if !paused {
+            // What came due while it was frozen happens now.
+            for ev in self.frozen.remove(name).unwrap_or_default() {
+                self.timers.push((now, ev));
+            }
+        }
         if is_node {
             if paused {
                 self.node_lost(&cluster, name, now);

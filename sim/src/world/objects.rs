@@ -70,29 +70,85 @@ fn status_str(s: Status) -> &'static str {
     s.as_str()
 }
 
-/// A Node as the workload API server shows it.
-pub fn node_json(n: &Node, ip: Option<&str>, now: u64) -> Value {
-    let mut conditions = vec![json!({
-        "type": "Ready", "status": status_str(n.ready), "reason": n.ready_reason, "message": n.ready_message,
-        "lastHeartbeatTime": timestamp(if n.ready == Status::Unknown { n.ready_since_ms } else { now }),
-        "lastTransitionTime": timestamp(n.ready_since_ms),
-    })];
-    // The kubelet's pressure conditions (`pkg/kubelet/nodestatus/setters.go`), healthy while it posts.
+/// A Node condition as the workload API shows it (`node.status.conditions[]`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NodeCond<'a> {
+    /// Type.
+    pub type_: &'a str,
+    /// Status.
+    pub status: Status,
+    /// Reason.
+    pub reason: &'a str,
+    /// Message.
+    pub message: &'a str,
+    /// lastTransitionTime (simulated ms; serialized to whole seconds).
+    pub since_ms: u64,
+    /// lastHeartbeatTime.
+    pub heartbeat_ms: u64,
+}
+
+/// Every condition of a Node, in the order the API shows them: `Ready`, the kubelet's pressure
+/// conditions (`pkg/kubelet/nodestatus/setters.go`; healthy while the kubelet posts; once it stops,
+/// the node lifecycle controller turns them `Unknown` together with `Ready`, at the same time), then
+/// conditions set from outside the kubelet.
+pub fn node_conditions(n: &Node, now: u64) -> Vec<NodeCond<'_>> {
+    let mut out = Vec::with_capacity(4 + n.extra_conditions.len());
+    out.push(NodeCond {
+        type_: "Ready",
+        status: n.ready,
+        reason: &n.ready_reason,
+        message: &n.ready_message,
+        since_ms: n.ready_since_ms,
+        heartbeat_ms: if n.ready == Status::Unknown { n.ready_since_ms } else { now },
+    });
     let reporting = n.ready != Status::Unknown;
     for (t, reason_ok, msg_ok) in [
         ("MemoryPressure", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
         ("DiskPressure", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
         ("PIDPressure", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
     ] {
-        let (status, reason, message) =
-            if reporting { ("False", reason_ok, msg_ok) } else { ("Unknown", "NodeStatusUnknown", "Kubelet stopped posting node status.") };
-        conditions.push(json!({"type": t, "status": status, "reason": reason, "message": message,
-            "lastHeartbeatTime": timestamp(n.registered_ms), "lastTransitionTime": timestamp(n.registered_ms)}));
+        out.push(if reporting {
+            NodeCond {
+                type_: t,
+                status: Status::False,
+                reason: reason_ok,
+                message: msg_ok,
+                since_ms: n.registered_ms,
+                heartbeat_ms: n.registered_ms,
+            }
+        } else {
+            NodeCond {
+                type_: t,
+                status: Status::Unknown,
+                reason: "NodeStatusUnknown",
+                message: "Kubelet stopped posting node status.",
+                since_ms: n.ready_since_ms,
+                heartbeat_ms: n.registered_ms,
+            }
+        });
     }
     for (t, c) in &n.extra_conditions {
-        conditions.push(json!({"type": t, "status": status_str(c.status), "reason": c.reason, "message": c.message,
-            "lastHeartbeatTime": timestamp(c.since_ms), "lastTransitionTime": timestamp(c.since_ms)}));
+        out.push(NodeCond {
+            type_: t,
+            status: c.status,
+            reason: &c.reason,
+            message: &c.message,
+            since_ms: c.since_ms,
+            heartbeat_ms: c.since_ms,
+        });
     }
+    out
+}
+
+/// A Node as the workload API server shows it.
+pub fn node_json(n: &Node, ip: Option<&str>, now: u64) -> Value {
+    let conditions: Vec<Value> = node_conditions(n, now)
+        .iter()
+        .map(|c| {
+            json!({"type": c.type_, "status": status_str(c.status), "reason": c.reason, "message": c.message,
+                "lastHeartbeatTime": timestamp(c.heartbeat_ms), "lastTransitionTime": timestamp(c.since_ms)})
+        })
+        .collect();
     let mut spec = Map::new();
     if let Some(p) = &n.provider_id {
         spec.insert("providerID".into(), json!(p));

@@ -14,6 +14,7 @@ pub mod machinehealthcheck;
 pub mod machinepool;
 pub mod machineset;
 pub mod mdutil;
+pub mod merge;
 pub mod topology;
 
 use crate::features::FeatureGates;

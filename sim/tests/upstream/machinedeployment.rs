@@ -224,7 +224,7 @@ fn a_template_change_creates_a_new_machine_set_and_reports_rolling_out() {
 }
 
 /// `machinedeployment_status_test.go: Test_setScalingUpCondition` ("scaling up and
-/// bootstrapConfig object not found": a missing template blocks scaling up, listed as a bullet).
+/// bootstrapConfig object not found": `... is blocked because KubeadmConfigTemplate does not exist`).
 #[test]
 fn a_missing_bootstrap_template_blocks_scaling_up() {
     let mut sim = start();
@@ -239,6 +239,6 @@ fn a_missing_bootstrap_template_blocks_scaling_up() {
     let md = get(&sim, Kind::MachineDeployment, "default", "md-0").expect("md");
     assert_eq!(
         cond(&md, "ScalingUp"),
-        csrm("True", "ScalingUp", "Scaling up from 3 to 4 replicas is blocked because:\n* KubeadmConfigTemplate does not exist")
+        csrm("True", "ScalingUp", "Scaling up from 3 to 4 replicas is blocked because KubeadmConfigTemplate does not exist")
     );
 }

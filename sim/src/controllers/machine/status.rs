@@ -14,7 +14,6 @@
 use super::{NodeView, Scope};
 use crate::controllers::conditions::{self, Cond, Status};
 use crate::controllers::merge::{self, Item, Priority, Reasons};
-use crate::godur::go_duration_ms;
 use crate::object::{timestamp, Object};
 use crate::runtime::{Action, Ctx};
 use crate::world::workload::Status as NodeStatus;
@@ -27,7 +26,7 @@ pub const REMOTE_CONDITIONS_GRACE_MS: u64 = 5 * 60_000;
 pub(super) struct StatusUpdate {
     pub phase: &'static str,
     pub conditions: Vec<Cond>,
-    /// `status.nodeInfo` cleared? (never: upstream keeps the last one)
+    /// When to reconcile again (minReadySeconds, the end of the remote-conditions grace period).
     pub requeue: Action,
 }
 
@@ -365,7 +364,6 @@ pub(super) fn compute(ctx: &Ctx<'_>, m: &Object, cluster: &Object, s: &Scope) ->
     if m.deleting() {
         phase = "Deleting";
     }
-    let _ = go_duration_ms;
     StatusUpdate { phase, conditions: conds, requeue }
 }
 

@@ -374,8 +374,6 @@ mod tests {
             registered_ms: 50_000,
             kubelet_down_since: None,
             cni_ready_at: None,
-            pods: 0,
-            evicting_until: None,
             extra_conditions: BTreeMap::new(),
         };
         n.extra_conditions.insert(

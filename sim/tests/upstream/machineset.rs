@@ -4,7 +4,7 @@
 
 use super::machine::{cond, csrm, events_about, run_until, up, workers};
 use capi_sim::controllers::conditions::{self, Cond, Status};
-use capi_sim::controllers::mdutil;
+use capi_sim::controllers::{mdutil, merge};
 use capi_sim::kinds::Kind;
 use capi_sim::object::Object;
 use capi_sim::testing::get;
@@ -219,4 +219,148 @@ fn scaling_records_create_and_delete_events_and_counts_replicas() {
     let deleted: Vec<&(String, String, String)> = events.iter().filter(|e| e.1 == "SuccessfulDelete").collect();
     assert_eq!(deleted.len(), 1, "{events:?}");
     assert!(names.iter().any(|n| deleted[0].2 == format!("Deleted Machine {n:?}")), "{deleted:?}");
+}
+
+fn item(kind: &str, name: &str, cp: bool, type_: &str, status: Status, reason: &str, message: &str) -> merge::Item {
+    merge::Item {
+        kind: kind.into(),
+        name: name.into(),
+        control_plane: cp,
+        type_: type_.into(),
+        status,
+        reason: reason.into(),
+        message: message.into(),
+        since_ms: 0,
+    }
+}
+
+fn aggregate_of(items: &[merge::Item]) -> String {
+    merge::aggregate(items, &|i| merge::default_priority(i, &[]), merge::GENERIC, true).2
+}
+
+/// `util/conditions/merge_strategies_test.go: TestAggregateMessages` ("Groups by kind, return max 3
+/// messages, aggregate objects, count others"), the aggregation behind `MachinesReady`.
+#[test]
+fn aggregate_groups_by_kind_and_counts_others() {
+    let md = |n: &str, m: &str| item("MachineDeployment", n, false, "A", Status::False, "", m);
+    let items = vec![
+        md("obj02", "Message-1"),
+        md("obj01", "Message-1"),
+        md("obj04", "* Message-2"),
+        md("obj03", "* Message-2"),
+        md("obj06", "* Message-3A\n* Message-3B"),
+        md("obj05", "Message-1"),
+        md("obj08", "Message-1"),
+        md("obj07", "Message-4"),
+        md("obj09", "Message-1"),
+        md("obj10", "Message-5"),
+        item("MachineSet", "obj11", false, "A", Status::False, "", "Message-1"),
+        item("MachineSet", "obj12", false, "A", Status::False, "", "Message-1"),
+    ];
+    assert_eq!(
+        aggregate_of(&items),
+        "* MachineDeployments obj01, obj02, obj05, ... (2 more): Message-1\n\
+         * MachineDeployments obj03, obj04:\n  * Message-2\n\
+         * MachineDeployment obj06:\n  * Message-3A\n  * Message-3B\n\
+         And 2 MachineDeployments with other issues\n\
+         And 2 MachineSets with other issues"
+    );
+}
+
+/// `util/conditions/merge_strategies_test.go: TestAggregateMessages` ("Issue messages goes before
+/// unknown").
+#[test]
+fn aggregate_puts_issues_before_unknown() {
+    let md = |n: &str, s: Status, m: &str| item("MachineDeployment", n, false, "A", s, "", m);
+    let items = vec![
+        md("obj02", Status::Unknown, "Message-1"),
+        md("obj01", Status::Unknown, "Message-1"),
+        md("obj04", Status::False, "* Message-2"),
+        md("obj03", Status::False, "* Message-2"),
+        md("obj06", Status::False, "* Message-3A\n* Message-3B"),
+        md("obj05", Status::Unknown, "Message-1"),
+        md("obj08", Status::Unknown, "Message-1"),
+        md("obj07", Status::False, "Message-4\n* More Message-4"),
+        md("obj09", Status::Unknown, "Message-1"),
+        md("obj10", Status::False, "Message-5"),
+    ];
+    assert_eq!(
+        aggregate_of(&items),
+        "* MachineDeployments obj03, obj04:\n  * Message-2\n\
+         * MachineDeployment obj06:\n  * Message-3A\n  * Message-3B\n\
+         * MachineDeployment obj07:\n  * Message-4\n    * More Message-4\n\
+         And 1 MachineDeployment with other issues\n\
+         And 5 MachineDeployments with status unknown"
+    );
+}
+
+/// `util/conditions/merge_strategies_test.go: TestAggregateMessages` ("Control plane machines
+/// always goes before other machines").
+#[test]
+fn aggregate_puts_control_plane_machines_first() {
+    let items = vec![
+        item("Machine", "obj02", true, "A", Status::Unknown, "", "* Message-1"),
+        item("Machine", "obj01", false, "A", Status::Unknown, "", "* Message-1"),
+        item("Machine", "obj04", false, "A", Status::False, "", "* Message-2"),
+        item("Machine", "obj03", false, "A", Status::False, "", "* Message-2"),
+        item("Machine", "obj06", false, "A", Status::False, "", "* Message-3A\n* Message-3B"),
+        item("Machine", "obj05", false, "A", Status::False, "", "* Message-2"),
+    ];
+    assert_eq!(
+        aggregate_of(&items),
+        "* Machines obj02, obj01:\n  * Message-1\n\
+         * Machines obj03, obj04, obj05:\n  * Message-2\n\
+         * Machine obj06:\n  * Message-3A\n  * Message-3B"
+    );
+}
+
+/// `util/conditions/merge_strategies_test.go: TestSummaryMessages`, all three cases (info dropped
+/// unless True, reasons for messageless issues, multi-line nesting).
+#[test]
+fn summary_messages_as_upstream() {
+    let c = |t: &str, s: Status, r: &str, m: &str| item("MachineDeployment", "obj01", false, t, s, r, m);
+    let order = ["A", "B", "C", "D", "E"];
+    let prio = |i: &merge::Item| merge::default_priority(i, &[]);
+    let (_, _, m) = merge::summary(
+        vec![
+            c("A", Status::False, "Reason-A", "Message-A"),
+            c("B", Status::False, "Reason-B", "Message-B"),
+            c("C", Status::True, "Reason-C", "Message-C"),
+            c("D", Status::False, "Reason-D", ""),
+        ],
+        &order,
+        &prio,
+        merge::GENERIC,
+        None,
+    );
+    assert_eq!(m, "* A: Message-A\n* B: Message-B\n* D: Reason-D");
+    let (s, r, m) = merge::summary(
+        vec![
+            c("A", Status::True, "Reason-A", "Message-A"),
+            c("B", Status::True, "Reason-B", "Message-B"),
+            c("C", Status::True, "Reason-C", ""),
+        ],
+        &order,
+        &prio,
+        merge::GENERIC,
+        None,
+    );
+    assert_eq!((s, r.as_str(), m.as_str()), (Status::True, "InfoReported", "* A: Message-A\n* B: Message-B"));
+    let (_, _, m) = merge::summary(
+        vec![
+            c("A", Status::True, "Reason-A", "Message-A"),
+            c("B", Status::True, "Reason-B", "* Message-B"),
+            c("C", Status::True, "Reason-C", "* Message-C1\n* Message-C2"),
+            c("D", Status::True, "Reason-D", "Message-D\n* More Message-D"),
+            c("E", Status::True, "Reason-E", "* Message-E1\n  * More Message-E1\n* Message-E2"),
+        ],
+        &order,
+        &prio,
+        merge::GENERIC,
+        None,
+    );
+    assert_eq!(
+        m,
+        "* A: Message-A\n* B:\n  * Message-B\n* C:\n  * Message-C1\n  * Message-C2\n* D:\n  * Message-D\n    * More Message-D\n* E:\n  * Message-E1\n    * More Message-E1\n  * Message-E2"
+    );
 }

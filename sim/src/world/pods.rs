@@ -10,8 +10,9 @@
 //! (`kind: Pod` with `spec.nodeName`) and the replicas of applied Deployments (spread over Ready,
 //! schedulable Nodes whose taints they tolerate, fewest Pods first, a replacement created when one is
 //! evicted). Simplifications (docs/fidelity): DaemonSet Pods of the CNI and kube-proxy are not objects
-//! (the drain skips them anyway); a Deployment's Pods are named `<name>-<node>-<n>` without
-//! ReplicaSet hashes; a PDB's expected count is the number of Pods it selects.
+//! (the drain skips them anyway) and applied DaemonSets create no Pods; a Deployment's Pods are named
+//! `<name>-<node>-<n>` without ReplicaSet hashes and are Running at once; a PDB's expected count is
+//! the number of Pods it selects; Pods of a deleted Node go with it (no Pod garbage-collection delay).
 
 use super::workload::{Status, WorkloadCluster};
 use capi_scenarios::LabelSelector;

@@ -526,3 +526,98 @@ fn pre_drain_hooks_hold_the_deletion() {
     assert!(o.str_at("/status/deletion/waitForPreDrainHookStartTime").is_some());
     assert!(o.str_at("/status/deletion/nodeDrainStartTime").is_none(), "no drain before the hooks are gone");
 }
+
+/// `drain/drain_test.go: TestGetPodsForEviction` ("DaemonSet Pods are skipped", "orphaned
+/// DaemonSet Pods are drained", "mirror Pods are skipped") and `filters_test.go`.
+#[test]
+fn daemon_set_and_mirror_pods_are_skipped_orphans_are_drained() {
+    let mut backend = up("mds", 1);
+    let sim = backend.sim_mut().expect("sim");
+    let m = workers(sim, "mds").pop().expect("a worker");
+    let node = m.str_at("/status/nodeRef/name").expect("nodeRef").to_string();
+    let owned = |name: &str, ds: &str| {
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "default",
+            "ownerReferences": [{"apiVersion": "apps/v1", "kind": "DaemonSet", "name": ds, "controller": true, "uid": "x"}]},
+            "spec": {"nodeName": node}})
+    };
+    workload_apply(
+        sim,
+        "mds",
+        vec![
+            json!({"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "agent", "namespace": "default"},
+                "spec": {"selector": {"matchLabels": {"app": "agent"}}, "template": {"metadata": {"labels": {"app": "agent"}}, "spec": {}}}}),
+            owned("agent-x", "agent"),
+            owned("orphan-x", "gone"),
+            json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "static-x", "namespace": "default",
+                "annotations": {"kubernetes.io/config.mirror": "abc"}}, "spec": {"nodeName": node}}),
+        ],
+    );
+    delete(sim, &m);
+    let mut first = String::new();
+    assert!(run_until(sim, 5 * 60_000, |s| {
+        match live(s, &m).and_then(|o| cond(&o, "Deleting")).filter(|c| c.1 == "DrainingNode" && c.2.contains('\n')) {
+            Some(c) => {
+                first = c.2;
+                true
+            }
+            None => false,
+        }
+    }));
+    assert!(
+        first.ends_with(&format!(
+            "\n* Pods default/orphan-x, default/workload-{node}-0, default/workload-{node}-1: deletionTimestamp set, but still not removed from the Node"
+        )),
+        "{first}"
+    );
+    let pods = &sim.world.workloads["mds"].pods;
+    for name in ["agent-x", "static-x"] {
+        assert!(pods[&("default".to_string(), name.to_string())].deletion_ms.is_none(), "{name} evicted");
+    }
+}
+
+/// `machine_controller.go: reconcileDelete` (`FailedDrainNode`, "Error draining Node, please check
+/// controller logs for errors") with the workload cluster unreachable for longer than the
+/// ClusterCache keeps the connection: `connection to the workload cluster is down`.
+#[test]
+fn a_drain_without_connection_fails_with_upstreams_event() {
+    let mut backend = up("mf", 1);
+    let sim = backend.sim_mut().expect("sim");
+    let m = workers(sim, "mf").pop().expect("a worker");
+    let node = m.str_at("/status/nodeRef/name").expect("nodeRef").to_string();
+    sim.world.partitioned.insert("mf".into());
+    sim.world.notice_workload("mf");
+    sim.after_world_pub();
+    run_for(sim, 70_000);
+    delete(sim, &m);
+    run_for(sim, 60_000);
+    let o = live(sim, &m).expect("still there");
+    assert_eq!(cond(&o, "Deleting"), csrm("True", "DrainingNode", "Error draining Node, please check controller logs for errors"));
+    let events = events_about(sim, "Machine", m.name());
+    assert!(
+        events.contains(&(
+            "Warning".into(),
+            "FailedDrainNode".into(),
+            format!("error draining Machine's node {node:?}: failed to drain Node {node}: connection to the workload cluster is down")
+        )),
+        "{events:?}"
+    );
+}
+
+/// `machine_controller_status_test.go: TestSetNodeHealthyAndReadyConditions` ("machine with
+/// status.nodeRef, node deleted": False `NodeDeleted` "Node ... has been deleted while the Machine
+/// still exists") and `TestSetReadyCondition` (the NodeHealthy issue in the summary).
+#[test]
+fn a_node_deleted_under_a_running_machine_is_reported() {
+    let mut backend = up("mn", 1);
+    let sim = backend.sim_mut().expect("sim");
+    let m = workers(sim, "mn").pop().expect("a worker");
+    let node = m.str_at("/status/nodeRef/name").expect("nodeRef").to_string();
+    assert!(sim.world.delete_workload_object("mn", "Node", "", &node).expect("answers"));
+    sim.after_world_pub();
+    let msg = format!("Node {node} has been deleted while the Machine still exists");
+    assert!(run_until(sim, 60_000, |s| live(s, &m).and_then(|o| cond(&o, "NodeHealthy")) == csrm("False", "NodeDeleted", &msg)));
+    let o = live(sim, &m).expect("machine");
+    assert_eq!(cond(&o, "NodeReady"), csrm("False", "NodeDeleted", &msg));
+    assert_eq!(cond(&o, "Ready"), csrm("False", "NotReady", &format!("* NodeHealthy: {msg}")));
+    assert_eq!(cond(&o, "Available"), csrm("False", "NotReady", ""));
+}

@@ -15,7 +15,7 @@ use crate::world::pods::{EvictError, Pod, MIRROR_ANNOTATION};
 use crate::world::workload::Status as NodeStatus;
 use capi_scenarios::LabelSelector;
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// `clusterv1.PodDrainLabel`.
 pub const POD_DRAIN_LABEL: &str = "cluster.x-k8s.io/drain";
@@ -83,9 +83,11 @@ fn filter(
             return Behavior::Skip;
         }
     }
-    // daemonSetFilter (a DaemonSet that exists: skip; orphaned: drain)
-    if pod.controller.as_ref().is_some_and(|(k, _)| k == "DaemonSet") && !done {
-        return Behavior::Skip;
+    // daemonSetFilter (a DaemonSet that exists: skip; orphaned: drain, with a warning)
+    if let Some((_, ds)) = pod.controller.as_ref().filter(|(k, _)| k == "DaemonSet" && !done) {
+        if daemonsets.contains(&format!("DaemonSet/{}/{ds}", pod.namespace)) {
+            return Behavior::Skip;
+        }
     }
     // mirrorPodFilter
     if pod.annotations.contains_key(MIRROR_ANNOTATION) {
@@ -132,8 +134,16 @@ fn pod_list(pods: &[String]) -> String {
 /// `FailedDrainNode`).
 pub fn drain(ctx: &mut Ctx<'_>, m: &Object, cluster: &Object, node: &str, started_ms: u64) -> Result<Outcome, String> {
     let cname = cluster.name().to_string();
-    let (unreachable, pods, namespaces) = {
-        let wl = ctx.world.workload(&cname).map_err(|e| format!("failed to drain Node {node}: {e}"))?;
+    let (unreachable, pods, namespaces, daemonsets) = {
+        let wl = match ctx.world.workload(&cname) {
+            Ok(wl) => wl,
+            // Still connected: the Node comes from the cache and the cordon patch fails; else
+            // `ClusterCache.GetClient` answers `ErrClusterNotConnected`.
+            Err(e) if ctx.world.health_checking_state(&cname, ctx.now).connected() => {
+                return Err(format!("failed to cordon Node {node}: failed to cordon Node: {e}"))
+            }
+            Err(_) => return Err(format!("failed to drain Node {node}: connection to the workload cluster is down")),
+        };
         let Some(n) = wl.nodes.get(node) else { return Ok(Outcome::Completed) };
         let mut namespaces: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
         for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
@@ -151,12 +161,14 @@ pub fn drain(ctx: &mut Ctx<'_>, m: &Object, cluster: &Object, node: &str, starte
         for (name, labels) in namespaces.iter_mut() {
             labels.insert("kubernetes.io/metadata.name".into(), name.clone());
         }
-        (n.ready == NodeStatus::Unknown, wl.pods_on(node).into_iter().cloned().collect::<Vec<Pod>>(), namespaces)
+        let daemonsets: BTreeSet<String> = wl.resources.keys().filter(|k| k.starts_with("DaemonSet/")).cloned().collect();
+        (n.ready == NodeStatus::Unknown, wl.pods_on(node).into_iter().cloned().collect::<Vec<Pod>>(), namespaces, daemonsets)
     };
     ctx.world.cordon_node(&cname, node).map_err(|e| format!("failed to cordon Node {node}: failed to cordon Node: {e}"))?;
     let rules = matching_rules(ctx, m, cluster);
     let skip = unreachable.then_some((1000, ctx.now));
-    let mut list: Vec<(Pod, Behavior)> = pods.into_iter().map(|p| (p.clone(), filter(&p, &rules, &namespaces, skip))).collect();
+    let mut list: Vec<(Pod, Behavior)> =
+        pods.into_iter().map(|p| (p.clone(), filter(&p, &rules, &namespaces, &daemonsets, skip))).collect();
     let errors: Vec<String> = {
         let mut by_msg: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for (p, b) in &list {

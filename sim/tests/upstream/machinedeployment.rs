@@ -242,3 +242,23 @@ fn a_missing_bootstrap_template_blocks_scaling_up() {
         csrm("True", "ScalingUp", "Scaling up from 3 to 4 replicas is blocked because KubeadmConfigTemplate does not exist")
     );
 }
+
+/// `machinedeployment_sync_test.go: TestScaleMachineSet` and `machinedeployment_sync.go:
+/// scaleMachineSet`: a paused MachineDeployment only scales, recorded as `Scaled MachineSet
+/// <namespace>/<name>: A -> B`; no new MachineSet for a template change while paused.
+#[test]
+fn a_paused_machine_deployment_only_scales() {
+    let mut sim = start();
+    patch_md(&mut sim, json!({"spec": {"paused": true}}));
+    run_for(&mut sim, 10_000);
+    patch_md(&mut sim, json!({"spec": {"replicas": 2, "template": {"spec": {"version": "v1.34.1"}}}}));
+    run_for(&mut sim, 60_000);
+    let mss = machine_sets(&sim);
+    assert_eq!(mss.len(), 1, "no rollout while paused");
+    assert_eq!(mss[0].i64_at("/spec/replicas"), Some(2));
+    let events = events_about(&sim, "MachineDeployment", "md-0");
+    assert!(
+        events.contains(&("Normal".into(), "SuccessfulScale".into(), format!("Scaled MachineSet default/{}: 3 -> 2", mss[0].name()))),
+        "{events:?}"
+    );
+}

@@ -74,6 +74,7 @@ fn filter(
     pod: &Pod,
     rules: &[Value],
     namespaces: &BTreeMap<String, BTreeMap<String, String>>,
+    daemonsets: &BTreeSet<String>,
     skip_deleted_ms: Option<(u64, u64)>,
 ) -> Behavior {
     let done = pod.phase == "Succeeded" || pod.phase == "Failed";

@@ -261,7 +261,11 @@ pub fn rollout(ctx: &mut Ctx<'_>, guard: &Guard, s: &mut Scope, mode: Mode, temp
                     guard.wrote(&md, Kind::MachineSet, obj.meta.resource_version, ctx.now);
                 }
                 let was = cur.i64_at("/spec/replicas").unwrap_or(0);
-                if want < was {
+                if mode == Mode::Paused && want != was {
+                    // `machinedeployment_sync.go: scaleMachineSet` (the paused path, `sync`).
+                    let text = format!("Scaled MachineSet {}/{}: {was} -> {want}", cur.namespace(), cur.name());
+                    ctx.event_normal(&md, "SuccessfulScale", text);
+                } else if want < was {
                     ctx.event_normal(&md, "SuccessfulScale", format!("Scaled down MachineSet {}: {was} -> {want}", cur.name()));
                 } else if want > was {
                     ctx.event_normal(&md, "SuccessfulScale", format!("Scaled up MachineSet {}: {was} -> {want}", cur.name()));

@@ -36,6 +36,7 @@ pub enum Kind {
     DevMachinePool,
     DevMachinePoolTemplate,
     Event,
+    MachineDrainRule,
 }
 
 /// What the API server knows about a kind (what discovery serves).
@@ -108,6 +109,7 @@ kinds! {
     DevMachinePool, INFRA, V1B2, "devmachinepools", "devmachinepool", true, [], true;
     DevMachinePoolTemplate, INFRA, V1B2, "devmachinepooltemplates", "devmachinepooltemplate", true, [], false;
     Event, "", "v1", "events", "event", true, ["ev"], false;
+    MachineDrainRule, CAPI, V1B2, "machinedrainrules", "machinedrainrule", true, [], false;
 }
 
 impl Kind {

@@ -551,7 +551,11 @@ fn reconcile_node_refs(ctx: &mut Ctx<'_>, cluster: &Object, mp: &mut Object, s: 
     mp.set("/status/deprecated/v1beta1/availableReplicas", json!(available));
     mp.set("/status/deprecated/v1beta1/unavailableReplicas", json!(replicas - available as i64));
     mp.set("/status/nodeRefs", Value::Array(refs.iter().map(|n| json!({"apiVersion": "v1", "kind": "Node", "name": n})).collect()));
-    ctx.note(format!("event SuccessfulSetNodeRefs {refs:?}"));
+    // `machinepool_controller_noderef.go: reconcileNodeRefs` records the references as Go's `%+v` prints
+    // a `[]corev1.ObjectReference` (Node UIDs are not modelled: empty).
+    let printed: Vec<String> =
+        refs.iter().map(|n| format!("{{Kind:Node Namespace: Name:{n} UID: APIVersion:v1 ResourceVersion: FieldPath:}}")).collect();
+    ctx.event_normal(mp, "SuccessfulSetNodeRefs", format!("[{}]", printed.join(" ")));
     // The Nodes learn their pool; the uninitialized taint goes.
     let (ns, name) = (mp.namespace().to_string(), mp.name().to_string());
     for n in &refs {

@@ -17,6 +17,8 @@ pub mod machinehealthcheck;
 pub mod machinepool;
 pub mod machineset;
 pub mod mdutil;
+/// The Machine-side restatement of util/conditions' merge strategies (to be folded into `merge`).
+pub mod merge_machine;
 pub mod topology;
 
 use crate::features::FeatureGates;

@@ -740,7 +740,7 @@ impl Sim {
             self.schedule(at, Ev::World(ev));
         }
         let notes = self.world.take_notes();
-        let notices = self.world.take_notices();
+        let notices = self.world.take_notices_at(self.now);
         if !notes.is_empty() || !notices.is_empty() {
             self.version += 1;
         }

@@ -5,8 +5,10 @@
 //! through notices, as watches and async task completions would.
 
 pub mod bootstrap;
+pub mod cluster_cache;
 pub mod docker;
 pub mod objects;
+pub mod pods;
 pub mod timing;
 pub mod workload;
 
@@ -53,12 +55,10 @@ pub enum WorldEvent {
         /// Cluster.
         cluster: String,
     },
-    /// Evictions on a node finished.
-    Evicted {
+    /// Evicted Pods of a cluster may have terminated now.
+    PodsGone {
         /// Cluster.
         cluster: String,
-        /// Node.
-        node: String,
     },
 }
 
@@ -139,6 +139,8 @@ pub struct World {
     notices: BTreeSet<Notice>,
     /// Workload clusters whose API answered at the last connection check (see [`Notice::Connection`]).
     connected: BTreeSet<String>,
+    /// ClusterCache's connection history per cluster (`cluster_cache`).
+    links: BTreeMap<String, cluster_cache::Link>,
     notes: Vec<String>,
     /// Workload clusters the management cluster cannot reach (partition fault).
     pub partitioned: BTreeSet<String>,
@@ -169,6 +171,7 @@ impl World {
             timers: Vec::new(),
             notices: BTreeSet::new(),
             connected: BTreeSet::new(),
+            links: BTreeMap::new(),
             notes: Vec::new(),
             partitioned: BTreeSet::new(),
             slowdown_pct: 100,
@@ -192,6 +195,12 @@ impl World {
     /// Notices (drained by the engine). Every cluster something happened to has its connection
     /// checked: a change of reachability adds a [`Notice::Connection`].
     pub fn take_notices(&mut self) -> Vec<Notice> {
+        self.take_notices_at(0)
+    }
+
+    /// [`World::take_notices`] at `now`, which dates the connection changes for
+    /// [`World::health_checking_state`].
+    pub fn take_notices_at(&mut self, now: u64) -> Vec<Notice> {
         let mut notices = std::mem::take(&mut self.notices);
         let touched: BTreeSet<&str> = notices
             .iter()
@@ -214,6 +223,14 @@ impl World {
             }
         }
         for (c, up) in flipped {
+            let link = self.links.entry(c.clone()).or_default();
+            if up {
+                link.up_since_ms = now;
+                link.ever_up = true;
+            } else {
+                link.down_since_ms = now;
+            }
+            link.up = up;
             if up {
                 self.connected.insert(c.clone());
             } else {
@@ -439,6 +456,9 @@ impl World {
         let grace = self.timing.node_monitor_grace_ms.0;
         let Some(wl) = self.workloads.get_mut(cluster) else { return };
         let (changed, next) = wl.refresh_nodes(now, grace);
+        if !changed.is_empty() && wl.schedule_pending(now) {
+            self.dirty_views.insert(cluster.to_string());
+        }
         for node in changed {
             self.notice_node_now(cluster, &node);
         }
@@ -551,16 +571,21 @@ impl World {
             WorldEvent::BootstrapDone { container, life } => self.bootstrap_done(&container, life, now),
             WorldEvent::NodeRegister { container, life } => self.node_register(&container, life, now),
             WorldEvent::NodeRefresh { cluster } => self.refresh(&cluster, now),
-            WorldEvent::Evicted { cluster, node } => {
-                if let Some(n) = self.workloads.get_mut(&cluster).and_then(|w| w.nodes.get_mut(&node)) {
-                    if n.evicting_until.is_some_and(|t| t <= now) {
-                        n.pods = 0;
-                        n.evicting_until = None;
-                        self.note(format!("pods evicted from {node}"));
-                        self.notice_workload(&cluster);
-                    }
-                }
-            }
+            WorldEvent::PodsGone { cluster } => self.reap_pods(&cluster, now),
+        }
+    }
+
+    /// Remove the Pods whose termination finished; schedule the next removal.
+    fn reap_pods(&mut self, cluster: &str, now: u64) {
+        let Some(wl) = self.workloads.get_mut(cluster) else { return };
+        let (changed, next) = wl.reap_pods(now);
+        if let Some(t) = next.filter(|t| *t > now) {
+            self.timers.push((t, WorldEvent::PodsGone { cluster: cluster.to_string() }));
+        }
+        if changed {
+            self.note(format!("pods terminated in {cluster}"));
+            self.notice_workload(cluster);
+            self.dirty_views.insert(cluster.to_string());
         }
     }
 
@@ -691,11 +716,12 @@ impl World {
                 registered_ms: now,
                 kubelet_down_since: None,
                 cni_ready_at,
-                pods: if control_plane { 0 } else { 2 },
-                evicting_until: None,
                 extra_conditions: Default::default(),
             },
         );
+        if !control_plane {
+            wl.add_default_pods(container, now);
+        }
         self.note(format!("node {container} registered in {cluster}"));
         self.refresh(&cluster, now);
         self.notice_node_now(&cluster, container);
@@ -703,27 +729,43 @@ impl World {
 
     // ----- Workload writes the controllers make -----
 
-    /// Cordon a node and evict its pods (drain); evictions finish after the pod termination time.
-    pub fn drain_node(&mut self, cluster: &str, node: &str, now: u64) -> Result<u32, String> {
-        let evict_ms = self.draw(self.timing.pod_eviction_ms);
+    /// Cordon a Node (`drain.Helper.CordonNode`: a patch of `spec.unschedulable`, only when not yet).
+    pub fn cordon_node(&mut self, cluster: &str, node: &str) -> Result<(), String> {
         let wl = self.workload_mut(cluster)?;
         let n = wl.nodes.get_mut(node).ok_or_else(|| format!("nodes \"{node}\" not found"))?;
-        let changed = !n.unschedulable || (n.pods > 0 && n.evicting_until.is_none());
-        n.unschedulable = true;
-        if n.pods > 0 && n.evicting_until.is_none() {
-            n.evicting_until = Some(now + evict_ms);
-            self.timers.push((now + evict_ms, WorldEvent::Evicted { cluster: cluster.to_string(), node: node.to_string() }));
-        }
-        if changed {
+        if !n.unschedulable {
+            n.unschedulable = true;
             self.notice_node_now(cluster, node);
         }
-        Ok(self.workloads[cluster].nodes[node].pods)
+        Ok(())
+    }
+
+    /// The eviction subresource of a Pod; the Pod terminates after the pod termination time (or
+    /// `grace_ms` when given, as CAPI's drain asks for 1s on an unreachable Node).
+    pub fn evict_pod(
+        &mut self,
+        cluster: &str,
+        namespace: &str,
+        name: &str,
+        now: u64,
+        grace_ms: Option<u64>,
+    ) -> Result<(), pods::EvictError> {
+        let drawn = self.draw(self.timing.pod_eviction_ms);
+        let grace = grace_ms.unwrap_or(drawn);
+        let wl = self.workload_mut(cluster).map_err(pods::EvictError::Internal)?;
+        if wl.evict(namespace, name, now, grace)? {
+            self.timers.push((now + grace, WorldEvent::PodsGone { cluster: cluster.to_string() }));
+            self.notice_workload(cluster);
+            self.dirty_views.insert(cluster.to_string());
+        }
+        Ok(())
     }
 
     /// Delete a Node object.
     pub fn delete_node(&mut self, cluster: &str, node: &str) -> Result<bool, String> {
         let wl = self.workload_mut(cluster)?;
         let removed = wl.nodes.remove(node);
+        wl.drop_pods_of(node, 0);
         let found = removed.is_some();
         if let Some(n) = removed {
             self.notice_node(cluster, node, n.provider_id);

@@ -8,9 +8,10 @@
 //! rendered from it on demand, only for clusters that changed since the last rendering
 //! ([`World::refresh_views`]), so a simulation that never reads a workload cluster pays nothing.
 //!
-//! Simplification (docs/fidelity.md): Pods are the control-plane static Pods only; the workload
-//! Pods of Deployments and DaemonSets are not objects (drain counts them, see `workload::Node::pods`).
+//! Pods are the control-plane static Pods and the Pods of the drain model (`super::pods`), with
+//! PodDisruptionBudgets' status computed from them.
 
+use super::pods::Pod;
 use super::workload::{Node, Status, WorkloadCluster};
 use super::{PodStatus, World};
 use crate::object::timestamp;
@@ -196,6 +197,25 @@ fn static_pod_json(component: &str, node: &str, status: PodStatus, since_ms: u64
     })
 }
 
+/// A Pod of the drain model (`super::pods`).
+fn pod_json(p: &Pod) -> Value {
+    let mut meta = json!({"name": p.name, "namespace": p.namespace, "labels": p.labels, "annotations": p.annotations,
+        "creationTimestamp": timestamp(p.created_ms)});
+    if let Some((kind, name)) = &p.controller {
+        meta["ownerReferences"] = json!([{"apiVersion": if kind == "ReplicaSet" || kind == "DaemonSet" { "apps/v1" } else { "v1" },
+            "kind": kind, "name": name, "controller": true}]);
+    }
+    if let Some(d) = p.deletion_ms {
+        meta["deletionTimestamp"] = json!(timestamp(d));
+    }
+    let mut spec = json!({});
+    if !p.node.is_empty() {
+        spec["nodeName"] = json!(p.node);
+    }
+    let phase = if p.node.is_empty() { "Pending" } else { p.phase.as_str() };
+    json!({"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec, "status": {"phase": phase}})
+}
+
 /// Render one workload cluster.
 pub fn render(world: &World, wl: &WorkloadCluster, now: u64) -> WorkloadObjects {
     let mut out = WorkloadObjects::default();
@@ -220,6 +240,22 @@ pub fn render(world: &World, wl: &WorkloadCluster, now: u64) -> WorkloadObjects 
             }
         }
         put(v);
+    }
+    for p in wl.pods.values() {
+        put(pod_json(p));
+    }
+    for b in wl.pdbs.values() {
+        if let Some(mut v) = wl.resources.get(&format!("PodDisruptionBudget/{}/{}", b.namespace, b.name)).cloned() {
+            let (desired, current, allowed) = wl.pdb_status(b);
+            if let Some(m) = v.as_object_mut() {
+                m.insert(
+                    "status".into(),
+                    json!({"desiredHealthy": desired, "currentHealthy": current, "disruptionsAllowed": allowed,
+                        "expectedPods": wl.pods.values().filter(|p| p.namespace == b.namespace && b.selector.matches_map(&p.labels)).count()}),
+                );
+            }
+            put(v);
+        }
     }
     for n in wl.nodes.values() {
         let ip = world.docker.get(&n.name).map(|c| c.ip.as_str());
@@ -354,7 +390,8 @@ impl World {
             _ => {
                 let wl = self.workload_mut(cluster)?;
                 let ns = if namespace.is_empty() { "default" } else { namespace };
-                let removed = wl.resources.remove(&format!("{kind}/{ns}/{name}")).is_some();
+                let modelled = wl.delete_workload_object(kind, ns, name);
+                let removed = wl.resources.remove(&format!("{kind}/{ns}/{name}")).is_some() || modelled;
                 self.notice_workload(cluster);
                 removed
             }
@@ -393,8 +430,6 @@ mod tests {
             registered_ms: 50_000,
             kubelet_down_since: None,
             cni_ready_at: None,
-            pods: 0,
-            evicting_until: None,
             extra_conditions: BTreeMap::new(),
         };
         n.extra_conditions.insert(

@@ -31,8 +31,6 @@ fn node(name: &str) -> Node {
         registered_ms: 0,
         kubelet_down_since: None,
         cni_ready_at: Some(0),
-        pods: 0,
-        evicting_until: None,
         extra_conditions: Default::default(),
     }
 }

@@ -80,10 +80,6 @@ pub struct Node {
     pub kubelet_down_since: Option<u64>,
     /// When the CNI became ready on this node.
     pub cni_ready_at: Option<u64>,
-    /// Evictable pods.
-    pub pods: u32,
-    /// Evictions in flight finish at this time.
-    pub evicting_until: Option<u64>,
     /// Conditions besides Ready and the kubelet's pressure conditions, as a user or a node problem
     /// detector sets them (`kubectl patch node --subresource status`), by type.
     pub extra_conditions: BTreeMap<String, NodeCondition>,
@@ -149,6 +145,10 @@ pub struct WorkloadCluster {
     pub bootstrap_tokens: u32,
     /// kubelet stopped on these nodes by a fault.
     pub kubelet_stopped: BTreeMap<String, u64>,
+    /// Pods by (namespace, name) (`super::pods`).
+    pub pods: BTreeMap<(String, String), super::pods::Pod>,
+    /// PodDisruptionBudgets by (namespace, name).
+    pub pdbs: BTreeMap<(String, String), super::pods::Pdb>,
 }
 
 /// DaemonSets whose presence means "a CNI is installed".
@@ -181,6 +181,7 @@ impl WorkloadCluster {
         let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("").to_string();
         let ns = obj.ptr("/metadata/namespace").and_then(Value::as_str).unwrap_or("default").to_string();
         let name = obj.ptr("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();
+        self.apply_workload_object(&obj, now);
         self.resources.insert(format!("{kind}/{ns}/{name}"), obj);
         if kind == "DaemonSet" && CNI_DAEMONSETS.contains(&name.as_str()) && self.cni.as_ref().is_none_or(|c| c.crashed) {
             self.cni = Some(Cni { name: name.clone(), installed_ms: now, crashed: false });

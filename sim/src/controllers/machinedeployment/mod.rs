@@ -9,7 +9,7 @@
 //! server-side apply is approximated as in the MachineSet controller (see its module doc).
 
 pub mod rollout;
-mod status;
+pub mod status;
 
 use super::common::{self, keys, preamble};
 use super::machineset::consistency::{Guard, STALE_CACHE_REQUEUE_MS};
@@ -283,11 +283,12 @@ fn get_and_adopt(ctx: &mut Ctx<'_>, s: &mut Scope) -> Result<(), ReconcileError>
                 common::set_owner(o, &md, true);
             }) {
                 Ok(o) => {
-                    ctx.note(format!("event SuccessfulAdopt: Adopted MachineSet {:?}", ms.name()));
+                    // `machinedeployment_controller.go: getAndAdoptMachineSetsForDeployment`.
+                    ctx.event_normal(&s.md, "SuccessfulAdopt", format!("Adopted MachineSet {:?}", ms.name()));
                     o
                 }
                 Err(e) => {
-                    ctx.note(format!("event FailedAdopt: Failed to adopt MachineSet {:?}: {}", ms.name(), e.message));
+                    ctx.event_warning(&s.md, "FailedAdopt", format!("Failed to adopt MachineSet {:?}: {}", ms.name(), e.message));
                     continue;
                 }
             }

@@ -229,16 +229,18 @@ pub fn rollout(ctx: &mut Ctx<'_>, guard: &Guard, s: &mut Scope, mode: Mode, temp
         let written = match &current {
             None => {
                 d.body.remove("status");
+                let ms_kobj = format!("{}/{}", d.namespace(), d.name());
                 let created = ctx.create(d).map_err(|e| {
-                    ctx.note(format!("event FailedCreate: Failed to create MachineSet: {}", e.message));
+                    // `machinedeployment_controller.go: createOrUpdateMachineSetsAndSyncMachineDeploymentRevision`.
+                    ctx.event_warning(&md, "FailedCreate", format!("Failed to create MachineSet {ms_kobj}: {}", e.message));
                     ReconcileError(format!("failed to create MachineSet: {}", e.message))
                 })?;
                 guard.wrote(&md, Kind::MachineSet, created.meta.resource_version, ctx.now);
-                ctx.note(format!(
-                    "event SuccessfulCreate: Created MachineSet {}/{} with {want} replicas",
-                    created.namespace(),
-                    created.name()
-                ));
+                ctx.event_normal(
+                    &md,
+                    "SuccessfulCreate",
+                    format!("Created MachineSet {}/{} with {want} replicas", created.namespace(), created.name()),
+                );
                 created
             }
             Some(cur) => {
@@ -247,7 +249,11 @@ pub fn rollout(ctx: &mut Ctx<'_>, guard: &Guard, s: &mut Scope, mode: Mode, temp
                     Ok(o) => o,
                     Err(e) if (e.is_not_found() || e.is_conflict()) && cur.deleting() => continue,
                     Err(e) => {
-                        ctx.note(format!("event FailedUpdate: Failed to update MachineSet {}: {}", cur.name(), e.message));
+                        ctx.event_warning(
+                            &md,
+                            "FailedUpdate",
+                            format!("Failed to update MachineSet {}/{}: {}", cur.namespace(), cur.name(), e.message),
+                        );
                         return Err(format!("failed to update MachineSet {}/{}: {}", cur.namespace(), cur.name(), e.message).into());
                     }
                 };
@@ -255,11 +261,14 @@ pub fn rollout(ctx: &mut Ctx<'_>, guard: &Guard, s: &mut Scope, mode: Mode, temp
                     guard.wrote(&md, Kind::MachineSet, obj.meta.resource_version, ctx.now);
                 }
                 let was = cur.i64_at("/spec/replicas").unwrap_or(0);
-                let which = if is_new { "current" } else { "old" };
-                if want < was {
-                    ctx.note(format!("event SuccessfulScale: Scaled down {which} MachineSet {}: {was} -> {want}", cur.name()));
+                if mode == Mode::Paused && want != was {
+                    // `machinedeployment_sync.go: scaleMachineSet` (the paused path, `sync`).
+                    let text = format!("Scaled MachineSet {}/{}: {was} -> {want}", cur.namespace(), cur.name());
+                    ctx.event_normal(&md, "SuccessfulScale", text);
+                } else if want < was {
+                    ctx.event_normal(&md, "SuccessfulScale", format!("Scaled down MachineSet {}: {was} -> {want}", cur.name()));
                 } else if want > was {
-                    ctx.note(format!("event SuccessfulScale: Scaled up {which} MachineSet {}: {was} -> {want}", cur.name()));
+                    ctx.event_normal(&md, "SuccessfulScale", format!("Scaled up MachineSet {}: {was} -> {want}", cur.name()));
                 }
                 obj
             }
@@ -301,14 +310,13 @@ pub fn cleanup(ctx: &mut Ctx<'_>, guard: &Guard, md: &Object, out: &Outcome) -> 
         match ctx.delete(&ms.key()) {
             Ok(Deleted::Pending(o)) => {
                 guard.wrote(md, Kind::MachineSet, o.meta.resource_version, ctx.now);
-                ctx.note(format!("event SuccessfulDelete: Deleted MachineSet {:?} (cleanup of old MachineSets)", ms.name()));
+                // `machinedeployment_sync.go: cleanupDeployment`.
+                ctx.event_normal(md, "SuccessfulDelete", format!("Deleted MachineSet {:?}", ms.name()));
             }
-            Ok(Deleted::Removed(_)) => {
-                ctx.note(format!("event SuccessfulDelete: Deleted MachineSet {:?} (cleanup of old MachineSets)", ms.name()))
-            }
+            Ok(Deleted::Removed(_)) => ctx.event_normal(md, "SuccessfulDelete", format!("Deleted MachineSet {:?}", ms.name())),
             Err(e) if e.is_not_found() => {}
             Err(e) => {
-                ctx.note(format!("event FailedDelete: Failed to delete MachineSet {:?}: {}", ms.name(), e.message));
+                ctx.event_warning(md, "FailedDelete", format!("Failed to delete MachineSet {:?}: {}", ms.name(), e.message));
                 return Err(format!(
                     "failed to delete MachineSet {}/{} (cleanup of old MachineSets): {}",
                     ms.namespace(),

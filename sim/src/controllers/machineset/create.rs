@@ -145,7 +145,7 @@ pub(super) fn create_machines(ctx: &mut Ctx<'_>, guard: &Guard, s: &mut Scope, n
     let ns = ms.namespace().to_string();
     let cluster_name = ms.str_at("/spec/clusterName").unwrap_or("").to_string();
     let template = ms.str_at("/spec/machineNaming/template").filter(|t| !t.is_empty()).unwrap_or(DEFAULT_NAME_TEMPLATE).to_string();
-    for i in 0..n {
+    for _i in 0..n {
         if !template.contains("{{ .random }}") {
             return Err("failed to create Machine: failed to compute desired Machine: cannot generate Machine name: {{ .random }} is missing in machineNaming.template".into());
         }
@@ -196,13 +196,8 @@ pub(super) fn create_machines(ctx: &mut Ctx<'_>, guard: &Guard, s: &mut Scope, n
         match ctx.create(machine) {
             Ok(m) => {
                 guard.wrote(&ms, Kind::Machine, m.meta.resource_version, ctx.now);
-                ctx.note(format!(
-                    "event SuccessfulCreate: Created Machine {:?} (scale up, creating {} of {n}, {}/{})",
-                    m.name(),
-                    i + 1,
-                    infra.kind,
-                    infra.name()
-                ));
+                // `machineset_controller.go: syncReplicas`.
+                ctx.event_normal(&ms, "SuccessfulCreate", format!("Created Machine {:?}", m.name()));
             }
             Err(e) => {
                 let mut errs = vec![e.message.clone()];

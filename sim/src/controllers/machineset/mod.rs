@@ -270,11 +270,10 @@ impl MachineSetReconciler {
             match ctx.delete(&m.key()) {
                 Ok(Deleted::Pending(o)) => {
                     self.guard.wrote(&s.ms, Kind::Machine, o.meta.resource_version, ctx.now);
-                    ctx.note(format!("event SuccessfulDelete: Deleted Machine {:?} (scale down, deleting {} of {n})", m.name(), i + 1));
+                    // `machineset_controller.go: syncReplicas`.
+                    ctx.event_normal(&s.ms, "SuccessfulDelete", format!("Deleted Machine {:?}", m.name()));
                 }
-                Ok(Deleted::Removed(_)) => {
-                    ctx.note(format!("event SuccessfulDelete: Deleted Machine {:?} (scale down, deleting {} of {n})", m.name(), i + 1))
-                }
+                Ok(Deleted::Removed(_)) => ctx.event_normal(&s.ms, "SuccessfulDelete", format!("Deleted Machine {:?}", m.name())),
                 Err(e) if e.is_not_found() => {}
                 Err(e) => errs.push(e.message),
             }
@@ -417,10 +416,11 @@ fn get_and_adopt(ctx: &mut Ctx<'_>, s: &mut Scope) -> Result<(), ReconcileError>
                     common::set_owner(o, &ms, true);
                 }) {
                     Ok(adopted) => {
-                        ctx.note(format!("event SuccessfulAdopt: Adopted Machine {:?}", m.name()));
+                        // `machineset_controller.go: getAndAdoptMachinesForMachineSet`.
+                        ctx.event_normal(&s.ms, "SuccessfulAdopt", format!("Adopted Machine {:?}", m.name()));
                         machines.push(adopted);
                     }
-                    Err(e) => ctx.note(format!("event FailedAdopt: Failed to adopt Machine {:?}: {}", m.name(), e.message)),
+                    Err(e) => ctx.event_warning(&s.ms, "FailedAdopt", format!("Failed to adopt Machine {:?}: {}", m.name(), e.message)),
                 }
             }
         }

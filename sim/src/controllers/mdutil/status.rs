@@ -8,80 +8,36 @@
 use crate::controllers::conditions::{self, Cond, Status};
 use crate::object::Object;
 use serde_json::{Map, Value};
-use std::collections::BTreeMap;
 
 /// Reasons of an aggregated condition: (all True, some False, some Unknown).
 pub type Reasons<'a> = (&'a str, &'a str, &'a str);
 
-fn indent_if_multiline(m: &str) -> String {
-    if m.contains('\n') || m.starts_with("* ") {
-        let lines: Vec<String> = m.lines().map(|l| format!("  {l}")).collect();
-        format!("\n{}", lines.join("\n"))
-    } else if m.is_empty() {
-        String::new()
-    } else {
-        format!(" {m}")
-    }
-}
-
 /// Aggregate one condition type over Machines (CAPI's `NewAggregateCondition` with the default merge
-/// strategy): any False → False, else any Unknown (or missing) → Unknown, else True; the message
-/// groups Machines by message (issues first, then unknown; at most 3 groups, 3 names each).
+/// strategy, [`crate::controllers::merge_machine::aggregate`]): any issue → False, else any Unknown (or
+/// missing: `Condition X not yet reported`) → Unknown, else True; the message groups Machines by
+/// message (control-plane Machines first, issues, then unknown; at most 3 groups of 3 names each).
 pub fn aggregate_machines(machines: &[&Object], src: &str, target: &str, reasons: Reasons<'_>, negative: bool) -> Cond {
-    // (priority 0 issue / 1 unknown / 2 info, message) → names
-    let mut groups: BTreeMap<(u8, String), Vec<String>> = BTreeMap::new();
-    let mut worst = 2u8;
-    for m in machines {
-        let (prio, msg) = match conditions::get(m, src) {
-            Some(c) => {
-                let issue = if negative { c.status == Status::True } else { c.status == Status::False };
-                let p = if issue {
-                    0
-                } else if c.status == Status::Unknown {
-                    1
-                } else {
-                    2
-                };
-                (p, c.message.to_string())
-            }
-            None => (1, format!("Condition {src} not yet reported")),
-        };
-        worst = worst.min(prio);
-        groups.entry((prio, msg)).or_default().push(m.name().to_string());
-    }
-    let (status, reason) = match (worst, negative) {
-        (0, false) => (Status::False, reasons.1),
-        (0, true) => (Status::True, reasons.1),
-        (1, _) => (Status::Unknown, reasons.2),
-        (_, false) => (Status::True, reasons.0),
-        (_, true) => (Status::False, reasons.0),
-    };
-    let mut ordered: Vec<((u8, String), Vec<String>)> = groups.into_iter().filter(|((_, m), _)| !m.is_empty()).collect();
-    ordered.sort_by(|a, b| a.0 .0.cmp(&b.0 .0).then_with(|| b.1.len().cmp(&a.1.len())).then_with(|| a.1.join(",").cmp(&b.1.join(","))));
-    let mut lines = Vec::new();
-    let mut others: BTreeMap<u8, usize> = BTreeMap::new();
-    for (i, ((prio, msg), mut names)) in ordered.into_iter().enumerate() {
-        if i >= 3 || (worst < 2 && prio == 2) {
-            *others.entry(prio).or_default() += names.len();
-            continue;
-        }
-        names.sort();
-        let head = match names.len() {
-            1 => format!("* Machine {}:", names[0]),
-            2 | 3 => format!("* Machines {}:", names.join(", ")),
-            n => format!("* Machines {}, ... ({} more):", names[..3].join(", "), n - 3),
-        };
-        lines.push(format!("{head}{}", indent_if_multiline(&msg)));
-    }
-    for (prio, n) in others {
-        let what = match prio {
-            0 => "with other issues",
-            1 => "with status unknown",
-            _ => continue,
-        };
-        lines.push(format!("And {n} {} {what}", if n == 1 { "Machine" } else { "Machines" }));
-    }
-    Cond::new(target, status, reason, lines.join("\n"))
+    use crate::controllers::merge_machine as merge;
+    let items: Vec<merge::Item> = machines
+        .iter()
+        .map(|m| {
+            let c = match conditions::get(m, src) {
+                Some(c) => Cond::new(src, c.status, c.reason, c.message.to_string()),
+                None => Cond::u(src, "NotYetReported", format!("Condition {src} not yet reported")),
+            };
+            let mut item = merge::Item::of("Machine", m.name(), &c, 0);
+            item.control_plane = m.label("cluster.x-k8s.io/control-plane").is_some();
+            item
+        })
+        .collect();
+    let neg: &[&str] = if negative { &[src] } else { &[] };
+    let (status, reason, message) = merge::aggregate(
+        &items,
+        &|i| merge::default_priority(i, neg),
+        merge::Reasons { issue: reasons.1, unknown: reasons.2, info: reasons.0 },
+        !negative,
+    );
+    Cond::new(target, status, &reason, message)
 }
 
 /// `clog.ListToString(names, 3)`: `a, b, c, ... (2 more)`.
@@ -93,24 +49,44 @@ pub fn list_to_string(names: &[String], n: usize) -> String {
     v.join(", ")
 }
 
-/// `aggregateStaleMachines`: Machines deleting for more than 15 minutes.
+/// `aggregateStaleMachines`: Machines deleting for more than 15 minutes, and why a drain that
+/// started more than 5 minutes ago is slow (read from the Machines' `Deleting` messages).
 pub fn stale_machines_message(machines: &[&Object], now: u64) -> String {
-    let mut names: Vec<String> = machines
-        .iter()
-        .filter(|m| m.meta.deletion_ms.is_some_and(|d| now.saturating_sub(d) > 15 * 60_000))
-        .map(|m| m.name().to_string())
-        .collect();
+    let mut names: Vec<String> = Vec::new();
+    let mut delay = [false; 4];
+    const REASONS: [(&str, &str); 4] = [
+        ("cannot evict pod as it would violate the pod's disruption budget.", "PodDisruptionBudgets"),
+        ("deletionTimestamp set, but still not removed from the Node", "Pods not terminating"),
+        ("failed to evict Pod", "Pod eviction errors"),
+        ("waiting for completion", "Pods not completed yet"),
+    ];
+    for m in machines.iter().filter(|m| m.meta.deletion_ms.is_some_and(|d| now.saturating_sub(d) > 15 * 60_000)) {
+        names.push(m.name().to_string());
+        let drain_start = m.str_at("/status/deletion/nodeDrainStartTime").and_then(crate::object::parse_timestamp);
+        if let Some(c) = conditions::get(m, "Deleting").filter(|c| c.status == Status::True && c.reason == "DrainingNode") {
+            if drain_start.is_some_and(|t| now.saturating_sub(t) > 5 * 60_000) {
+                for (i, (needle, _)) in REASONS.iter().enumerate() {
+                    delay[i] |= c.message.contains(needle);
+                }
+            }
+        }
+    }
     if names.is_empty() {
         return String::new();
     }
     names.sort();
     let plural = names.len() > 1;
-    format!(
+    let mut msg = format!(
         "Machine{} {} {} in deletion since more than 15m",
         if plural { "s" } else { "" },
         list_to_string(&names, 3),
         if plural { "are" } else { "is" }
-    )
+    );
+    let why: Vec<&str> = REASONS.iter().zip(delay).filter(|(_, d)| *d).map(|((_, r), _)| *r).collect();
+    if !why.is_empty() {
+        msg.push_str(&format!(", delay likely due to {}", why.join(", ")));
+    }
+    msg
 }
 
 /// `aggregateUnhealthyMachines`: Machines the MHC found unhealthy but nobody remediates.

@@ -5,12 +5,18 @@
 //! Source: `core/reconcilers/machine/{machine_controller.go,machine_controller_phases.go,
 //! machine_controller_noderef.go,machine_controller_status.go}`.
 //!
-//! Simplifications: volume-detach waits are not modelled (the simulated nodes have no volumes);
-//! `UpToDate` is set here only for Machines without a controller owner (KCP and MachineSet set it for
-//! theirs); in-place updates are not modelled (the feature gate is off by default).
+//! Status in [`status`], drain in [`drain`].
+//!
+//! Simplifications: volume-detach waits are not modelled (the simulated nodes have no volumes, so
+//! the wait ends at once and `NodeVolumesDetached` is recorded); `UpToDate` is left to the owners
+//! (KCP and MachineSet set it; upstream's Machine controller computes the same for MachineDeployment
+//! Machines); in-place updates are not modelled (the feature gate is off by default).
+
+mod drain;
+mod status;
 
 use super::common::{self, keys, preamble};
-use super::conditions::{self, Cond, Status};
+use super::conditions;
 use crate::kinds::Kind;
 use crate::object::{timestamp, ObjKey, Object};
 use crate::objectset::ObjectSet;
@@ -18,14 +24,14 @@ use crate::runtime::{Action, Ctx, ReconcileError, ReconcileResult, Reconciler};
 use crate::store::Change;
 use crate::world::workload::{Status as NodeStatus, UNINITIALIZED_TAINT};
 use crate::world::Notice;
-use serde_json::{json, Value};
+use serde_json::json;
 use std::sync::Arc;
 
 /// The Machine finalizer.
 pub const FINALIZER: &str = "machine.cluster.x-k8s.io";
 /// Requeue while a referenced object is missing.
 pub const EXTERNAL_READY_WAIT_MS: u64 = 30_000;
-/// Drain retry interval.
+/// `drainRetryInterval`.
 pub const DRAIN_RETRY_MS: u64 = 20_000;
 /// Default `nodeDeletionTimeoutSeconds`.
 pub const DEFAULT_NODE_DELETION_TIMEOUT_S: u64 = 10;
@@ -38,7 +44,8 @@ pub fn controllers() -> Vec<Box<dyn crate::runtime::Reconciler>> {
 /// The Machine controller.
 pub struct MachineReconciler;
 
-const WATCHES: &[Kind] = &[Kind::Cluster, Kind::KubeadmConfig, Kind::DockerMachine, Kind::DevMachine];
+/// MachineDrainRules are read through the cache, not watched (changes map to no Machine).
+const WATCHES: &[Kind] = &[Kind::Cluster, Kind::KubeadmConfig, Kind::DockerMachine, Kind::DevMachine, Kind::MachineDrainRule];
 
 impl Reconciler for MachineReconciler {
     fn name(&self) -> &'static str {
@@ -53,6 +60,7 @@ impl Reconciler for MachineReconciler {
     fn map(&self, change: &Change, cache: &ObjectSet, out: &mut Vec<ObjKey>) {
         let o = &change.object;
         match o.kind {
+            Kind::MachineDrainRule => {}
             // CAPI's Cluster watch passes `ResourceIsChanged` and `ClusterControlPlaneInitialized`
             // only: the update that initializes the control plane (`machine_controller.go`).
             Kind::Cluster => {
@@ -110,9 +118,10 @@ impl Reconciler for MachineReconciler {
             reconcile_normal(ctx, &machine, &cluster, &mut s)
         };
         let Some(live) = ctx.live(key) else { return result };
-        let (status, extra) = compute_status(ctx, &live, &cluster, &s);
+        let update = status::compute(ctx, &live, &cluster, &s);
+        let extra = update.requeue;
         let now = ctx.now;
-        ctx.patch_status(key, |o| apply_status(o, status, now))?;
+        ctx.patch_status(key, |o| status::apply(o, update, now))?;
         match result {
             Ok(a) => Ok(a.min(extra)),
             Err(e) => Err(e),
@@ -123,9 +132,7 @@ impl Reconciler for MachineReconciler {
 /// What one reconcile reads.
 struct Scope {
     bootstrap: Option<Arc<Object>>,
-    bootstrap_missing: bool,
     infra: Option<Arc<Object>>,
-    infra_missing: bool,
     node: NodeView,
     deleting_reason: String,
     deleting_message: String,
@@ -138,11 +145,12 @@ enum NodeView {
     #[default]
     NotChecked,
     /// The workload API did not answer.
-    Unreachable(String),
+    Unreachable,
     /// No Node with the providerID.
     Missing,
-    /// The Node.
-    Found { name: String, ready: NodeStatus, message: String, since_ms: u64, kubelet_version: String },
+    /// The Node: its name, `Ready` (status, message, lastTransitionTime), every condition (type,
+    /// status, message) in the order the API shows them, and the kubelet version.
+    Found { name: String, ready: Option<(NodeStatus, String, u64)>, conds: Vec<(String, NodeStatus, String)>, kubelet_version: String },
 }
 
 impl Scope {
@@ -152,15 +160,7 @@ impl Scope {
         let ikey = m.at("/spec/infrastructureRef").and_then(|r| common::ref_key(r, ns));
         let bootstrap = bkey.as_ref().and_then(|k| ctx.get(k)).cloned();
         let infra = ikey.as_ref().and_then(|k| ctx.get(k)).cloned();
-        Scope {
-            bootstrap_missing: bkey.is_some() && bootstrap.is_none(),
-            bootstrap,
-            infra_missing: ikey.is_some() && infra.is_none(),
-            infra,
-            node: NodeView::NotChecked,
-            deleting_reason: String::new(),
-            deleting_message: String::new(),
-        }
+        Scope { bootstrap, infra, node: NodeView::NotChecked, deleting_reason: String::new(), deleting_message: String::new() }
     }
 }
 
@@ -253,40 +253,68 @@ fn reconcile_normal(ctx: &mut Ctx<'_>, m: &Arc<Object>, cluster: &Arc<Object>, s
             }
         }
     }
-    // Node.
-    let pid = ctx.live(&key).and_then(|o| o.str_at("/spec/providerID").map(str::to_string));
-    if let Some(pid) = pid {
-        let cp_initialized = conditions::is_true(cluster, "ControlPlaneInitialized");
-        if cp_initialized {
-            s.node = look_up_node(ctx, &cluster_name, &pid);
-            if let NodeView::Found { name, kubelet_version, .. } = &s.node {
-                let (name, kv) = (name.clone(), kubelet_version.clone());
-                if m.str_at("/status/nodeRef/name") != Some(name.as_str()) {
-                    ctx.note(format!("event SuccessfulSetNodeRef {name}"));
-                }
-                ctx.patch_status(&key, |o| {
-                    o.set("/status/nodeRef", json!({"name": name}));
-                    o.set("/status/nodeInfo/kubeletVersion", json!(kv));
-                })?;
-                patch_node(ctx, m, &cluster_name, &name)?;
-            }
+    reconcile_node(ctx, m, cluster, s, true)?;
+    Ok(action)
+}
+
+/// `reconcileNode` (both for running and deleting Machines): find the Node by providerID once the
+/// control plane is initialized, set `status.nodeRef` and `status.nodeInfo`, and (while running)
+/// the managed annotations and the uninitialized taint.
+fn reconcile_node(ctx: &mut Ctx<'_>, m: &Arc<Object>, cluster: &Arc<Object>, s: &mut Scope, patch: bool) -> Result<(), ReconcileError> {
+    let key = m.key();
+    let cluster_name = cluster.name().to_string();
+    let Some(pid) = ctx.live(&key).and_then(|o| o.str_at("/spec/providerID").filter(|p| !p.is_empty()).map(str::to_string)) else {
+        return Ok(());
+    };
+    if !conditions::is_true(cluster, "ControlPlaneInitialized") {
+        return Ok(());
+    }
+    s.node = look_up_node(ctx, &cluster_name, &pid);
+    if let NodeView::Found { name, kubelet_version, .. } = &s.node {
+        let (name, kv) = (name.clone(), kubelet_version.clone());
+        if m.str_at("/status/nodeRef/name").is_none() {
+            // `machine_controller_noderef.go: reconcileNode`.
+            ctx.event_normal(m, "SuccessfulSetNodeRef", name.clone());
+        }
+        ctx.patch_status(&key, |o| {
+            o.set("/status/nodeRef", json!({"name": name}));
+            o.set("/status/nodeInfo/kubeletVersion", json!(kv));
+        })?;
+        if patch {
+            patch_node(ctx, m, &cluster_name, &name)?;
         }
     }
-    Ok(action)
+    Ok(())
 }
 
 fn look_up_node(ctx: &Ctx<'_>, cluster: &str, provider_id: &str) -> NodeView {
     match ctx.world.workload(cluster) {
-        Err(e) => NodeView::Unreachable(e),
+        Err(_) => NodeView::Unreachable,
         Ok(wl) => match wl.node_by_provider_id(provider_id) {
             None => NodeView::Missing,
-            Some(n) => NodeView::Found {
-                name: n.name.clone(),
-                ready: n.ready,
-                message: n.ready_message.clone(),
-                since_ms: n.ready_since_ms,
-                kubelet_version: n.kubelet_version.clone(),
-            },
+            Some(n) => {
+                // As `world::objects::node_json` shows them: Ready, the kubelet's pressure conditions
+                // (Unknown once it stops posting), then conditions set from outside.
+                let posting = n.ready != NodeStatus::Unknown;
+                let mut conds = vec![("Ready".to_string(), n.ready, n.ready_message.clone())];
+                for t in ["MemoryPressure", "DiskPressure", "PIDPressure"] {
+                    let (st, msg) = if posting {
+                        (NodeStatus::False, String::new())
+                    } else {
+                        (NodeStatus::Unknown, "Kubelet stopped posting node status.".to_string())
+                    };
+                    conds.push((t.to_string(), st, msg));
+                }
+                for (t, c) in &n.extra_conditions {
+                    conds.push((t.clone(), c.status, c.message.clone()));
+                }
+                NodeView::Found {
+                    name: n.name.clone(),
+                    ready: Some((n.ready, n.ready_message.clone(), n.ready_since_ms)),
+                    conds,
+                    kubelet_version: n.kubelet_version.clone(),
+                }
+            }
         },
     }
 }
@@ -346,12 +374,16 @@ fn has_hook(m: &Object, prefix: &str) -> Vec<String> {
 }
 
 fn reconcile_delete(ctx: &mut Ctx<'_>, m: &Arc<Object>, cluster: &Arc<Object>, s: &mut Scope) -> ReconcileResult {
+    // `machine_controller.go: reconcileDelete`, step by step.
     let key = m.key();
+    reconcile_node(ctx, m, cluster, s, false)?;
+    let m = &ctx.live(&key).unwrap_or_else(|| m.clone());
     s.deleting_reason = "Deleting".into();
     s.deleting_message = "Deletion started".into();
     let node_allowed = node_work_allowed(ctx, m, cluster);
     let node_name = m.str_at("/status/nodeRef/name").map(str::to_string);
     if node_allowed.is_ok() {
+        let node = node_name.clone().unwrap_or_default();
         let hooks = has_hook(m, keys::PRE_DRAIN_HOOK);
         if !hooks.is_empty() {
             s.deleting_reason = "WaitingForPreDrainHook".into();
@@ -362,29 +394,41 @@ fn reconcile_delete(ctx: &mut Ctx<'_>, m: &Arc<Object>, cluster: &Arc<Object>, s
             }
             return Ok(Action::DONE);
         }
-        let node = node_name.clone().unwrap_or_default();
         if drain_allowed(m, s, ctx.now) {
-            if m.at("/status/deletion/nodeDrainStartTime").is_none() {
-                let now = ctx.now;
-                ctx.patch_status(&key, |o| o.set("/status/deletion/nodeDrainStartTime", json!(timestamp(now))))?;
-            }
-            let now = ctx.now;
-            let unreachable_node =
-                ctx.world.workload(cluster.name()).ok().and_then(|w| w.nodes.get(&node)).is_some_and(|n| n.ready == NodeStatus::Unknown);
-            match ctx.world.drain_node(cluster.name(), &node, now) {
-                Ok(0) => ctx.note(format!("drained Node {node}")),
-                Ok(pods) if !unreachable_node => {
-                    s.deleting_reason = "DrainingNode".into();
-                    s.deleting_message = format!("Drain not completed yet: {pods} Pods still to evict from Node {node}");
+            let start = match m.str_at("/status/deletion/nodeDrainStartTime").and_then(crate::object::parse_timestamp) {
+                Some(t) => t,
+                None => {
+                    let now = ctx.now;
+                    ctx.patch_status(&key, |o| o.set("/status/deletion/nodeDrainStartTime", json!(timestamp(now))))?;
+                    now
+                }
+            };
+            s.deleting_reason = "DrainingNode".into();
+            s.deleting_message = format!("Drain not completed yet (started at {}):", timestamp(start));
+            match drain::drain(ctx, m, cluster, &node, start) {
+                Err(e) => {
+                    s.deleting_message = "Error draining Node, please check controller logs for errors".into();
+                    ctx.event_warning(m, "FailedDrainNode", format!("error draining Machine's node {node:?}: {e}"));
+                    return Err(ReconcileError(e));
+                }
+                Ok(drain::Outcome::NotCompleted(message)) => {
+                    s.deleting_message = message;
                     return Ok(Action::requeue(DRAIN_RETRY_MS));
                 }
-                Ok(_) => ctx.note(format!("Node {node} is unreachable: not waiting for evictions")),
-                Err(e) if e.contains("not found") => {}
-                Err(e) => {
-                    s.deleting_reason = "DrainingNode".into();
-                    s.deleting_message = format!("Drain failed: {e}");
-                    return Err(ReconcileError(format!("failed to drain Node {node}: {e}")));
+                Ok(drain::Outcome::Completed) => {
+                    ctx.event_normal(m, "SuccessfulDrainNode", format!("success draining Machine's node {node:?}"));
                 }
+            }
+        }
+        // `isNodeVolumeDetachingAllowed` then `shouldWaitForNodeVolumes`: no volumes here, the wait
+        // ends at once.
+        if volume_detach_allowed(m, s, ctx.now) {
+            if m.at("/status/deletion/waitForNodeVolumeDetachStartTime").is_none() {
+                let now = ctx.now;
+                ctx.patch_status(&key, |o| o.set("/status/deletion/waitForNodeVolumeDetachStartTime", json!(timestamp(now))))?;
+            }
+            if ctx.world.workload(cluster.name()).is_ok() {
+                ctx.event_normal(m, "NodeVolumesDetached", format!("success waiting for node volumes detaching Machine's node {node:?}"));
             }
         }
     }
@@ -403,7 +447,7 @@ fn reconcile_delete(ctx: &mut Ctx<'_>, m: &Arc<Object>, cluster: &Arc<Object>, s
             ctx.delete(&i.key())?;
         }
         s.deleting_reason = "WaitingForInfrastructureDeletion".into();
-        s.deleting_message = format!("* {} {}: deletion in progress", i.kind, i.name());
+        s.deleting_message = format!("Waiting for {} to be deleted", m.str_at("/spec/infrastructureRef/kind").unwrap_or(""));
         return Ok(Action::DONE);
     }
     if let Some(b) = &s.bootstrap {
@@ -411,17 +455,17 @@ fn reconcile_delete(ctx: &mut Ctx<'_>, m: &Arc<Object>, cluster: &Arc<Object>, s
             ctx.delete(&b.key())?;
         }
         s.deleting_reason = "WaitingForBootstrapDeletion".into();
-        s.deleting_message = format!("* {} {}: deletion in progress", b.kind, b.name());
+        s.deleting_message = format!("Waiting for {} to be deleted", m.str_at("/spec/bootstrap/configRef/kind").unwrap_or(""));
         return Ok(Action::DONE);
     }
     if let (Ok(()), Some(node)) = (node_allowed, &node_name) {
-        s.deleting_reason = "DeletingNode".into();
         if let Err(e) = ctx.world.delete_node(cluster.name(), node) {
-            let timeout_s =
-                m.i64_at("/spec/deletion/nodeDeletionTimeoutSeconds").map_or(DEFAULT_NODE_DELETION_TIMEOUT_S, |t| t.max(0) as u64);
+            ctx.event_warning(m, "FailedDeleteNode", format!("error deleting Machine's Node: {e}"));
+            let timeout_s = m.i64_at("/spec/deletion/nodeDeletionTimeoutSeconds").unwrap_or(DEFAULT_NODE_DELETION_TIMEOUT_S as i64);
             let deleting_since = m.meta.deletion_ms.unwrap_or(ctx.now);
-            if timeout_s == 0 || ctx.now < deleting_since + timeout_s * 1000 {
-                s.deleting_message = format!("Error deleting Node: {e}");
+            if timeout_s <= 0 || ctx.now < deleting_since + timeout_s as u64 * 1000 {
+                s.deleting_reason = "DeletingNode".into();
+                s.deleting_message = "Error deleting Node, please check controller logs for errors".into();
                 return Err(ReconcileError(format!("failed to delete Node {node}: {e}")));
             }
             ctx.note(format!("giving up deleting Node {node} after nodeDeletionTimeoutSeconds: {e}"));
@@ -433,206 +477,36 @@ fn reconcile_delete(ctx: &mut Ctx<'_>, m: &Arc<Object>, cluster: &Arc<Object>, s
     Ok(Action::DONE)
 }
 
-/// `isNodeDrainAllowed`: not with the exclude annotation, once infrastructure deletion started, or
-/// after `nodeDrainTimeoutSeconds`.
+/// `isNodeDrainAllowed`: not with the exclude annotation, once the pre-terminate hook wait started,
+/// without an infrastructure machine or once its deletion started, or after `nodeDrainTimeoutSeconds`.
 fn drain_allowed(m: &Object, s: &Scope, now: u64) -> bool {
-    if m.meta.annotations.contains_key(keys::EXCLUDE_DRAIN) {
+    if m.meta.annotations.contains_key(keys::EXCLUDE_DRAIN) || m.at("/status/deletion/waitForPreTerminateHookStartTime").is_some() {
         return false;
     }
-    if s.infra.as_ref().is_some_and(|i| i.deleting()) {
+    if s.infra.as_ref().is_none_or(|i| i.deleting()) {
         return false;
     }
-    if let (Some(timeout), Some(start)) = (
-        m.i64_at("/spec/deletion/nodeDrainTimeoutSeconds").filter(|t| *t > 0),
-        m.str_at("/status/deletion/nodeDrainStartTime").and_then(crate::object::parse_timestamp),
-    ) {
-        if now >= start + timeout as u64 * 1000 {
-            return false;
-        }
-    }
-    true
+    !timeout_exceeded(m, "/spec/deletion/nodeDrainTimeoutSeconds", "/status/deletion/nodeDrainStartTime", now)
 }
 
-struct StatusUpdate {
-    phase: &'static str,
-    conditions: Vec<Cond>,
+/// `isNodeVolumeDetachingAllowed`.
+fn volume_detach_allowed(m: &Object, s: &Scope, now: u64) -> bool {
+    if m.meta.annotations.contains_key("machine.cluster.x-k8s.io/exclude-wait-for-node-volume-detach")
+        || m.at("/status/deletion/waitForPreTerminateHookStartTime").is_some()
+    {
+        return false;
+    }
+    if s.infra.as_ref().is_none_or(|i| i.deleting()) {
+        return false;
+    }
+    !timeout_exceeded(m, "/spec/deletion/nodeVolumeDetachTimeoutSeconds", "/status/deletion/waitForNodeVolumeDetachStartTime", now)
 }
 
-fn compute_status(ctx: &Ctx<'_>, m: &Object, cluster: &Object, s: &Scope) -> (StatusUpdate, Action) {
-    let mut extra = Action::DONE;
-    let mut conds = Vec::new();
-    // BootstrapConfigReady.
-    conds.push(match (&s.bootstrap, s.bootstrap_missing) {
-        (Some(b), _) => mirror(b, "BootstrapConfigReady", b.bool_at("/status/initialization/dataSecretCreated"), ("Ready", "NotReady")),
-        (None, _) if m.str_at("/spec/bootstrap/dataSecretName").is_some() => Cond::t("BootstrapConfigReady", "DataSecretProvided"),
-        (None, true) if m.deleting() => Cond::f("BootstrapConfigReady", "BootstrapConfigDeleted", "Bootstrap config has been deleted"),
-        (None, _) => Cond::f("BootstrapConfigReady", "BootstrapConfigDoesNotExist", "Bootstrap config does not exist"),
-    });
-    // InfrastructureReady.
-    conds.push(match (&s.infra, s.infra_missing) {
-        (Some(i), _) => mirror(i, "InfrastructureReady", i.bool_at("/status/initialization/provisioned"), ("Ready", "NotReady")),
-        (None, _) if m.deleting() || m.bool_at("/status/initialization/infrastructureProvisioned") => {
-            Cond::f("InfrastructureReady", "InfrastructureDeleted", "Infrastructure machine has been deleted")
-        }
-        (None, _) => Cond::f("InfrastructureReady", "InfrastructureDoesNotExist", "Infrastructure machine does not exist"),
-    });
-    // NodeReady / NodeHealthy.
-    let had_node = m.str_at("/status/nodeRef/name").map(str::to_string);
-    let (node_ready, node_healthy) = match &s.node {
-        _ if !cluster.bool_at("/status/initialization/infrastructureProvisioned") => (
-            Cond::u("NodeReady", "InspectionFailed", "Waiting for Cluster status.initialization.infrastructureProvisioned to be true"),
-            Cond::u("NodeHealthy", "InspectionFailed", "Waiting for Cluster status.initialization.infrastructureProvisioned to be true"),
-        ),
-        _ if !conditions::is_true(cluster, "ControlPlaneInitialized") => (
-            Cond::u("NodeReady", "InspectionFailed", "Waiting for Cluster control plane to be initialized"),
-            Cond::u("NodeHealthy", "InspectionFailed", "Waiting for Cluster control plane to be initialized"),
-        ),
-        NodeView::Unreachable(e) => (
-            Cond::u("NodeReady", "ConnectionDown", format!("Remote connection not established yet: {e}")),
-            Cond::u("NodeHealthy", "ConnectionDown", format!("Remote connection not established yet: {e}")),
-        ),
-        NodeView::Missing if had_node.is_some() => {
-            let n = had_node.clone().unwrap_or_default();
-            (
-                Cond::f("NodeReady", "NodeDeleted", format!("Node {n} has been deleted")),
-                Cond::f("NodeHealthy", "NodeDeleted", format!("Node {n} has been deleted")),
-            )
-        }
-        NodeView::Missing | NodeView::NotChecked => {
-            let pid = m.str_at("/spec/providerID").unwrap_or("");
-            let msg = if pid.is_empty() {
-                "Waiting for Machine spec.providerID to be set".to_string()
-            } else {
-                format!("Waiting for a Node with spec.providerID {pid} to exist")
-            };
-            (Cond::u("NodeReady", "InspectionFailed", msg.clone()), Cond::u("NodeHealthy", "InspectionFailed", msg))
-        }
-        NodeView::Found { ready, message, since_ms, .. } => {
-            let msg = format!("* Node.Ready: {message}");
-            let (nr, nh) = match ready {
-                NodeStatus::True => (Cond::t("NodeReady", "NodeReady"), Cond::t("NodeHealthy", "NodeHealthy")),
-                NodeStatus::False => (Cond::f("NodeReady", "NodeNotReady", msg.clone()), Cond::f("NodeHealthy", "NodeNotHealthy", msg)),
-                NodeStatus::Unknown => {
-                    (Cond::u("NodeReady", "NodeReadyUnknown", msg.clone()), Cond::u("NodeHealthy", "NodeHealthUnknown", msg))
-                }
-            };
-            // NodeReady carries the Node's own lastTransitionTime.
-            (nr.since(*since_ms), nh)
-        }
-    };
-    // Keep the last known Node conditions while the Node is not looked at (e.g. deleting).
-    let keep_node = matches!(s.node, NodeView::NotChecked) && had_node.is_some() && conditions::get(m, "NodeReady").is_some();
-    if !keep_node {
-        conds.push(node_ready);
-        conds.push(node_healthy);
-    }
-    // UpToDate for standalone Machines.
-    if m.controller_ref().is_none() {
-        conds.push(Cond::t("UpToDate", "UpToDate"));
-    }
-    // Deleting.
-    conds.push(if m.deleting() {
-        Cond::new(
-            "Deleting",
-            Status::True,
-            if s.deleting_reason.is_empty() { "Deleting" } else { &s.deleting_reason },
-            s.deleting_message.clone(),
-        )
-    } else {
-        Cond::f("Deleting", "NotDeleting", "")
-    });
-    // Ready: summary of the above, HealthCheckSucceeded if present, readiness gates.
-    let find = |t: &str| {
-        conds.iter().find(|c| c.type_ == t).cloned().or_else(|| conditions::get(m, t).map(|c| Cond::new(t, c.status, c.reason, c.message)))
-    };
-    let mut items: Vec<(Status, bool, String)> = Vec::new();
-    let mut positive: Vec<String> = vec!["BootstrapConfigReady".into(), "InfrastructureReady".into(), "NodeHealthy".into()];
-    if conditions::get(m, "HealthCheckSucceeded").is_some() {
-        positive.push("HealthCheckSucceeded".into());
-    }
-    for g in m.at("/spec/readinessGates").and_then(Value::as_array).into_iter().flatten() {
-        if let Some(t) = g.get("conditionType").and_then(Value::as_str) {
-            positive.push(t.to_string());
-        }
-    }
-    for t in &positive {
-        match find(t) {
-            Some(c) => items.push((
-                c.status,
-                false,
-                format!(
-                    "* {t}: {}",
-                    if c.message.is_empty() { c.reason.clone() } else { c.message.lines().next().unwrap_or("").to_string() }
-                ),
-            )),
-            None => items.push((Status::Unknown, false, format!("* {t}: Condition not yet reported"))),
-        }
-    }
-    if let Some(c) = find("Deleting") {
-        items.push((c.status, true, "* Deleting: Machine deletion in progress".into()));
-    }
-    let (rs, rmsg) = conditions::summarize(&items);
-    let reason = match rs {
-        Status::True => "Ready",
-        Status::False => "NotReady",
-        Status::Unknown => "ReadyUnknown",
-    };
-    // Available once Ready has held for minReadySeconds.
-    let min_ready_ms = m.i64_at("/spec/minReadySeconds").unwrap_or(0).max(0) as u64 * 1000;
-    let ready_since = conditions::get(m, "Ready").filter(|c| c.status == Status::True).map_or(ctx.now, |c| c.since_ms());
-    let available = if rs != Status::True {
-        Cond::f("Available", "NotReady", "* Ready: not True")
-    } else if ctx.now >= ready_since + min_ready_ms {
-        Cond::t("Available", "Available")
-    } else {
-        extra = Action::requeue(ready_since + min_ready_ms - ctx.now);
-        Cond::f("Available", "WaitingForMinReadySeconds", "Machine is Ready, waiting for minReadySeconds")
-    };
-    conds.push(Cond::new("Ready", rs, reason, rmsg));
-    conds.push(available);
-    // Phase (later rules win).
-    let mut phase = "Pending";
-    if m.bool_at("/status/initialization/bootstrapDataSecretCreated") || m.str_at("/spec/bootstrap/dataSecretName").is_some() {
-        phase = "Provisioning";
-    }
-    if m.str_at("/spec/providerID").is_some() {
-        phase = "Provisioned";
-    }
-    if m.str_at("/status/nodeRef/name").is_some() && m.bool_at("/status/initialization/infrastructureProvisioned") {
-        phase = "Running";
-    }
-    if m.deleting() {
-        phase = "Deleting";
-    }
-    (StatusUpdate { phase, conditions: conds }, extra)
-}
-
-fn apply_status(o: &mut Object, st: StatusUpdate, now: u64) {
-    o.set("/status/phase", json!(st.phase));
-    conditions::set(o, st.conditions, now);
-    let g = o.meta.generation;
-    o.set("/status/observedGeneration", json!(g));
-}
-
-/// Mirror a referenced object's `Ready` condition (fallback: its contract flag).
-fn mirror(src: &Object, type_: &str, fallback: bool, reasons: (&str, &str)) -> Cond {
-    match conditions::get(src, "Ready") {
-        Some(c) => Cond::new(
-            type_,
-            c.status,
-            if c.reason.is_empty() {
-                if c.status == Status::True {
-                    reasons.0
-                } else {
-                    reasons.1
-                }
-            } else {
-                c.reason
-            },
-            c.message.to_string(),
-        ),
-        None if fallback => Cond::t(type_, reasons.0),
-        None => Cond::f(type_, reasons.1, format!("{} {} is not ready", src.kind, src.name())),
+/// `nodeDrainTimeoutExceeded` / `nodeVolumeDetachTimeoutExceeded`.
+fn timeout_exceeded(m: &Object, timeout: &str, start: &str, now: u64) -> bool {
+    match (m.i64_at(timeout).filter(|t| *t > 0), m.str_at(start).and_then(crate::object::parse_timestamp)) {
+        (Some(t), Some(s)) => now >= s + t as u64 * 1000,
+        _ => false,
     }
 }
 

@@ -4,7 +4,7 @@
 
 use super::machine::{cond, csrm, events_about, run_until, up, workers};
 use capi_sim::controllers::conditions::{self, Cond, Status};
-use capi_sim::controllers::{mdutil, merge};
+use capi_sim::controllers::{mdutil, merge_machine as merge};
 use capi_sim::kinds::Kind;
 use capi_sim::object::Object;
 use capi_sim::testing::get;

@@ -287,7 +287,11 @@ impl World {
                 Step::Fail(code) => {
                     let cluster = self.docker.get(container).and_then(|c| c.cluster().map(str::to_string)).unwrap_or_default();
                     // CAPD: `errors.Wrapf(err, "failed to run cloud config: stdout: %s stderr: %s", ...)`.
-                    self.bootstrap_failed(container, &cluster, format!("failed to run cloud config: stdout:  stderr: : exit status {code}"));
+                    self.bootstrap_failed(
+                        container,
+                        &cluster,
+                        format!("failed to run cloud config: stdout:  stderr: : exit status {code}"),
+                    );
                     return;
                 }
                 Step::WaitSignal(sig) => {
@@ -297,7 +301,10 @@ impl World {
                         if let Some(ack) = sig.ack.clone() {
                             self.mgmt_patches.push((key, ack));
                         }
-                        self.note(format!("bootstrap of {container}: signal {} received from ConfigMap {}/{}", sig.value, sig.namespace, sig.name));
+                        self.note(format!(
+                            "bootstrap of {container}: signal {} received from ConfigMap {}/{}",
+                            sig.value, sig.namespace, sig.name
+                        ));
                         let eta = self.bootstrap_eta(container, now);
                         self.set_done_at(container, eta);
                         continue;
@@ -365,7 +372,10 @@ done
         let files = vec![("/wait-signal.sh".to_string(), WAIT_SIGNAL.to_string())];
         let step = classify(r#"./wait-signal.sh "tok" "https://172.18.0.3:6443" "kcp-remediation-x1""#, &files);
         let Step::WaitSignal(sig) = step else { panic!("{step:?}") };
-        assert_eq!((sig.namespace.as_str(), sig.name.as_str(), sig.key.as_str(), sig.value.as_str()), ("kcp-remediation-x1", "mhc-test", "signal", "pass"));
+        assert_eq!(
+            (sig.namespace.as_str(), sig.name.as_str(), sig.key.as_str(), sig.value.as_str()),
+            ("kcp-remediation-x1", "mhc-test", "signal", "pass")
+        );
         assert_eq!(sig.ack.as_deref(), Some(r#"{"data": {"signal": "ack-pass"}}"#));
         let cm = serde_json::json!({"data": {"signal": "pass"}});
         assert!(signalled(&sig, Some(&cm)));

@@ -343,7 +343,8 @@ impl World {
         let life = c.life;
         drop(c);
         self.plans.insert(container.to_string(), (plan.clone(), now));
-        self.runs.insert(container.to_string(), cloudinit::RunState { cursor: 0, kubeadm_ms: duration, kubeadm_started: now, waiting: false });
+        self.runs
+            .insert(container.to_string(), cloudinit::RunState { cursor: 0, kubeadm_ms: duration, kubeadm_started: now, waiting: false });
         self.note(format!("exec bootstrap {container}: {:?}", plan.kind));
         self.advance_bootstrap(container, life, now);
         Ok(())
@@ -638,7 +639,10 @@ impl World {
         let extra =
             if plan.kind == BootKind::JoinWorker { self.timing.worker_extra_memory_mb } else { self.timing.control_plane_extra_memory_mb };
         // The `postKubeadmCommands` still to run: the bootstrap ends with them.
-        let more = self.runs.get(container).is_some_and(|r| plan.steps[r.cursor.min(plan.steps.len())..].iter().any(|s| !matches!(s, cloudinit::Step::Run(_))));
+        let more = self
+            .runs
+            .get(container)
+            .is_some_and(|r| plan.steps[r.cursor.min(plan.steps.len())..].iter().any(|s| !matches!(s, cloudinit::Step::Run(_))));
         if let Some(mut c) = self.docker.get_mut(container) {
             if !more {
                 c.bootstrap = Bootstrap::Succeeded;

@@ -29,9 +29,18 @@ fn rendered(kind: BootKind, spec: Value) -> (Value, BootstrapPlan) {
 /// `TestNewJoinControlPlaneCommands`, `TestNewJoinNodeCommands`: `preKubeadmCommands` run before
 /// the kubeadm command (with its success sentinel), `postKubeadmCommands` after it, in order.
 #[rstest]
-#[case::init(BootKind::Init, "kubeadm init --config /run/kubeadm/kubeadm.yaml  && echo success > /run/cluster-api/bootstrap-success.complete")]
-#[case::join_control_plane(BootKind::JoinControlPlane, "kubeadm join --config /run/kubeadm/kubeadm-join-config.yaml  && echo success > /run/cluster-api/bootstrap-success.complete")]
-#[case::join_node(BootKind::JoinWorker, "kubeadm join --config /run/kubeadm/kubeadm-join-config.yaml  && echo success > /run/cluster-api/bootstrap-success.complete")]
+#[case::init(
+    BootKind::Init,
+    "kubeadm init --config /run/kubeadm/kubeadm.yaml  && echo success > /run/cluster-api/bootstrap-success.complete"
+)]
+#[case::join_control_plane(
+    BootKind::JoinControlPlane,
+    "kubeadm join --config /run/kubeadm/kubeadm-join-config.yaml  && echo success > /run/cluster-api/bootstrap-success.complete"
+)]
+#[case::join_node(
+    BootKind::JoinWorker,
+    "kubeadm join --config /run/kubeadm/kubeadm-join-config.yaml  && echo success > /run/cluster-api/bootstrap-success.complete"
+)]
 fn pre_and_post_commands_surround_kubeadm(#[case] kind: BootKind, #[case] kubeadm: &str) {
     let spec = json!({"preKubeadmCommands": ["pre-command", "another pre command"], "postKubeadmCommands": ["post-command", "another post command"]});
     let (cloud, plan) = rendered(kind, spec);
@@ -81,8 +90,20 @@ fn files_are_written_before_kubeadm_config(#[case] kind: BootKind, #[case] confi
     "NotReady",
     "* DataSecretAvailable: Waiting for Cluster control plane to be initialized\n* CertificatesAvailable: Please check controller logs for errors"
 )]
-#[case::unknown_only(None, Some(Cond::t("CertificatesAvailable", "Available")), Status::Unknown, "ReadyUnknown", "* DataSecretAvailable: Condition not yet reported")]
-#[case::available(Some(Cond::t("DataSecretAvailable", "Available")), Some(Cond::t("CertificatesAvailable", "Available")), Status::True, "Ready", "")]
+#[case::unknown_only(
+    None,
+    Some(Cond::t("CertificatesAvailable", "Available")),
+    Status::Unknown,
+    "ReadyUnknown",
+    "* DataSecretAvailable: Condition not yet reported"
+)]
+#[case::available(
+    Some(Cond::t("DataSecretAvailable", "Available")),
+    Some(Cond::t("CertificatesAvailable", "Available")),
+    Status::True,
+    "Ready",
+    ""
+)]
 fn kubeadm_config_ready_summary(
     #[case] data: Option<Cond>,
     #[case] certs: Option<Cond>,

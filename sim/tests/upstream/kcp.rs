@@ -77,7 +77,12 @@ fn node(name: &str, pods: PodStatus, ready: NodeStatus) -> NodeView {
         unreachable: false,
         ready,
         created_ms: 0,
-        pods: Some(StaticPods { api_server: PodStatus::Running, controller_manager: PodStatus::Running, scheduler: PodStatus::Running, etcd: pods }),
+        pods: Some(StaticPods {
+            api_server: PodStatus::Running,
+            controller_manager: PodStatus::Running,
+            scheduler: PodStatus::Running,
+            etcd: pods,
+        }),
         provider_id: Some(format!("docker:////{name}")),
     }
 }
@@ -223,12 +228,24 @@ fn nodes_are_tried_last_known_healthy_first() {
 /// PodFailed" (an etcd whose data is lost crash-loops), "if gets pod return a NotFound error should
 /// report PodCondition=False, PodMissing".
 #[rstest]
-#[case::node_ready_unknown(PodStatus::Running, NodeStatus::Unknown, Status::Unknown, "InspectionFailed", "Node Ready condition is Unknown, Pod data might be stale")]
+#[case::node_ready_unknown(
+    PodStatus::Running,
+    NodeStatus::Unknown,
+    Status::Unknown,
+    "InspectionFailed",
+    "Node Ready condition is Unknown, Pod data might be stale"
+)]
 #[case::crash_loop(PodStatus::CrashLoopBackOff, NodeStatus::True, Status::False, "Failed", "CrashLoopBackOff")]
 #[case::missing(PodStatus::DoesNotExist, NodeStatus::True, Status::False, "DoesNotExist", "Pod does not exist")]
 #[case::terminated(PodStatus::Failed, NodeStatus::True, Status::False, "Failed", "All the containers have been terminated")]
 #[case::running(PodStatus::Running, NodeStatus::True, Status::True, "Running", "")]
-fn etcd_pod_condition(#[case] pod: PodStatus, #[case] ready: NodeStatus, #[case] status: Status, #[case] reason: &str, #[case] message: &str) {
+fn etcd_pod_condition(
+    #[case] pod: PodStatus,
+    #[case] ready: NodeStatus,
+    #[case] status: Status,
+    #[case] reason: &str,
+    #[case] message: &str,
+) {
     let mut v = view(&["m1"], &[("m1", true)]);
     v.nodes.insert("m1".into(), node("m1", pod, ready));
     let cp = inspect(&[M::Healthy], &v);
@@ -298,13 +315,7 @@ fn etcd_member_name_of_a_machine() {
 #[case::component_unhealthy(&[M::Healthy, M::ApiUnhealthy], None, false, true, false)]
 #[case::no_node(&[M::Healthy, M::Provisioning], None, false, true, true)]
 #[case::victim_excluded(&[M::Healthy, M::EtcdUnhealthy], Some("m2"), true, false, false)]
-fn preflight_health(
-    #[case] ms: &[M],
-    #[case] exclude: Option<&str>,
-    #[case] pass: bool,
-    #[case] components: bool,
-    #[case] etcd: bool,
-) {
+fn preflight_health(#[case] ms: &[M], #[case] exclude: Option<&str>, #[case] pass: bool, #[case] components: bool, #[case] etcd: bool) {
     let mut cp = control_plane(ms, None);
     let got = preflight::checks(&mut cp, false, false, exclude, false);
     assert_eq!(got == Preflight::Pass, pass, "{got:?}");
@@ -346,7 +357,7 @@ fn scale_up_after_remediation_needs_a_quorum_after_the_add() {
     let Preflight::Wait { reasons, .. } = preflight::checks(&mut cp, false, true, None, false) else { panic!("passes") };
     assert_eq!(reasons, vec!["adding a new control plane Machine can lead to etcd quorum loss. Please check the etcd status".to_string()]);
     assert!(cp.preflight.etcd_not_healthy && !cp.preflight.components_not_healthy);
-    let mut ok = control_plane(&[M::Healthy, M::Healthy, M::EtcdUnhealthy], None);
+    let mut ok = control_plane(&[M::Healthy, M::Healthy, M::Healthy], None);
     ok.kcp.meta.annotations.insert("controlplane.cluster.x-k8s.io/remediation-in-progress".into(), "{}".into());
     assert_eq!(preflight::checks(&mut ok, false, true, None, false), Preflight::Pass);
 }
@@ -372,55 +383,58 @@ fn retry_period_message_uses_go_durations(#[case] seconds: i64, #[case] text: &s
 }
 
 /// The etcd-member-loss fault, end to end (`TestUpdateStaticPodCondition` "running pod with
-/// ContainerStatus Waiting but with exit code != 0" + `preflight_test.go: TestPreflightChecks`
-/// "control plane with an unhealthy machine condition should requeue"): the lost member's etcd pod
-/// crash-loops, the KCP's `ControlPlaneComponentsHealthy` turns False with the Machine's bullet, and a
-/// scale down from 3 to 1 is blocked by the preflight checks (the `ScalingDown` message says why and
-/// KCP records `ControlPlaneUnhealthy`), so no second member goes.
+/// ContainerStatus Waiting but with exit code != 0"; `preflight_test.go: TestPreflightChecks`
+/// "control plane with an unhealthy machine condition should requeue"; `remediation_test.go:
+/// TestReconcileUnhealthyMachines` "Remediation deletes unhealthy machine"): the lost member's etcd
+/// pod crash-loops and the KCP's `ControlPlaneComponentsHealthy` turns False; an upgrade's rollout
+/// cannot add its first new Machine (the scale-up preflight fails on that Machine alone, so
+/// `ControlPlaneUnhealthy` carries one unbracketed error) until the quick-start ClusterClass's
+/// MachineHealthCheck marks the Machine and KCP remediates exactly that one: its member is removed
+/// in the pre-terminate hook and the etcd cluster keeps quorum throughout.
 #[test]
-fn a_lost_etcd_member_blocks_scale_down() {
+fn a_lost_etcd_member_blocks_the_rollout_until_remediated() {
     let (report, backend) = scenario(
         r#"
 name: kcp-etcd-member-loss
 vars: { CLUSTER_TOPOLOGY: "true", CLUSTER_NAME: el, KUBERNETES_VERSION: v1.34.3, CONTROL_PLANE_MACHINE_COUNT: "3", WORKER_MACHINE_COUNT: "0" }
 steps:
   - apply: { flavor: development }
-  - wait: { for: { condition: { target: KubeadmControlPlane/el-*, type: Available, status: "True" } }, timeout: 30m }
-  - wait: { for: { field: { target: KubeadmControlPlane/el-*, path: .status.readyReplicas, equals: 3 } }, timeout: 30m }
-  - fault: { kind: etcd-member-loss, target: { cluster: el } }
-  - wait: { for: { condition: { target: KubeadmControlPlane/el-*, type: ControlPlaneComponentsHealthy, status: "False" } }, timeout: 5m }
-  - patch: { target: Cluster/el, merge: { spec: { topology: { controlPlane: { replicas: 1 } } } } }
-  - sleep: 3m
-  - expect: { count: { target: Machine, selector: "cluster.x-k8s.io/control-plane", equals: 3 } }
-  - expect: { condition: { target: KubeadmControlPlane/el-*, type: ScalingDown, status: "True", messageContains: "* waiting for control plane components to become healthy" } }
+  - wait:
+      for:
+        all:
+          - condition: { target: { kind: KubeadmControlPlane, cluster: el }, type: Available, status: "True" }
+          - condition: { target: { kind: KubeadmControlPlane, cluster: el }, type: EtcdClusterHealthy, status: "True" }
+          - condition: { target: { kind: KubeadmControlPlane, cluster: el }, type: ControlPlaneComponentsHealthy, status: "True" }
+          - count: { target: { kind: Machine, cluster: el, where: { field: { path: status.nodeRef.name, exists: true } } }, equals: 3 }
+      timeout: 30m
+  - wait: { for: { condition: { target: { kind: KubeadmControlPlane, cluster: el }, type: ControlPlaneComponentsHealthy, status: "True" } }, timeout: 15m }
+  - fault: { kind: etcd-member-loss, target: { cluster: el, index: 0, count: 1 } }
+  - wait: { for: { condition: { target: { kind: KubeadmControlPlane, cluster: el }, type: ControlPlaneComponentsHealthy, status: "False" } }, timeout: 15m }
+  - patch: { target: Cluster/el, type: merge, patch: { spec: { topology: { version: v1.35.0 } } } }
+  - wait: { for: { condition: { target: { kind: KubeadmControlPlane, cluster: el }, type: RollingOut, status: "True" } }, timeout: 5m }
+  - sleep: 10m
+  - expect: { count: { target: { kind: Machine, cluster: el }, equals: 3 } }
 "#,
     );
     assert_passed(&report);
     let sim = backend.sim().expect("prepared");
     let store = &sim.mgmt[0].api.store;
-    let crash: Vec<String> = store
-        .objects()
-        .of_kind(Kind::Machine, None)
-        .filter(|m| conditions::get(m, cond::ETCD_POD).is_some_and(|c| c.message == "CrashLoopBackOff"))
-        .map(|m| m.name().to_string())
-        .collect();
-    assert_eq!(crash.len(), 1, "one Machine's etcd pod crash-loops");
-    let kcp = store.objects().of_kind(Kind::KubeadmControlPlane, None).next().expect("kcp");
-    let c = conditions::get(kcp, cond::COMPONENTS_HEALTHY).unwrap();
-    assert_eq!(c.message, format!("* Machine {}:\n  * EtcdPodHealthy: CrashLoopBackOff", crash[0]));
-    let event = store
-        .objects()
-        .of_kind(Kind::Event, None)
-        .map(|o| o.to_json())
-        .find(|e| e["reason"] == "ControlPlaneUnhealthy")
-        .expect("a ControlPlaneUnhealthy event");
-    assert_eq!(event["type"], "Warning");
-    assert_eq!(event["involvedObject"]["kind"], "KubeadmControlPlane");
-    assert_eq!(
-        event["message"],
-        format!(
-            "Waiting for control plane to pass preflight checks to continue reconciliation: Machine {} reports EtcdPodHealthy condition is false (CrashLoopBackOff)",
-            crash[0]
-        )
-    );
+    let prefix = "Waiting for control plane to pass preflight checks to continue reconciliation: Machine ";
+    let suffix = " reports EtcdPodHealthy condition is false (CrashLoopBackOff)";
+    let events: Vec<serde_json::Value> = store.objects().of_kind(Kind::Event, None).map(|o| o.to_json()).collect();
+    let blocked = events
+        .iter()
+        .find(|e| e["reason"] == "ControlPlaneUnhealthy" && e["message"].as_str().is_some_and(|m| m.ends_with(suffix)))
+        .expect("the rollout's scale-up was blocked by the crash-looping etcd pod");
+    assert_eq!(blocked["type"], "Warning");
+    assert_eq!(blocked["involvedObject"]["kind"], "KubeadmControlPlane");
+    let lost =
+        blocked["message"].as_str().unwrap().strip_prefix(prefix).and_then(|m| m.strip_suffix(suffix)).expect("one Machine").to_string();
+    assert!(!lost.contains(' '), "one error, no aggregate brackets: {lost}");
+    // Remediated: that Machine is gone, with its etcd member; the others never lost theirs.
+    assert!(store.objects().of_kind(Kind::Machine, None).all(|m| m.name() != lost));
+    let wl = sim.world.workloads.get("el").expect("workload cluster");
+    assert!(!wl.etcd.contains_key(&lost), "{:?}", wl.etcd);
+    assert!(wl.etcd.values().all(|m| m.healthy && !m.lost), "{:?}", wl.etcd);
+    assert!(report.violations.is_empty(), "{:?}", report.violations);
 }

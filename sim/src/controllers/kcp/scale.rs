@@ -72,7 +72,8 @@ pub fn scale_up(ctx: &mut Ctx<'_>, cp: &mut ControlPlane) -> Result<Action, Reco
     let fd = next_failure_domain(cp);
     let name = create_machine(ctx, cp, true, &fd).map_err(|e| {
         // `scale.go: scaleUpControlPlane`.
-        let msg = format!("Failed to create additional control plane Machine for cluster {}/{}: {e}", cp.cluster.namespace(), cp.cluster.name());
+        let msg =
+            format!("Failed to create additional control plane Machine for cluster {}/{}: {e}", cp.cluster.namespace(), cp.cluster.name());
         ctx.event_warning(&cp.kcp, "FailedScaleUp", msg);
         e
     })?;

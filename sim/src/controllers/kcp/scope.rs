@@ -271,9 +271,10 @@ impl ControlPlane {
         if let Some(n) = node_name(m) {
             return n.to_string();
         }
-        let pid = Some(provider_id(m)).filter(|p| !p.is_empty()).map(str::to_string).or_else(|| {
-            self.infra.get(m.name()).and_then(|i| i.str_at("/spec/providerID")).filter(|p| !p.is_empty()).map(str::to_string)
-        });
+        let pid = Some(provider_id(m))
+            .filter(|p| !p.is_empty())
+            .map(str::to_string)
+            .or_else(|| self.infra.get(m.name()).and_then(|i| i.str_at("/spec/providerID")).filter(|p| !p.is_empty()).map(str::to_string));
         pid.and_then(|p| self.nodes_by_provider_id.get(&p).cloned()).unwrap_or_default()
     }
 

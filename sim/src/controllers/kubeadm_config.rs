@@ -115,11 +115,8 @@ impl Reconciler for KubeadmConfigReconciler {
             set_conditions(
                 ctx,
                 &config,
-                Cond::f(
-                    "DataSecretAvailable",
-                    "NotAvailable",
-                    "Waiting for Cluster status.initialization.infrastructureProvisioned to be set",
-                ),
+                // `kubeadmconfig_controller.go: reconcile` (the message still names the v1beta1 field).
+                Some(Cond::f("DataSecretAvailable", "NotAvailable", "Waiting for Cluster status.infrastructureReady to be true")),
                 None,
             )?;
             return Ok(Action::DONE);
@@ -133,15 +130,9 @@ impl Reconciler for KubeadmConfigReconciler {
                 ctx.patch_status(key, |o| {
                     o.set("/status/dataSecretName", json!(s));
                     o.set("/status/initialization/dataSecretCreated", json!(true));
-                    conditions::set(
-                        o,
-                        [
-                            Cond::t("DataSecretAvailable", "Available"),
-                            Cond::t("CertificatesAvailable", "Available"),
-                            Cond::t("Ready", "Ready"),
-                        ],
-                        now,
-                    );
+                    conditions::set(o, [Cond::t("DataSecretAvailable", "Available"), Cond::t("CertificatesAvailable", "Available")], now);
+                    let ready = ready_summary(o);
+                    conditions::set(o, [ready], now);
                 })?;
             }
             return Ok(Action::DONE);
@@ -159,7 +150,7 @@ impl Reconciler for KubeadmConfigReconciler {
                 set_conditions(
                     ctx,
                     &config,
-                    Cond::f("DataSecretAvailable", "NotAvailable", "Waiting for Cluster control plane to be initialized"),
+                    Some(Cond::f("DataSecretAvailable", "NotAvailable", "Waiting for Cluster control plane to be initialized")),
                     None,
                 )?;
             }
@@ -194,18 +185,52 @@ fn config_owner(ctx: &Ctx<'_>, config: &Object) -> Option<Arc<Object>> {
     })
 }
 
-fn set_conditions(ctx: &mut Ctx<'_>, config: &Object, data: Cond, certs: Option<Cond>) -> Result<(), ReconcileError> {
+fn set_conditions(ctx: &mut Ctx<'_>, config: &Object, data: Option<Cond>, certs: Option<Cond>) -> Result<(), ReconcileError> {
     let now = ctx.now;
-    let ready = Cond::new(
-        "Ready",
-        data.status,
-        if data.status == conditions::Status::True { "Ready" } else { "NotReady" },
-        format!("* DataSecretAvailable: {}", data.message),
-    );
-    let mut list = vec![data, ready];
+    let mut list: Vec<Cond> = data.into_iter().collect();
     list.extend(certs);
-    ctx.patch_status(&config.key(), |o| conditions::set(o, list, now))?;
+    ctx.patch_status(&config.key(), |o| {
+        conditions::set(o, list, now);
+        let ready = ready_summary(o);
+        conditions::set(o, [ready], now);
+    })?;
     Ok(())
+}
+
+/// The `Ready` summary of `DataSecretAvailable` and `CertificatesAvailable`, in that order
+/// (`kubeadmconfig_controller.go: Reconcile`'s deferred `SetSummaryCondition` with the default merge
+/// strategy, `util/conditions/merge_strategies.go: summaryMessage`): a missing condition counts as
+/// Unknown "Condition not yet reported"; any False → False `NotReady`, else any Unknown → Unknown
+/// `ReadyUnknown`, else True `Ready`; the message lists `* Type: message` (the reason when there is
+/// no message) of the conditions that are not True, or, when True, of those with a message.
+pub fn ready_summary(o: &Object) -> Cond {
+    let mut items: Vec<(conditions::Status, bool, String)> = Vec::new();
+    for t in ["DataSecretAvailable", "CertificatesAvailable"] {
+        match conditions::get(o, t) {
+            Some(c) if c.message.is_empty() => items.push((c.status, false, format!("* {t}: {}", c.reason))),
+            Some(c) => items.push((c.status, true, format!("* {t}:{}", crate::controllers::kcp::indent_if_multiline(c.message)))),
+            None => items.push((conditions::Status::Unknown, true, format!("* {t}: Condition not yet reported"))),
+        }
+    }
+    use conditions::Status;
+    let status = if items.iter().any(|(s, _, _)| *s == Status::False) {
+        Status::False
+    } else if items.iter().any(|(s, _, _)| *s == Status::Unknown) {
+        Status::Unknown
+    } else {
+        Status::True
+    };
+    let lines: Vec<String> = items
+        .iter()
+        .filter(|(s, has_message, _)| *s != Status::True || (status == Status::True && *has_message))
+        .map(|(_, _, text)| text.clone())
+        .collect();
+    let reason = match status {
+        Status::False => "NotReady",
+        Status::Unknown => "ReadyUnknown",
+        Status::True => "Ready",
+    };
+    Cond::new("Ready", status, reason, lines.join("\n"))
 }
 
 /// The init lock: ConfigMap `<cluster>-lock` with `lock-information` = `{"machineName": ...}`,
@@ -269,8 +294,9 @@ fn write_data(ctx: &mut Ctx<'_>, config: &Arc<Object>, cluster: &Object, owner: 
             set_conditions(
                 ctx,
                 config,
-                Cond::f("DataSecretAvailable", "NotAvailable", "Waiting for the cluster certificates"),
-                Some(Cond::f("CertificatesAvailable", "InternalError", "cluster CA not found")),
+                // `certificates.LookupCached` failed: only CertificatesAvailable changes.
+                None,
+                Some(Cond::u("CertificatesAvailable", "InternalError", "Please check controller logs for errors")),
             )?;
             return Err(ReconcileError(format!("failed to look up the cluster certificates: secret {cname}-ca not found")));
         }
@@ -347,11 +373,9 @@ fn write_data(ctx: &mut Ctx<'_>, config: &Arc<Object>, cluster: &Object, owner: 
     ctx.patch_status(&config.key(), |o| {
         o.set("/status/dataSecretName", json!(name));
         o.set("/status/initialization/dataSecretCreated", json!(true));
-        conditions::set(
-            o,
-            [Cond::t("DataSecretAvailable", "Available"), Cond::t("CertificatesAvailable", "Available"), Cond::t("Ready", "Ready")],
-            now,
-        );
+        conditions::set(o, [Cond::t("DataSecretAvailable", "Available"), Cond::t("CertificatesAvailable", "Available")], now);
+        let ready = ready_summary(o);
+        conditions::set(o, [ready], now);
         let g = o.meta.generation;
         o.set("/status/observedGeneration", json!(g));
     })?;

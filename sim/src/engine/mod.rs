@@ -413,13 +413,36 @@ impl Sim {
             }
             Ev::World(w) => {
                 let now = self.now;
+                self.sync_world_configmaps();
                 self.world.handle(w, now);
+                self.apply_world_patches();
                 self.after_world();
             }
             Ev::Resync { m, g } => self.resync(m, g),
             Ev::ManagerRestart { m, g } => self.restart_manager(m, g),
             Ev::Relist { m, g } => self.relist(m, g),
             Ev::Fault(f) => self.handle_fault(f),
+        }
+    }
+
+    /// Bootstrap scripts that poll a management-cluster ConfigMap (`world::cloudinit`) see it as the
+    /// API server has it now.
+    fn sync_world_configmaps(&mut self) {
+        for (ns, name) in self.world.wanted_configmaps() {
+            let key = ObjKey::new(Kind::ConfigMap, &ns, &name);
+            let v = self.mgmt.first().and_then(|m| m.api.store.get(&key)).map(|o| o.to_json());
+            self.world.mgmt_configmaps.insert((ns, name), v);
+        }
+    }
+
+    /// The patches bootstrap scripts sent to management-cluster ConfigMaps, written as a client would.
+    fn apply_world_patches(&mut self) {
+        for ((ns, name), patch) in std::mem::take(&mut self.world.mgmt_patches) {
+            let Ok(p) = serde_json::from_str::<serde_json::Value>(&patch) else { continue };
+            let key = ObjKey::new(Kind::ConfigMap, &ns, &name);
+            if let Err(e) = self.patch(0, &key, &Patch::Merge(p), Subresource::Main) {
+                self.record("world", format_args!("bootstrap script patch of ConfigMap {ns}/{name} failed: {}", e.message));
+            }
         }
     }
 

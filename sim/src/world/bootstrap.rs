@@ -2,11 +2,20 @@
 //! the node container. The writer (used by the KubeadmConfig controller) and the reader (what the node
 //! understands: which kubeadm command, which version, which taints) share this module so that the
 //! format is defined once. The shape follows CABPK's `cloudinit` templates: `write_files` with
-//! `/run/kubeadm/kubeadm.yaml`, and `runcmd` with `kubeadm init|join --config ...` followed by the
-//! success sentinel `/run/cluster-api/bootstrap-success.complete`.
+//! `/run/kubeadm/kubeadm.yaml` (init) or `/run/kubeadm/kubeadm-join-config.yaml` (join) after the
+//! user's `files`, and `runcmd` with the user's `preKubeadmCommands`, `kubeadm init|join --config ...`
+//! followed by the success sentinel `/run/cluster-api/bootstrap-success.complete`, then the user's
+//! `postKubeadmCommands` (`bootstrap/kubeadm/pkg/cloudinit/{controlplane_init,controlplane_join,node}.go`).
+//! What each command does when the node runs it is [`super::cloudinit`]'s.
 
+use super::cloudinit::{classify, Step};
 use crate::object::Ptr;
 use serde_json::{json, Value};
+
+/// Where CABPK writes the kubeadm configuration for `kubeadm init`.
+pub const INIT_CONFIG_PATH: &str = "/run/kubeadm/kubeadm.yaml";
+/// Where CABPK writes it for `kubeadm join` (`standardJoinCommand`).
+pub const JOIN_CONFIG_PATH: &str = "/run/kubeadm/kubeadm-join-config.yaml";
 
 /// What the node will run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -30,6 +39,8 @@ pub struct BootstrapPlan {
     pub taints: Vec<(String, String)>,
     /// The API server endpoint the join discovers through.
     pub endpoint: String,
+    /// The `runcmd` entries in order, as the node runs them (one is [`Step::Kubeadm`]).
+    pub steps: Vec<Step>,
 }
 
 /// Inputs of the writer.
@@ -82,19 +93,38 @@ pub fn render(input: &BootstrapInput<'_>) -> String {
         }
     }
     let kubeadm_yaml: String = docs.iter().map(|d| format!("---\n{}", serde_yaml::to_string(d).unwrap_or_default())).collect();
-    let command = match input.kind {
-        BootKind::Init => "kubeadm init --config /run/kubeadm/kubeadm.yaml",
-        _ => "kubeadm join --config /run/kubeadm/kubeadm.yaml",
+    let (command, path) = match input.kind {
+        BootKind::Init => ("kubeadm init --config /run/kubeadm/kubeadm.yaml ", INIT_CONFIG_PATH),
+        _ => ("kubeadm join --config /run/kubeadm/kubeadm-join-config.yaml ", JOIN_CONFIG_PATH),
     };
-    let cloud = json!({
-        "write_files": [
-            {"path": "/run/kubeadm/kubeadm.yaml", "owner": "root:root", "permissions": "0640", "content": kubeadm_yaml},
-            {"path": "/run/cluster-api/placeholder", "owner": "root:root", "permissions": "0640", "content": "This file is created by CABPK."}
-        ],
-        "runcmd": [
-            format!("{command} && echo success > /run/cluster-api/bootstrap-success.complete")
-        ],
-    });
+    // The user's files first (`AdditionalFiles`), then kubeadm's configuration and the placeholder.
+    let mut files: Vec<Value> = input
+        .spec
+        .get("files")
+        .and_then(Value::as_array)
+        .map(|fs| {
+            fs.iter()
+                .filter_map(|f| {
+                    let mut o = serde_json::Map::new();
+                    o.insert("path".into(), f.get("path")?.clone());
+                    for k in ["owner", "permissions", "encoding", "append"] {
+                        if let Some(v) = f.get(k) {
+                            o.insert(k.into(), v.clone());
+                        }
+                    }
+                    o.insert("content".into(), f.get("content").cloned().unwrap_or(json!("")));
+                    Some(Value::Object(o))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    files.push(json!({"path": path, "owner": "root:root", "permissions": "0640", "content": kubeadm_yaml}));
+    files.push(json!({"path": "/run/cluster-api/placeholder", "owner": "root:root", "permissions": "0640", "content": "This placeholder file is used to create the /run/cluster-api sub directory in a way that is compatible with both Linux and Windows (mkdir -p /run/cluster-api does not work with Windows)"}));
+    let commands = |k: &str| -> Vec<Value> { input.spec.get(k).and_then(Value::as_array).cloned().unwrap_or_default() };
+    let mut runcmd = commands("preKubeadmCommands");
+    runcmd.push(json!(format!("{command} && echo success > /run/cluster-api/bootstrap-success.complete")));
+    runcmd.extend(commands("postKubeadmCommands"));
+    let cloud = json!({"write_files": files, "runcmd": runcmd});
     format!("## template: jinja\n#cloud-config\n\n{}", serde_yaml::to_string(&cloud).unwrap_or_default())
 }
 
@@ -109,13 +139,17 @@ impl BootstrapPlan {
         if !init && !join {
             return Err("bootstrap data runs neither `kubeadm init` nor `kubeadm join`".into());
         }
-        let content = cloud
+        let files: Vec<(String, String)> = cloud
             .get("write_files")
             .and_then(Value::as_array)
-            .and_then(|files| files.iter().find(|f| f.get("path").and_then(Value::as_str) == Some("/run/kubeadm/kubeadm.yaml")))
-            .and_then(|f| f.get("content"))
-            .and_then(Value::as_str)
-            .unwrap_or("");
+            .into_iter()
+            .flatten()
+            .filter_map(|f| {
+                Some((f.get("path")?.as_str()?.to_string(), f.get("content").and_then(Value::as_str).unwrap_or("").to_string()))
+            })
+            .collect();
+        let content = files.iter().find(|(p, _)| p == INIT_CONFIG_PATH || p == JOIN_CONFIG_PATH).map_or("", |(_, c)| c.as_str());
+        let steps: Vec<Step> = runcmd.iter().map(|c| classify(c, &files)).collect();
         let mut version = String::new();
         let mut taints = Vec::new();
         let mut control_plane = false;
@@ -152,7 +186,7 @@ impl BootstrapPlan {
         } else {
             BootKind::JoinWorker
         };
-        Ok(BootstrapPlan { kind, version, taints, endpoint })
+        Ok(BootstrapPlan { kind, version, taints, endpoint, steps })
     }
 }
 

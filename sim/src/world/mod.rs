@@ -6,6 +6,7 @@
 
 pub mod bootstrap;
 pub mod cluster_cache;
+pub mod cloudinit;
 pub mod docker;
 pub mod objects;
 pub mod pods;
@@ -38,6 +39,13 @@ pub enum WorldEvent {
     },
     /// kubeadm finished (or retries discovery) in a container.
     BootstrapDone {
+        /// Container.
+        container: String,
+        /// Its life.
+        life: u32,
+    },
+    /// The next `runcmd` entry of a bootstrap runs (after a `sleep`, or a waiting script's next poll).
+    BootstrapStep {
         /// Container.
         container: String,
         /// Its life.
@@ -156,6 +164,14 @@ pub struct World {
     /// pause` freezes the container's processes: systemd's boot, kubeadm, the kubelet's registration
     /// go on once it is unpaused), by container.
     frozen: BTreeMap<String, Vec<WorldEvent>>,
+    /// Where each running bootstrap is in its `runcmd` ([`cloudinit`]).
+    runs: BTreeMap<String, cloudinit::RunState>,
+    /// Management-cluster ConfigMaps bootstrap scripts wait for, by (namespace, name), as the engine
+    /// last read them (`None`: it does not exist).
+    pub mgmt_configmaps: BTreeMap<(String, String), Option<serde_json::Value>>,
+    /// Strategic-merge patches bootstrap scripts send to management-cluster ConfigMaps
+    /// ((namespace, name), patch JSON), drained by the engine.
+    pub mgmt_patches: Vec<((String, String), String)>,
 }
 
 impl World {
@@ -179,6 +195,9 @@ impl World {
             plans: BTreeMap::new(),
             etcd_removals: Vec::new(),
             frozen: BTreeMap::new(),
+            runs: BTreeMap::new(),
+            mgmt_configmaps: BTreeMap::new(),
+            mgmt_patches: Vec::new(),
         }
     }
 
@@ -347,8 +366,10 @@ impl World {
         let life = c.life;
         drop(c);
         self.plans.insert(container.to_string(), (plan.clone(), now));
-        self.timers.push((now + duration, WorldEvent::BootstrapDone { container: container.to_string(), life }));
+        self.runs
+            .insert(container.to_string(), cloudinit::RunState { cursor: 0, kubeadm_ms: duration, kubeadm_started: now, waiting: false });
         self.note(format!("exec bootstrap {container}: {:?}", plan.kind));
+        self.advance_bootstrap(container, life, now);
         Ok(())
     }
 }
@@ -569,6 +590,7 @@ impl World {
                 self.after_memory_change(now);
             }
             WorldEvent::BootstrapDone { container, life } => self.bootstrap_done(&container, life, now),
+            WorldEvent::BootstrapStep { container, life } => self.bootstrap_step(&container, life, now),
             WorldEvent::NodeRegister { container, life } => self.node_register(&container, life, now),
             WorldEvent::NodeRefresh { cluster } => self.refresh(&cluster, now),
             WorldEvent::PodsGone { cluster } => self.reap_pods(&cluster, now),
@@ -595,7 +617,9 @@ impl World {
             return;
         }
         let cluster = c.cluster().unwrap_or("").to_string();
-        let Some((plan, started)) = self.plans.get(container).cloned() else { return };
+        let Some((plan, _)) = self.plans.get(container).cloned() else { return };
+        // kubeadm started after the `preKubeadmCommands`.
+        let started = self.runs.get(container).map_or(now, |r| r.kubeadm_started);
         let init = plan.kind == BootKind::Init;
         if let Some(f) = self.kubeadm_faults.get(&(cluster.clone(), init)).cloned() {
             if !f.permanent {
@@ -655,9 +679,19 @@ impl World {
         }
         let extra =
             if plan.kind == BootKind::JoinWorker { self.timing.worker_extra_memory_mb } else { self.timing.control_plane_extra_memory_mb };
+        // The `postKubeadmCommands` still to run: the bootstrap ends with them.
+        let more = self
+            .runs
+            .get(container)
+            .is_some_and(|r| plan.steps[r.cursor.min(plan.steps.len())..].iter().any(|s| !matches!(s, cloudinit::Step::Run(_))));
         if let Some(mut c) = self.docker.get_mut(container) {
-            c.bootstrap = Bootstrap::Succeeded;
+            if !more {
+                c.bootstrap = Bootstrap::Succeeded;
+            }
             c.memory_mb += extra;
+        }
+        if !more {
+            self.runs.remove(container);
         }
         self.note(format!("kubeadm {:?} succeeded on {container}", plan.kind));
         let d = self.draw(self.timing.node_register_ms);
@@ -665,9 +699,13 @@ impl World {
         self.notice_container(container);
         self.notice_workload(&cluster);
         self.after_memory_change(now);
+        if more {
+            self.advance_bootstrap(container, life, now);
+        }
     }
 
     fn bootstrap_failed(&mut self, container: &str, cluster: &str, message: String) {
+        self.runs.remove(container);
         if let Some(mut c) = self.docker.get_mut(container) {
             c.bootstrap = Bootstrap::Failed(message.clone());
         }
@@ -848,6 +886,9 @@ pub enum PodStatus {
     Provisioning,
     /// The pod failed (its container is gone).
     Failed,
+    /// The pod runs but its container restarts after failing (an etcd member whose data is lost:
+    /// the etcd process exits at once), `CrashLoopBackOff` with a non-zero last exit code.
+    CrashLoopBackOff,
     /// No such pod (no Node).
     DoesNotExist,
 }
@@ -880,6 +921,7 @@ impl World {
             },
         };
         let etcd = match (status, wl.etcd.get(node)) {
+            (PodStatus::Running, Some(m)) if m.lost => PodStatus::CrashLoopBackOff,
             (PodStatus::Running, Some(m)) if !m.healthy => PodStatus::Failed,
             (s, _) => s,
         };

@@ -186,14 +186,21 @@ fn static_pod_json(component: &str, node: &str, status: PodStatus, since_ms: u64
     let (phase, ready) = match status {
         PodStatus::Running => ("Running", "True"),
         PodStatus::Provisioning => ("Pending", "False"),
+        PodStatus::CrashLoopBackOff => ("Running", "False"),
         _ => ("Failed", "False"),
     };
+    let mut status_json = json!({"phase": phase, "conditions": [{"type": "Ready", "status": ready}]});
+    if status == PodStatus::CrashLoopBackOff {
+        status_json["containerStatuses"] = json!([{"name": component, "ready": false, "restartCount": 5,
+            "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+            "lastState": {"terminated": {"exitCode": 1, "reason": "Error"}}}]);
+    }
     json!({
         "apiVersion": "v1", "kind": "Pod",
         "metadata": {"name": format!("{component}-{node}"), "namespace": "kube-system",
             "labels": {"component": component, "tier": "control-plane"}, "creationTimestamp": timestamp(since_ms)},
         "spec": {"nodeName": node, "priorityClassName": "system-node-critical"},
-        "status": {"phase": phase, "conditions": [{"type": "Ready", "status": ready}]},
+        "status": status_json,
     })
 }
 

@@ -89,11 +89,11 @@ pub fn reconcile(ctx: &mut Ctx<'_>, cp: &mut ControlPlane) -> Result<Action, Rec
     if !errors.is_empty() {
         cp.deleting_reason = "InternalError".into();
         cp.deleting_message = "Please check controller logs for errors".into();
-        ctx.note(format!(
-            "event FailedDelete: Failed to delete control plane Machines for cluster {cluster} control plane: {}",
-            errors.join(", ")
-        ));
-        return Err(ReconcileError(errors.join(", ")));
+        // `kubeadmcontrolplane_controller.go: reconcileDelete`.
+        let agg = super::preflight::go_aggregate(&errors);
+        let msg = format!("Failed to delete control plane Machines for cluster {}/{cluster} control plane: {agg}", cp.cluster.namespace());
+        ctx.event_warning(&cp.kcp, "FailedDelete", msg);
+        return Err(ReconcileError(agg));
     }
     let n = machines.len();
     let mut message = if n == 1 { "Deleting 1 Machine".to_string() } else { format!("Deleting {n} Machines") };

@@ -137,10 +137,11 @@ pub fn reconcile_pre_terminate_hook(ctx: &mut Ctx<'_>, cp: &ControlPlane) -> Res
     if members.is_empty() {
         return Err("unable to remove pre-terminate hook, etcd member list is empty".into());
     }
-    let Some(member) = node_name(&m).map(str::to_string) else {
+    let member = cp.etcd_member_name(&m);
+    if member.is_empty() {
         remove_hook(ctx, &m)?;
         return Ok(Some(Action::requeue(DELETE_REQUEUE_MS)));
-    };
+    }
     if !target_etcd_healthy(cp, false, Some(&member)) {
         ctx.note(format!(
             "Cannot delete control plane Machine {}, the operation can lead to etcd quorum loss. Please check the etcd status",

@@ -89,6 +89,7 @@ pub fn reconcile(cp: &mut ControlPlane, view: Result<&WorkloadView, &str>, now: 
             return Err(format!("cannot get client for the workload cluster: {e}"));
         }
     };
+    cp.nodes_by_provider_id = view.nodes.values().filter_map(|n| Some((n.provider_id.clone()?, n.name.clone()))).collect();
     update_static_pod_conditions(cp, view, now);
     if cp.etcd_managed() {
         update_etcd_conditions(cp, view, now);
@@ -113,6 +114,8 @@ fn pod_condition(t: &str, node: &NodeView, status: Option<PodStatus>) -> Cond {
         Some(PodStatus::Running) => Cond::t(t, "Running"),
         Some(PodStatus::Provisioning) => Cond::f(t, "Provisioning", ""),
         Some(PodStatus::Failed) => Cond::f(t, "Failed", "All the containers have been terminated"),
+        // A running pod whose container waits after exiting non-zero: the waiting reasons.
+        Some(PodStatus::CrashLoopBackOff) => Cond::f(t, "Failed", "CrashLoopBackOff"),
         Some(PodStatus::DoesNotExist) => Cond::f(t, "DoesNotExist", "Pod does not exist"),
         None => Cond::u(t, "InspectionFailed", "Please check controller logs for errors"),
     }
@@ -236,61 +239,101 @@ fn update_static_pod_conditions(cp: &mut ControlPlane, view: &WorkloadView, now:
     conditions::set(&mut cp.kcp, [c], now);
 }
 
-/// `updateManagedEtcdConditions`.
-fn update_etcd_conditions(cp: &mut ControlPlane, view: &WorkloadView, now: u64) {
-    let mut updates: Vec<(String, Cond)> = Vec::new();
-    for m in &cp.machines {
-        if !has_node(m) {
-            updates.push((m.name().to_string(), Cond::u(cond::ETCD_MEMBER, "InspectionFailed", waiting_message(m))));
-        } else if m.deleting() {
-            updates.push((m.name().to_string(), Cond::f(cond::ETCD_MEMBER, "Deleting", "Machine is deleting")));
-        }
-    }
-    // Nodes of Machines that are neither provisioning nor deleting, last known healthy members first.
-    let active: Vec<&Object> = cp.machines.iter().filter(|m| has_node(m) && !m.deleting()).collect();
-    let mut candidates: Vec<(bool, String)> = active
+/// The error `EtcdClientGenerator.forFirstAvailableNode` wraps for an etcd pod that does not answer:
+/// `NewClient`'s first call (`Status` on the member) runs into the call timeout. KCP's message keeps
+/// the innermost error (`unwrapAll`), the aggregate of one such error per Node, which Kubernetes'
+/// aggregate prints once when they are all the same.
+pub const ETCD_STATUS_TIMEOUT: &str = "failed to get etcd status: context deadline exceeded";
+/// `MemberList` is linearizable: without quorum it runs into the call timeout.
+pub const ETCD_MEMBERS_TIMEOUT: &str = "context deadline exceeded";
+
+/// `getNodeNamesSortedByLastKnownEtcdHealth`: the Nodes of the given Machines, those whose Machine
+/// last reported `EtcdMemberHealthy` True first. (Upstream takes the rest in a Go map's order; here in
+/// name order.)
+pub fn nodes_by_last_known_etcd_health(cp: &ControlPlane, machines: &[&str], view: &WorkloadView) -> Vec<String> {
+    let mut out: Vec<(bool, String)> = cp
+        .machines
         .iter()
+        .filter(|m| machines.contains(&m.name()))
         .filter_map(|m| {
             let n = node_name(m)?;
             view.nodes.contains_key(n).then(|| (!conditions::is_true(m, cond::ETCD_MEMBER), n.to_string()))
         })
         .collect();
-    candidates.sort();
+    out.sort();
+    out.into_iter().map(|(_, n)| n).collect()
+}
+
+/// What `getCurrentEtcdMembersAndAlarms` gets from the workload cluster's etcd: a client for the
+/// first Node whose etcd pod answers, then the member list (needs quorum) and the leader its
+/// `Status` names. `Err((message, set))`: the Machines' `EtcdMemberHealthy` becomes Unknown with the
+/// message when `set` (a failed leader lookup sets nothing).
+pub fn read_etcd(view: &WorkloadView, nodes: &[String]) -> Result<(Vec<String>, String), (String, bool)> {
+    if !nodes.iter().any(|n| view.etcd.get(n).copied().unwrap_or(false)) {
+        // `could not establish a connection to etcd members hosted on ...` wraps the aggregate;
+        // the condition shows the aggregate.
+        return Err((format!("Failed to connect to etcd: {ETCD_STATUS_TIMEOUT}"), true));
+    }
+    if !view.etcd_quorum {
+        return Err((format!("Failed to get etcd members: {ETCD_MEMBERS_TIMEOUT}"), true));
+    }
+    let Some(leader) = view.leader.clone() else { return Err(("failed to get etcd leader".into(), false)) };
+    Ok((view.etcd.keys().cloned().collect(), leader))
+}
+
+/// `updateManagedEtcdConditions`. A member etcd lists, that is no learner and reports no alarm, is
+/// healthy as far as `EtcdMemberHealthy` goes (as upstream: a member whose pod is down shows in
+/// `EtcdPodHealthy` and in the Node's conditions, not here); the simulated etcd has neither learners
+/// nor alarms.
+fn update_etcd_conditions(cp: &mut ControlPlane, view: &WorkloadView, now: u64) {
+    let mut updates: Vec<(String, Cond)> = Vec::new();
+    for m in &cp.machines {
+        if !has_node(m) {
+            updates.push((m.name().to_string(), Cond::u(cond::ETCD_MEMBER, "InspectionFailed", waiting_message(m))));
+        }
+    }
+    for m in &cp.machines {
+        if m.deleting() {
+            updates.push((m.name().to_string(), Cond::f(cond::ETCD_MEMBER, "Deleting", "Machine is deleting")));
+        }
+    }
+    let active: Vec<String> = cp.machines.iter().filter(|m| has_node(m) && !m.deleting()).map(|m| m.name().to_string()).collect();
+    let active_refs: Vec<&str> = active.iter().map(String::as_str).collect();
+    let nodes = nodes_by_last_known_etcd_health(cp, &active_refs, view);
     let mut members: Option<Vec<String>> = None;
     let mut leader = None;
-    if !candidates.is_empty() {
-        let reachable = candidates.iter().any(|(_, n)| view.etcd.get(n).copied().unwrap_or(false));
-        if !reachable {
-            let names: Vec<String> = candidates.iter().map(|(_, n)| n.clone()).collect();
-            let msg = format!("Failed to connect to etcd: failed to connect to etcd on any of the Nodes {}", names.join(","));
-            for m in &active {
-                updates.push((m.name().to_string(), Cond::u(cond::ETCD_MEMBER, "InspectionFailed", msg.clone())));
+    if !nodes.is_empty() {
+        match read_etcd(view, &nodes) {
+            Err((msg, set)) => {
+                if set {
+                    for name in &active {
+                        updates.push((name.clone(), Cond::u(cond::ETCD_MEMBER, "InspectionFailed", msg.clone())));
+                    }
+                }
             }
-        } else if let Some(l) = view.leader.clone() {
-            let list: Vec<String> = view.etcd.keys().cloned().collect();
-            for m in &active {
-                let n = node_name(m).unwrap_or("");
-                let c = if list.iter().any(|x| x == n) {
-                    Cond::t(cond::ETCD_MEMBER, "Healthy")
-                } else {
-                    Cond::f(
-                        cond::ETCD_MEMBER,
-                        "NotHealthy",
-                        format!(
-                            "Etcd reports the cluster is composed by [{}], but the etcd member hosted on Machine {} ({n}) is not included",
-                            list.join(" "),
-                            m.name()
-                        ),
-                    )
-                };
-                updates.push((m.name().to_string(), c));
+            Ok((list, l)) => {
+                for name in &active {
+                    let m = cp.machine(name).expect("active Machine");
+                    let n = node_name(m).unwrap_or("");
+                    let c = if list.iter().any(|x| x == n) {
+                        Cond::t(cond::ETCD_MEMBER, "Healthy")
+                    } else {
+                        // `etcdutil.MemberNames` printed with %s: `[a b c]`.
+                        Cond::f(
+                            cond::ETCD_MEMBER,
+                            "NotHealthy",
+                            format!(
+                                "Etcd reports the cluster is composed by [{}], but the etcd member hosted on Machine {name} ({n}) is not included",
+                                list.join(" "),
+                            ),
+                        )
+                    };
+                    updates.push((name.clone(), c));
+                }
+                members = Some(list);
+                leader = Some(l);
             }
-            members = Some(list);
-            leader = Some(l);
         }
-    } else {
-        // No Node to connect through: CAPI leaves the member list empty without an error.
-        members = None;
     }
     for (name, c) in updates {
         if let Some(m) = cp.machine_mut(&name) {
@@ -390,6 +433,7 @@ mod tests {
             ready: NodeStatus::False,
             created_ms: 0,
             pods: Some(StaticPods { api_server: pods, controller_manager: pods, scheduler: pods, etcd: pods }),
+            provider_id: None,
         }
     }
 
@@ -398,6 +442,7 @@ mod tests {
             initialized: true,
             nodes: nodes.into_iter().map(|n| (n.name.clone(), n)).collect(),
             etcd: etcd.iter().map(|n| (n.to_string(), true)).collect(),
+            etcd_quorum: !etcd.is_empty(),
             leader: etcd.first().map(|s| s.to_string()),
             version: "v1.30.0".into(),
         }

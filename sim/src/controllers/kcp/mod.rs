@@ -23,24 +23,25 @@
 //! wrapper (one reconcile per second) belongs to the runtime and is not applied here; its consistency
 //! check for KCP's own Machine writes is (see `consistency`).
 
-mod aggregate;
-mod certs;
-mod consistency;
-mod delete;
-mod desired;
-mod etcd;
-mod health;
-mod preflight;
-mod remediation;
-mod rollout;
-mod scale;
-mod scope;
-mod selection;
-mod status;
-mod sync;
-mod uptodate;
-mod workload;
+pub mod aggregate;
+pub mod certs;
+pub mod consistency;
+pub mod delete;
+pub mod desired;
+pub mod etcd;
+pub mod health;
+pub mod preflight;
+pub mod remediation;
+pub mod rollout;
+pub mod scale;
+pub mod scope;
+pub mod selection;
+pub mod status;
+pub mod sync;
+pub mod uptodate;
+pub mod workload;
 
+pub use aggregate::indent_if_multiline;
 pub use scope::FINALIZER;
 
 use crate::controllers::common::{self, keys, preamble};
@@ -239,11 +240,15 @@ fn adopt(ctx: &mut Ctx<'_>, kcp: &Arc<Object>, machines: &[&Arc<Object>]) -> Res
         let Some(mv) = m.str_at("/spec/version").filter(|v| !v.is_empty()) else { continue };
         let Some(mv) = common::parse_version(mv) else { return Err(format!("failed to parse kubernetes version {mv:?}").into()) };
         if mv.major != kv.major || mv.minor.abs_diff(kv.minor) > 1 {
-            ctx.note(format!(
-                "event AdoptionFailed: Could not adopt Machine {}/{}: its version is outside supported +/- one minor version skew from KCP's",
+            // `adoptMachines`: `%q` of both versions.
+            let msg = format!(
+                "Could not adopt Machine {}/{}: its version ({:?}) is outside supported +/- one minor version skew from KCP's ({:?})",
                 m.namespace(),
-                m.name()
-            ));
+                m.name(),
+                m.str_at("/spec/version").unwrap_or(""),
+                kcp.str_at("/spec/version").unwrap_or("")
+            );
+            ctx.event_warning(kcp, "AdoptionFailed", msg);
             return Ok(());
         }
     }

@@ -24,6 +24,8 @@ pub enum Preflight {
         requeue_ms: u64,
         /// Why.
         reasons: Vec<String>,
+        /// The health checks failed (the `ControlPlaneUnhealthy` event is recorded).
+        health: bool,
     },
 }
 
@@ -52,6 +54,7 @@ pub fn checks(cp: &mut ControlPlane, topology_gate: bool, scale_up: bool, exclud
         return Preflight::Wait {
             requeue_ms: PREFLIGHT_REQUEUE_MS,
             reasons: vec![format!("Waiting for a version upgrade to {v} to be propagated")],
+            health: false,
         };
     }
     if scale_up && !conditions::is_true(&cp.kcp, cond::CERTIFICATES_AVAILABLE) {
@@ -59,6 +62,7 @@ pub fn checks(cp: &mut ControlPlane, topology_gate: bool, scale_up: bool, exclud
         return Preflight::Wait {
             requeue_ms: PREFLIGHT_REQUEUE_MS,
             reasons: vec!["Certificates are missing or unknown, can't join a new machine".into()],
+            health: false,
         };
     }
     if cp.has_deleting() {
@@ -67,6 +71,7 @@ pub fn checks(cp: &mut ControlPlane, topology_gate: bool, scale_up: bool, exclud
         return Preflight::Wait {
             requeue_ms: DELETE_REQUEUE_MS,
             reasons: vec![format!("Waiting for machines to be deleted: {}", names.join(", "))],
+            health: false,
         };
     }
     if skip_health {
@@ -79,7 +84,23 @@ pub fn checks(cp: &mut ControlPlane, topology_gate: bool, scale_up: bool, exclud
     if errors.is_empty() {
         Preflight::Pass
     } else {
-        Preflight::Wait { requeue_ms: PREFLIGHT_REQUEUE_MS, reasons: errors }
+        Preflight::Wait { requeue_ms: PREFLIGHT_REQUEUE_MS, reasons: errors, health: true }
+    }
+}
+
+/// How Kubernetes' `utilerrors.NewAggregate(errs).Error()` prints: one error as it is, more as
+/// `[a, b]`, each distinct message once.
+pub fn go_aggregate(errors: &[String]) -> String {
+    let mut seen: Vec<&str> = Vec::new();
+    for e in errors {
+        if !seen.contains(&e.as_str()) {
+            seen.push(e);
+        }
+    }
+    match (errors.len(), seen.len()) {
+        (0, _) => String::new(),
+        (1, _) | (_, 1) => seen[0].to_string(),
+        _ => format!("[{}]", seen.join(", ")),
     }
 }
 
@@ -276,7 +297,7 @@ mod tests {
     fn deleting_machine_waits_thirty_seconds_and_is_surfaced() {
         let mut cp = scope(&[M::Healthy, M::Deleting], None, true);
         let got = checks(&mut cp, true, false, None, false);
-        assert!(matches!(got, Preflight::Wait { requeue_ms: 30_000, .. }));
+        assert!(matches!(got, Preflight::Wait { requeue_ms: 30_000, health: false, .. }));
         assert!(cp.preflight.has_deleting_machine);
     }
 

@@ -9,7 +9,7 @@
 use super::consistency::Wrote;
 use super::etcd::forward_leadership;
 use super::preflight::{target_components_healthy, target_etcd_healthy, topology_version_mismatch};
-use super::scope::{cond, node_name, ControlPlane, REMEDIATION_FOR, REMEDIATION_IN_PROGRESS};
+use super::scope::{cond, ControlPlane, REMEDIATION_FOR, REMEDIATION_IN_PROGRESS};
 use super::selection::remediation_order;
 use crate::controllers::conditions::{self, Cond};
 use crate::object::{parse_timestamp, timestamp, Object};
@@ -74,7 +74,8 @@ pub fn check_retry_limits(kcp: &Object, m: &Object, now: u64) -> Result<Remediat
     }
     data.retry_count = last.retry_count;
     if last_time + retry_period > now {
-        let period = format!("{}s", retry_period / 1000);
+        // `%s` of a `time.Duration`: Go's duration format (`10m0s`).
+        let period = crate::godur::go_duration_ms(retry_period as i64);
         return Err((
             "RemediationDeferred",
             format!("KubeadmControlPlane can't remediate this machine because the operation already failed in the latest {period} (RetryPeriodSeconds)"),
@@ -223,11 +224,16 @@ fn can_safely_remediate(cp: &ControlPlane, m: &Object) -> bool {
     if !cp.etcd_managed() {
         return true;
     }
-    let Some(member) = node_name(m) else { return true };
+    // An unknown member name (no Node yet): remediation goes on, as user intent; the pre-terminate
+    // hook checks again.
+    let member = cp.etcd_member_name(m);
+    if member.is_empty() {
+        return true;
+    }
     if cp.etcd_members.as_ref().is_none_or(Vec::is_empty) {
         return false;
     }
-    target_etcd_healthy(cp, false, Some(member))
+    target_etcd_healthy(cp, false, Some(&member))
 }
 
 /// The remediation to show in `status.lastRemediation`: the one in progress, else the newest

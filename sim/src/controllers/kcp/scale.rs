@@ -29,24 +29,33 @@ pub fn next_failure_domain(cp: &ControlPlane) -> String {
 pub fn initialize(ctx: &mut Ctx<'_>, cp: &mut ControlPlane) -> Result<Action, ReconcileError> {
     let fd = next_failure_domain(cp);
     let name = create_machine(ctx, cp, false, &fd).map_err(|e| {
-        ctx.note(format!("event FailedInitialization: Failed to create initial control plane Machine: {e}"));
+        // `scale.go: initializeControlPlane`.
+        let msg = format!(
+            "Failed to create initial control plane Machine for cluster {}/{} control plane: {e}",
+            cp.cluster.namespace(),
+            cp.cluster.name()
+        );
+        ctx.event_warning(&cp.kcp, "FailedInitialization", msg);
         e
     })?;
     ctx.note(format!("Machine {name} created (init)"));
     Ok(Action::DONE)
 }
 
-/// Run preflight and log why it waits.
+/// Run preflight and log why it waits. A failed health check (`checkHealthiness`, or the checks
+/// while a remediation is in progress) records the `ControlPlaneUnhealthy` Warning event with the
+/// aggregated errors (`preflight.go: preflightChecks`).
 pub fn run_preflight(ctx: &mut Ctx<'_>, cp: &mut ControlPlane, scale_up: bool, exclude: Option<&str>, skip_health: bool) -> Option<Action> {
     let gate = ctx.gates().cluster_topology;
     match preflight::checks(cp, gate, scale_up, exclude, skip_health) {
         Preflight::Pass => None,
-        Preflight::Wait { requeue_ms, reasons } => {
-            if cp.preflight.components_not_healthy || cp.preflight.etcd_not_healthy {
-                ctx.note(format!(
-                    "event ControlPlaneUnhealthy: Waiting for control plane to pass preflight checks to continue reconciliation: [{}]",
-                    reasons.join(", ")
-                ));
+        Preflight::Wait { requeue_ms, reasons, health } => {
+            if health {
+                let msg = format!(
+                    "Waiting for control plane to pass preflight checks to continue reconciliation: {}",
+                    preflight::go_aggregate(&reasons)
+                );
+                ctx.event_warning(&cp.kcp, "ControlPlaneUnhealthy", msg);
             } else {
                 ctx.note(reasons.join("; "));
             }
@@ -62,7 +71,10 @@ pub fn scale_up(ctx: &mut Ctx<'_>, cp: &mut ControlPlane) -> Result<Action, Reco
     }
     let fd = next_failure_domain(cp);
     let name = create_machine(ctx, cp, true, &fd).map_err(|e| {
-        ctx.note(format!("event FailedScaleUp: Failed to create additional control plane Machine: {e}"));
+        // `scale.go: scaleUpControlPlane`.
+        let msg =
+            format!("Failed to create additional control plane Machine for cluster {}/{}: {e}", cp.cluster.namespace(), cp.cluster.name());
+        ctx.event_warning(&cp.kcp, "FailedScaleUp", msg);
         e
     })?;
     ctx.note(format!("Machine {name} created (scale up)"));
@@ -85,6 +97,10 @@ pub fn scale_down(ctx: &mut Ctx<'_>, cp: &mut ControlPlane, victim: Option<Strin
         return Err("failed to pick control plane Machine to delete".into());
     };
     if cp.etcd_managed() {
+        // No etcd operation without the list of Nodes.
+        if let Some(e) = &cp.node_list_error {
+            return Err(format!("unable to forward etcd leadership: {e}").into());
+        }
         forward_leadership(ctx, cp, &victim)?;
     }
     let key = cp.machine(&victim).map(Object::key).ok_or("failed to pick control plane Machine to delete")?;
@@ -92,7 +108,14 @@ pub fn scale_down(ctx: &mut Ctx<'_>, cp: &mut ControlPlane, victim: Option<Strin
         Ok(_) => cp.wrote.push(Wrote::Deleted(key.clone())),
         Err(e) if e.is_not_found() => {}
         Err(e) => {
-            ctx.note(format!("event FailedScaleDown: Failed to delete control plane Machine {victim}: {}", e.message));
+            // `scale.go: scaleDownControlPlane`.
+            let msg = format!(
+                "Failed to delete control plane Machine {victim} for cluster {}/{} control plane: {}",
+                cp.cluster.namespace(),
+                cp.cluster.name(),
+                e.message
+            );
+            ctx.event_warning(&cp.kcp, "FailedScaleDown", msg);
             return Err(e.into());
         }
     }

@@ -118,6 +118,8 @@ pub struct ControlPlane {
     pub members_match: bool,
     /// Nodes referenced by the Machines: name → registration time.
     pub nodes: BTreeMap<String, u64>,
+    /// The workload cluster's Nodes by `spec.providerID` (as read this reconcile).
+    pub nodes_by_provider_id: BTreeMap<String, String>,
     /// The workload cluster could not be read this reconcile.
     pub node_list_error: Option<String>,
     /// Preflight findings.
@@ -166,6 +168,7 @@ impl ControlPlane {
             etcd_leader: None,
             members_match: true,
             nodes: BTreeMap::new(),
+            nodes_by_provider_id: BTreeMap::new(),
             node_list_error: None,
             preflight: PreflightResults::default(),
             template_not_found: false,
@@ -258,6 +261,21 @@ impl ControlPlane {
     /// `spec.version`.
     pub fn version(&self) -> &str {
         self.kcp.str_at("/spec/version").unwrap_or("")
+    }
+
+    /// `tryGetEtcdMemberName`: the etcd member of a Machine is named like its Node: `status.nodeRef`,
+    /// else the workload cluster's Node with the Machine's (or its infrastructure machine's) providerID
+    /// ("" when there is none, or the workload cluster could not be read).
+    /// Source: `reconcilers/kubeadmcontrolplane/remediation.go` (`tryGetEtcdMemberName`).
+    pub fn etcd_member_name(&self, m: &Object) -> String {
+        if let Some(n) = node_name(m) {
+            return n.to_string();
+        }
+        let pid = Some(provider_id(m))
+            .filter(|p| !p.is_empty())
+            .map(str::to_string)
+            .or_else(|| self.infra.get(m.name()).and_then(|i| i.str_at("/spec/providerID")).filter(|p| !p.is_empty()).map(str::to_string));
+        pid.and_then(|p| self.nodes_by_provider_id.get(&p).cloned()).unwrap_or_default()
     }
 
     /// The Cluster name.

@@ -29,6 +29,8 @@ pub struct NodeView {
     pub created_ms: u64,
     /// The static control-plane pods (when the API answered for them).
     pub pods: Option<StaticPods>,
+    /// `spec.providerID`.
+    pub provider_id: Option<String>,
 }
 
 /// One read of a workload cluster.
@@ -38,9 +40,13 @@ pub struct WorkloadView {
     pub initialized: bool,
     /// Nodes by name.
     pub nodes: BTreeMap<String, NodeView>,
-    /// etcd members by name → whether the member answers.
+    /// etcd members by name → whether the member answers (its etcd pod serves: the member's
+    /// container runs and its data is intact). Every member is listed, answering or not, as etcd's
+    /// `MemberList` lists them.
     pub etcd: BTreeMap<String, bool>,
-    /// The etcd leader.
+    /// Whether the members that answer are a quorum (linearizable reads such as `MemberList` need it).
+    pub etcd_quorum: bool,
+    /// The etcd leader as a member's `Status` reports it (none without quorum).
     pub leader: Option<String>,
     /// `kubernetesVersion` in the kubeadm-config ConfigMap.
     pub version: String,
@@ -62,6 +68,7 @@ pub fn read(world: &World, cluster: &str) -> Result<WorkloadView, String> {
                 ready: n.ready,
                 created_ms: n.registered_ms,
                 pods,
+                provider_id: n.provider_id.clone(),
             },
         );
     }
@@ -69,7 +76,8 @@ pub fn read(world: &World, cluster: &str) -> Result<WorkloadView, String> {
         initialized: wl.initialized,
         nodes,
         etcd: wl.etcd.values().map(|m| (m.name.clone(), m.healthy)).collect(),
-        leader: wl.etcd_leader.clone(),
+        etcd_quorum: wl.etcd_quorum(),
+        leader: wl.etcd_leader.clone().filter(|_| wl.etcd_quorum()),
         version: wl.version.clone(),
     })
 }

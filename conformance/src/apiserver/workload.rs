@@ -70,6 +70,8 @@ const fn k(group: &'static str, version: &'static str, kind: &'static str, plura
 
 /// What CNI and add-on manifests are made of.
 const KINDS: &[WlKind] = &[
+    k("", "v1", "Node", "nodes", false),
+    k("", "v1", "Event", "events", true),
     k("", "v1", "ConfigMap", "configmaps", true),
     k("", "v1", "Secret", "secrets", true),
     k("", "v1", "ServiceAccount", "serviceaccounts", true),
@@ -111,7 +113,7 @@ fn group_version(group: &str) -> Option<&'static str> {
 }
 
 fn resource_list(group: &str, version: &str) -> Value {
-    let verbs = ["create", "get", "list", "patch", "update"];
+    let verbs = ["create", "delete", "get", "list", "patch", "update"];
     let resources: Vec<Value> = KINDS
         .iter()
         .filter(|k| k.group == group && k.version == version)
@@ -135,28 +137,32 @@ enum WlRoute {
     Groups,
     Group(String),
     Resources(String, String),
-    /// A collection (`name` None) or an object, in a namespace (namespaced kinds).
+    /// A collection (`name` None) or an object, in a namespace (namespaced kinds); `status`: its
+    /// status subresource.
     Resource {
         kind: &'static WlKind,
         namespace: Option<String>,
         name: Option<String>,
+        status: bool,
     },
 }
 
 fn resource_route(group: &str, version: &str, rest: &[&str]) -> Result<WlRoute, Failure> {
     let find =
         |plural: &str| KINDS.iter().find(|k| k.group == group && k.version == version && k.plural == plural).ok_or_else(Failure::no_route);
-    let (kind, namespace, name) = match rest {
-        ["namespaces", ns, plural] => (find(plural)?, Some(ns.to_string()), None),
-        ["namespaces", ns, plural, name] => (find(plural)?, Some(ns.to_string()), Some(name.to_string())),
-        [plural] => (find(plural)?, None, None),
-        [plural, name] => (find(plural)?, None, Some(name.to_string())),
+    let (kind, namespace, name, status) = match rest {
+        ["namespaces", ns, plural] => (find(plural)?, Some(ns.to_string()), None, false),
+        ["namespaces", ns, plural, name] => (find(plural)?, Some(ns.to_string()), Some(name.to_string()), false),
+        ["namespaces", ns, plural, name, "status"] => (find(plural)?, Some(ns.to_string()), Some(name.to_string()), true),
+        [plural] => (find(plural)?, None, None, false),
+        [plural, name] => (find(plural)?, None, Some(name.to_string()), false),
+        [plural, name, "status"] => (find(plural)?, None, Some(name.to_string()), true),
         _ => return Err(Failure::no_route()),
     };
     if !kind.namespaced && namespace.is_some() {
         return Err(Failure::no_route());
     }
-    Ok(WlRoute::Resource { kind, namespace, name })
+    Ok(WlRoute::Resource { kind, namespace, name, status })
 }
 
 fn parse(rest: &[&str]) -> Result<WlRoute, Failure> {
@@ -171,6 +177,15 @@ fn parse(rest: &[&str]) -> Result<WlRoute, Failure> {
         ["apis", g, v] if group_version(g) == Some(*v) => Ok(WlRoute::Resources(g.to_string(), v.to_string())),
         ["apis", g, v, more @ ..] => resource_route(g, v, more),
         _ => Err(Failure::no_route()),
+    }
+}
+
+/// The namespace under which the rendered views keep an object: "" for cluster-scoped kinds.
+fn view_namespace(kind: &WlKind, namespace: Option<&str>) -> String {
+    if kind.namespaced {
+        namespace.unwrap_or("default").to_string()
+    } else {
+        String::new()
     }
 }
 
@@ -354,23 +369,22 @@ pub async fn handle(app: &Arc<App>, method: Method, path: &str, query: &str, con
         )),
         WlRoute::Group(g) if read_only => Ok(json(group_json(&g))),
         WlRoute::Resources(g, v) if read_only => Ok(json(resource_list(&g, &v))),
-        WlRoute::Resource { kind, namespace, name } => {
+        WlRoute::Resource { kind, namespace, name, status } => {
             let m = method.clone();
             match (name, m) {
                 (None, m) if m == Method::GET || m == Method::HEAD => {
-                    let prefix = format!("{}/", kind.kind);
                     let ns = namespace.clone();
                     let items = app
                         .sim
                         .call(move |core| {
-                            core.sim.world.workload(&cluster).map(|wl| {
-                                wl.resources
+                            let now = core.sim.now();
+                            core.sim.world.refresh_views(now);
+                            core.sim.world.workload_objects(&cluster).map(|objects| {
+                                objects
                                     .iter()
-                                    .filter(|(k, _)| k.starts_with(&prefix))
-                                    .filter(|(_, o)| {
-                                        ns.is_none() || o.pointer("/metadata/namespace").and_then(Value::as_str) == ns.as_deref()
-                                    })
-                                    .map(|(_, o)| o.clone())
+                                    .filter(|o| o.get("kind").and_then(Value::as_str) == Some(kind.kind))
+                                    .filter(|o| ns.is_none() || o.pointer("/metadata/namespace").and_then(Value::as_str) == ns.as_deref())
+                                    .cloned()
                                     .collect::<Vec<_>>()
                             })
                         })
@@ -381,13 +395,66 @@ pub async fn handle(app: &Arc<App>, method: Method, path: &str, query: &str, con
                     ))
                 }
                 (Some(name), m) if m == Method::GET || m == Method::HEAD => {
-                    let k = key(kind, namespace.as_deref(), &name);
+                    let ns = view_namespace(kind, namespace.as_deref());
+                    let n = name.clone();
                     let found = app
                         .sim
-                        .call(move |core| core.sim.world.workload(&cluster).map(|wl| wl.resources.get(&k).cloned()))
+                        .call(move |core| {
+                            let now = core.sim.now();
+                            core.sim.world.refresh_views(now);
+                            core.sim.world.workload_objects(&cluster).map(|o| o.value(kind.kind, &ns, &n).cloned())
+                        })
                         .await?
                         .map_err(unreachable)?;
                     found.map(json).ok_or_else(|| not_found(kind, &name))
+                }
+                (Some(name), m) if m == Method::DELETE => {
+                    let ns = view_namespace(kind, namespace.as_deref());
+                    let n = name.clone();
+                    let found = app
+                        .sim
+                        .call(move |core| {
+                            let found = core.sim.world.delete_workload_object(&cluster, kind.kind, &ns, &n);
+                            core.sim.after_world_pub();
+                            found
+                        })
+                        .await?
+                        .map_err(unreachable)?;
+                    match found {
+                        true => Ok(json(json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+                            "details": {"name": name, "kind": kind.plural}}))),
+                        false => Err(not_found(kind, &name)),
+                    }
+                }
+                (Some(name), m) if m == Method::PATCH && (status || kind.kind == "Node") => {
+                    let bytes = read_body(body).await?;
+                    let media = content_type.split(';').next().unwrap_or("").trim().to_string();
+                    if !matches!(media.as_str(), "application/merge-patch+json" | "application/strategic-merge-patch+json") {
+                        return Err(Failure::new(415, "UnsupportedMediaType", format!("the body of the request was in an unknown format - accepted media types include: application/merge-patch+json, application/strategic-merge-patch+json ({media})")));
+                    }
+                    let patch = decode(&bytes, &media)?;
+                    let ns = view_namespace(kind, namespace.as_deref());
+                    let n = name.clone();
+                    let out = app
+                        .sim
+                        .call(move |core| -> Result<Option<Value>, String> {
+                            let now = core.sim.now();
+                            core.sim.world.refresh_views(now);
+                            let Some(mut after) = core.sim.world.workload_objects(&cluster)?.value(kind.kind, &ns, &n).cloned() else {
+                                return Ok(None);
+                            };
+                            json_patch::merge(&mut after, &patch);
+                            if dry_run {
+                                return Ok(Some(after));
+                            }
+                            core.sim.world.patch_workload_object(&cluster, after, status, now)?;
+                            core.sim.after_world_pub();
+                            core.sim.world.refresh_views(now);
+                            Ok(core.sim.world.workload_objects(&cluster)?.value(kind.kind, &ns, &n).cloned())
+                        })
+                        .await?
+                        .map_err(|e| Failure::new(422, "Invalid", e))?;
+                    out.map(json).ok_or_else(|| not_found(kind, &name))
                 }
                 (name, m) => {
                     let bytes = read_body(body).await?;
@@ -400,9 +467,6 @@ pub async fn handle(app: &Arc<App>, method: Method, path: &str, query: &str, con
                             "application/merge-patch+json" | "application/strategic-merge-patch+json" => Write::Merge(decode(&bytes, &media)?),
                             _ => return Err(Failure::new(415, "UnsupportedMediaType", format!("the body of the request was in an unknown format - accepted media types include: application/merge-patch+json, application/apply-patch+yaml ({media})"))),
                         },
-                        (_, m) if *m == Method::DELETE => {
-                            return Err(Failure::new(405, "MethodNotAllowed", "the simulated workload cluster does not delete resources"))
-                        }
                         (_, m) => return Err(Failure::method_not_allowed(m.as_str())),
                     };
                     let (code, obj) =

@@ -135,6 +135,17 @@ pub static ALLOWED: &[AllowedRule] = &[
         },
     },
     AllowedRule {
+        id: "failure-domain",
+        what: "a Machine's `spec.failureDomain` or an infrastructure machine's `status.failureDomain` set on both sides to another domain",
+        why: "CAPI places a Machine in the least used failure domain and breaks ties between equally used ones in Go map order (random), the simulator in name order; which domains tie during a rollout depends on the order Machines were replaced",
+        matches: |d| match d {
+            Difference::Field { path, sim: Some(s), real: Some(r), .. } => {
+                (path == "spec.failureDomain" || path == "status.failureDomain") && s.is_string() && r.is_string()
+            }
+            _ => false,
+        },
+    },
+    AllowedRule {
         id: "failure-domain-label",
         what: "container labels that differ only in `io.x-k8s.cluster.failureDomain`",
         why: "CAPI breaks ties between equally used failure domains in Go map order (random), the simulator in name order",

@@ -100,9 +100,11 @@ impl Kinds {
     }
 
     async fn discover(&mut self, name: &str) -> Result<Resolved, String> {
+        // Aggregated discovery first; a server that does not answer it (or answers with an
+        // empty list, as the served workload clusters do) gets the per-group discovery.
         let d = match Discovery::new(self.client.clone()).run_aggregated().await {
-            Ok(d) => d,
-            Err(_) => Discovery::new(self.client.clone()).run().await.map_err(|e| format!("discovery failed: {e}"))?,
+            Ok(d) if d.groups().next().is_some() => d,
+            _ => Discovery::new(self.client.clone()).run().await.map_err(|e| format!("discovery failed: {e}"))?,
         };
         let lower = name.to_ascii_lowercase();
         let mut found: Vec<(u8, Resolved)> = Vec::new();

@@ -89,10 +89,8 @@ impl Reconciler for MachineHealthCheckReconciler {
         match o.kind {
             // `clusterToMachineHealthCheck` behind `ClusterPausedTransitions`: the cluster's health
             // reaches the MHCs through the ClusterCache source (connection and Node notices, below).
-            Kind::Cluster => {
-                if crate::capd::lookup::paused_transition(change) {
-                    out.extend(cache.in_cluster_ns(Kind::MachineHealthCheck, o.namespace(), o.name()).map(|h| h.key()));
-                }
+            Kind::Cluster if crate::capd::lookup::paused_transition(change) => {
+                out.extend(cache.in_cluster_ns(Kind::MachineHealthCheck, o.namespace(), o.name()).map(|h| h.key()));
             }
             // `machineToMachineHealthCheck`: the MHCs of the Machine's cluster whose selector matches.
             Kind::Machine => {

@@ -818,3 +818,52 @@ fn cluster_refs_cannot_be_removed_and_topology_needs_the_gate() {
     topo.set("/spec/topology", json!({"classRef": {"name": "class"}, "version": "v1.32.0"}));
     expect(check(&topo, None, &g), Some("spec.topology: Forbidden: can be set only if the ClusterTopology feature flag is enabled"));
 }
+
+// ----- ClusterClass -----
+
+fn tref(kind: &str, name: &str) -> Value {
+    json!({"apiVersion": "group.test.io/foo", "kind": kind, "name": name})
+}
+
+/// Upstream's valid ClusterClass of `TestClusterClassValidation` ("create pass"), with `patch` merged.
+fn class(patch: Value) -> Object {
+    let mut v = json!({"apiVersion": "cluster.x-k8s.io/v1beta2", "kind": "ClusterClass", "metadata": {"name": "class1", "namespace": "default"},
+        "spec": {"infrastructure": {"templateRef": tref("barTemplate", "infra1")},
+            "controlPlane": {"templateRef": tref("barTemplate", "cp1"), "machineInfrastructure": {"templateRef": tref("barTemplate", "cp-infra1")}},
+            "workers": {"machineDeployments": [{"class": "aa", "bootstrap": {"templateRef": tref("barTemplate", "bootstrap1")}, "infrastructure": {"templateRef": tref("barTemplate", "infra1")}}]}}});
+    json_patch::merge(&mut v, &patch);
+    obj(v)
+}
+
+/// `core/webhooks/admission/clusterclass_test.go: TestClusterClassValidation` (create entries named,
+/// and the compatibility entries of updates) and `TestClusterClassValidationFeatureGated`.
+#[rstest]
+#[case::create_pass(json!({}), None, None)]
+#[case::infrastructure_cluster_empty_name(json!({"spec": {"infrastructure": {"templateRef": {"name": ""}}}}), None, Some("spec.infrastructure.ref.name: Required value: template name must be defined"))]
+#[case::control_plane_empty_name(json!({"spec": {"controlPlane": {"templateRef": {"name": ""}}}}), None, Some("spec.controlPlane.ref.name: Required value: template name must be defined"))]
+#[case::control_plane_machine_infrastructure_empty_name(json!({"spec": {"controlPlane": {"machineInfrastructure": {"templateRef": {"name": ""}}}}}), None, Some("spec.controlPlane.machineInfrastructure.ref.name: Required value: template name must be defined"))]
+#[case::bad_template_in_infrastructure_cluster(json!({"spec": {"infrastructure": {"templateRef": {"kind": "bar"}}}}), None, Some(r#"spec.infrastructure.ref.kind: Invalid value: "bar": template kind must be of form "<name>Template""#))]
+#[case::bad_api_version_in_control_plane(json!({"spec": {"controlPlane": {"templateRef": {"apiVersion": "group/test.io/v1/foo"}}}}), None, Some(r#"spec.controlPlane.ref.apiVersion: Invalid value: "group/test.io/v1/foo": template apiVersion must be a valid Kubernetes apiVersion: unexpected GroupVersion string: group/test.io/v1/foo"#))]
+#[case::duplicated_machine_deployment_classes(json!({"spec": {"workers": {"machineDeployments": [
+    {"class": "aa", "bootstrap": {"templateRef": tref("barTemplate", "b")}, "infrastructure": {"templateRef": tref("barTemplate", "i")}},
+    {"class": "aa", "bootstrap": {"templateRef": tref("barTemplate", "b")}, "infrastructure": {"templateRef": tref("barTemplate", "i")}}]}}}), None,
+    Some(r#"spec.workers.machineDeployments[1].class: Invalid value: "aa": MachineDeployment class must be unique. MachineDeployment with class "aa" is defined more than once"#))]
+#[case::control_plane_health_check_with_machine_infrastructure(json!({"spec": {"controlPlane": {"healthCheck": {"checks": {"nodeStartupTimeoutSeconds": 60}}}}}), None, None)]
+#[case::control_plane_health_check_without_machine_infrastructure(json!({"spec": {"controlPlane": {"machineInfrastructure": null, "healthCheck": {"checks": {"nodeStartupTimeoutSeconds": 60}}}}}), None, Some("spec.controlPlane.healthCheck: Forbidden: can be only set if spec.controlPlane.machineInfrastructure is set"))]
+#[case::machine_deployment_health_check_startup_too_short(json!({"spec": {"workers": {"machineDeployments": [{"class": "aa", "bootstrap": {"templateRef": tref("barTemplate", "b")}, "infrastructure": {"templateRef": tref("barTemplate", "i")}, "healthCheck": {"checks": {"nodeStartupTimeoutSeconds": 10}}}]}}}), None, Some("spec.workers.machineDeployments[aa].healthCheck.checks.nodeStartupTimeoutSeconds: Invalid value: 10: must be at least 30s"))]
+#[case::update_no_changes(json!({}), Some(json!({})), None)]
+#[case::update_infrastructure_compatible(json!({"spec": {"infrastructure": {"templateRef": {"apiVersion": "group.test.io/another-foo", "name": "another-baz"}}}}), Some(json!({})), None)]
+#[case::update_infrastructure_incompatible(json!({"spec": {"infrastructure": {"templateRef": {"kind": "another-barTemplate"}}}}), Some(json!({})), Some(r#"spec.infrastructure.templateRef.kind: Forbidden: kind cannot be changed from "barTemplate" to "another-barTemplate" to prevent incompatible changes in the Clusters"#))]
+#[case::update_control_plane_incompatible(json!({"spec": {"controlPlane": {"templateRef": {"kind": "another-barTemplate"}}}}), Some(json!({})), Some("spec.controlPlane.templateRef.kind: Forbidden: kind cannot be changed"))]
+#[case::update_machine_deployment_incompatible(json!({"spec": {"workers": {"machineDeployments": [{"class": "aa", "bootstrap": {"templateRef": tref("barTemplate", "bootstrap1")}, "infrastructure": {"templateRef": tref("another-barTemplate", "infra1")}}]}}}), Some(json!({})), Some("spec.workers.machineDeployments[0].infrastructure.templateRef.kind: Forbidden: kind cannot be changed"))]
+fn clusterclass_validation(#[case] patch: Value, #[case] old: Option<Value>, #[case] want: Option<&str>) {
+    let on = gates(|g| g.cluster_topology = true);
+    let new = class(patch);
+    let old = old.map(class);
+    expect(check(&new, old.as_ref(), &on), want);
+    // `TestClusterClassValidationFeatureGated`: without the gate every create and update is refused.
+    assert_eq!(
+        check(&new, old.as_ref(), &FeatureGates::default()),
+        Err("spec: Forbidden: can be set only if the ClusterTopology feature flag is enabled".to_string())
+    );
+}

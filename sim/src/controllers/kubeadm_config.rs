@@ -1,11 +1,15 @@
 //! The KubeadmConfig controller (CABPK): waits for its owner Machine (or MachinePool), the cluster
 //! infrastructure and the control plane; takes the per-cluster init lock for the first control-plane
-//! machine; writes the bootstrap data Secret (cloud-config running `kubeadm init` or `kubeadm join`).
+//! machine; writes the bootstrap data Secret (cloud-config with the config's `files`, its
+//! `preKubeadmCommands`, `kubeadm init` or `kubeadm join`, its `postKubeadmCommands`); `Ready` is the
+//! summary of `DataSecretAvailable` and `CertificatesAvailable` ([`ready_summary`]).
 //! Source: `bootstrap/kubeadm/reconcilers/kubeadmconfig/kubeadmconfig_controller.go`,
 //! `bootstrap/kubeadm/pkg/locking/control_plane_init_mutex.go`.
 //!
 //! Simplification: bootstrap tokens do not expire in the simulated workload clusters, so the token
 //! refresh loop only requeues every 5 minutes (TTL/3) until the Machine has a Node, as CABPK does.
+//! `files` with `contentFrom` (Secret references) are written without their content; users,
+//! NTP, disk setup and mounts are not rendered.
 
 use super::common::{self, keys, preamble};
 use super::conditions::{self, Cond};

@@ -812,8 +812,29 @@ impl World {
     }
 
     /// Remove an etcd member (KCP, before a control-plane Machine goes).
+    ///
+    /// As KCP's `Workload.RemoveEtcdMember` goes through etcd (`controlplane/kubeadm/pkg/workload_cluster_etcd.go`):
+    /// the member list needs quorum; the last member is never removed; and etcd's
+    /// `--strict-reconfig-check` (on by default, `etcdserver: mayRemoveMember`) refuses to remove a
+    /// member that answers when the members left that answer would not be a quorum of the members
+    /// left (`etcdserver: unhealthy cluster`); a member that does not answer can always go.
+    /// Simplification: etcd's member IDs are the member names here.
     pub fn remove_etcd_member(&mut self, cluster: &str, member: &str) -> Result<bool, String> {
         let wl = self.workload_mut(cluster)?;
+        if !wl.etcd_quorum() {
+            return Err("failed to list etcd members using etcd client: context deadline exceeded".into());
+        }
+        let Some(m) = wl.etcd.get(member) else { return Ok(false) };
+        if wl.etcd.len() == 1 {
+            return Err("cannot remove the last etcd member in the cluster".into());
+        }
+        let voting = wl.etcd.len();
+        let active = wl.etcd.values().filter(|m| m.healthy).count();
+        if m.healthy && active - 1 < 1 + (voting - 1) / 2 {
+            return Err(format!(
+                "failed to remove member from etcd: failed to remove etcd member: {member}: etcdserver: unhealthy cluster"
+            ));
+        }
         let (healthy_before, _) = wl.etcd_health();
         let removed = wl.etcd.remove(member).is_some();
         if wl.etcd_leader.as_deref() == Some(member) {

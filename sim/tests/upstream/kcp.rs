@@ -438,3 +438,42 @@ steps:
     assert!(wl.etcd.values().all(|m| m.healthy && !m.lost), "{:?}", wl.etcd);
     assert!(report.violations.is_empty(), "{:?}", report.violations);
 }
+
+/// `pkg/workload_cluster_etcd_test.go: TestRemoveEtcdMember` "returns an error if the client errors
+/// removing the etcd member", through `kubeadmcontrolplane_controller.go: reconcilePreTerminateHook`:
+/// with one control-plane container dead (its member still listed, so `targetEtcdClusterHealthy`
+/// lets the hook go on), deleting another control-plane Machine by hand reaches etcd, which refuses
+/// to remove a member that answers when the members left that answer would not be a quorum. The
+/// Machine waits on KCP's pre-terminate hook and etcd keeps its quorum.
+#[test]
+fn etcd_refuses_a_removal_that_would_cost_quorum() {
+    let (report, backend) = scenario(
+        r#"
+name: kcp-etcd-strict-reconfig
+vars: { CLUSTER_TOPOLOGY: "true", CLUSTER_NAME: sr, KUBERNETES_VERSION: v1.34.3, CONTROL_PLANE_MACHINE_COUNT: "3", WORKER_MACHINE_COUNT: "0" }
+steps:
+  - apply: { flavor: development }
+  - wait:
+      for:
+        all:
+          - count: { target: { kind: Machine, cluster: sr, where: { field: { path: status.nodeRef.name, exists: true } } }, equals: 3 }
+          - condition: { target: { kind: KubeadmControlPlane, cluster: sr }, type: EtcdClusterHealthy, status: "True" }
+      timeout: 30m
+  - fault: { kind: container-kill, target: { cluster: sr, control-plane: true, index: 0, count: 1 } }
+  - sleep: 1m
+  - delete: { target: { kind: Machine, cluster: sr, control-plane: true, pick: last } }
+  - sleep: 3m
+  - expect: { count: { target: { kind: Machine, cluster: sr }, equals: 3 } }
+"#,
+    );
+    assert_passed(&report);
+    assert!(report.violations.iter().all(|v| v.invariant != "etcd-quorum"), "{:?}", report.violations);
+    let sim = backend.sim().expect("prepared");
+    let wl = sim.world.workloads.get("sr").expect("workload cluster");
+    assert_eq!(wl.etcd.len(), 3, "no member was removed: {:?}", wl.etcd);
+    assert_eq!(wl.etcd.values().filter(|m| m.healthy).count(), 2);
+    let deleting: Vec<&Object> =
+        sim.mgmt[0].api.store.objects().of_kind(Kind::Machine, None).filter(|m| m.deleting()).map(|m| &**m).collect();
+    assert_eq!(deleting.len(), 1);
+    assert!(deleting[0].meta.annotations.contains_key("pre-terminate.delete.hook.machine.cluster.x-k8s.io/kcp-cleanup"));
+}

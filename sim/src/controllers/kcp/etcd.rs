@@ -161,7 +161,7 @@ pub fn reconcile_pre_terminate_hook(ctx: &mut Ctx<'_>, cp: &ControlPlane) -> Res
     if members.contains(&member) {
         ctx.world
             .remove_etcd_member(&cluster, &member)
-            .map_err(|e| format!("failed to remove etcd member for deleting Machine {}: {e}", m.name()))?;
+            .map_err(|e| format!("failed to remove etcd member for deleting Machine {}/{}: {e}", m.namespace(), m.name()))?;
         ctx.note(format!("Removed etcd member {member} of deleting Machine {}", m.name()));
     }
     remove_hook(ctx, &m)?;

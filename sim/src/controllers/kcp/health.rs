@@ -7,9 +7,16 @@
 //! (`reconcileControlPlaneAndMachinesConditions`, `reconcileMachineUpToDateCondition`, `setConditionsToUnknown`),
 //! `controlplane/kubeadm/pkg/workload_cluster_conditions.go`.
 //!
+//! etcd is read the way `getCurrentEtcdMembersAndAlarms` reads it: a client for the first Node (last
+//! known healthy first) whose etcd pod answers, the member list through it (linearizable: it needs
+//! quorum), the leader its `Status` names. A member etcd lists without alarms is `EtcdMemberHealthy`,
+//! whether or not its own pod answers, exactly as upstream: a lost or stopped member shows in
+//! `EtcdPodHealthy` and the Node's conditions.
+//!
 //! Simplifications: the ClusterCache health-probe bookkeeping is read from the Cluster's
 //! `RemoteConnectionProbe` condition (its last transition to False stands for the last successful
-//! probe); etcd alarms and learners do not exist in the simulated etcd, so a listed member is healthy.
+//! probe); etcd alarms and learners do not exist in the simulated etcd; the client errors are the
+//! ones etcd gives for the modelled failures (`context deadline exceeded`), the same for every Node.
 
 use super::aggregate;
 use super::scope::{self, cond, has_node, node_name, provider_id, ControlPlane};

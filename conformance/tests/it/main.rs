@@ -10,6 +10,7 @@ mod docker_safety;
 mod e2e_served_docker;
 mod fake_api;
 mod kube_backend_served;
+mod limits_doc;
 mod retry;
 mod scope;
 mod serve;

@@ -9,6 +9,7 @@ mod compare;
 mod docker_safety;
 mod e2e_served_docker;
 mod fake_api;
+mod fuzz;
 mod kube_backend_served;
 mod limits_doc;
 mod retry;

@@ -80,6 +80,11 @@ steps:
           labels: {{ cluster.x-k8s.io/cluster-name: c1 }}
         type: cluster.x-k8s.io/secret
         data: {{ value: {kc} }}
+        ---
+        apiVersion: cluster.x-k8s.io/v1beta2
+        kind: Cluster
+        metadata: {{ name: c1, namespace: default }}
+        spec: {{ infrastructureRef: {{ apiGroup: infrastructure.cluster.x-k8s.io, kind: DockerCluster, name: c1 }} }}
   - clusterctl: {{ get-kubeconfig: Cluster/c1 }}
   - check:
       - field: {{ target: Secret/planted, path: data.token, equals: not-the-token }}

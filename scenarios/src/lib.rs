@@ -8,7 +8,9 @@
 pub mod backend;
 pub mod duration;
 pub mod error;
+pub mod k8svalid;
 pub mod keyed;
+pub mod label_parse;
 pub mod limits;
 pub mod lines;
 pub mod manifest;

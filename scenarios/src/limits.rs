@@ -1,4 +1,6 @@
-//! The bounds on what a scenario may ask for, each refused with an error that names the file (and
+//! The bounds on what a scenario may ask for (all documented, with the served API's, in
+//! `docs/limits.md`, checked against these constants by `conformance/tests/it/limits_doc.rs`), each
+//! refused with an error that names the file (and
 //! line and column where there is one) and never repeats the file's contents:
 //!
 //! | what | limit |

@@ -25,7 +25,7 @@ use std::time::Duration;
 use tokio::sync::watch as tokio_watch;
 
 /// The largest request body accepted.
-const MAX_BODY_BYTES: usize = 32 << 20;
+pub const MAX_BODY_BYTES: usize = 32 << 20;
 
 /// Watch stream settings.
 #[derive(Clone, Copy, Debug)]

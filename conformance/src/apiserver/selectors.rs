@@ -1,9 +1,10 @@
-//! Which objects a list or watch selects: kind, namespace, `labelSelector` (equality and set-based,
-//! parsed by the shared [`LabelSelector`]) and `fieldSelector` (`metadata.name` and
-//! `metadata.namespace`, the fields every resource supports).
+//! Which objects a list or watch selects: kind, namespace, `labelSelector` (equality, set-based and
+//! `<`/`>`, parsed as the API server parses it by [`capi_scenarios::label_parse`], whose errors are
+//! the server's 400 messages) and `fieldSelector` (`metadata.name` and `metadata.namespace`, the
+//! fields every resource supports).
 
 use super::status::Failure;
-use capi_scenarios::LabelSelector;
+use capi_scenarios::label_parse::{self, Req};
 use capi_sim::{Kind, Object};
 
 /// One `fieldSelector` term.
@@ -21,7 +22,7 @@ pub struct Filter {
     pub kind: Kind,
     /// Namespace (`None`: all namespaces, or a cluster-scoped kind).
     pub namespace: Option<String>,
-    labels: Option<LabelSelector>,
+    labels: Vec<Req>,
     fields: Vec<FieldTerm>,
 }
 
@@ -33,10 +34,7 @@ impl Filter {
         label_selector: Option<&str>,
         field_selector: Option<&str>,
     ) -> Result<Filter, Failure> {
-        let labels = match label_selector.map(str::trim) {
-            None | Some("") => None,
-            Some(text) => Some(LabelSelector::parse(text).map_err(|e| Failure::bad_request(format!("unable to parse requirement: {e}")))?),
-        };
+        let labels = label_parse::parse(label_selector.unwrap_or("")).map_err(Failure::bad_request)?;
         let mut fields = Vec::new();
         for term in field_selector.unwrap_or("").split(',').map(str::trim).filter(|t| !t.is_empty()) {
             let (field, value, equal) = if let Some((f, v)) = term.split_once("!=") {
@@ -66,10 +64,8 @@ impl Filter {
                 return false;
             }
         }
-        if let Some(sel) = &self.labels {
-            if !sel.matches(|k| o.label(k)) {
-                return false;
-            }
+        if !self.labels.iter().all(|r| r.matches(o.label(&r.key))) {
+            return false;
         }
         self.fields.iter().all(|t| {
             let actual: &str = if t.namespace_field { &o.meta.namespace } else { &o.meta.name };
@@ -79,7 +75,7 @@ impl Filter {
 
     /// Whether the selection can only hold the objects of the kind in the namespace (no selectors).
     pub fn kind_and_namespace_only(&self) -> bool {
-        self.labels.is_none() && self.fields.is_empty()
+        self.labels.is_empty() && self.fields.is_empty()
     }
 }
 
@@ -99,5 +95,18 @@ mod tests {
         assert!(f(Some("!team"), None));
         assert!(Filter::new(Kind::Cluster, None, None, Some("spec.x=1")).is_err());
         assert!(!Filter::new(Kind::Machine, None, None, None).unwrap().matches(&o));
+    }
+
+    /// A selector the API server cannot parse is a 400 with the parser's message
+    /// (apimachinery labels/selector.go `Parse`, `fields/selector.go` `ParseSelector`).
+    #[rstest::rstest]
+    #[case(Some("!!!"), None, "unable to parse requirement: found '!', expected: identifier")]
+    #[case(Some("a in b"), None, "unable to parse requirement: found 'b' expected: '('")]
+    #[case(Some("env=prod,"), None, "found '', expected: identifier after ','")]
+    #[case(None, Some("metadata.name"), "invalid selector: 'metadata.name'; can't understand 'metadata.name'")]
+    #[case(None, Some("spec.x=1"), "field label not supported: spec.x")]
+    fn unparsable_selectors_are_bad_requests(#[case] labels: Option<&str>, #[case] fields: Option<&str>, #[case] want: &str) {
+        let f = Filter::new(Kind::Cluster, None, labels, fields).unwrap_err();
+        assert_eq!((f.code, f.reason.as_str(), f.message.as_str()), (400, "BadRequest", want));
     }
 }

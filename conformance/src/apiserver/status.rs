@@ -20,12 +20,14 @@ pub struct Failure {
     pub message: String,
     /// `Status.details`.
     pub details: Option<Value>,
+    /// The field errors of a 422 from the store's own validation (`details.causes`).
+    pub causes: Vec<Value>,
 }
 
 impl Failure {
     /// A failure without details.
     pub fn new(code: u16, reason: &str, message: impl Into<String>) -> Self {
-        Failure { code, reason: reason.to_string(), message: message.into(), details: None }
+        Failure { code, reason: reason.to_string(), message: message.into(), details: None, causes: Vec::new() }
     }
 
     /// 400 BadRequest.
@@ -82,7 +84,12 @@ impl Failure {
             d.insert("group".into(), Value::String(info.group.to_string()));
             d.insert("kind".into(), Value::String(kind_field.to_string()));
             if self.reason == "Invalid" {
-                d.insert("causes".into(), json!([{"reason": "FieldValueInvalid", "message": self.message}]));
+                let causes = if self.causes.is_empty() {
+                    vec![json!({"reason": "FieldValueInvalid", "message": self.message})]
+                } else {
+                    self.causes.clone()
+                };
+                d.insert("causes".into(), Value::Array(causes));
             }
             self.details = Some(Value::Object(d));
         }
@@ -108,7 +115,8 @@ impl Failure {
 
 impl From<ApiError> for Failure {
     fn from(e: ApiError) -> Self {
-        Failure::new(e.code, e.reason, e.message)
+        let causes = e.causes.iter().map(|c| json!({"reason": c.reason, "message": c.message, "field": c.field})).collect();
+        Failure { causes, ..Failure::new(e.code, e.reason, e.message) }
     }
 }
 

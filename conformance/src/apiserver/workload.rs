@@ -5,7 +5,8 @@
 //! simulator backend applies into a workload cluster, so applying a CNI's DaemonSet starts its
 //! rollout on the nodes. While the simulated workload API server cannot be reached (no control plane
 //! yet, load balancer down, etcd without quorum, a partition), every request answers 503 with the
-//! simulator's reason, as a client of a real one would see its connection fail.
+//! simulator's reason, as a client of a real one would see its connection fail. A path that names
+//! no existing Cluster answers 404.
 //!
 //! A Cluster's kubeconfig Secret (`<cluster>-kubeconfig`, type `cluster.x-k8s.io/secret`) is shown by
 //! the served API with its `value` pointing at this endpoint ([`present`]): the simulator's own
@@ -349,9 +350,14 @@ fn write(
 /// Answer a request under [`PREFIX`]; `path` is what follows it (`{namespace}/{cluster}/...`).
 pub async fn handle(app: &Arc<App>, method: Method, path: &str, query: &str, content_type: &str, body: Body) -> Result<Response, Failure> {
     let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-    let [_namespace, cluster, rest @ ..] = segs.as_slice() else { return Err(Failure::no_route()) };
+    let [namespace, cluster, rest @ ..] = segs.as_slice() else { return Err(Failure::no_route()) };
     let cluster = cluster.to_string();
     let route = parse(rest)?;
+    // A path naming no Cluster is not found (404), not an unreachable workload API (503).
+    let cluster_key = capi_sim::ObjKey::new(capi_sim::Kind::Cluster, namespace, &cluster);
+    if !app.sim.call(move |core| core.store().get(&cluster_key).is_some()).await? {
+        return Err(super::writes::not_found(capi_sim::Kind::Cluster, &cluster));
+    }
     let dry_run = query.split('&').any(|p| p == "dryRun=All");
     let json = |v: Value| json_response(StatusCode::OK, &v);
     let read_only = method == Method::GET || method == Method::HEAD;

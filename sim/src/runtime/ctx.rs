@@ -107,12 +107,12 @@ impl<'a> Ctx<'a> {
 
     fn before_write(&mut self, what: &str, key: &ObjKey, locked: bool) -> Result<(), ApiError> {
         if self.crashed {
-            return Err(ApiError { code: 500, reason: "ControllerCrashed", message: "the controller process crashed".into() });
+            return Err(ApiError::new(500, "ControllerCrashed", "the controller process crashed"));
         }
         if let Some(limit) = self.crash_after_writes {
             if self.writes >= limit {
                 self.crashed = true;
-                return Err(ApiError { code: 500, reason: "ControllerCrashed", message: "the controller process crashed".into() });
+                return Err(ApiError::new(500, "ControllerCrashed", "the controller process crashed"));
             }
         }
         self.spent_ms += self.api.faults.latency_ms;

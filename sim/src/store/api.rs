@@ -1,4 +1,5 @@
-//! The API server in front of the store: admission (defaulting and validating webhooks registered per
+//! The API server in front of the store: decoding and the server's own validation
+//! ([`super::validate`], before anything else), admission (defaulting and validating webhooks registered per
 //! kind, as CAPI registers its own), patch decoding (merge, JSON, server-side apply), dry-run, and the
 //! API faults the fault injector can switch on (conflicts, throttling, webhook outages).
 
@@ -180,6 +181,7 @@ impl ApiServer {
 
     /// Create an object (admission, then storage).
     pub fn create(&mut self, mut obj: Object, opts: WriteOptions) -> Result<Written, ApiError> {
+        super::validate::decode(&obj)?;
         self.admit_defaults(Operation::Create, &mut obj)?;
         let prepared = self.store.prepare_create(obj, opts.now)?;
         let warnings = self.admit_validate(Operation::Create, &prepared, None, opts.dry_run)?;
@@ -201,6 +203,7 @@ impl ApiServer {
     ) -> Result<Written, ApiError> {
         let key = obj.key();
         let old = self.store.get(&key).cloned().ok_or_else(|| ApiError::not_found(key.kind, &key.name))?;
+        super::validate::decode(&obj)?;
         let mut warnings = Vec::new();
         if sub == Subresource::Main {
             self.admit_defaults(Operation::Update, &mut obj)?;
@@ -281,6 +284,7 @@ impl ApiServer {
 
     /// Delete an object.
     pub fn delete(&mut self, key: &ObjKey, propagation: Propagation, opts: WriteOptions) -> Result<Deleted, ApiError> {
+        super::validate::delete(key.kind, &key.name)?;
         let cur = self.store.get(key).cloned().ok_or_else(|| ApiError::not_found(key.kind, &key.name))?;
         if !cur.deleting() {
             self.admit_validate(Operation::Delete, &cur, Some(&cur), opts.dry_run)?;

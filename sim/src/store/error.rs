@@ -12,6 +12,26 @@ pub struct ApiError {
     pub reason: &'static str,
     /// `Status.message`.
     pub message: String,
+    /// `Status.details.causes` of a 422 Invalid from the API server's own validation.
+    pub causes: Vec<Cause>,
+}
+
+/// One `Status.details.causes` entry: a field error as apimachinery's `NewInvalid` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cause {
+    /// `reason`: the field error type (`FieldValueInvalid`, `FieldValueTooLong`...).
+    pub reason: &'static str,
+    /// `message`: the error without its field (`field.Error.ErrorBody`).
+    pub message: String,
+    /// `field`: the field path (`metadata.name`).
+    pub field: String,
+}
+
+impl Cause {
+    /// `field.Error.Error()`: `field: body`.
+    pub fn text(&self) -> String {
+        format!("{}: {}", self.field, self.message)
+    }
 }
 
 /// `<plural>.<group>` as the API server names a resource in messages (`clusters.cluster.x-k8s.io`).
@@ -35,21 +55,49 @@ pub fn qualified_kind(kind: Kind) -> String {
 }
 
 impl ApiError {
+    /// An error without causes.
+    pub fn new(code: u16, reason: &'static str, message: impl Into<String>) -> Self {
+        ApiError { code, reason, message: message.into(), causes: Vec::new() }
+    }
+    /// 422 Invalid from field errors, as apimachinery's `errors.NewInvalid` words it
+    /// (`staging/src/k8s.io/apimachinery/pkg/api/errors/errors.go: NewInvalid`): one error as it is,
+    /// several as an aggregate `[a, b]` without repeats (`utilerrors.NewAggregate`).
+    pub fn invalid_fields(kind: Kind, name: &str, causes: Vec<Cause>) -> Self {
+        let mut texts: Vec<String> = Vec::new();
+        for c in &causes {
+            let t = c.text();
+            if !texts.contains(&t) {
+                texts.push(t);
+            }
+        }
+        let agg = if texts.len() == 1 { texts.remove(0) } else { format!("[{}]", texts.join(", ")) };
+        ApiError { code: 422, reason: "Invalid", message: format!("{} \"{name}\" is invalid: {agg}", qualified_kind(kind)), causes }
+    }
+    /// 403 Forbidden (`errors.NewForbidden`: `<resource> "<name>" is forbidden: <why>`).
+    pub fn forbidden(kind: Kind, name: &str, why: impl fmt::Display) -> Self {
+        ApiError::new(403, "Forbidden", format!("{} \"{name}\" is forbidden: {why}", resource_name(kind)))
+    }
     /// 404.
     pub fn not_found(kind: Kind, name: &str) -> Self {
-        ApiError { code: 404, reason: "NotFound", message: format!("{} \"{name}\" not found", resource_name(kind)) }
+        ApiError { causes: Vec::new(), code: 404, reason: "NotFound", message: format!("{} \"{name}\" not found", resource_name(kind)) }
     }
     /// 404 for a missing namespace.
     pub fn namespace_not_found(ns: &str) -> Self {
-        ApiError { code: 404, reason: "NotFound", message: format!("namespaces \"{ns}\" not found") }
+        ApiError { causes: Vec::new(), code: 404, reason: "NotFound", message: format!("namespaces \"{ns}\" not found") }
     }
     /// 409 on create.
     pub fn already_exists(kind: Kind, name: &str) -> Self {
-        ApiError { code: 409, reason: "AlreadyExists", message: format!("{} \"{name}\" already exists", resource_name(kind)) }
+        ApiError {
+            causes: Vec::new(),
+            code: 409,
+            reason: "AlreadyExists",
+            message: format!("{} \"{name}\" already exists", resource_name(kind)),
+        }
     }
     /// 409 on a stale resourceVersion.
     pub fn conflict(kind: Kind, name: &str) -> Self {
         ApiError {
+            causes: Vec::new(),
             code: 409,
             reason: "Conflict",
             message: format!(
@@ -60,19 +108,30 @@ impl ApiError {
     }
     /// 422.
     pub fn invalid(kind: Kind, name: &str, detail: impl fmt::Display) -> Self {
-        ApiError { code: 422, reason: "Invalid", message: format!("{} \"{name}\" is invalid: {detail}", qualified_kind(kind)) }
+        ApiError {
+            causes: Vec::new(),
+            code: 422,
+            reason: "Invalid",
+            message: format!("{} \"{name}\" is invalid: {detail}", qualified_kind(kind)),
+        }
     }
     /// 400.
     pub fn bad_request(message: impl Into<String>) -> Self {
-        ApiError { code: 400, reason: "BadRequest", message: message.into() }
+        ApiError { causes: Vec::new(), code: 400, reason: "BadRequest", message: message.into() }
     }
     /// 422 from an admission webhook's field errors.
     pub fn denied(webhook: &str, message: impl fmt::Display) -> Self {
-        ApiError { code: 422, reason: "Invalid", message: format!("admission webhook \"{webhook}\" denied the request: {message}") }
+        ApiError {
+            causes: Vec::new(),
+            code: 422,
+            reason: "Invalid",
+            message: format!("admission webhook \"{webhook}\" denied the request: {message}"),
+        }
     }
     /// 500 when a webhook cannot be called.
     pub fn webhook_unreachable(webhook: &str, service: &str) -> Self {
         ApiError {
+            causes: Vec::new(),
             code: 500,
             reason: "InternalError",
             message: format!(
@@ -83,6 +142,7 @@ impl ApiError {
     /// 429.
     pub fn too_many_requests() -> Self {
         ApiError {
+            causes: Vec::new(),
             code: 429,
             reason: "TooManyRequests",
             message: "the server has received too many requests and has asked us to try again later".into(),
@@ -91,6 +151,7 @@ impl ApiError {
     /// 415 for strategic merge patches on custom resources.
     pub fn unsupported_media_type(kind: Kind) -> Self {
         ApiError {
+            causes: Vec::new(),
             code: 415,
             reason: "UnsupportedMediaType",
             message: format!("the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml ({})", resource_name(kind)),

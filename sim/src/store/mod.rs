@@ -2,11 +2,13 @@
 //! global resourceVersion, generation bumped on spec change only, finalizers and deletionTimestamp,
 //! status subresource) and a change log that feeds watches, informers and the garbage collector.
 //!
-//! Admission and patch decoding live in [`api`]; the garbage collector in [`gc`].
+//! Admission and patch decoding live in [`api`]; the API server's own validation (names, labels,
+//! annotations, decoding, immortal namespaces) in [`validate`]; the garbage collector in [`gc`].
 
 pub mod api;
 pub mod error;
 pub mod gc;
+pub mod validate;
 
 pub use error::ApiError;
 
@@ -180,6 +182,7 @@ impl Store {
             }
         }
         self.check_scope(&obj)?;
+        validate::create(&obj)?;
         if self.set.get(&obj.key()).is_some() {
             return Err(ApiError::already_exists(obj.kind, &obj.meta.name));
         }
@@ -278,6 +281,7 @@ impl Store {
         if new == *cur {
             return Ok((cur, None));
         }
+        validate::update(&new, &cur)?;
         if sub == Subresource::Main && spec_changed(&cur, &new) {
             new.meta.generation += 1;
         }

@@ -9,14 +9,14 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// A response: status code, headers (lower-case names), body (de-chunked).
-struct Resp {
-    code: u16,
+pub(super) struct Resp {
+    pub(super) code: u16,
     headers: Vec<(String, String)>,
-    body: String,
+    pub(super) body: String,
 }
 
 impl Resp {
-    fn json(&self) -> Value {
+    pub(super) fn json(&self) -> Value {
         serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
     }
     fn header(&self, name: &str) -> Option<&str> {
@@ -41,14 +41,14 @@ fn dechunk(mut raw: &str) -> String {
 /// Where requests go, the authority to trust, and the bearer token they carry (`None`: no
 /// `Authorization` header).
 #[derive(Clone, Copy)]
-struct Api<'a> {
+pub(super) struct Api<'a> {
     addr: SocketAddr,
     ca_pem: &'a str,
     token: Option<&'a str>,
 }
 
 impl<'a> Api<'a> {
-    fn of(s: &'a super::Served) -> Self {
+    pub(super) fn of(s: &'a super::Served) -> Self {
         Api { addr: s.server.addr(), ca_pem: s.server.ca_pem(), token: Some(s.server.token()) }
     }
 }
@@ -71,7 +71,7 @@ async fn connect(api: Api<'_>) -> tokio_rustls::client::TlsStream<tokio::net::Tc
 
 /// One request on a fresh connection (`Connection: close`); reads until the server closes or
 /// `limit` passes (watch streams).
-async fn http(api: Api<'_>, method: &str, path: &str, headers: &[(&str, &str)], body: &str, limit: Duration) -> Resp {
+pub(super) async fn http(api: Api<'_>, method: &str, path: &str, headers: &[(&str, &str)], body: &str, limit: Duration) -> Resp {
     let addr = api.addr;
     let mut s = connect(api).await;
     let has_host = headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host"));
@@ -101,7 +101,7 @@ async fn http(api: Api<'_>, method: &str, path: &str, headers: &[(&str, &str)], 
     Resp { code, headers, body }
 }
 
-const SEC: Duration = Duration::from_secs(5);
+pub(super) const SEC: Duration = Duration::from_secs(5);
 const CLUSTERS: &str = "/apis/cluster.x-k8s.io/v1beta2/namespaces/default/clusters";
 const CMS: &str = "/api/v1/namespaces/default/configmaps";
 const JSON: (&str, &str) = ("Content-Type", "application/json");

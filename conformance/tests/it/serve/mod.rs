@@ -8,6 +8,7 @@ mod docker;
 mod errors;
 mod kube_client;
 mod kubectl;
+mod validation;
 
 use capi_conformance::apiserver::{self, ServeOptions, ServerHandle};
 use std::path::{Path, PathBuf};

@@ -1,0 +1,178 @@
+//! The simulator's store refuses what a real API server refuses, with the same code, reason and
+//! message (`sim::store::validate`): names, labels, annotations, finalizers, data keys, decoding,
+//! custom resources' top-level types and the immortal namespaces, through the store's user writes
+//! (apply, patch, delete) and through scenario steps (`expect: denied`).
+
+use capi_sim::kinds::Kind;
+use capi_sim::object::ObjKey;
+use capi_sim::store::api::Patch;
+use capi_sim::store::Subresource;
+use capi_sim::testing;
+use rstest::rstest;
+use serde_json::{json, Value};
+
+const SUBDOMAIN: &str = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
+const LABEL: &str = "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')";
+
+fn apply(v: Value) -> Result<(), (u16, &'static str, String)> {
+    let mut sim = testing::sim(1);
+    sim.apply(0, &v).map(|_| ()).map_err(|e| (e.code, e.reason, e.message))
+}
+
+fn cm(name: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": "default"}, "data": {"k": "v"}})
+}
+
+/// Object names, per kind: DNS-1123 subdomains for ConfigMaps, Secrets and every custom resource,
+/// DNS-1123 labels for Namespaces (apimachinery `api/validation/objectmeta.go:
+/// ValidateObjectMetaAccessor` with `NameIsDNSSubdomain` / `ValidateNamespaceName`).
+#[rstest]
+#[case::traversal(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "../../etc", "namespace": "default"}}),
+    format!("ConfigMap \"../../etc\" is invalid: metadata.name: Invalid value: \"../../etc\": {SUBDOMAIN}"))]
+#[case::slash(json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "a/b", "namespace": "default"}}),
+    format!("Secret \"a/b\" is invalid: metadata.name: Invalid value: \"a/b\": {SUBDOMAIN}"))]
+#[case::upper_crd(json!({"apiVersion": "cluster.x-k8s.io/v1beta2", "kind": "Cluster", "metadata": {"name": "UPPER", "namespace": "default"}}),
+    format!("Cluster.cluster.x-k8s.io \"UPPER\" is invalid: metadata.name: Invalid value: \"UPPER\": {SUBDOMAIN}"))]
+#[case::namespace_upper(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "UPPER"}}),
+    format!("Namespace \"UPPER\" is invalid: metadata.name: Invalid value: \"UPPER\": {LABEL}"))]
+#[case::namespace_dots(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "a.b"}}),
+    "Namespace \"a.b\" is invalid: metadata.name: Invalid value: \"a.b\": must not contain dots".to_string())]
+#[case::too_long(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a".repeat(254), "namespace": "default"}}),
+    format!("ConfigMap \"{0}\" is invalid: metadata.name: Invalid value: \"{0}\": must be no more than 253 characters", "a".repeat(254)))]
+fn names_that_are_not_dns_1123_are_invalid(#[case] obj: Value, #[case] want: String) {
+    assert_eq!(apply(obj), Err((422, "Invalid", want)));
+}
+
+/// Label keys and values, annotation keys and size, finalizer names (apimachinery
+/// `meta/v1/validation: ValidateLabels`, `api/validation/objectmeta.go: ValidateAnnotations`,
+/// `ValidateFinalizers`).
+#[rstest]
+#[case::label_key(json!({"labels": {"bad key": "v"}}), "metadata.labels: Invalid value: \"bad key\": name part must consist of alphanumeric characters")]
+#[case::label_prefix(json!({"labels": {"Example.com/x": "v"}}), "metadata.labels: Invalid value: \"Example.com/x\": prefix part a lowercase RFC 1123 subdomain")]
+#[case::label_value(json!({"labels": {"k": "-v"}}), "metadata.labels: Invalid value: \"-v\": a valid label must be an empty string or consist of")]
+#[case::label_value_long(json!({"labels": {"k": "v".repeat(64)}}), "Invalid value: \"vvvv")]
+#[case::annotation_key(json!({"annotations": {"a/b/c": "v"}}), "metadata.annotations: Invalid value: \"a/b/c\": a qualified name must consist of")]
+#[case::annotation_size(json!({"annotations": {"big": "x".repeat(256 << 10)}}), "metadata.annotations: Too long: may not be more than 262144 bytes")]
+#[case::finalizer(json!({"finalizers": ["not a finalizer"]}), "metadata.finalizers: Invalid value: \"not a finalizer\": name part must consist of")]
+fn labels_annotations_and_finalizers_are_validated(#[case] meta: Value, #[case] want: &str) {
+    let mut v = cm("c1");
+    for (k, val) in meta.as_object().unwrap() {
+        v["metadata"][k] = val.clone();
+    }
+    let (code, reason, msg) = apply(v).unwrap_err();
+    assert_eq!((code, reason), (422, "Invalid"), "{msg}");
+    assert!(msg.starts_with("ConfigMap \"c1\" is invalid: ") && msg.contains(want), "{msg}");
+}
+
+/// Annotation keys are validated in lower case ("case doesn't matter"), and valid metadata passes.
+#[test]
+fn valid_metadata_passes() {
+    let mut v = cm("c1");
+    v["metadata"]["labels"] = json!({"cluster.x-k8s.io/cluster-name": "c1", "Empty": "", "v": "v1.34.3"});
+    v["metadata"]["annotations"] = json!({"Example.COM/Mixed": "x", "kubectl.kubernetes.io/last-applied-configuration": "{}"});
+    v["metadata"]["finalizers"] = json!(["example.com/keep"]);
+    assert_eq!(apply(v), Ok(()));
+}
+
+/// Several errors are reported together, as `errors.NewInvalid` aggregates them.
+#[test]
+fn several_errors_aggregate() {
+    let v = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "UP", "namespace": "default", "labels": {"k": "-v"}}});
+    let (_, _, msg) = apply(v).unwrap_err();
+    assert!(msg.starts_with("ConfigMap \"UP\" is invalid: [metadata.name: Invalid value: \"UP\": ") && msg.ends_with(")]"), "{msg}");
+    assert!(msg.contains(", metadata.labels: Invalid value: \"-v\": "), "{msg}");
+}
+
+/// Wrong structural types: built-in kinds fail to decode (400, create.go `transformDecodeError`);
+/// custom resources fail their schema (422, kube-openapi `InvalidType`).
+#[rstest]
+#[case::cm_data_string(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "default"}, "data": "notamap"}),
+    400, "BadRequest", "ConfigMap in version \"v1\" cannot be handled as a ConfigMap: json: cannot unmarshal string into Go struct field ConfigMap.data of type map[string]string")]
+#[case::cm_data_value(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "default"}, "data": {"k": 5}}),
+    400, "BadRequest", "ConfigMap in version \"v1\" cannot be handled as a ConfigMap: json: cannot unmarshal number into Go struct field ConfigMap.data of type string")]
+#[case::secret_data_string(json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "default"}, "data": "notamap"}),
+    400, "BadRequest", "Secret in version \"v1\" cannot be handled as a Secret: json: cannot unmarshal string into Go struct field Secret.data of type map[string][]uint8")]
+#[case::secret_not_base64(json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "default"}, "data": {"k": "not base64!"}}),
+    400, "BadRequest", "Secret in version \"v1\" cannot be handled as a Secret: illegal base64 data at input byte 3")]
+#[case::secret_string_data(json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "default"}, "stringData": ["x"]}),
+    400, "BadRequest", "Secret in version \"v1\" cannot be handled as a Secret: json: cannot unmarshal array into Go struct field Secret.stringData of type map[string]string")]
+#[case::crd_spec(json!({"apiVersion": "cluster.x-k8s.io/v1beta2", "kind": "Cluster", "metadata": {"name": "c", "namespace": "default"}, "spec": "notamap"}),
+    422, "Invalid", "Cluster.cluster.x-k8s.io \"c\" is invalid: spec: Invalid value: \"string\": spec in body must be of type object: \"string\"")]
+#[case::crd_spec_number(json!({"apiVersion": "cluster.x-k8s.io/v1beta2", "kind": "MachineDeployment", "metadata": {"name": "m", "namespace": "default"}, "spec": 3}),
+    422, "Invalid", "MachineDeployment.cluster.x-k8s.io \"m\" is invalid: spec: Invalid value: \"integer\": spec in body must be of type object: \"integer\"")]
+#[case::cm_key(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "default"}, "data": {"../x": "v"}}),
+    422, "Invalid", "ConfigMap \"c\" is invalid: [data[../x]: Invalid value: \"../x\": a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+'), data[../x]: Invalid value: \"../x\": must not start with '..']")]
+fn wrong_types_are_refused(#[case] obj: Value, #[case] code: u16, #[case] reason: &str, #[case] want: &str) {
+    let (c, r, m) = apply(obj).unwrap_err();
+    assert_eq!((c, r, m.as_str()), (code, reason, want));
+}
+
+/// A merge patch that turns a ConfigMap's data into a string is refused as well, and the stored
+/// object is unchanged.
+#[test]
+fn patches_are_validated_too() {
+    let mut sim = testing::sim(1);
+    sim.apply(0, &cm("c1")).unwrap();
+    let key = ObjKey::new(Kind::ConfigMap, "default", "c1");
+    let e = sim.patch(0, &key, &Patch::Merge(json!({"data": "notamap"})), Subresource::Main).unwrap_err();
+    assert_eq!(e.code, 400, "{e}");
+    let e = sim.patch(0, &key, &Patch::Merge(json!({"metadata": {"labels": {"k": "bad value"}}})), Subresource::Main).unwrap_err();
+    assert_eq!((e.code, e.reason), (422, "Invalid"), "{e}");
+    assert_eq!(testing::get(&sim, Kind::ConfigMap, "default", "c1").unwrap().body["data"], json!({"k": "v"}));
+}
+
+/// `default`, `kube-system` and `kube-public` may not be deleted (NamespaceLifecycle admission,
+/// `plugin/pkg/admission/namespace/lifecycle/admission.go: Lifecycle.Admit`); other namespaces may.
+#[rstest]
+#[case("default", true)]
+#[case("kube-system", true)]
+#[case("kube-public", true)]
+#[case("kube-node-lease", false)]
+fn immortal_namespaces(#[case] ns: &str, #[case] refused: bool) {
+    let mut sim = testing::sim(1);
+    let r = sim.delete(0, &ObjKey::new(Kind::Namespace, "", ns), capi_scenarios::model::Propagation::Background);
+    match r {
+        Err(e) if refused => {
+            assert_eq!(
+                (e.code, e.reason, e.message),
+                (403, "Forbidden", format!("namespaces \"{ns}\" is forbidden: this namespace may not be deleted"))
+            )
+        }
+        Ok(_) if !refused => {}
+        other => panic!("{ns}: {other:?}"),
+    }
+    assert_eq!(testing::get(&sim, Kind::Namespace, "", ns).is_some(), refused, "{ns} is kept only when refused");
+}
+
+/// The same refusals reach scenario steps: `expect: denied` sees the API server's message.
+#[test]
+fn scenario_steps_see_the_refusals() {
+    let yaml = r#"
+name: validation-steps
+steps:
+  - expect:
+      - denied:
+          apply:
+            manifest: |
+              apiVersion: v1
+              kind: ConfigMap
+              metadata: { name: "../../etc", namespace: default }
+          message: 'ConfigMap "../../etc" is invalid: metadata.name: Invalid value: "../../etc": a lowercase RFC 1123 subdomain'
+      - denied:
+          apply:
+            manifest: |
+              apiVersion: v1
+              kind: ConfigMap
+              metadata: { name: c1, namespace: default }
+              data: notamap
+          message: 'cannot unmarshal string into Go struct field ConfigMap.data of type map[string]string'
+      - denied:
+          delete: { target: Namespace/kube-system }
+          message: 'namespaces "kube-system" is forbidden: this namespace may not be deleted'
+"#;
+    let path = super::root().join("scenarios/library/validation-inline.yaml");
+    let scenario = capi_scenarios::parse::load_text(yaml, &path, &Default::default()).unwrap_or_else(|e| panic!("{e}"));
+    let mut backend = capi_sim::backend::SimBackend::new(Default::default());
+    let report = pollster::block_on(capi_scenarios::runner::run(&mut backend, &scenario, &Default::default()));
+    assert!(report.passed, "{:#?}", report.steps);
+}

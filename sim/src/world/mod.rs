@@ -5,8 +5,8 @@
 //! through notices, as watches and async task completions would.
 
 pub mod bootstrap;
-pub mod cluster_cache;
 pub mod cloudinit;
+pub mod cluster_cache;
 pub mod docker;
 pub mod objects;
 pub mod pods;

@@ -564,14 +564,14 @@ fn resolve_apply(a: &mut ApplyStep, ctx: &ResolveCtx<'_>, at: &StepLines) -> Res
                 }
                 other => other,
             })?;
-            manifest::parse_text(&with_e2e_cni(&text, &v, ctx, &here)?, &path, 0, &v)?
+            manifest::parse_text(&with_e2e_cni(&text, &v, ctx, &here)?, &path, 0, &v).map_err(|e| in_step(e, ctx.scenario, &here))?
         } else if let Some(text) = &a.manifest {
             let line = at.manifest_line.unwrap_or(at.line);
             manifest::parse_text(&with_e2e_cni(text, &v, ctx, &here)?, ctx.scenario, line - 1, &v)?
         } else {
             let flavor = a.flavor.as_deref().unwrap_or_default();
             let version = a.provider_version.as_deref().unwrap_or(DEFAULT_PROVIDER_VERSION);
-            generate_cluster(ctx.fixtures, version, flavor, &v, &here)?
+            generate_cluster(ctx.fixtures, version, flavor, &v, &here).map_err(|e| in_step(e, ctx.scenario, &here))?
         };
         // A ClusterClass (and its templates) appended by several copies is applied once.
         batch.retain(|o| !objects.iter().any(|p| p.value == o.value));
@@ -585,6 +585,16 @@ fn resolve_apply(a: &mut ApplyStep, ctx: &ResolveCtx<'_>, at: &StepLines) -> Res
     }
     a.objects = objects;
     Ok(())
+}
+
+/// An error found in a manifest or template another file holds, said from the step that applies it
+/// (`scenario.yaml:12:5: in this apply: template.yaml:18:14: ...`), so both places are named.
+fn in_step(e: ScenarioError, scenario: &Path, here: &Location) -> ScenarioError {
+    let text = e.to_string();
+    if text.starts_with(&scenario.display().to_string()) {
+        return e;
+    }
+    ScenarioError::invalid(here.clone(), format!("in this apply: {text}"))
 }
 
 /// Why a file could not be read, in words (without the OS error number).

@@ -59,11 +59,11 @@ fn message(text: &str) -> String {
 )]
 #[case::bad_yaml_in_manifest_file(
     "name: x\nsteps:\n  - apply: { file: bad.yaml }\n",
-    "bad.yaml:5:1: invalid YAML: did not find expected ',' or ']'"
+    "broken.yaml:3:5: in this apply: bad.yaml:5:1: invalid YAML: did not find expected ',' or ']'"
 )]
 #[case::undefined_variable_in_manifest_file(
     "name: x\nsteps:\n  - apply: { file: needs-var.yaml }\n",
-    "needs-var.yaml:4:9: variable `CLUSTER_NAME` is not defined and has no default (set it under `vars:` or with --var CLUSTER_NAME=VALUE)"
+    "broken.yaml:3:5: in this apply: needs-var.yaml:4:9: variable `CLUSTER_NAME` is not defined and has no default (set it under `vars:` or with --var CLUSTER_NAME=VALUE)"
 )]
 #[case::denied_in_wait(
     "name: x\nsteps:\n  - sleep: 1s\n  - wait: { for: { denied: { apply: { file: ok.yaml }, message: no } } }\n",

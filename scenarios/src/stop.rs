@@ -77,12 +77,12 @@ impl StopSignal {
     /// with the process or when the signal is raised otherwise).
     pub fn after(&self, limit: Duration) {
         let me = self.clone();
-        let deadline = Instant::now() + limit;
+        let deadline = Instant::now() + limit; // determinism-ok: the user's wall-time limit on a run, outside the simulation
         let spawned = std::thread::Builder::new().name("wall-limit".into()).spawn(move || loop {
             if me.is_stopped() {
                 return;
             }
-            let now = Instant::now();
+            let now = Instant::now(); // determinism-ok: see above
             if now >= deadline {
                 me.stop(format!("stopped at the wall-time limit of {}", humantime::format_duration(limit)));
                 return;
@@ -138,7 +138,7 @@ mod tests {
     fn a_wall_limit_raises_it() {
         let s = StopSignal::new();
         s.after(Duration::from_millis(20));
-        let start = Instant::now();
+        let start = Instant::now(); // determinism-ok: a test's own timeout
         while !s.is_stopped() && start.elapsed() < Duration::from_secs(10) {
             std::thread::sleep(Duration::from_millis(5));
         }

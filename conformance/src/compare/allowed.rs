@@ -84,6 +84,18 @@ pub static ALLOWED: &[AllowedRule] = &[
         },
     },
     AllowedRule {
+        id: "machine-lifecycle-events",
+        what: "a Machine's node, drain or volume-detach event (`SuccessfulSetNodeRef`, `SuccessfulDrainNode`, `NodeVolumesDetached`) on one side only",
+        why: "whether a Machine that a rollout or a deletion removes got its Node first depends on when the removal lands against its provisioning, which is timing; the events follow from that one fact",
+        matches: |d| match d {
+            Difference::ExtraEvent { event, .. } | Difference::MissingEvent { event, .. } => {
+                event.starts_with("Machine ")
+                    && [" Normal SuccessfulSetNodeRef: ", " Normal SuccessfulDrainNode: ", " Normal NodeVolumesDetached: "].iter().any(|r| event.contains(r))
+            }
+            _ => false,
+        },
+    },
+    AllowedRule {
         id: "pending-phase-event",
         what: "a Cluster's `Pending` phase event on one side only",
         why: "a Cluster is Pending only if its first reconcile ran before its infrastructure and control plane objects existed, which depends on whether the client created the manifests in one instant or one request at a time",

@@ -6,6 +6,7 @@
 //! simulator's and a real cluster's results can be compared.
 
 pub mod backend;
+mod background;
 pub mod duration;
 pub mod error;
 pub mod k8svalid;

@@ -113,6 +113,25 @@ pub enum Step {
 }
 
 impl Step {
+    /// Call `f` with every predicate the step evaluates.
+    pub fn for_each_predicate(&self, f: &mut dyn FnMut(&Predicate)) {
+        match self {
+            Step::Wait(w) => f(&w.until),
+            Step::Expect(e) | Step::Check(e) => e.0.iter().for_each(&mut *f),
+            Step::Never(n) => f(&n.predicate),
+            Step::Fault(x) => x.when.iter().for_each(&mut *f),
+            _ => {}
+        }
+    }
+
+    /// The name of the background step this step starts (`async: true`), if it does.
+    pub fn async_name(&self) -> Option<&str> {
+        match self {
+            Step::Clusterctl(ClusterctlStep::Move(m)) => m.async_name(),
+            _ => None,
+        }
+    }
+
     /// The step's keyword, as written.
     pub fn keyword(&self) -> &'static str {
         match self {
@@ -454,7 +473,25 @@ pub struct MoveSpec {
     /// Namespace to move (`default`).
     #[serde(default)]
     pub namespace: Option<String>,
+    /// Run the move in the background: the step returns at once, later steps run while it proceeds
+    /// (e.g. to remove a `clusterctl.cluster.x-k8s.io/block-move` annotation it waits for), and a
+    /// `finished: { step: NAME }` predicate waits for its result.
+    #[serde(default, rename = "async")]
+    pub run_async: bool,
+    /// The name `finished` predicates use for a background move (`move` when omitted).
+    #[serde(default)]
+    pub name: Option<String>,
 }
+
+impl MoveSpec {
+    /// The name of a background move (`None` when the move runs in the foreground).
+    pub fn async_name(&self) -> Option<&str> {
+        self.run_async.then(|| self.name.as_deref().unwrap_or(DEFAULT_ASYNC_MOVE_NAME))
+    }
+}
+
+/// The name of a background `clusterctl move` that has no `name`.
+pub const DEFAULT_ASYNC_MOVE_NAME: &str = "move";
 
 /// `docker: { run: {...} | rm: {...} }`.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, schemars::JsonSchema)]

@@ -108,6 +108,8 @@ pub fn load_text(text: &str, path: &Path, opts: &LoadOptions) -> Result<Scenario
         invariants.push(crate::model::ScenarioInvariant { line: at.line, predicate });
     }
 
+    crate::background::check(&steps, &invariants, path)?;
+
     let name = raw.name.unwrap_or_else(|| path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default());
     let management = match raw.management {
         Some(m) if m.is_empty() => {

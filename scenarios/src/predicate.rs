@@ -32,13 +32,15 @@ pub enum Predicate {
     Any(Vec<Predicate>),
     /// The predicate does not hold.
     Not(Box<Predicate>),
+    /// A step run in the background (`async: true`) has finished, with the result asked for.
+    Finished(FinishedPredicate),
     /// Only in `expect`: the write is refused by admission with a message containing `message`.
     Denied(crate::model::WriteExpectation),
     /// Only in `expect`: the write succeeds with an admission warning containing `message`.
     Warned(crate::model::WriteExpectation),
 }
 
-crate::keyed_enum!(Predicate, "a predicate: exists, gone, field, condition, phase, count, containers, all, any, not, denied or warned", {
+crate::keyed_enum!(Predicate, "a predicate: exists, gone, field, condition, phase, count, containers, all, any, not, finished, denied or warned", {
     "exists" => Exists(Target),
     "gone" => Gone(Target),
     "field" => Field(FieldPredicate),
@@ -49,6 +51,7 @@ crate::keyed_enum!(Predicate, "a predicate: exists, gone, field, condition, phas
     "all" => All(Vec<Predicate>),
     "any" => Any(Vec<Predicate>),
     "not" => Not(Box<Predicate>),
+    "finished" => Finished(FinishedPredicate),
     "denied" => Denied(crate::model::WriteExpectation),
     "warned" => Warned(crate::model::WriteExpectation),
 });
@@ -62,7 +65,7 @@ impl Predicate {
             Predicate::Condition(x) => f(&x.target),
             Predicate::Phase(x) => f(&x.target),
             Predicate::Count(x) => f(&x.target),
-            Predicate::Containers(_) => {}
+            Predicate::Containers(_) | Predicate::Finished(_) => {}
             Predicate::All(v) | Predicate::Any(v) => v.iter().for_each(|q| q.for_each_target(f)),
             Predicate::Not(q) => q.for_each_target(f),
             Predicate::Denied(w) | Predicate::Warned(w) => {
@@ -90,6 +93,16 @@ impl Predicate {
             Predicate::All(v) | Predicate::Any(v) => v.iter().any(Predicate::has_write_expectation),
             Predicate::Not(p) => p.has_write_expectation(),
             _ => false,
+        }
+    }
+
+    /// Call `f` with the name of every background step the predicate waits for.
+    pub fn for_each_finished(&self, f: &mut dyn FnMut(&FinishedPredicate)) {
+        match self {
+            Predicate::Finished(x) => f(x),
+            Predicate::All(v) | Predicate::Any(v) => v.iter().for_each(|q| q.for_each_finished(f)),
+            Predicate::Not(q) => q.for_each_finished(f),
+            _ => {}
         }
     }
 }
@@ -319,6 +332,10 @@ pub trait WorldView {
     fn change_key(&self, _management: Option<&str>, _kind: &str) -> Option<ChangeKey> {
         None
     }
+    /// Where the background step of that name is; `None` when no such step has started.
+    fn async_step(&self, _name: &str) -> Option<AsyncStatus> {
+        None
+    }
 }
 
 impl Resource for Value {
@@ -352,7 +369,7 @@ pub struct Eval {
 }
 
 impl Eval {
-    fn new(holds: bool, detail: impl Into<String>) -> Self {
+    pub(crate) fn new(holds: bool, detail: impl Into<String>) -> Self {
         Eval { holds, detail: detail.into() }
     }
 }
@@ -536,6 +553,7 @@ fn evaluate_inner(p: &Predicate, world: &dyn WorldView, detail: bool, w: Option<
                 ),
             )
         }
+        Predicate::Finished(f) => finished::evaluate(f, world),
         Predicate::All(ps) => {
             for p in ps {
                 let e = evaluate_inner(p, world, detail, w)?;
@@ -676,8 +694,10 @@ pub fn json_equal(a: &Value, b: &Value) -> bool {
     }
 }
 
+mod finished;
 mod object;
 mod witnesses;
+pub use finished::{AsyncStatus, FinishedPredicate, FinishedResult};
 pub use object::{ConditionCheck, FieldCheck, ObjectCheck, PhaseCheck};
 pub use witnesses::{ChangeKey, Witnesses};
 

@@ -147,7 +147,8 @@ mod tests {
         let schema: Value = serde_json::from_str(&scenario_schema_json()).expect("JSON");
         let steps = ["apply", "patch", "delete", "scale", "wait", "expect", "check", "never", "sleep", "fault", "clusterctl", "docker"];
         assert_eq!(keys_of(&schema, "Step"), steps);
-        let predicates = ["exists", "gone", "field", "condition", "phase", "count", "containers", "all", "any", "not", "denied", "warned"];
+        let predicates =
+            ["exists", "gone", "field", "condition", "phase", "count", "containers", "all", "any", "not", "finished", "denied", "warned"];
         assert_eq!(keys_of(&schema, "Predicate"), predicates);
         assert_eq!(keys_of(&schema, "ClusterctlStep"), ["describe", "get-kubeconfig", "move"]);
         assert_eq!(schema["additionalProperties"], Value::Bool(false), "unknown top-level keys are refused");

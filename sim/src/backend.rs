@@ -176,6 +176,9 @@ impl WorldView for Sim {
     fn workload(&self, _management: Option<&str>, cluster: &str) -> Result<&dyn ClusterView, String> {
         Ok(self.world.workload_objects(cluster)? as &dyn ClusterView)
     }
+    fn async_step(&self, name: &str) -> Option<predicate::AsyncStatus> {
+        Sim::async_step(self, name)
+    }
     fn change_key(&self, management: Option<&str>, kind: &str) -> Option<predicate::ChangeKey> {
         let m = self.management_index(management)?;
         Some(predicate::ChangeKey { management: self.mgmt[m].name.clone(), kind: Kind::lookup(kind)?.name().to_string() })
@@ -522,7 +525,11 @@ impl Backend for SimBackend {
         let from = self.mgmt(spec.from.as_deref())?;
         let to = self.mgmt(Some(&spec.to))?;
         let sim = self.s()?;
-        crate::clusterctl::move_objects(sim, from, to, spec.namespace.as_deref().unwrap_or("default")).map_err(BackendError::Other)
+        let ns = spec.namespace.as_deref().unwrap_or("default");
+        match spec.async_name() {
+            Some(name) => crate::clusterctl::background::start(sim, name, from, to, ns).map_err(BackendError::Other),
+            None => crate::clusterctl::move_objects(sim, from, to, ns).map_err(BackendError::Other),
+        }
     }
 
     async fn docker(&mut self, step: &capi_scenarios::model::DockerStep) -> Result<String, BackendError> {

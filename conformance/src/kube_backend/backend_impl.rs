@@ -404,6 +404,7 @@ fn select_containers(all: &[ContainerInfo], t: &capi_scenarios::model::Container
 async fn run_command(program: &Path, args: &[String]) -> Result<String, BackendError> {
     let out = tokio::process::Command::new(program)
         .args(args)
+        .kill_on_drop(true)
         .output()
         .await
         .map_err(|e| BackendError::Other(format!("cannot run {}: {e}", program.display())))?;
@@ -489,6 +490,7 @@ impl Backend for KubeBackend {
             reflector: self.opts.reflector.clone(),
             invariants: self.invariants.iter().map(|(l, p)| (l.clone(), p.clone(), false)).collect(),
             invariant_violations: Vec::new(),
+            background: Default::default(),
         };
         if self.opts.refuse_existing {
             if let Err(e) = run.check_leftovers().await {
@@ -806,8 +808,14 @@ impl Backend for KubeBackend {
             args.push("--kubeconfig-context".into());
             args.push(c);
         }
-        args.extend(["--to-kubeconfig".into(), to_kc.display().to_string(), "-n".into(), ns]);
-        run_command(&bin, &args).await
+        args.extend(["--to-kubeconfig".into(), to_kc.display().to_string(), "-n".into(), ns.clone()]);
+        match spec.async_name() {
+            Some(name) => {
+                run.background.start(name, async move { run_command(&bin, &args).await })?;
+                Ok(format!("clusterctl move of namespace {ns} started in the background as `{name}`"))
+            }
+            None => run_command(&bin, &args).await,
+        }
     }
 
     async fn docker(&mut self, step: &DockerStep) -> Result<String, BackendError> {

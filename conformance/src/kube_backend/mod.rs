@@ -36,6 +36,7 @@ pub mod wait;
 pub mod watch;
 
 mod backend_impl;
+mod background;
 mod workload_objects;
 
 use crate::docker::{ContainerPolicy, DockerError, DockerHost};
@@ -287,6 +288,8 @@ struct Run {
     /// The scenario's invariants (label, predicate, broken yet) and what broke them.
     invariants: Vec<(String, capi_scenarios::Predicate, bool)>,
     invariant_violations: Vec<capi_scenarios::report::Violation>,
+    /// Steps running in the background (`async: true`).
+    background: background::Background,
 }
 
 impl Run {
@@ -503,6 +506,7 @@ impl Run {
             managements: self.managements.iter().map(|m| (m.name.clone(), ClusterSnapshot::default())).collect(),
             containers: Vec::new(),
             workloads: BTreeMap::new(),
+            background: self.background.statuses(),
         };
         for (m, kinds) in plans {
             let conn = self.conn(m)?;

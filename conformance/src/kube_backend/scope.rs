@@ -191,6 +191,7 @@ impl ScenarioScope {
             Predicate::All(v) | Predicate::Any(v) => v.iter().for_each(|p| self.add_predicate(p)),
             Predicate::Not(p) => self.add_predicate(p),
             Predicate::Denied(w) | Predicate::Warned(w) => self.add_write(w),
+            Predicate::Finished(_) => {}
         }
     }
 }
@@ -205,7 +206,7 @@ pub fn predicate_targets<'a>(p: &'a Predicate, out: &mut Vec<&'a Target>) {
         Predicate::Count(c) => out.push(&c.target),
         Predicate::All(v) | Predicate::Any(v) => v.iter().for_each(|p| predicate_targets(p, out)),
         Predicate::Not(p) => predicate_targets(p, out),
-        Predicate::Containers(_) | Predicate::Denied(_) | Predicate::Warned(_) => {}
+        Predicate::Containers(_) | Predicate::Finished(_) | Predicate::Denied(_) | Predicate::Warned(_) => {}
     }
 }
 

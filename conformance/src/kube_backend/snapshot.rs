@@ -2,7 +2,7 @@
 //! of the kinds a predicate reads (from the watch caches for `wait`, from fresh lists for `expect`)
 //! and the containers the safety policy lets the backend see.
 
-use capi_scenarios::predicate::{ClusterView, ContainerInfo, Resource, WorldView};
+use capi_scenarios::predicate::{AsyncStatus, ClusterView, ContainerInfo, Resource, WorldView};
 use capi_scenarios::LabelSelector;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -58,6 +58,8 @@ pub struct Snapshot {
     pub containers: Vec<ContainerInfo>,
     /// Objects inside workload clusters (by cluster name) that `workload:` targets read.
     pub workloads: BTreeMap<String, ClusterSnapshot>,
+    /// Steps running in the background, by name.
+    pub background: BTreeMap<String, AsyncStatus>,
 }
 
 impl WorldView for Snapshot {
@@ -78,5 +80,9 @@ impl WorldView for Snapshot {
 
     fn containers(&self) -> Vec<ContainerInfo> {
         self.containers.clone()
+    }
+
+    fn async_step(&self, name: &str) -> Option<AsyncStatus> {
+        self.background.get(name).cloned()
     }
 }

@@ -11,7 +11,7 @@
 //! short (wall-time limit, and a dropped run future) and checks the same.
 //!
 //! The scenarios: every library scenario that the served API can run, i.e. all but
-//! - `clusterctl-move.yaml` (two management clusters and the `clusterctl` binary; the served API is
+//! - `clusterctl-move.yaml`, `clusterctl-move-blocked.yaml` (two management clusters and the `clusterctl` binary; the served API is
 //!   one management cluster),
 //! - `name-conflict.yaml` (its `docker run` creates a real stray container the simulated Docker host
 //!   cannot see, so the served CAPD would not meet the name conflict; the mirror imports nothing),

@@ -78,6 +78,34 @@ fn message(text: &str) -> String {
     "name: x\nsteps:\n  - fault: { kind: meteor-strike }\n",
     "broken.yaml:3:20: steps[0].fault.kind: unknown variant `meteor-strike`, expected one of `container-kill`, `container-pause`, `container-oom`, `lb-kill`, `docker-restart`, `image-missing`, `kubeadm-init-fail`, `kubeadm-join-fail`, `kubelet-stop`, `cni-crash`, `etcd-member-loss`, `partition`, `slow-disk`, `controller-crash`, `watch-drop`, `stale-cache`, `api-conflict`, `api-throttle`, `api-latency`, `webhook-unavailable`"
 )]
+#[case::finished_names_no_background_step(
+    "name: x\nsteps:\n  - wait: { for: { finished: { step: pivot } } }\n",
+    "broken.yaml:3:1: `finished` names the background step `pivot`, but no earlier step runs in the background (`clusterctl: { move: { ..., async: true } }`)"
+)]
+#[case::finished_before_the_step_starts(
+    "name: x\nsteps:\n  - expect: [ { finished: { step: pivot } } ]\n  - clusterctl: { move: { to: b, async: true, name: pivot } }\n  - wait: { for: { finished: { step: pivot } } }\n",
+    "broken.yaml:3:1: `finished` names the background step `pivot`, but no earlier step runs in the background (`clusterctl: { move: { ..., async: true } }`)"
+)]
+#[case::finished_names_another_background_step(
+    "name: x\nsteps:\n  - clusterctl: { move: { to: b, async: true } }\n  - wait: { for: { finished: { step: pivot } } }\n",
+    "broken.yaml:4:1: `finished` names the background step `pivot`, but the background steps started before it are: move"
+)]
+#[case::background_step_never_waited_for(
+    "name: x\nsteps:\n  - clusterctl: { move: { to: b, async: true, name: pivot } }\n  - sleep: 1m\n",
+    "broken.yaml:3:1: the background step `pivot` is never waited for: add a later `- wait: { for: { finished: { step: pivot } }, timeout: 10m }` (or check its result with `expect`/`check`)"
+)]
+#[case::two_background_steps_with_one_name(
+    "name: x\nsteps:\n  - clusterctl: { move: { to: b, async: true } }\n  - clusterctl: { move: { from: b, to: a, async: true } }\n",
+    "broken.yaml:4:1: a background step named `move` already started at line 3; give this one another `name`"
+)]
+#[case::name_without_async(
+    "name: x\nsteps:\n  - clusterctl: { move: { to: b, name: pivot } }\n",
+    "broken.yaml:3:1: `name` names a background move: it needs `async: true`"
+)]
+#[case::bad_finished_result(
+    "name: x\nsteps:\n  - clusterctl: { move: { to: b, async: true } }\n  - wait: { for: { finished: { step: move, result: done } } }\n",
+    "broken.yaml:4:52: steps[1].wait.for.finished.result: unknown variant `done`, expected one of `succeeded`, `failed`, `any`"
+)]
 fn broken_scenarios_name_file_line_and_column(#[case] text: &str, #[case] expected: &str) {
     assert_eq!(message(text), expected);
 }

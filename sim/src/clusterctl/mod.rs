@@ -1,11 +1,12 @@
 //! clusterctl verbs over the simulated management clusters: `describe cluster`, `get kubeconfig`,
-//! `move`. `generate cluster` lives in the scenario language (it only renders templates).
+//! `move` (in the foreground, or in the background: `background`). `generate cluster` lives in the scenario language (it only renders templates).
 
+pub mod background;
 mod describe;
 mod movement;
 
 pub use describe::describe;
-pub use movement::{block_move_delay_ms, check_not_paused, check_provisioning_completed, move_objects, BLOCK_MOVE_ATTEMPTS};
+pub use movement::{block_move_delay_ms, check_not_paused, check_provisioning_completed, move_objects, BLOCK_MOVE_ATTEMPTS, SETTLE_MS};
 
 use crate::controllers::common::unb64;
 use crate::kinds::Kind;

@@ -132,12 +132,58 @@ pub fn block_move_delay_ms(i: u32) -> u64 {
     (5_000.0 * 1.5f64.powi(i as i32)) as u64
 }
 
+/// The wait between the end of `waitReadyForMove` and the copy, in which the paused source's
+/// controllers finish what they were doing.
+pub const SETTLE_MS: u64 = 2_000;
+
+/// A move past its preflight, with the source paused: what it moves and where its wait for
+/// `block-move` objects is.
+pub(crate) struct MovePlan {
+    from: usize,
+    to: usize,
+    ns: String,
+    clusters: Vec<Arc<Object>>,
+    classes: Vec<ObjKey>,
+    blocking: Vec<Arc<Object>>,
+    /// The blocking object being waited for, and the attempts spent on it.
+    next: usize,
+    attempt: u32,
+}
+
+/// Where `waitReadyForMove` is.
+pub(crate) enum Progress {
+    /// Nothing blocks the move any more.
+    Ready,
+    /// Look again after this many ms.
+    WaitMs(u64),
+    /// It gave up (the source stays paused, nothing is created in the target).
+    Failed(String),
+}
+
 /// Move the Cluster API objects of a namespace from management cluster `from` to `to`, as
 /// `objectMover.Move` does: preflight (provisioning completed, nothing paused), pause the Clusters
 /// and ClusterClasses in the source, wait while an object carries `clusterctl.cluster.x-k8s.io/block-move`
 /// (then give up, leaving the source paused), create everything in the target owners first, delete
-/// it from the source, unpause in the target.
+/// it from the source, unpause in the target. The clock runs while it waits.
 pub fn move_objects(sim: &mut Sim, from: usize, to: usize, ns: &str) -> Result<String, String> {
+    let mut plan = begin(sim, from, to, ns)?;
+    loop {
+        match plan.poll(sim) {
+            Progress::Ready => break,
+            Progress::WaitMs(d) => {
+                let t = sim.now() + d;
+                sim.run_until(t);
+            }
+            Progress::Failed(e) => return Err(e),
+        }
+    }
+    let t = sim.now() + SETTLE_MS;
+    sim.run_until(t);
+    complete(sim, &plan)
+}
+
+/// The move up to its wait for `block-move` objects: discovery, preflight, pausing the source.
+pub(crate) fn begin(sim: &mut Sim, from: usize, to: usize, ns: &str) -> Result<MovePlan, String> {
     if from == to {
         return Err("the source and the target management cluster are the same".into());
     }
@@ -167,32 +213,42 @@ pub fn move_objects(sim: &mut Sim, from: usize, to: usize, ns: &str) -> Result<S
         sim.patch(from, k, &Patch::Merge(json!({"metadata": {"annotations": {keys::PAUSED: ""}}})), Subresource::Main)
             .map_err(|e| format!("error pausing ClusterClasses: error updating ClusterClass {}/{}: {}", k.ns, k.name, e.message))?;
     }
-    // waitReadyForMove: each blocking object in turn, with its own backoff; giving up leaves the
-    // source paused and nothing created in the target.
-    for b in &blocking {
-        let key = b.key();
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let blocked = sim.mgmt[from].api.store.get(&key).is_some_and(|o| o.meta.annotations.contains_key(keys::BLOCK_MOVE));
+    Ok(MovePlan { from, to, ns: ns.to_string(), clusters, classes, blocking, next: 0, attempt: 0 })
+}
+
+impl MovePlan {
+    /// One look of `waitReadyForMove`: each blocking object in turn, with its own backoff.
+    pub(crate) fn poll(&mut self, sim: &Sim) -> Progress {
+        while let Some(b) = self.blocking.get(self.next) {
+            let key = b.key();
+            self.attempt += 1;
+            let blocked = sim.mgmt[self.from].api.store.get(&key).is_some_and(|o| o.meta.annotations.contains_key(keys::BLOCK_MOVE));
             if !blocked {
-                break;
+                self.next += 1;
+                self.attempt = 0;
+                continue;
             }
-            if attempt >= BLOCK_MOVE_ATTEMPTS {
-                return Err(format!(
-                    "error waiting for resources to be ready to move: action failed after {attempt} attempts: resource is not ready to move: {}, Kind={}/{}/{}",
+            if self.attempt >= BLOCK_MOVE_ATTEMPTS {
+                return Progress::Failed(format!(
+                    "error waiting for resources to be ready to move: action failed after {} attempts: resource is not ready to move: {}, Kind={}/{}/{}",
+                    self.attempt,
                     b.kind.api_version(),
                     b.kind.name(),
                     key.ns,
                     key.name
                 ));
             }
-            let t = sim.now() + block_move_delay_ms(attempt - 1);
-            sim.run_until(t);
+            return Progress::WaitMs(block_move_delay_ms(self.attempt - 1));
         }
+        Progress::Ready
     }
-    let t = sim.now() + 2_000;
-    sim.run_until(t);
+}
+
+/// The move after its wait: copy the namespace to the target owners first, delete it from the
+/// source, unpause in the target.
+pub(crate) fn complete(sim: &mut Sim, plan: &MovePlan) -> Result<String, String> {
+    let MovePlan { from, to, ref ns, ref clusters, ref classes, .. } = *plan;
+    let ns = ns.as_str();
     // Snapshot the namespace after pausing.
     let objects: Vec<Arc<Object>> = sim.mgmt[from]
         .api
@@ -251,7 +307,7 @@ pub fn move_objects(sim: &mut Sim, from: usize, to: usize, ns: &str) -> Result<S
         }
     }
     // Unpause in the target: ClusterClasses first, then the Clusters.
-    for k in &classes {
+    for k in classes {
         let _ = sim.patch(
             to,
             k,
@@ -259,7 +315,7 @@ pub fn move_objects(sim: &mut Sim, from: usize, to: usize, ns: &str) -> Result<S
             Subresource::Main,
         );
     }
-    for c in &clusters {
+    for c in clusters {
         sim.patch(to, &c.key(), &Patch::Merge(json!({"spec": {"paused": null}})), Subresource::Main)
             .map_err(|e| format!("error setting Cluster.Spec.Paused=false: {}", e.message))?;
     }

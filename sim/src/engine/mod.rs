@@ -79,16 +79,50 @@ const RELIST_BACKOFF_MS: (u64, u64) = (800, 1_600);
 /// Engine events.
 #[derive(Clone, Debug)]
 pub(crate) enum Ev {
-    Deliver { m: usize, g: usize },
-    Dispatch { m: usize, g: usize, c: usize },
-    Wake { m: usize, g: usize, c: usize, key: ObjKey, at: u64 },
-    WorkerFree { m: usize, g: usize, c: usize, key: ObjKey },
-    Gc { m: usize, work: GcWork },
+    Deliver {
+        m: usize,
+        g: usize,
+    },
+    Dispatch {
+        m: usize,
+        g: usize,
+        c: usize,
+    },
+    Wake {
+        m: usize,
+        g: usize,
+        c: usize,
+        key: ObjKey,
+        at: u64,
+    },
+    WorkerFree {
+        m: usize,
+        g: usize,
+        c: usize,
+        key: ObjKey,
+    },
+    Gc {
+        m: usize,
+        work: GcWork,
+    },
     World(WorldEvent),
-    Resync { m: usize, g: usize },
-    ManagerRestart { m: usize, g: usize },
-    Relist { m: usize, g: usize },
+    Resync {
+        m: usize,
+        g: usize,
+    },
+    ManagerRestart {
+        m: usize,
+        g: usize,
+    },
+    Relist {
+        m: usize,
+        g: usize,
+    },
     Fault(crate::faults::FaultEvent),
+    /// A background `clusterctl move`'s next turn.
+    Clusterctl {
+        job: usize,
+    },
 }
 
 struct Scheduled {
@@ -153,6 +187,8 @@ pub struct Sim {
     scenario_invariants: Vec<ScenarioInvariant>,
     /// The [`Sim::version`] at which they were last checked.
     scenario_invariants_checked: u64,
+    /// Background `clusterctl move`s, in the order they started.
+    pub(crate) clusterctl_jobs: Vec<crate::clusterctl::background::Job>,
 }
 
 /// A scenario-level invariant being checked.
@@ -190,6 +226,7 @@ impl Sim {
             interrupt: None,
             scenario_invariants: Vec::new(),
             scenario_invariants_checked: u64::MAX,
+            clusterctl_jobs: Vec::new(),
         }
     }
 
@@ -317,6 +354,21 @@ impl Sim {
         self.queue.push(Reverse(Scheduled { at: at.max(self.now), seq: self.seq, ev }));
     }
 
+    /// Give background move `job` its next turn at `at`.
+    pub(crate) fn schedule_clusterctl(&mut self, at: u64, job: usize) {
+        self.schedule(at, Ev::Clusterctl { job });
+    }
+
+    /// Something a wait may look at changed outside the store (a background step ended).
+    pub(crate) fn touch(&mut self) {
+        self.version += 1;
+    }
+
+    /// Where the background step of that name is.
+    pub fn async_step(&self, name: &str) -> Option<capi_scenarios::predicate::AsyncStatus> {
+        self.clusterctl_jobs.iter().find(|j| j.name() == name).map(|j| j.status())
+    }
+
     /// Record a trace line.
     pub fn record(&mut self, actor: &str, args: std::fmt::Arguments<'_>) {
         self.trace.record(self.now, self.events, actor, args);
@@ -422,6 +474,7 @@ impl Sim {
             Ev::ManagerRestart { m, g } => self.restart_manager(m, g),
             Ev::Relist { m, g } => self.relist(m, g),
             Ev::Fault(f) => self.handle_fault(f),
+            Ev::Clusterctl { job } => crate::clusterctl::background::advance(self, job),
         }
     }
 

@@ -31,6 +31,7 @@ library! {
     clusterclass_gate_off => "clusterclass-gate-off.yaml",
     clusterclass_missing => "clusterclass-missing.yaml",
     clusterctl_move => "clusterctl-move.yaml",
+    clusterctl_move_blocked => "clusterctl-move-blocked.yaml",
     core_cascade => "core-cascade.yaml",
     delete_cascade => "delete-cascade.yaml",
     delete_container_by_hand => "delete-container-by-hand.yaml",

@@ -192,3 +192,68 @@ fn the_library_move_scenario_passes() {
     let report = pollster::block_on(runner::run(&mut backend, &scenario, &RunOptions::default()));
     assert_passed(&report);
 }
+
+fn unannotate(backend: &mut SimBackend, m: usize, key: &ObjKey, ann: &str) {
+    let sim = backend.sim_mut().expect("prepared");
+    let mut o = (**sim.mgmt[m].api.store.get(key).expect("object")).clone();
+    o.meta.annotations.remove(ann);
+    sim.update(m, o, capi_sim::store::Subresource::Main, None, false).expect("unannotated");
+}
+
+/// `mover_test.go: TestWaitReadyForMove` ("moving blocked cluster that is eventually unblocked should
+/// succeed"): a move started in the background pauses the source and waits while the Cluster carries
+/// `block-move`; the clock and the controllers go on meanwhile, and once the annotation is removed
+/// the move proceeds at its next look and ends with the objects in the target.
+#[test]
+fn a_background_move_waits_for_block_move_and_proceeds_once_it_is_removed() {
+    use capi_scenarios::predicate::AsyncStatus;
+    let mut backend = provisioned();
+    let ck = ObjKey::new(Kind::Cluster, "default", "mv");
+    annotate(&mut backend, 0, &ck, "clusterctl.cluster.x-k8s.io/block-move");
+    let sim = backend.sim_mut().expect("prepared");
+    let msg = clusterctl::background::start(sim, "pivot", 0, 1, "default").expect("started");
+    assert_eq!(msg, "clusterctl move of namespace default started in the background as `pivot`");
+    assert_eq!(sim.async_step("pivot"), Some(AsyncStatus::Running));
+    assert_eq!(sim.async_step("other"), None);
+    let t = sim.now() + 20_000;
+    sim.run_until(t);
+    assert_eq!(sim.async_step("pivot"), Some(AsyncStatus::Running), "still blocked after 20s");
+    assert!(sim.mgmt[0].api.store.get(&ck).expect("in the source").bool_at("/spec/paused"), "the source is paused while it waits");
+    assert!(sim.mgmt[1].api.store.get(&ck).is_none(), "nothing in the target yet");
+    unannotate(&mut backend, 0, &ck, "clusterctl.cluster.x-k8s.io/block-move");
+    let sim = backend.sim_mut().expect("prepared");
+    let unblocked = sim.now();
+    let deadline = unblocked + 10 * 60_000;
+    assert!(sim.run_while_not(deadline, |s| s.async_step("pivot") != Some(AsyncStatus::Running)), "the move ends");
+    match sim.async_step("pivot") {
+        Some(AsyncStatus::Done(Ok(m))) => assert!(m.starts_with("moved "), "{m}"),
+        other => panic!("the move should succeed: {other:?}"),
+    }
+    // The next look comes at the backoff's next step (at most 128s after the removal), then 2s to settle.
+    assert!(sim.now() - unblocked <= 128_144 + clusterctl::SETTLE_MS, "took {} ms", sim.now() - unblocked);
+    assert!(sim.mgmt[0].api.store.get(&ck).is_none(), "gone from the source");
+    assert!(sim.mgmt[1].api.store.get(&ck).is_some(), "in the target");
+}
+
+/// `mover_test.go: TestWaitReadyForMove` ("moving blocked cluster should fail") in the background:
+/// the move gives up after the same ten attempts and time as in the foreground, with the same error,
+/// which the `finished` predicate reports.
+#[test]
+fn a_background_move_that_stays_blocked_fails_as_the_foreground_one_does() {
+    use capi_scenarios::predicate::AsyncStatus;
+    let mut backend = provisioned();
+    let ck = ObjKey::new(Kind::Cluster, "default", "mv");
+    annotate(&mut backend, 0, &ck, "clusterctl.cluster.x-k8s.io/block-move");
+    let sim = backend.sim_mut().expect("prepared");
+    let start = sim.now();
+    clusterctl::background::start(sim, "move", 0, 1, "default").expect("started");
+    assert!(sim.run_while_not(start + 60 * 60_000, |s| s.async_step("move") != Some(AsyncStatus::Running)));
+    assert_eq!(sim.now() - start, (0..9).map(clusterctl::block_move_delay_ms).sum::<u64>());
+    assert_eq!(
+        sim.async_step("move"),
+        Some(AsyncStatus::Done(Err(
+            "error waiting for resources to be ready to move: action failed after 10 attempts: resource is not ready to move: cluster.x-k8s.io/v1beta2, Kind=Cluster/default/mv".into()
+        )))
+    );
+    assert!(sim.mgmt[0].api.store.get(&ck).expect("still in the source").bool_at("/spec/paused"));
+}

@@ -266,6 +266,13 @@ pub const NO_REASON_REPORTED: &str = "NoReasonReported";
 /// objects (missing ones count as Unknown `Condition <type> not yet reported`). `negative` marks the
 /// source as negative polarity (the target then is too). `priority` overrides the default priority.
 pub fn aggregate(objs: &[&Object], source: &str, target: &str, negative: bool, reasons: (&str, &str, &str)) -> Cond {
+    // The steady state, without building the merge: every object reports the condition with the
+    // info status and no message, so the outcome is the info one and `aggregateMessages`, which
+    // drops empty info messages, leaves the message empty.
+    let info = if negative { Status::False } else { Status::True };
+    if !objs.is_empty() && objs.iter().all(|o| conditions::get(o, source).is_some_and(|c| c.status == info && c.message.is_empty())) {
+        return Cond::new(target, info, reasons.2, String::new());
+    }
     let neg: &[&str] = if negative { &[source] } else { &[] };
     let priority = |i: &Item| default_priority(neg, i);
     let items: Vec<Item> = objs.iter().map(|o| item_of(o, source, &format!("Condition {source} not yet reported"))).collect();

@@ -95,7 +95,7 @@ mod tests {
     #[case(&["fleet-100", "fleet-20", "fleet-3"], &["fleet-3", "fleet-20", "fleet-100"])]
     #[case(&["b", "a-10", "a-9", "a"], &["a", "a-9", "a-10", "b"])]
     #[case(&["md-0-x10", "md-0-x9"], &["md-0-x9", "md-0-x10"])]
-    #[case(&["c01", "c1"], &["c01", "c1"])]
+    #[case(&["c01", "c1"], &["c1", "c01"])]
     fn clusters_sort_naturally(#[case] names: &[&str], #[case] expected: &[&str]) {
         let t = Timeline {
             rows: names.iter().map(|c| TimelineRow { name: format!("{c}-m"), cluster: c.to_string(), role: "worker".into(), ..Default::default() }).collect(),

@@ -69,7 +69,7 @@ pub fn phases(r: &Value) -> Vec<Phase> {
     let (mut rec0, mut ev0, mut wall0, mut sim0) = (0, 0, 0.0, 0.0);
     let mut kinds: Vec<&str> = Vec::new();
     let mut applies = 0;
-    let mut push = |out: &mut Vec<Phase>, kinds: &[&str], applies: &mut usize, end: (u64, u64, f64, f64), start: (u64, u64, f64, f64), unfinished| {
+    let push = |out: &mut Vec<Phase>, kinds: &[&str], applies: &mut usize, end: (u64, u64, f64, f64), start: (u64, u64, f64, f64), unfinished| {
         let name = phase_name(kinds, *applies);
         if kinds.contains(&"apply") {
             *applies += 1;
@@ -124,17 +124,21 @@ pub enum Unit {
     Seconds,
     /// Bytes.
     Bytes,
+    /// A ratio (simulated seconds per wall second).
+    Ratio,
 }
 
 /// The metrics a baseline comparison reads from one run: (key, value, unit, which way is better).
 /// Keys are stable (they index `samples` in `bench.json`): `us_per_reconcile`, `wall_s`,
-/// `peak_rss_bytes`, `bytes_per_cluster`, and per phase `<phase>.us_per_reconcile`, `<phase>.wall_s`.
+/// `peak_rss_bytes`, `bytes_per_cluster`, `sim_s_per_wall_s`, and per phase
+/// `<phase>.us_per_reconcile`, `<phase>.wall_s`.
 pub fn metrics(r: &Value) -> Vec<(String, f64, Unit, Better)> {
     let mut out = vec![
         ("us_per_reconcile".to_string(), r["wall_us_per_reconcile"].as_f64().unwrap_or(0.0), Unit::Micros, Better::Lower),
         ("wall_s".to_string(), r["wall_s"].as_f64().unwrap_or(0.0), Unit::Seconds, Better::Lower),
         ("peak_rss_bytes".to_string(), r["peak_rss_bytes"].as_f64().unwrap_or(0.0), Unit::Bytes, Better::Lower),
         ("bytes_per_cluster".to_string(), r["bytes_per_cluster"].as_f64().unwrap_or(0.0), Unit::Bytes, Better::Lower),
+        ("sim_s_per_wall_s".to_string(), r["sim_s_per_wall_s"].as_f64().unwrap_or(0.0), Unit::Ratio, Better::Higher),
     ];
     for p in phases(r).into_iter().filter(|p| !p.unfinished) {
         out.push((format!("{}.us_per_reconcile", p.name), p.us_per_reconcile(), Unit::Micros, Better::Lower));

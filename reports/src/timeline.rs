@@ -313,7 +313,15 @@ pub fn svg(timeline: &Timeline, title: &str) -> String {
         let bar_y = y + (ROW_H - BAR_H) / 2.0;
         for span in &row.spans {
             let end = span.end_ms.unwrap_or(end_ms).max(span.start_ms);
-            bar(&mut out, x(span.start_ms), x(end), bar_y, BAR_H, phase_colour(&span.phase), &span_tooltip(&row.name, &span.phase, span, end_ms));
+            bar(
+                &mut out,
+                x(span.start_ms),
+                x(end),
+                bar_y,
+                BAR_H,
+                phase_colour(&span.phase),
+                &span_tooltip(&row.name, &span.phase, span, end_ms),
+            );
         }
         if let Some(gone_at) = row.spans.last().and_then(|s| s.end_ms).filter(|&e| e < end_ms) {
             bar(&mut out, x(gone_at), x(end_ms), bar_y, BAR_H, GONE_FILL, &format!("{}: gone from {}", row.name, DurationMs(gone_at)));

@@ -134,9 +134,11 @@ impl Progress {
             }
             ["progress", step, steps, sim_ms, wall, line, kind @ ..] => {
                 let t = self.last.unwrap_or_default();
-                self.steps.push(json!({"step": num(step).saturating_sub(1), "kind": kind.first().copied().unwrap_or("wait"), "line": num(line),
+                self.steps.push(
+                    json!({"step": num(step).saturating_sub(1), "kind": kind.first().copied().unwrap_or("wait"), "line": num(line),
                                        "sim_end_s": num(sim_ms) as f64 / 1000.0, "wall_end_s": wall.parse::<f64>().unwrap_or(0.0),
-                                       "reconciles_end": t.reconciles, "events_end": t.events}));
+                                       "reconciles_end": t.reconciles, "events_end": t.events}),
+                );
                 let sim_s = num(sim_ms) / 1000;
                 Some(format!("{clusters} clusters: step {step}/{steps}, simulated {}m{:02}s", sim_s / 60, sim_s % 60))
             }
@@ -235,7 +237,8 @@ fn run_size(runner: &Path, args: &BenchArgs, clusters: u64, bar: &ProgressBar) -
     let mut v = match text.lines().rev().find_map(|l| serde_json::from_str::<Value>(l).ok()) {
         Some(v) => v,
         None => {
-            let why = stopped.unwrap_or_else(|| format!("the runner ended ({status}) before the scenario did: {}", progress.other.join("; ")));
+            let why =
+                stopped.unwrap_or_else(|| format!("the runner ended ({status}) before the scenario did: {}", progress.other.join("; ")));
             match progress.partial(args, clusters, why.clone()) {
                 Some(v) => v,
                 None => bail!("the {clusters}-cluster run printed no result: {why}"),
@@ -381,7 +384,8 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
             all_passed &= v["passed"].as_bool() == Some(true);
             results.push(v);
         }
-        let comparison = baseline.as_ref().map(|(p, b)| compare::compare(b, &p.display().to_string(), &results, &machine, args.noise_threshold));
+        let comparison =
+            baseline.as_ref().map(|(p, b)| compare::compare(b, &p.display().to_string(), &results, &machine, args.noise_threshold));
         regressed = comparison.as_ref().is_some_and(|c| c.regressed);
         md = write_reports(&out, &results, &machine, comparison.as_ref())?;
         bar.inc(1);
@@ -487,7 +491,8 @@ mod tests {
         assert_eq!(v["bytes_per_cluster"], 2000);
         assert_eq!(v["wall_us_per_reconcile"], 2000.0);
         // The finished create (1,500 reconciles in 3 s) and the unfinished upgrade after it (1,000 in 2 s).
-        let ph: Vec<(String, u64, f64, bool)> = phases::phases(&v).into_iter().map(|p| (p.name, p.reconciles, p.wall_s, p.unfinished)).collect();
+        let ph: Vec<(String, u64, f64, bool)> =
+            phases::phases(&v).into_iter().map(|p| (p.name, p.reconciles, p.wall_s, p.unfinished)).collect();
         assert_eq!(ph, vec![("create".to_string(), 1500, 3.0, false), ("upgrade".to_string(), 1000, 2.0, true)]);
         let md = markdown(&[v], &json!({"cores": 2, "os": "linux"}));
         assert!(md.contains("| 5 | stopped |"), "{md}");

@@ -43,11 +43,8 @@ fn bench_runs_from_the_binary_writes_where_asked_and_compares_with_a_baseline() 
     let target = dir.join("target");
 
     // 1. Default output: $CARGO_TARGET_DIR/bench.
-    let out = xtask(&bin, &marker)
-        .args(["bench", "--clusters", "2", "--quiet"])
-        .env("CARGO_TARGET_DIR", &target)
-        .output()
-        .expect("xtask runs");
+    let out =
+        xtask(&bin, &marker).args(["bench", "--clusters", "2", "--quiet"]).env("CARGO_TARGET_DIR", &target).output().expect("xtask runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "bench failed: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(!marker.exists(), "cargo was invoked");
@@ -90,7 +87,8 @@ fn bench_runs_from_the_binary_writes_where_asked_and_compares_with_a_baseline() 
     assert_eq!(v["regressed"], false);
 
     // 3. A missing baseline fails at once, naming the file.
-    let out = xtask(&bin, &marker).args(["bench", "--clusters", "2", "--quiet", "--baseline", "/nonexistent/bench.json"]).output().expect("runs");
+    let out =
+        xtask(&bin, &marker).args(["bench", "--clusters", "2", "--quiet", "--baseline", "/nonexistent/bench.json"]).output().expect("runs");
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/bench.json"));
     let _ = std::fs::remove_dir_all(&dir);

@@ -18,7 +18,11 @@ pub const CAPTION_H: f64 = 18.0;
 /// end). `slot` puts a span's phase into one of `slots` counters (`None`: not counted). A span with
 /// no end lasts to the end; a span that ends where it starts counts for nothing. The first point is
 /// at 0.
-pub fn counts_over_time<'a>(spans: impl IntoIterator<Item = &'a Span>, slots: usize, slot: impl Fn(&str) -> Option<usize>) -> Vec<(u64, Vec<u32>)> {
+pub fn counts_over_time<'a>(
+    spans: impl IntoIterator<Item = &'a Span>,
+    slots: usize,
+    slot: impl Fn(&str) -> Option<usize>,
+) -> Vec<(u64, Vec<u32>)> {
     let mut edges: Vec<(u64, usize, i64)> = Vec::new();
     for s in spans {
         let Some(i) = slot(&s.phase).filter(|i| *i < slots) else { continue };

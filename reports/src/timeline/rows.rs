@@ -98,7 +98,10 @@ mod tests {
     #[case(&["c01", "c1"], &["c1", "c01"])]
     fn clusters_sort_naturally(#[case] names: &[&str], #[case] expected: &[&str]) {
         let t = Timeline {
-            rows: names.iter().map(|c| TimelineRow { name: format!("{c}-m"), cluster: c.to_string(), role: "worker".into(), ..Default::default() }).collect(),
+            rows: names
+                .iter()
+                .map(|c| TimelineRow { name: format!("{c}-m"), cluster: c.to_string(), role: "worker".into(), ..Default::default() })
+                .collect(),
             ..Default::default()
         };
         let order: Vec<&str> = groups(&t).iter().map(|g| g.cluster).collect();
@@ -116,7 +119,11 @@ mod tests {
             ..Default::default()
         };
         let t = Timeline {
-            rows: vec![row("c-md-1", "worker", Some("c-md-1")), row("c-cp-1", "control-plane", Some("c-cp-1")), row("c-md-2", "worker", None)],
+            rows: vec![
+                row("c-md-1", "worker", Some("c-md-1")),
+                row("c-cp-1", "control-plane", Some("c-cp-1")),
+                row("c-md-2", "worker", None),
+            ],
             nodes: vec![lane("c-cp-1"), lane("c-md-1"), lane("c-stray")],
             etcd: vec![EtcdLane { cluster: "c".into(), spans: Vec::new() }],
             ..Default::default()

@@ -202,7 +202,11 @@ fn lanes_timeline() -> Timeline {
         cluster: "q-2".into(),
         node: format!("q-2-cp-{i}"),
         ready: if killed {
-            vec![span(i * 20_000 + 15_000, Some(i * 20_000 + 25_000), "False"), span(i * 20_000 + 25_000, Some(120_000), "True"), span(120_000, None, "Unknown")]
+            vec![
+                span(i * 20_000 + 15_000, Some(i * 20_000 + 25_000), "False"),
+                span(i * 20_000 + 25_000, Some(120_000), "True"),
+                span(120_000, None, "Unknown"),
+            ]
         } else {
             vec![span(i * 20_000 + 15_000, Some(i * 20_000 + 25_000), "False"), span(i * 20_000 + 25_000, None, "True")]
         },
@@ -235,7 +239,12 @@ fn lanes_timeline() -> Timeline {
         ],
         etcd: vec![EtcdLane {
             cluster: "q-2".into(),
-            spans: vec![span(15_000, Some(35_000), "1/1"), span(35_000, Some(55_000), "2/2"), span(55_000, Some(80_000), "3/3"), span(80_000, None, "1/3")],
+            spans: vec![
+                span(15_000, Some(35_000), "1/1"),
+                span(35_000, Some(55_000), "2/2"),
+                span(55_000, Some(80_000), "3/3"),
+                span(80_000, None, "1/3"),
+            ],
         }],
     }
 }
@@ -265,9 +274,21 @@ fn node_ready_and_etcd_lanes_show_a_quorum_loss() {
     // 4 etcd-row spans; per control-plane node its Ready spans and etcd spans; the stray node's one.
     assert_eq!(lanes.len(), 4 + (2 + 1) + (3 + 2) + (3 + 2) + 1);
     let tips: Vec<(&str, &str)> = lanes.iter().map(|r| (r.attr("fill"), r.one("title").text.as_str())).collect();
-    assert_eq!(tips[3], ("#d50000", "q-2 etcd: 1/3 members healthy, quorum lost from 1m 20s to the end (2m 30s, still 1/3 members healthy, quorum lost) (1m 10s)"));
+    assert_eq!(
+        tips[3],
+        (
+            "#d50000",
+            "q-2 etcd: 1/3 members healthy, quorum lost from 1m 20s to the end (2m 30s, still 1/3 members healthy, quorum lost) (1m 10s)"
+        )
+    );
     assert_eq!(tips[2].0, "#3949ab", "3/3 has quorum");
-    assert!(tips.contains(&("#e53935", "q-2-cp-1: etcd member unhealthy from 1m 20s to the end (2m 30s, still etcd member unhealthy) (1m 10s)")), "{tips:?}");
+    assert!(
+        tips.contains(&(
+            "#e53935",
+            "q-2-cp-1: etcd member unhealthy from 1m 20s to the end (2m 30s, still etcd member unhealthy) (1m 10s)"
+        )),
+        "{tips:?}"
+    );
     assert!(tips.contains(&("#ff7043", "q-2-cp-2: Ready Unknown from 2m to the end (2m 30s, still Ready Unknown) (30s)")), "{tips:?}");
     // The lanes sit under the Machine's bar, inside its row.
     let bar = group(&root, "spans").all("rect").find(|r| r.one("title").text.starts_with("q-2-cp-1: Running")).expect("bar");
@@ -286,7 +307,13 @@ fn fleet(n: u64) -> Timeline {
     let mut t = Timeline { end_ms: 100_000, ..Default::default() };
     for c in 1..=n {
         let cluster = format!("fleet-{c}");
-        t.rows.push(TimelineRow { name: format!("{cluster}-a"), cluster: cluster.clone(), role: "worker".into(), spans: vec![span(10_000, None, "Running")], node: None });
+        t.rows.push(TimelineRow {
+            name: format!("{cluster}-a"),
+            cluster: cluster.clone(),
+            role: "worker".into(),
+            spans: vec![span(10_000, None, "Running")],
+            node: None,
+        });
         t.rows.push(TimelineRow {
             name: format!("{cluster}-b"),
             cluster: cluster.clone(),
@@ -294,7 +321,11 @@ fn fleet(n: u64) -> Timeline {
             spans: vec![span(20_000, Some(40_000), "Provisioning"), span(40_000, None, "Running")],
             node: None,
         });
-        let spans = if c == 1 { vec![span(0, Some(50_000), "3/3"), span(50_000, Some(70_000), "1/3"), span(70_000, None, "3/3")] } else { vec![span(0, None, "3/3")] };
+        let spans = if c == 1 {
+            vec![span(0, Some(50_000), "3/3"), span(50_000, Some(70_000), "1/3"), span(70_000, None, "3/3")]
+        } else {
+            vec![span(0, None, "3/3")]
+        };
         t.etcd.push(EtcdLane { cluster, spans });
     }
     t
@@ -321,7 +352,10 @@ fn a_fleet_gets_the_aggregate_view_and_counts_every_machine() {
         ["Machines per phase, 6 clusters (stacked; at most 12)", "clusters without etcd quorum: at most 1; 50s to 1m 10s the longest"]
     );
     let bands: Vec<&str> = agg.all("path").map(|p| p.one("title").text.as_str()).collect();
-    assert_eq!(bands, ["Provisioning: at most 6 Machines at once", "Running: at most 12 Machines at once", "clusters without etcd quorum: at most 1"]);
+    assert_eq!(
+        bands,
+        ["Provisioning: at most 6 Machines at once", "Running: at most 12 Machines at once", "clusters without etcd quorum: at most 1"]
+    );
     // Six clusters still get their rows, in natural order.
     let rows = texts(group(&root, "rows"));
     assert_eq!(rows[0], "fleet-1 / etcd (healthy/total members)");
@@ -329,7 +363,10 @@ fn a_fleet_gets_the_aggregate_view_and_counts_every_machine() {
 
     // Forty clusters: the aggregate alone, with a line saying why.
     let root = parse(&timeline::svg(&fleet(40), "big fleet"));
-    assert_eq!(texts(group(&root, "rows")), ["80 Machines in 40 clusters: rows are drawn for up to 30 clusters; the counts above include every one"]);
+    assert_eq!(
+        texts(group(&root, "rows")),
+        ["80 Machines in 40 clusters: rows are drawn for up to 30 clusters; the counts above include every one"]
+    );
     assert!(texts(group(&root, "aggregate"))[0].contains("40 clusters (stacked; at most 80)"));
     assert_eq!(group(&root, "spans").children.len(), 0);
 }

@@ -299,7 +299,8 @@ mod tests {
     #[test]
     fn a_comparison_names_each_metric_and_flags_regressions_and_changed_work() {
         let machine = json!({"cpu": "AMD EPYC"});
-        let baseline = json!({"machine": machine, "results": [result(10, 40.0, 1000, Some(vec![39.0, 40.0, 41.0])), result(100, 50.0, 9000, None)]});
+        let baseline =
+            json!({"machine": machine, "results": [result(10, 40.0, 1000, Some(vec![39.0, 40.0, 41.0])), result(100, 50.0, 9000, None)]});
         let now = [result(10, 48.0, 1000, Some(vec![47.0, 48.0, 49.0])), result(100, 50.5, 9100, None), result(300, 60.0, 1, None)];
         let c = compare(&baseline, "base.json", &now, &machine, 5.0);
         assert!(c.regressed);

@@ -69,25 +69,26 @@ pub fn phases(r: &Value) -> Vec<Phase> {
     let (mut rec0, mut ev0, mut wall0, mut sim0) = (0, 0, 0.0, 0.0);
     let mut kinds: Vec<&str> = Vec::new();
     let mut applies = 0;
-    let push = |out: &mut Vec<Phase>, kinds: &[&str], applies: &mut usize, end: (u64, u64, f64, f64), start: (u64, u64, f64, f64), unfinished| {
-        let name = phase_name(kinds, *applies);
-        if kinds.contains(&"apply") {
-            *applies += 1;
-        }
-        if end.0 <= start.0 {
-            return;
-        }
-        let same = out.iter().filter(|p| p.name == name || p.name.starts_with(&format!("{name} "))).count();
-        let name = if same > 0 { format!("{name} {}", same + 1) } else { name };
-        out.push(Phase {
-            name,
-            reconciles: end.0 - start.0,
-            events: end.1.saturating_sub(start.1),
-            wall_s: end.2 - start.2,
-            sim_s: end.3 - start.3,
-            unfinished,
-        });
-    };
+    let push =
+        |out: &mut Vec<Phase>, kinds: &[&str], applies: &mut usize, end: (u64, u64, f64, f64), start: (u64, u64, f64, f64), unfinished| {
+            let name = phase_name(kinds, *applies);
+            if kinds.contains(&"apply") {
+                *applies += 1;
+            }
+            if end.0 <= start.0 {
+                return;
+            }
+            let same = out.iter().filter(|p| p.name == name || p.name.starts_with(&format!("{name} "))).count();
+            let name = if same > 0 { format!("{name} {}", same + 1) } else { name };
+            out.push(Phase {
+                name,
+                reconciles: end.0 - start.0,
+                events: end.1.saturating_sub(start.1),
+                wall_s: end.2 - start.2,
+                sim_s: end.3 - start.3,
+                unfinished,
+            });
+        };
     for s in steps {
         let kind = s["kind"].as_str().unwrap_or("");
         if kind != "wait" {

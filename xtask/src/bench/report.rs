@@ -88,7 +88,9 @@ pub fn markdown(results: &[Value], machine: &Value) -> String {
     md.push_str(
         "\nPer phase (from the end of one wait to the end of the next: the steps that change the fleet and the wait for it to settle).\n\n",
     );
-    md.push_str("| clusters | phase | reconciles | simulated | wall | sim s / wall s | µs/reconcile |\n|---:|:---|---:|---:|---:|---:|---:|\n");
+    md.push_str(
+        "| clusters | phase | reconciles | simulated | wall | sim s / wall s | µs/reconcile |\n|---:|:---|---:|---:|---:|---:|---:|\n",
+    );
     for r in results {
         for p in phases(r) {
             md.push_str(&format!(

@@ -49,6 +49,7 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
     let baseline_rss = proc_status_bytes("VmRSS:");
     eprintln!("start {timing} {baseline_rss}");
     let started = Instant::now(); // determinism-ok: the bench times the run from outside; the simulation never reads it
+
     // Counts as of the last tick: every 10 simulated seconds of a wait and at its end. They go to
     // stderr as `tick` lines, so that a run stopped before its end (a time limit, the OOM killer)
     // still leaves its rate measured so far.

@@ -7,6 +7,9 @@ use capi_scenarios::report::{Span, Timeline};
 use capi_scenarios::DurationMs;
 use std::fmt::Write as _;
 
+/// Counts over time: `(t, counts)` points, each holding from `t` to the next point.
+pub type Counts = Vec<(u64, Vec<u32>)>;
+
 /// Height of the stacked area of Machines per phase.
 pub const AREA_H: f64 = 120.0;
 /// Height of each count strip (Nodes not Ready, clusters without quorum).
@@ -18,11 +21,7 @@ pub const CAPTION_H: f64 = 18.0;
 /// end). `slot` puts a span's phase into one of `slots` counters (`None`: not counted). A span with
 /// no end lasts to the end; a span that ends where it starts counts for nothing. The first point is
 /// at 0.
-pub fn counts_over_time<'a>(
-    spans: impl IntoIterator<Item = &'a Span>,
-    slots: usize,
-    slot: impl Fn(&str) -> Option<usize>,
-) -> Vec<(u64, Vec<u32>)> {
+pub fn counts_over_time<'a>(spans: impl IntoIterator<Item = &'a Span>, slots: usize, slot: impl Fn(&str) -> Option<usize>) -> Counts {
     let mut edges: Vec<(u64, usize, i64)> = Vec::new();
     for s in spans {
         let Some(i) = slot(&s.phase).filter(|i| *i < slots) else { continue };
@@ -32,7 +31,7 @@ pub fn counts_over_time<'a>(
         }
     }
     edges.sort_unstable();
-    let mut out: Vec<(u64, Vec<u32>)> = vec![(0, vec![0; slots])];
+    let mut out: Counts = vec![(0, vec![0; slots])];
     let mut now = vec![0i64; slots];
     let mut k = 0;
     while k < edges.len() {
@@ -52,17 +51,17 @@ pub fn counts_over_time<'a>(
 }
 
 /// Machines per phase over time, one counter per entry of [`PHASE_COLOURS`].
-pub fn machines_per_phase(t: &Timeline) -> Vec<(u64, Vec<u32>)> {
+pub fn machines_per_phase(t: &Timeline) -> Counts {
     counts_over_time(t.rows.iter().flat_map(|r| &r.spans), PHASE_COLOURS.len(), |p| Some(phase_index(p)))
 }
 
 /// Nodes whose `Ready` is not `True`, over time.
-pub fn nodes_not_ready(t: &Timeline) -> Vec<(u64, Vec<u32>)> {
+pub fn nodes_not_ready(t: &Timeline) -> Counts {
     counts_over_time(t.nodes.iter().flat_map(|n| &n.ready), 1, |p| (p != "True").then_some(0))
 }
 
 /// Clusters without etcd quorum, over time.
-pub fn clusters_without_quorum(t: &Timeline) -> Vec<(u64, Vec<u32>)> {
+pub fn clusters_without_quorum(t: &Timeline) -> Counts {
     counts_over_time(t.etcd.iter().flat_map(|e| &e.spans), 1, |p| super::quorum_lost(p).then_some(0))
 }
 
@@ -112,7 +111,7 @@ pub fn draw(out: &mut String, t: &Timeline, top: f64, x: &dyn Fn(u64) -> f64, la
     }
     let _ = writeln!(out, r##"<line x1="{}" y1="{y}" x2="{}" y2="{y}" stroke="#757575"/>"##, num(x(0)), num(x(end_ms)), y = num(base));
     let mut y = base + 8.0;
-    let strips: [(&str, Vec<(u64, Vec<u32>)>, &str, bool); 2] = [
+    let strips: [(&str, Counts, &str, bool); 2] = [
         ("Nodes not Ready", nodes_not_ready(t), "#f9a825", !t.nodes.is_empty()),
         ("clusters without etcd quorum", clusters_without_quorum(t), "#d50000", !t.etcd.is_empty()),
     ];

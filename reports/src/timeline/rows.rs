@@ -69,7 +69,7 @@ pub fn groups(t: &Timeline) -> Vec<Group<'_>> {
             by.entry((n.cluster.as_str(), 4, "node")).or_default().push(Line::Node(n));
         }
     }
-    let mut groups: Vec<((&str, u8, &str), Vec<Line<'_>>)> = by.into_iter().collect();
+    let mut groups: Vec<_> = by.into_iter().collect();
     groups.sort_by(|a, b| natural_cmp(a.0 .0, b.0 .0).then(a.0 .1.cmp(&b.0 .1)).then(a.0 .2.cmp(b.0 .2)));
     groups
         .into_iter()

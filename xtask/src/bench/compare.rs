@@ -159,7 +159,7 @@ pub fn compare(baseline: &Value, name: &str, results: &[Value], machine: &Value,
     let _ = writeln!(
         md,
         "The change of each metric's median, with its range over every pair of a baseline run and a run now. \
-         Verdicts as criterion gives them: a change is reported only when its range excludes zero and leaves \
+         Verdicts as criterion gives them: improved or regressed only when that whole range lies beyond \
          the ±{noise_pct}% noise threshold (`--noise-threshold`); `--repeat N` on both sides gives the spread.\n"
     );
     let cpu = |m: &Value| m["cpu"].as_str().map(str::to_string);

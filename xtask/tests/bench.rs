@@ -80,7 +80,7 @@ fn bench_runs_from_the_binary_writes_where_asked_and_compares_with_a_baseline() 
     assert!(md.contains("## Against the baseline"), "{md}");
     assert!(md.contains("| 2 | upgrade: µs/reconcile |"), "{md}");
     // With a 1000% noise threshold, wall-time noise cannot be called a change; the counts are equal.
-    assert!(!md.contains("regressed") && !md.contains("improved"), "{md}");
+    assert!(!md.contains("| **regressed** |") && !md.contains("| **improved** |"), "{md}");
     assert!(!md.contains("changed from"), "the same seed does the same work: {md}");
     let v = read_json(&out_dir.join("bench.json"));
     assert_eq!(v["results"][0]["samples"]["us_per_reconcile"].as_array().map(Vec::len), Some(2));

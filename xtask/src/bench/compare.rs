@@ -102,10 +102,13 @@ pub fn verdict(c: &Change, noise_pct: f64, better: Better) -> Verdict {
     }
 }
 
+/// Each metric's key and its samples, with its unit and which way is better.
+pub type Samples = Vec<(String, (Vec<f64>, Unit, Better))>;
+
 /// Every metric's samples of a result, in the order of [`phases::metrics`]: its `samples` (written
 /// by `--repeat`) where it has them, else the one value of the result itself (a result of one run,
 /// or a baseline from before samples were kept).
-pub fn samples(r: &Value) -> Vec<(String, (Vec<f64>, Unit, Better))> {
+pub fn samples(r: &Value) -> Samples {
     phases::metrics(r)
         .into_iter()
         .map(|(key, v, unit, better)| {

@@ -1,22 +1,33 @@
 //! A run's [`Timeline`] as a picture: a standalone SVG, and an HTML page embedding it.
 //!
-//! Machines are rows, grouped by cluster (sorted by name) and role (control plane first, then
-//! workers); within a group rows keep their order of first appearance. Each phase is a bar in a fixed
-//! colour (see [`PHASE_COLOURS`]) over simulated time; a span still open at the end runs to the end of
-//! the run, and a Machine that is gone before the end gets a hatched "gone" bar for the rest. Marks are
-//! vertical lines across all rows: steps thin grey, faults orange (their heals dashed orange),
-//! violations red. Their labels sit in lanes above the rows, violations placed first, then faults,
-//! then steps; a label that finds no free lane is left out, but every bar and mark has a `<title>`
-//! tooltip with its full text. Names longer than [`NAME_CHARS_MAX`] are cut with `…`.
+//! Machines are rows, grouped by cluster (in natural order: `cluster-2` before `cluster-10`) and
+//! role (control plane first, then workers); within a group rows keep their order of first
+//! appearance. Each phase is a bar in a fixed colour (see [`PHASE_COLOURS`]) over simulated time; a
+//! span still open at the end runs to the end of the run, and a Machine that is gone before the end
+//! gets a hatched "gone" bar for the rest. When the run recorded workload clusters, a Machine's row
+//! also carries two thin lanes under its bar: its Node's `Ready` and its etcd member (see
+//! [`LANE_COLOURS`]); each cluster gets an "etcd" row of healthy/total members, red while quorum is
+//! lost; nodes no Machine row claims get rows of their own. Marks are vertical lines across all rows:
+//! steps thin grey, faults orange (their heals dashed orange), violations red. Their labels sit in
+//! lanes above the rows, violations placed first, then faults, then steps; a label that finds no free
+//! lane is left out, but every bar and mark has a `<title>` tooltip with its full text. Names longer
+//! than [`NAME_CHARS_MAX`] are cut with `…`.
 //!
-//! The height grows with the number of rows (16 px each), the width is fixed. The output depends on
-//! the timeline and title alone (no clock, no randomness, fixed number formatting), so it can be
-//! snapshot-tested.
+//! Fleets (from [`FLEET_FROM`] clusters) get an aggregate view above the rows ([`aggregate`]):
+//! Machines per phase over time as a stacked area, and the number of Nodes not Ready and of clusters
+//! without etcd quorum; above [`ROWS_CLUSTERS_MAX`] clusters the per-Machine rows are left out.
+//!
+//! The height grows with the number of rows (16 px each, 24 with lanes), the width is fixed. The
+//! output depends on the timeline and title alone (no clock, no randomness, fixed number
+//! formatting), so it can be snapshot-tested.
+
+pub mod aggregate;
+mod rows;
 
 use crate::xml;
-use capi_scenarios::report::{RunReport, Timeline, TimelineMark, TimelineRow};
+use capi_scenarios::report::{EtcdLane, NodeLane, RunReport, Span, Timeline, TimelineMark};
 use capi_scenarios::DurationMs;
-use std::collections::BTreeMap;
+use std::cmp::Ordering;
 use std::fmt::Write as _;
 
 /// Phase colours, in legend order: (legend label, fill). Phases are matched case-insensitively, and
@@ -32,8 +43,23 @@ pub const PHASE_COLOURS: [(&str, &str); 7] = [
     ("Failed / other", "#d81b60"),
 ];
 
+/// Colours of the lanes under a Machine's bar and of the etcd rows: (legend label, fill).
+pub const LANE_COLOURS: [(&str, &str); 7] = [
+    ("Node Ready", "#7cb342"),
+    ("Node not Ready", "#fdd835"),
+    ("Node Unknown", "#ff7043"),
+    ("etcd member", "#3949ab"),
+    ("etcd unhealthy", "#e53935"),
+    ("etcd lost", "#212121"),
+    ("no etcd quorum", "#d50000"),
+];
+
 /// Longest Machine name shown in full.
 pub const NAME_CHARS_MAX: usize = 40;
+/// From this many clusters on, the picture opens with the aggregate view of the fleet.
+pub const FLEET_FROM: usize = 5;
+/// Above this many clusters, the per-Machine rows are left out (the aggregate counts them all).
+pub const ROWS_CLUSTERS_MAX: usize = 30;
 
 const WIDTH: f64 = 1200.0;
 const MARGIN: f64 = 12.0;
@@ -46,18 +72,56 @@ const LABEL_CHARS_MAX: usize = 32;
 const AXIS_H: f64 = 20.0;
 const GROUP_H: f64 = 20.0;
 const ROW_H: f64 = 16.0;
+/// A row with a Node lane and an etcd lane under its bar.
+const LANES_ROW_H: f64 = 24.0;
 const BAR_H: f64 = 10.0;
+const STRIP_H: f64 = 4.0;
 const LEGEND_ROW_H: f64 = 20.0;
 /// The hatch pattern of "gone"; `tl-` keeps the id apart from others when the SVG is inlined in HTML.
 const GONE_FILL: &str = "url(#tl-gone)";
 
+/// The index of a phase in [`PHASE_COLOURS`] (case-insensitive; anything else is the last).
+pub fn phase_index(phase: &str) -> usize {
+    let named = ["Pending", "Provisioning", "Provisioned", "Running", "Deleting", "Deleted"];
+    named.iter().position(|p| p.eq_ignore_ascii_case(phase)).unwrap_or(6)
+}
+
 /// The fill of a phase.
 pub fn phase_colour(phase: &str) -> &'static str {
-    let named = ["Pending", "Provisioning", "Provisioned", "Running", "Deleting", "Deleted"];
-    match named.iter().position(|p| p.eq_ignore_ascii_case(phase)) {
-        Some(i) => PHASE_COLOURS[i].1,
-        None => PHASE_COLOURS[6].1,
+    PHASE_COLOURS[phase_index(phase)].1
+}
+
+/// Whether an etcd row's `healthy/total` means quorum is lost (healthy ≤ total / 2).
+pub fn quorum_lost(members: &str) -> bool {
+    match members.split_once('/').map(|(h, t)| (h.trim().parse::<u64>(), t.trim().parse::<u64>())) {
+        Some((Ok(healthy), Ok(total))) => total > 0 && healthy * 2 <= total,
+        _ => false,
     }
+}
+
+/// The fill of a Node's `Ready` status or an etcd member's state.
+fn lane_colour(state: &str) -> &'static str {
+    match state {
+        "True" => LANE_COLOURS[0].1,
+        "False" => LANE_COLOURS[1].1,
+        "healthy" => LANE_COLOURS[3].1,
+        "unhealthy" => LANE_COLOURS[4].1,
+        "lost" => LANE_COLOURS[5].1,
+        _ => LANE_COLOURS[2].1,
+    }
+}
+
+/// Names in natural order: digit runs compare as numbers, so `cluster-2` comes before `cluster-10`.
+pub fn natural_cmp(a: &str, b: &str) -> Ordering {
+    alphanumeric_sort::compare_str(a, b).then_with(|| a.cmp(b))
+}
+
+/// How many clusters a timeline shows (Machine rows and etcd rows).
+pub fn cluster_count(t: &Timeline) -> usize {
+    let mut names: Vec<&str> = t.rows.iter().map(|r| r.cluster.as_str()).chain(t.etcd.iter().map(|e| e.cluster.as_str())).collect();
+    names.sort_unstable();
+    names.dedup();
+    names.len()
 }
 
 /// How a mark kind is drawn: (stroke, width, dash pattern, label placement priority).
@@ -86,17 +150,32 @@ pub fn html(timeline: &Timeline, title: &str) -> String {
          </style>\n</head>\n<body>\n<h1>{t}</h1>\n\
          <p>Machine phases over simulated time, one row per Machine, grouped by cluster and role. \
          Vertical lines: <span class=\"step\">steps</span>, <span class=\"fault\">faults</span> (dashed when healed), \
-         <span class=\"violation\">invariant violations</span>. Hover over a bar or line for details.</p>\n\
+         <span class=\"violation\">invariant violations</span>. Hover over a bar or line for details.</p>\n{}{}\
          <div class=\"timeline\">\n{}</div>\n</body>\n</html>\n",
+        if timeline.nodes.is_empty() && timeline.etcd.is_empty() {
+            ""
+        } else {
+            "<p>Under each Machine's bar: its Node's Ready (green Ready, yellow not Ready, orange Unknown) and its etcd member \
+             (indigo, red while unhealthy, black once lost); each cluster's etcd row shows healthy/total members, red while quorum is lost.</p>\n"
+        },
+        if cluster_count(timeline) >= FLEET_FROM {
+            "<p>At the top, the fleet: Machines per phase over time (stacked), Nodes not Ready and clusters without etcd quorum.</p>\n"
+        } else {
+            ""
+        },
         svg(timeline, title)
     )
 }
 
 /// The timeline as a standalone SVG document (no XML declaration, so it can also be inlined in HTML).
 pub fn svg(timeline: &Timeline, title: &str) -> String {
-    let groups = group_rows(&timeline.rows);
+    let clusters = cluster_count(timeline);
+    let fleet = clusters >= FLEET_FROM;
+    let rows_shown = clusters <= ROWS_CLUSTERS_MAX;
+    let groups = if rows_shown { rows::groups(timeline) } else { Vec::new() };
+    let has_lanes = !timeline.nodes.is_empty() || !timeline.etcd.is_empty();
     let end_ms = domain_end(timeline);
-    let name_chars = timeline.rows.iter().map(|r| r.name.chars().count().min(NAME_CHARS_MAX)).max().unwrap_or(0).max(12);
+    let name_chars = groups.iter().flat_map(|g| &g.lines).map(|l| l.name().chars().count().min(NAME_CHARS_MAX)).max().unwrap_or(0).max(12);
     let plot_x0 = MARGIN + name_chars as f64 * CHAR_W + 12.0;
     let plot_x1 = WIDTH - MARGIN;
     let x = |t: u64| plot_x0 + (t.min(end_ms) as f64 / end_ms as f64) * (plot_x1 - plot_x0);
@@ -124,10 +203,11 @@ pub fn svg(timeline: &Timeline, title: &str) -> String {
     let lanes_top = TITLE_H;
     let axis_top = lanes_top + lanes_used as f64 * LANE_H;
     let plot_top = axis_top + AXIS_H;
-    let rows_h: f64 = groups.iter().map(|(_, rows)| GROUP_H + rows.len() as f64 * ROW_H).sum();
-    let plot_h = if timeline.rows.is_empty() { 28.0 } else { rows_h };
-    let plot_bottom = plot_top + plot_h;
-    let legend = legend_items();
+    let rows_top = if fleet { plot_top + aggregate::height(timeline) } else { plot_top };
+    let rows_h: f64 = groups.iter().map(|g| GROUP_H + g.lines.iter().map(row_height).sum::<f64>()).sum();
+    let plot_h = if groups.is_empty() { 28.0 } else { rows_h };
+    let plot_bottom = rows_top + plot_h;
+    let legend = legend_items(has_lanes);
     let legend_lines = legend_layout(&legend);
     let height = plot_bottom + 14.0 + legend_lines.len() as f64 * LEGEND_ROW_H + MARGIN;
 
@@ -145,28 +225,30 @@ pub fn svg(timeline: &Timeline, title: &str) -> String {
         PHASE_COLOURS[5].1
     );
     let _ = writeln!(out, r##"<rect width="100%" height="100%" fill="#ffffff"/>"##);
+    let in_clusters = if fleet { format!(" in {clusters} clusters") } else { String::new() };
     let _ = writeln!(
         out,
         r#"<text x="{}" y="20" font-size="15" font-weight="bold">{}</text>"#,
         num(MARGIN),
-        xml::text(&format!("{title} — {} Machines, ends at {}", timeline.rows.len(), DurationMs(timeline.end_ms)))
+        xml::text(&format!("{title} — {} Machines{in_clusters}, ends at {}", timeline.rows.len(), DurationMs(timeline.end_ms)))
     );
 
     // Row backgrounds and labels.
     out.push_str("<g id=\"rows\">\n");
-    let mut y = plot_top;
-    let mut row_ys: Vec<(&TimelineRow, f64)> = Vec::new();
-    for ((cluster, role), rows) in &groups {
-        let cluster = if cluster.is_empty() { "(no cluster)" } else { cluster };
+    let mut y = rows_top;
+    let mut row_ys: Vec<(&rows::Line, f64)> = Vec::new();
+    for g in &groups {
+        let cluster = if g.cluster.is_empty() { "(no cluster)" } else { g.cluster };
         let _ = writeln!(
             out,
             r##"<text x="{}" y="{}" font-weight="bold" fill="#424242">{}</text>"##,
             num(MARGIN),
             num(y + 14.0),
-            xml::text(&format!("{cluster} / {role} ({})", rows.len()))
+            xml::text(&format!("{cluster} / {}", g.heading))
         );
         y += GROUP_H;
-        for (i, row) in rows.iter().enumerate() {
+        for (i, line) in g.lines.iter().enumerate() {
+            let h = row_height(line);
             if i % 2 == 0 {
                 let _ = writeln!(
                     out,
@@ -174,22 +256,38 @@ pub fn svg(timeline: &Timeline, title: &str) -> String {
                     num(MARGIN),
                     num(y),
                     num(WIDTH - 2.0 * MARGIN),
-                    num(ROW_H)
+                    num(h)
                 );
             }
+            let tooltip = match line {
+                rows::Line::Machine(r, _) => format!("{} ({} / {})", r.name, r.cluster, r.role),
+                rows::Line::Node(n) => format!("{} (a Node of {} that no Machine row claims)", n.node, n.cluster),
+                rows::Line::Etcd(e) => format!("etcd members of {}: healthy/total", e.cluster),
+            };
             let _ = writeln!(
                 out,
                 r#"<text x="{}" y="{}"><title>{}</title>{}</text>"#,
                 num(MARGIN + 8.0),
                 num(y + 12.0),
-                xml::text(&format!("{} ({} / {})", row.name, row.cluster, row.role)),
-                xml::text(&cut(&row.name, NAME_CHARS_MAX))
+                xml::text(&tooltip),
+                xml::text(&cut(line.name(), NAME_CHARS_MAX))
             );
-            row_ys.push((row, y));
-            y += ROW_H;
+            row_ys.push((line, y));
+            y += h;
         }
     }
-    if timeline.rows.is_empty() {
+    if !rows_shown {
+        let _ = writeln!(
+            out,
+            r##"<text x="{}" y="{}" fill="#757575">{}</text>"##,
+            num(MARGIN),
+            num(rows_top + 18.0),
+            xml::text(&format!(
+                "{} Machines in {clusters} clusters: rows are drawn for up to {ROWS_CLUSTERS_MAX} clusters; the counts above include every one",
+                timeline.rows.len()
+            ))
+        );
+    } else if groups.is_empty() {
         let _ = writeln!(out, r##"<text x="{}" y="{}" fill="#757575">no Machines</text>"##, num(plot_x0 + 8.0), num(plot_top + 18.0));
     }
     out.push_str("</g>\n");
@@ -204,36 +302,45 @@ pub fn svg(timeline: &Timeline, title: &str) -> String {
     let _ = writeln!(out, r##"<line x1="{}" y1="{y}" x2="{}" y2="{y}" stroke="#757575"/>"##, num(plot_x0), num(plot_x1), y = num(plot_top));
     out.push_str("</g>\n");
 
+    if fleet {
+        aggregate::draw(&mut out, timeline, plot_top, &x, MARGIN, end_ms);
+    }
+
     // Phase bars.
     out.push_str("<g id=\"spans\">\n");
-    for (row, y) in &row_ys {
+    for (line, y) in &row_ys {
+        let rows::Line::Machine(row, _) = line else { continue };
         let bar_y = y + (ROW_H - BAR_H) / 2.0;
         for span in &row.spans {
             let end = span.end_ms.unwrap_or(end_ms).max(span.start_ms);
-            let until = match span.end_ms {
-                Some(e) => DurationMs(e).to_string(),
-                None => format!("the end ({}, still {})", DurationMs(end_ms), span.phase),
-            };
             bar(
                 &mut out,
                 x(span.start_ms),
                 x(end),
                 bar_y,
+                BAR_H,
                 phase_colour(&span.phase),
-                &format!(
-                    "{}: {} from {} to {until} ({})",
-                    row.name,
-                    span.phase,
-                    DurationMs(span.start_ms),
-                    DurationMs(end.saturating_sub(span.start_ms))
-                ),
+                &span_tooltip(&row.name, &span.phase, span, end_ms),
             );
         }
         if let Some(gone_at) = row.spans.last().and_then(|s| s.end_ms).filter(|&e| e < end_ms) {
-            bar(&mut out, x(gone_at), x(end_ms), bar_y, GONE_FILL, &format!("{}: gone from {}", row.name, DurationMs(gone_at)));
+            bar(&mut out, x(gone_at), x(end_ms), bar_y, BAR_H, GONE_FILL, &format!("{}: gone from {}", row.name, DurationMs(gone_at)));
         }
     }
     out.push_str("</g>\n");
+
+    // Node Ready and etcd lanes under the bars, and the etcd rows.
+    if has_lanes {
+        out.push_str("<g id=\"lanes\">\n");
+        for (line, y) in &row_ys {
+            match line {
+                rows::Line::Machine(_, Some(lane)) | rows::Line::Node(lane) => node_lanes(&mut out, lane, *y, &x, end_ms),
+                rows::Line::Etcd(e) => etcd_row(&mut out, e, *y + (ROW_H - BAR_H) / 2.0, &x, end_ms),
+                rows::Line::Machine(_, None) => {}
+            }
+        }
+        out.push_str("</g>\n");
+    }
 
     // Marks, drawn over the bars, each line with its label.
     out.push_str("<g id=\"marks\" font-size=\"11\">\n");
@@ -314,36 +421,63 @@ pub fn svg(timeline: &Timeline, title: &str) -> String {
 }
 
 /// Draw one bar from `x0` to `x1` (at least 1 px wide, so an instant phase still shows).
-fn bar(out: &mut String, x0: f64, x1: f64, y: f64, fill: &str, tooltip: &str) {
+fn bar(out: &mut String, x0: f64, x1: f64, y: f64, h: f64, fill: &str, tooltip: &str) {
     let _ = writeln!(
         out,
         r#"<rect x="{}" y="{}" width="{}" height="{}" fill="{fill}"><title>{}</title></rect>"#,
         num(x0),
         num(y),
         num((x1 - x0).max(1.0)),
-        num(BAR_H),
+        num(h),
         xml::text(tooltip)
     );
 }
 
-/// Rows grouped by (cluster, role): clusters by name, control plane before workers before other
-/// roles; rows in each group in their original order.
-fn group_rows(rows: &[TimelineRow]) -> Vec<((String, String), Vec<&TimelineRow>)> {
-    let mut groups: BTreeMap<(&str, u8, &str), Vec<&TimelineRow>> = BTreeMap::new();
-    for r in rows {
-        let rank = match r.role.as_str() {
-            "control-plane" => 0,
-            "worker" => 1,
-            _ => 2,
-        };
-        groups.entry((r.cluster.as_str(), rank, r.role.as_str())).or_default().push(r);
+/// `who: what from A to B (duration)`, or `... to the end (E, still what) (duration)` for an open span.
+fn span_tooltip(who: &str, what: &str, span: &Span, end_ms: u64) -> String {
+    let end = span.end_ms.unwrap_or(end_ms).max(span.start_ms);
+    let until = match span.end_ms {
+        Some(e) => DurationMs(e).to_string(),
+        None => format!("the end ({}, still {what})", DurationMs(end_ms)),
+    };
+    format!("{who}: {what} from {} to {until} ({})", DurationMs(span.start_ms), DurationMs(end.saturating_sub(span.start_ms)))
+}
+
+/// The height of a row.
+fn row_height(line: &rows::Line) -> f64 {
+    if line.has_lanes() {
+        LANES_ROW_H
+    } else {
+        ROW_H
     }
-    groups.into_iter().map(|((c, _, role), rows)| ((c.to_string(), role.to_string()), rows)).collect()
+}
+
+/// A node's two lanes in the row at `y`: its `Ready` status, then its etcd membership.
+fn node_lanes(out: &mut String, lane: &NodeLane, y: f64, x: &dyn Fn(u64) -> f64, end_ms: u64) {
+    for (spans, top, what) in [(&lane.ready, y + 14.0, "Ready"), (&lane.etcd, y + 19.0, "etcd member")] {
+        for s in spans {
+            let end = s.end_ms.unwrap_or(end_ms).max(s.start_ms);
+            let tip = span_tooltip(&lane.node, &format!("{what} {}", s.phase), s, end_ms);
+            bar(out, x(s.start_ms), x(end), top, STRIP_H, lane_colour(&s.phase), &tip);
+        }
+    }
+}
+
+/// A cluster's etcd row: healthy/total members, red while quorum is lost.
+fn etcd_row(out: &mut String, e: &EtcdLane, y: f64, x: &dyn Fn(u64) -> f64, end_ms: u64) {
+    for s in &e.spans {
+        let end = s.end_ms.unwrap_or(end_ms).max(s.start_ms);
+        let lost = quorum_lost(&s.phase);
+        let what = format!("{} members healthy{}", s.phase, if lost { ", quorum lost" } else { "" });
+        let fill = if lost { LANE_COLOURS[6].1 } else { LANE_COLOURS[3].1 };
+        bar(out, x(s.start_ms), x(end), y, BAR_H, fill, &span_tooltip(&format!("{} etcd", e.cluster), &what, s, end_ms));
+    }
 }
 
 /// The end of the time axis: the run's end, or later if some span or mark is later; at least 1 ms.
 fn domain_end(t: &Timeline) -> u64 {
-    let spans = t.rows.iter().flat_map(|r| &r.spans).map(|s| s.end_ms.unwrap_or(s.start_ms).max(s.start_ms));
+    let lanes = t.nodes.iter().flat_map(|n| n.ready.iter().chain(&n.etcd)).chain(t.etcd.iter().flat_map(|e| &e.spans));
+    let spans = t.rows.iter().flat_map(|r| &r.spans).chain(lanes).map(|s| s.end_ms.unwrap_or(s.start_ms).max(s.start_ms));
     let marks = t.marks.iter().map(|m| m.at_ms);
     spans.chain(marks).fold(t.end_ms, u64::max).max(1)
 }
@@ -449,9 +583,12 @@ impl LegendItem {
     }
 }
 
-fn legend_items() -> Vec<LegendItem> {
+fn legend_items(lanes: bool) -> Vec<LegendItem> {
     let mut items: Vec<LegendItem> = PHASE_COLOURS.iter().map(|(label, fill)| LegendItem { swatch: Swatch::Fill(fill), label }).collect();
     items.insert(6, LegendItem { swatch: Swatch::Fill(GONE_FILL), label: "gone" });
+    if lanes {
+        items.extend(LANE_COLOURS.iter().map(|(label, fill)| LegendItem { swatch: Swatch::Fill(fill), label }));
+    }
     items.push(LegendItem { swatch: Swatch::Line("step"), label: "step" });
     items.push(LegendItem { swatch: Swatch::Line("fault"), label: "fault" });
     items.push(LegendItem { swatch: Swatch::Line("heal"), label: "heal" });

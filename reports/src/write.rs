@@ -9,12 +9,12 @@
 //! - `junit.xml`: [`crate::junit::render`] of all of them;
 //! - `summary.md`: [`crate::summary::markdown`] of all of them;
 //! - `timelines/<scenario>-<backend>-seed<seed>.html`: [`crate::timeline::html`] for every report that
-//!   carries a timeline.
+//!   carries a timeline, and the picture alone beside it, `….svg` ([`crate::timeline::svg`]).
 
 use crate::completion::Completion;
 use crate::error::{Error, Result};
 use crate::{junit, summary, timeline};
-use capi_scenarios::report::RunReport;
+use capi_scenarios::report::{RunReport, Timeline};
 use std::fs::{self, File, OpenOptions};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -75,9 +75,7 @@ pub fn write_batch(dir: &Path, title: &str, reports: &[RunReport]) -> Result<Vec
     write_atomic(&path, jsonl.as_bytes())?;
     written.push(path);
     for r in reports {
-        if let Some(p) = write_timeline(dir, r)? {
-            written.push(p);
-        }
+        written.extend(write_timeline(dir, r)?);
     }
     written.extend(write_aggregates(dir, title, reports.iter().map(|r| (r, None)), &Completion::Finished)?);
     Ok(written)
@@ -88,12 +86,25 @@ pub fn timeline_path(dir: &Path, report: &RunReport) -> PathBuf {
     dir.join(TIMELINES_DIR).join(format!("{}-{}-seed{}.html", slug(&report.scenario), slug(&report.backend), report.seed))
 }
 
-/// Write the timeline page of `report`, if it has a timeline.
-fn write_timeline(dir: &Path, report: &RunReport) -> Result<Option<PathBuf>> {
-    let Some(t) = &report.timeline else { return Ok(None) };
-    let path = timeline_path(dir, report);
-    write_atomic(&path, timeline::html(t, &timeline::report_title(report)).as_bytes())?;
-    Ok(Some(path))
+/// Write a timeline as an HTML page at `html` and as an SVG picture beside it (the same name
+/// ending in `.svg`; when `html` itself ends in `.svg`, the page goes to `.html` instead). Returns
+/// both paths, the page first.
+pub fn write_timeline_files(html: &Path, t: &Timeline, title: &str) -> Result<Vec<PathBuf>> {
+    let (html, svg) = if html.extension().is_some_and(|e| e == "svg") {
+        (html.with_extension("html"), html.to_path_buf())
+    } else {
+        (html.to_path_buf(), html.with_extension("svg"))
+    };
+    let picture = timeline::svg(t, title);
+    write_atomic(&svg, picture.as_bytes())?;
+    write_atomic(&html, timeline::html(t, title).as_bytes())?;
+    Ok(vec![html, svg])
+}
+
+/// Write the timeline page and picture of `report`, if it has a timeline.
+fn write_timeline(dir: &Path, report: &RunReport) -> Result<Vec<PathBuf>> {
+    let Some(t) = &report.timeline else { return Ok(Vec::new()) };
+    write_timeline_files(&timeline_path(dir, report), t, &timeline::report_title(report))
 }
 
 /// Write `junit.xml` and `summary.md`.
@@ -234,7 +245,7 @@ impl ReportSink {
             wall_time,
         ));
         appended?;
-        if let Some(p) = timeline? {
+        for p in timeline? {
             if !self.timelines.contains(&p) {
                 self.timelines.push(p);
             }

@@ -152,6 +152,35 @@ pub struct Timeline {
     pub rows: Vec<TimelineRow>,
     /// Points in time worth marking.
     pub marks: Vec<TimelineMark>,
+    /// Each workload-cluster node's `Ready` status and etcd membership, in order of first appearance.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nodes: Vec<NodeLane>,
+    /// Each workload cluster's etcd health over time, in order of first appearance.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub etcd: Vec<EtcdLane>,
+}
+
+/// One workload-cluster node over time.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct NodeLane {
+    /// Cluster name.
+    pub cluster: String,
+    /// Node name (= the etcd member's name on a control-plane node).
+    pub node: String,
+    /// The Node's `Ready` status (`True`, `False`, `Unknown`); no span while there is no Node.
+    pub ready: Vec<Span>,
+    /// Its etcd member (`healthy`, `unhealthy`, `lost`); no span while it is not a member (before it
+    /// is added, after it is removed).
+    pub etcd: Vec<Span>,
+}
+
+/// One workload cluster's etcd over time.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct EtcdLane {
+    /// Cluster name.
+    pub cluster: String,
+    /// Healthy members over members (`2/3`); quorum is lost when healthy ≤ total / 2.
+    pub spans: Vec<Span>,
 }
 
 /// One Machine's phases.
@@ -165,6 +194,10 @@ pub struct TimelineRow {
     pub role: String,
     /// Phases, in order; the last one may be open.
     pub spans: Vec<Span>,
+    /// The name of its Node (its `nodeRef`, or the name CAPD will give it), to draw the node's lane
+    /// in the Machine's row.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
 }
 
 /// A phase held over a time range.

@@ -33,7 +33,7 @@ pub struct SimOptions {
     pub fixtures_dir: Option<PathBuf>,
     /// Event budget.
     pub max_events: u64,
-    /// Record Machine phases over time for the timeline picture.
+    /// Record Machine phases, Node Ready and etcd membership over time for the timeline picture.
     pub timeline: bool,
     /// Draw a random fault schedule from this profile (swarm runs).
     pub fault_profile: Option<String>,

@@ -1,14 +1,22 @@
-//! `cargo xtask bench`: the fleet benchmark. For each size, the release build of the simulator's
-//! `fleet_bench` example runs the fleet-lifecycle scenario (N quick-start clusters created, upgraded and
-//! deleted) in its own process, so each size's peak RSS is its own; the results are written as JSON
-//! and a markdown table (`bench.json`, `bench.md`) and printed. A size that fails or is interrupted
-//! still leaves the sizes measured before it in the reports.
+//! `cargo xtask bench`: the fleet benchmark. For each size, this binary starts itself again as
+//! `xtask bench --run-one` ([`runner`]: the fleet-lifecycle scenario, N quick-start clusters created,
+//! upgraded and deleted), so each size runs in its own process and its peak RSS is its own, and no
+//! cargo is run at bench time. The results are written as JSON and a Markdown table (`bench.json`,
+//! `bench.md`; under `target/bench/` unless `--out` says otherwise) and printed, with each phase
+//! ([`phases`]) and, with `--baseline`, the change against an earlier `bench.json` ([`compare`]). A
+//! size that fails or is interrupted still leaves the sizes measured before it in the reports.
+
+mod compare;
+mod phases;
+mod report;
+mod runner;
 
 use anyhow::{bail, Context, Result};
 use capi_reports::write::write_atomic;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{json, Value};
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
@@ -29,9 +37,10 @@ pub struct BenchArgs {
     /// core, KCP and CABPK controllers, see `capi_sim::controllers::flags`).
     #[arg(long)]
     pub concurrency: Option<u32>,
-    /// Where to write bench.json and bench.md.
-    #[arg(long, default_value = "reports/bench")]
-    pub out: PathBuf,
+    /// Where to write bench.json and bench.md [default: target/bench, or $CARGO_TARGET_DIR/bench].
+    /// The committed figures change only when asked: `--out reports/bench`.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
     /// Another fleet scenario (it must honour FLEET_SIZE).
     #[arg(long)]
     pub scenario: Option<PathBuf>,
@@ -43,37 +52,35 @@ pub struct BenchArgs {
     #[arg(long, value_parser = humantime::parse_duration)]
     pub time_limit: Option<Duration>,
     /// Run each size this many times and report the run of median wall time, with the spread of all
-    /// (shared and virtual machines vary by 10% from run to run; counts do not vary).
+    /// (shared and virtual machines vary by 10% from run to run; counts do not vary). Every run's
+    /// metrics are kept in bench.json, so a later `--baseline` comparison sees the spread.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     pub repeat: u32,
+    /// Compare with an earlier bench.json: the change of each metric in percent, with its range over
+    /// the runs on both sides, and a verdict (no change / improved / regressed) as criterion gives it.
+    #[arg(long)]
+    pub baseline: Option<PathBuf>,
+    /// With --baseline: changes within this many percent are noise.
+    #[arg(long, default_value_t = 5.0)]
+    pub noise_threshold: f64,
+    /// With --baseline: exit 1 when a metric regressed.
+    #[arg(long)]
+    pub fail_on_regression: bool,
+    /// Run one size in this process and print its JSON line (what `bench` starts for each size).
+    #[arg(long, hide = true)]
+    pub run_one: bool,
 }
 
 fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// Build the release runner and return its path.
-fn build_runner(quiet: bool) -> Result<PathBuf> {
-    if !quiet {
-        eprintln!("building the release runner (cargo build --release -p capi-sim --example fleet_bench)…");
+/// Where reports go without `--out`: `bench/` in the target directory (outside the source tree).
+fn default_out() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(t) if !t.is_empty() => PathBuf::from(t).join("bench"),
+        _ => workspace_root().join("target").join("bench"),
     }
-    let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(["build", "--release", "-p", "capi-sim", "--example", "fleet_bench", "--message-format=json"])
-        .current_dir(workspace_root())
-        .stderr(if quiet { Stdio::null() } else { Stdio::inherit() })
-        .output()
-        .context("cannot run cargo")?;
-    if !out.status.success() {
-        bail!("building the benchmark runner failed");
-    }
-    // The last compiler-artifact line for the example names the executable.
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|v| v["reason"] == "compiler-artifact" && v["target"]["name"] == "fleet_bench")
-        .filter_map(|v| v["executable"].as_str().map(PathBuf::from))
-        .next_back()
-        .context("cargo did not report the fleet_bench executable")
 }
 
 /// The runner's counts at its last `tick` line.
@@ -125,10 +132,13 @@ impl Progress {
                     t.reconciles
                 ))
             }
-            ["progress", step, steps, sim_ms, wall, line] => {
+            ["progress", step, steps, sim_ms, wall, line, kind @ ..] => {
                 let t = self.last.unwrap_or_default();
-                self.steps.push(json!({"step": num(step).saturating_sub(1), "line": num(line), "sim_end_s": num(sim_ms) as f64 / 1000.0,
-                                       "wall_end_s": wall.parse::<f64>().unwrap_or(0.0), "reconciles_end": t.reconciles, "events_end": t.events}));
+                self.steps.push(
+                    json!({"step": num(step).saturating_sub(1), "kind": kind.first().copied().unwrap_or("wait"), "line": num(line),
+                                       "sim_end_s": num(sim_ms) as f64 / 1000.0, "wall_end_s": wall.parse::<f64>().unwrap_or(0.0),
+                                       "reconciles_end": t.reconciles, "events_end": t.events}),
+                );
                 let sim_s = num(sim_ms) / 1000;
                 Some(format!("{clusters} clusters: step {step}/{steps}, simulated {}m{:02}s", sim_s / 60, sim_s % 60))
             }
@@ -169,18 +179,6 @@ impl Progress {
     }
 }
 
-/// How a simulated-to-wall ratio compares with real time: `300× faster than real`, or, for a fleet the
-/// simulator runs slower than CAPD would, `7.9× slower than real`.
-fn versus_real(ratio: f64) -> String {
-    if ratio >= 1.0 {
-        format!("{ratio:.0}× faster than real")
-    } else if ratio > 0.0 {
-        format!("{:.1}× slower than real", 1.0 / ratio)
-    } else {
-        "no simulated time".to_string()
-    }
-}
-
 /// mimalloc's option: heap collects every N calls of its allocation slow path (10,000 by default).
 const MIMALLOC_GENERIC_COLLECT: &str = "MIMALLOC_GENERIC_COLLECT";
 /// The fleet size from which the bench makes mimalloc's heap collects rare.
@@ -189,7 +187,7 @@ const RARE_COLLECTS_FROM: u64 = 3_000;
 /// Run one size, following its progress lines; stop it at the time limit.
 fn run_size(runner: &Path, args: &BenchArgs, clusters: u64, bar: &ProgressBar) -> Result<Value> {
     let mut cmd = Command::new(runner);
-    cmd.args(["--clusters", &clusters.to_string(), "--seed", &args.seed.to_string()]);
+    cmd.args(["bench", "--run-one", "--quiet", "--clusters", &clusters.to_string(), "--seed", &args.seed.to_string()]);
     if let Some(c) = args.concurrency {
         cmd.args(["--concurrency", &c.to_string()]);
     }
@@ -236,23 +234,37 @@ fn run_size(runner: &Path, args: &BenchArgs, clusters: u64, bar: &ProgressBar) -
     }
     let status = child.wait().context("benchmark runner")?;
     let text = out_reader.join().unwrap_or_default();
-    if let Some(v) = text.lines().rev().find_map(|l| serde_json::from_str::<Value>(l).ok()) {
-        return Ok(v);
-    }
-    let why = stopped.unwrap_or_else(|| format!("the runner ended ({status}) before the scenario did: {}", progress.other.join("; ")));
-    match progress.partial(args, clusters, why.clone()) {
-        Some(v) => Ok(v),
-        None => bail!("the {clusters}-cluster run printed no result: {why}"),
-    }
+    let mut v = match text.lines().rev().find_map(|l| serde_json::from_str::<Value>(l).ok()) {
+        Some(v) => v,
+        None => {
+            let why =
+                stopped.unwrap_or_else(|| format!("the runner ended ({status}) before the scenario did: {}", progress.other.join("; ")));
+            match progress.partial(args, clusters, why.clone()) {
+                Some(v) => v,
+                None => bail!("the {clusters}-cluster run printed no result: {why}"),
+            }
+        }
+    };
+    v["phases"] = phases::phases(&v).iter().map(phases::Phase::to_json).collect();
+    Ok(v)
 }
 
 /// Of several runs of one size, the one to report: the run of median wall time (the lower of the two
 /// middle ones for an even count), carrying every run's wall time and peak RSS (`wall_s_runs`,
-/// `peak_rss_runs`, ascending) so the report can show the spread. A run that failed or was stopped
-/// is reported instead, since a median would hide it.
+/// `peak_rss_runs`, ascending) so the report can show the spread, and every run's value of each
+/// compared metric (`samples`, in run order) for a later `--baseline`. A run that failed or was
+/// stopped is reported instead, since a median would hide it.
 fn median_run(mut runs: Vec<Value>) -> Option<Value> {
+    let mut samples: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    for r in &runs {
+        for (key, v, _, _) in phases::metrics(r) {
+            samples.entry(key).or_default().push(v);
+        }
+    }
     if let Some(i) = runs.iter().position(|r| r["passed"].as_bool() != Some(true)) {
-        return Some(runs.swap_remove(i));
+        let mut failed = runs.swap_remove(i);
+        failed["samples"] = json!(phases::metrics(&failed).into_iter().map(|(k, v, _, _)| (k, vec![v])).collect::<BTreeMap<_, _>>());
+        return Some(failed);
     }
     let n = runs.len();
     let num = |r: &Value, k: &str| r[k].as_f64().unwrap_or(0.0);
@@ -262,6 +274,7 @@ fn median_run(mut runs: Vec<Value>) -> Option<Value> {
     rss.sort_by(f64::total_cmp);
     runs.sort_by(|a, b| num(a, "wall_s").total_cmp(&num(b, "wall_s")));
     let mut chosen = runs.into_iter().nth(n.checked_sub(1)? / 2)?;
+    chosen["samples"] = json!(samples);
     if n > 1 {
         chosen["repeats"] = json!(n);
         chosen["wall_s_runs"] = json!(walls);
@@ -270,153 +283,28 @@ fn median_run(mut runs: Vec<Value>) -> Option<Value> {
     Some(chosen)
 }
 
-/// Per wait step: reconciles, wall time and µs per reconcile between the step before it and its end.
-fn phases(r: &Value) -> Vec<(String, u64, f64)> {
-    let steps = r["steps"].as_array().map(Vec::as_slice).unwrap_or_default();
-    let mut out = Vec::new();
-    let (mut rec0, mut wall0) = (0, 0.0);
-    for s in steps {
-        let (rec, wall) = (s["reconciles_end"].as_u64().unwrap_or(0), s["wall_end_s"].as_f64().unwrap_or(0.0));
-        if rec > rec0 {
-            out.push((format!("step {} (line {})", s["step"].as_u64().unwrap_or(0) + 1, s["line"]), rec - rec0, wall - wall0));
-        }
-        (rec0, wall0) = (rec, wall);
+/// Write `bench.json` and `bench.md` (with the comparison, when there is one) into `out`.
+fn write_reports(out: &Path, results: &[Value], machine: &Value, comparison: Option<&compare::Comparison>) -> Result<String> {
+    let mut json = json!({ "machine": machine, "results": results });
+    let mut md = report::markdown(results, machine);
+    if let Some(c) = comparison {
+        json["regressed"] = json!(c.regressed);
+        md.push('\n');
+        md.push_str(&c.markdown);
     }
-    // A stopped run's unfinished step: from its last step's end to the last tick.
-    let (rec, wall) = (r["reconciles"].as_u64().unwrap_or(0), r["wall_s"].as_f64().unwrap_or(0.0));
-    if r["stopped"].as_bool() == Some(true) && rec > rec0 {
-        out.push((format!("step {} (unfinished)", steps.len() + 1), rec - rec0, wall - wall0));
-    }
-    out
-}
-
-fn human_duration(s: f64) -> String {
-    let s = s.max(0.0);
-    if s < 1.0 {
-        format!("{:.1} ms", s * 1000.0)
-    } else if s < 120.0 {
-        format!("{s:.1} s")
-    } else if s < 7200.0 {
-        format!("{:.0} min {:02.0} s", (s / 60.0).floor(), s % 60.0)
-    } else {
-        format!("{:.1} h", s / 3600.0)
-    }
-}
-
-/// The markdown report.
-pub fn markdown(results: &[Value], machine: &Value) -> String {
-    let mut md = String::from("# Fleet benchmark\n\n");
-    md.push_str(&format!(
-        "fleet-lifecycle scenario (quick-start clusters, 3 control-plane + 3 workers each: create → Available → upgrade → delete), seed {}, managers as {} ships them ({}), {} cores, {}{}.\n\n",
-        results.first().and_then(|r| r["seed"].as_u64()).unwrap_or(1),
-        capi_sim::controllers::flags::RELEASE,
-        match results.first().and_then(|r| r["concurrency"].as_u64()) {
-            Some(c) => format!("{c} workers per controller, set with --concurrency"),
-            None => format!(
-                "the release's --*-concurrency defaults: 50-100 workers per core, KCP and CABPK controller; --kube-api-qps {} / --kube-api-burst {}",
-                capi_sim::controllers::flags::KUBE_API_QPS,
-                capi_sim::controllers::flags::KUBE_API_BURST
-            ),
-        },
-        machine["cores"],
-        machine["os"].as_str().unwrap_or(""),
-        match (machine["cpu"].as_str(), machine["last_level_cache"].as_str()) {
-            (Some(cpu), Some(cache)) => format!(", {cpu} ({cache})"),
-            (Some(cpu), None) => format!(", {cpu}"),
-            _ => String::new(),
-        }
-    ));
-    md.push_str("| clusters | passed | wall | simulated | sim s / wall s | reconciles | reconciles/s | µs/reconcile | events/s | peak RSS | bytes/cluster |\n");
-    md.push_str("|---:|:---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
-    for r in results {
-        md.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {:.0} | {:.0} | {:.0} | {:.0} MiB | {:.0} KiB |\n",
-            r["clusters"],
-            match (r["passed"].as_bool(), r["stopped"].as_bool()) {
-                (Some(true), _) => "yes",
-                (_, Some(true)) => "stopped",
-                _ => "NO",
-            },
-            human_duration(r["wall_s"].as_f64().unwrap_or(0.0)),
-            human_duration(r["sim_s"].as_f64().unwrap_or(0.0)),
-            match r["sim_s_per_wall_s"].as_f64().unwrap_or(0.0) {
-                x if x < 10.0 => format!("{x:.2}"),
-                x => format!("{x:.0}"),
-            },
-            r["reconciles"],
-            r["reconciles_per_s"].as_f64().unwrap_or(0.0),
-            r["wall_us_per_reconcile"].as_f64().unwrap_or(0.0),
-            r["events_per_s"].as_f64().unwrap_or(0.0),
-            r["peak_rss_bytes"].as_f64().unwrap_or(0.0) / 1048576.0,
-            r["bytes_per_cluster"].as_f64().unwrap_or(0.0) / 1024.0,
-        ));
-    }
-    md.push_str("\nPer phase (each wait step, from the end of the step before it): reconciles, wall time, µs per reconcile.\n\n");
-    md.push_str("| clusters | phase | reconciles | wall | µs/reconcile |\n|---:|:---|---:|---:|---:|\n");
-    for r in results {
-        for (label, rec, wall) in phases(r) {
-            md.push_str(&format!(
-                "| {} | {label} | {rec} | {} | {:.0} |\n",
-                r["clusters"],
-                human_duration(wall),
-                wall * 1e6 / rec.max(1) as f64
-            ));
-        }
-    }
-    md.push('\n');
-    for r in results {
-        let sim = r["sim_s"].as_f64().unwrap_or(0.0);
-        let wall = r["wall_s"].as_f64().unwrap_or(0.0).max(1e-9);
-        md.push_str(&format!(
-            "- {} clusters: {} of CAPD time (timing profile `{}`, the real CAPD/KinD durations) simulated in {}: **{}**.\n",
-            r["clusters"],
-            human_duration(sim),
-            r["timing_profile"].as_str().unwrap_or("?"),
-            human_duration(wall),
-            versus_real(sim / wall)
-        ));
-        if let Some(f) = r["failure"].as_str() {
-            md.push_str(&format!("  - failed: {f}\n"));
-        }
-        if let (Some(n), Some(walls)) = (r["repeats"].as_u64(), r["wall_s_runs"].as_array()) {
-            let walls: Vec<f64> = walls.iter().filter_map(Value::as_f64).collect();
-            if let (Some(lo), Some(hi)) = (walls.first(), walls.last()) {
-                md.push_str(&format!(
-                    "  - the median of {n} runs; their wall times ran from {} to {} ({:+.0}% / {:+.0}% of the median)\n",
-                    human_duration(*lo),
-                    human_duration(*hi),
-                    (lo / wall - 1.0) * 100.0,
-                    (hi / wall - 1.0) * 100.0
-                ));
-            }
-        }
-    }
-    if let [first, .., last] = results {
-        let finished = |r: &Value| r["stopped"].as_bool() != Some(true);
-        let (a, b, what) = if finished(first) && finished(last) {
-            (first["wall_us_per_reconcile"].as_f64().unwrap_or(0.0), last["wall_us_per_reconcile"].as_f64().unwrap_or(0.0), "")
-        } else {
-            // A stopped run has no whole-run figure: compare the first phase, which both reached.
-            let us = |r: &Value| phases(r).first().map_or(0.0, |(_, rec, wall)| wall * 1e6 / (*rec).max(1) as f64);
-            (us(first), us(last), " in the first phase")
-        };
-        if a > 0.0 && b > 0.0 {
-            md.push_str(&format!(
-                "- Cost per reconcile from {} to {} clusters{what}: {:.2}× (the target is at most 2×).\n",
-                first["clusters"],
-                last["clusters"],
-                b / a
-            ));
-        }
-    }
-    md
-}
-
-fn write_reports(out: &Path, results: &[Value], machine: &Value) -> Result<()> {
-    let json = json!({ "machine": machine, "results": results });
     write_atomic(&out.join("bench.json"), serde_json::to_string_pretty(&json)?.as_bytes())?;
-    write_atomic(&out.join("bench.md"), markdown(results, machine).as_bytes())?;
-    Ok(())
+    write_atomic(&out.join("bench.md"), md.as_bytes())?;
+    Ok(md)
+}
+
+/// A baseline `bench.json`, read before any size runs so that a wrong path fails at once.
+fn read_baseline(path: &Path) -> Result<Value> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read the baseline {}", path.display()))?;
+    let v: Value = serde_json::from_str(&text).with_context(|| format!("{}: not a bench.json", path.display()))?;
+    if !v["results"].is_array() {
+        bail!("{}: not a bench.json (no \"results\" list)", path.display());
+    }
+    Ok(v)
 }
 
 /// What the numbers were measured on: cores, OS, and (Linux) the CPU model and its last-level cache,
@@ -444,10 +332,20 @@ fn machine() -> Value {
 
 /// `cargo xtask bench`.
 pub fn run(args: BenchArgs) -> Result<ExitCode> {
+    if args.run_one {
+        return runner::run(&args);
+    }
     if args.clusters.is_empty() || args.clusters.contains(&0) {
         bail!("--clusters needs sizes of at least 1, e.g. --clusters 100,1000");
     }
-    let runner = build_runner(args.quiet)?;
+    let scenario = args.scenario.clone().unwrap_or_else(runner::default_scenario);
+    if !scenario.is_file() {
+        bail!("the fleet scenario {} is not there (this binary was built from another tree?); pass --scenario FILE", scenario.display());
+    }
+    let baseline = args.baseline.as_deref().map(|p| read_baseline(p).map(|v| (p, v))).transpose()?;
+    let out = args.out.clone().unwrap_or_else(default_out);
+    // This very binary runs each size (`bench --run-one`): no cargo, no second build.
+    let runner = std::env::current_exe().context("cannot find this executable to run the sizes")?;
     let machine = machine();
     let bar = if args.quiet { ProgressBar::hidden() } else { ProgressBar::new(args.clusters.len() as u64) };
     bar.set_style(
@@ -457,6 +355,8 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
     bar.enable_steady_tick(Duration::from_millis(200));
     let mut results = Vec::new();
     let mut all_passed = true;
+    let mut md = String::new();
+    let mut regressed = false;
     for &n in &args.clusters {
         let mut runs = Vec::new();
         for i in 1..=args.repeat {
@@ -484,17 +384,21 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
             all_passed &= v["passed"].as_bool() == Some(true);
             results.push(v);
         }
-        write_reports(&args.out, &results, &machine)?;
+        let comparison =
+            baseline.as_ref().map(|(p, b)| compare::compare(b, &p.display().to_string(), &results, &machine, args.noise_threshold));
+        regressed = comparison.as_ref().is_some_and(|c| c.regressed);
+        md = write_reports(&out, &results, &machine, comparison.as_ref())?;
         bar.inc(1);
     }
     bar.finish_and_clear();
-    outln!("{}", markdown(&results, &machine));
-    outln!("written: {}, {}", args.out.join("bench.json").display(), args.out.join("bench.md").display());
-    Ok(if all_passed { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    outln!("{md}");
+    outln!("written: {}, {}", out.join("bench.json").display(), out.join("bench.md").display());
+    Ok(if !all_passed || (regressed && args.fail_on_regression) { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }
 
 #[cfg(test)]
 mod tests {
+    use super::report::{markdown, versus_real};
     use super::*;
 
     #[test]
@@ -518,11 +422,15 @@ mod tests {
             clusters: vec![5],
             seed: 1,
             concurrency: None,
-            out: "x".into(),
+            out: None,
             scenario: None,
             quiet: true,
             time_limit: None,
             repeat: 1,
+            baseline: None,
+            noise_threshold: 5.0,
+            fail_on_regression: false,
+            run_one: false,
         }
     }
 
@@ -540,6 +448,7 @@ mod tests {
         assert_eq!(v["repeats"], 3);
         assert_eq!(v["wall_s_runs"], json!([1.0, 2.0, 3.0]));
         assert_eq!(v["peak_rss_runs"], json!([10.0, 30.0, 50.0]));
+        assert_eq!(v["samples"]["us_per_reconcile"], json!([3000.0, 1000.0, 2000.0]), "every run's value, in run order");
         let md = markdown(&[v], &json!({"cores": 2, "os": "linux"}));
         assert!(md.contains("the median of 3 runs; their wall times ran from 1.0 s to 3.0 s (-50% / +50% of the median)"), "{md}");
         // An even count takes the lower middle; one run is reported as it is.
@@ -562,10 +471,11 @@ mod tests {
         let mut p = Progress::default();
         let lines = [
             "start large-docker-host 1000",
-            "progress 1 4 0 0.000 16",
+            "progress 1 4 0 0.000 16 apply",
             "tick 10000 500 2000 1.000 5000",
             "tick 20000 1500 6000 3.000 9000",
-            "progress 2 4 20000 3.000 44",
+            "progress 2 4 20000 3.000 44 wait",
+            "progress 3 4 20000 3.000 60 apply",
             "tick 30000 2500 9000 5.000 11000",
             "some other line",
         ];
@@ -580,12 +490,13 @@ mod tests {
         assert_eq!(v["timing_profile"], "large-docker-host");
         assert_eq!(v["bytes_per_cluster"], 2000);
         assert_eq!(v["wall_us_per_reconcile"], 2000.0);
-        // The finished wait (1,500 reconciles in 3 s) and the unfinished step after it (1,000 in 2 s).
-        let ph = phases(&v);
-        assert_eq!(ph, vec![("step 2 (line 44)".to_string(), 1500, 3.0), ("step 3 (unfinished)".to_string(), 1000, 2.0)]);
+        // The finished create (1,500 reconciles in 3 s) and the unfinished upgrade after it (1,000 in 2 s).
+        let ph: Vec<(String, u64, f64, bool)> =
+            phases::phases(&v).into_iter().map(|p| (p.name, p.reconciles, p.wall_s, p.unfinished)).collect();
+        assert_eq!(ph, vec![("create".to_string(), 1500, 3.0, false), ("upgrade".to_string(), 1000, 2.0, true)]);
         let md = markdown(&[v], &json!({"cores": 2, "os": "linux"}));
         assert!(md.contains("| 5 | stopped |"), "{md}");
-        assert!(md.contains("| 5 | step 3 (unfinished) | 1000 | 2.0 s | 2000 |"), "{md}");
+        assert!(md.contains("| 5 | upgrade (unfinished) | 1000 | 10.0 s | 2.0 s | 5.00 | 2000 |"), "{md}");
         assert!(md.contains("failed: killed"), "{md}");
     }
 

@@ -74,7 +74,7 @@ pub struct ReplayArgs {
     /// Write the event trace as JSON lines.
     #[arg(long)]
     pub trace: Option<PathBuf>,
-    /// Write the timeline picture (HTML) here.
+    /// Write the timeline page (HTML) here, and its picture beside it (the same name ending in .svg).
     #[arg(long)]
     pub timeline: Option<PathBuf>,
     /// Set a variable (repeatable).
@@ -337,7 +337,7 @@ pub fn replay(args: &ReplayArgs) -> Result<ExitCode> {
     Ok(if report.passed { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
-/// Write a run's trace (JSON lines) and timeline (HTML) when asked for.
+/// Write a run's trace (JSON lines) and timeline (HTML, and the SVG beside it) when asked for.
 pub fn write_trace_and_timeline(report: &RunReport, backend: &SimBackend, trace: Option<&Path>, timeline: Option<&Path>) -> Result<()> {
     if let (Some(p), Some(sim)) = (trace, backend.sim()) {
         let mut out = std::io::BufWriter::new(std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?);
@@ -347,7 +347,7 @@ pub fn write_trace_and_timeline(report: &RunReport, backend: &SimBackend, trace:
         out.flush()?;
     }
     if let (Some(p), Some(t)) = (timeline, &report.timeline) {
-        write_atomic(p, capi_reports::timeline::html(t, &capi_reports::timeline::report_title(report)).as_bytes())?;
+        capi_reports::write::write_timeline_files(p, t, &capi_reports::timeline::report_title(report))?;
     }
     Ok(())
 }

@@ -121,7 +121,7 @@ fn span(start_ms: u64, end_ms: Option<u64>, phase: &str) -> Span {
 }
 
 fn row(name: &str, cluster: &str, role: &str, spans: Vec<Span>) -> TimelineRow {
-    TimelineRow { name: name.into(), cluster: cluster.into(), role: role.into(), spans }
+    TimelineRow { name: name.into(), cluster: cluster.into(), role: role.into(), spans, node: None }
 }
 
 fn mark(at_ms: u64, kind: &str, label: &str) -> TimelineMark {
@@ -172,5 +172,6 @@ pub fn timeline() -> Timeline {
             mark(120_000, "heal", "container-kill"),
             mark(149_000, "step", "#2 wait"),
         ],
+        ..Default::default()
     }
 }

@@ -4,7 +4,7 @@
 use crate::dom::{parse, Element};
 use crate::fixtures;
 use capi_reports::timeline;
-use capi_scenarios::report::{Span, Timeline, TimelineRow};
+use capi_scenarios::report::{EtcdLane, NodeLane, Span, Timeline, TimelineMark, TimelineRow};
 
 fn group<'a>(svg: &'a Element, id: &str) -> &'a Element {
     svg.all("g").find(|g| g.attrs.get("id").map(String::as_str) == Some(id)).unwrap_or_else(|| panic!("no <g id={id}>"))
@@ -145,10 +145,11 @@ fn hundreds_of_rows_grow_the_picture_and_keep_every_row() {
             cluster: format!("c{}", i % 3),
             role: if i % 10 == 0 { "control-plane".into() } else { "worker".into() },
             spans: vec![Span { start_ms: i * 1000, end_ms: None, phase: "Running".into() }],
+            node: None,
         })
         .collect();
-    let small = Timeline { end_ms: 3_600_000, rows: rows[..3].to_vec(), marks: Vec::new() };
-    let big = Timeline { end_ms: 3_600_000, rows, marks: Vec::new() };
+    let small = Timeline { end_ms: 3_600_000, rows: rows[..3].to_vec(), ..Default::default() };
+    let big = Timeline { end_ms: 3_600_000, rows, ..Default::default() };
     let (small, big) = (parse(&timeline::svg(&small, "s")), parse(&timeline::svg(&big, "b")));
     let height = |svg: &Element| f(svg, "height");
     assert!(height(&big) >= 300.0 * 16.0, "{}", height(&big));
@@ -180,4 +181,192 @@ fn the_html_page_has_the_title_an_explanation_and_the_svg() {
     assert_eq!(body.one("h1").text, "node dies & <co>");
     assert!(body.one("p").children.iter().any(|c| c.text == "invariant violations"));
     assert_eq!(body.one("div").one("svg").one("title").text, "node dies & <co>");
+}
+
+fn span(start_ms: u64, end_ms: Option<u64>, phase: &str) -> Span {
+    Span { start_ms, end_ms, phase: phase.into() }
+}
+
+/// Two clusters named so that plain string order would put `q-10` first; `q-2` has three
+/// control-plane Machines with their nodes' lanes, loses two etcd members at 80s (quorum lost) and has
+/// a node no Machine row claims; a worker without a node lane.
+fn lanes_timeline() -> Timeline {
+    let cp = |i: u64| TimelineRow {
+        name: format!("q-2-cp-{i}"),
+        cluster: "q-2".into(),
+        role: "control-plane".into(),
+        spans: vec![span(i * 20_000, Some(i * 20_000 + 15_000), "Provisioning"), span(i * 20_000 + 15_000, None, "Running")],
+        node: Some(format!("q-2-cp-{i}")),
+    };
+    let node = |i: u64, killed: bool| NodeLane {
+        cluster: "q-2".into(),
+        node: format!("q-2-cp-{i}"),
+        ready: if killed {
+            vec![
+                span(i * 20_000 + 15_000, Some(i * 20_000 + 25_000), "False"),
+                span(i * 20_000 + 25_000, Some(120_000), "True"),
+                span(120_000, None, "Unknown"),
+            ]
+        } else {
+            vec![span(i * 20_000 + 15_000, Some(i * 20_000 + 25_000), "False"), span(i * 20_000 + 25_000, None, "True")]
+        },
+        etcd: if killed {
+            vec![span(i * 20_000 + 15_000, Some(80_000), "healthy"), span(80_000, None, "unhealthy")]
+        } else {
+            vec![span(i * 20_000 + 15_000, None, "healthy")]
+        },
+    };
+    Timeline {
+        end_ms: 150_000,
+        rows: vec![
+            TimelineRow {
+                name: "q-10-md-0".into(),
+                cluster: "q-10".into(),
+                role: "worker".into(),
+                spans: vec![span(0, None, "Running")],
+                node: None,
+            },
+            cp(0),
+            cp(1),
+            cp(2),
+        ],
+        marks: vec![TimelineMark { at_ms: 80_000, kind: "fault".into(), label: "container-kill q-2-cp-1 q-2-cp-2".into() }],
+        nodes: vec![
+            node(0, false),
+            node(1, true),
+            node(2, true),
+            NodeLane { cluster: "q-2".into(), node: "q-2-stray".into(), ready: vec![span(30_000, None, "False")], etcd: Vec::new() },
+        ],
+        etcd: vec![EtcdLane {
+            cluster: "q-2".into(),
+            spans: vec![
+                span(15_000, Some(35_000), "1/1"),
+                span(35_000, Some(55_000), "2/2"),
+                span(55_000, Some(80_000), "3/3"),
+                span(80_000, None, "1/3"),
+            ],
+        }],
+    }
+}
+
+#[test]
+fn node_ready_and_etcd_lanes_show_a_quorum_loss() {
+    let svg = timeline::svg(&lanes_timeline(), "quorum loss");
+    insta::assert_snapshot!(svg);
+    let root = parse(&svg);
+    // Clusters in natural order (q-2 before q-10), the etcd row first, the unclaimed node last.
+    assert_eq!(
+        texts(group(&root, "rows")),
+        [
+            "q-2 / etcd (healthy/total members)",
+            "etcd members",
+            "q-2 / control-plane (3)",
+            "q-2-cp-0",
+            "q-2-cp-1",
+            "q-2-cp-2",
+            "q-2 / Nodes without a Machine (1)",
+            "q-2-stray",
+            "q-10 / worker (1)",
+            "q-10-md-0",
+        ]
+    );
+    let lanes: Vec<&Element> = group(&root, "lanes").all("rect").collect();
+    // 4 etcd-row spans; per control-plane node its Ready spans and etcd spans; the stray node's one.
+    assert_eq!(lanes.len(), 4 + (2 + 1) + (3 + 2) + (3 + 2) + 1);
+    let tips: Vec<(&str, &str)> = lanes.iter().map(|r| (r.attr("fill"), r.one("title").text.as_str())).collect();
+    assert_eq!(
+        tips[3],
+        (
+            "#d50000",
+            "q-2 etcd: 1/3 members healthy, quorum lost from 1m 20s to the end (2m 30s, still 1/3 members healthy, quorum lost) (1m 10s)"
+        )
+    );
+    assert_eq!(tips[2].0, "#3949ab", "3/3 has quorum");
+    assert!(
+        tips.contains(&(
+            "#e53935",
+            "q-2-cp-1: etcd member unhealthy from 1m 20s to the end (2m 30s, still etcd member unhealthy) (1m 10s)"
+        )),
+        "{tips:?}"
+    );
+    assert!(tips.contains(&("#ff7043", "q-2-cp-2: Ready Unknown from 2m to the end (2m 30s, still Ready Unknown) (30s)")), "{tips:?}");
+    // The lanes sit under the Machine's bar, inside its row.
+    let bar = group(&root, "spans").all("rect").find(|r| r.one("title").text.starts_with("q-2-cp-1: Running")).expect("bar");
+    let ready = lanes.iter().find(|r| r.one("title").text.starts_with("q-2-cp-1: Ready True")).expect("ready lane");
+    assert!(f(ready, "y") >= f(bar, "y") + f(bar, "height"), "under the bar");
+    assert!(texts(group(&root, "legend")).contains(&"no etcd quorum"));
+    // Not a fleet: no aggregate view.
+    assert!(root.all("g").all(|g| g.attrs.get("id").map(String::as_str) != Some("aggregate")));
+    let html = timeline::html(&lanes_timeline(), "quorum loss");
+    assert!(html.contains("each cluster's etcd row shows healthy/total members"));
+}
+
+/// `n` clusters `fleet-1`..`fleet-n` of two Machines each: one Running from 10s, one Provisioning
+/// from 20s and Running from 40s; cluster 1 loses etcd quorum from 50s to 70s.
+fn fleet(n: u64) -> Timeline {
+    let mut t = Timeline { end_ms: 100_000, ..Default::default() };
+    for c in 1..=n {
+        let cluster = format!("fleet-{c}");
+        t.rows.push(TimelineRow {
+            name: format!("{cluster}-a"),
+            cluster: cluster.clone(),
+            role: "worker".into(),
+            spans: vec![span(10_000, None, "Running")],
+            node: None,
+        });
+        t.rows.push(TimelineRow {
+            name: format!("{cluster}-b"),
+            cluster: cluster.clone(),
+            role: "worker".into(),
+            spans: vec![span(20_000, Some(40_000), "Provisioning"), span(40_000, None, "Running")],
+            node: None,
+        });
+        let spans = if c == 1 {
+            vec![span(0, Some(50_000), "3/3"), span(50_000, Some(70_000), "1/3"), span(70_000, None, "3/3")]
+        } else {
+            vec![span(0, None, "3/3")]
+        };
+        t.etcd.push(EtcdLane { cluster, spans });
+    }
+    t
+}
+
+#[test]
+fn a_fleet_gets_the_aggregate_view_and_counts_every_machine() {
+    use capi_reports::timeline::aggregate;
+    let t = fleet(6);
+    let counts = aggregate::machines_per_phase(&t);
+    let at = |ms: u64| counts.iter().rev().find(|(s, _)| *s <= ms).map(|(_, c)| c.clone()).unwrap();
+    // Pending, Provisioning, Provisioned, Running, Deleting, Deleted, other.
+    assert_eq!(at(5_000), [0, 0, 0, 0, 0, 0, 0]);
+    assert_eq!(at(15_000), [0, 0, 0, 6, 0, 0, 0]);
+    assert_eq!(at(30_000), [0, 6, 0, 6, 0, 0, 0]);
+    assert_eq!(at(45_000), [0, 0, 0, 12, 0, 0, 0]);
+    let q = aggregate::clusters_without_quorum(&t);
+    assert_eq!(q.iter().map(|(t, c)| (*t, c[0])).collect::<Vec<_>>(), [(0, 0), (50_000, 1), (70_000, 0)]);
+
+    let root = parse(&timeline::svg(&t, "fleet"));
+    let agg = group(&root, "aggregate");
+    assert_eq!(
+        texts(agg),
+        ["Machines per phase, 6 clusters (stacked; at most 12)", "clusters without etcd quorum: at most 1; 50s to 1m 10s the longest"]
+    );
+    let bands: Vec<&str> = agg.all("path").map(|p| p.one("title").text.as_str()).collect();
+    assert_eq!(
+        bands,
+        ["Provisioning: at most 6 Machines at once", "Running: at most 12 Machines at once", "clusters without etcd quorum: at most 1"]
+    );
+    // Six clusters still get their rows, in natural order.
+    let rows = texts(group(&root, "rows"));
+    assert_eq!(rows[0], "fleet-1 / etcd (healthy/total members)");
+    assert!(root.one("text").text.contains("12 Machines in 6 clusters"));
+
+    // Forty clusters: the aggregate alone, with a line saying why.
+    let root = parse(&timeline::svg(&fleet(40), "big fleet"));
+    assert_eq!(
+        texts(group(&root, "rows")),
+        ["80 Machines in 40 clusters: rows are drawn for up to 30 clusters; the counts above include every one"]
+    );
+    assert!(texts(group(&root, "aggregate"))[0].contains("40 clusters (stacked; at most 80)"));
+    assert_eq!(group(&root, "spans").children.len(), 0);
 }

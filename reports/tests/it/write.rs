@@ -64,8 +64,13 @@ fn a_batch_written_again_with_more_reports_replaces_every_file() {
     batch.push(with_timeline);
     let written = write::write_batch(tmp.path(), "Batch", &batch).unwrap();
     let timeline = "timelines/node-dies-machine-quoted-single-pipe-sim-seed7.html";
-    assert_eq!(written, [REPORTS_JSONL, timeline, JUNIT_XML, SUMMARY_MD].map(|f| tmp.path().join(f)));
-    assert_eq!(files(tmp.path()), [JUNIT_XML, REPORTS_JSONL, SUMMARY_MD, timeline]);
+    // The picture alone, beside the page.
+    let picture = "timelines/node-dies-machine-quoted-single-pipe-sim-seed7.svg";
+    assert_eq!(written, [REPORTS_JSONL, timeline, picture, JUNIT_XML, SUMMARY_MD].map(|f| tmp.path().join(f)));
+    assert_eq!(files(tmp.path()), [JUNIT_XML, REPORTS_JSONL, SUMMARY_MD, timeline, picture]);
+    let svg = fs::read_to_string(tmp.path().join(picture)).unwrap();
+    assert_eq!(parse(&svg).name, "svg");
+    assert!(fs::read_to_string(tmp.path().join(timeline)).unwrap().contains(&svg), "the page embeds the same picture");
     assert_eq!(parse(&fs::read_to_string(tmp.path().join(JUNIT_XML)).unwrap()).attr("tests"), "2");
     assert!(fs::read_to_string(tmp.path().join(SUMMARY_MD)).unwrap().contains("**1 of 2 scenarios failed**"));
     let merged = merge_files([tmp.path().join(REPORTS_JSONL)]).unwrap();
@@ -89,7 +94,16 @@ fn a_sink_dropped_on_an_error_path_still_leaves_every_report() {
         Err(Error::Read { path: "elsewhere".into(), source: std::io::Error::other("boom") })
     }
     assert!(run(&dir).is_err());
-    assert_eq!(files(&dir), [JUNIT_XML, REPORTS_JSONL, SUMMARY_MD, "timelines/node-dies-machine-quoted-single-pipe-sim-seed7.html"]);
+    assert_eq!(
+        files(&dir),
+        [
+            JUNIT_XML,
+            REPORTS_JSONL,
+            SUMMARY_MD,
+            "timelines/node-dies-machine-quoted-single-pipe-sim-seed7.html",
+            "timelines/node-dies-machine-quoted-single-pipe-sim-seed7.svg"
+        ]
+    );
     let junit = parse(&fs::read_to_string(dir.join(JUNIT_XML)).unwrap());
     // The two runs, and one error case: the batch never finished, so it cannot read as passed.
     assert_eq!((junit.attr("tests"), junit.attr("failures"), junit.attr("errors")), ("3", "1", "1"));

@@ -821,6 +821,21 @@ impl Sim {
             self.version += 1;
         }
         let removals = std::mem::take(&mut self.world.etcd_removals);
+        if let Some(t) = &mut self.timeline {
+            // Node Ready and etcd membership for the timeline: the clusters this batch touched.
+            let touched: std::collections::BTreeSet<&str> = notices
+                .iter()
+                .filter_map(|n| match n {
+                    crate::world::Notice::Container { cluster, .. } => Some(cluster.as_str()),
+                    n => n.workload_cluster(),
+                })
+                .chain(removals.iter().map(|r| r.cluster.as_str()))
+                .filter(|c| !c.is_empty())
+                .collect();
+            for c in touched {
+                t.observe_workload(c, self.world.workloads.get(c), self.now);
+            }
+        }
         if !self.invariants.disabled && (!notices.is_empty() || !removals.is_empty()) {
             let clusters: Vec<String> = notices.iter().filter_map(|n| n.workload_cluster().map(str::to_string)).collect();
             let mut inv = std::mem::take(&mut self.invariants);

@@ -8,6 +8,7 @@ mod json_map;
 mod language;
 mod library;
 mod mutants;
+mod timeline;
 mod validation;
 
 use capi_scenarios::report::RunReport;

@@ -1,25 +1,24 @@
-//! One size of the fleet benchmark, in its own process so that its peak RSS is its own:
-//! `fleet_bench --clusters N [--seed S] [--concurrency W] [--scenario FILE]` runs the fleet-lifecycle scenario (create →
-//! Available → upgrade → delete of N quick-start clusters) with tracing off and prints one JSON line
-//! with the measurements. `cargo xtask bench` runs it for each size and writes the reports; progress
-//! goes to stderr as `start <timing_profile> <baseline_rss>` first, `progress <step> <steps> <sim_ms> <wall_s> <line>` lines after each step and
-//! `tick <sim_ms> <reconciles> <events> <wall_s> <peak_rss>` lines during waits.
+//! One size of the fleet benchmark, run inside this process: `cargo xtask bench` starts its own
+//! binary again as `xtask bench --run-one --clusters N [--seed S] [--concurrency W] [--scenario FILE]`
+//! for each size, so that each size's peak RSS is its own and no cargo is needed at bench time.
+//! It runs the fleet-lifecycle scenario (create → Available → upgrade → delete of N quick-start
+//! clusters) with tracing off and prints one JSON line with the measurements on stdout. Progress goes
+//! to stderr as `start <timing_profile> <baseline_rss>` first, `progress <step> <steps> <sim_ms>
+//! <wall_s> <line> <kind>` after each step and `tick <sim_ms> <reconciles> <events> <wall_s>
+//! <peak_rss>` during waits, which the parent ([`super`]) follows.
+//!
+//! The wall clock is read here only to time the run from outside; the simulation never sees it.
 
+use super::BenchArgs;
+use anyhow::{Context, Result};
 use capi_scenarios::runner::{self, RunOptions};
 use capi_sim::backend::{ProgressHook, SimBackend, SimOptions};
 use capi_sim::engine::trace::TraceMode;
 use serde_json::json;
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
-
-// The benchmark measures the simulator, not glibc malloc: with the fleet's many small JSON nodes,
-// glibc spends a third of the run in malloc/free (consolidation included). mimalloc is what a user
-// embedding the simulator for throughput would pick. For fleets of 3,000 clusters and more, `cargo xtask
-// bench` runs this with `MIMALLOC_GENERIC_COLLECT=1000000`: mimalloc's periodic heap collect visits
-// every page, which costs 16% of a 10,000-cluster run at its default frequency.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// A `/proc/self/status` field in bytes (Linux); 0 elsewhere.
 fn proc_status_bytes(field: &str) -> u64 {
@@ -31,34 +30,29 @@ fn proc_status_bytes(field: &str) -> u64 {
         .map_or(0, |kb| kb * 1024)
 }
 
-fn arg(args: &[String], name: &str) -> Option<String> {
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned())
+/// The fleet scenario of the benchmark, in the source tree this binary was built from.
+pub fn default_scenario() -> PathBuf {
+    super::workspace_root().join("scenarios/library/fleet-lifecycle.yaml")
 }
 
-fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let clusters: u64 = arg(&args, "--clusters").and_then(|v| v.parse().ok()).unwrap_or(100);
-    let seed: u64 = arg(&args, "--seed").and_then(|v| v.parse().ok()).unwrap_or(1);
+/// Run one size (the first of `--clusters`) and print its JSON line.
+pub fn run(args: &BenchArgs) -> Result<ExitCode> {
+    let clusters = *args.clusters.first().context("--run-one needs --clusters N")?;
+    let seed = args.seed;
     // `None`: every controller runs its default workers in the modelled release (`--*-concurrency`).
-    let concurrency: Option<u32> = arg(&args, "--concurrency").and_then(|v| v.parse().ok());
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let path = arg(&args, "--scenario").map(PathBuf::from).unwrap_or_else(|| root.join("scenarios/library/fleet-lifecycle.yaml"));
+    let concurrency = args.concurrency;
+    let path = args.scenario.clone().unwrap_or_else(default_scenario);
     let mut load = capi_scenarios::LoadOptions::default();
     load.vars.insert("FLEET_SIZE".into(), clusters.to_string());
-    let scenario = match capi_scenarios::load(&path, &load) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("{e}");
-            std::process::exit(2);
-        }
-    };
+    let scenario = capi_scenarios::load(&path, &load).map_err(|e| anyhow::anyhow!("{e}"))?;
     let timing = scenario.timing.clone().unwrap_or_else(|| "capd-default".into());
     let baseline_rss = proc_status_bytes("VmRSS:");
     eprintln!("start {timing} {baseline_rss}");
     let started = Instant::now(); // determinism-ok: the bench times the run from outside; the simulation never reads it
-                                  // Counts as of the last tick: every 10 simulated seconds of a wait and at its end. They go to
-                                  // stderr as `tick <sim_ms> <reconciles> <events> <wall_s> <peak_rss_bytes>` lines, so that a run
-                                  // stopped before its end (a time limit, the OOM killer) still leaves its rate measured so far.
+
+    // Counts as of the last tick: every 10 simulated seconds of a wait and at its end. They go to
+    // stderr as `tick` lines, so that a run stopped before its end (a time limit, the OOM killer)
+    // still leaves its rate measured so far.
     let counts = Arc::new(Mutex::new((0u64, 0u64)));
     let progress = {
         let counts = counts.clone();
@@ -85,7 +79,7 @@ fn main() {
         let step_walls = step_walls.clone();
         runner::StepHook(Arc::new(move |s: &capi_scenarios::report::StepReport| {
             let wall = started.elapsed().as_secs_f64();
-            eprintln!("progress {} {steps} {} {wall:.3} {}", s.index + 1, s.at_ms + s.took_ms, s.line);
+            eprintln!("progress {} {steps} {} {wall:.3} {} {}", s.index + 1, s.at_ms + s.took_ms, s.line, s.kind);
             let (reconciles, events) = counts.lock().map(|c| *c).unwrap_or_default();
             if let Ok(mut w) = step_walls.lock() {
                 w.push(json!({ "step": s.index, "kind": s.kind, "line": s.line, "sim_end_s": (s.at_ms + s.took_ms) as f64 / 1000.0,
@@ -139,5 +133,6 @@ fn main() {
         "steps": steps_json,
         "controllers": controllers,
     });
-    println!("{out}");
+    outln!("{out}");
+    Ok(ExitCode::SUCCESS)
 }

@@ -62,8 +62,18 @@ pub fn render(fixtures: &Path, provider_version: &str, flavor: &str, vars: &Vars
                 );
             }
             Ok(objects) => {
-                let docs: Vec<String> =
-                    objects.iter().map(|o| serde_yaml::to_string(&o.value).context("rendering YAML")).collect::<Result<_>>()?;
+                // clusterctl puts the ClusterClass it adds before the template's objects
+                // (`repository.MergeTemplates(clusterClassesTemplate, template)`), so an apply of the
+                // output creates the class before the Cluster that names it.
+                let from_class = |o: &&capi_scenarios::manifest::ManifestObject| {
+                    o.origin.file.file_name().is_some_and(|f| f.to_string_lossy().starts_with("clusterclass-"))
+                };
+                let (class, rest): (Vec<_>, Vec<_>) = objects.iter().partition(from_class);
+                let docs: Vec<String> = class
+                    .into_iter()
+                    .chain(rest)
+                    .map(|o| serde_yaml::to_string(&o.value).context("rendering YAML"))
+                    .collect::<Result<_>>()?;
                 return Ok(docs.join("---\n"));
             }
             Err(e) => return Err(e.into()),
@@ -102,6 +112,8 @@ mod tests {
         let docs: Vec<serde_json::Value> = text.split("---\n").map(|d| serde_yaml::from_str(d).unwrap()).collect();
         let kinds: Vec<&str> = docs.iter().map(|d| d["kind"].as_str().unwrap()).collect();
         assert!(kinds.contains(&"Cluster") && kinds.contains(&"ClusterClass"), "{kinds:?}");
+        let at = |k: &str| kinds.iter().position(|x| *x == k).unwrap();
+        assert!(at("ClusterClass") < at("Cluster"), "the class comes first, as clusterctl prints it: {kinds:?}");
         let cluster = docs.iter().find(|d| d["kind"] == "Cluster").unwrap();
         assert_eq!(cluster["metadata"]["name"], "dev1");
         assert_eq!(cluster["metadata"]["namespace"], "default", "NAMESPACE defaults as clusterctl's --target-namespace does");

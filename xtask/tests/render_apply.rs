@@ -85,6 +85,7 @@ fn rendered_flavor_applies_to_the_served_simulator() {
     std::thread::sleep(Duration::from_millis(200));
     let (ok, stdout, stderr) = kubectl(&["apply", "-f", manifests.to_str().unwrap()]);
     assert!(ok, "apply failed: {stderr}");
+    assert!(!stderr.contains("does not exist"), "the ClusterClass is applied before the Cluster: {stderr}");
     assert!(
         stdout.contains("clusterclass.cluster.x-k8s.io/quick-start created") && stdout.contains("cluster.cluster.x-k8s.io/r1 created"),
         "{stdout}"

@@ -14,6 +14,7 @@ macro_rules! outln {
 
 mod bench;
 mod conformance;
+mod render;
 mod report;
 mod scenario;
 mod shrink;

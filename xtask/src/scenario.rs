@@ -30,6 +30,8 @@ pub enum ScenarioCmd {
     Replay(crate::swarm::ReplayArgs),
     /// Minimize a failing seed's fault schedule and write it as a scenario.
     Shrink(crate::shrink::ShrinkArgs),
+    /// Print a flavor's manifests as `clusterctl generate cluster` renders them (to `kubectl apply`).
+    Render(crate::render::RenderArgs),
 }
 
 /// `scenario list` flags.
@@ -118,6 +120,7 @@ pub fn run(cmd: ScenarioCmd) -> Result<ExitCode> {
         ScenarioCmd::Swarm(a) => crate::swarm::swarm(&a),
         ScenarioCmd::Replay(a) => crate::swarm::replay(&a),
         ScenarioCmd::Shrink(a) => crate::shrink::shrink(&a),
+        ScenarioCmd::Render(a) => crate::render::run(&a),
     }
 }
 

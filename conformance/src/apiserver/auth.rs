@@ -11,8 +11,10 @@
 //!    kubeconfig `sim serve` writes (and into the workload kubeconfig Secrets it serves). The
 //!    comparison takes the same time whatever the token.
 //! 4. A body-carrying write must use a media type the real API server accepts for it (415 otherwise):
-//!    JSON or YAML for create and update, the four patch types for PATCH, and Kubernetes protobuf
-//!    (`application/vnd.kubernetes.protobuf`) nowhere yet.
+//!    JSON or YAML for create and update, and Kubernetes protobuf
+//!    (`application/vnd.kubernetes.protobuf`, what client-go's typed clients send) for create and
+//!    update of the built-in kinds [`super::protobuf`] decodes (other kinds are refused there, 415
+//!    too); the four patch types for PATCH.
 //!
 //! As on a real API server, `/healthz`, `/livez`, `/readyz` and `/version` answer without a token
 //! (the `system:public-info-viewer` role of anonymous users); they reveal nothing of the simulation.
@@ -99,7 +101,7 @@ fn strip_port(host: &str) -> &str {
 }
 
 /// Media types the real API server decodes for create/update bodies of the kinds served here.
-const BODY_TYPES: &[&str] = &["application/json", "application/yaml"];
+const BODY_TYPES: &[&str] = &["application/json", "application/yaml", super::protobuf::MEDIA_TYPE];
 /// Patch media types (RFC 6902, RFC 7386, strategic merge, server-side apply).
 const PATCH_TYPES: &[&str] = &[
     "application/json-patch+json",
@@ -179,6 +181,8 @@ mod tests {
     #[case::yaml_put("PUT", "/api/v1/namespaces/x", &[("authorization", "Bearer 0123456789abcdef"), ("content-type", "application/yaml")], None)]
     #[case::merge_patch("PATCH", "/api/v1/namespaces/x", &[("authorization", "Bearer 0123456789abcdef"), ("content-type", "application/merge-patch+json")], None)]
     #[case::json_is_not_a_patch_type("PATCH", "/api/v1/namespaces/x", &[("authorization", "Bearer 0123456789abcdef"), ("content-type", "application/json")], Some(415))]
+    #[case::protobuf_post("POST", "/api/v1/namespaces", &[("authorization", "Bearer 0123456789abcdef"), ("content-type", "application/vnd.kubernetes.protobuf")], None)]
+    #[case::protobuf_is_not_a_patch_type("PATCH", "/api/v1/namespaces/x", &[("authorization", "Bearer 0123456789abcdef"), ("content-type", "application/vnd.kubernetes.protobuf")], Some(415))]
     #[case::no_content_type_is_json("POST", "/api/v1/namespaces", &[("authorization", "Bearer 0123456789abcdef")], None)]
     fn requests_are_checked(#[case] method: &str, #[case] path: &str, #[case] headers: &[(&str, &str)], #[case] refused: Option<u16>) {
         let guard = Guard::new(TOKEN.into(), vec!["Sim.Internal".into()]);

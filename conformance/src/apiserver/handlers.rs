@@ -136,7 +136,8 @@ async fn dispatch(app: &Arc<App>, req: Request) -> Result<Response, Failure> {
     app.guard.check(&parts)?;
     if let Some(rest) = parts.uri.path().strip_prefix(workload::PREFIX) {
         let content_type = header_str(&parts, header::CONTENT_TYPE).unwrap_or("").to_string();
-        return workload::handle(app, parts.method.clone(), rest, parts.uri.query().unwrap_or(""), &content_type, body).await;
+        let accept = Accept::parse(header_str(&parts, header::ACCEPT));
+        return workload::handle(app, parts.method.clone(), rest, parts.uri.query().unwrap_or(""), &content_type, accept, body).await;
     }
     let accept = Accept::parse(header_str(&parts, header::ACCEPT));
     let route = route::parse(parts.uri.path())?;
@@ -211,6 +212,9 @@ pub async fn read_body(body: Body) -> Result<Vec<u8>, Failure> {
 pub fn decode(bytes: &[u8], content_type: &str) -> Result<Value, Failure> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(Failure::bad_request("the request body is empty"));
+    }
+    if super::protobuf::is_protobuf(content_type) {
+        return super::protobuf::decode(bytes);
     }
     if content_type.contains("protobuf") {
         return Err(Failure::new(415, "UnsupportedMediaType", format!("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml ({content_type})")));

@@ -26,6 +26,7 @@ pub mod history;
 pub mod images;
 pub mod kubeconfig;
 pub mod openapi;
+pub mod protobuf;
 pub mod route;
 pub mod scale;
 pub mod selectors;
@@ -34,6 +35,8 @@ pub mod table;
 pub mod tls;
 pub mod watch;
 pub mod workload;
+pub mod workload_openapi;
+pub mod workload_table;
 pub mod writes;
 
 use self::core::{CoreConfig, Pulse, SimHandle};

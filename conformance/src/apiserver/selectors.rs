@@ -1,18 +1,51 @@
 //! Which objects a list or watch selects: kind, namespace, `labelSelector` (equality, set-based and
 //! `<`/`>`, parsed as the API server parses it by [`capi_scenarios::label_parse`], whose errors are
 //! the server's 400 messages) and `fieldSelector` (`metadata.name` and `metadata.namespace`, the
-//! fields every resource supports).
+//! fields every resource supports, and the fields the API server adds per kind: an Event's
+//! `involvedObject.*`, `reason`, `type`, `source`, `reportingComponent` — what `kubectl describe`
+//! selects a described object's events by — a Secret's `type`, a Namespace's `status.phase`).
 
 use super::status::Failure;
 use capi_scenarios::label_parse::{self, Req};
 use capi_sim::{Kind, Object};
 
+/// Where a selectable field is read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Field {
+    Name,
+    Namespace,
+    /// A JSON pointer into the body (a missing field reads as "").
+    At(&'static str),
+}
+
 /// One `fieldSelector` term.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct FieldTerm {
-    namespace_field: bool,
+    field: Field,
     value: String,
     equal: bool,
+}
+
+/// The fields a kind's list and watch can select on besides `metadata.name` and
+/// `metadata.namespace` (kube-apiserver's field label conversion functions, `pkg/apis/core/v1/conversion.go`).
+fn kind_field(kind: Kind, label: &str) -> Option<Field> {
+    let at = match (kind, label) {
+        (Kind::Event, "involvedObject.kind") => "/involvedObject/kind",
+        (Kind::Event, "involvedObject.namespace") => "/involvedObject/namespace",
+        (Kind::Event, "involvedObject.name") => "/involvedObject/name",
+        (Kind::Event, "involvedObject.uid") => "/involvedObject/uid",
+        (Kind::Event, "involvedObject.apiVersion") => "/involvedObject/apiVersion",
+        (Kind::Event, "involvedObject.resourceVersion") => "/involvedObject/resourceVersion",
+        (Kind::Event, "involvedObject.fieldPath") => "/involvedObject/fieldPath",
+        (Kind::Event, "reason") => "/reason",
+        (Kind::Event, "reportingComponent") => "/reportingComponent",
+        (Kind::Event, "source") => "/source/component",
+        (Kind::Event, "type") => "/type",
+        (Kind::Secret, "type") => "/type",
+        (Kind::Namespace, "status.phase") => "/status/phase",
+        _ => return None,
+    };
+    Some(Field::At(at))
 }
 
 /// A list or watch filter.
@@ -44,12 +77,12 @@ impl Filter {
             } else {
                 return Err(Failure::bad_request(format!("invalid selector: '{term}'; can't understand '{term}'")));
             };
-            let namespace_field = match field.trim() {
-                "metadata.name" => false,
-                "metadata.namespace" => true,
-                other => return Err(Failure::bad_request(format!("field label not supported: {other}"))),
+            let field = match field.trim() {
+                "metadata.name" => Field::Name,
+                "metadata.namespace" => Field::Namespace,
+                other => kind_field(kind, other).ok_or_else(|| Failure::bad_request(format!("field label not supported: {other}")))?,
             };
-            fields.push(FieldTerm { namespace_field, value: value.trim().to_string(), equal });
+            fields.push(FieldTerm { field, value: value.trim().to_string(), equal });
         }
         Ok(Filter { kind, namespace, labels, fields })
     }
@@ -68,7 +101,11 @@ impl Filter {
             return false;
         }
         self.fields.iter().all(|t| {
-            let actual: &str = if t.namespace_field { &o.meta.namespace } else { &o.meta.name };
+            let actual: &str = match t.field {
+                Field::Name => &o.meta.name,
+                Field::Namespace => &o.meta.namespace,
+                Field::At(p) => o.at(p).and_then(serde_json::Value::as_str).unwrap_or(""),
+            };
             (actual == t.value) == t.equal
         })
     }
@@ -95,6 +132,26 @@ mod tests {
         assert!(f(Some("!team"), None));
         assert!(Filter::new(Kind::Cluster, None, None, Some("spec.x=1")).is_err());
         assert!(!Filter::new(Kind::Machine, None, None, None).unwrap().matches(&o));
+    }
+
+    /// `kubectl describe` lists a described object's events by these four fields.
+    #[rstest::rstest]
+    #[case("involvedObject.name=m1,involvedObject.namespace=default,involvedObject.kind=Machine,involvedObject.uid=uid-1", true)]
+    #[case("involvedObject.name=m1,involvedObject.kind=Cluster", false)]
+    #[case("involvedObject.uid=uid-2", false)]
+    #[case("involvedObject.name!=m2,type=Normal,reason=Created,source=machine-controller", true)]
+    #[case("metadata.namespace=default,involvedObject.apiVersion=cluster.x-k8s.io/v1beta2", true)]
+    fn events_select_by_involved_object(#[case] fields: &str, #[case] selected: bool) {
+        let mut e = Object::new(Kind::Event, "default", "m1.1");
+        e.set(
+            "/involvedObject",
+            serde_json::json!({"kind": "Machine", "namespace": "default", "name": "m1", "uid": "uid-1", "apiVersion": "cluster.x-k8s.io/v1beta2"}),
+        );
+        e.set("/type", serde_json::json!("Normal"));
+        e.set("/reason", serde_json::json!("Created"));
+        e.set("/source", serde_json::json!({"component": "machine-controller"}));
+        assert_eq!(Filter::new(Kind::Event, None, None, Some(fields)).unwrap().matches(&e), selected, "{fields}");
+        assert!(Filter::new(Kind::ConfigMap, None, None, Some("involvedObject.name=m1")).is_err(), "only events have these fields");
     }
 
     /// A selector the API server cannot parse is a 400 with the parser's message

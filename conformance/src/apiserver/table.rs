@@ -1,6 +1,8 @@
 //! `meta.k8s.io/v1 Table` answers (`Accept: application/json;as=Table;...`), so `kubectl get` shows
 //! Cluster API's printer columns (PHASE, AGE, VERSION...) instead of `NAME AGE`. Ages are rendered
-//! by the server from simulated time, as the real server renders `date` columns.
+//! by the server from simulated time, as the real server renders `date` columns. Events get the
+//! columns of kube-apiserver's own printer (LAST SEEN, TYPE, REASON, OBJECT, MESSAGE; with `-o wide`
+//! also SUBOBJECT, SOURCE, FIRST SEEN, COUNT, NAME).
 
 use capi_sim::{Kind, Object};
 use serde_json::{json, Value};
@@ -18,6 +20,17 @@ enum Cell {
     Label(&'static str),
     /// The number of keys of a map (`DATA` of ConfigMaps and Secrets).
     Count(&'static str),
+    /// The age of a timestamp field (`""` when absent).
+    Since(&'static str),
+    /// An Event's LAST SEEN: the age of `lastTimestamp` (or `eventTime`, `firstTimestamp`), with
+    /// `(xN over AGE)` when it happened N > 1 times.
+    LastSeen,
+    /// An Event's OBJECT: `kind/name` of the involved object, the kind in lower case.
+    InvolvedObject,
+    /// An Event's SOURCE: `component, host` (or the reporting controller).
+    EventSource,
+    /// A JSON pointer rendered as text (`""` when absent).
+    Text(&'static str),
 }
 
 /// One printer column.
@@ -42,6 +55,21 @@ const CLUSTER_LABEL: &str = "cluster.x-k8s.io/cluster-name";
 /// The printer columns of a kind (CAPI v1beta2's `+kubebuilder:printcolumn` markers, abridged).
 fn columns(kind: Kind) -> Vec<Column> {
     use Cell::*;
+    if kind == Kind::Event {
+        // kube-apiserver `pkg/printers/internalversion`: `eventColumnDefinitions`.
+        return vec![
+            col("Last Seen", "string", LastSeen),
+            col("Type", "string", Text("/type")),
+            col("Reason", "string", Text("/reason")),
+            col("Object", "string", InvolvedObject),
+            wide("Subobject", "string", Text("/involvedObject/fieldPath")),
+            wide("Source", "string", EventSource),
+            col("Message", "string", Text("/message")),
+            wide("First Seen", "string", Since("/firstTimestamp")),
+            wide("Count", "string", At("/count")),
+            Column { name: "Name", kind: "string", priority: 1, cell: Name },
+        ];
+    }
     let mut cols = vec![col("Name", "string", Name)];
     match kind {
         Kind::Cluster => cols.extend([
@@ -150,8 +178,42 @@ pub fn age(ms: u64) -> String {
     }
 }
 
+fn since(o: &Object, pointer: &str, now: u64) -> Option<String> {
+    let t = o.at(pointer).and_then(Value::as_str).and_then(capi_sim::object::parse_timestamp)?;
+    Some(age(now.saturating_sub(t)))
+}
+
+fn text(o: &Object, pointer: &str) -> String {
+    match o.at(pointer) {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Null) | None => String::new(),
+        Some(v) => v.to_string(),
+    }
+}
+
 fn cell(c: Cell, o: &Object, now: u64) -> Value {
     match c {
+        Cell::Since(p) => Value::String(since(o, p, now).unwrap_or_default()),
+        Cell::Text(p) => Value::String(text(o, p)),
+        Cell::LastSeen => {
+            let last = ["/lastTimestamp", "/eventTime", "/firstTimestamp"]
+                .iter()
+                .find_map(|p| since(o, p, now))
+                .unwrap_or_else(|| "<unknown>".into());
+            let count = o.at("/count").and_then(Value::as_u64).unwrap_or(1);
+            Value::String(match since(o, "/firstTimestamp", now) {
+                Some(first) if count > 1 => format!("{last} (x{count} over {first})"),
+                _ => last,
+            })
+        }
+        Cell::InvolvedObject => {
+            Value::String(format!("{}/{}", text(o, "/involvedObject/kind").to_ascii_lowercase(), text(o, "/involvedObject/name")))
+        }
+        Cell::EventSource => {
+            let (component, host) = (text(o, "/source/component"), text(o, "/source/host"));
+            let component = if component.is_empty() { text(o, "/reportingComponent") } else { component };
+            Value::String(if host.is_empty() { component } else { format!("{component}, {host}") })
+        }
         Cell::Name => Value::String(o.meta.name.to_string()),
         Cell::Age => Value::String(age(now.saturating_sub(o.meta.creation_ms))),
         Cell::At(p) => o.at(p).cloned().unwrap_or(Value::Null),
@@ -182,6 +244,7 @@ pub fn table<'a>(kind: Kind, objects: impl IntoIterator<Item = &'a Object>, now:
         .iter()
         .map(|c| {
             let format = if matches!(c.cell, Cell::Name) { "name" } else { "" };
+            // kubectl shows columns of priority 0, and the others with `-o wide`.
             json!({"name": c.name, "type": c.kind, "format": format, "description": "", "priority": c.priority})
         })
         .collect();
@@ -204,6 +267,32 @@ mod tests {
         assert_eq!(age(30 * 60_000), "30m");
         assert_eq!(age(5 * 3_600_000 + 60_000), "5h1m");
         assert_eq!(age(50 * 3_600_000), "2d2h");
+    }
+
+    #[test]
+    fn event_columns_are_the_api_servers() {
+        let mut e = Object::new(Kind::Event, "default", "m1.17a");
+        e.set(
+            "/involvedObject",
+            json!({"kind": "Machine", "name": "m1", "namespace": "default", "uid": "u1", "apiVersion": "cluster.x-k8s.io/v1beta2"}),
+        );
+        e.set("/type", json!("Normal"));
+        e.set("/reason", json!("SuccessfulCreate"));
+        e.set("/message", json!("Created node"));
+        e.set("/source", json!({"component": "machine-controller"}));
+        e.set("/firstTimestamp", json!(capi_sim::object::timestamp(10_000)));
+        e.set("/lastTimestamp", json!(capi_sim::object::timestamp(40_000)));
+        e.set("/count", json!(3));
+        let t = table(Kind::Event, [&e], 100_000, Some(9));
+        let defs = t["columnDefinitions"].as_array().unwrap();
+        let shown: Vec<&str> = defs.iter().filter(|c| c["priority"] == 0).map(|c| c["name"].as_str().unwrap()).collect();
+        assert_eq!(shown, ["Last Seen", "Type", "Reason", "Object", "Message"]);
+        let cells = t["rows"][0]["cells"].as_array().unwrap();
+        let at = |n: &str| cells[defs.iter().position(|c| c["name"] == n).unwrap()].as_str().unwrap().to_string();
+        assert_eq!(
+            (at("Last Seen"), at("Object"), at("Source"), at("First Seen"), at("Name")),
+            ("60s (x3 over 90s)".into(), "machine/m1".into(), "machine-controller".into(), "90s".into(), "m1.17a".into())
+        );
     }
 
     #[test]

@@ -57,12 +57,17 @@ pub fn present(v: &mut Value, server: &str, creds: &super::kubeconfig::Credentia
 }
 
 /// A built-in kind the workload endpoints serve.
-struct WlKind {
-    group: &'static str,
-    version: &'static str,
-    kind: &'static str,
-    plural: &'static str,
-    namespaced: bool,
+pub struct WlKind {
+    /// API group ("" for core).
+    pub group: &'static str,
+    /// Version.
+    pub version: &'static str,
+    /// Kind.
+    pub kind: &'static str,
+    /// Resource name.
+    pub plural: &'static str,
+    /// Namespaced or cluster-scoped.
+    pub namespaced: bool,
 }
 
 const fn k(group: &'static str, version: &'static str, kind: &'static str, plural: &'static str, namespaced: bool) -> WlKind {
@@ -70,7 +75,7 @@ const fn k(group: &'static str, version: &'static str, kind: &'static str, plura
 }
 
 /// What CNI and add-on manifests are made of.
-const KINDS: &[WlKind] = &[
+pub const KINDS: &[WlKind] = &[
     k("", "v1", "Node", "nodes", false),
     k("", "v1", "Event", "events", true),
     k("", "v1", "ConfigMap", "configmaps", true),
@@ -138,6 +143,8 @@ enum WlRoute {
     Groups,
     Group(String),
     Resources(String, String),
+    OpenApiIndex,
+    OpenApiDoc(String, String),
     /// A collection (`name` None) or an object, in a namespace (namespaced kinds); `status`: its
     /// status subresource.
     Resource {
@@ -177,6 +184,9 @@ fn parse(rest: &[&str]) -> Result<WlRoute, Failure> {
         ["apis", g] if group_version(g).is_some() => Ok(WlRoute::Group(g.to_string())),
         ["apis", g, v] if group_version(g) == Some(*v) => Ok(WlRoute::Resources(g.to_string(), v.to_string())),
         ["apis", g, v, more @ ..] => resource_route(g, v, more),
+        ["openapi", "v3"] => Ok(WlRoute::OpenApiIndex),
+        ["openapi", "v3", "api", "v1"] => Ok(WlRoute::OpenApiDoc(String::new(), "v1".into())),
+        ["openapi", "v3", "apis", g, v] if group_version(g) == Some(*v) => Ok(WlRoute::OpenApiDoc(g.to_string(), v.to_string())),
         _ => Err(Failure::no_route()),
     }
 }
@@ -348,7 +358,15 @@ fn write(
 }
 
 /// Answer a request under [`PREFIX`]; `path` is what follows it (`{namespace}/{cluster}/...`).
-pub async fn handle(app: &Arc<App>, method: Method, path: &str, query: &str, content_type: &str, body: Body) -> Result<Response, Failure> {
+pub async fn handle(
+    app: &Arc<App>,
+    method: Method,
+    path: &str,
+    query: &str,
+    content_type: &str,
+    accept: super::route::Accept,
+    body: Body,
+) -> Result<Response, Failure> {
     let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     let [namespace, cluster, rest @ ..] = segs.as_slice() else { return Err(Failure::no_route()) };
     let cluster = cluster.to_string();
@@ -375,27 +393,33 @@ pub async fn handle(app: &Arc<App>, method: Method, path: &str, query: &str, con
         )),
         WlRoute::Group(g) if read_only => Ok(json(group_json(&g))),
         WlRoute::Resources(g, v) if read_only => Ok(json(resource_list(&g, &v))),
+        WlRoute::OpenApiIndex if read_only => Ok(json(super::workload_openapi::index(KINDS))),
+        WlRoute::OpenApiDoc(g, v) if read_only => Ok(json(super::workload_openapi::document(KINDS, &g, &v))),
         WlRoute::Resource { kind, namespace, name, status } => {
             let m = method.clone();
             match (name, m) {
                 (None, m) if m == Method::GET || m == Method::HEAD => {
                     let ns = namespace.clone();
-                    let items = app
+                    let (items, now) = app
                         .sim
                         .call(move |core| {
                             let now = core.sim.now();
                             core.sim.world.refresh_views(now);
-                            core.sim.world.workload_objects(&cluster).map(|objects| {
+                            let items = core.sim.world.workload_objects(&cluster).map(|objects| {
                                 objects
                                     .iter()
                                     .filter(|o| o.get("kind").and_then(Value::as_str) == Some(kind.kind))
                                     .filter(|o| ns.is_none() || o.pointer("/metadata/namespace").and_then(Value::as_str) == ns.as_deref())
                                     .cloned()
                                     .collect::<Vec<_>>()
-                            })
+                            });
+                            (items, now)
                         })
-                        .await?
-                        .map_err(unreachable)?;
+                        .await?;
+                    let items = items.map_err(unreachable)?;
+                    if accept.table {
+                        return Ok(json(super::workload_table::table(kind.kind, &items, now)));
+                    }
                     Ok(json(
                         json!({"apiVersion": kind.api_version(), "kind": format!("{}List", kind.kind), "metadata": {}, "items": items}),
                     ))
@@ -403,16 +427,16 @@ pub async fn handle(app: &Arc<App>, method: Method, path: &str, query: &str, con
                 (Some(name), m) if m == Method::GET || m == Method::HEAD => {
                     let ns = view_namespace(kind, namespace.as_deref());
                     let n = name.clone();
-                    let found = app
+                    let (found, now) = app
                         .sim
                         .call(move |core| {
                             let now = core.sim.now();
                             core.sim.world.refresh_views(now);
-                            core.sim.world.workload_objects(&cluster).map(|o| o.value(kind.kind, &ns, &n).cloned())
+                            (core.sim.world.workload_objects(&cluster).map(|o| o.value(kind.kind, &ns, &n).cloned()), now)
                         })
-                        .await?
-                        .map_err(unreachable)?;
-                    found.map(json).ok_or_else(|| not_found(kind, &name))
+                        .await?;
+                    let found = found.map_err(unreachable)?.ok_or_else(|| not_found(kind, &name))?;
+                    Ok(json(if accept.table { super::workload_table::table(kind.kind, [&found], now) } else { found }))
                 }
                 (Some(name), m) if m == Method::DELETE => {
                     let ns = view_namespace(kind, namespace.as_deref());

@@ -181,25 +181,36 @@ pub fn node_json(n: &Node, ip: Option<&str>, now: u64) -> Value {
     })
 }
 
-/// A control-plane static Pod (`<component>-<node>` in `kube-system`, as kubeadm names them).
-fn static_pod_json(component: &str, node: &str, status: PodStatus, since_ms: u64) -> Value {
+/// A control-plane static Pod (`<component>-<node>` in `kube-system`, as kubeadm names them): one
+/// container, host networking (its IP is the node's), the container's readiness and restarts.
+fn static_pod_json(component: &str, node: &str, ip: Option<&str>, status: PodStatus, since_ms: u64) -> Value {
     let (phase, ready) = match status {
-        PodStatus::Running => ("Running", "True"),
-        PodStatus::Provisioning => ("Pending", "False"),
-        PodStatus::CrashLoopBackOff => ("Running", "False"),
-        _ => ("Failed", "False"),
+        PodStatus::Running => ("Running", true),
+        PodStatus::Provisioning => ("Pending", false),
+        PodStatus::CrashLoopBackOff => ("Running", false),
+        _ => ("Failed", false),
     };
-    let mut status_json = json!({"phase": phase, "conditions": [{"type": "Ready", "status": ready}]});
+    let mut container = json!({"name": component, "ready": ready, "restartCount": 0, "started": ready});
     if status == PodStatus::CrashLoopBackOff {
-        status_json["containerStatuses"] = json!([{"name": component, "ready": false, "restartCount": 5,
-            "state": {"waiting": {"reason": "CrashLoopBackOff"}},
-            "lastState": {"terminated": {"exitCode": 1, "reason": "Error"}}}]);
+        container["restartCount"] = json!(5);
+        container["state"] = json!({"waiting": {"reason": "CrashLoopBackOff"}});
+        container["lastState"] = json!({"terminated": {"exitCode": 1, "reason": "Error"}});
+    } else if phase == "Running" {
+        container["state"] = json!({"running": {"startedAt": timestamp(since_ms)}});
+    }
+    let mut status_json = json!({"phase": phase, "conditions": [{"type": "Ready", "status": if ready { "True" } else { "False" }}],
+        "containerStatuses": [container]});
+    if let Some(ip) = ip.filter(|i| !i.is_empty()) {
+        status_json["hostIP"] = json!(ip);
+        status_json["podIP"] = json!(ip);
+        status_json["podIPs"] = json!([{"ip": ip}]);
     }
     json!({
         "apiVersion": "v1", "kind": "Pod",
         "metadata": {"name": format!("{component}-{node}"), "namespace": "kube-system",
             "labels": {"component": component, "tier": "control-plane"}, "creationTimestamp": timestamp(since_ms)},
-        "spec": {"nodeName": node, "priorityClassName": "system-node-critical"},
+        "spec": {"nodeName": node, "priorityClassName": "system-node-critical", "hostNetwork": true,
+            "containers": [{"name": component}]},
         "status": status_json,
     })
 }
@@ -276,7 +287,7 @@ pub fn render(world: &World, wl: &WorkloadCluster, now: u64) -> WorkloadObjects 
                     ("etcd", pods.etcd),
                 ] {
                     if status != PodStatus::DoesNotExist {
-                        put(static_pod_json(component, &n.name, status, n.registered_ms));
+                        put(static_pod_json(component, &n.name, ip, status, n.registered_ms));
                     }
                 }
             }

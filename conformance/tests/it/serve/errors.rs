@@ -72,6 +72,11 @@ async fn connect(api: Api<'_>) -> tokio_rustls::client::TlsStream<tokio::net::Tc
 /// One request on a fresh connection (`Connection: close`); reads until the server closes or
 /// `limit` passes (watch streams).
 pub(super) async fn http(api: Api<'_>, method: &str, path: &str, headers: &[(&str, &str)], body: &str, limit: Duration) -> Resp {
+    http_bytes(api, method, path, headers, body.as_bytes(), limit).await
+}
+
+/// [`http`] with a binary body (protobuf).
+pub(super) async fn http_bytes(api: Api<'_>, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8], limit: Duration) -> Resp {
     let addr = api.addr;
     let mut s = connect(api).await;
     let has_host = headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host"));
@@ -86,8 +91,9 @@ pub(super) async fn http(api: Api<'_>, method: &str, path: &str, headers: &[(&st
         req.push_str(&format!("{k}: {v}\r\n"));
     }
     req.push_str("\r\n");
-    req.push_str(body);
-    s.write_all(req.as_bytes()).await.unwrap();
+    let mut bytes = req.into_bytes();
+    bytes.extend_from_slice(body);
+    s.write_all(&bytes).await.unwrap();
     let mut buf = Vec::new();
     let _ = tokio::time::timeout(limit, s.read_to_end(&mut buf)).await;
     let text = String::from_utf8_lossy(&buf).to_string();

@@ -1,13 +1,16 @@
 //! Tests of the served simulator (`cargo xtask sim serve`): each test starts its own server on an
 //! ephemeral loopback port with a high speed factor, then drives it with real kubectl
 //! ([`kubectl`]), the kube-rs client and watcher ([`kube_client`]), raw HTTP for the exact `Status`
-//! shapes and URL quirks ([`errors`]), and real Docker containers ([`docker`]). Tests that need a
-//! tool this machine lacks print why and return early.
+//! shapes and URL quirks ([`errors`]), built-in kinds, events and workload clusters as kubectl
+//! shows them ([`builtin`]), Kubernetes' official Python client ([`python`]), and real Docker
+//! containers ([`docker`]). Tests that need a tool this machine lacks print why and return early.
 
+mod builtin;
 mod docker;
 mod errors;
 mod kube_client;
 mod kubectl;
+mod python;
 mod validation;
 
 use capi_conformance::apiserver::{self, ServeOptions, ServerHandle};

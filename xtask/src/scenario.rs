@@ -189,6 +189,19 @@ fn run_scenarios(args: &RunArgs) -> Result<ExitCode> {
                 } else {
                     eprintln!("✗ {e}");
                 }
+                // In the reports too: a file that does not load is an error case in JUnit, not a
+                // scenario that silently went missing.
+                if let Some(s) = sink.as_mut() {
+                    let report = RunReport {
+                        scenario: file.file_stem().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+                        file: file.display().to_string(),
+                        backend: "sim".into(),
+                        error: Some(e.to_string()),
+                        ..RunReport::default()
+                    };
+                    s.push(report, None)?;
+                    s.flush()?;
+                }
                 continue;
             }
         };

@@ -68,8 +68,9 @@ pub fn render_batch<'a>(suite: &str, runs: impl IntoIterator<Item = (&'a RunRepo
         } else {
             r.scenario.clone()
         };
-        let wall = wall.or(r.wall_time_ms.map(Duration::from_millis));
-        let time = wall.map_or(0.0, |d| d.as_secs_f64());
+        // Whole milliseconds, as `reports.jsonl` keeps them: merged reports give the same `time`.
+        let wall = wall.map(|d| d.as_millis() as u64).or(r.wall_time_ms);
+        let time = wall.map_or(0.0, |ms| ms as f64 / 1000.0);
         let verdict = verdict(r);
         totals.add(&verdict, time);
         sim_total_ms += r.sim_time_ms;

@@ -78,11 +78,11 @@ fn several_scenarios_end_with_one_tally_line_and_wall_time_junit() {
     assert!(last.ends_with(" wall time"), "tally: {last}");
 
     let junit = std::fs::read_to_string(out.join("junit.xml")).expect("junit.xml");
-    let cases = cases(&junit);
-    let names: Vec<&str> = cases.iter().map(|c| c.0.as_str()).collect();
+    let runs = cases(&junit);
+    let names: Vec<&str> = runs.iter().map(|c| c.0.as_str()).collect();
     assert_eq!(names, ["config-applied", "config-something-else", "c-broken"], "the broken file is a case too");
     assert!(junit.contains(r#"type="RunError""#), "the broken file is an error case: {junit}");
-    for (name, time, sim) in &cases[..2] {
+    for (name, time, sim) in &runs[..2] {
         let sim = sim.expect("simulated_time_seconds");
         // The run settles for at least 10 simulated seconds; the wall time of so small a run is far less.
         assert!(sim >= 10.0, "{name}: simulated {sim}");
@@ -98,7 +98,7 @@ fn several_scenarios_end_with_one_tally_line_and_wall_time_junit() {
     let m = xtask().args(["report", "merge"]).arg(&out).arg("--out").arg(&merged).output().expect("merge runs");
     assert_eq!(m.status.code(), Some(1), "two of the runs failed");
     let again = cases(&std::fs::read_to_string(merged.join("junit.xml")).expect("merged junit.xml"));
-    for (name, time, _) in &cases[..2] {
+    for (name, time, _) in &runs[..2] {
         let (_, t, _) = again.iter().find(|c| &c.0 == name).unwrap_or_else(|| panic!("{name} merged"));
         assert_eq!(t, time, "{name}: merged time");
     }

@@ -196,7 +196,10 @@ pub fn swarm(suite: &str, swarm: &Swarm) -> String {
     let mut case = Case::new(&format!("{}: {} seeds", swarm.scenario, seeds.len()), &class, &swarm.file, None, passed_time);
     case.property("seeds", &seeds.len().to_string());
     case.property("failed_seeds", &failed.len().to_string());
-    case.property("simulated_time_seconds", &seconds(seeds.iter().filter(|s| s.passed).map(|s| s.sim_time_ms).sum::<u64>() as f64 / 1000.0));
+    case.property(
+        "simulated_time_seconds",
+        &seconds(seeds.iter().filter(|s| s.passed).map(|s| s.sim_time_ms).sum::<u64>() as f64 / 1000.0),
+    );
     let verdict = if failed.is_empty() {
         None
     } else {

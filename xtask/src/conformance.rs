@@ -174,7 +174,12 @@ fn tools() -> Vec<(&'static str, String)> {
 pub fn init_args(kubeconfig: &str, wait_seconds: u64) -> Vec<String> {
     let mut args = vec!["init".to_string()];
     args.extend(capi_sim::release::clusterctl_init_args());
-    args.extend(["--kubeconfig".to_string(), kubeconfig.to_string(), "--wait-providers".to_string(), format!("--wait-provider-timeout={wait_seconds}")]);
+    args.extend([
+        "--kubeconfig".to_string(),
+        kubeconfig.to_string(),
+        "--wait-providers".to_string(),
+        format!("--wait-provider-timeout={wait_seconds}"),
+    ]);
     args
 }
 

@@ -30,10 +30,7 @@ fn steps(w: &Value) -> &Vec<Value> {
 
 /// Every `run:` script of the job, with its step's name.
 fn scripts(w: &Value) -> Vec<(String, String)> {
-    steps(w)
-        .iter()
-        .filter_map(|s| Some((s["name"].as_str().unwrap_or("").to_string(), s["run"].as_str()?.to_string())))
-        .collect()
+    steps(w).iter().filter_map(|s| Some((s["name"].as_str().unwrap_or("").to_string(), s["run"].as_str()?.to_string()))).collect()
 }
 
 /// Every `vX.Y.Z` in `text`.

@@ -25,7 +25,9 @@ mod tests {
             control_plane: Some(
                 json!({"kind": "KubeadmControlPlane", "metadata": {"name": "c1-y"}, "spec": {"replicas": 1}, "status": {"replicas": 1}}),
             ),
-            machine_deployments: vec![json!({"kind": "MachineDeployment", "metadata": {"name": "c1-md-0", "uid": "md"}, "spec": {"replicas": 1}})],
+            machine_deployments: vec![
+                json!({"kind": "MachineDeployment", "metadata": {"name": "c1-md-0", "uid": "md"}, "spec": {"replicas": 1}}),
+            ],
             machine_sets: vec![json!({"kind": "MachineSet", "metadata": {"name": "c1-md-0-s", "uid": "ms",
                 "ownerReferences": [{"kind": "MachineDeployment", "name": "c1-md-0", "uid": "md", "controller": true}]}})],
             machines: vec![

@@ -9,7 +9,10 @@ fn lists_every_run_and_details_each_failure_with_its_replay_command() {
     passing.wall_time_ms = Some(2_345);
     let md = summary::markdown("Scenarios", &[passing, fixtures::failing(), fixtures::errored()]);
     assert!(md.starts_with("# Scenarios\n\n**2 of 3 scenarios failed**, 1 passed.\n"), "{md}");
-    assert!(md.contains("| Scenario | Result | Backend | Seed | Wall time | Simulated time | Reconciles | Events | Trace hash |\n"), "{md}");
+    assert!(
+        md.contains("| Scenario | Result | Backend | Seed | Wall time | Simulated time | Reconciles | Events | Trace hash |\n"),
+        "{md}"
+    );
     assert!(md.contains("| md-scale-out | passed | sim | 42 | 2.345 s | 1m 35s 500ms | 1234 | 5678 | `9f3c2a17b4e5d601` |\n"), "{md}");
     // The pipe in the name must not open a new cell, nor the angle brackets an HTML tag.
     assert!(

@@ -534,7 +534,11 @@ pub fn rows(objects: &ClusterObjects, opts: &Options) -> Vec<Row> {
         opts: *opts,
     };
     if let Some(infra) = &objects.infrastructure {
-        t.add(0, What::Object { obj: infra, meta: None, control_plane: false }, Add { meta: Some("ClusterInfrastructure"), ..Add::default() });
+        t.add(
+            0,
+            What::Object { obj: infra, meta: None, control_plane: false },
+            Add { meta: Some("ClusterInfrastructure"), ..Add::default() },
+        );
     }
     let cp = objects.control_plane.as_ref().and_then(|cp| {
         let how = Add { meta: Some("ControlPlane"), grouping_object: true, control_plane: true, ..Add::default() };

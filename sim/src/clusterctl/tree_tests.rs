@@ -95,11 +95,11 @@ fn the_cluster_row_adds_up_the_control_plane_and_the_workers() {
 fn machines_with_different_conditions_are_not_grouped_and_count_one_each() {
     let mut o = quickstart();
     // One worker is Ready but not yet Available (still within minReadySeconds).
-    o.machines[5] = machine("c-md-z", ("MachineSet", "c-ms"), &[
-        ("Available", "False", "NotAvailable"),
-        ("Ready", "True", "Ready"),
-        ("UpToDate", "True", "UpToDate"),
-    ]);
+    o.machines[5] = machine(
+        "c-md-z",
+        ("MachineSet", "c-ms"),
+        &[("Available", "False", "NotAvailable"), ("Ready", "True", "Ready"), ("UpToDate", "True", "UpToDate")],
+    );
     let rows = table(&o, ShowConditions::None);
     let group = row(&rows, "    ├─2 Machines...");
     assert_eq!(counts(group), ["", "2", "2", "2"]);

@@ -80,7 +80,8 @@ fn describe_counters_add_up(#[case] file: &str) {
     let store = &sim.mgmt[0].api.store;
     let clusters: Vec<_> = store.objects().iter().filter(|o| o.kind == Kind::Cluster).map(|o| o.key()).collect();
     assert!(!clusters.is_empty(), "{file} ends with a Cluster to describe");
-    let opts = Options { show_conditions: ShowConditions::None, grouping: true, echo: false, now_unix_ms: SIM_EPOCH_UNIX_SECS * 1000 + sim.now() };
+    let opts =
+        Options { show_conditions: ShowConditions::None, grouping: true, echo: false, now_unix_ms: SIM_EPOCH_UNIX_SECS * 1000 + sim.now() };
     for key in clusters {
         let objects = capi_sim::clusterctl::cluster_objects(store, &key).expect("the Cluster's objects");
         let rows = tree::rows(&objects, &opts);

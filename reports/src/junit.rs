@@ -16,10 +16,17 @@
 //! A failed run carries one `<failure>` (a failed step or an invariant violation) or one `<error>`
 //! (the run ended outside any step), never both, as strict schemas allow only one. Its `message` is
 //! one line (step index, line, first line of the message); its body has the whole failed step
-//! message, every violation, the skipped steps and the replay command. `<properties>` hold the seed
-//! and trace hash, and `<system-out>` the per-step log. Times are seconds of wall-clock time when the
-//! caller measured it, else of backend (simulated) time. No timestamp or host name is written, so the
-//! same reports give the same bytes.
+//! message, every violation, the skipped steps and the replay command. `<properties>` hold the seed,
+//! the trace hash and the simulated time, and `<system-out>` the per-step log.
+//!
+//! **Time.** Every `time` attribute (test case, suite, suites) is wall-clock seconds, whatever the
+//! backend: how long the run took for the person or CI job waiting on it, as every JUnit consumer
+//! reads it. It is the time the caller measured, else the report's own `wall_time_ms` (what
+//! `reports.jsonl` keeps, so merged reports keep it too), else 0 with the property
+//! `wall_time_measured` `false`. The backend's time (simulated on the simulator; the scenario's clock
+//! on a real cluster) is the property `simulated_time_seconds`, on each case and summed on the suite.
+//! A suite's `time` is the sum of its cases' (runs in parallel overlap, so it can exceed the batch's
+//! elapsed time). No timestamp or host name is written, so the same reports give the same bytes.
 
 use crate::completion::Completion;
 use crate::summary::replay_command;
@@ -30,13 +37,13 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::Duration;
 
-/// JUnit XML for `reports`, timed by backend time.
+/// JUnit XML for `reports`, timed by the wall time each report carries (`wall_time_ms`).
 pub fn render_reports(suite: &str, reports: &[RunReport]) -> String {
     render(suite, reports.iter().map(|r| (r, None)))
 }
 
-/// JUnit XML for runs, each with the wall-clock time it took when measured (else its backend time is
-/// used). `suite` names the `<testsuites>` and `<testsuite>` and prefixes the class names.
+/// JUnit XML for runs, each with the wall-clock time it took when measured (else the report's own
+/// `wall_time_ms`). `suite` names the `<testsuites>` and `<testsuite>` and prefixes the class names.
 pub fn render<'a>(suite: &str, runs: impl IntoIterator<Item = (&'a RunReport, Option<Duration>)>) -> String {
     render_batch(suite, runs, &Completion::Finished)
 }
@@ -54,21 +61,28 @@ pub fn render_batch<'a>(suite: &str, runs: impl IntoIterator<Item = (&'a RunRepo
     }
     let mut cases = Vec::with_capacity(runs.len());
     let mut totals = Totals::default();
+    let mut sim_total_ms = 0;
     for (r, wall) in &runs {
         let name = if seen[&(r.backend.as_str(), r.scenario.as_str())] > 1 {
             format!("{} [seed {}]", r.scenario, r.seed)
         } else {
             r.scenario.clone()
         };
-        let time = wall.map_or(r.sim_time_ms as f64 / 1000.0, |d| d.as_secs_f64());
+        // Whole milliseconds, as `reports.jsonl` keeps them: merged reports give the same `time`.
+        let wall = wall.map(|d| d.as_millis() as u64).or(r.wall_time_ms);
+        let time = wall.map_or(0.0, |ms| ms as f64 / 1000.0);
         let verdict = verdict(r);
         totals.add(&verdict, time);
+        sim_total_ms += r.sim_time_ms;
         let line = r.first_failure().map(|s| s.line);
         let mut case = Case::new(&name, &format!("{suite_class}.{}", r.backend.replace('.', "_")), &r.file, line, time);
         case.property("seed", &r.seed.to_string());
         case.property("trace_hash", r.trace_hash.as_deref().unwrap_or(""));
         case.property("backend", &r.backend);
-        case.property("sim_time_ms", &r.sim_time_ms.to_string());
+        case.property("simulated_time_seconds", &seconds(r.sim_time_ms as f64 / 1000.0));
+        if wall.is_none() {
+            case.property("wall_time_measured", "false");
+        }
         case.property("reconciles", &r.reconciles.to_string());
         case.property("events", &r.events.to_string());
         case.property("replay", &replay_command(&r.file, r.seed));
@@ -86,7 +100,8 @@ pub fn render_batch<'a>(suite: &str, runs: impl IntoIterator<Item = (&'a RunRepo
         case.verdict(&v);
         cases.push(case.finish());
     }
-    document(suite, &totals, &[], &cases)
+    let sim_total = seconds(sim_total_ms as f64 / 1000.0);
+    document(suite, &totals, &[("simulated_time_seconds", sim_total.as_str())], &cases)
 }
 
 /// One seed of a swarm (many seeds of one scenario).
@@ -104,6 +119,8 @@ pub struct SwarmSeed {
     pub replay_command: String,
     /// Wall-clock time of the run, when measured.
     pub wall_time: Option<Duration>,
+    /// Backend (simulated) time at the run's end.
+    pub sim_time_ms: u64,
 }
 
 impl SwarmSeed {
@@ -125,7 +142,8 @@ impl SwarmSeed {
             message,
             violations: r.violations.clone(),
             replay_command: replay_command(&r.file, r.seed),
-            wall_time,
+            wall_time: wall_time.or(r.wall_time_ms.map(Duration::from_millis)),
+            sim_time_ms: r.sim_time_ms,
         }
     }
 }
@@ -166,6 +184,10 @@ pub fn swarm(suite: &str, swarm: &Swarm) -> String {
         let mut case = Case::new(&format!("{} [seed {}]", swarm.scenario, s.seed), &class, &swarm.file, None, time);
         case.property("seed", &s.seed.to_string());
         case.property("replay", &s.replay_command);
+        case.property("simulated_time_seconds", &seconds(s.sim_time_ms as f64 / 1000.0));
+        if s.wall_time.is_none() {
+            case.property("wall_time_measured", "false");
+        }
         case.verdict(&v);
         cases.push(case.finish());
     }
@@ -174,6 +196,10 @@ pub fn swarm(suite: &str, swarm: &Swarm) -> String {
     let mut case = Case::new(&format!("{}: {} seeds", swarm.scenario, seeds.len()), &class, &swarm.file, None, passed_time);
     case.property("seeds", &seeds.len().to_string());
     case.property("failed_seeds", &failed.len().to_string());
+    case.property(
+        "simulated_time_seconds",
+        &seconds(seeds.iter().filter(|s| s.passed).map(|s| s.sim_time_ms).sum::<u64>() as f64 / 1000.0),
+    );
     let verdict = if failed.is_empty() {
         None
     } else {
@@ -196,7 +222,8 @@ pub fn swarm(suite: &str, swarm: &Swarm) -> String {
     let passed: Vec<u64> = seeds.iter().filter(|s| s.passed).map(|s| s.seed).collect();
     case.system_out(&format!("passed seeds ({}): {}\n", passed.len(), ranges(&passed)));
     cases.push(case.finish());
-    let props = [("scenario", swarm.scenario.as_str()), ("file", swarm.file.as_str())];
+    let sim_total = seconds(seeds.iter().map(|s| s.sim_time_ms).sum::<u64>() as f64 / 1000.0);
+    let props = [("scenario", swarm.scenario.as_str()), ("file", swarm.file.as_str()), ("simulated_time_seconds", sim_total.as_str())];
     document(&format!("{suite}: {} swarm", swarm.scenario), &totals, &props, &cases)
 }
 

@@ -1,6 +1,7 @@
 //! A Markdown summary of a batch of runs, for people: a table of every scenario, then for each failed
-//! one the failing step, the violations and the command that replays it. Written for GitHub's job
-//! summary (`$GITHUB_STEP_SUMMARY`) and merge-request comments, readable as plain text too.
+//! one the failing step, the violations and the command that replays it. The table has both clocks:
+//! wall time (as JUnit's `time`; `-` when not measured) and the backend's simulated time. Written for
+//! GitHub's job summary (`$GITHUB_STEP_SUMMARY`) and merge-request comments, readable as plain text.
 
 use crate::completion::Completion;
 use capi_scenarios::report::{RunReport, StepReport, StepStatus};
@@ -49,12 +50,12 @@ pub fn markdown_batch<'a>(title: &str, reports: impl IntoIterator<Item = &'a Run
     if reports.is_empty() {
         return out;
     }
-    out.push_str("\n| Scenario | Result | Backend | Seed | Simulated time | Reconciles | Events | Trace hash |\n");
-    out.push_str("|---|---|---|--:|--:|--:|--:|---|\n");
+    out.push_str("\n| Scenario | Result | Backend | Seed | Wall time | Simulated time | Reconciles | Events | Trace hash |\n");
+    out.push_str("|---|---|---|--:|--:|--:|--:|--:|---|\n");
     for r in &reports {
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             inline(&r.scenario),
             if r.passed {
                 "passed"
@@ -65,6 +66,7 @@ pub fn markdown_batch<'a>(title: &str, reports: impl IntoIterator<Item = &'a Run
             },
             inline(&r.backend),
             r.seed,
+            r.wall_time_ms.map_or_else(|| "-".to_string(), wall_seconds),
             DurationMs(r.sim_time_ms),
             r.reconciles,
             r.events,
@@ -79,6 +81,11 @@ pub fn markdown_batch<'a>(title: &str, reports: impl IntoIterator<Item = &'a Run
         failure_section(&mut out, r);
     }
     out
+}
+
+/// Wall time in seconds, as JUnit's `time` has it (`12.345 s`).
+fn wall_seconds(ms: u64) -> String {
+    format!("{:.3} s", ms as f64 / 1000.0)
 }
 
 fn failure_section(out: &mut String, r: &RunReport) {

@@ -233,7 +233,11 @@ impl ReportSink {
     /// Record one report (with the wall-clock time the run took, when measured): append it to
     /// `reports.jsonl` and write its timeline page. Does not rewrite the aggregates; call
     /// [`flush`](Self::flush) for that.
-    pub fn push(&mut self, report: RunReport, wall_time: Option<Duration>) -> Result<()> {
+    pub fn push(&mut self, mut report: RunReport, wall_time: Option<Duration>) -> Result<()> {
+        // `reports.jsonl` keeps the wall time, so reports merged from it are timed the same way.
+        if let Some(w) = wall_time {
+            report.wall_time_ms = Some(w.as_millis() as u64);
+        }
         let mut line = serde_json::to_string(&report).map_err(|source| Error::Serialize { path: self.jsonl_path.clone(), source })?;
         line.push('\n');
         self.dirty = true;

@@ -22,8 +22,13 @@ pub struct RunReport {
     /// Hash of the full event trace (simulator).
     #[serde(default)]
     pub trace_hash: Option<String>,
-    /// Backend time at the end.
+    /// Backend time at the end: simulated time on the simulator, the scenario's clock (wall time
+    /// times `--time-factor`) on a real cluster.
     pub sim_time_ms: u64,
+    /// Wall-clock time the run took, when the caller measured it (the CLI does; the runner does not
+    /// read the clock). Reports' `time` is this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wall_time_ms: Option<u64>,
     /// Reconciles run.
     pub reconciles: u64,
     /// Events processed.

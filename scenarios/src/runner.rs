@@ -152,18 +152,6 @@ pub async fn run<B: Backend>(backend: &mut B, scenario: &Scenario, opts: &RunOpt
         }
     }
     report.interrupted = stopped();
-    if opts.describe && report.interrupted.is_none() {
-        if let Ok(clusters) = backend.resolve(&Target { kind: "Cluster".into(), ..Default::default() }).await {
-            let mut out = String::new();
-            for c in clusters {
-                match backend.describe(&c).await {
-                    Ok(tree) => out.push_str(&tree),
-                    Err(e) => out.push_str(&format!("{c}: {e}\n")),
-                }
-            }
-            report.describe = Some(out);
-        }
-    }
     let mut liveness_violation = None;
     if (opts.swarm || opts.liveness) && report.interrupted.is_none() {
         match backend.heal_faults().await {
@@ -224,6 +212,22 @@ pub async fn run<B: Backend>(backend: &mut B, scenario: &Scenario, opts: &RunOpt
             });
         }
         Err(e) => report.error = Some(format!("cannot finish the run: {e}")),
+    }
+    // Described once the backend has settled (`finish`), as a person would run `clusterctl describe`
+    // after the run: the Cluster's counters are copied from its control plane and workers by the
+    // Cluster controller, so a tree taken at the instant the last step ended can show them a
+    // reconcile apart.
+    if opts.describe && report.interrupted.is_none() {
+        if let Ok(clusters) = backend.resolve(&Target { kind: "Cluster".into(), ..Default::default() }).await {
+            let mut out = String::new();
+            for c in clusters {
+                match backend.describe(&c).await {
+                    Ok(tree) => out.push_str(&tree),
+                    Err(e) => out.push_str(&format!("{c}: {e}\n")),
+                }
+            }
+            report.describe = Some(out);
+        }
     }
     // Whatever a backend said outside the steps goes through the same redaction as step messages.
     report.error = report.error.map(|e| crate::redact::text(&e).into_owned());

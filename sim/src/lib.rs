@@ -19,6 +19,7 @@ pub mod memo;
 pub mod mutants;
 pub mod object;
 pub mod objectset;
+pub mod release;
 pub mod runtime;
 pub mod shared;
 pub mod store;

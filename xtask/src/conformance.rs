@@ -153,22 +153,53 @@ fn default_state() -> PathBuf {
     work_dir().join("state.json")
 }
 
-/// How to install each tool `up` needs.
-const TOOLS: &[(&str, &str)] = &[
-    ("docker", "install Docker Engine (https://docs.docker.com/engine/install/) and make sure `docker info` works for this user"),
-    (
-        "kind",
-        "install kind v0.30.0: `go install sigs.k8s.io/kind@v0.30.0`, or download https://kind.sigs.k8s.io/dl/v0.30.0/kind-linux-amd64 to a directory on PATH and `chmod +x` it",
-    ),
-    (
-        "clusterctl",
-        "install clusterctl v1.12.2: download https://github.com/kubernetes-sigs/cluster-api/releases/download/v1.12.2/clusterctl-linux-amd64 to a directory on PATH as `clusterctl` and `chmod +x` it",
-    ),
-];
+/// How to install each tool `up` needs (the versions are the modelled release's, `capi_sim::release`).
+fn tools() -> Vec<(&'static str, String)> {
+    use capi_sim::release::{CLUSTERCTL_VERSION, KIND_VERSION};
+    vec![
+        ("docker", "install Docker Engine (https://docs.docker.com/engine/install/) and make sure `docker info` works for this user".into()),
+        (
+            "kind",
+            format!("install kind {KIND_VERSION}: `go install sigs.k8s.io/kind@{KIND_VERSION}`, or download https://kind.sigs.k8s.io/dl/{KIND_VERSION}/kind-linux-amd64 to a directory on PATH and `chmod +x` it"),
+        ),
+        (
+            "clusterctl",
+            format!("install clusterctl {CLUSTERCTL_VERSION}: download https://github.com/kubernetes-sigs/cluster-api/releases/download/{CLUSTERCTL_VERSION}/clusterctl-linux-amd64 to a directory on PATH as `clusterctl` and `chmod +x` it"),
+        ),
+    ]
+}
+
+/// The `clusterctl init` arguments of `up`: exactly the modelled release's providers
+/// (`capi_sim::release::PROVIDERS`), whatever version the `clusterctl` binary defaults to.
+pub fn init_args(kubeconfig: &str, wait_seconds: u64) -> Vec<String> {
+    let mut args = vec!["init".to_string()];
+    args.extend(capi_sim::release::clusterctl_init_args());
+    args.extend([
+        "--kubeconfig".to_string(),
+        kubeconfig.to_string(),
+        "--wait-providers".to_string(),
+        format!("--wait-provider-timeout={wait_seconds}"),
+    ]);
+    args
+}
+
+/// Warn when the `clusterctl` on PATH is not the modelled release's: it still installs the pinned
+/// providers, but its own behaviour (describe, move) may differ.
+fn check_clusterctl_version() {
+    let Ok(out) = Command::new("clusterctl").args(["version", "-o", "short"]).output() else { return };
+    let v = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    if out.status.success() && v != capi_sim::release::CLUSTERCTL_VERSION {
+        eprintln!(
+            "note: clusterctl on PATH is {v}, the simulator models {}; the providers are pinned to {} either way",
+            capi_sim::release::CLUSTERCTL_VERSION,
+            capi_sim::release::CAPI_VERSION
+        );
+    }
+}
 
 fn check_tools() -> Result<()> {
     let mut missing = Vec::new();
-    for (tool, how) in TOOLS {
+    for (tool, how) in tools() {
         if kube_backend::find_on_path(tool).is_none() {
             missing.push(format!("  - `{tool}` is not on PATH: {how}"));
         }
@@ -250,15 +281,13 @@ fn up(a: &UpArgs) -> Result<ExitCode> {
         run_tool("kind", &["create", "cluster", "--name", &a.name, "--config", &cfg, "--kubeconfig", &kc, "--wait", "180s"], &[])?;
     }
     write_state(&state_path, &state)?;
-    let timeout = format!("--wait-provider-timeout={}", humantime_secs(&a.wait_providers)?);
-    run_tool(
-        "clusterctl",
-        &["init", "--infrastructure", "docker", "--kubeconfig", &kc, "--wait-providers", &timeout],
-        &[("CLUSTER_TOPOLOGY", "true"), ("EXP_MACHINE_POOL", "true")],
-    )?;
+    check_clusterctl_version();
+    let args = init_args(&kc, humantime_secs(&a.wait_providers)?);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    run_tool("clusterctl", &args, &[("CLUSTER_TOPOLOGY", "true"), ("EXP_MACHINE_POOL", "true")])?;
     state.clusterctl_initialized = true;
     write_state(&state_path, &state)?;
-    outln!("management cluster ready: KinD `{}` with Cluster API and the Docker provider", a.name);
+    outln!("management cluster ready: KinD `{}` with Cluster API and the Docker provider ({})", a.name, capi_sim::release::RELEASE);
     outln!("kubeconfig: {}", kubeconfig.display());
     outln!("state: {}", state_path.display());
     Ok(ExitCode::SUCCESS)
@@ -384,7 +413,8 @@ fn run_scenarios(a: &RunArgs) -> Result<ExitCode> {
     let stop = crate::stop::install(None);
     cfg.stop = Some(stop.clone());
     cfg.handle_ctrl_c = false;
-    let (mut failed, mut passed) = (0, 0);
+    let batch_started = Instant::now();
+    let mut tally = crate::scenario::Tally::new(files.len());
     for file in &files {
         if stop.is_stopped() {
             break;
@@ -392,13 +422,10 @@ fn run_scenarios(a: &RunArgs) -> Result<ExitCode> {
         // A fresh run id per scenario: its containers are told apart from the previous one's.
         cfg.kube.run_id = kube_backend::new_run_id();
         let started = Instant::now();
-        let report = kube_backend::run_scenario_with(file, &cfg);
+        let mut report = kube_backend::run_scenario_with(file, &cfg);
         let wall = started.elapsed();
-        if report.passed {
-            passed += 1;
-        } else {
-            failed += 1;
-        }
+        report.wall_time_ms = Some(wall.as_millis() as u64);
+        tally.count(&report);
         if a.json {
             outln!("{}", serde_json::to_string(&report)?);
         } else {
@@ -424,15 +451,15 @@ fn run_scenarios(a: &RunArgs) -> Result<ExitCode> {
             outln!("reports: {}", files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", "));
         }
     }
-    let tally = crate::scenario::tally(files.len(), passed, failed, interrupted.as_deref());
+    let line = tally.line(interrupted.as_deref(), batch_started.elapsed());
     if a.json {
-        eprintln!("{tally}");
+        eprintln!("{line}");
     } else {
-        outln!("{tally}");
+        outln!("{line}");
     }
     Ok(if interrupted.is_some() {
         ExitCode::from(crate::stop::INTERRUPTED_EXIT)
-    } else if failed > 0 {
+    } else if tally.failed + tally.interrupted > 0 {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS

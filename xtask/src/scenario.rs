@@ -177,7 +177,8 @@ fn run_scenarios(args: &RunArgs) -> Result<ExitCode> {
         s.flush()?;
     }
     let stop = crate::stop::install(args.wall_limit);
-    let (mut failed, mut passed) = (0, 0);
+    let batch_started = Instant::now();
+    let mut tally = Tally::new(files.len());
     for file in &files {
         if stop.is_stopped() {
             break;
@@ -185,11 +186,24 @@ fn run_scenarios(args: &RunArgs) -> Result<ExitCode> {
         let scenario = match load(file, &vars, args.fixtures.as_deref()) {
             Ok(s) => s,
             Err(e) => {
-                failed += 1;
+                tally.failed += 1;
                 if args.json {
                     outln!("{}", serde_json::json!({"scenario": file.display().to_string(), "passed": false, "error": e.to_string()}));
                 } else {
                     eprintln!("✗ {e}");
+                }
+                // In the reports too: a file that does not load is an error case in JUnit, not a
+                // scenario that silently went missing.
+                if let Some(s) = sink.as_mut() {
+                    let report = RunReport {
+                        scenario: file.file_stem().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+                        file: file.display().to_string(),
+                        backend: "sim".into(),
+                        error: Some(e.to_string()),
+                        ..RunReport::default()
+                    };
+                    s.push(report, None)?;
+                    s.flush()?;
                 }
                 continue;
             }
@@ -212,18 +226,15 @@ fn run_scenarios(args: &RunArgs) -> Result<ExitCode> {
             stop: Some(stop.clone()),
             ..Default::default()
         };
-        let report = pollster::block_on(runner::run(&mut backend, &scenario, &run_opts));
+        let mut report = pollster::block_on(runner::run(&mut backend, &scenario, &run_opts));
         let wall = started.elapsed();
+        report.wall_time_ms = Some(wall.as_millis() as u64);
         if let (Some(out), Some(sim)) = (trace_out.as_mut(), backend.sim()) {
             for i in 0..sim.trace.lines().len() {
                 writeln!(out, "{}", sim.trace.json_line(&scenario.name, i))?;
             }
         }
-        if report.passed {
-            passed += 1;
-        } else {
-            failed += 1;
-        }
+        tally.count(&report);
         if args.json {
             outln!("{}", serde_json::to_string(&report)?);
         } else {
@@ -247,35 +258,93 @@ fn run_scenarios(args: &RunArgs) -> Result<ExitCode> {
     if let Some(mut out) = trace_out {
         out.flush()?;
     }
-    let tally = tally(files.len(), passed, failed, interrupted.as_deref());
+    let line = tally.line(interrupted.as_deref(), batch_started.elapsed());
     if args.json {
         if let Some(why) = &interrupted {
-            outln!("{}", serde_json::json!({"interrupted": why, "scenarios": files.len(), "passed": passed, "failed": failed}));
+            outln!(
+                "{}",
+                serde_json::json!({"interrupted": why, "scenarios": files.len(), "passed": tally.passed, "failed": tally.failed,
+                    "interrupted_runs": tally.interrupted, "not_run": tally.not_run()})
+            );
         }
-        eprintln!("{tally}");
+        eprintln!("{line}");
     } else {
-        outln!("{tally}");
+        outln!("{line}");
     }
     Ok(if interrupted.is_some() {
         ExitCode::from(crate::stop::INTERRUPTED_EXIT)
-    } else if failed > 0 {
+    } else if tally.failed + tally.interrupted > 0 {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
     })
 }
 
-/// The last line of a run of scenarios: how many passed, failed and were not run, and why not.
-pub fn tally(total: usize, passed: usize, failed: usize, interrupted: Option<&str>) -> String {
-    let not_run = total.saturating_sub(passed + failed);
-    let mut line = format!("{total} {}: {passed} passed, {failed} failed", if total == 1 { "scenario" } else { "scenarios" });
-    if not_run > 0 || interrupted.is_some() {
-        line.push_str(&format!(", {not_run} not run"));
+/// What a run of scenarios came to, for its last line.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tally {
+    /// Scenarios the run was given.
+    pub total: usize,
+    /// Runs that passed.
+    pub passed: usize,
+    /// Runs that failed (a failed step, a violated invariant, a file that does not load).
+    pub failed: usize,
+    /// Runs cut short by a signal or a wall-time limit.
+    pub interrupted: usize,
+}
+
+impl Tally {
+    /// A tally of `total` scenarios, none run yet.
+    pub fn new(total: usize) -> Self {
+        Tally { total, ..Tally::default() }
     }
-    match interrupted {
-        Some(why) => format!("INTERRUPTED ({why}): {line}"),
-        None if failed > 0 => format!("FAILED: {line}"),
-        None => format!("PASSED: {line}"),
+
+    /// Count one report.
+    pub fn count(&mut self, report: &RunReport) {
+        if report.passed {
+            self.passed += 1;
+        } else if report.interrupted.is_some() {
+            self.interrupted += 1;
+        } else {
+            self.failed += 1;
+        }
+    }
+
+    /// Scenarios never started (the run stopped first).
+    pub fn not_run(&self) -> usize {
+        self.total.saturating_sub(self.passed + self.failed + self.interrupted)
+    }
+
+    /// The last line of the run: the verdict, every count, and the whole run's wall time, e.g.
+    /// `FAILED: 20 scenarios: 18 passed, 2 failed, 0 interrupted, 0 not run in 14.2s wall time`.
+    pub fn line(&self, stopped: Option<&str>, wall: std::time::Duration) -> String {
+        let counts = format!(
+            "{} {}: {} passed, {} failed, {} interrupted, {} not run in {} wall time",
+            self.total,
+            if self.total == 1 { "scenario" } else { "scenarios" },
+            self.passed,
+            self.failed,
+            self.interrupted,
+            self.not_run(),
+            wall_text(wall)
+        );
+        match stopped {
+            Some(why) => format!("INTERRUPTED ({why}): {counts}"),
+            None if self.failed > 0 || self.interrupted > 0 || self.not_run() > 0 => format!("FAILED: {counts}"),
+            None => format!("PASSED: {counts}"),
+        }
+    }
+}
+
+/// A wall time for people: `0.8s`, `14.2s`, `3m 05s`, `1h 02m`.
+pub fn wall_text(d: std::time::Duration) -> String {
+    let s = d.as_secs_f64();
+    if s < 60.0 {
+        format!("{s:.1}s")
+    } else if s < 3600.0 {
+        format!("{}m {:02}s", d.as_secs() / 60, d.as_secs() % 60)
+    } else {
+        format!("{}h {:02}m", d.as_secs() / 3600, (d.as_secs() % 3600) / 60)
     }
 }
 

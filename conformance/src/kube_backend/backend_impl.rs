@@ -319,15 +319,22 @@ impl Run {
             }
         }
         let selector = format!("{CLUSTER_NAME_LABEL}={}", cluster.name);
-        for kind in ["MachineDeployment", "Machine"] {
+        for kind in ["MachineDeployment", "MachineSet", "MachinePool", "Machine"] {
             if let Ok(r) = conn.kinds.by_name(kind).await {
                 let api: Api<DynamicObject> = Api::namespaced_with(conn.clients.reader.clone(), &ns, &r.ar);
                 if let Ok(l) = api.list(&ListParams::default().labels(&selector)).await {
-                    let vs = l.items.iter().filter_map(|o| serde_json::to_value(o).ok());
-                    if kind == "Machine" {
-                        out.machines.extend(vs);
-                    } else {
-                        out.machine_deployments.extend(vs);
+                    // List items may come without their kind; the tree reads it.
+                    let vs = l.items.iter().filter_map(|o| serde_json::to_value(o).ok()).map(|mut v| {
+                        if v.get("kind").is_none_or(Value::is_null) {
+                            v["kind"] = Value::String(kind.to_string());
+                        }
+                        v
+                    });
+                    match kind {
+                        "Machine" => out.machines.extend(vs),
+                        "MachineSet" => out.machine_sets.extend(vs),
+                        "MachinePool" => out.machine_pools.extend(vs),
+                        _ => out.machine_deployments.extend(vs),
                     }
                 }
             }

@@ -52,6 +52,7 @@ pub fn passing() -> RunReport {
         interrupted: None,
         recorded_events: Vec::new(),
         schema: 2,
+        wall_time_ms: None,
     }
 }
 
@@ -101,6 +102,7 @@ pub fn failing() -> RunReport {
         interrupted: None,
         recorded_events: Vec::new(),
         schema: 2,
+        wall_time_ms: None,
     }
 }
 

@@ -18,9 +18,10 @@ fn a_passing_run_is_one_case_with_properties_and_a_step_log() {
     for el in [&root, root.one("testsuite")] {
         assert_eq!((el.attr("tests"), el.attr("failures"), el.attr("errors")), ("1", "0", "0"), "<{}>", el.name);
         assert_eq!(el.attr("name"), "scenarios");
-        // No wall time given: backend time.
-        assert_eq!(el.attr("time"), "95.500");
+        // No wall time given nor recorded: 0, never the simulated time.
+        assert_eq!(el.attr("time"), "0.000");
     }
+    assert_eq!(root.one("testsuite").properties()["simulated_time_seconds"], "95.500");
     let cases = cases(&root);
     assert_eq!(cases.len(), 1);
     let case = cases[0];
@@ -33,6 +34,8 @@ fn a_passing_run_is_one_case_with_properties_and_a_step_log() {
     assert_eq!(props["seed"], "42");
     assert_eq!(props["trace_hash"], "9f3c2a17b4e5d601");
     assert_eq!(props["replay"], "cargo xtask scenario run scenarios/library/md-scale-out.yaml --seed 42");
+    assert_eq!(props["simulated_time_seconds"], "95.500");
+    assert_eq!(props["wall_time_measured"], "false");
     let log = &case.one("system-out").text;
     assert!(log.contains("#0 apply (line 4) passed at 0s took 0s: applied Cluster default/capi-quickstart\n"), "{log}");
     assert!(log.contains("#1 wait (line 9) passed"), "{log}");
@@ -122,6 +125,7 @@ fn seed(seed: u64, passed: bool) -> SwarmSeed {
         },
         replay_command: format!("cargo xtask scenario run s.yaml --seed {seed}"),
         wall_time: Some(Duration::from_millis(100)),
+        sim_time_ms: 60_000,
     }
 }
 
@@ -150,7 +154,10 @@ fn a_swarm_has_a_case_per_failing_seed_and_a_summary_case() {
     let summary = cases[3];
     assert_eq!(summary.one("failure").attr("message"), "3 of 10 seeds failed: 3, 7, 10");
     assert_eq!(summary.one("system-out").text, "passed seeds (7): 1-2, 4-6, 8-9\n");
-    assert_eq!(summary.attr("time"), "0.700", "the passed seeds' time");
+    assert_eq!(summary.attr("time"), "0.700", "the passed seeds' wall time");
+    assert_eq!(summary.properties()["simulated_time_seconds"], "420.000", "the passed seeds' simulated time");
+    assert_eq!(cases[0].properties()["simulated_time_seconds"], "60.000");
+    assert_eq!(suite.properties()["simulated_time_seconds"], "600.000");
 }
 
 #[test]
@@ -179,4 +186,29 @@ fn a_swarm_seed_from_a_report_keeps_step_error_and_violations() {
         SwarmSeed::from_report(&fixtures::errored(), None).message.as_deref(),
         Some("error: cannot prepare the backend: no such fixture")
     );
+}
+
+/// `time` is wall-clock seconds wherever it comes from: given by the caller, or kept in the report
+/// (`wall_time_ms`, as `reports.jsonl` and merged reports have it); the simulated time is a property.
+#[test]
+fn time_is_wall_time_and_simulated_time_is_a_property() {
+    let mut recorded = fixtures::passing();
+    recorded.wall_time_ms = Some(2_500);
+    let given = fixtures::failing();
+    let xml = junit::render("s", [(&recorded, None), (&given, Some(Duration::from_millis(1_250)))]);
+    let root = parse(&xml);
+    let cases = cases(&root);
+    assert_eq!(cases[0].attr("time"), "2.500", "the report's own wall time");
+    assert_eq!(cases[1].attr("time"), "1.250", "the caller's wall time");
+    assert_eq!(cases[0].properties()["simulated_time_seconds"], "95.500");
+    assert_eq!(cases[1].properties()["simulated_time_seconds"], "1800.000");
+    assert!(!cases[0].properties().contains_key("wall_time_measured"));
+    for el in [&root, root.one("testsuite")] {
+        assert_eq!(el.attr("time"), "3.750", "<{}> sums the cases' wall time", el.name);
+    }
+    assert_eq!(root.one("testsuite").properties()["simulated_time_seconds"], "1895.500");
+    // The same reports rendered without the caller's times (as `report merge` does) keep theirs.
+    let mut merged = given.clone();
+    merged.wall_time_ms = Some(1_250);
+    assert_eq!(junit::render_reports("s", &[recorded, merged]), xml);
 }

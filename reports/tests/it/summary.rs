@@ -5,14 +5,19 @@ use capi_reports::summary;
 
 #[test]
 fn lists_every_run_and_details_each_failure_with_its_replay_command() {
-    let md = summary::markdown("Scenarios", &[fixtures::passing(), fixtures::failing(), fixtures::errored()]);
+    let mut passing = fixtures::passing();
+    passing.wall_time_ms = Some(2_345);
+    let md = summary::markdown("Scenarios", &[passing, fixtures::failing(), fixtures::errored()]);
     assert!(md.starts_with("# Scenarios\n\n**2 of 3 scenarios failed**, 1 passed.\n"), "{md}");
-    assert!(md.contains("| Scenario | Result | Backend | Seed | Simulated time | Reconciles | Events | Trace hash |\n"), "{md}");
-    assert!(md.contains("| md-scale-out | passed | sim | 42 | 1m 35s 500ms | 1234 | 5678 | `9f3c2a17b4e5d601` |\n"), "{md}");
+    assert!(
+        md.contains("| Scenario | Result | Backend | Seed | Wall time | Simulated time | Reconciles | Events | Trace hash |\n"),
+        "{md}"
+    );
+    assert!(md.contains("| md-scale-out | passed | sim | 42 | 2.345 s | 1m 35s 500ms | 1234 | 5678 | `9f3c2a17b4e5d601` |\n"), "{md}");
     // The pipe in the name must not open a new cell, nor the angle brackets an HTML tag.
     assert!(
         md.contains(
-            r#"| node dies \<Machine\> \& "quoted" 'single' \| pipe | **failed** | sim | 7 | 30m | 10 | 20 | `00ff00ff00ff00ff` |"#
+            r#"| node dies \<Machine\> \& "quoted" 'single' \| pipe | **failed** | sim | 7 | - | 30m | 10 | 20 | `00ff00ff00ff00ff` |"#
         ),
         "{md}"
     );

@@ -119,6 +119,10 @@ fn a_sink_dropped_on_an_error_path_still_leaves_every_report() {
     assert_eq!(merged.reports.len(), 2);
     assert_eq!(merged.reports[0].objects, fixtures::passing().objects);
     assert!(merged.reports[1].timeline.is_some());
+    // The wall time is in reports.jsonl too, so a merge of it is timed the same way.
+    assert_eq!((merged.reports[0].wall_time_ms, merged.reports[1].wall_time_ms), (None, Some(250)));
+    let remerged = parse(&capi_reports::junit::render_reports("m", &merged.reports));
+    assert_eq!(remerged.one("testsuite").all("testcase").nth(1).unwrap().attr("time"), "0.250");
 }
 
 #[test]

@@ -1,11 +1,14 @@
-//! clusterctl verbs over the simulated management clusters: `describe cluster`, `get kubeconfig`,
-//! `move` (in the foreground, or in the background: `background`). `generate cluster` lives in the scenario language (it only renders templates).
+//! clusterctl verbs over the simulated management clusters: `describe cluster` (its tree in `tree`,
+//! shared with the conformance backend), `get kubeconfig`, `move` (in the foreground, or in the
+//! background: `background`). `generate cluster` lives in the scenario language (it only renders
+//! templates).
 
 pub mod background;
 mod describe;
 mod movement;
+pub mod tree;
 
-pub use describe::describe;
+pub use describe::{cluster_objects, describe};
 pub use movement::{block_move_delay_ms, check_not_paused, check_provisioning_completed, move_objects, BLOCK_MOVE_ATTEMPTS, SETTLE_MS};
 
 use crate::controllers::common::unb64;

@@ -18,8 +18,8 @@
 //! API calls (the simulated API server answers at once); the priority queue's ordering (low
 //! priority for the initial list and resyncs) is not modelled, the queue is FIFO.
 
-/// The release whose flags are modelled.
-pub const RELEASE: &str = "CAPI v1.13.5";
+/// The release whose flags are modelled (`crate::release`, the one place versions are named).
+pub const RELEASE: &str = crate::release::RELEASE;
 
 /// `--kube-api-qps` of every manager.
 pub const KUBE_API_QPS: u32 = 100;

@@ -3,6 +3,7 @@
 
 mod cascade;
 mod concurrency;
+mod describe;
 mod determinism;
 mod json_map;
 mod language;

@@ -8,6 +8,7 @@ mod json_map;
 mod language;
 mod library;
 mod mutants;
+mod schema_facts;
 mod validation;
 
 use capi_scenarios::report::RunReport;

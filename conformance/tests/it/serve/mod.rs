@@ -6,6 +6,7 @@
 
 mod docker;
 mod errors;
+mod explain;
 mod kube_client;
 mod kubectl;
 mod validation;

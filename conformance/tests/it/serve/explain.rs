@@ -20,12 +20,9 @@ async fn kubectl_explains_capi_kinds_and_lists_crds() {
     }
     let r = kubectl(&s, &["explain", "kubeadmcontrolplane.spec"]).await;
     assert!(r.ok, "{}", r.stderr);
-    for field in [
-        "kubeadmConfigSpec\t<Object>",
-        "machineTemplate\t<Object> -required-",
-        "version\t<string> -required-",
-        "replicas\t<integer>",
-    ] {
+    for field in
+        ["kubeadmConfigSpec\t<Object>", "machineTemplate\t<Object> -required-", "version\t<string> -required-", "replicas\t<integer>"]
+    {
         assert!(r.stdout.contains(field), "no {field:?} in:\n{}", r.stdout);
     }
     let r = kubectl(&s, &["explain", "devmachine.spec.backend.docker", "--recursive"]).await;

@@ -25,6 +25,7 @@ pub mod shared;
 pub mod store;
 pub mod swarm;
 pub mod testing;
+pub mod types;
 pub mod world;
 
 pub mod capd;

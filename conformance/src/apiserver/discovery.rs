@@ -1,7 +1,10 @@
 //! Discovery documents, all derived from the simulator's kind table ([`KINDS`]): `/version`, the
 //! legacy `/api`, `/api/v1`, `/apis`, `/apis/{g}`, `/apis/{g}/{v}`, and the aggregated
-//! `APIGroupDiscoveryList` answers for `/api` and `/apis` that kubectl asks for first.
+//! `APIGroupDiscoveryList` answers for `/api` and `/apis` that kubectl asks for first. The
+//! `apiextensions.k8s.io` group (the CRDs of [`super::crd`], read-only) is listed after the kind
+//! table's groups.
 
+use super::crd;
 use super::scale::{has_scale, SCALE_VERBS};
 use capi_sim::kinds::{KindInfo, KINDS};
 use serde_json::{json, Value};
@@ -59,19 +62,23 @@ pub fn core_versions(server: &str) -> Value {
 
 /// `GET /apis` (legacy).
 pub fn groups() -> Value {
-    let groups: Vec<Value> = groups_in_order().into_iter().filter(|g| !g.is_empty()).map(group).collect();
+    let mut groups: Vec<Value> = groups_in_order().into_iter().filter(|g| !g.is_empty()).map(group).collect();
+    groups.push(group(crd::GROUP));
     json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
 }
 
 /// `GET /apis/{group}`.
 pub fn group(name: &str) -> Value {
-    let v = group_version(name).unwrap_or("v1");
+    let v = if name == crd::GROUP { crd::VERSION } else { group_version(name).unwrap_or("v1") };
     let gv = json!({"groupVersion": format!("{name}/{v}"), "version": v});
     json!({"kind": "APIGroup", "apiVersion": "v1", "name": name, "versions": [gv.clone()], "preferredVersion": gv})
 }
 
 /// `GET /api/v1` and `GET /apis/{group}/{version}`.
 pub fn resources(group: &str, version: &str) -> Value {
+    if group == crd::GROUP && version == crd::VERSION {
+        return crd::resource_list();
+    }
     let mut list = Vec::new();
     for k in kinds_of(group, version) {
         let mut r = json!({
@@ -103,7 +110,7 @@ pub fn resources(group: &str, version: &str) -> Value {
 
 /// The aggregated answer for `/api` (`core`) or `/apis`, in discovery version `v2` or `v2beta1`.
 pub fn aggregated(core: bool, discovery_version: &str) -> Value {
-    let items: Vec<Value> = groups_in_order()
+    let mut items: Vec<Value> = groups_in_order()
         .into_iter()
         .filter(|g| g.is_empty() == core)
         .map(|g| {
@@ -139,6 +146,9 @@ pub fn aggregated(core: bool, discovery_version: &str) -> Value {
             json!({"metadata": {"name": g}, "versions": [{"version": v, "resources": resources, "freshness": "Current"}]})
         })
         .collect();
+    if !core {
+        items.push(crd::aggregated_item());
+    }
     json!({"kind": "APIGroupDiscoveryList", "apiVersion": format!("apidiscovery.k8s.io/{discovery_version}"), "metadata": {}, "items": items})
 }
 
@@ -166,5 +176,8 @@ mod tests {
         assert_eq!(core["items"][0]["versions"][0]["version"], "v1");
         let apis = aggregated(false, "v2");
         assert!(apis["items"].as_array().unwrap().iter().all(|i| i["metadata"]["name"] != ""));
+        assert!(apis["items"].as_array().unwrap().iter().any(|i| i["metadata"]["name"] == "apiextensions.k8s.io"));
+        assert!(names.contains(&"apiextensions.k8s.io"));
+        assert_eq!(resources("apiextensions.k8s.io", "v1")["resources"][0]["name"], "customresourcedefinitions");
     }
 }

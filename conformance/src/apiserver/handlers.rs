@@ -194,6 +194,14 @@ async fn dispatch(app: &Arc<App>, req: Request) -> Result<Response, Failure> {
             only_get(&method)?;
             Ok(json(openapi::document(&g, &v)))
         }
+        Route::OpenApiV2 => {
+            only_get(&method)?;
+            Ok(json_response(StatusCode::OK, openapi::v2()))
+        }
+        Route::Crd(name) => {
+            only_get(&method)?;
+            Ok(json(super::crd::get(name.as_deref(), accept.table)?))
+        }
         Route::Resource(rp) => {
             let content_type = header_str(&parts, header::CONTENT_TYPE).unwrap_or("").to_string();
             resource(app, method, rp, params, accept, &content_type, body).await

@@ -18,6 +18,7 @@
 pub mod auth;
 pub mod clock;
 pub mod core;
+pub mod crd;
 pub mod delete;
 pub mod discovery;
 pub mod docker_mirror;

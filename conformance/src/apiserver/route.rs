@@ -2,6 +2,7 @@
 //! namespace, name and subresource), the query string as [`Params`] (tolerating kube-rs' leading `&`
 //! and trailing `?`), and what the `Accept` header asks for.
 
+use super::crd;
 use super::status::Failure;
 use capi_sim::kinds::KINDS;
 use capi_sim::Kind;
@@ -25,6 +26,10 @@ pub enum Route {
     OpenApiIndex,
     /// `/openapi/v3/api/v1` or `/openapi/v3/apis/{group}/{version}` (the group-version, "" for core).
     OpenApiDoc(String, String),
+    /// `/openapi/v2`.
+    OpenApiV2,
+    /// `/apis/apiextensions.k8s.io/v1/customresourcedefinitions[/{name}]` (read-only).
+    Crd(Option<String>),
     /// A collection, an object or its status.
     Resource(ResourcePath),
     /// `/healthz`, `/livez`, `/readyz`.
@@ -70,9 +75,14 @@ pub fn parse(path: &str) -> Result<Route, Failure> {
         ["api", "v1"] => Ok(Route::CoreResources),
         ["api", "v1", rest @ ..] => resource("", "v1", rest),
         ["apis"] => Ok(Route::Groups),
-        ["apis", g] if served_group(g) => Ok(Route::Group(g.to_string())),
-        ["apis", g, v] if served_group_version(g, v) => Ok(Route::GroupResources(g.to_string(), v.to_string())),
+        ["apis", g] if served_group(g) || *g == crd::GROUP => Ok(Route::Group(g.to_string())),
+        ["apis", g, v] if served_group_version(g, v) || (*g == crd::GROUP && *v == crd::VERSION) => {
+            Ok(Route::GroupResources(g.to_string(), v.to_string()))
+        }
+        ["apis", crd::GROUP, crd::VERSION, crd::PLURAL] => Ok(Route::Crd(None)),
+        ["apis", crd::GROUP, crd::VERSION, crd::PLURAL, name] => Ok(Route::Crd(Some(name.to_string()))),
         ["apis", g, v, rest @ ..] => resource(g, v, rest),
+        ["openapi", "v2"] => Ok(Route::OpenApiV2),
         ["openapi", "v3"] => Ok(Route::OpenApiIndex),
         ["openapi", "v3", "api", "v1"] => Ok(Route::OpenApiDoc(String::new(), "v1".into())),
         ["openapi", "v3", "apis", g, v] if served_group_version(g, v) => Ok(Route::OpenApiDoc(g.to_string(), v.to_string())),

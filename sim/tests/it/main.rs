@@ -9,6 +9,7 @@ mod json_map;
 mod language;
 mod library;
 mod mutants;
+mod schema_facts;
 mod timeline;
 mod validation;
 

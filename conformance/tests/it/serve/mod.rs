@@ -8,6 +8,7 @@
 mod builtin;
 mod docker;
 mod errors;
+mod explain;
 mod kube_client;
 mod kubectl;
 mod python;

@@ -176,6 +176,8 @@ fn is_true(c: &Option<Cond>) -> bool {
     c.as_ref().is_some_and(|c| c.status == "True")
 }
 
+// A describe tree has a few dozen rows: the variants' sizes do not matter.
+#[allow(clippy::large_enum_variant)]
 enum What<'a> {
     Object { obj: &'a Value, meta: Option<&'static str>, control_plane: bool },
     Virtual(&'static str),

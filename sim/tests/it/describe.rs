@@ -38,7 +38,7 @@ fn is_machines(r: &Row) -> bool {
 
 /// How many Machines a Machine row or group row stands for.
 fn machines_in(r: &Row) -> i64 {
-    let name = r.name.trim_start_matches(|c| matches!(c, '├' | '└' | '─' | '│' | ' '));
+    let name = r.name.trim_start_matches(['├', '└', '─', '│', ' ']);
     if name.ends_with("Machines...") {
         n(name.split(' ').next().unwrap_or("0"))
     } else {

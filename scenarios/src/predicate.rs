@@ -95,16 +95,6 @@ impl Predicate {
             _ => false,
         }
     }
-
-    /// Call `f` with the name of every background step the predicate waits for.
-    pub fn for_each_finished(&self, f: &mut dyn FnMut(&FinishedPredicate)) {
-        match self {
-            Predicate::Finished(x) => f(x),
-            Predicate::All(v) | Predicate::Any(v) => v.iter().for_each(|q| q.for_each_finished(f)),
-            Predicate::Not(q) => q.for_each_finished(f),
-            _ => {}
-        }
-    }
 }
 
 /// `field: { target, path, equals | exists }`.

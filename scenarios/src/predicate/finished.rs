@@ -3,7 +3,7 @@
 //! [`WorldView::async_step`](super::WorldView::async_step); a step that has not started yet has not
 //! finished.
 
-use super::{Eval, WorldView};
+use super::{Eval, Predicate, WorldView};
 use serde::{Deserialize, Serialize};
 
 /// `finished: { step, result, message }`: a background step (`async: true`) has ended.
@@ -75,4 +75,16 @@ pub(super) fn evaluate(p: &FinishedPredicate, world: &dyn WorldView) -> Eval {
         detail.push_str(&format!(" (want a message containing {:?})", p.message.as_deref().unwrap_or("")));
     }
     Eval::new(result_ok && message_ok, detail)
+}
+
+impl Predicate {
+    /// Call `f` with every `finished` in the predicate (nested ones included).
+    pub fn for_each_finished(&self, f: &mut dyn FnMut(&FinishedPredicate)) {
+        match self {
+            Predicate::Finished(x) => f(x),
+            Predicate::All(v) | Predicate::Any(v) => v.iter().for_each(|q| q.for_each_finished(f)),
+            Predicate::Not(q) => q.for_each_finished(f),
+            _ => {}
+        }
+    }
 }

@@ -41,18 +41,17 @@ pub(super) async fn wait(backend: &mut KubeBackend, p: &Predicate, timeout_ms: u
         true => ContainerFeed::start(run.docker()?).await.ok(),
         false => None,
     };
-    let mut last_list = tokio::time::Instant::now();
     // An event the select below took and applied, not yet evaluated.
     let mut fed = false;
     loop {
         run.poll_faults(&clock).await;
         run.check_invariants(&clock).await;
         if let Some(f) = feed.as_mut() {
-            if last_list.elapsed() >= container_poll {
-                // Events can be lost (a reconnecting stream): a fresh list now and then repairs.
-                let _ = f.relist().await;
-                last_list = tokio::time::Instant::now();
-            }
+            // No periodic re-list while the stream is alive: Docker's event stream loses nothing while
+            // connected, and a list replaces the states the queued events have not yet shown (a busy
+            // machine lets a whole `die`, `destroy`, `create` sequence queue up in one turn of this
+            // loop; listing then skipped the `exited` state the wait was for). A stream that ends is
+            // started again below, from a fresh list.
             let mut objects: Option<Snapshot> = None;
             loop {
                 if !std::mem::take(&mut fed) {
@@ -129,6 +128,11 @@ pub(super) async fn wait(backend: &mut KubeBackend, p: &Predicate, timeout_ms: u
                     feed = None;
                 }
             }
+        }
+        if reads_containers && feed.is_none() {
+            // The event stream ended (the engine restarted, a proxy cut it): start again from a
+            // fresh list; until that works, the snapshots' own container lists are the polling.
+            feed = ContainerFeed::start(run.docker()?).await.ok();
         }
     }
 }

@@ -174,3 +174,21 @@ fn checks_following_reported_writes_read_only_what_was_reported() {
     witnesses.changed("mgmt", "Machine", "default", "m2");
     assert!(holds_with(&p, &running, &witnesses));
 }
+
+/// A failed condition check shows the whole of a multi-line v1beta2 message on one line, not only its
+/// first line (which is often just the heading `* WorkersAvailable:`).
+#[test]
+fn failed_condition_shows_every_line_of_its_message() {
+    let cluster = json!({"apiVersion": "cluster.x-k8s.io/v1beta2", "kind": "Cluster",
+        "metadata": {"name": "up", "namespace": "default"},
+        "status": {"conditions": [{"type": "Available", "status": "False", "reason": "NotAvailable",
+            "message": "* WorkersAvailable:\n  * MachineDeployment up-md-0: 0 available replicas, at least 2 required"}]}});
+    let p: Predicate = serde_yaml::from_str("condition: { target: Cluster/up, type: Available, status: \"True\" }").unwrap();
+    let eval = evaluate(&p, &Objects(vec![cluster]));
+    assert!(!eval.holds);
+    assert!(
+        eval.detail.contains("(NotAvailable): * WorkersAvailable: * MachineDeployment up-md-0: 0 available replicas, at least 2 required"),
+        "{}",
+        eval.detail
+    );
+}

@@ -28,6 +28,7 @@ pub mod images;
 pub mod kubeconfig;
 pub mod openapi;
 pub mod protobuf;
+pub mod protobuf_workload;
 pub mod route;
 pub mod scale;
 pub mod selectors;

@@ -1,6 +1,7 @@
 //! Kubernetes protobuf request bodies (`application/vnd.kubernetes.protobuf`), as client-go's typed
-//! clients send them for built-in kinds (`kubectl create configmap|namespace|secret|serviceaccount`),
-//! decoded into the JSON the rest of the server works on.
+//! clients send them for built-in kinds (`kubectl create configmap|namespace|secret|serviceaccount`;
+//! the workload kinds `kubectl create deployment|job|service|pdb` sends are in
+//! [`super::protobuf_workload`]), decoded into the JSON the rest of the server works on.
 //!
 //! The wire format (apimachinery `runtime/serializer/protobuf`): the four magic bytes `k8s\0`, then
 //! a `runtime.Unknown` message whose `typeMeta` names apiVersion and kind and whose `raw` holds the
@@ -33,10 +34,15 @@ pub fn is_protobuf(content_type: &str) -> bool {
 }
 
 fn unsupported(what: &str) -> Failure {
+    let others: Vec<String> = super::protobuf_workload::KINDS.iter().map(|(v, k)| format!("{v} {k}")).collect();
     Failure::new(
         415,
         "UnsupportedMediaType",
-        format!("{what}: the served simulator decodes {MEDIA_TYPE} only for v1 {}; send application/json", KINDS.join(", ")),
+        format!(
+            "{what}: the served simulator decodes {MEDIA_TYPE} only for v1 {}, {}; send application/json",
+            KINDS.join(", "),
+            others.join(", ")
+        ),
     )
 }
 
@@ -52,13 +58,16 @@ pub fn decode(bytes: &[u8]) -> Result<Value, Failure> {
     let unknown = Unknown::decode(envelope).map_err(|e| bad("runtime.Unknown", e))?;
     let tm = unknown.type_meta.unwrap_or_default();
     let (api_version, kind) = (tm.api_version.unwrap_or_default(), tm.kind.unwrap_or_default());
-    if api_version != "v1" || !KINDS.contains(&kind.as_str()) {
-        return Err(unsupported(&format!("apiVersion {api_version:?}, kind {kind:?}")));
-    }
     if unknown.content_encoding.as_deref().is_some_and(|e| !e.is_empty()) {
         return Err(unsupported("a content-encoded object"));
     }
     let raw = unknown.raw.unwrap_or_default();
+    if let Some(decoded) = super::protobuf_workload::decode(&api_version, &kind, &raw) {
+        return decoded;
+    }
+    if api_version != "v1" || !KINDS.contains(&kind.as_str()) {
+        return Err(unsupported(&format!("apiVersion {api_version:?}, kind {kind:?}")));
+    }
     let mut obj = Map::new();
     obj.insert("apiVersion".into(), json!(api_version));
     obj.insert("kind".into(), json!(kind));
@@ -102,7 +111,7 @@ pub fn decode(bytes: &[u8]) -> Result<Value, Failure> {
     Ok(Value::Object(obj))
 }
 
-fn strings(m: BTreeMap<String, String>) -> Option<Value> {
+pub(super) fn strings(m: BTreeMap<String, String>) -> Option<Value> {
     (!m.is_empty()).then(|| Value::Object(m.into_iter().map(|(k, v)| (k, Value::String(v))).collect()))
 }
 
@@ -131,7 +140,7 @@ fn object_reference(r: core::ObjectReference) -> Value {
 
 /// The fields of `ObjectMeta` a client may set on a write (what the server sets itself is dropped:
 /// selfLink, creationTimestamp, deletion fields, managedFields).
-fn object_meta(m: meta::ObjectMeta) -> Value {
+pub(super) fn object_meta(m: meta::ObjectMeta) -> Value {
     let mut o = Map::new();
     for (k, v) in [
         ("name", m.name),
@@ -243,7 +252,7 @@ mod tests {
     #[rstest::rstest]
     #[case::no_magic(b"{}".to_vec(), 400)]
     #[case::garbage(b"k8s\0\xff\xff\xff".to_vec(), 400)]
-    #[case::other_kind(envelope("apps/v1", "Deployment", vec![]), 415)]
+    #[case::other_kind(envelope("apps/v1", "StatefulSet", vec![]), 415)]
     #[case::truncated_object({ let mut b = configmap(); b.truncate(b.len() - 3); b }, 400)]
     fn bad_bodies_are_refused(#[case] body: Vec<u8>, #[case] code: u16) {
         assert_eq!(decode(&body).unwrap_err().code, code);

@@ -68,37 +68,27 @@ pub struct WlKind {
     pub plural: &'static str,
     /// Namespaced or cluster-scoped.
     pub namespaced: bool,
+    /// Short names, as kube-apiserver's discovery lists them (`kubectl get ns`).
+    pub short_names: &'static [&'static str],
+    /// Categories (`kubectl get all` lists the kinds in `all`).
+    pub categories: &'static [&'static str],
 }
 
 const fn k(group: &'static str, version: &'static str, kind: &'static str, plural: &'static str, namespaced: bool) -> WlKind {
-    WlKind { group, version, kind, plural, namespaced }
+    WlKind { group, version, kind, plural, namespaced, short_names: &[], categories: &[] }
 }
 
-/// What CNI and add-on manifests are made of.
-pub const KINDS: &[WlKind] = &[
-    k("", "v1", "Node", "nodes", false),
-    k("", "v1", "Event", "events", true),
-    k("", "v1", "ConfigMap", "configmaps", true),
-    k("", "v1", "Secret", "secrets", true),
-    k("", "v1", "ServiceAccount", "serviceaccounts", true),
-    k("", "v1", "Service", "services", true),
-    k("", "v1", "Pod", "pods", true),
-    k("", "v1", "Namespace", "namespaces", false),
-    k("apps", "v1", "DaemonSet", "daemonsets", true),
-    k("apps", "v1", "Deployment", "deployments", true),
-    k("apps", "v1", "StatefulSet", "statefulsets", true),
-    k("batch", "v1", "Job", "jobs", true),
-    k("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", false),
-    k("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings", false),
-    k("rbac.authorization.k8s.io", "v1", "Role", "roles", true),
-    k("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings", true),
-    k("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", true),
-    k("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", true),
-    k("storage.k8s.io", "v1", "StorageClass", "storageclasses", false),
-    k("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions", false),
-];
-
 impl WlKind {
+    const fn short(mut self, short_names: &'static [&'static str]) -> WlKind {
+        self.short_names = short_names;
+        self
+    }
+
+    const fn in_all(mut self) -> WlKind {
+        self.categories = &["all"];
+        self
+    }
+
     fn api_version(&self) -> String {
         if self.group.is_empty() {
             self.version.to_string()
@@ -107,6 +97,32 @@ impl WlKind {
         }
     }
 }
+
+/// What CNI and add-on manifests are made of.
+pub const KINDS: &[WlKind] = &[
+    // Short names and categories: each kind's REST storage in kube-apiserver (`ShortNames()`,
+    // `Categories()` of `pkg/registry/<group>/<kind>/storage/storage.go`).
+    k("", "v1", "Node", "nodes", false).short(&["no"]),
+    k("", "v1", "Event", "events", true).short(&["ev"]),
+    k("", "v1", "ConfigMap", "configmaps", true).short(&["cm"]),
+    k("", "v1", "Secret", "secrets", true),
+    k("", "v1", "ServiceAccount", "serviceaccounts", true).short(&["sa"]),
+    k("", "v1", "Service", "services", true).short(&["svc"]).in_all(),
+    k("", "v1", "Pod", "pods", true).short(&["po"]).in_all(),
+    k("", "v1", "Namespace", "namespaces", false).short(&["ns"]),
+    k("apps", "v1", "DaemonSet", "daemonsets", true).short(&["ds"]).in_all(),
+    k("apps", "v1", "Deployment", "deployments", true).short(&["deploy"]).in_all(),
+    k("apps", "v1", "StatefulSet", "statefulsets", true).short(&["sts"]).in_all(),
+    k("batch", "v1", "Job", "jobs", true).in_all(),
+    k("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", false),
+    k("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings", false),
+    k("rbac.authorization.k8s.io", "v1", "Role", "roles", true),
+    k("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings", true),
+    k("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", true).short(&["pdb"]),
+    k("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", true).short(&["netpol"]),
+    k("storage.k8s.io", "v1", "StorageClass", "storageclasses", false).short(&["sc"]),
+    k("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions", false).short(&["crd", "crds"]),
+];
 
 fn groups() -> Vec<&'static str> {
     let mut g: Vec<&str> = KINDS.iter().map(|k| k.group).filter(|g| !g.is_empty()).collect();
@@ -120,11 +136,22 @@ fn group_version(group: &str) -> Option<&'static str> {
 
 fn resource_list(group: &str, version: &str) -> Value {
     let verbs = ["create", "delete", "get", "list", "patch", "update"];
-    let resources: Vec<Value> = KINDS
-        .iter()
-        .filter(|k| k.group == group && k.version == version)
-        .map(|k| json!({"name": k.plural, "singularName": k.kind.to_ascii_lowercase(), "namespaced": k.namespaced, "kind": k.kind, "verbs": verbs}))
-        .collect();
+    let mut resources = Vec::new();
+    for k in KINDS.iter().filter(|k| k.group == group && k.version == version) {
+        let mut r = json!({"name": k.plural, "singularName": k.kind.to_ascii_lowercase(), "namespaced": k.namespaced, "kind": k.kind, "verbs": verbs});
+        if !k.short_names.is_empty() {
+            r["shortNames"] = json!(k.short_names);
+        }
+        if !k.categories.is_empty() {
+            r["categories"] = json!(k.categories);
+        }
+        resources.push(r);
+        // `kubectl scale` finds the Scale's group and version here (`scale.NewDiscoveryScaleKindResolver`).
+        if matches!(k.plural, "deployments" | "statefulsets") {
+            resources.push(json!({"name": format!("{}/scale", k.plural), "singularName": "", "namespaced": true,
+                "group": "autoscaling", "version": "v1", "kind": "Scale", "verbs": ["get", "patch", "update"]}));
+        }
+    }
     let gv = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
     json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources})
 }
@@ -153,11 +180,20 @@ enum WlRoute {
         name: Option<String>,
         status: bool,
     },
+    /// The `scale` subresource of a Deployment or StatefulSet (`autoscaling/v1 Scale`).
+    Scale {
+        kind: &'static WlKind,
+        namespace: String,
+        name: String,
+    },
 }
 
 fn resource_route(group: &str, version: &str, rest: &[&str]) -> Result<WlRoute, Failure> {
     let find =
         |plural: &str| KINDS.iter().find(|k| k.group == group && k.version == version && k.plural == plural).ok_or_else(Failure::no_route);
+    if let ["namespaces", ns, plural @ ("deployments" | "statefulsets"), name, "scale"] = rest {
+        return Ok(WlRoute::Scale { kind: find(plural)?, namespace: ns.to_string(), name: name.to_string() });
+    }
     let (kind, namespace, name, status) = match rest {
         ["namespaces", ns, plural] => (find(plural)?, Some(ns.to_string()), None, false),
         ["namespaces", ns, plural, name] => (find(plural)?, Some(ns.to_string()), Some(name.to_string()), false),
@@ -357,6 +393,78 @@ fn write(
     Ok((if existing.is_some() { 200 } else { 201 }, obj))
 }
 
+/// An object's `autoscaling/v1 Scale` (`pkg/registry/apps/deployment/storage/storage.go: scaleFromDeployment`):
+/// `spec.replicas`, and the status' replicas and label selector.
+fn scale_of(v: &Value) -> Value {
+    let selector = v
+        .pointer("/spec/selector/matchLabels")
+        .and_then(Value::as_object)
+        .map(|m| m.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or(""))).collect::<Vec<_>>().join(","));
+    json!({"apiVersion": "autoscaling/v1", "kind": "Scale",
+        "metadata": {"name": v.pointer("/metadata/name"), "namespace": v.pointer("/metadata/namespace"),
+            "resourceVersion": v.pointer("/metadata/resourceVersion"), "uid": v.pointer("/metadata/uid"),
+            "creationTimestamp": v.pointer("/metadata/creationTimestamp")},
+        "spec": {"replicas": v.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1)},
+        "status": {"replicas": v.pointer("/status/replicas").and_then(Value::as_i64).unwrap_or(0), "selector": selector.unwrap_or_default()}})
+}
+
+/// `kubectl scale deployment|statefulset`: read the Scale, or write its `spec.replicas` into the object
+/// (merge patch or update of the Scale), as the apps storage's scale REST does.
+#[allow(clippy::too_many_arguments)]
+async fn scale(
+    app: &Arc<App>,
+    method: Method,
+    cluster: &str,
+    kind: &'static WlKind,
+    namespace: String,
+    name: String,
+    content_type: &str,
+    body: Body,
+    dry_run: bool,
+) -> Result<Response, Failure> {
+    let (c, ns, n) = (cluster.to_string(), namespace.clone(), name.clone());
+    let current = app
+        .sim
+        .call(move |core| {
+            let now = core.sim.now();
+            core.sim.world.refresh_views(now);
+            core.sim.world.workload_objects(&c).map(|o| o.value(kind.kind, &ns, &n).cloned())
+        })
+        .await?
+        .map_err(unreachable)?
+        .ok_or_else(|| not_found(kind, &name))?;
+    if method == Method::GET || method == Method::HEAD {
+        return Ok(json_response(StatusCode::OK, &scale_of(&current)));
+    }
+    let bytes = read_body(body).await?;
+    let media = content_type.split(';').next().unwrap_or("").trim().to_string();
+    let mut wanted = scale_of(&current);
+    match (&method, media.as_str()) {
+        (&Method::PUT, _) => wanted = decode(&bytes, &media)?,
+        (&Method::PATCH, "application/merge-patch+json" | "application/strategic-merge-patch+json") => {
+            json_patch::merge(&mut wanted, &decode(&bytes, &media)?)
+        }
+        (&Method::PATCH, _) => {
+            return Err(Failure::new(415, "UnsupportedMediaType", format!("the body of the request was in an unknown format - accepted media types include: application/merge-patch+json, application/strategic-merge-patch+json ({media})")))
+        }
+        (m, _) => return Err(Failure::method_not_allowed(m.as_str())),
+    }
+    let replicas = wanted.pointer("/spec/replicas").and_then(Value::as_i64).filter(|r| *r >= 0).ok_or_else(|| {
+        Failure::new(
+            422,
+            "Invalid",
+            format!(
+                "Scale.autoscaling \"{name}\" is invalid: spec.replicas: Invalid value: {}: must be greater than or equal to 0",
+                wanted.pointer("/spec/replicas").unwrap_or(&Value::Null)
+            ),
+        )
+    })?;
+    let c = cluster.to_string();
+    let w = Write::Merge(json!({"spec": {"replicas": replicas}}));
+    let (_, obj) = app.sim.call(move |core| write(core, &c, kind, Some(&namespace), Some(&name), w, dry_run)).await??;
+    Ok(json_response(StatusCode::OK, &scale_of(&obj)))
+}
+
 /// Answer a request under [`PREFIX`]; `path` is what follows it (`{namespace}/{cluster}/...`).
 pub async fn handle(
     app: &Arc<App>,
@@ -395,6 +503,7 @@ pub async fn handle(
         WlRoute::Resources(g, v) if read_only => Ok(json(resource_list(&g, &v))),
         WlRoute::OpenApiIndex if read_only => Ok(json(super::workload_openapi::index(KINDS))),
         WlRoute::OpenApiDoc(g, v) if read_only => Ok(json(super::workload_openapi::document(KINDS, &g, &v))),
+        WlRoute::Scale { kind, namespace, name } => scale(app, method, &cluster, kind, namespace, name, content_type, body, dry_run).await,
         WlRoute::Resource { kind, namespace, name, status } => {
             let m = method.clone();
             match (name, m) {
@@ -533,6 +642,18 @@ mod tests {
         assert_eq!(other["data"]["value"], "eA==");
     }
 
+    /// `kubectl get ns`, `get pdb`, `get all` resolve through discovery's short names and categories.
+    #[test]
+    fn discovery_lists_short_names_and_the_all_category() {
+        let core = resource_list("", "v1");
+        let find = |list: &Value, name: &str| list["resources"].as_array().unwrap().iter().find(|r| r["name"] == name).cloned().unwrap();
+        assert_eq!(find(&core, "namespaces")["shortNames"], json!(["ns"]));
+        assert_eq!(find(&core, "pods")["categories"], json!(["all"]));
+        assert!(find(&core, "secrets").get("shortNames").is_none(), "Secrets have no short name");
+        assert_eq!(find(&resource_list("policy", "v1"), "poddisruptionbudgets")["shortNames"], json!(["pdb"]));
+        assert_eq!(find(&resource_list("apps", "v1"), "deployments")["shortNames"], json!(["deploy"]));
+    }
+
     #[test]
     fn routes() {
         assert!(matches!(
@@ -543,5 +664,7 @@ mod tests {
         assert!(parse(&["apis", "rbac.authorization.k8s.io", "v1", "namespaces", "x", "clusterroles"]).is_err());
         assert!(parse(&["apis", "cluster.x-k8s.io", "v1beta2", "clusters"]).is_err());
         assert!(matches!(parse(&["api", "v1"]), Ok(WlRoute::Resources(..))));
+        assert!(matches!(parse(&["apis", "apps", "v1", "namespaces", "d", "deployments", "web", "scale"]), Ok(WlRoute::Scale { .. })));
+        assert!(parse(&["apis", "apps", "v1", "namespaces", "d", "daemonsets", "web", "scale"]).is_err(), "DaemonSets have no scale");
     }
 }

@@ -208,10 +208,29 @@ fn static_pod_json(component: &str, node: &str, ip: Option<&str>, status: PodSta
     json!({
         "apiVersion": "v1", "kind": "Pod",
         "metadata": {"name": format!("{component}-{node}"), "namespace": "kube-system",
-            "labels": {"component": component, "tier": "control-plane"}, "creationTimestamp": timestamp(since_ms)},
+            "labels": {"component": component, "tier": "control-plane"}, "creationTimestamp": timestamp(since_ms),
+            "annotations": mirror_annotations(component, node, since_ms)},
         "spec": {"nodeName": node, "priorityClassName": "system-node-critical", "hostNetwork": true,
             "containers": [{"name": component}]},
         "status": status_json,
+    })
+}
+
+/// The kubelet's annotations of a static Pod's mirror (`pkg/kubelet/types/pod_update.go`:
+/// `ConfigSourceAnnotationKey`, `ConfigMirrorAnnotationKey`, `ConfigHashAnnotationKey`,
+/// `ConfigFirstSeenAnnotationKey`): `kubectl drain` and CAPI's drain recognise a mirror Pod by
+/// `kubernetes.io/config.mirror` and leave it alone. The hash stands for the manifest's hash (an
+/// FNV-1a of the Pod's name, stable per Pod); the kubelet's owner reference to its Node is not
+/// written, as Node UIDs are not modelled.
+fn mirror_annotations(component: &str, node: &str, since_ms: u64) -> Value {
+    let hash =
+        format!("{component}-{node}").bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    let hash = format!("{hash:016x}");
+    json!({
+        "kubernetes.io/config.hash": hash,
+        (super::pods::MIRROR_ANNOTATION): hash,
+        "kubernetes.io/config.seen": timestamp(since_ms),
+        "kubernetes.io/config.source": "file",
     })
 }
 
@@ -242,8 +261,14 @@ pub fn render(world: &World, wl: &WorkloadCluster, now: u64) -> WorkloadObjects 
         let (kind, ns, name) = (s("/kind"), s("/metadata/namespace"), s("/metadata/name"));
         out.objects.insert((kind.clone(), scoped(&kind, &ns), name), v);
     };
+    // kubeadm init creates the built-in Namespaces as its first Node registers.
+    let born = wl.nodes.values().map(|n| n.registered_ms).min();
     for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
-        put(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}, "status": {"phase": "Active"}}));
+        let mut meta = json!({"name": ns});
+        if let Some(t) = born {
+            meta["creationTimestamp"] = json!(timestamp(t));
+        }
+        put(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": meta, "status": {"phase": "Active"}}));
     }
     for r in wl.resources.values() {
         let mut v = r.clone();

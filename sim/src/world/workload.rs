@@ -182,7 +182,17 @@ impl WorkloadCluster {
         let ns = obj.ptr("/metadata/namespace").and_then(Value::as_str).unwrap_or("default").to_string();
         let name = obj.ptr("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();
         self.apply_workload_object(&obj, now);
-        self.resources.insert(format!("{kind}/{ns}/{name}"), obj);
+        let key = format!("{kind}/{ns}/{name}");
+        // The API server sets `creationTimestamp` on create and keeps it on every update.
+        let created = match self.resources.get(&key).and_then(|old| old.ptr("/metadata/creationTimestamp")) {
+            Some(t) => t.clone(),
+            None => Value::String(crate::object::timestamp(now)),
+        };
+        let mut obj = obj;
+        if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+            m.insert("creationTimestamp".into(), created);
+        }
+        self.resources.insert(key, obj);
         if kind == "DaemonSet" && CNI_DAEMONSETS.contains(&name.as_str()) && self.cni.as_ref().is_none_or(|c| c.crashed) {
             self.cni = Some(Cni { name: name.clone(), installed_ms: now, crashed: false });
             return Some(name);

@@ -2,7 +2,7 @@
 //! protobuf bodies (`kubectl create configmap|namespace|secret` send
 //! `application/vnd.kubernetes.protobuf`), `kubectl get events` with the API server's columns and
 //! `--field-selector involvedObject.*`, the Events section of `kubectl describe`, and a workload
-//! cluster reached through its kubeconfig Secret (`get nodes -o wide`, `get pods -n kube-system -o
+//! cluster reached through its kubeconfig Secret (`create deployment`, `scale`, `get all`, `get nodes -o wide`, `get pods -n kube-system -o
 //! wide`, namespaces, configmaps, `create` and plain `apply`).
 
 use super::errors::{http_bytes, Api, SEC};
@@ -45,7 +45,7 @@ async fn protobuf_bodies_of_core_kinds_are_decoded_and_answered_in_json() {
     assert_eq!((r.code, r.json()["data"]["k"].as_str().map(str::to_string)), (201, Some("dg==".into())), "{}", r.body);
 
     // A kind the decoder does not know, protobuf as a patch, and a body without the envelope.
-    let r = http_bytes(a, "POST", "/api/v1/namespaces/default/configmaps", &[PB], &envelope("apps/v1", "Deployment", vec![]), SEC).await;
+    let r = http_bytes(a, "POST", "/api/v1/namespaces/default/configmaps", &[PB], &envelope("apps/v1", "StatefulSet", vec![]), SEC).await;
     assert_eq!((r.code, r.json()["reason"].as_str().map(str::to_string)), (415, Some("UnsupportedMediaType".into())), "{}", r.body);
     let r = http_bytes(a, "PATCH", "/api/v1/namespaces/default/configmaps/pb", &[PB], &body, SEC).await;
     assert_eq!(r.code, 415, "{}", r.body);
@@ -192,5 +192,33 @@ async fn kubectl_reaches_a_workload_cluster() {
     assert!(r.ok && r.stdout.contains("configmap/applied unchanged"), "{}{}", r.stdout, r.stderr);
     let r = run(on_wl(&["get", "configmaps", "-A"])).await;
     assert!(r.stdout.contains("wl-settings") && r.stdout.contains("applied"), "{}", r.stdout);
+
+    // The workload kinds `kubectl create` sends as protobuf, `kubectl scale` through discovery's
+    // `deployments/scale`, short names, the `all` category, and ages set by the server.
+    for (args, created) in [
+        (&["create", "deployment", "web", "--image=nginx", "--replicas=2", "--port=80"][..], "deployment.apps/web created"),
+        (&["create", "service", "clusterip", "web", "--tcp=80:80"][..], "service/web created"),
+        (&["create", "poddisruptionbudget", "web", "--selector=app=web", "--min-available=1"][..], "poddisruptionbudget.policy/web created"),
+        (&["create", "job", "once", "--image=busybox", "--", "echo", "hi"][..], "job.batch/once created"),
+    ] {
+        let r = run(on_wl(args)).await;
+        assert!(r.ok && r.stdout.contains(created), "{args:?}: {}{}", r.stdout, r.stderr);
+    }
+    let r = run(on_wl(&["scale", "deployment", "web", "--replicas=3"])).await;
+    assert!(r.ok && r.stdout.contains("deployment.apps/web scaled"), "{}{}", r.stdout, r.stderr);
+    let r = run(on_wl(&["get", "deploy", "web", "-o", "jsonpath={.spec.replicas}/{.spec.template.spec.containers[0].image}"])).await;
+    assert_eq!(r.stdout, "3/nginx", "{}", r.stderr);
+    let r = run(on_wl(&["get", "pdb", "web", "-o", "jsonpath={.spec.minAvailable}"])).await;
+    assert_eq!(r.stdout, "1", "{}", r.stderr);
+    let r = run(on_wl(&["get", "ns"])).await;
+    assert!(r.ok && !r.stdout.contains("<unknown>"), "namespaces have an age: {}{}", r.stdout, r.stderr);
+    let r = run(on_wl(&["get", "all", "-n", "default"])).await;
+    for shown in ["service/web", "deployment.apps/web", "job.batch/once"] {
+        assert!(r.stdout.contains(shown), "get all shows {shown}: {}{}", r.stdout, r.stderr);
+    }
+    assert!(!r.stdout.contains("<unknown>"), "created objects have an age: {}", r.stdout);
+    // Static Pods are mirror Pods, which kubectl drain leaves alone.
+    let r = run(on_wl(&["get", "pods", "-n", "kube-system", "-o", "jsonpath={.items[0].metadata.annotations}"])).await;
+    assert!(r.stdout.contains("kubernetes.io/config.mirror"), "{}", r.stdout);
     s.server.shutdown().await.unwrap();
 }

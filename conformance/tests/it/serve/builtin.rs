@@ -198,7 +198,10 @@ async fn kubectl_reaches_a_workload_cluster() {
     for (args, created) in [
         (&["create", "deployment", "web", "--image=nginx", "--replicas=2", "--port=80"][..], "deployment.apps/web created"),
         (&["create", "service", "clusterip", "web", "--tcp=80:80"][..], "service/web created"),
-        (&["create", "poddisruptionbudget", "web", "--selector=app=web", "--min-available=1"][..], "poddisruptionbudget.policy/web created"),
+        (
+            &["create", "poddisruptionbudget", "web", "--selector=app=web", "--min-available=1"][..],
+            "poddisruptionbudget.policy/web created",
+        ),
         (&["create", "job", "once", "--image=busybox", "--", "echo", "hi"][..], "job.batch/once created"),
     ] {
         let r = run(on_wl(args)).await;

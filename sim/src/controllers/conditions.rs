@@ -202,6 +202,18 @@ fn sort_less(a: &Value, b: &Value) -> std::cmp::Ordering {
     order_rank(ta).cmp(&order_rank(tb)).then_with(|| ta.cmp(tb))
 }
 
+/// Whether a list is in [`sort_less`] order (each type ranked once).
+fn is_sorted(list: &[Value]) -> bool {
+    let mut prev: Option<(usize, &str)> = None;
+    list.iter().all(|x| {
+        let t = type_of(x).unwrap_or("");
+        let key = (order_rank(t), t);
+        let ok = prev.is_none_or(|p| p <= key);
+        prev = Some(key);
+        ok
+    })
+}
+
 /// Set conditions in `status.conditions` of `obj` (replacing by type; when anything changed the list
 /// is re-sorted in CAPI's order, as `conditions.Set` does). `lastTransitionTime` moves only when the
 /// status changes (to the condition's own `since` when it has one, as `meta.SetStatusCondition`).
@@ -236,8 +248,7 @@ pub fn set(obj: &mut Object, conds: impl IntoIterator<Item = Cond>, now: u64) {
         }
     }
     if changed {
-        let sorted =
-            obj.at("/status/conditions").and_then(Value::as_array).is_none_or(|l| l.windows(2).all(|w| sort_less(&w[0], &w[1]).is_le()));
+        let sorted = obj.at("/status/conditions").and_then(Value::as_array).is_none_or(|l| is_sorted(l));
         if !sorted {
             if let Some(list) = obj.status_mut().get_mut("conditions").and_then(Value::as_array_mut) {
                 list.sort_by(sort_less);

@@ -135,7 +135,12 @@ pub fn merge<'r>(
                     .into_iter()
                     .flat_map(|p| items.iter().zip(prio.iter().copied()).filter(move |(_, q)| *q == p))
                     .collect();
-                aggregate_messages(&chosen, &mut n, false, &[(Priority::Issue, "with other issues"), (Priority::Unknown, "with status unknown")])
+                aggregate_messages(
+                    &chosen,
+                    &mut n,
+                    false,
+                    &[(Priority::Issue, "with other issues"), (Priority::Unknown, "with status unknown")],
+                )
             } else {
                 let chosen: Vec<(&Item<'_>, Priority)> = items.iter().zip(prio.iter().copied()).collect();
                 aggregate_messages(&chosen, &mut n, true, &[(Priority::Info, "with additional info")])

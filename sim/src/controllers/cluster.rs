@@ -19,6 +19,8 @@ use crate::runtime::{map_owners, Action, Ctx, ReconcileError, ReconcileResult, R
 use crate::store::Change;
 use crate::world::Notice;
 use serde_json::{json, Value};
+use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// The Cluster finalizer.
@@ -28,8 +30,13 @@ pub const EXTERNAL_READY_WAIT_MS: u64 = 30_000;
 /// `deleteRequeueAfter`.
 pub const DELETE_REQUEUE_MS: u64 = 5_000;
 
-/// The Cluster controller.
-pub struct ClusterReconciler;
+/// The Cluster controller. Its only memory is what its last status update read and wrote, per
+/// Cluster ([`StatusMemo`]), so that a reconcile whose inputs are the very same objects skips
+/// recomputing a status that would write nothing.
+#[derive(Default)]
+pub struct ClusterReconciler {
+    memo: RefCell<BTreeMap<ObjKey, StatusMemo>>,
+}
 
 // CAPI's Cluster controller watches its Machines through `controlPlaneMachineToCluster` (control-plane
 // Machines only), its MachineDeployments and MachinePools, and the infrastructure cluster and control
@@ -66,7 +73,10 @@ impl Reconciler for ClusterReconciler {
         }
     }
     fn reconcile(&self, ctx: &mut Ctx<'_>, key: &ObjKey) -> ReconcileResult {
-        let Some(cluster) = ctx.get(key).cloned() else { return Ok(Action::DONE) };
+        let Some(cluster) = ctx.get(key).cloned() else {
+            self.memo.borrow_mut().remove(key);
+            return Ok(Action::DONE);
+        };
         if let Some(stop) = preamble(ctx, &cluster, Some(&cluster), Some(FINALIZER))? {
             return Ok(stop);
         }
@@ -88,31 +98,56 @@ impl Reconciler for ClusterReconciler {
         let mut s = Scope::read(ctx, &cluster);
         let result = self.phases(ctx, &cluster, &mut s, topology);
         // The deferred status update runs whatever happened above (unless the Cluster is gone).
-        if let Some(live) = ctx.live(key) {
-            let probe = probe(ctx, &live);
+        let Some(live) = ctx.live(key) else {
+            self.memo.borrow_mut().remove(key);
+            return result;
+        };
+        let probe = probe(ctx, &live);
+        let observed = result.is_ok();
+        let memo = StatusMemo::new(&live, s, class, probe, observed, ctx.now);
+        let unchanged = self.memo.borrow().get(key).is_some_and(|m| m.same(&memo));
+        if unchanged && !cfg!(debug_assertions) {
+            // The same objects as the last update read, and the Cluster as that update left it: the
+            // status would come out the same and write nothing (`patch_status` would find no change).
+            return result;
+        }
+        {
             let inputs = status::Inputs {
-                infra: s.infra.as_deref(),
-                infra_not_found: s.infra_not_found,
-                cp: s.cp.as_deref(),
-                cp_not_found: s.cp_not_found,
-                class: class.as_deref(),
-                mds: &s.mds,
-                mps: &s.mps,
-                mss: &s.mss,
-                machines: &s.machines,
-                deleting: (&s.deleting_reason, &s.deleting_message),
+                infra: memo.infra.as_deref(),
+                infra_not_found: memo.infra_not_found,
+                cp: memo.cp.as_deref(),
+                cp_not_found: memo.cp_not_found,
+                class: memo.class.as_deref(),
+                mds: &memo.mds,
+                mps: &memo.mps,
+                mss: &memo.mss,
+                machines: &memo.machines,
+                deleting: (&memo.deleting.0, &memo.deleting.1),
                 probe,
                 now: ctx.now,
             };
             let update = status::compute(&live, &inputs);
             let now = ctx.now;
+            if unchanged {
+                // Debug builds (the tests) check the memo's claim instead of trusting it.
+                let mut again = (*live).clone();
+                apply_status(&mut again, update, now, observed);
+                assert!(again == *live, "cluster {key}: an unchanged status memo would have written {again:?}");
+                return result;
+            }
             let phase = update.phase.clone();
-            let observed = result.is_ok();
-            let written = ctx.patch_status(key, |o| apply_status(o, update, now, observed))?;
+            let written = match ctx.patch_status(key, |o| apply_status(o, update, now, observed)) {
+                Ok(w) => w,
+                Err(e) => {
+                    self.memo.borrow_mut().remove(key);
+                    return Err(e.into());
+                }
+            };
             // cluster_controller_status.go: updateStatus records the phase it moved to.
             if live.str_at("/status/phase") != Some(phase.as_str()) {
                 ctx.event_normal(&written, &phase, format!("Cluster {} is {phase}", cluster.name()));
             }
+            self.memo.borrow_mut().insert(key.clone(), StatusMemo { cluster: written, ..memo });
         }
         result
     }
@@ -132,6 +167,76 @@ fn probe(ctx: &Ctx<'_>, cluster: &Object) -> status::Probe {
         Ok(()) => status::Probe::Succeeded,
         Err(_) if connected_before => status::Probe::Failed,
         Err(_) => status::Probe::NotYet,
+    }
+}
+
+/// What a status update read: the Cluster (after the update: the object it wrote, or found needing
+/// no write), the referenced and descendant objects (held, so that pointer equality means the same
+/// object version), the reconcile's outcome, and what of the clock the status depends on (whether
+/// each Machine is older than the `UpToDate` settling time; the time itself when a failed probe
+/// may print it). Equal memos make equal updates, and an update applied twice writes nothing the
+/// second time.
+struct StatusMemo {
+    cluster: Arc<Object>,
+    infra: Option<Arc<Object>>,
+    infra_not_found: bool,
+    cp: Option<Arc<Object>>,
+    cp_not_found: bool,
+    class: Option<Arc<Object>>,
+    machines: Vec<Arc<Object>>,
+    mds: Vec<Arc<Object>>,
+    mps: Vec<Arc<Object>>,
+    mss: Vec<Arc<Object>>,
+    deleting: (String, String),
+    probe: status::Probe,
+    observed: bool,
+    settled: Vec<bool>,
+    failed_at: Option<u64>,
+}
+
+impl StatusMemo {
+    fn new(live: &Arc<Object>, s: Scope, class: Option<Arc<Object>>, probe: status::Probe, observed: bool, now: u64) -> StatusMemo {
+        StatusMemo {
+            cluster: live.clone(),
+            settled: s.machines.iter().map(|m| status::settled_by_age(m, now)).collect(),
+            infra: s.infra,
+            infra_not_found: s.infra_not_found,
+            cp: s.cp,
+            cp_not_found: s.cp_not_found,
+            class,
+            machines: s.machines,
+            mds: s.mds,
+            mps: s.mps,
+            mss: s.mss,
+            deleting: (s.deleting_reason, s.deleting_message),
+            probe,
+            observed,
+            failed_at: (probe == status::Probe::Failed).then_some(now),
+        }
+    }
+
+    fn same(&self, o: &StatusMemo) -> bool {
+        let one = |a: &Option<Arc<Object>>, b: &Option<Arc<Object>>| match (a, b) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            (None, None) => true,
+            _ => false,
+        };
+        let all = |a: &[Arc<Object>], b: &[Arc<Object>]| a.len() == b.len() && a.iter().zip(b).all(|(a, b)| Arc::ptr_eq(a, b));
+        Arc::ptr_eq(&self.cluster, &o.cluster)
+            && one(&self.infra, &o.infra)
+            && one(&self.cp, &o.cp)
+            && one(&self.class, &o.class)
+            && self.infra_not_found == o.infra_not_found
+            && self.cp_not_found == o.cp_not_found
+            && all(&self.machines, &o.machines)
+            && all(&self.mds, &o.mds)
+            && all(&self.mps, &o.mps)
+            && all(&self.mss, &o.mss)
+            && self.deleting == o.deleting
+            && self.probe == o.probe
+            && self.observed == o.observed
+            && self.settled == o.settled
+            && self.failed_at == o.failed_at
     }
 }
 
@@ -476,10 +581,13 @@ fn apply_status(o: &mut Object, st: status::StatusUpdate, now: u64, observed: bo
     }
     conditions::set(o, st.conditions, now);
     // Field by field: the topology controller owns other fields of these structs (upgradePlan).
-    for (section, value) in [("controlPlane", st.control_plane), ("workers", st.workers)] {
+    for (section, value) in [("/status/controlPlane/", st.control_plane), ("/status/workers/", st.workers)] {
         if let Value::Object(fields) = value {
+            let mut p = String::with_capacity(40);
             for (k, v) in fields {
-                let p = format!("/status/{section}/{k}");
+                p.clear();
+                p.push_str(section);
+                p.push_str(&k);
                 if v.is_null() {
                     o.remove(&p);
                 } else {

@@ -152,7 +152,7 @@ pub fn compute(cluster: &Object, i: &Inputs<'_>) -> StatusUpdate {
     conds.push(machines_cond(&workers, "WorkerMachinesReady", "Ready", ready));
     // Only Machines with an UpToDate condition or older than 10s, so the condition does not flicker
     // while a new Machine gets its first one.
-    let settled = |m: &&Object| conditions::get(m, "UpToDate").is_some() || i.now.saturating_sub(m.meta.creation_ms) > 10_000;
+    let settled = |m: &&Object| conditions::get(m, "UpToDate").is_some() || settled_by_age(m, i.now);
     let cp_settled: Vec<&Object> = cp_machines.iter().copied().filter(settled).collect();
     let workers_settled: Vec<&Object> = workers.iter().copied().filter(settled).collect();
     conds.push(machines_cond(&cp_settled, "ControlPlaneMachinesUpToDate", "UpToDate", up_to_date));
@@ -174,6 +174,12 @@ pub fn compute(cluster: &Object, i: &Inputs<'_>) -> StatusUpdate {
         control_plane: control_plane_replicas(cluster, i, topology, &cp_machines),
         workers: workers_replicas(cluster, i, &workers),
     }
+}
+
+/// Whether a Machine is old enough (10s) to count in the `UpToDate` aggregates without reporting
+/// the condition yet.
+pub fn settled_by_age(m: &Object, now: u64) -> bool {
+    now.saturating_sub(m.meta.creation_ms) > 10_000
 }
 
 /// `util.IsOwnedByObject(obj, cluster)`.
@@ -359,31 +365,26 @@ fn unhealthy_message(machines: &[&Object]) -> String {
 /// `InfrastructureReady`, `ControlPlaneAvailable`, `WorkersAvailable`, `TopologyReconciled` (ignored
 /// when missing without a topology) and the availability gates (the Cluster's, else its class's).
 pub fn available(cluster: &Object, conds: &[Cond], class: Option<&Object>, topology: bool) -> Cond {
-    let mut types: Vec<String> =
-        ["Deleting", "RemoteConnectionProbe", "InfrastructureReady", "ControlPlaneAvailable", "WorkersAvailable", TOPOLOGY_RECONCILED]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-    let mut negative = vec!["Deleting".to_string()];
+    let mut types_ref: Vec<&str> =
+        vec!["Deleting", "RemoteConnectionProbe", "InfrastructureReady", "ControlPlaneAvailable", "WorkersAvailable", TOPOLOGY_RECONCILED];
+    let mut negative_ref = vec!["Deleting"];
     let gates = cluster.at("/spec/availabilityGates").or_else(|| class.and_then(|c| c.at("/spec/availabilityGates")));
     for g in gates.and_then(Value::as_array).into_iter().flatten() {
         if let Some(t) = g.get("conditionType").and_then(Value::as_str) {
-            types.push(t.to_string());
+            types_ref.push(t);
             if g.get("polarity").and_then(Value::as_str) == Some("Negative") {
-                negative.push(t.to_string());
+                negative_ref.push(t);
             }
         }
     }
-    let types_ref: Vec<&str> = types.iter().map(String::as_str).collect();
-    let negative_ref: Vec<&str> = negative.iter().map(String::as_str).collect();
     let deleting = cluster.deleting();
     // clusterConditionCustomMergeStrategy.
-    let priority = |c: &Item| -> Priority {
+    let priority = |c: &Item<'_>| -> Priority {
         if deleting {
-            if c.type_ == "InfrastructureReady" && matches!(c.reason.as_str(), "ObjectDeleted" | "ObjectDoesNotExist") {
+            if c.type_ == "InfrastructureReady" && matches!(c.reason, "ObjectDeleted" | "ObjectDoesNotExist") {
                 return Priority::Info;
             }
-            if c.type_ == "ControlPlaneAvailable" && matches!(c.reason.as_str(), "ObjectDeleted" | "ObjectDoesNotExist") {
+            if c.type_ == "ControlPlaneAvailable" && matches!(c.reason, "ObjectDeleted" | "ObjectDoesNotExist") {
                 return Priority::Info;
             }
         }

@@ -110,7 +110,13 @@ impl CondView<'_> {
 
 /// The `status.conditions` list.
 pub fn list(obj: &Object) -> &[Value] {
-    obj.at("/status/conditions").and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[])
+    stored(obj).map(Vec::as_slice).unwrap_or(&[])
+}
+
+/// The stored `status.conditions` array, read by key (conditions are read on every reconcile: no
+/// pointer to parse).
+fn stored(obj: &Object) -> Option<&Vec<Value>> {
+    obj.body.get("status")?.get("conditions")?.as_array()
 }
 
 /// The `type` of a stored condition. Conditions are read on every reconcile, so this looks at the
@@ -191,15 +197,67 @@ const ORDER: &[&str] = &[
     "Deleting",
 ];
 
-/// The rank of a type in [`ORDER`].
+/// The rank of a type in [`ORDER`]: a `match` the compiler dispatches on length, where a scan of
+/// [`ORDER`] compared every entry (`rank_is_the_position_in_order` checks they agree).
 fn order_rank(t: &str) -> usize {
-    ORDER.iter().position(|x| *x == t).unwrap_or_else(|| ORDER.len() - 3)
+    match t {
+        "Available" => 0,
+        "Ready" => 1,
+        "UpToDate" => 2,
+        "RemoteConnectionProbe" => 3,
+        "BootstrapConfigReady" => 4,
+        "InfrastructureReady" => 5,
+        "ControlPlaneInitialized" => 6,
+        "ControlPlaneAvailable" => 7,
+        "WorkersAvailable" => 8,
+        "CertificatesAvailable" => 9,
+        "Initialized" => 10,
+        "EtcdClusterHealthy" => 11,
+        "ControlPlaneComponentsHealthy" => 12,
+        "NodeHealthy" => 13,
+        "NodeReady" => 14,
+        "NodeKubeadmLabelsAndTaintsSet" => 15,
+        "EtcdPodHealthy" => 16,
+        "EtcdMemberHealthy" => 17,
+        "APIServerPodHealthy" => 18,
+        "ControllerManagerPodHealthy" => 19,
+        "SchedulerPodHealthy" => 20,
+        "HealthCheckSucceeded" => 21,
+        "OwnerRemediated" => 22,
+        "TopologyReconciled" => 23,
+        "Updating" => 24,
+        "RollingOut" => 25,
+        "Remediating" => 26,
+        "ScalingDown" => 27,
+        "ScalingUp" => 28,
+        "MachinesReady" => 29,
+        "ControlPlaneMachinesReady" => 30,
+        "WorkerMachinesReady" => 31,
+        "MachinesUpToDate" => 32,
+        "ControlPlaneMachinesUpToDate" => 33,
+        "WorkerMachinesUpToDate" => 34,
+        "Paused" => 36,
+        "Deleting" => 37,
+        _ => ORDER.len() - 3,
+    }
 }
 
 /// `defaultSortLessFunc`: by rank, then by type.
 fn sort_less(a: &Value, b: &Value) -> std::cmp::Ordering {
     let (ta, tb) = (type_of(a).unwrap_or(""), type_of(b).unwrap_or(""));
     order_rank(ta).cmp(&order_rank(tb)).then_with(|| ta.cmp(tb))
+}
+
+/// Whether a list is in [`sort_less`] order (each type ranked once).
+fn is_sorted(list: &[Value]) -> bool {
+    let mut prev: Option<(usize, &str)> = None;
+    list.iter().all(|x| {
+        let t = type_of(x).unwrap_or("");
+        let key = (order_rank(t), t);
+        let ok = prev.is_none_or(|p| p <= key);
+        prev = Some(key);
+        ok
+    })
 }
 
 /// Set conditions in `status.conditions` of `obj` (replacing by type; when anything changed the list
@@ -211,7 +269,7 @@ pub fn set(obj: &mut Object, conds: impl IntoIterator<Item = Cond>, now: u64) {
     for c in conds {
         // Read first: most reconciles set the conditions they found, and a condition that would be
         // written as it is costs no write, so that an unchanged object keeps sharing its body.
-        let found = obj.at("/status/conditions").and_then(Value::as_array).and_then(|list| {
+        let found = stored(obj).and_then(|list| {
             let i = list.iter().position(|x| type_of(x) == Some(c.type_.as_str()))?;
             let x = &list[i];
             let same_status = x.get("status").and_then(Value::as_str) == Some(c.status.as_str());
@@ -236,8 +294,7 @@ pub fn set(obj: &mut Object, conds: impl IntoIterator<Item = Cond>, now: u64) {
         }
     }
     if changed {
-        let sorted =
-            obj.at("/status/conditions").and_then(Value::as_array).is_none_or(|l| l.windows(2).all(|w| sort_less(&w[0], &w[1]).is_le()));
+        let sorted = stored(obj).is_none_or(|l| is_sorted(l));
         if !sorted {
             if let Some(list) = obj.status_mut().get_mut("conditions").and_then(Value::as_array_mut) {
                 list.sort_by(sort_less);
@@ -248,7 +305,7 @@ pub fn set(obj: &mut Object, conds: impl IntoIterator<Item = Cond>, now: u64) {
 
 /// Remove a condition.
 pub fn remove(obj: &mut Object, type_: &str) {
-    let present = obj.at("/status/conditions").and_then(Value::as_array).is_some_and(|l| l.iter().any(|x| type_of(x) == Some(type_)));
+    let present = stored(obj).is_some_and(|l| l.iter().any(|x| type_of(x) == Some(type_)));
     if !present {
         return;
     }
@@ -424,6 +481,15 @@ mod tests {
             assert_ne!(other, a);
             assert_ne!(first_entry(&other), first_entry(&a));
         }
+    }
+
+    /// The rank `match` and the [`ORDER`] table agree, for every listed type and an unlisted one.
+    #[test]
+    fn rank_is_the_position_in_order() {
+        for (i, t) in ORDER.iter().enumerate() {
+            assert_eq!(order_rank(t), i, "{t}");
+        }
+        assert_eq!(order_rank("SomeGate"), ORDER.len() - 3);
     }
 
     #[test]

@@ -17,8 +17,6 @@ pub mod machinehealthcheck;
 pub mod machinepool;
 pub mod machineset;
 pub mod mdutil;
-/// The Machine-side restatement of util/conditions' merge strategies (to be folded into `merge`).
-pub mod merge_machine;
 pub mod topology;
 
 use crate::features::FeatureGates;
@@ -27,7 +25,7 @@ use crate::runtime::Reconciler;
 /// The controller managers `clusterctl init --infrastructure docker` installs, with their controllers.
 /// Controllers behind a feature gate are only registered when the gate is on, as in CAPI's main.go.
 pub fn managers(gates: &FeatureGates) -> Vec<(&'static str, Vec<Box<dyn Reconciler>>)> {
-    let mut capi: Vec<Box<dyn Reconciler>> = vec![Box::new(cluster::ClusterReconciler)];
+    let mut capi: Vec<Box<dyn Reconciler>> = vec![Box::new(cluster::ClusterReconciler::default())];
     if gates.cluster_topology {
         capi.extend(topology::controllers());
     }

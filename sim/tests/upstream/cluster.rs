@@ -539,23 +539,23 @@ fn conditions_are_kept_in_capis_order() {
 #[case::more_issues_and_unknown(&[(F, "Message-1"), (F, "Message-2"), (U, "Message-3"), (F, "Message-4"), (F, "Message-5"), (F, "Message-6"), (T, "Message-99")], (Status::False, "* Phase3Obj obj0: Message-1\n* Phase3Obj obj1: Message-2\n* Phase3Obj obj3: Message-4\nAnd 2 Phase3Objs with other issues\nAnd 1 Phase3Obj with status unknown"))]
 #[case::unknown(&[(U, "Message-1"), (U, "Message-2"), (U, "Message-4"), (U, "Message-5"), (U, "Message-1"), (U, "Message-3"), (T, "Message-99")], (Status::Unknown, "* Phase3Objs obj0, obj4: Message-1\n* Phase3Obj obj1: Message-2\n* Phase3Obj obj2: Message-4\nAnd 2 Phase3Objs with status unknown"))]
 fn aggregate_messages(#[case] objs: &[(Status, &str)], #[case] want: (Status, &str)) {
-    let items: Vec<merge::Item> = objs
+    let names: Vec<String> = (0..objs.len()).map(|i| format!("obj{i}")).collect();
+    let items: Vec<merge::Item<'_>> = objs
         .iter()
-        .enumerate()
-        .map(|(i, (s, m))| merge::Item {
-            kind: "Phase3Obj".into(),
-            name: format!("obj{i}"),
+        .zip(&names)
+        .map(|((s, m), name)| merge::Item {
+            kind: "Phase3Obj",
+            name,
             cp_machine: false,
-            type_: "Available".into(),
+            type_: "Available",
             status: *s,
-            reason: "Reason".into(),
-            message: m.to_string(),
+            reason: "Reason",
+            message: m,
             since_ms: 0,
         })
         .collect();
-    let p = |i: &merge::Item| merge::default_priority(&[], i);
-    let strategy = merge::Strategy { priority: &p, positive: true, reasons: ("IssuesReported", "UnknownReported", "InfoReported") };
-    let (s, _, m) = merge::merge(merge::Op::Aggregate, items, &["Available"], &strategy);
+    let p = |i: &merge::Item<'_>| merge::default_priority(&[], i);
+    let (s, _, m) = merge::merge(merge::Op::Aggregate, items, &["Available"], &p, true, merge::GENERIC, None);
     assert_eq!((s, m.as_str()), want);
 }
 

@@ -4,7 +4,7 @@
 
 use super::machine::{cond, csrm, events_about, run_until, up, workers};
 use capi_sim::controllers::conditions::{self, Cond, Status};
-use capi_sim::controllers::{mdutil, merge_machine as merge};
+use capi_sim::controllers::{mdutil, merge};
 use capi_sim::kinds::Kind;
 use capi_sim::object::Object;
 use capi_sim::testing::get;
@@ -221,28 +221,19 @@ fn scaling_records_create_and_delete_events_and_counts_replicas() {
     assert!(names.iter().any(|n| deleted[0].2 == format!("Deleted Machine {n:?}")), "{deleted:?}");
 }
 
-fn item(kind: &str, name: &str, cp: bool, type_: &str, status: Status, reason: &str, message: &str) -> merge::Item {
-    merge::Item {
-        kind: kind.into(),
-        name: name.into(),
-        control_plane: cp,
-        type_: type_.into(),
-        status,
-        reason: reason.into(),
-        message: message.into(),
-        since_ms: 0,
-    }
+fn item<'a>(kind: &'a str, name: &'a str, cp: bool, type_: &'a str, status: Status, reason: &'a str, message: &'a str) -> merge::Item<'a> {
+    merge::Item { kind, name, cp_machine: cp, type_, status, reason, message, since_ms: 0 }
 }
 
-fn aggregate_of(items: &[merge::Item]) -> String {
-    merge::aggregate(items, &|i| merge::default_priority(i, &[]), merge::GENERIC, true).2
+fn aggregate_of(items: &[merge::Item<'_>]) -> String {
+    merge::aggregate_items(items.to_vec(), &|i| merge::default_priority(&[], i), merge::GENERIC, true).2
 }
 
 /// `util/conditions/merge_strategies_test.go: TestAggregateMessages` ("Groups by kind, return max 3
 /// messages, aggregate objects, count others"), the aggregation behind `MachinesReady`.
 #[test]
 fn aggregate_groups_by_kind_and_counts_others() {
-    let md = |n: &str, m: &str| item("MachineDeployment", n, false, "A", Status::False, "", m);
+    let md = |n: &'static str, m: &'static str| item("MachineDeployment", n, false, "A", Status::False, "", m);
     let items = vec![
         md("obj02", "Message-1"),
         md("obj01", "Message-1"),
@@ -271,7 +262,7 @@ fn aggregate_groups_by_kind_and_counts_others() {
 /// unknown").
 #[test]
 fn aggregate_puts_issues_before_unknown() {
-    let md = |n: &str, s: Status, m: &str| item("MachineDeployment", n, false, "A", s, "", m);
+    let md = |n: &'static str, s: Status, m: &'static str| item("MachineDeployment", n, false, "A", s, "", m);
     let items = vec![
         md("obj02", Status::Unknown, "Message-1"),
         md("obj01", Status::Unknown, "Message-1"),
@@ -318,10 +309,10 @@ fn aggregate_puts_control_plane_machines_first() {
 /// unless True, reasons for messageless issues, multi-line nesting).
 #[test]
 fn summary_messages_as_upstream() {
-    let c = |t: &str, s: Status, r: &str, m: &str| item("MachineDeployment", "obj01", false, t, s, r, m);
+    let c = |t: &'static str, s: Status, r: &'static str, m: &'static str| item("MachineDeployment", "obj01", false, t, s, r, m);
     let order = ["A", "B", "C", "D", "E"];
-    let prio = |i: &merge::Item| merge::default_priority(i, &[]);
-    let (_, _, m) = merge::summary(
+    let prio = |i: &merge::Item<'_>| merge::default_priority(&[], i);
+    let (_, _, m) = merge::summary_items(
         vec![
             c("A", Status::False, "Reason-A", "Message-A"),
             c("B", Status::False, "Reason-B", "Message-B"),
@@ -334,7 +325,7 @@ fn summary_messages_as_upstream() {
         None,
     );
     assert_eq!(m, "* A: Message-A\n* B: Message-B\n* D: Reason-D");
-    let (s, r, m) = merge::summary(
+    let (s, r, m) = merge::summary_items(
         vec![
             c("A", Status::True, "Reason-A", "Message-A"),
             c("B", Status::True, "Reason-B", "Message-B"),
@@ -345,8 +336,8 @@ fn summary_messages_as_upstream() {
         merge::GENERIC,
         None,
     );
-    assert_eq!((s, r.as_str(), m.as_str()), (Status::True, "InfoReported", "* A: Message-A\n* B: Message-B"));
-    let (_, _, m) = merge::summary(
+    assert_eq!((s, r, m.as_str()), (Status::True, "InfoReported", "* A: Message-A\n* B: Message-B"));
+    let (_, _, m) = merge::summary_items(
         vec![
             c("A", Status::True, "Reason-A", "Message-A"),
             c("B", Status::True, "Reason-B", "* Message-B"),

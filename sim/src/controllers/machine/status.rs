@@ -13,7 +13,7 @@
 
 use super::{NodeView, Scope};
 use crate::controllers::conditions::{self, Cond, Status};
-use crate::controllers::merge_machine::{self as merge, Item, Priority, Reasons};
+use crate::controllers::merge::{self, Item, Priority, Reasons};
 use crate::object::{timestamp, Object};
 use crate::runtime::{Action, Ctx};
 use crate::world::workload::Status as NodeStatus;
@@ -265,62 +265,75 @@ fn deleting_for_summary(m: &Object, deleting: &Cond, now: u64) -> String {
 
 /// `setReadyCondition`.
 fn ready(m: &Object, conds: &[Cond], now: u64) -> Cond {
-    let mut order: Vec<String> =
-        ["Deleting", "Updating", "BootstrapConfigReady", "InfrastructureReady", "NodeHealthy", "HealthCheckSucceeded"]
-            .map(String::from)
-            .to_vec();
-    let mut negative: Vec<String> = vec!["Deleting".into(), "Updating".into()];
+    const FIXED: [&str; 6] = ["Deleting", "Updating", "BootstrapConfigReady", "InfrastructureReady", "NodeHealthy", "HealthCheckSucceeded"];
+    let mut order: Vec<&str> = FIXED.to_vec();
+    let mut negative: Vec<&str> = vec!["Deleting", "Updating"];
     for g in m.at("/spec/readinessGates").and_then(Value::as_array).into_iter().flatten() {
         if let Some(t) = g.get("conditionType").and_then(Value::as_str) {
-            order.push(t.to_string());
+            order.push(t);
             if g.get("polarity").and_then(Value::as_str) == Some("Negative") {
-                negative.push(t.to_string());
+                negative.push(t);
             }
-        }
-    }
-    let mut items = Vec::new();
-    for t in &order {
-        let found = conds
-            .iter()
-            .find(|c| &c.type_ == t)
-            .map(|c| (c.clone(), c.since_ms.unwrap_or(now)))
-            .or_else(|| conditions::get(m, t).map(|c| (Cond::new(t, c.status, c.reason, c.message.to_string()), c.since_ms())));
-        match found {
-            Some((mut c, since)) => {
-                if t == "Deleting" && m.deleting() {
-                    c = Cond::new("Deleting", Status::True, "Deleting", deleting_for_summary(m, &c, now));
-                }
-                items.push(Item::of("Machine", m.name(), &c, since));
-            }
-            None if t == "HealthCheckSucceeded" => {}
-            None => items.push(Item::of("Machine", m.name(), &Cond::u(t, "NotYetReported", "Condition not yet reported"), now)),
         }
     }
     let deleting = m.deleting();
-    let neg: Vec<&str> = negative.iter().map(String::as_str).collect();
-    let priority = move |i: &Item| {
+    // A condition set in this reconcile, else the stored one (kind and name are the Machine's).
+    let found = |t: &str| -> Option<(Status, &str, &str, u64)> {
+        conds
+            .iter()
+            .find(|c| c.type_ == t)
+            .map(|c| (c.status, c.reason.as_str(), c.message.as_str(), c.since_ms.unwrap_or(now)))
+            .or_else(|| conditions::get(m, t).map(|c| (c.status, c.reason, c.message, c.since_ms())))
+    };
+    // `calculateDeletingConditionForSummary`.
+    let deleting_message = if deleting {
+        found("Deleting").map(|(status, reason, message, _)| deleting_for_summary(m, &Cond::new("Deleting", status, reason, message), now))
+    } else {
+        None
+    };
+    let mut items = Vec::with_capacity(order.len());
+    for &t in &order {
+        let item = |status, reason, message, since_ms| Item {
+            kind: "Machine",
+            name: m.name(),
+            cp_machine: false,
+            type_: t,
+            status,
+            reason,
+            message,
+            since_ms,
+        };
+        match found(t) {
+            Some((_, _, _, since)) if t == "Deleting" && deleting => {
+                items.push(item(Status::True, "Deleting", deleting_message.as_deref().unwrap_or(""), since));
+            }
+            Some((status, reason, message, since)) => items.push(item(status, reason, message, since)),
+            None if t == "HealthCheckSucceeded" => {}
+            None => items.push(item(Status::Unknown, "NotYetReported", "Condition not yet reported", now)),
+        }
+    }
+    let priority = move |i: &Item<'_>| {
         if deleting {
-            let info = match i.type_.as_str() {
-                "BootstrapConfigReady" => matches!(i.reason.as_str(), "ObjectDeleted" | "ObjectDoesNotExist"),
-                "InfrastructureReady" => matches!(i.reason.as_str(), "ObjectDeleted" | "ObjectDoesNotExist"),
-                "NodeHealthy" => matches!(i.reason.as_str(), "NodeDeleted" | "NodeDoesNotExist"),
+            let info = match i.type_ {
+                "BootstrapConfigReady" => matches!(i.reason, "ObjectDeleted" | "ObjectDoesNotExist"),
+                "InfrastructureReady" => matches!(i.reason, "ObjectDeleted" | "ObjectDoesNotExist"),
+                "NodeHealthy" => matches!(i.reason, "NodeDeleted" | "NodeDoesNotExist"),
                 _ => false,
             };
             if info {
                 return Priority::Info;
             }
         }
-        merge::default_priority(i, &neg)
+        merge::default_priority(&negative, i)
     };
-    let order_refs: Vec<&str> = order.iter().map(String::as_str).collect();
-    let (status, reason, message) = merge::summary(
+    let (status, reason, message) = merge::summary_items(
         items,
-        &order_refs,
+        &order,
         &priority,
         Reasons { issue: "NotReady", unknown: "ReadyUnknown", info: "Ready" },
         Some(&transform_control_plane),
     );
-    Cond::new("Ready", status, &reason, message)
+    Cond::new("Ready", status, reason, message)
 }
 
 /// Every condition this controller owns, the phase, and when to come back.

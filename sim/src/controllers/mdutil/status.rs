@@ -13,31 +13,39 @@ use serde_json::{Map, Value};
 pub type Reasons<'a> = (&'a str, &'a str, &'a str);
 
 /// Aggregate one condition type over Machines (CAPI's `NewAggregateCondition` with the default merge
-/// strategy, [`crate::controllers::merge_machine::aggregate`]): any issue → False, else any Unknown (or
+/// strategy, [`crate::controllers::merge::aggregate_items`]): any issue → False, else any Unknown (or
 /// missing: `Condition X not yet reported`) → Unknown, else True; the message groups Machines by
 /// message (control-plane Machines first, issues, then unknown; at most 3 groups of 3 names each).
 pub fn aggregate_machines(machines: &[&Object], src: &str, target: &str, reasons: Reasons<'_>, negative: bool) -> Cond {
-    use crate::controllers::merge_machine as merge;
-    let items: Vec<merge::Item> = machines
+    use crate::controllers::merge;
+    let missing = format!("Condition {src} not yet reported");
+    let items: Vec<merge::Item<'_>> = machines
         .iter()
         .map(|m| {
-            let c = match conditions::get(m, src) {
-                Some(c) => Cond::new(src, c.status, c.reason, c.message.to_string()),
-                None => Cond::u(src, "NotYetReported", format!("Condition {src} not yet reported")),
+            let (status, reason, message) = match conditions::get(m, src) {
+                Some(c) => (c.status, c.reason, c.message),
+                None => (Status::Unknown, "NotYetReported", missing.as_str()),
             };
-            let mut item = merge::Item::of("Machine", m.name(), &c, 0);
-            item.control_plane = m.label("cluster.x-k8s.io/control-plane").is_some();
-            item
+            merge::Item {
+                kind: "Machine",
+                name: m.name(),
+                cp_machine: m.label("cluster.x-k8s.io/control-plane").is_some(),
+                type_: src,
+                status,
+                reason,
+                message,
+                since_ms: 0,
+            }
         })
         .collect();
     let neg: &[&str] = if negative { &[src] } else { &[] };
-    let (status, reason, message) = merge::aggregate(
-        &items,
-        &|i| merge::default_priority(i, neg),
+    let (status, reason, message) = merge::aggregate_items(
+        items,
+        &|i| merge::default_priority(neg, i),
         merge::Reasons { issue: reasons.1, unknown: reasons.2, info: reasons.0 },
         !negative,
     );
-    Cond::new(target, status, &reason, message)
+    Cond::new(target, status, reason, message)
 }
 
 /// `clog.ListToString(names, 3)`: `a, b, c, ... (2 more)`.

@@ -15,21 +15,17 @@
 //! `workers.rs` the MachineDeployments and MachinePools, `templates.rs` stamping objects out of
 //! templates, `builtins.rs` the Cluster's builtin variables, `names.rs` generated names.
 
-use super::gotmpl;
 use super::patches::{self, Holder, Item, Version};
-use super::state::{Blueprint, Current, WorkerClass};
+use super::state::{Blueprint, Current};
 use super::upgrade::{self, CurrentCp, Tracker};
-use crate::apply::LAST_APPLIED;
-use crate::controllers::common::{keys, set_owner};
+use crate::controllers::common::keys;
 use crate::kinds::Kind;
 use crate::mutants::Mutant;
 use crate::object::Object;
 use crate::object::Ptr;
 use crate::runtime::Ctx;
-use crate::store::error::qualified_kind;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 mod builtins;
 mod names;
@@ -37,15 +33,15 @@ mod templates;
 mod workers;
 
 pub use builtins::cluster_builtins;
+use builtins::metadata_builtin;
 pub use names::{simple_name, templated_name};
 pub use templates::{
     contract_ref, machine_health_check, merge_first_wins, str_map, template_to_object, template_to_template,
     DEFAULT_NODE_STARTUP_TIMEOUT_SECONDS,
 };
-pub use workers::{DesiredMd, DesiredMp};
-use builtins::metadata_builtin;
 use templates::{first_defined, health_check_defined, map_json};
 use workers::{machine_deployment, machine_pool, worker_plan};
+pub use workers::{DesiredMd, DesiredMp};
 
 /// The desired state.
 #[derive(Clone, Debug)]

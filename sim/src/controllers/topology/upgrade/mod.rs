@@ -20,8 +20,6 @@ use crate::controllers::common::keys;
 use crate::object::Object;
 use crate::object::Ptr;
 use serde_json::Value;
-use std::cmp::Ordering;
-use std::collections::BTreeSet;
 
 mod plan;
 mod status;

@@ -25,7 +25,7 @@
 //! `status.rs` the replica counters and the phase, `scope.rs` what a reconcile gathers.
 
 use super::common::{self, keys, preamble, ref_key};
-use super::conditions::{self, Cond, Status};
+use super::conditions::{self, Cond};
 use crate::capd::naming::label_value;
 use crate::capd::patch;
 use crate::capd::v1beta1;
@@ -34,10 +34,8 @@ use crate::object::{ObjKey, Object, OwnerRef};
 use crate::objectset::ObjectSet;
 use crate::runtime::{map_controller_owner, Action, Ctx, ReconcileError, ReconcileResult, Reconciler};
 use crate::store::Change;
-use crate::world::workload::{Status as NodeStatus, UNINITIALIZED_TAINT};
 use crate::world::Notice;
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 mod noderef;
@@ -45,13 +43,13 @@ mod phases;
 mod scope;
 mod status;
 
+use noderef::reconcile_node_refs;
 pub use noderef::{node_references, REPLICAS_READY_REQUEUE_MS};
+use phases::{cluster_client_error, reconcile_bootstrap, reconcile_infrastructure};
 pub use scope::NodeInfo;
 use scope::Scope;
-pub use status::{aggregate_versions, reconcile_phase};
-use noderef::reconcile_node_refs;
-use phases::{cluster_client_error, reconcile_bootstrap, reconcile_infrastructure};
 use status::update_status;
+pub use status::{aggregate_versions, reconcile_phase};
 
 /// The MachinePool finalizer.
 pub const FINALIZER: &str = "machinepool.cluster.x-k8s.io";

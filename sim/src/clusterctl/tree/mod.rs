@@ -38,11 +38,11 @@ mod print;
 mod read;
 mod text;
 
-pub use text::{format_paragraph, human_duration};
 use discovery::{add_machine, by_name, controlled_by, find_ref};
 use object_tree::{Add, Node, Tree, What};
 use print::add_rows;
-use read::{conditions, name, s};
+use read::name;
+pub use text::{format_paragraph, human_duration};
 
 /// Whose conditions get rows of their own (`--show-conditions`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

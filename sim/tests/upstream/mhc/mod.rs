@@ -3,7 +3,6 @@
 //! specs (`test/e2e/md_remediations.go`, `test/framework/machinehealthcheck_helpers.go`). Pure
 //! functions are tested as upstream's table tests do; the controller's behaviour through scenarios.
 
-
 mod controller;
 mod limits;
 mod mapping;

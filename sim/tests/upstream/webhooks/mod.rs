@@ -10,9 +10,8 @@ use capi_sim::features::FeatureGates;
 use capi_sim::kinds::Kind;
 use capi_sim::object::Object;
 use capi_sim::store::api::{AdmissionRequest, ApiServer, Operation, Webhook, WriteOptions};
-use capi_sim::store::{Store, Subresource};
+use capi_sim::store::Store;
 use capi_sim::webhooks;
-use rstest::rstest;
 use serde_json::{json, Value};
 
 mod capd;
@@ -64,3 +63,18 @@ fn expect(got: Result<Vec<String>, String>, want: Option<&str>) {
     }
 }
 
+/// A MachineDeployment with the fields its webhook requires, `spec` merged over them.
+fn md(name: &str, spec: Value) -> Object {
+    let mut base = json!({"clusterName": "c", "template": {"spec": {"clusterName": "c", "bootstrap": {"configRef": {"name": "b"}}}}});
+    json_patch::merge(&mut base, &spec);
+    obj(
+        json!({"apiVersion": "cluster.x-k8s.io/v1beta2", "kind": "MachineDeployment", "metadata": {"name": name, "namespace": "default"}, "spec": base}),
+    )
+}
+
+fn with_kind(mut o: Object, kind: Kind) -> Object {
+    let mut v = o.to_json();
+    v["kind"] = json!(kind.name());
+    o = obj(v);
+    o
+}

@@ -43,7 +43,7 @@ mod phases;
 mod scope;
 mod status;
 
-use noderef::reconcile_node_refs;
+use noderef::{node_ref_names, provider_ids, reconcile_node_refs};
 pub use noderef::{node_references, REPLICAS_READY_REQUEUE_MS};
 use phases::{cluster_client_error, reconcile_bootstrap, reconcile_infrastructure};
 pub use scope::NodeInfo;
@@ -242,21 +242,8 @@ fn reconcile_delete(ctx: &mut Ctx<'_>, cluster: &Object, mp: &mut Object) -> Rec
     let passed = timeout != 0 && mp.meta.deletion_ms.is_some_and(|d| d + timeout * 1000 < ctx.now);
     let has_refs = mp.at("/status/nodeRefs").and_then(Value::as_array).is_some_and(|a| !a.is_empty());
     if !passed && has_refs {
-        let pids: Vec<String> = mp
-            .at("/spec/providerIDList")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .map(str::to_string)
-            .collect();
-        let refs: Vec<String> = mp
-            .at("/status/nodeRefs")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(|r| r.get("name").and_then(Value::as_str).map(str::to_string))
-            .collect();
+        let pids = provider_ids(mp);
+        let refs = node_ref_names(mp);
         let cname = cluster.name().to_string();
         let retired: Vec<String> = match ctx.world.workload(&cname) {
             Err(e) => return Err(ReconcileError(format!("failed deleting nodes: {}", cluster_client_error(&e).0))),

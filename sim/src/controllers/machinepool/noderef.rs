@@ -16,6 +16,21 @@ use std::collections::BTreeMap;
 /// Requeue while not all replicas are ready.
 pub const REPLICAS_READY_REQUEUE_MS: u64 = 30_000;
 
+/// `spec.providerIDList`.
+pub(super) fn provider_ids(mp: &Object) -> Vec<String> {
+    mp.at("/spec/providerIDList").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).map(str::to_string).collect()
+}
+
+/// The Node names of `status.nodeRefs`.
+pub(super) fn node_ref_names(mp: &Object) -> Vec<String> {
+    mp.at("/status/nodeRefs")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r.get("name").and_then(Value::as_str).map(str::to_string))
+        .collect()
+}
+
 /// Node references for the providerIDs (`getNodeReferences`): (names, ready, available).
 pub fn node_references(
     provider_ids: &[String],
@@ -46,11 +61,7 @@ pub(super) fn reconcile_node_refs(ctx: &mut Ctx<'_>, cluster: &Object, mp: &mut 
     }
     let replicas = mp.i64_at("/status/replicas").unwrap_or(0);
     let ready_replicas = mp.i64_at("/status/deprecated/v1beta1/readyReplicas").unwrap_or(0);
-    let node_refs: Vec<String> = mp
-        .at("/status/nodeRefs")
-        .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|r| r.get("name").and_then(Value::as_str).map(str::to_string)).collect())
-        .unwrap_or_default();
+    let node_refs = node_ref_names(mp);
     if replicas == ready_replicas && node_refs.len() as i64 == ready_replicas {
         if let Some(nodes) = &s.nodes {
             if node_refs.iter().all(|r| nodes.values().any(|n| n.name == *r)) {
@@ -59,14 +70,7 @@ pub(super) fn reconcile_node_refs(ctx: &mut Ctx<'_>, cluster: &Object, mp: &mut 
             }
         }
     }
-    let pids: Vec<String> = mp
-        .at("/spec/providerIDList")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .map(str::to_string)
-        .collect();
+    let pids = provider_ids(mp);
     if pids.is_empty() && mp.i64_at("/spec/replicas").is_none_or(|r| r != 0) {
         return Ok(Action::DONE);
     }

@@ -3,6 +3,7 @@
 //! Sources: `core/reconcilers/machinepool/machinepool_controller_status.go` (`updateStatus`,
 //! `setReplicas`, `versionsFromNodeRefs`), `machinepool_controller_phases.go` (`reconcilePhase`).
 
+use super::noderef::node_ref_names;
 use super::scope::Scope;
 use crate::controllers::common;
 use crate::controllers::conditions;
@@ -23,13 +24,7 @@ pub(super) fn update_status(mp: &mut Object, s: &Scope) {
         }
         set_or_remove(mp, "/status/upToDateReplicas", desired);
         let versions = {
-            let refs: Vec<String> = mp
-                .at("/status/nodeRefs")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter_map(|r| r.get("name").and_then(Value::as_str).map(str::to_string))
-                .collect();
+            let refs = node_ref_names(mp);
             let nodes = s.nodes.as_ref();
             let vs: Vec<String> = refs
                 .iter()

@@ -51,11 +51,7 @@ pub(super) async fn apply_object(
             meta.insert("namespace".into(), Value::String(ns.clone()));
         }
     }
-    let api: Api<DynamicObject> = if r.namespaced {
-        Api::namespaced_with(conn.clients.writer.clone(), &ns, &r.ar)
-    } else {
-        Api::all_with(conn.clients.writer.clone(), &r.ar)
-    };
+    let api: Api<DynamicObject> = r.api(&conn.clients.writer, &ns);
     let api = &api;
     conn.clients.warnings.drain();
     let name = o.name().to_string();

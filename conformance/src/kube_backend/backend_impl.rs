@@ -288,11 +288,7 @@ impl Backend for KubeBackend {
         if !in_workload && !scope.allows_write(&object.kind, ns, &object.name) {
             return Err(refuse(&object.to_string()));
         }
-        let api: Api<DynamicObject> = if r.namespaced {
-            Api::namespaced_with(conn.clients.writer.clone(), ns, &r.ar)
-        } else {
-            Api::all_with(conn.clients.writer.clone(), &r.ar)
-        };
+        let api: Api<DynamicObject> = r.api(&conn.clients.writer, ns);
         let dp = DeleteParams {
             propagation_policy: Some(match propagation {
                 Propagation::Background => PropagationPolicy::Background,
@@ -318,11 +314,7 @@ impl Backend for KubeBackend {
         if !in_workload && !scope.allows(&object.kind, ns, &object.name) {
             return Err(refuse(&object.to_string()));
         }
-        let api: Api<DynamicObject> = if r.namespaced {
-            Api::namespaced_with(conn.clients.reader.clone(), ns, &r.ar)
-        } else {
-            Api::all_with(conn.clients.reader.clone(), &r.ar)
-        };
+        let api: Api<DynamicObject> = r.api(&conn.clients.reader, ns);
         let o = api.get_opt(&object.name).await.map_err(|e| backend_error(transport_error(e)))?;
         Ok(o.and_then(|o| serde_json::to_value(o).ok()))
     }

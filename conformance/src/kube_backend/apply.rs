@@ -2,30 +2,13 @@
 //! for `generateName`), with retries, the created/configured/unchanged verdict and kubectl's
 //! `error when applying` wording.
 
-use super::cleanup::{CleanupGuard, CleanupPlan, CreatedObject};
-use super::faults::{self, Active, Pending, Undo};
 use super::kube_transport::transport_error;
 use super::retry::{with_retries, Idempotence, Retried, RetryPolicy};
-use super::scope::{ScenarioScope, INITIAL_NAMESPACES};
-use super::watch::{Changes, TransportError};
-use super::{
-    backend_error, client, connect, connect_docker, docker_error, find_on_path, object_url, Clock, Conn, KubeBackend, Mgmt, Run,
-    FIELD_MANAGER,
-};
-use crate::docker::ContainerPolicy;
-use capi_scenarios::backend::{Applied, ApplyAction, ApplyTarget, Backend, BackendError, ObjectRef, RunFacts, WaitResult};
+use super::{backend_error, Conn, FIELD_MANAGER};
+use capi_scenarios::backend::{Applied, ApplyAction, BackendError};
 use capi_scenarios::manifest::ManifestObject;
-use capi_scenarios::model::{DockerStep, FaultKind, FaultSpec, MoveSpec, PatchType, Propagation, Scenario, Step};
-use capi_scenarios::outcome::{EventSummary, ObjectSummary, Outcome};
-use capi_scenarios::predicate::{self, ContainerInfo, Eval, Predicate, KIND_CLUSTER_LABEL, KIND_ROLE_LABEL};
-use capi_scenarios::report::FaultRecord;
-use capi_scenarios::target::{Pick, CLUSTER_NAME_LABEL};
-use capi_scenarios::Target;
-use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams, PropagationPolicy};
+use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
 use serde_json::Value;
-use std::collections::BTreeMap;
-use std::path::Path;
-use std::time::Duration;
 
 /// The answer of a retried operation, as a backend result.
 pub(super) fn answer<T>(r: Retried<T>) -> Result<Option<T>, BackendError> {

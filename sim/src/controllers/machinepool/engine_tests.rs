@@ -73,11 +73,11 @@ spec:
   clusterName: c1
   replicas: 2
   template:
-spec:
-  clusterName: c1
-  version: v1.34.3
-  bootstrap: {{dataSecretName: mp-0-join}}
-  infrastructureRef: {{apiGroup: infrastructure.cluster.x-k8s.io, kind: {pk}, name: mp-0}}
+    spec:
+      clusterName: c1
+      version: v1.34.3
+      bootstrap: {{dataSecretName: mp-0-join}}
+      infrastructureRef: {{apiGroup: infrastructure.cluster.x-k8s.io, kind: {pk}, name: mp-0}}
 ---
 apiVersion: infrastructure.cluster.x-k8s.io/v1beta2
 kind: {pk}

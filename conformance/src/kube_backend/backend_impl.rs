@@ -2,394 +2,31 @@
 //! it, inside the scenario's scope.
 
 use super::cleanup::{CleanupGuard, CleanupPlan, CreatedObject};
-use super::faults::{self, Active, Pending, Undo};
+use super::faults::{self, Pending};
 use super::kube_transport::transport_error;
-use super::retry::{with_retries, Idempotence, Retried, RetryPolicy};
-use super::scope::{ScenarioScope, INITIAL_NAMESPACES};
+use super::retry::{with_retries, Idempotence, RetryPolicy};
+use super::scope::ScenarioScope;
 use super::watch::{Changes, TransportError};
 use super::{
-    backend_error, client, connect, connect_docker, docker_error, find_on_path, object_url, Clock, Conn, KubeBackend, Mgmt, Run,
-    FIELD_MANAGER,
+    backend_error, client, connect, connect_docker, docker_error, find_on_path, object_url, Clock, KubeBackend, Mgmt, Run, FIELD_MANAGER,
 };
 use crate::docker::ContainerPolicy;
 use capi_scenarios::backend::{Applied, ApplyAction, ApplyTarget, Backend, BackendError, ObjectRef, RunFacts, WaitResult};
 use capi_scenarios::manifest::ManifestObject;
-use capi_scenarios::model::{DockerStep, FaultKind, FaultSpec, MoveSpec, PatchType, Propagation, Scenario, Step};
+use capi_scenarios::model::{DockerStep, FaultSpec, MoveSpec, PatchType, Propagation, Scenario, Step};
 use capi_scenarios::outcome::{EventSummary, ObjectSummary, Outcome};
 use capi_scenarios::predicate::{self, ContainerInfo, Eval, Predicate, KIND_CLUSTER_LABEL, KIND_ROLE_LABEL};
-use capi_scenarios::report::FaultRecord;
-use capi_scenarios::target::{Pick, CLUSTER_NAME_LABEL};
+use capi_scenarios::target::Pick;
 use capi_scenarios::Target;
-use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams, PropagationPolicy};
+use kube::api::{Api, DeleteParams, DynamicObject, PropagationPolicy};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-/// The answer of a retried operation, as a backend result.
-fn answer<T>(r: Retried<T>) -> Result<Option<T>, BackendError> {
-    r.result.map_err(backend_error)
-}
-
-fn rv(o: &DynamicObject) -> Option<String> {
-    o.metadata.resource_version.clone()
-}
-
-fn refuse(what: &str) -> BackendError {
-    BackendError::Other(format!("refusing to touch {what}: it is outside the scenario's namespaces"))
-}
-
-/// Server-side apply one object through `conn`; `register` is called with the resolved kind before
-/// the write (the cleanup guard learns about Clusters that way).
-async fn apply_object(
-    conn: &Conn,
-    r: &super::resources::Resolved,
-    o: &ManifestObject,
-    policy: &RetryPolicy,
-) -> Result<Applied, BackendError> {
-    let mut value = o.value.clone();
-    let ns = if r.namespaced { o.namespace().unwrap_or("default").to_string() } else { String::new() };
-    if r.namespaced {
-        if let Some(meta) = value.get_mut("metadata").and_then(Value::as_object_mut) {
-            meta.insert("namespace".into(), Value::String(ns.clone()));
-        }
-    }
-    let api: Api<DynamicObject> = if r.namespaced {
-        Api::namespaced_with(conn.clients.writer.clone(), &ns, &r.ar)
-    } else {
-        Api::all_with(conn.clients.writer.clone(), &r.ar)
-    };
-    let api = &api;
-    conn.clients.warnings.drain();
-    let name = o.name().to_string();
-    if name.is_empty() {
-        // generateName: server-side apply needs a name, so this is a create.
-        let obj: DynamicObject = serde_json::from_value(value).map_err(|e| BackendError::Other(format!("invalid object: {e}")))?;
-        let obj = &obj;
-        let pp = PostParams { dry_run: false, field_manager: Some(FIELD_MANAGER.into()) };
-        let pp = &pp;
-        let created =
-            answer(with_retries(policy, Idempotence::Create, |_| async move { api.create(pp, obj).await.map_err(transport_error) }).await)?;
-        return Ok(Applied {
-            kind: o.kind().into(),
-            name: created.and_then(|c| c.metadata.name).unwrap_or_default(),
-            action: ApplyAction::Created,
-            warnings: conn.clients.warnings.drain(),
-        });
-    }
-    let name = name.as_str();
-    let before =
-        answer(with_retries(policy, Idempotence::Idempotent, |_| async move { api.get_opt(name).await.map_err(transport_error) }).await)?
-            .flatten();
-    let pp = PatchParams::apply(FIELD_MANAGER).force();
-    let (pp, value) = (&pp, &value);
-    let after = answer(
-        with_retries(policy, Idempotence::Idempotent, |_| async move {
-            api.patch(name, pp, &Patch::Apply(value)).await.map_err(transport_error)
-        })
-        .await,
-    )?;
-    let action = match (&before, &after) {
-        (None, _) => ApplyAction::Created,
-        (Some(b), Some(a)) if rv(b) == rv(a) => ApplyAction::Unchanged,
-        _ => ApplyAction::Configured,
-    };
-    Ok(Applied { kind: o.kind().into(), name: name.to_string(), action, warnings: conn.clients.warnings.drain() })
-}
-
-fn decorate(e: BackendError, o: &ManifestObject) -> BackendError {
-    match e {
-        BackendError::Api { code, reason, message } => {
-            BackendError::Api { code, reason, message: format!("error when applying {}/{} ({}): {message}", o.kind(), o.name(), o.origin) }
-        }
-        BackendError::Other(m) => BackendError::Other(format!("error when applying {}/{} ({}): {m}", o.kind(), o.name(), o.origin)),
-        other => other,
-    }
-}
-
-impl Run {
-    /// Start, arm and heal faults whose time has come.
-    pub(super) async fn poll_faults(&mut self, clock: &Clock) {
-        let now = clock.now_ms();
-        let armed: Vec<(usize, Predicate, u64)> = self
-            .faults
-            .pending
-            .iter()
-            .enumerate()
-            .filter(|(_, p)| p.due_ms.is_none())
-            .filter_map(|(i, p)| Some((i, p.spec.when.clone()?, p.spec.after.map_or(0, |d| d.as_ms()))))
-            .collect();
-        for (i, when, after) in armed {
-            if let Ok(s) = self.snapshot(&when, false).await {
-                if predicate::evaluate(&when, &s).holds {
-                    self.faults.pending[i].due_ms = Some(now + after);
-                }
-            }
-        }
-        for spec in self.faults.take_due(now) {
-            // A failure is recorded in the fault's record; a background start has no step to fail.
-            let _ = self.inject(clock, &spec).await;
-        }
-        for a in self.faults.take_healable(now) {
-            self.revert(a, now).await;
-        }
-    }
-
-    /// Inject a fault now.
-    async fn inject(&mut self, clock: &Clock, spec: &FaultSpec) -> Result<String, BackendError> {
-        let d = self.docker()?.clone();
-        let now = clock.now_ms();
-        let nodes: Vec<ContainerInfo> =
-            d.list().await.map_err(docker_error)?.into_iter().filter(|c| c.labels.contains_key(KIND_CLUSTER_LABEL)).collect();
-        let names = faults::targets(&nodes, &spec.target, spec.kind == FaultKind::LbKill);
-        if !faults::injectable(spec.kind) {
-            return Err(BackendError::Unsupported(format!("`{}` is not injectable on a real cluster", faults::kind_name(spec.kind))));
-        }
-        // All targets at once, as one fault hits them in the simulator: one after the other, the last
-        // would die a few hundred milliseconds later (whole simulated seconds against a fast server).
-        let results = futures::future::join_all(names.iter().map(|n| {
-            let d = &d;
-            async move {
-                match spec.kind {
-                    FaultKind::ContainerPause => d.pause(n).await.map(|()| Some(Undo::Unpause(n.clone()))),
-                    FaultKind::LbKill => d.kill(n, "SIGKILL").await.map(|()| spec.duration.is_some().then(|| Undo::Start(n.clone()))),
-                    _ => d.kill(n, "SIGKILL").await.map(|()| None),
-                }
-            }
-        }))
-        .await;
-        let mut undo = Vec::new();
-        let mut errors = Vec::new();
-        for r in results {
-            match r {
-                Ok(u) => undo.extend(u),
-                Err(e) => errors.push(e.to_string()),
-            }
-        }
-        let kind = faults::kind_name(spec.kind);
-        let target = if names.is_empty() { "nothing (no container matched)".to_string() } else { names.join(", ") };
-        let record = self.faults.records.len();
-        self.faults.records.push(FaultRecord {
-            kind: kind.clone(),
-            target: if errors.is_empty() { target.clone() } else { format!("{target} (failed: {})", errors.join("; ")) },
-            at_ms: now,
-            healed_at_ms: None,
-            spec: Some(spec.clone()),
-        });
-        if !undo.is_empty() {
-            self.faults.active.push(Active { record, undo, heal_at_ms: spec.duration.map(|d| now + d.as_ms()) });
-        }
-        if !errors.is_empty() {
-            return Err(BackendError::Other(format!("{kind} on {target}: {}", errors.join("; "))));
-        }
-        Ok(format!("{kind} injected on {target}"))
-    }
-
-    async fn revert(&mut self, a: Active, now: u64) {
-        if let Some(d) = self.docker.clone() {
-            for u in a.undo {
-                let _ = match u {
-                    Undo::Unpause(n) => d.unpause(&n).await,
-                    Undo::Start(n) => d.start(&n).await,
-                };
-            }
-        }
-        if let Some(r) = self.faults.records.get_mut(a.record) {
-            r.healed_at_ms = Some(now);
-        }
-    }
-
-    /// The Secret `<cluster>-kubeconfig`, key `value`.
-    async fn kubeconfig_of(&mut self, m: usize, namespace: &str, cluster: &str) -> Result<String, BackendError> {
-        if !self.scope.allows("Secret", namespace, "") {
-            return Err(refuse(&format!("namespace {namespace}")));
-        }
-        let conn = self.conn(m)?;
-        let api: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(conn.clients.reader.clone(), namespace);
-        let name = format!("{cluster}-kubeconfig");
-        let secret = api
-            .get_opt(&name)
-            .await
-            .map_err(|e| backend_error(transport_error(e)))?
-            .ok_or_else(|| BackendError::not_found(format!("secret \"{name}\"")))?;
-        let bytes = secret
-            .data
-            .and_then(|d| d.get("value").cloned())
-            .ok_or_else(|| BackendError::Other(format!("secret {name} has no `value` key")))?;
-        String::from_utf8(bytes.0).map_err(|_| BackendError::Other(format!("secret {name}: `value` is not UTF-8")))
-    }
-
-    /// A connection to a workload cluster, through its kubeconfig Secret. When the API server address
-    /// in it cannot be reached from here (Docker Desktop), the load balancer's published port on
-    /// 127.0.0.1 is used instead, as CAPD's quick-start tells macOS users to do.
-    pub(super) async fn workload(&mut self, cluster: &str) -> Result<&mut Conn, BackendError> {
-        if !self.workloads.contains_key(cluster) {
-            let ns = self.scope.applied_clusters.iter().find(|(_, n)| n == cluster).map_or("default".to_string(), |(ns, _)| ns.clone());
-            let yaml = self.kubeconfig_of(0, &ns, cluster).await?;
-            let what = format!("Secret {ns}/{cluster}-kubeconfig");
-            let mut config = client::config_from_yaml(&what, &yaml).await.map_err(|e| BackendError::Other(e.to_string()))?;
-            config.connect_timeout = Some(Duration::from_secs(10));
-            let mut clients = client::clients(config.clone()).map_err(|e| BackendError::Other(e.to_string()))?;
-            let reachable = matches!(tokio::time::timeout(Duration::from_secs(15), clients.reader.apiserver_version()).await, Ok(Ok(_)));
-            if !reachable {
-                if let Some(d) = &self.docker {
-                    if let Ok(Some(port)) = d.published_port(&format!("{cluster}-lb"), "6443/tcp").await {
-                        if let Ok(url) = format!("https://127.0.0.1:{port}").parse() {
-                            config.cluster_url = url;
-                            clients = client::clients(config).map_err(|e| BackendError::Other(e.to_string()))?;
-                        }
-                    }
-                }
-            }
-            let kinds = super::resources::Kinds::new(clients.reader.clone());
-            self.workloads.insert(cluster.to_string(), Conn { clients, kinds, watches: BTreeMap::new() });
-        }
-        self.workloads.get_mut(cluster).ok_or_else(|| BackendError::Other(format!("workload cluster {cluster} vanished")))
-    }
-
-    /// Refuse to start on leftovers of an earlier run (or the user's own objects of the same name).
-    async fn check_leftovers(&mut self) -> Result<(), BackendError> {
-        if self.scope.applied_clusters.is_empty() {
-            return Ok(());
-        }
-        let applied = self.scope.applied_clusters.clone();
-        if let Ok(conn) = self.conn(0) {
-            if let Ok(r) = conn.kinds.by_name("Cluster").await {
-                for (ns, name) in &applied {
-                    let api: Api<DynamicObject> = Api::namespaced_with(conn.clients.reader.clone(), ns, &r.ar);
-                    if let Ok(Some(_)) = api.get_opt(name).await {
-                        return Err(BackendError::Other(format!(
-                            "refusing to start: Cluster {ns}/{name} already exists on the management cluster (a leftover of an earlier run, or someone else's); delete it first"
-                        )));
-                    }
-                }
-                self.guard.set_cluster_resource(r.ar);
-            }
-        }
-        if let Some(d) = &self.docker {
-            let names: Vec<&String> = applied.iter().map(|(_, n)| n).collect();
-            if let Ok(found) = d.list().await {
-                let left: Vec<String> = found
-                    .into_iter()
-                    .filter(|c| c.labels.get(KIND_CLUSTER_LABEL).is_some_and(|x| names.contains(&x)))
-                    .map(|c| c.name)
-                    .collect();
-                if !left.is_empty() {
-                    return Err(BackendError::Other(format!(
-                        "refusing to start: containers of the scenario's clusters already exist ({}); remove them first",
-                        left.join(", ")
-                    )));
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// The objects of one Cluster for the describe tree.
-    async fn describe_objects(&mut self, m: usize, cluster: &ObjectRef) -> Result<super::describe::ClusterObjects, BackendError> {
-        let ns = cluster.namespace.clone();
-        let conn = self.conn(m)?;
-        let mut fetch = Vec::new();
-        let r = conn.kinds.by_name("Cluster").await.map_err(BackendError::Other)?;
-        let api: Api<DynamicObject> = Api::namespaced_with(conn.clients.reader.clone(), &ns, &r.ar);
-        let c = api
-            .get_opt(&cluster.name)
-            .await
-            .map_err(|e| backend_error(transport_error(e)))?
-            .ok_or_else(|| BackendError::not_found(cluster))?;
-        let cv = serde_json::to_value(&c).unwrap_or(Value::Null);
-        let mut out = super::describe::ClusterObjects { cluster: cv.clone(), ..Default::default() };
-        for (field, slot) in [("/spec/infrastructureRef", 0), ("/spec/controlPlaneRef", 1)] {
-            if let Some(kind) = cv.pointer(&format!("{field}/kind")).and_then(Value::as_str) {
-                let name = cv.pointer(&format!("{field}/name")).and_then(Value::as_str).unwrap_or("").to_string();
-                fetch.push((slot, kind.to_string(), name));
-            }
-        }
-        for (slot, kind, name) in fetch {
-            if let Ok(r) = conn.kinds.by_name(&kind).await {
-                let api: Api<DynamicObject> = Api::namespaced_with(conn.clients.reader.clone(), &ns, &r.ar);
-                if let Ok(Some(o)) = api.get_opt(&name).await {
-                    let v = serde_json::to_value(&o).unwrap_or(Value::Null);
-                    if slot == 0 {
-                        out.infrastructure = Some(v);
-                    } else {
-                        out.control_plane = Some(v);
-                    }
-                }
-            }
-        }
-        let selector = format!("{CLUSTER_NAME_LABEL}={}", cluster.name);
-        for kind in ["MachineDeployment", "MachineSet", "MachinePool", "Machine"] {
-            if let Ok(r) = conn.kinds.by_name(kind).await {
-                let api: Api<DynamicObject> = Api::namespaced_with(conn.clients.reader.clone(), &ns, &r.ar);
-                if let Ok(l) = api.list(&ListParams::default().labels(&selector)).await {
-                    // List items may come without their kind; the tree reads it.
-                    let vs = l.items.iter().filter_map(|o| serde_json::to_value(o).ok()).map(|mut v| {
-                        if v.get("kind").is_none_or(Value::is_null) {
-                            v["kind"] = Value::String(kind.to_string());
-                        }
-                        v
-                    });
-                    match kind {
-                        "Machine" => out.machines.extend(vs),
-                        "MachineSet" => out.machine_sets.extend(vs),
-                        "MachinePool" => out.machine_pools.extend(vs),
-                        _ => out.machine_deployments.extend(vs),
-                    }
-                }
-            }
-        }
-        Ok(out)
-    }
-}
-
-impl Run {
-    /// Every object of the scenario's namespaces (and the Namespaces it made), by management cluster,
-    /// as JSON: what an outcome is made of.
-    async fn outcome_objects(&mut self) -> Vec<(String, Value)> {
-        let mut objects = Vec::new();
-        let scope = self.scope.clone();
-        for mi in 0..self.managements.len() {
-            let name = self.managements[mi].name.clone();
-            let Some(conn) = self.managements[mi].conn.as_mut() else { continue };
-            for kind in capi_sim::kinds::Kind::all() {
-                let Some(r) = conn.kinds.catalogue(kind).await else { continue };
-                if r.namespaced {
-                    for ns in &scope.namespaces {
-                        let api: Api<DynamicObject> = Api::namespaced_with(conn.clients.reader.clone(), ns, &r.ar);
-                        // A kind this client may not list (RBAC) is left out, not fatal.
-                        let Ok(list) = api.list(&ListParams::default()).await else { continue };
-                        for o in list.items {
-                            if let Ok(v) = serde_json::to_value(&o) {
-                                objects.push((name.clone(), v));
-                            }
-                        }
-                    }
-                } else if r.ar.kind == "Namespace" {
-                    let api: Api<DynamicObject> = Api::all_with(conn.clients.reader.clone(), &r.ar);
-                    let names: std::collections::BTreeSet<&String> = scope.namespaces.iter().chain(&scope.namespace_objects).collect();
-                    for n in names.into_iter().filter(|n| !INITIAL_NAMESPACES.contains(&n.as_str())) {
-                        if let Ok(Some(o)) = api.get_opt(n).await {
-                            if let Ok(v) = serde_json::to_value(&o) {
-                                objects.push((name.clone(), v));
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        objects
-    }
-}
-
-/// What changes when anything in a listing changes: every object's identity and resourceVersion.
-fn fingerprint(objects: &[(String, Value)]) -> std::collections::BTreeSet<(String, String, String, String, String)> {
-    let s = |v: &Value, p: &str| v.pointer(p).and_then(Value::as_str).unwrap_or("").to_string();
-    objects
-        .iter()
-        .map(|(m, v)| (m.clone(), s(v, "/kind"), s(v, "/metadata/namespace"), s(v, "/metadata/name"), s(v, "/metadata/resourceVersion")))
-        .collect()
-}
+use super::apply::{answer, apply_object, decorate};
+use super::reads::fingerprint;
+use super::workload_conn::refuse;
 
 /// Containers a docker step names, after `pick` (first by default), as the simulator selects them.
 fn select_containers(all: &[ContainerInfo], t: &capi_scenarios::model::ContainerTarget) -> Vec<String> {
@@ -649,11 +286,7 @@ impl Backend for KubeBackend {
         if !in_workload && !scope.allows_write(&object.kind, ns, &object.name) {
             return Err(refuse(&object.to_string()));
         }
-        let api: Api<DynamicObject> = if r.namespaced {
-            Api::namespaced_with(conn.clients.writer.clone(), ns, &r.ar)
-        } else {
-            Api::all_with(conn.clients.writer.clone(), &r.ar)
-        };
+        let api: Api<DynamicObject> = r.api(&conn.clients.writer, ns);
         let dp = DeleteParams {
             propagation_policy: Some(match propagation {
                 Propagation::Background => PropagationPolicy::Background,
@@ -679,11 +312,7 @@ impl Backend for KubeBackend {
         if !in_workload && !scope.allows(&object.kind, ns, &object.name) {
             return Err(refuse(&object.to_string()));
         }
-        let api: Api<DynamicObject> = if r.namespaced {
-            Api::namespaced_with(conn.clients.reader.clone(), ns, &r.ar)
-        } else {
-            Api::all_with(conn.clients.reader.clone(), &r.ar)
-        };
+        let api: Api<DynamicObject> = r.api(&conn.clients.reader, ns);
         let o = api.get_opt(&object.name).await.map_err(|e| backend_error(transport_error(e)))?;
         Ok(o.and_then(|o| serde_json::to_value(o).ok()))
     }

@@ -35,8 +35,12 @@ pub mod snapshot;
 pub mod wait;
 pub mod watch;
 
+mod apply;
 mod backend_impl;
 mod background;
+mod reads;
+mod run_faults;
+mod workload_conn;
 mod workload_objects;
 
 use crate::docker::{ContainerPolicy, DockerError, DockerHost};

@@ -21,6 +21,18 @@ pub struct Resolved {
     pub namespaced: bool,
 }
 
+impl Resolved {
+    /// The kind's dynamic API through `client`: in namespace `ns` when the kind is namespaced, else
+    /// cluster-wide (`ns` is then ignored).
+    pub fn api(&self, client: &Client, ns: &str) -> kube::Api<kube::api::DynamicObject> {
+        if self.namespaced {
+            kube::Api::namespaced_with(client.clone(), ns, &self.ar)
+        } else {
+            kube::Api::all_with(client.clone(), &self.ar)
+        }
+    }
+}
+
 /// Kind resolution for one API server.
 pub struct Kinds {
     client: Client,

@@ -81,11 +81,7 @@ async fn list_kind(conn: &mut Conn, cluster: &str, kind: &str, namespaces: BTree
     };
     let mut all = BTreeMap::new();
     for ns in scopes {
-        let api: Api<DynamicObject> = if r.namespaced {
-            Api::namespaced_with(conn.clients.reader.clone(), &ns, &r.ar)
-        } else {
-            Api::all_with(conn.clients.reader.clone(), &r.ar)
-        };
+        let api: Api<DynamicObject> = r.api(&conn.clients.reader, &ns);
         let list = KubeCollection::new(api, None)
             .list()
             .await

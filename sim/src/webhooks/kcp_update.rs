@@ -19,102 +19,105 @@ const JC: &str = "joinConfiguration";
 /// The paths an update may change (`*` allows everything below).
 fn allowed_paths() -> Vec<Vec<&'static str>> {
     let mut v: Vec<Vec<&'static str>> = vec![vec!["metadata", "*"]];
-    for p in [
-        vec!["etcd"],
-        vec!["etcd", "*"],
-        vec!["etcd", "local"],
-        vec!["etcd", "local", "*"],
-        vec!["etcd", "external", "*"],
-        vec!["dns"],
-        vec!["dns", "*"],
-        vec!["imageRepository"],
-        vec!["featureGates"],
-        vec!["featureGates", "*"],
-        vec!["apiServer"],
-        vec!["apiServer", "*"],
-        vec!["controllerManager"],
-        vec!["controllerManager", "*"],
-        vec!["scheduler"],
-        vec!["scheduler", "*"],
-        vec!["certificateValidityPeriodDays"],
-        vec!["encryptionAlgorithm"],
-    ] {
-        let mut full = vec![SPEC, KCS, CC];
-        full.extend(p);
-        v.push(full);
-    }
-    for p in [
-        vec!["nodeRegistration"],
-        vec!["nodeRegistration", "*"],
-        vec!["patches", "directory"],
-        vec!["patches"],
-        vec!["skipPhases"],
-        vec!["bootstrapTokens"],
-        vec!["localAPIEndpoint"],
-        vec!["localAPIEndpoint", "*"],
-        vec!["timeouts"],
-        vec!["timeouts", "*"],
-    ] {
-        let mut full = vec![SPEC, KCS, IC];
-        full.extend(p);
-        v.push(full);
-    }
-    for p in [
-        vec!["nodeRegistration"],
-        vec!["nodeRegistration", "*"],
-        vec!["patches", "directory"],
-        vec!["patches"],
-        vec!["skipPhases"],
-        vec!["caCertPath"],
-        vec!["controlPlane"],
-        vec!["controlPlane", "*"],
-        vec!["discovery"],
-        vec!["discovery", "*"],
-        vec!["timeouts"],
-        vec!["timeouts", "*"],
-    ] {
-        let mut full = vec![SPEC, KCS, JC];
-        full.extend(p);
-        v.push(full);
-    }
-    for p in [
-        vec!["bootCommands"],
-        vec!["preKubeadmCommands"],
-        vec!["postKubeadmCommands"],
-        vec!["files"],
-        vec!["verbosity"],
-        vec!["users"],
-        vec!["ntp"],
-        vec!["ntp", "*"],
-        vec!["ignition"],
-        vec!["ignition", "*"],
-        vec!["diskSetup"],
-        vec!["diskSetup", "*"],
-        vec!["format"],
-        vec!["mounts"],
-    ] {
-        let mut full = vec![SPEC, KCS];
-        full.extend(p);
-        v.push(full);
-    }
-    for p in [
-        vec!["machineTemplate", "metadata"],
-        vec!["machineTemplate", "metadata", "*"],
-        vec!["machineTemplate", "spec"],
-        vec!["machineTemplate", "spec", "*"],
-        vec!["replicas"],
-        vec!["version"],
-        vec!["remediation"],
-        vec!["remediation", "*"],
-        vec!["machineNaming"],
-        vec!["machineNaming", "*"],
-        vec!["rollout"],
-        vec!["rollout", "*"],
-    ] {
-        let mut full = vec![SPEC];
-        full.extend(p);
-        v.push(full);
-    }
+    // Each path of `paths` below `prefix`, in the order given.
+    let mut under = |prefix: &[&'static str], paths: &[&[&'static str]]| {
+        for p in paths {
+            let mut full = prefix.to_vec();
+            full.extend_from_slice(p);
+            v.push(full);
+        }
+    };
+    under(
+        &[SPEC, KCS, CC],
+        &[
+            &["etcd"],
+            &["etcd", "*"],
+            &["etcd", "local"],
+            &["etcd", "local", "*"],
+            &["etcd", "external", "*"],
+            &["dns"],
+            &["dns", "*"],
+            &["imageRepository"],
+            &["featureGates"],
+            &["featureGates", "*"],
+            &["apiServer"],
+            &["apiServer", "*"],
+            &["controllerManager"],
+            &["controllerManager", "*"],
+            &["scheduler"],
+            &["scheduler", "*"],
+            &["certificateValidityPeriodDays"],
+            &["encryptionAlgorithm"],
+        ],
+    );
+    under(
+        &[SPEC, KCS, IC],
+        &[
+            &["nodeRegistration"],
+            &["nodeRegistration", "*"],
+            &["patches", "directory"],
+            &["patches"],
+            &["skipPhases"],
+            &["bootstrapTokens"],
+            &["localAPIEndpoint"],
+            &["localAPIEndpoint", "*"],
+            &["timeouts"],
+            &["timeouts", "*"],
+        ],
+    );
+    under(
+        &[SPEC, KCS, JC],
+        &[
+            &["nodeRegistration"],
+            &["nodeRegistration", "*"],
+            &["patches", "directory"],
+            &["patches"],
+            &["skipPhases"],
+            &["caCertPath"],
+            &["controlPlane"],
+            &["controlPlane", "*"],
+            &["discovery"],
+            &["discovery", "*"],
+            &["timeouts"],
+            &["timeouts", "*"],
+        ],
+    );
+    under(
+        &[SPEC, KCS],
+        &[
+            &["bootCommands"],
+            &["preKubeadmCommands"],
+            &["postKubeadmCommands"],
+            &["files"],
+            &["verbosity"],
+            &["users"],
+            &["ntp"],
+            &["ntp", "*"],
+            &["ignition"],
+            &["ignition", "*"],
+            &["diskSetup"],
+            &["diskSetup", "*"],
+            &["format"],
+            &["mounts"],
+        ],
+    );
+    under(
+        &[SPEC],
+        &[
+            &["machineTemplate", "metadata"],
+            &["machineTemplate", "metadata", "*"],
+            &["machineTemplate", "spec"],
+            &["machineTemplate", "spec", "*"],
+            &["replicas"],
+            &["version"],
+            &["remediation"],
+            &["remediation", "*"],
+            &["machineNaming"],
+            &["machineNaming", "*"],
+            &["rollout"],
+            &["rollout", "*"],
+        ],
+    );
     v
 }
 

@@ -270,7 +270,8 @@ fn fleets_wait_for_the_clients_tokens(#[case] clusters: usize, #[case] throttled
     for i in 0..clusters {
         let v = serde_json::json!({
             "apiVersion": "cluster.x-k8s.io/v1beta2", "kind": "Cluster",
-            "metadata": { "name": format!("c-{i}"), "namespace": "default" }, "spec": {}
+            "metadata": { "name": format!("c-{i}"), "namespace": "default" },
+            "spec": { "infrastructureRef": { "apiGroup": "infrastructure.cluster.x-k8s.io", "kind": "DockerCluster", "name": format!("c-{i}") } }
         });
         sim.apply(0, &v).expect("create");
     }

@@ -74,9 +74,8 @@ pub struct Management {
     pub managers: Vec<Manager>,
 }
 
-pub(crate) use events::{Ev, RELIST_BACKOFF_MS};
 use events::Scheduled;
-
+pub(crate) use events::{Ev, RELIST_BACKOFF_MS};
 
 /// A simulation.
 pub struct Sim {
@@ -395,7 +394,6 @@ impl Sim {
         let r = self.world.timing.gc_delay_ms;
         rng::between(&mut self.gc_rng, r.0, r.1)
     }
-
 
     fn check_invariants(&mut self) {
         let mut inv = std::mem::take(&mut self.invariants);

@@ -111,8 +111,7 @@ impl Sim {
         let mgmt = &mut self.mgmt[m];
         let Manager { cache, controllers, client, .. } = &mut mgmt.managers[g];
         let slot = &mut controllers[c];
-        let mut ctx =
-            Ctx::new(now, cache, &mut mgmt.api, &mut self.world, &mut slot.names, &self.mutants, &mgmt.name).with_client(client);
+        let mut ctx = Ctx::new(now, cache, &mut mgmt.api, &mut self.world, &mut slot.names, &self.mutants, &mgmt.name).with_client(client);
         let result = slot.reconciler.reconcile(&mut ctx, key);
         slot.stats.reconciles += 1;
         self.after_writes(m);

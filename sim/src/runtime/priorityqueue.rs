@@ -74,8 +74,7 @@ impl PriorityQueue {
             (None, _) | (_, None) => None,
             (Some(a), Some(b)) => Some(a.min(b)),
         };
-        let (priority, counter) =
-            if priority > old.priority { (priority, self.next_counter()) } else { (old.priority, old.counter) };
+        let (priority, counter) = if priority > old.priority { (priority, self.next_counter()) } else { (old.priority, old.counter) };
         self.unlink(&old);
         let wake = ready_at.filter(|&at| old.ready_at != Some(at));
         self.link(key, Item { counter, priority, ready_at });

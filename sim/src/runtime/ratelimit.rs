@@ -121,9 +121,7 @@ impl QueueRateLimiter {
         match (reconciler_rate_limiting, priority_queue) {
             (true, _) => QueueRateLimiter::Capi { interval_ms, failures },
             (false, true) => QueueRateLimiter::ItemExponential { failures },
-            (false, false) => {
-                QueueRateLimiter::Default { failures, bucket: TokenBucket::new(DEFAULT_BUCKET_QPS, DEFAULT_BUCKET_BURST) }
-            }
+            (false, false) => QueueRateLimiter::Default { failures, bucket: TokenBucket::new(DEFAULT_BUCKET_QPS, DEFAULT_BUCKET_BURST) },
         }
     }
 

@@ -7,13 +7,13 @@
 //! Upstream has no unit tests for flag defaults; each test names the flag definitions it restates.
 
 use capi_sim::controllers::flags;
+use capi_sim::engine::{Sim, SimConfig};
+use capi_sim::features::FeatureGates;
 use capi_sim::kinds::Kind;
 use capi_sim::object::ObjKey;
 use capi_sim::runtime::priorityqueue::{PriorityQueue, LOW_PRIORITY};
 use capi_sim::runtime::ratelimit::{ClientLimiter, QueueRateLimiter, ReconcileCache};
 use capi_sim::runtime::workqueue::{QueueConfig, Requeue, WorkQueue};
-use capi_sim::engine::{Sim, SimConfig};
-use capi_sim::features::FeatureGates;
 use rstest::rstest;
 use std::collections::BTreeMap;
 

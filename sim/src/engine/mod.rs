@@ -338,7 +338,7 @@ impl Sim {
             Ev::Deliver { m, g } => self.deliver(m, g),
             Ev::Dispatch { m, g, c } => self.dispatch(m, g, c),
             Ev::Wake { m, g, c } => self.wake(m, g, c),
-            Ev::WorkerFree { m, g, c, key, epoch, priority, requeue } => self.worker_free(m, g, c, key, epoch, priority, requeue),
+            Ev::WorkerFree { m, g, c, key, epoch, priority, requeue } => self.worker_free((m, g, c), key, epoch, priority, requeue),
             Ev::Gc { m, work } => {
                 self.actor.clear();
                 self.actor.push_str("garbage-collector");

@@ -79,7 +79,7 @@ impl Sim {
 
     /// A worker finished `key` (`processNextWorkItem`): the result goes back to the queue, then the
     /// key is done. A worker of a process that crashed since is ignored.
-    pub(super) fn worker_free(&mut self, m: usize, g: usize, c: usize, key: ObjKey, epoch: u64, priority: i32, requeue: Requeue) {
+    pub(super) fn worker_free(&mut self, (m, g, c): (usize, usize, usize), key: ObjKey, epoch: u64, priority: i32, requeue: Requeue) {
         let mgr = &self.mgmt[m].managers[g];
         if mgr.epoch != epoch {
             return;

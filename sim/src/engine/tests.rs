@@ -68,6 +68,6 @@ fn a_worker_of_a_crashed_process_is_forgotten() {
     s.crash_manager(0, g);
     assert_eq!(s.mgmt[0].managers[g].epoch, epoch + 1);
     let key = ObjKey::new(Kind::Machine, "default", "m-1");
-    s.worker_free(0, g, machine, key.clone(), epoch, 0, crate::runtime::workqueue::Requeue::After(1_000));
+    s.worker_free((0, g, machine), key.clone(), epoch, 0, crate::runtime::workqueue::Requeue::After(1_000));
     assert!(!s.mgmt[0].managers[g].controllers[machine].queue.is_pending(&key), "the old worker's requeue is dropped");
 }

@@ -15,6 +15,9 @@
 //!   MachinePools (`webhooks/meta.rs: machine_taint_errors`).
 //! - `KubeadmBootstrapFormatIgnition`: `spec.format: ignition` of a KubeadmConfig (`webhooks/cabpk.rs`).
 //! - `RuntimeSDK`: external patches of a ClusterClass (`webhooks/clusterclass.rs`).
+//! - `PriorityQueue`, `ReconcilerRateLimiting`: every controller's work queue
+//!   (`runtime/workqueue.rs`); the second without the first stops every manager at start-up
+//!   (`engine/managers.rs`).
 //!
 //! Simplification: one set of gates per management cluster; upstream gives each manager its own
 //! flag, with the same variables and defaults (CABPK's lacks `ClusterTopology`, which it does not read).

@@ -12,11 +12,11 @@
 //! machine pools; DockerCluster, DevCluster and the machine-template controllers get
 //! `controller.Options{}`, so controller-runtime's default of 1 worker); every manager
 //! `--kube-api-qps` 100 and `--kube-api-burst` 200; `feature/feature.go` (`PriorityQueue` and
-//! `ReconcilerRateLimiting` beta, on by default).
-//!
-//! Simplifications: the client-side QPS/burst limit is recorded but not applied to the simulated
-//! API calls (the simulated API server answers at once); the priority queue's ordering (low
-//! priority for the initial list and resyncs) is not modelled, the queue is FIFO.
+//! `ReconcilerRateLimiting` beta, on by default); the rate-limit interval of CAPI's controller
+//! builder (`util/controller/builder.go`, 1s) and the MachineHealthCheck controller's own
+//! (`internal/controllers/machinehealthcheck/machinehealthcheck_controller.go: SetupWithManager`,
+//! `WithRateLimitInterval(15s)`). The engine applies them all: `runtime::workqueue` (queues and
+//! rate limits), `runtime::ratelimit` (the client's token buckets).
 
 /// The release whose flags are modelled (`crate::release`, the one place versions are named).
 pub const RELEASE: &str = crate::release::RELEASE;
@@ -25,6 +25,15 @@ pub const RELEASE: &str = crate::release::RELEASE;
 pub const KUBE_API_QPS: u32 = 100;
 /// `--kube-api-burst` of every manager.
 pub const KUBE_API_BURST: u32 = 200;
+
+/// The rate-limit interval of a controller (`WithRateLimitInterval`; intervals under 1s are ignored).
+pub fn rate_limit_interval_ms(controller: &str) -> u64 {
+    let asked = match controller {
+        "machinehealthcheck" => 15_000,
+        _ => 0,
+    };
+    asked.max(crate::runtime::ratelimit::DEFAULT_INTERVAL_MS)
+}
 
 /// Workers of a controller (by the simulator's controller name) as the release's flags default them.
 pub fn default_workers(controller: &str) -> u32 {

@@ -1,6 +1,11 @@
 //! What a reconcile gets: its manager's (possibly stale) informer cache to read, the API server to
 //! write through, the world (Docker, workload clusters) behind its reachability rules, a random stream
 //! for generated names, and the clock. Nothing else: no controller sees another's memory.
+//!
+//! Every API call (a write, an uncached read) first takes a token from the manager's client
+//! (`runtime::ratelimit::ClientLimiter`, client-go's `--kube-api-qps`/`--kube-api-burst` bucket of
+//! that kind's REST client); when the bucket is empty the worker waits, in simulated time, and the
+//! wait is part of the reconcile's duration. Cached reads are free.
 
 use crate::kinds::Kind;
 use crate::mutants::{Mutant, Mutants};
@@ -11,6 +16,7 @@ use crate::store::{ApiError, Deleted, Subresource};
 use crate::world::World;
 use capi_scenarios::model::Propagation;
 use rand_chacha::ChaCha8Rng;
+use std::cell::{Cell, RefCell};
 use std::sync::Arc;
 
 /// Tries of the patch helper's conditions patch before a conflict is returned.
@@ -37,6 +43,12 @@ pub struct Ctx<'a> {
     /// Abort after this many writes (controller-crash fault).
     pub(crate) crash_after_writes: Option<u32>,
     pub(crate) crashed: bool,
+    /// The manager's client (`None`: calls are not rate limited, as in unit tests).
+    pub(crate) client: Option<RefCell<&'a mut crate::runtime::ratelimit::ClientLimiter>>,
+    /// Time waited for the client's tokens so far.
+    pub(crate) throttled_ms: Cell<u64>,
+    /// `DeferNextReconcile` calls: (object, earliest time of its next reconcile).
+    pub(crate) deferred: Vec<(ObjKey, u64)>,
 }
 
 impl<'a> Ctx<'a> {
@@ -63,7 +75,37 @@ impl<'a> Ctx<'a> {
             writes: 0,
             crash_after_writes: None,
             crashed: false,
+            client: None,
+            throttled_ms: Cell::new(0),
+            deferred: Vec::new(),
         }
+    }
+
+    /// Rate-limit this reconcile's API calls with the manager's client.
+    pub(crate) fn with_client(mut self, client: &'a mut crate::runtime::ratelimit::ClientLimiter) -> Self {
+        self.client = Some(RefCell::new(client));
+        self
+    }
+
+    /// Simulated time the reconcile has taken so far (synchronous work, injected latency, waits for
+    /// the client's tokens).
+    pub fn elapsed_ms(&self) -> u64 {
+        self.spent_ms + self.throttled_ms.get()
+    }
+
+    /// One API call on `kind`: wait for the client's token (client-go's `tryThrottle`).
+    fn throttle(&self, kind: Kind) {
+        if let Some(c) = &self.client {
+            let wait = c.borrow_mut().reserve(kind, self.now + self.elapsed_ms());
+            self.throttled_ms.set(self.throttled_ms.get() + wait);
+        }
+    }
+
+    /// CAPI's `DeferNextReconcileForObject` (`util/controller/controller.go`): the next reconcile of
+    /// `obj` by this controller not before `at`, even when an event asks earlier (with
+    /// `ReconcilerRateLimiting` on).
+    pub fn defer_next_reconcile(&mut self, obj: &Object, at: u64) {
+        self.deferred.push((obj.key(), at));
     }
 
     /// The management cluster's feature gates.
@@ -90,12 +132,14 @@ impl<'a> Ctx<'a> {
 
     /// One object by an uncached read (CAPI's `APIReader`), for the few places that need it.
     pub fn live(&self, key: &ObjKey) -> Option<Arc<Object>> {
+        self.throttle(key.kind);
         self.api.store.get(key).cloned()
     }
 
     /// Objects of a kind in a namespace of a cluster by an uncached list (CAPI's `APIReader.List`), for
     /// the few places that must not trust a stale cache (e.g. before creating a generated object).
     pub fn live_in_cluster(&self, kind: Kind, ns: &str, cluster: &str) -> Vec<Arc<Object>> {
+        self.throttle(kind);
         self.api.store.objects().in_cluster_ns(kind, ns, cluster).cloned().collect()
     }
 
@@ -115,6 +159,7 @@ impl<'a> Ctx<'a> {
                 return Err(ApiError::new(500, "ControllerCrashed", "the controller process crashed"));
             }
         }
+        self.throttle(key.kind);
         self.spent_ms += self.api.faults.latency_ms;
         if let Some(e) = self.api.faults.roll(key.kind, &key.name, locked) {
             self.notes.push(format!("{what} {key} failed: {} (injected)", e.reason));

@@ -1,8 +1,10 @@
 //! A controller manager process (capi-controller-manager, the kubeadm bootstrap and control-plane
 //! managers, capd-controller-manager): one shared informer cache for all its controllers, watch
-//! events in flight to it (delivered in order, after a delay), and its controllers' queues.
+//! events in flight to it (delivered in order, after a delay), its controllers' queues, and its client
+//! (a token bucket per kind, `--kube-api-qps` / `--kube-api-burst`).
 
-use super::workqueue::WorkQueue;
+use super::ratelimit::ClientLimiter;
+use super::workqueue::{QueueConfig, WorkQueue};
 use super::Reconciler;
 use crate::kinds::{Kind, KindSet};
 use crate::object::ObjKey;
@@ -75,6 +77,9 @@ pub struct ControllerStats {
     pub errors: u64,
     /// Reconciles that asked to be requeued after a delay.
     pub requeues: u64,
+    /// Reconciles not run because the object was reconciled less than the rate-limit interval ago
+    /// (CAPI's reconciler wrapper requeued it instead).
+    pub rate_limited: u64,
 }
 
 /// A controller inside a manager.
@@ -124,6 +129,11 @@ pub struct Manager {
     /// The manager's event recorder (one broadcaster and correlator per manager, as in
     /// controller-runtime).
     pub recorder: crate::events::Recorder,
+    /// The manager's client: its token buckets.
+    pub client: ClientLimiter,
+    /// Process incarnation: bumped by a crash, so that the end of a reconcile the dead process was
+    /// running is ignored by the new one.
+    pub epoch: u64,
 }
 
 impl Manager {
@@ -131,6 +141,7 @@ impl Manager {
     pub fn new(
         name: &'static str,
         controllers: Vec<Box<dyn Reconciler>>,
+        gates: &crate::features::FeatureGates,
         workers: Option<u32>,
         rng: ChaCha8Rng,
         mut names: impl FnMut(&str) -> ChaCha8Rng,
@@ -145,9 +156,10 @@ impl Manager {
                 }
                 let names = names(r.name());
                 let workers = workers.unwrap_or_else(|| crate::controllers::flags::default_workers(r.name()));
+                let queue = WorkQueue::new(QueueConfig::new(gates, r.name()));
                 ControllerSlot {
                     reconciler: r,
-                    queue: WorkQueue::default(),
+                    queue,
                     busy: 0,
                     workers,
                     stats: ControllerStats::default(),
@@ -170,6 +182,11 @@ impl Manager {
             dropped: 0,
             watch_broken: false,
             recorder: crate::events::Recorder::default(),
+            client: ClientLimiter::new(
+                u64::from(crate::controllers::flags::KUBE_API_QPS),
+                u64::from(crate::controllers::flags::KUBE_API_BURST),
+            ),
+            epoch: 0,
         }
     }
 
@@ -203,6 +220,18 @@ impl Manager {
         }
     }
 
+    /// Keys a change of an object maps to through the controllers' `For` only: what a resync (or a
+    /// relist that finds an object unchanged) enqueues, since CAPI's builder puts
+    /// `ResourceIsChanged` in front of every other watch (`util/controller/builder.go: Owns, Watches`)
+    /// and it drops updates whose resourceVersion did not change.
+    pub fn map_for(&self, object: &crate::object::Object, out: &mut Vec<(usize, ObjKey)>) {
+        for (i, slot) in self.controllers.iter().enumerate() {
+            if slot.reconciler.kind() == object.kind {
+                out.push((i, object.key()));
+            }
+        }
+    }
+
     /// Whether the manager caches a kind.
     pub fn watches(&self, kind: Kind) -> bool {
         self.watched.contains(kind)
@@ -214,6 +243,7 @@ impl Manager {
             reconciles: a.reconciles + s.stats.reconciles,
             errors: a.errors + s.stats.errors,
             requeues: a.requeues + s.stats.requeues,
+            rate_limited: a.rate_limited + s.stats.rate_limited,
         })
     }
 }

@@ -1,9 +1,15 @@
 //! The controller-runtime model: controller managers with a shared informer cache fed by watch events
 //! after a delay (so reads are stale as in controller-runtime), per-controller work queues, and
 //! reconcilers that are plain functions of (what the cache shows, the key) → writes through the API.
+//! Work queues are controller-runtime's priority queue or client-go's FIFO queue with CAPI's reconciler
+//! rate limiting (`workqueue`, `priorityqueue`, `fifo`, `ratelimit`); each manager's client waits for
+//! its token buckets (`--kube-api-qps`/`--kube-api-burst`) before an API call.
 
 pub mod ctx;
+pub mod fifo;
 pub mod manager;
+pub mod priorityqueue;
+pub mod ratelimit;
 pub mod workqueue;
 
 pub use ctx::Ctx;

@@ -1,172 +1,261 @@
-//! A controller's work queue with client-go's contract: one slot per key (a key added while queued is
-//! not added twice; a key added while being processed is processed again afterwards), delayed adds
-//! where the earliest time wins, and controller-runtime's default rate limiter for failures
-//! (per-item exponential 5ms·2ⁿ capped at 1000s, combined with an overall 10 qps / 100 burst bucket).
+//! A controller's work queue as controller-runtime and CAPI's controller builder put it together
+//! (CAPI v1.13.5 `util/controller/builder.go: Build`, `util/controller/controller.go`):
+//! - the queue: controller-runtime's priority queue ([`super::priorityqueue`]) while the
+//!   `PriorityQueue` gate is on (`controller.Options.UsePriorityQueue`, set from the gate in every
+//!   manager's `main.go`), else client-go's FIFO queue ([`super::fifo`]);
+//! - its failure limiter ([`QueueRateLimiter`]): CAPI's, with the controller's rate-limit interval,
+//!   while `ReconcilerRateLimiting` is on, else controller-runtime's default for the queue in use;
+//! - CAPI's reconciler wrapper (`reconcilerWrapper.Reconcile`) while `ReconcilerRateLimiting` is on:
+//!   an object reconciled less than the interval ago (or deferred with `DeferNextReconcile`) is not
+//!   reconciled but requeued for the time left ([`WorkQueue::begin`]); a `RequeueAfter` is raised to
+//!   what the reconcile cache still asks for, at least the interval; errors drop the `RequeueAfter`
+//!   and back off; success and `RequeueAfter` forget the failures ([`WorkQueue::finish`]);
+//! - controller-runtime's `reconcileHandler`: an error is re-added rate limited, a `RequeueAfter`
+//!   after that long, each with the priority the key was handed out with.
+//!
+//! The rate-limit interval is 1s for every controller but the MachineHealthCheck controller's 15s
+//! (`WithRateLimitInterval`), see `controllers::flags::rate_limit_interval_ms`.
 
+use super::fifo::FifoQueue;
+use super::priorityqueue::PriorityQueue;
+pub use super::ratelimit::{QueueRateLimiter, ReconcileCache, DEFAULT_INTERVAL_MS};
+use crate::features::FeatureGates;
 use crate::object::ObjKey;
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-/// Per-item backoff base (controller-runtime `DefaultTypedControllerRateLimiter`).
-pub const BACKOFF_BASE_MS: u64 = 5;
-/// Per-item backoff cap.
-pub const BACKOFF_MAX_MS: u64 = 1_000_000;
-/// Overall bucket: tokens per second.
-pub const BUCKET_QPS: u64 = 10;
-/// Overall bucket: burst.
-pub const BUCKET_BURST: u64 = 100;
-/// CAPI's reconciler rate limiting (`ReconcilerRateLimiting`, GA in v1.15,
-/// `util/controller/controller.go`): an object is reconciled at most once per interval, requeues are
-/// never shorter, and failure backoff adds it.
-pub const RATE_LIMIT_INTERVAL_MS: u64 = 1_000;
+/// How a controller's queue is built.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QueueConfig {
+    /// `PriorityQueue`.
+    pub priority_queue: bool,
+    /// `ReconcilerRateLimiting`.
+    pub reconciler_rate_limiting: bool,
+    /// The controller's rate-limit interval.
+    pub interval_ms: u64,
+}
+
+impl QueueConfig {
+    /// The queue of `controller` under `gates`.
+    pub fn new(gates: &FeatureGates, controller: &str) -> Self {
+        QueueConfig {
+            priority_queue: gates.priority_queue,
+            reconciler_rate_limiting: gates.reconciler_rate_limiting,
+            interval_ms: crate::controllers::flags::rate_limit_interval_ms(controller),
+        }
+    }
+}
+
+impl Default for QueueConfig {
+    fn default() -> Self {
+        QueueConfig::new(&FeatureGates::default(), "")
+    }
+}
+
+#[derive(Clone, Debug)]
+enum Order {
+    Fifo(FifoQueue),
+    Priority(PriorityQueue),
+}
+
+/// What the queue does with a key once its reconcile is over.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Requeue {
+    /// Nothing (wait for the next event).
+    No,
+    /// Added again after this long (`RequeueAfter`).
+    After(u64),
+    /// Added again rate limited, after this long (an error).
+    RateLimited(u64),
+}
+
+impl Requeue {
+    /// The delay, if any.
+    pub fn delay(self) -> Option<u64> {
+        match self {
+            Requeue::No => None,
+            Requeue::After(d) | Requeue::RateLimited(d) => Some(d),
+        }
+    }
+}
 
 /// The queue.
-#[derive(Default)]
+#[derive(Clone, Debug)]
 pub struct WorkQueue {
-    ready: VecDeque<ObjKey>,
-    dirty: BTreeSet<ObjKey>,
-    processing: BTreeSet<ObjKey>,
-    waiting: BTreeMap<ObjKey, u64>,
-    failures: BTreeMap<ObjKey, u32>,
-    /// When each key was last reconciled (for CAPI's per-object rate limit).
-    last_reconcile: BTreeMap<ObjKey, u64>,
-    /// Bucket state: tokens ×1000 and the time they were last refilled.
-    bucket_millitokens: u64,
-    bucket_at_ms: u64,
-    bucket_started: bool,
+    cfg: QueueConfig,
+    order: Order,
+    /// The failure limiter.
+    pub limiter: QueueRateLimiter,
+    /// CAPI's reconcile cache.
+    pub cache: ReconcileCache,
+}
+
+impl Default for WorkQueue {
+    fn default() -> Self {
+        WorkQueue::new(QueueConfig::default())
+    }
 }
 
 impl WorkQueue {
-    /// Add a key now.
-    pub fn add(&mut self, key: ObjKey) {
-        if self.dirty.contains(&key) {
-            return;
+    /// An empty queue.
+    pub fn new(cfg: QueueConfig) -> Self {
+        WorkQueue {
+            cfg,
+            order: if cfg.priority_queue { Order::Priority(PriorityQueue::default()) } else { Order::Fifo(FifoQueue::default()) },
+            limiter: QueueRateLimiter::for_gates(cfg.priority_queue, cfg.reconciler_rate_limiting, cfg.interval_ms),
+            cache: ReconcileCache::default(),
         }
-        if !self.processing.contains(&key) {
-            self.ready.push_back(key.clone());
-        }
-        self.dirty.insert(key);
     }
 
-    /// Add a key after a delay; returns the time to wake it if the engine must schedule one.
-    pub fn add_after(&mut self, key: ObjKey, delay_ms: u64, now: u64) -> Option<u64> {
-        if delay_ms == 0 {
-            self.add(key);
-            return None;
-        }
-        let at = now + delay_ms;
-        match self.waiting.get(&key) {
-            Some(&t) if t <= at => None,
-            _ => {
-                self.waiting.insert(key, at);
-                Some(at)
+    /// How it is built.
+    pub fn config(&self) -> QueueConfig {
+        self.cfg
+    }
+
+    /// Add a key now with a priority (ignored by the FIFO queue).
+    pub fn add(&mut self, key: ObjKey, priority: i32) {
+        match &mut self.order {
+            Order::Fifo(q) => q.add(key),
+            Order::Priority(q) => {
+                q.add(key, priority, None);
             }
         }
     }
 
-    /// A delayed add came due (ignored if superseded by an earlier one).
-    pub fn wake(&mut self, key: &ObjKey, at: u64) {
-        if self.waiting.get(key) == Some(&at) {
-            self.waiting.remove(key);
-            self.add(key.clone());
+    /// Add a key after a delay; returns the time to wake the queue if the engine must schedule one.
+    pub fn add_after(&mut self, key: ObjKey, delay_ms: u64, priority: i32, now: u64) -> Option<u64> {
+        if delay_ms == 0 {
+            self.add(key, priority);
+            return None;
+        }
+        let at = now + delay_ms;
+        match &mut self.order {
+            Order::Fifo(q) => q.add_at(key, at),
+            Order::Priority(q) => q.add(key, priority, Some(at)),
         }
     }
 
-    /// Take the next key to process.
-    pub fn get(&mut self) -> Option<ObjKey> {
-        let key = self.ready.pop_front()?;
-        self.dirty.remove(&key);
-        self.processing.insert(key.clone());
-        Some(key)
+    /// Delayed adds due at `now` come in; whether any did.
+    pub fn wake(&mut self, now: u64) -> bool {
+        match &mut self.order {
+            Order::Fifo(q) => q.wake(now),
+            Order::Priority(q) => q.wake(now),
+        }
+    }
+
+    /// Take the next key to process, with its priority.
+    pub fn get(&mut self) -> Option<(ObjKey, i32)> {
+        match &mut self.order {
+            Order::Fifo(q) => q.get().map(|k| (k, 0)),
+            Order::Priority(q) => q.get(),
+        }
     }
 
     /// Processing of a key finished.
     pub fn done(&mut self, key: &ObjKey) {
-        self.processing.remove(key);
-        if self.dirty.contains(key) {
-            self.ready.push_back(key.clone());
+        match &mut self.order {
+            Order::Fifo(q) => q.done(key),
+            Order::Priority(q) => q.done(key),
         }
     }
 
-    /// The rate-limited delay for a failed key (and count the failure): CAPI's limiter adds the rate
-    /// limit interval to controller-runtime's exponential backoff.
-    pub fn rate_limited_delay(&mut self, key: &ObjKey, now: u64) -> u64 {
-        let n = self.failures.entry(key.clone()).or_insert(0);
-        let exp = (RATE_LIMIT_INTERVAL_MS + BACKOFF_BASE_MS.saturating_mul(1u64 << (*n).min(40))).min(BACKOFF_MAX_MS);
-        *n += 1;
-        exp.max(self.bucket_delay(now))
-    }
-
-    /// CAPI's per-object rate limit: if the key was reconciled less than the interval ago, the time
-    /// to wait; otherwise record this reconcile and return `None`.
-    pub fn rate_limit(&mut self, key: &ObjKey, now: u64) -> Option<u64> {
-        match self.last_reconcile.get(key) {
-            Some(&t) if now < t + RATE_LIMIT_INTERVAL_MS => Some(t + RATE_LIMIT_INTERVAL_MS - now),
-            _ => {
-                self.last_reconcile.insert(key.clone(), now);
-                None
-            }
-        }
-    }
-
-    /// Forget the rate-limit record of a key that is gone.
-    pub fn forget_key(&mut self, key: &ObjKey) {
-        self.last_reconcile.remove(key);
-        self.failures.remove(key);
-    }
-
-    /// Reset a key's failure count.
-    pub fn forget(&mut self, key: &ObjKey) {
-        self.failures.remove(key);
-    }
-
-    /// Failures recorded for a key.
-    pub fn failures(&self, key: &ObjKey) -> u32 {
-        self.failures.get(key).copied().unwrap_or(0)
-    }
-
-    fn bucket_delay(&mut self, now: u64) -> u64 {
-        const MILLI: u64 = 1000;
-        if !self.bucket_started {
-            self.bucket_started = true;
-            self.bucket_millitokens = BUCKET_BURST * MILLI;
-            self.bucket_at_ms = now;
-        }
-        // Refill: BUCKET_QPS tokens per second = BUCKET_QPS millitokens per ms.
-        if now > self.bucket_at_ms {
-            let refill = (now - self.bucket_at_ms) * BUCKET_QPS;
-            self.bucket_millitokens = (self.bucket_millitokens + refill).min(BUCKET_BURST * MILLI);
-            self.bucket_at_ms = now;
-        }
-        if self.bucket_millitokens >= MILLI {
-            self.bucket_millitokens -= MILLI;
-            0
-        } else {
-            // Reserve a future token: the wait until it exists.
-            let missing = MILLI - self.bucket_millitokens;
-            self.bucket_millitokens = 0;
-            self.bucket_at_ms = now + missing.div_ceil(BUCKET_QPS);
-            missing.div_ceil(BUCKET_QPS)
+    /// Whether [`WorkQueue::get`] would hand out a key.
+    pub fn has_ready(&self) -> bool {
+        match &self.order {
+            Order::Fifo(q) => q.ready_len() > 0,
+            Order::Priority(q) => q.has_ready(),
         }
     }
 
     /// Keys ready to be processed.
     pub fn ready_len(&self) -> usize {
-        self.ready.len()
+        match &self.order {
+            Order::Fifo(q) => q.ready_len(),
+            Order::Priority(q) => q.ready_len(),
+        }
     }
 
     /// Keys waiting for a delayed add.
     pub fn waiting_len(&self) -> usize {
-        self.waiting.len()
+        match &self.order {
+            Order::Fifo(q) => q.waiting_len(),
+            Order::Priority(q) => q.waiting_len(),
+        }
+    }
+
+    /// When the next delayed add comes due.
+    pub fn next_ready_at(&self) -> Option<u64> {
+        match &self.order {
+            Order::Fifo(q) => q.next_ready_at(),
+            Order::Priority(q) => q.next_ready_at(),
+        }
     }
 
     /// Whether a key is queued, processing or waiting.
     pub fn is_pending(&self, key: &ObjKey) -> bool {
-        self.dirty.contains(key) || self.processing.contains(key) || self.waiting.contains_key(key)
+        match &self.order {
+            Order::Fifo(q) => q.is_pending(key),
+            Order::Priority(q) => q.is_pending(key),
+        }
     }
 
-    /// Drop everything (a crashed manager restarts with empty queues).
+    /// The priority of a key's queued item (the priority queue only).
+    pub fn priority_of(&self, key: &ObjKey) -> Option<i32> {
+        match &self.order {
+            Order::Fifo(_) => None,
+            Order::Priority(q) => q.priority_of(key),
+        }
+    }
+
+    /// Drop everything (a crashed manager restarts with empty queues and caches).
     pub fn clear(&mut self) {
-        *self = WorkQueue::default();
+        *self = WorkQueue::new(self.cfg);
+    }
+
+    /// Failures recorded for a key (`NumRequeues`).
+    pub fn failures(&self, key: &ObjKey) -> u32 {
+        self.limiter.num_requeues(key)
+    }
+
+    /// CAPI's wrapper at the start of a reconcile at `now`: `Some(wait)` when the object must not be
+    /// reconciled yet (the wrapper returns `RequeueAfter: wait`); otherwise the next reconcile is
+    /// held back until `now` + the interval and `None` is returned. Always `None` with the gate off.
+    pub fn begin(&mut self, key: &ObjKey, now: u64) -> Option<u64> {
+        if !self.cfg.reconciler_rate_limiting {
+            return None;
+        }
+        if let Some(wait) = self.cache.should_requeue(key, now) {
+            return Some(wait);
+        }
+        self.cache.add(key.clone(), now + self.cfg.interval_ms, now);
+        None
+    }
+
+    /// `DeferNextReconcile(key, at)` (ignored with the gate off, as the wrapper then never reads it).
+    pub fn defer_next(&mut self, key: &ObjKey, at: u64, now: u64) {
+        if self.cfg.reconciler_rate_limiting {
+            self.cache.add(key.clone(), at, now);
+        }
+    }
+
+    /// The wrapper and `reconcileHandler` after a reconcile of `key` that ended at `end`:
+    /// `Ok(requeue_after)` or an error. Counts the failure or forgets the failures, and says how the
+    /// key comes back (the caller adds it, with its priority, before `done`).
+    pub fn finish(&mut self, key: &ObjKey, result: Result<Option<u64>, ()>, end: u64) -> Requeue {
+        match result {
+            Err(()) => Requeue::RateLimited(self.limiter.when(key, end)),
+            Ok(requeue) => {
+                // CAPI's wrapper: ActualForget on success and RequeueAfter; controller-runtime's
+                // Forget for its own limiters.
+                self.limiter.actual_forget(key);
+                match requeue {
+                    None => Requeue::No,
+                    Some(d) if self.cfg.reconciler_rate_limiting => {
+                        let minimum = self.cache.should_requeue(key, end).unwrap_or(self.cfg.interval_ms);
+                        Requeue::After(d.max(minimum))
+                    }
+                    Some(d) => Requeue::After(d),
+                }
+            }
+        }
     }
 }
 
@@ -174,51 +263,66 @@ impl WorkQueue {
 mod tests {
     use super::*;
     use crate::kinds::Kind;
+    use rstest::rstest;
 
     fn k(n: &str) -> ObjKey {
         ObjKey::new(Kind::Machine, "default", n)
     }
 
-    #[test]
-    fn deduplicates_and_requeues_keys_added_while_processing() {
-        let mut q = WorkQueue::default();
-        q.add(k("a"));
-        q.add(k("a"));
-        assert_eq!(q.ready_len(), 1);
-        let a = q.get().unwrap();
-        q.add(k("a"));
-        assert_eq!(q.ready_len(), 0, "processing keys are not handed out twice");
-        q.done(&a);
-        assert_eq!(q.get(), Some(k("a")));
+    fn queue(pq: bool, rrl: bool, interval_ms: u64) -> WorkQueue {
+        WorkQueue::new(QueueConfig { priority_queue: pq, reconciler_rate_limiting: rrl, interval_ms })
     }
 
     #[test]
-    fn earliest_delayed_add_wins() {
-        let mut q = WorkQueue::default();
-        assert_eq!(q.add_after(k("a"), 100, 0), Some(100));
-        assert_eq!(q.add_after(k("a"), 200, 0), None);
-        assert_eq!(q.add_after(k("a"), 50, 0), Some(50));
-        q.wake(&k("a"), 100);
-        assert_eq!(q.ready_len(), 0, "superseded wake is ignored");
-        q.wake(&k("a"), 50);
-        assert_eq!(q.ready_len(), 1);
+    fn an_object_is_reconciled_at_most_once_per_interval() {
+        let mut q = queue(true, true, 1_000);
+        assert_eq!(q.begin(&k("a"), 0), None);
+        assert_eq!(q.begin(&k("a"), 400), Some(600));
+        assert_eq!(q.begin(&k("b"), 400), None);
+        assert_eq!(q.begin(&k("a"), 1_000), None);
+        let mut off = queue(true, false, 1_000);
+        assert_eq!((off.begin(&k("a"), 0), off.begin(&k("a"), 1)), (None, None));
+    }
+
+    #[rstest]
+    #[case::raised_to_the_interval(1, 0, None, 1_000)]
+    #[case::longer_kept(30_000, 0, None, 30_000)]
+    #[case::interval_left_at_the_end(1, 300, None, 700)]
+    #[case::deferred(1, 0, Some(5_000), 5_000)]
+    fn requeue_after_is_at_least_what_the_cache_asks(
+        #[case] asked: u64,
+        #[case] end: u64,
+        #[case] deferred: Option<u64>,
+        #[case] want: u64,
+    ) {
+        let mut q = queue(true, true, 1_000);
+        assert_eq!(q.begin(&k("a"), 0), None);
+        if let Some(at) = deferred {
+            q.defer_next(&k("a"), at, 0);
+        }
+        assert_eq!(q.finish(&k("a"), Ok(Some(asked)), end), Requeue::After(want));
     }
 
     #[test]
-    fn failures_back_off_exponentially() {
-        let mut q = WorkQueue::default();
-        let d: Vec<u64> = (0..4).map(|_| q.rate_limited_delay(&k("a"), 0)).collect();
-        assert_eq!(d, vec![1005, 1010, 1020, 1040]);
-        q.forget(&k("a"));
-        assert_eq!(q.rate_limited_delay(&k("a"), 0), 1005);
+    fn errors_back_off_and_success_forgets() {
+        let mut q = queue(true, true, 1_000);
+        assert_eq!(q.finish(&k("a"), Err(()), 0), Requeue::RateLimited(1_005));
+        assert_eq!(q.finish(&k("a"), Err(()), 0), Requeue::RateLimited(1_010));
+        assert_eq!(q.failures(&k("a")), 2);
+        assert_eq!(q.finish(&k("a"), Ok(None), 0), Requeue::No);
+        assert_eq!(q.failures(&k("a")), 0);
+        let mut off = queue(true, false, 1_000);
+        assert_eq!(off.finish(&k("a"), Ok(Some(1)), 0), Requeue::After(1), "no minimum without the gate");
     }
 
     #[test]
-    fn an_object_is_reconciled_at_most_once_per_second() {
-        let mut q = WorkQueue::default();
-        assert_eq!(q.rate_limit(&k("a"), 0), None);
-        assert_eq!(q.rate_limit(&k("a"), 400), Some(600));
-        assert_eq!(q.rate_limit(&k("b"), 400), None);
-        assert_eq!(q.rate_limit(&k("a"), 1000), None);
+    fn the_gate_picks_the_queue() {
+        for pq in [true, false] {
+            let mut q = queue(pq, false, 1_000);
+            q.add(k("low"), super::super::priorityqueue::LOW_PRIORITY);
+            q.add(k("high"), 0);
+            let first = q.get().map(|(key, _)| key.name.to_string());
+            assert_eq!(first.as_deref(), Some(if pq { "high" } else { "low" }));
+        }
     }
 }

@@ -50,6 +50,9 @@ pub fn run_preflight(ctx: &mut Ctx<'_>, cp: &mut ControlPlane, scale_up: bool, e
     match preflight::checks(cp, gate, scale_up, exclude, skip_health) {
         Preflight::Pass => None,
         Preflight::Wait { requeue_ms, reasons, health } => {
+            // scale.go: preflightChecks defers the next reconcile by 5s on every wait.
+            let at = ctx.now + 5_000;
+            ctx.defer_next_reconcile(&cp.kcp, at);
             if health {
                 let msg = format!(
                     "Waiting for control plane to pass preflight checks to continue reconciliation: {}",

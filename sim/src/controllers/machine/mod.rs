@@ -228,6 +228,9 @@ fn reconcile_normal(ctx: &mut Ctx<'_>, m: &Arc<Object>, cluster: &Arc<Object>, s
             ensure_owned(ctx, i, m, &cluster_name)?;
             if i.bool_at("/status/initialization/provisioned") {
                 let Some(pid) = i.str_at("/spec/providerID").filter(|p| !p.is_empty()).map(str::to_string) else {
+                    // machine_controller_phases.go: reconcileInfrastructure slows down while waiting.
+                    let at = ctx.now + 5_000;
+                    ctx.defer_next_reconcile(m, at);
                     return Ok(action);
                 };
                 let addresses = i.at("/status/addresses").cloned();
@@ -412,6 +415,9 @@ fn reconcile_delete(ctx: &mut Ctx<'_>, m: &Arc<Object>, cluster: &Arc<Object>, s
                     return Err(ReconcileError(e));
                 }
                 Ok(drain::Outcome::NotCompleted(message)) => {
+                    // machine_controller.go: drainNode slows down, drain is a slow process.
+                    let at = ctx.now + DRAIN_RETRY_MS;
+                    ctx.defer_next_reconcile(m, at);
                     s.deleting_message = message;
                     return Ok(Action::requeue(DRAIN_RETRY_MS));
                 }

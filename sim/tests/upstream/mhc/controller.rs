@@ -184,7 +184,7 @@ fn short_circuit_outside_unhealthy_in_range() {
     let spec = format!("{NODE_CHECKS}\n          remediation:\n            triggerIf:\n              unhealthyInRange: \"[3-5]\"");
     let steps = format!(
         r#"{}  - wait:
-      for: {{ condition: {{ target: MachineHealthCheck/mhc-workers, type: RemediationAllowed, status: "False", reason: TooManyUnhealthy }} }}
+      for: {{ condition: {{ target: MachineHealthCheck/mhc-workers, type: RemediationAllowed, status: "False", reason: TooManyUnhealthy, message: "unhealthy: 2," }} }}
       timeout: 2m
 "#,
         mark_nodes(2)
@@ -247,19 +247,14 @@ fn machine_condition_gets_the_machine_remediated() {
       type: json
       patch: [ { op: add, path: /status/conditions/-, value: { type: e2e.example, status: "False", reason: Broken, message: "", lastTransitionTime: "2025-01-01T00:00:00Z" } } ]
   - wait:
-      for: { condition: { target: { kind: Machine, cluster: mhc, match: any }, type: HealthCheckSucceeded, status: "False", reason: UnhealthyMachine } }
+      for: { condition: { target: { kind: Machine, cluster: mhc, match: any }, type: HealthCheckSucceeded, status: "False", reason: UnhealthyMachine, message: "Health check failed:\n  * Condition e2e.example on Machine is reporting status False with reason Broken for more than 1m0s" } }
       timeout: 3m
 "#;
     let (report, backend) = mhc_scenario("mhc-machine-condition", spec, steps);
     assert_passed(&report);
-    let m = store_objects(&backend, Kind::Machine)
-        .into_iter()
-        .find(|m| cond_of(m, "HealthCheckSucceeded").is_some_and(|c| c["reason"] == "UnhealthyMachine"))
-        .unwrap();
-    assert_eq!(
-        cond_of(&m, "HealthCheckSucceeded").unwrap()["message"],
-        "Health check failed:\n  * Condition e2e.example on Machine is reporting status False with reason Broken for more than 1m0s"
-    );
+    // The wait checks the exact message: the Machine is remediated (deleted) soon after, and with the
+    // MHC's 15s rate-limit interval it may be gone by the time the run has settled.
+    drop(backend);
 }
 
 /// TestGetTargetsFromMHC, "with machines having skip-remediation or paused annotation", and

@@ -513,7 +513,7 @@ fn evaluate_inner(p: &Predicate, world: &dyn WorldView, detail: bool, w: Option<
                     seen.push_str(&format!(" ({reason})"));
                 }
                 if !message.is_empty() && !ok {
-                    seen.push_str(&format!(": {}", crate::redact::text(&one_line(&message))));
+                    seen.push_str(&format!(": {}", crate::redact::text(&object::one_line(&message))));
                 }
                 let mut want = c.status.clone();
                 if let Some(r) = &c.reason {
@@ -693,9 +693,3 @@ pub use witnesses::{ChangeKey, Witnesses};
 
 #[cfg(test)]
 mod tests;
-
-/// A multi-line condition message (v1beta2's `* ...` bullet lists) on one line, every line kept: the
-/// first line alone is often only a heading (`* WorkersAvailable:`).
-fn one_line(message: &str) -> String {
-    message.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ")
-}

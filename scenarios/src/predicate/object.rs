@@ -137,3 +137,9 @@ pub(crate) fn created(r: &dyn Resource) -> String {
     let p = P.get_or_init(|| FieldPath::parse("metadata.creationTimestamp").expect("static path"));
     r.field(p).and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
 }
+
+/// A multi-line condition message (v1beta2's `* ...` bullet lists) on one line, every line kept: the
+/// first line alone is often only a heading (`* WorkersAvailable:`).
+pub(super) fn one_line(message: &str) -> String {
+    message.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ")
+}

@@ -449,6 +449,8 @@ async fn scale(
         }
         (m, _) => return Err(Failure::method_not_allowed(m.as_str())),
     }
+    // `pkg/apis/autoscaling/validation/validation.go: ValidateScale` (`isNegativeErrorMsg`), returned by
+    // the scale REST's `errors.NewInvalid(autoscaling.Kind("Scale"), ...)`.
     let replicas = wanted.pointer("/spec/replicas").and_then(Value::as_i64).filter(|r| *r >= 0).ok_or_else(|| {
         Failure::new(
             422,

@@ -186,7 +186,7 @@ impl Recorder {
         if !allowed {
             return Outcome::Dropped;
         }
-        let opts = WriteOptions { now, dry_run: false };
+        let opts = WriteOptions::at(now);
         let ns = if ev.object.kind.info().namespaced { ev.object.ns.to_string() } else { "default".to_string() };
         if let Some(o) = seen {
             let ekey = ObjKey::new(Kind::Event, &ns, &o.name);

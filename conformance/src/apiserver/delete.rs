@@ -83,7 +83,7 @@ fn delete_key(core: &mut Core, key: &ObjKey, opts: &DeleteOptions) -> Result<Rep
     let m = core.m;
     if opts.dry_run {
         let now = core.now();
-        let d = core.sim.mgmt[m].api.delete(key, prop, WriteOptions { now, dry_run: true }).map_err(|e| api_failure(e, kind, &name))?;
+        let d = core.sim.mgmt[m].api.delete(key, prop, WriteOptions::at(now).dry()).map_err(|e| api_failure(e, kind, &name))?;
         return Ok(Reply::ok(d.object().to_json()));
     }
     match core.sim.delete(m, key, prop).map_err(|e| api_failure(e, kind, &name))? {

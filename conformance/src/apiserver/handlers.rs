@@ -98,20 +98,19 @@ pub async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
 pub fn reply_response(r: Reply) -> Response {
     let mut resp = json_response(StatusCode::from_u16(r.code).unwrap_or(StatusCode::OK), &r.body);
     for w in r.warnings {
-        let text: String = w
-            .chars()
-            .map(|c| {
-                if c.is_ascii_graphic() || c == ' ' {
-                    if c == '"' {
-                        '\''
-                    } else {
-                        c
-                    }
-                } else {
-                    ' '
+        // `apimachinery/pkg/util/net/http.go: NewWarningHeader`: the text as a quoted string, its
+        // quotes and backslashes escaped (kubectl prints `Warning: unknown field "spec.x"`).
+        let mut text = String::with_capacity(w.len());
+        for c in w.chars() {
+            match c {
+                '"' | '\\' => {
+                    text.push('\\');
+                    text.push(c);
                 }
-            })
-            .collect();
+                c if c.is_ascii_graphic() || c == ' ' => text.push(c),
+                _ => text.push(' '),
+            }
+        }
         if let Ok(v) = HeaderValue::from_str(&format!("299 - \"{text}\"")) {
             resp.headers_mut().append(header::WARNING, v);
         }
@@ -260,8 +259,8 @@ async fn resource(
         }
         (None, Method::POST) if !all_namespaces => {
             let v = decode(&read_body(body).await?, content_type)?;
-            let dry_run = params.dry_run;
-            let r = app.sim.call(move |core| create(core, &rp, v, dry_run)).await??;
+            let opts = params.write_options();
+            let r = app.sim.call(move |core| create(core, &rp, v, opts)).await??;
             Ok(reply_response(r))
         }
         (None, Method::DELETE) => {
@@ -293,8 +292,8 @@ async fn resource(
         }
         (Some(_), Method::PUT) => {
             let v = decode(&read_body(body).await?, content_type)?;
-            let dry_run = params.dry_run;
-            let r = app.sim.call(move |core| update(core, &rp, v, dry_run)).await??;
+            let opts = params.write_options();
+            let r = app.sim.call(move |core| update(core, &rp, v, opts)).await??;
             Ok(reply_response(r))
         }
         (Some(_), Method::PATCH) => {

@@ -5,6 +5,8 @@
 use super::crd;
 use super::status::Failure;
 use capi_sim::kinds::KINDS;
+use capi_sim::store::api::WriteOptions;
+use capi_sim::store::schema::FieldValidation;
 use capi_sim::Kind;
 
 /// What a path addresses.
@@ -153,6 +155,8 @@ pub struct Params {
     pub dry_run: bool,
     /// `fieldManager`.
     pub field_manager: Option<String>,
+    /// `fieldValidation` (`Warn` when absent, as the API server defaults it).
+    pub field_validation: FieldValidation,
     /// `propagationPolicy`.
     pub propagation_policy: Option<String>,
     /// `orphanDependents=true`.
@@ -164,7 +168,12 @@ fn truthy(v: &str) -> bool {
 }
 
 impl Params {
-    /// Decode a query string. Unknown parameters (`limit`, `timeout`, `fieldValidation`, `force`,
+    /// The write options the query asks for (the simulator's clock sets the time).
+    pub fn write_options(&self) -> WriteOptions {
+        WriteOptions { dry_run: self.dry_run, field_validation: self.field_validation, ..WriteOptions::at(0) }
+    }
+
+    /// Decode a query string. Unknown parameters (`limit`, `timeout`, `force`,
     /// `continue`, `resourceVersionMatch`...) are accepted and ignored; empty pairs are skipped, so
     /// `?&limit=500` and a bare `?` work.
     pub fn parse(query: &str) -> Result<Params, Failure> {
@@ -191,6 +200,14 @@ impl Params {
                     }
                 },
                 "fieldManager" => p.field_manager = Some(v.into_owned()),
+                // `apimachinery/pkg/apis/meta/v1/validation: ValidateFieldValidation`.
+                "fieldValidation" => {
+                    p.field_validation = FieldValidation::parse(&v).ok_or_else(|| {
+                        Failure::bad_request(format!(
+                            "fieldValidation: Unsupported value: \"{v}\": supported values: \"Ignore\", \"Strict\", \"Warn\""
+                        ))
+                    })?
+                }
                 "propagationPolicy" => p.propagation_policy = Some(v.into_owned()),
                 "orphanDependents" => p.orphan_dependents = truthy(&v),
                 _ => {}

@@ -97,7 +97,7 @@ fn parse_object(v: &Value, kind: Kind, name: &str) -> Result<Object, Failure> {
     Object::from_json(v).map_err(|e| Failure::bad_request(e).with_object(kind, name))
 }
 
-pub fn create(core: &mut Core, rp: &ResourcePath, mut v: Value, dry_run: bool) -> Result<Reply, Failure> {
+pub fn create(core: &mut Core, rp: &ResourcePath, mut v: Value, opts: WriteOptions) -> Result<Reply, Failure> {
     let kind = rp.kind;
     conform_body(&mut v, kind, rp.namespace.as_deref(), None)?;
     let mut obj = parse_object(&v, kind, "")?;
@@ -107,7 +107,7 @@ pub fn create(core: &mut Core, rp: &ResourcePath, mut v: Value, dry_run: bool) -
     obj.meta.deletion_ms = None;
     let name = obj.meta.name.to_string();
     let m = core.m;
-    let w = core.sim.create(m, obj, dry_run).map_err(|e| api_failure(e, kind, &name))?;
+    let w = core.sim.create_as(m, obj, opts).map_err(|e| api_failure(e, kind, &name))?;
     Ok(Reply::written(201, w))
 }
 
@@ -118,7 +118,7 @@ fn subresource(rp: &ResourcePath) -> Subresource {
     }
 }
 
-pub fn update(core: &mut Core, rp: &ResourcePath, mut v: Value, dry_run: bool) -> Result<Reply, Failure> {
+pub fn update(core: &mut Core, rp: &ResourcePath, mut v: Value, opts: WriteOptions) -> Result<Reply, Failure> {
     let kind = rp.kind;
     let name = rp.name.clone().unwrap_or_default();
     conform_body(&mut v, kind, rp.namespace.as_deref(), Some(&name))?;
@@ -144,7 +144,7 @@ pub fn update(core: &mut Core, rp: &ResourcePath, mut v: Value, dry_run: bool) -
     };
     let obj = parse_object(&v, kind, &name)?;
     let m = core.m;
-    let w = core.sim.update(m, obj, subresource(rp), Some(rv), dry_run).map_err(|e| api_failure(e, kind, &name))?;
+    let w = core.sim.update_as(m, obj, subresource(rp), Some(rv), opts).map_err(|e| api_failure(e, kind, &name))?;
     Ok(Reply::written(200, w))
 }
 
@@ -204,11 +204,12 @@ pub fn patch_object(core: &mut Core, rp: &ResourcePath, body: PatchBody, params:
         return Err(not_found(kind, &name));
     }
     let m = core.m;
-    let w = if params.dry_run {
-        let opts = WriteOptions { now: core.now(), dry_run: true };
+    let opts = params.write_options();
+    let w = if opts.dry_run {
+        let opts = WriteOptions { now: core.now(), ..opts };
         core.sim.mgmt[m].api.patch(&key, &patch, sub, opts)
     } else {
-        core.sim.patch(m, &key, &patch, sub)
+        core.sim.patch_as(m, &key, &patch, sub, opts)
     }
     .map_err(|e| api_failure(e, kind, &name))?;
     Ok(Reply::written(if existed { 200 } else { 201 }, w))

@@ -10,7 +10,7 @@
 //! `cluster_status.rs` for the ClusterCache probe.
 
 use super::cluster_status as status;
-use super::common::{self, keys, preamble};
+use super::common::{self, keys, preamble, Phases};
 use super::conditions;
 use crate::kinds::Kind;
 use crate::object::{ObjKey, Object};
@@ -277,15 +277,6 @@ impl Scope {
     }
 }
 
-/// The result of one phase: a requeue or an error (every phase runs; errors are aggregated, as
-/// `doReconcile` does).
-fn run_phase(acc: &mut (Action, Vec<String>), r: ReconcileResult) {
-    match r {
-        Ok(a) => acc.0 = acc.0.min(a),
-        Err(e) => acc.1.push(e.0),
-    }
-}
-
 impl ClusterReconciler {
     fn phases(&self, ctx: &mut Ctx<'_>, cluster: &Arc<Object>, s: &mut Scope, topology: bool) -> ReconcileResult {
         if !cluster.deleting()
@@ -295,19 +286,15 @@ impl ClusterReconciler {
             ctx.note("Waiting for the topology to be generated");
             return Ok(Action::DONE);
         }
-        let mut acc = (Action::DONE, Vec::new());
-        run_phase(&mut acc, self.reconcile_infrastructure(ctx, cluster, s, topology));
-        run_phase(&mut acc, self.reconcile_control_plane(ctx, cluster, s, topology));
+        let mut phases = Phases::default();
+        phases.run(self.reconcile_infrastructure(ctx, cluster, s, topology));
+        phases.run(self.reconcile_control_plane(ctx, cluster, s, topology));
         if cluster.deleting() {
-            run_phase(&mut acc, self.reconcile_delete(ctx, cluster, s));
+            phases.run(self.reconcile_delete(ctx, cluster, s));
         } else {
-            run_phase(&mut acc, self.reconcile_kubeconfig(ctx, cluster));
+            phases.run(self.reconcile_kubeconfig(ctx, cluster));
         }
-        match acc.1.len() {
-            0 => Ok(acc.0),
-            1 => Err(ReconcileError(acc.1.remove(0))),
-            _ => Err(ReconcileError(format!("[{}]", acc.1.join(", ")))),
-        }
+        phases.finish()
     }
 
     /// `reconcileInfrastructure` (cluster_controller_phases.go).
@@ -350,10 +337,17 @@ impl ClusterReconciler {
                 ctx.patch(&key, |o| o.set("/spec/controlPlaneEndpoint", ep))?;
             }
         }
-        let fds = infra.at("/status/failureDomains").cloned().unwrap_or_else(|| json!([]));
+        // `reconcileInfrastructure` copies the infrastructure's failure domains; none leaves the
+        // field unset (it is `omitempty` with `MinItems=1`, so `[]` is never written).
+        let fds = infra.at("/status/failureDomains").filter(|f| f.as_array().is_some_and(|a| !a.is_empty())).cloned();
         ctx.patch_status(&key, |o| {
             o.set("/status/initialization/infrastructureProvisioned", json!(true));
-            o.set("/status/failureDomains", fds);
+            match fds {
+                Some(fds) => o.set("/status/failureDomains", fds),
+                None => {
+                    o.remove("/status/failureDomains");
+                }
+            }
         })?;
         if !was {
             // cluster_controller_phases.go: reconcileInfrastructure.

@@ -6,7 +6,7 @@
 use super::conditions::{self, Cond, Status};
 use crate::kinds::Kind;
 use crate::object::{ObjKey, Object, OwnerRef};
-use crate::runtime::{Action, Ctx, ReconcileError};
+use crate::runtime::{Action, Ctx, ReconcileError, ReconcileResult};
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -234,4 +234,39 @@ pub fn b64(text: &str) -> String {
 pub fn unb64(data: &str) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.decode(data.trim()).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default()
+}
+
+/// `doReconcile`'s loop (`core/reconcilers/{cluster,machine}/*_controller.go`): every phase runs,
+/// even after one failed; the reconcile answers the lowest requeue of the phases before the first
+/// failure, or the failures together as `kerrors.NewAggregate` prints them (one alone, several as
+/// `[a, b]`).
+pub struct Phases {
+    action: Action,
+    errors: Vec<String>,
+}
+
+impl Default for Phases {
+    fn default() -> Self {
+        Phases { action: Action::DONE, errors: Vec::new() }
+    }
+}
+
+impl Phases {
+    /// Take one phase's result.
+    pub fn run(&mut self, r: ReconcileResult) {
+        match r {
+            Ok(a) if self.errors.is_empty() => self.action = self.action.min(a),
+            Ok(_) => {}
+            Err(e) => self.errors.push(e.0),
+        }
+    }
+
+    /// The reconcile's result.
+    pub fn finish(mut self) -> ReconcileResult {
+        match self.errors.len() {
+            0 => Ok(self.action),
+            1 => Err(ReconcileError(self.errors.remove(0))),
+            _ => Err(ReconcileError(format!("[{}]", self.errors.join(", ")))),
+        }
+    }
 }

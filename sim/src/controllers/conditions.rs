@@ -319,18 +319,19 @@ pub fn remove(obj: &mut Object, type_: &str) {
 fn renders_as(x: &Value, c: &Cond, generation: i64) -> bool {
     let Some(m) = x.as_object() else { return false };
     let str_is = |k: &str, want: &str| m.get(k).and_then(Value::as_str) == Some(want);
-    m.len() == field_count(c, generation)
+    m.len() == field_count(generation)
         && str_is("status", c.status.as_str())
         && str_is("reason", &c.reason)
-        && (c.message.is_empty() || str_is("message", &c.message))
+        && str_is("message", &c.message)
         && (generation <= 0 || m.get("observedGeneration").and_then(Value::as_i64) == Some(generation))
         && m.get("lastTransitionTime").is_some()
 }
 
-/// How many fields a condition renders with: type, status, lastTransitionTime, reason, and
-/// observedGeneration and message when there are.
-fn field_count(c: &Cond, generation: i64) -> usize {
-    4 + usize::from(generation > 0) + usize::from(!c.message.is_empty())
+/// How many fields a condition renders with: type, status, lastTransitionTime, reason, message
+/// (always: `metav1.Condition.Message` is required and has no `omitempty`, so Go writes `""`), and
+/// observedGeneration when there is one.
+fn field_count(generation: i64) -> usize {
+    5 + usize::from(generation > 0)
 }
 
 /// Rendered conditions kept for reuse: slots indexed by a hash of what a condition renders from.
@@ -373,11 +374,9 @@ fn renders_exactly(x: &Value, c: &Cond, since: &str, generation: i64) -> bool {
 /// A condition as JSON: sized exactly and filled in key order (each insert appends), since an object
 /// keeps every condition it carries, a dozen or more on a Machine.
 fn render_new(c: &Cond, since: Value, generation: i64) -> Value {
-    let mut m = Map::with_capacity(field_count(c, generation));
+    let mut m = Map::with_capacity(field_count(generation));
     m.insert("lastTransitionTime".into(), since);
-    if !c.message.is_empty() {
-        m.insert("message".into(), json!(c.message));
-    }
+    m.insert("message".into(), json!(c.message));
     if generation > 0 {
         m.insert("observedGeneration".into(), json!(generation));
     }

@@ -11,7 +11,7 @@ impl Sim {
     // ----- What users do (scenario steps, clusterctl, the served API) -----
 
     pub(super) fn user_opts(&self) -> WriteOptions {
-        WriteOptions { now: self.now, dry_run: false }
+        WriteOptions::at(self.now)
     }
 
     /// `kubectl apply` (client-side): create, or three-way merge against the last applied configuration.
@@ -45,6 +45,12 @@ impl Sim {
     /// A user patch.
     pub fn patch(&mut self, m: usize, key: &ObjKey, patch: &Patch, sub: Subresource) -> Result<Written, ApiError> {
         let opts = self.user_opts();
+        self.patch_as(m, key, patch, sub, opts)
+    }
+
+    /// A user patch with the client's options (dry run, field validation); the time is the engine's.
+    pub fn patch_as(&mut self, m: usize, key: &ObjKey, patch: &Patch, sub: Subresource, opts: WriteOptions) -> Result<Written, ApiError> {
+        let opts = WriteOptions { now: self.now, ..opts };
         let r = self.mgmt[m].api.patch(key, patch, sub, opts);
         self.after_writes(m);
         r
@@ -59,7 +65,7 @@ impl Sim {
         precondition_rv: Option<u64>,
         dry_run: bool,
     ) -> Result<Written, ApiError> {
-        let opts = WriteOptions { now: self.now, dry_run };
+        let opts = WriteOptions { dry_run, ..WriteOptions::at(self.now) };
         let r = self.mgmt[m].api.scale(key, replicas, precondition_rv, opts);
         self.after_writes(m);
         r
@@ -67,7 +73,12 @@ impl Sim {
 
     /// A user create.
     pub fn create(&mut self, m: usize, obj: Object, dry_run: bool) -> Result<Written, ApiError> {
-        let opts = WriteOptions { now: self.now, dry_run };
+        self.create_as(m, obj, WriteOptions { dry_run, ..WriteOptions::at(self.now) })
+    }
+
+    /// A user create with the client's options (dry run, field validation); the time is the engine's.
+    pub fn create_as(&mut self, m: usize, obj: Object, opts: WriteOptions) -> Result<Written, ApiError> {
+        let opts = WriteOptions { now: self.now, ..opts };
         let r = self.mgmt[m].api.create(obj, opts);
         self.after_writes(m);
         r
@@ -82,7 +93,19 @@ impl Sim {
         precondition_rv: Option<u64>,
         dry_run: bool,
     ) -> Result<Written, ApiError> {
-        let opts = WriteOptions { now: self.now, dry_run };
+        self.update_as(m, obj, sub, precondition_rv, WriteOptions { dry_run, ..WriteOptions::at(self.now) })
+    }
+
+    /// A user update with the client's options (dry run, field validation); the time is the engine's.
+    pub fn update_as(
+        &mut self,
+        m: usize,
+        obj: Object,
+        sub: Subresource,
+        precondition_rv: Option<u64>,
+        opts: WriteOptions,
+    ) -> Result<Written, ApiError> {
+        let opts = WriteOptions { now: self.now, ..opts };
         let r = self.mgmt[m].api.update(obj, sub, precondition_rv, opts);
         self.after_writes(m);
         r

@@ -146,7 +146,7 @@ impl<'a> Ctx<'a> {
     // ----- Writes -----
 
     fn opts(&self) -> WriteOptions {
-        WriteOptions { now: self.now, dry_run: false }
+        WriteOptions::at(self.now)
     }
 
     fn before_write(&mut self, what: &str, key: &ObjKey, locked: bool) -> Result<(), ApiError> {

@@ -3,6 +3,7 @@
 //! kind, as CAPI registers its own), patch decoding (merge, JSON, server-side apply), dry-run, and the
 //! API faults the fault injector can switch on (conflicts, throttling, webhook outages).
 
+use super::schema::{self, FieldValidation};
 use super::{ApiError, Deleted, Store, Subresource};
 use crate::features::FeatureGates;
 use crate::kinds::Kind;
@@ -101,6 +102,20 @@ pub struct WriteOptions {
     pub now: u64,
     /// Validate and answer, but do not persist.
     pub dry_run: bool,
+    /// What to say of fields the schema does not declare (`?fieldValidation=`).
+    pub field_validation: FieldValidation,
+}
+
+impl WriteOptions {
+    /// A write at `now`, persisted, with the server's default field validation (`Warn`).
+    pub const fn at(now: u64) -> WriteOptions {
+        WriteOptions { now, dry_run: false, field_validation: FieldValidation::Warn }
+    }
+
+    /// The same write as a dry run.
+    pub const fn dry(self) -> WriteOptions {
+        WriteOptions { dry_run: true, ..self }
+    }
 }
 
 /// Faults the injector can turn on at the API server.
@@ -182,9 +197,10 @@ impl ApiServer {
     /// Create an object (admission, then storage).
     pub fn create(&mut self, mut obj: Object, opts: WriteOptions) -> Result<Written, ApiError> {
         super::validate::decode(&obj)?;
+        let mut warnings = schema::prune(&mut obj, None, opts.field_validation)?;
         self.admit_defaults(Operation::Create, &mut obj)?;
         let prepared = self.store.prepare_create(obj, opts.now)?;
-        let warnings = self.admit_validate(Operation::Create, &prepared, None, opts.dry_run)?;
+        warnings.extend(self.admit_validate(Operation::Create, &prepared, None, opts.dry_run)?);
         if opts.dry_run {
             return Ok(Written { object: Arc::new(prepared), warnings, changed: true });
         }
@@ -204,14 +220,14 @@ impl ApiServer {
         let key = obj.key();
         let old = self.store.get(&key).cloned().ok_or_else(|| ApiError::not_found(key.kind, &key.name))?;
         super::validate::decode(&obj)?;
-        let mut warnings = Vec::new();
+        let mut warnings = schema::prune(&mut obj, Some(&old), opts.field_validation)?;
         if sub == Subresource::Main {
             self.admit_defaults(Operation::Update, &mut obj)?;
         }
         let (cur, new) = self.store.prepare_update(obj, sub, precondition_rv)?;
         let Some(new) = new else { return Ok(Written { object: cur, warnings, changed: false }) };
         if sub == Subresource::Main {
-            warnings = self.admit_validate(Operation::Update, &new, Some(&old), opts.dry_run)?;
+            warnings.extend(self.admit_validate(Operation::Update, &new, Some(&old), opts.dry_run)?);
         }
         if opts.dry_run {
             return Ok(Written { object: Arc::new(new), warnings, changed: true });

@@ -66,7 +66,7 @@ pub fn triggers(change: &Change, api: &ApiServer, out: &mut Vec<GcWork>) {
 
 /// Do one unit of work; returns follow-up work and a note for the trace.
 pub fn process(api: &mut ApiServer, work: &GcWork, now: u64) -> (Vec<GcWork>, Vec<String>) {
-    let opts = WriteOptions { now, dry_run: false };
+    let opts = WriteOptions::at(now);
     let mut follow = Vec::new();
     let mut notes = Vec::new();
     match work {

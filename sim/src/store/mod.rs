@@ -3,11 +3,13 @@
 //! status subresource) and a change log that feeds watches, informers and the garbage collector.
 //!
 //! Admission and patch decoding live in [`api`]; the API server's own validation (names, labels,
-//! annotations, decoding, immortal namespaces) in [`validate`]; the garbage collector in [`gc`].
+//! annotations, decoding, immortal namespaces) in [`validate`]; custom resources' structural
+//! schemas (pruning, validation) in [`schema`]; the garbage collector in [`gc`].
 
 pub mod api;
 pub mod error;
 pub mod gc;
+pub mod schema;
 pub mod validate;
 
 pub use error::ApiError;
@@ -182,7 +184,10 @@ impl Store {
             }
         }
         self.check_scope(&obj)?;
-        validate::create(&obj)?;
+        if obj.kind.info().status_subresource && obj.kind != Kind::Namespace {
+            obj.body.remove("status");
+        }
+        validate::together(&obj, validate::create(&obj), schema::validate(&obj, None))?;
         if self.set.get(&obj.key()).is_some() {
             return Err(ApiError::already_exists(obj.kind, &obj.meta.name));
         }
@@ -190,9 +195,6 @@ impl Store {
         obj.meta.generation = 1;
         obj.meta.creation_ms = now;
         obj.meta.deletion_ms = None;
-        if obj.kind.info().status_subresource && obj.kind != Kind::Namespace {
-            obj.body.remove("status");
-        }
         Ok(obj)
     }
 
@@ -281,7 +283,7 @@ impl Store {
         if new == *cur {
             return Ok((cur, None));
         }
-        validate::update(&new, &cur)?;
+        validate::together(&new, validate::update(&new, &cur), schema::validate(&new, Some(&cur)))?;
         if sub == Subresource::Main && spec_changed(&cur, &new) {
             new.meta.generation += 1;
         }

@@ -14,6 +14,20 @@ fn cm(name: &str) -> Object {
 fn machine(name: &str) -> Object {
     let mut o = Object::new(Kind::Machine, "default", name);
     o.set("/spec/clusterName", json!("c"));
+    o.set("/spec/bootstrap", json!({"dataSecretName": "s"}));
+    o.set("/spec/infrastructureRef", json!({"apiGroup": "infrastructure.cluster.x-k8s.io", "kind": "DockerMachine", "name": name}));
+    o
+}
+
+/// A MachineDeployment with the fields its schema requires.
+fn md(name: &str) -> Object {
+    let mut o = Object::new(Kind::MachineDeployment, "default", name);
+    o.set(
+        "/spec",
+        json!({"clusterName": "c", "selector": {"matchLabels": {"md": name}},
+            "template": {"metadata": {"labels": {"md": name}}, "spec": {"clusterName": "c", "bootstrap": {"dataSecretName": "s"},
+                "infrastructureRef": {"apiGroup": "infrastructure.cluster.x-k8s.io", "kind": "DockerMachineTemplate", "name": name}}}}),
+    );
     o
 }
 
@@ -124,8 +138,8 @@ impl Webhook for DenyReplicas {
 #[test]
 fn webhooks_default_deny_and_warn() {
     let mut api = ApiServer::new(Store::new(1), FeatureGates::default(), vec![Box::new(DenyReplicas)]);
-    let opts = WriteOptions { now: 0, dry_run: false };
-    let w = api.create(Object::new(Kind::MachineDeployment, "default", "md"), opts).unwrap();
+    let opts = WriteOptions::at(0);
+    let w = api.create(md("md"), opts).unwrap();
     assert_eq!(w.object.i64_at("/spec/replicas"), Some(1), "defaulted");
     assert_eq!(w.warnings, vec!["looked at it".to_string()]);
     let err = api.patch(&w.object.key(), &Patch::Merge(json!({"spec": {"replicas": -1}})), Subresource::Main, opts).unwrap_err();
@@ -135,7 +149,7 @@ fn webhooks_default_deny_and_warn() {
         "{}",
         err.message
     );
-    let dry = api.create(Object::new(Kind::MachineDeployment, "default", "md2"), WriteOptions { now: 0, dry_run: true }).unwrap();
+    let dry = api.create(md("md2"), WriteOptions::at(0).dry()).unwrap();
     assert_eq!(dry.object.name(), "md2");
     assert!(api.store.get(&ObjKey::new(Kind::MachineDeployment, "default", "md2")).is_none(), "dry run persists nothing");
 }
@@ -143,7 +157,7 @@ fn webhooks_default_deny_and_warn() {
 #[test]
 fn json_patch_test_of_null_on_missing_path_passes_as_in_kubernetes() {
     let mut api = ApiServer::new(Store::new(1), FeatureGates::default(), vec![]);
-    let opts = WriteOptions { now: 0, dry_run: false };
+    let opts = WriteOptions::at(0);
     let w = api.create(cm("a"), opts).unwrap();
     let patch = json!([{"op": "test", "path": "/metadata/finalizers", "value": null}, {"op": "add", "path": "/metadata/finalizers", "value": ["x"]}]);
     let w = api.patch(&w.object.key(), &Patch::Json(patch), Subresource::Main, opts).unwrap();

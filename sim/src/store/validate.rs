@@ -24,8 +24,8 @@
 //! server lists several errors in any order); a patch whose result does not decode answers as a
 //! create would (400), where the real server answers 422 `patch: Invalid value: "<object>"`
 //! (echoing the whole object, Secret data included); the type-specific Secret rules
-//! (`kubernetes.io/tls` keys and the like) and custom resources' schemas below `spec`/`status` are
-//! not checked. On update only what changed is validated again (what did not change was valid when
+//! (`kubernetes.io/tls` keys and the like) are not checked. Custom resources' schemas below
+//! `spec`/`status` are [`super::schema`]'s. On update only what changed is validated again (what did not change was valid when
 //! written), which keeps the check off the controllers' hot path.
 
 use super::error::{ApiError, Cause};
@@ -268,6 +268,16 @@ fn done(obj: &Object, causes: Vec<Cause>) -> Result<(), ApiError> {
         Ok(())
     } else {
         Err(ApiError::invalid_fields(obj.kind, &obj.meta.name, causes))
+    }
+}
+
+/// The object metadata's errors and the schema's as one 422, as the API server lists them together
+/// (`customresource/strategy.go: Validate` appends the schema's field errors to `ObjectMeta`'s).
+pub fn together(obj: &Object, meta: Result<(), ApiError>, schema: Result<(), ApiError>) -> Result<(), ApiError> {
+    match (meta, schema) {
+        (Ok(()), Ok(())) => Ok(()),
+        (Err(e), Ok(())) | (Ok(()), Err(e)) => Err(e),
+        (Err(a), Err(b)) => Err(ApiError::invalid_fields(obj.kind, &obj.meta.name, a.causes.into_iter().chain(b.causes).collect())),
     }
 }
 

@@ -22,8 +22,14 @@ pub struct FieldError {
 /// The paths of the fields of `value` that `schema` does not know (what pruning removes), in order.
 pub fn unknown_fields(schema: &Value, value: &Value) -> Vec<String> {
     let mut out = Vec::new();
-    unknown(schema, value, "", &mut out);
+    unknown(schema, value, None, "", &mut out);
     out
+}
+
+/// The paths of the fields of `value` that `schema` does not know, looking only where `value`
+/// differs from `old` (what was stored before was pruned when it was written), under `path`.
+pub fn unknown_fields_changed(schema: &Value, value: &Value, old: Option<&Value>, path: &str, out: &mut Vec<String>) {
+    unknown(schema, value, old, path, out);
 }
 
 /// Remove the fields `schema` does not know from `value`; returns whether anything was removed.
@@ -72,9 +78,19 @@ fn join(path: &str, key: &str) -> String {
     }
 }
 
-fn unknown(schema: &Value, value: &Value, path: &str, out: &mut Vec<String>) {
+/// The child of `old` under a key, when `old` is an object.
+fn old_field<'a>(old: Option<&'a Value>, key: &str) -> Option<&'a Value> {
+    old.and_then(|o| o.as_object()).and_then(|m| m.get(key))
+}
+
+/// The item of `old` at an index, when `old` is an array.
+fn old_item(old: Option<&Value>, i: usize) -> Option<&Value> {
+    old.and_then(Value::as_array).and_then(|a| a.get(i))
+}
+
+fn unknown(schema: &Value, value: &Value, old: Option<&Value>, path: &str, out: &mut Vec<String>) {
     let Some(s) = schema.as_object() else { return };
-    if preserves(s) {
+    if preserves(s) || old == Some(value) {
         return;
     }
     match value {
@@ -82,20 +98,20 @@ fn unknown(schema: &Value, value: &Value, path: &str, out: &mut Vec<String>) {
             if let Some(Value::Object(props)) = s.get("properties") {
                 for (k, v) in m {
                     match props.get(k.as_str()) {
-                        Some(p) => unknown(p, v, &join(path, k), out),
+                        Some(p) => unknown(p, v, old_field(old, k), &join(path, k), out),
                         None => out.push(join(path, k)),
                     }
                 }
             } else if let Some(ap @ Value::Object(_)) = s.get("additionalProperties") {
                 for (k, v) in m {
-                    unknown(ap, v, &join(path, k), out);
+                    unknown(ap, v, old_field(old, k), &join(path, k), out);
                 }
             }
         }
         Value::Array(a) => {
             if let Some(items) = s.get("items") {
                 for (i, v) in a.iter().enumerate() {
-                    unknown(items, v, &format!("{path}[{i}]"), out);
+                    unknown(items, v, old_item(old, i), &format!("{path}[{i}]"), out);
                 }
             }
         }
@@ -126,16 +142,26 @@ fn quote(v: &Value) -> String {
 /// The errors of `value` against `schema` (after pruning, as the API server validates), in path order.
 pub fn validate(schema: &Value, value: &Value) -> Vec<FieldError> {
     let mut out = Vec::new();
-    check(schema, value, "", &mut out);
+    check(schema, value, None, "", &mut out);
     out
+}
+
+/// The errors of `value` under `path`, looking only where it differs from `old`: an unchanged
+/// field is not validated again, as the API server's validation ratcheting (Kubernetes 1.30+,
+/// `CRDValidationRatcheting`) lets an unchanged invalid value stand.
+pub fn validate_changed(schema: &Value, value: &Value, old: Option<&Value>, path: &str, out: &mut Vec<FieldError>) {
+    check(schema, value, old, path, out);
 }
 
 fn err(out: &mut Vec<FieldError>, reason: &'static str, field: &str, message: String) {
     out.push(FieldError { reason, field: field.to_string(), message });
 }
 
-fn check(schema: &Value, value: &Value, path: &str, out: &mut Vec<FieldError>) {
+fn check(schema: &Value, value: &Value, old: Option<&Value>, path: &str, out: &mut Vec<FieldError>) {
     let Some(s) = schema.as_object() else { return };
+    if old == Some(value) {
+        return;
+    }
     let int_or_string = s.get("x-kubernetes-int-or-string") == Some(&Value::Bool(true));
     let actual = type_of(value);
     if value.is_null() {
@@ -218,7 +244,7 @@ fn check(schema: &Value, value: &Value, path: &str, out: &mut Vec<FieldError>) {
             }
             if let Some(items) = s.get("items") {
                 for (i, v) in a.iter().enumerate() {
-                    check(items, v, &format!("{path}[{i}]"), out);
+                    check(items, v, old_item(old, i), &format!("{path}[{i}]"), out);
                 }
             }
         }
@@ -241,12 +267,12 @@ fn check(schema: &Value, value: &Value, path: &str, out: &mut Vec<FieldError>) {
             if let Some(Value::Object(props)) = s.get("properties") {
                 for (k, v) in m {
                     if let Some(p) = props.get(k.as_str()) {
-                        check(p, v, &join(path, k), out);
+                        check(p, v, old_field(old, k), &join(path, k), out);
                     }
                 }
             } else if let Some(ap @ Value::Object(_)) = s.get("additionalProperties") {
                 for (k, v) in m {
-                    check(ap, v, &join(path, k), out);
+                    check(ap, v, old_field(old, k), &join(path, k), out);
                 }
             }
         }

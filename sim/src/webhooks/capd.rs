@@ -417,7 +417,7 @@ spec: {}
         dry["metadata"]["annotations"] = json!({TOPOLOGY_DRY_RUN: ""});
         assert!(sim.apply(0, &dry).is_err(), "the annotation alone does not exempt a real write");
         let key = crate::object::ObjKey::new(Kind::DockerMachineTemplate, "default", "t1");
-        let opts = crate::store::api::WriteOptions { now: 0, dry_run: true };
+        let opts = crate::store::api::WriteOptions::at(0).dry();
         let patch = crate::store::api::Patch::Merge(dry.clone());
         assert!(sim.mgmt[0].api.patch(&key, &patch, crate::store::Subresource::Main, opts).is_ok());
         let img = json!({"apiVersion": Kind::DevMachine.api_version(), "kind": "DevMachine", "metadata": {"name": "m1", "namespace": "default"},

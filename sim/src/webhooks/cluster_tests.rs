@@ -17,7 +17,7 @@ fn server(on: bool) -> ApiServer {
 }
 
 fn opts() -> WriteOptions {
-    WriteOptions { now: 0, dry_run: false }
+    WriteOptions::at(0)
 }
 
 fn cluster(name: &str, version: &str) -> Object {
@@ -39,7 +39,7 @@ fn reconciled_class(api: &mut ApiServer) {
                 "bootstrap": {"templateRef": {"apiVersion": "bootstrap.cluster.x-k8s.io/v1beta2", "kind": "KubeadmConfigTemplate", "name": "w"}},
                 "infrastructure": {"templateRef": {"apiVersion": "infrastructure.cluster.x-k8s.io/v1beta2", "kind": "DevMachineTemplate", "name": "w"}}}]},
             "variables": [{"name": "etcdImageTag", "required": true, "schema": {"openAPIV3Schema": {"type": "string", "default": ""}}},
-                          {"name": "cpu", "schema": {"openAPIV3Schema": {"type": "integer"}}}]}}))
+                          {"name": "cpu", "required": false, "schema": {"openAPIV3Schema": {"type": "integer"}}}]}}))
     .unwrap();
     cc = (*api.create(cc, opts()).unwrap().object).clone();
     let vars = variables::status_variables(cc.at("/spec/variables").unwrap().as_array().unwrap());
@@ -81,7 +81,9 @@ fn feature_gate_off_denies(#[case] kind: Kind) {
         api.create(cluster("c1", "v1.34.0"), opts()).unwrap_err()
     } else {
         let cc = Object::from_json(&json!({"apiVersion": "cluster.x-k8s.io/v1beta2", "kind": "ClusterClass",
-            "metadata": {"name": "qs", "namespace": "default"}, "spec": {}}))
+            "metadata": {"name": "qs", "namespace": "default"},
+            "spec": {"infrastructure": {"templateRef": {"apiVersion": "infrastructure.cluster.x-k8s.io/v1beta2", "kind": "DevClusterTemplate", "name": "qs"}},
+                "controlPlane": {"templateRef": {"apiVersion": "controlplane.cluster.x-k8s.io/v1beta2", "kind": "KubeadmControlPlaneTemplate", "name": "qs"}}}}))
         .unwrap();
         api.create(cc, opts()).unwrap_err()
     };
@@ -119,6 +121,10 @@ fn invalid_variables_are_denied_by_the_defaulting_webhook() {
 fn with_cp(api: &mut ApiServer, spec: &str, versions: &[&str]) -> Arc<Object> {
     let mut cp = Object::new(Kind::KubeadmControlPlane, "default", "c1-cp");
     cp.set("/spec/version", json!(spec));
+    cp.set(
+        "/spec/machineTemplate",
+        json!({"spec": {"infrastructureRef": {"apiGroup": "infrastructure.cluster.x-k8s.io", "kind": "DevMachineTemplate", "name": "cp"}}}),
+    );
     let cp = api.create(cp, opts()).unwrap().object;
     if !versions.is_empty() {
         let mut st = (*cp).clone();
@@ -206,7 +212,7 @@ fn class_validation_reports_template_and_variable_errors() {
         "metadata": {"name": "bad", "namespace": "default"},
         "spec": {"infrastructure": {"templateRef": {"apiVersion": "infrastructure.cluster.x-k8s.io/v1beta2", "kind": "DevCluster", "name": "x"}},
             "controlPlane": {"templateRef": {"apiVersion": "controlplane.cluster.x-k8s.io/v1beta2", "kind": "KubeadmControlPlaneTemplate", "name": "cp"}},
-            "variables": [{"name": "builtin", "schema": {"openAPIV3Schema": {"type": "string"}}}]}}))
+            "variables": [{"name": "builtin", "required": false, "schema": {"openAPIV3Schema": {"type": "string"}}}]}}))
     .unwrap();
     let msg = api.create(cc, opts()).unwrap_err().message;
     assert!(

@@ -172,12 +172,33 @@ pub fn node_json(n: &Node, ip: Option<&str>, now: u64) -> Value {
         "status": {
             "conditions": conditions,
             "addresses": addresses,
-            "nodeInfo": {
-                "kubeletVersion": n.kubelet_version, "kubeProxyVersion": n.kubelet_version,
-                "containerRuntimeVersion": "containerd://2.1.1", "operatingSystem": "linux", "architecture": "amd64",
-                "osImage": "Debian GNU/Linux 12 (bookworm)", "kernelVersion": "6.1.0",
-            },
+            "nodeInfo": node_info(&n.name, &n.kubelet_version),
         },
+    })
+}
+
+/// FNV-1a (64 bits) of a text: the simulated nodes' identifiers are a pure function of their names.
+fn fnv64(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+}
+
+/// A UUID-shaped identifier derived from a text (`8-4-4-4-12` hex digits).
+fn uuid_of(text: &str) -> String {
+    let (a, b) = (fnv64(text), fnv64(&format!("{text}/2")));
+    format!("{:08x}-{:04x}-{:04x}-{:04x}-{:012x}", a >> 32, (a >> 16) & 0xffff, a & 0xffff, b >> 48, b & 0xffff_ffff_ffff)
+}
+
+/// A Node's `status.nodeInfo` as a kind node's kubelet reports it: every field of `NodeSystemInfo`
+/// (they are all required), the identifiers derived from the node's name.
+pub fn node_info(name: &str, kubelet_version: &str) -> Value {
+    json!({
+        "machineID": format!("{:016x}{:016x}", fnv64(name), fnv64(&format!("{name}/machine-id"))),
+        "systemUUID": uuid_of(&format!("{name}/system-uuid")),
+        "bootID": uuid_of(&format!("{name}/boot-id")),
+        "kernelVersion": "6.1.0", "osImage": "Debian GNU/Linux 12 (bookworm)",
+        "containerRuntimeVersion": "containerd://2.1.1",
+        "kubeletVersion": kubelet_version, "kubeProxyVersion": kubelet_version,
+        "operatingSystem": "linux", "architecture": "amd64",
     })
 }
 

@@ -1,11 +1,13 @@
 //! The simulator's store refuses what a real API server refuses, with the same code, reason and
 //! message (`sim::store::validate`): names, labels, annotations, finalizers, data keys, decoding,
-//! custom resources' top-level types and the immortal namespaces, through the store's user writes
+//! custom resources' structural schemas (types, enums, required fields, bounds, pruning of unknown
+//! fields with `fieldValidation`) and the immortal namespaces, through the store's user writes
 //! (apply, patch, delete) and through scenario steps (`expect: denied`).
 
 use capi_sim::kinds::Kind;
 use capi_sim::object::ObjKey;
-use capi_sim::store::api::Patch;
+use capi_sim::store::api::{Patch, WriteOptions};
+use capi_sim::store::schema::FieldValidation;
 use capi_sim::store::Subresource;
 use capi_sim::testing;
 use rstest::rstest;
@@ -31,7 +33,7 @@ fn cm(name: &str) -> Value {
     format!("ConfigMap \"../../etc\" is invalid: metadata.name: Invalid value: \"../../etc\": {SUBDOMAIN}"))]
 #[case::slash(json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "a/b", "namespace": "default"}}),
     format!("Secret \"a/b\" is invalid: metadata.name: Invalid value: \"a/b\": {SUBDOMAIN}"))]
-#[case::upper_crd(json!({"apiVersion": "cluster.x-k8s.io/v1beta2", "kind": "Cluster", "metadata": {"name": "UPPER", "namespace": "default"}}),
+#[case::upper_crd(json!({"apiVersion": "cluster.x-k8s.io/v1beta2", "kind": "Cluster", "metadata": {"name": "UPPER", "namespace": "default"}, "spec": {"paused": true}}),
     format!("Cluster.cluster.x-k8s.io \"UPPER\" is invalid: metadata.name: Invalid value: \"UPPER\": {SUBDOMAIN}"))]
 #[case::namespace_upper(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "UPPER"}}),
     format!("Namespace \"UPPER\" is invalid: metadata.name: Invalid value: \"UPPER\": {LABEL}"))]
@@ -175,4 +177,106 @@ steps:
     let mut backend = capi_sim::backend::SimBackend::new(Default::default());
     let report = pollster::block_on(capi_scenarios::runner::run(&mut backend, &scenario, &Default::default()));
     assert!(report.passed, "{:#?}", report.steps);
+}
+
+fn crs(spec: Value) -> Value {
+    json!({"apiVersion": "addons.cluster.x-k8s.io/v1beta2", "kind": "ClusterResourceSet",
+        "metadata": {"name": "crs", "namespace": "default"}, "spec": spec})
+}
+
+fn crs_spec() -> Value {
+    json!({"clusterSelector": {"matchLabels": {"cni": "calico"}}, "resources": [{"name": "cni", "kind": "ConfigMap"}]})
+}
+
+/// A custom resource is validated against its kind's structural schema, with kube-openapi's
+/// messages, and the metadata's errors and the schema's come in one answer
+/// (`apiextensions-apiserver/pkg/registry/customresource/validator.go`, `strategy.go: Validate`).
+#[rstest]
+#[case::enum_value(json!({"strategy": "Sometimes"}),
+    "ClusterResourceSet.addons.cluster.x-k8s.io \"crs\" is invalid: spec.strategy: Unsupported value: \"Sometimes\": supported values: \"ApplyOnce\", \"Reconcile\"")]
+#[case::required(json!({"resources": null}), "ClusterResourceSet.addons.cluster.x-k8s.io \"crs\" is invalid: spec.resources: Required value")]
+#[case::min_items(json!({"resources": []}),
+    "ClusterResourceSet.addons.cluster.x-k8s.io \"crs\" is invalid: spec.resources: Invalid value: 0: spec.resources in body should have at least 1 items")]
+#[case::item_enum_and_length(json!({"resources": [{"name": "", "kind": "Pod"}]}),
+    "ClusterResourceSet.addons.cluster.x-k8s.io \"crs\" is invalid: [spec.resources[0].kind: Unsupported value: \"Pod\": supported values: \"Secret\", \"ConfigMap\", spec.resources[0].name: Invalid value: \"\": spec.resources[0].name in body should be at least 1 chars long]")]
+#[case::wrong_type(json!({"clusterSelector": {"matchLabels": "cni"}}),
+    "ClusterResourceSet.addons.cluster.x-k8s.io \"crs\" is invalid: spec.clusterSelector.matchLabels: Invalid value: \"string\": spec.clusterSelector.matchLabels in body must be of type object: \"string\"")]
+fn custom_resources_follow_their_schema(#[case] change: Value, #[case] want: &str) {
+    let mut spec = crs_spec();
+    for (k, v) in change.as_object().unwrap() {
+        match v {
+            Value::Null => {
+                spec.as_object_mut().unwrap().remove(k);
+            }
+            v => spec[k] = v.clone(),
+        }
+    }
+    assert_eq!(apply(crs(spec)), Err((422, "Invalid", want.to_string())));
+}
+
+/// Bad metadata and a bad spec are answered together, metadata first.
+#[test]
+fn metadata_and_schema_errors_come_together() {
+    let mut v = crs(json!({"clusterSelector": {}}));
+    v["metadata"]["name"] = json!("UP");
+    let (code, _, msg) = apply(v).unwrap_err();
+    assert_eq!(code, 422);
+    assert!(
+        msg.starts_with("ClusterResourceSet.addons.cluster.x-k8s.io \"UP\" is invalid: [metadata.name: Invalid value: \"UP\""),
+        "{msg}"
+    );
+    assert!(msg.ends_with(", spec.resources: Required value]"), "{msg}");
+}
+
+/// Fields the schema does not declare are pruned; the server's default (`Warn`) says so per field,
+/// `Strict` refuses the write with 400 and stores nothing, `Ignore` is silent
+/// (`apiserver/pkg/endpoints/handlers/rest.go: fieldValidation`, apiextensions' pruning).
+#[rstest]
+#[case::warn(FieldValidation::Warn)]
+#[case::strict(FieldValidation::Strict)]
+#[case::ignore(FieldValidation::Ignore)]
+fn unknown_fields_are_pruned_warned_or_refused(#[case] mode: FieldValidation) {
+    let mut sim = testing::sim(1);
+    let mut v = crs(crs_spec());
+    v["spec"]["colour"] = json!("blue");
+    v["extra"] = json!(1);
+    let obj = capi_sim::Object::from_json(&v).unwrap();
+    let r = sim.create_as(0, obj, WriteOptions { field_validation: mode, ..WriteOptions::at(0) });
+    let key = ("default", "crs");
+    match mode {
+        FieldValidation::Strict => {
+            let e = r.unwrap_err();
+            assert_eq!((e.code, e.reason), (400, "BadRequest"));
+            assert_eq!(
+                e.message,
+                "ClusterResourceSet in version \"v1beta2\" cannot be handled as a ClusterResourceSet: strict decoding error: unknown field \"extra\", unknown field \"spec.colour\""
+            );
+            assert!(testing::get(&sim, Kind::ClusterResourceSet, key.0, key.1).is_none());
+        }
+        _ => {
+            let w = r.unwrap();
+            let want: &[&str] =
+                if mode == FieldValidation::Warn { &["unknown field \"extra\"", "unknown field \"spec.colour\""] } else { &[] };
+            assert_eq!(w.warnings, want);
+            let stored = testing::get(&sim, Kind::ClusterResourceSet, key.0, key.1).unwrap();
+            assert!(stored.body.get("extra").is_none() && stored.body["spec"].get("colour").is_none(), "{:?}", stored.body);
+            assert_eq!(stored.body["spec"]["resources"], crs_spec()["resources"]);
+        }
+    }
+}
+
+/// An update adds unknown fields only where it changes something, and they are pruned there; a
+/// patch that only adds an unknown field changes nothing.
+#[test]
+fn updates_are_pruned_too() {
+    let mut sim = testing::sim(1);
+    sim.apply(0, &crs(crs_spec())).unwrap();
+    let key = ObjKey::new(Kind::ClusterResourceSet, "default", "crs");
+    let rv = testing::get(&sim, Kind::ClusterResourceSet, "default", "crs").unwrap().meta.resource_version;
+    let w = sim.patch(0, &key, &Patch::Merge(json!({"spec": {"colour": "blue"}})), Subresource::Main).unwrap();
+    assert_eq!(w.warnings, ["unknown field \"spec.colour\""]);
+    assert!(!w.changed);
+    assert_eq!(w.object.meta.resource_version, rv);
+    let e = sim.patch(0, &key, &Patch::Merge(json!({"spec": {"strategy": "Never"}})), Subresource::Main).unwrap_err();
+    assert_eq!(e.code, 422, "{e}");
 }

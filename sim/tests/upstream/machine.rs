@@ -196,7 +196,6 @@ fn objects_without_ready_fall_back_to_the_contract_fields() {
 apiVersion: bootstrap.cluster.x-k8s.io/v1beta2
 kind: KubeadmConfig
 metadata: {name: m1, namespace: default}
-spec: {}
 ---
 apiVersion: infrastructure.cluster.x-k8s.io/v1beta2
 kind: DockerMachine

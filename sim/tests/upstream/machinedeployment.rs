@@ -114,7 +114,7 @@ spec: {}
 apiVersion: bootstrap.cluster.x-k8s.io/v1beta2
 kind: KubeadmConfigTemplate
 metadata: {name: workers, namespace: default}
-spec: {template: {spec: {joinConfiguration: {nodeRegistration: {}}}}}
+spec: {template: {spec: {joinConfiguration: {nodeRegistration: {kubeletExtraArgs: [{name: eviction-hard, value: "nodefs.available<0%"}]}}}}}
 ---
 apiVersion: infrastructure.cluster.x-k8s.io/v1beta2
 kind: DockerMachineTemplate

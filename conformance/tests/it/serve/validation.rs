@@ -1,6 +1,7 @@
 //! The served API refuses what a real API server refuses, with its `Status`: names that are not
 //! DNS-1123, bad labels, wrong structural types, deleting an immortal namespace, selectors the
-//! server cannot parse, and workload paths that name no Cluster (404, not 503). The store's
+//! server cannot parse, workload paths that name no Cluster (404, not 503), custom resources'
+//! schemas and `fieldValidation`. The store's
 //! validation (`capi_sim::store::validate`) answers; these tests check what reaches the wire.
 
 use super::errors::{http, Api, SEC};
@@ -33,7 +34,7 @@ const JSON: (&str, &str) = ("Content-Type", "application/json");
 #[case::upper_cluster(
     "POST",
     CLUSTERS,
-    r#"{"metadata":{"name":"UPPER"}}"#,
+    r#"{"metadata":{"name":"UPPER"},"spec":{"paused":true}}"#,
     422,
     "Invalid",
     "Cluster.cluster.x-k8s.io \"UPPER\" is invalid: metadata.name: Invalid value: \"UPPER\""
@@ -175,4 +176,57 @@ async fn invalid_answers_name_their_fields() {
     assert_eq!(http(a, "POST", CMS, &[JSON], r#"{"metadata":{"name":"ok"},"data":{"k":"v"}}"#, SEC).await.code, 201);
     let r = http(a, "PATCH", &format!("{CMS}/ok"), &[("Content-Type", "application/merge-patch+json")], r#"{"data":"notamap"}"#, SEC).await;
     assert_eq!(r.code, 400, "{}", r.body);
+}
+
+const CRSS: &str = "/apis/addons.cluster.x-k8s.io/v1beta2/namespaces/default/clusterresourcesets";
+const CRS_WITH_UNKNOWN: &str = r#"{"apiVersion":"addons.cluster.x-k8s.io/v1beta2","kind":"ClusterResourceSet","metadata":{"name":"crs"},
+"spec":{"clusterSelector":{"matchLabels":{"cni":"calico"}},"resources":[{"name":"cni","kind":"ConfigMap"}],"colour":"blue"}}"#;
+
+/// `?fieldValidation=`: absent or `Warn` stores the object pruned and answers a `Warning` header per
+/// unknown field, `Ignore` stores it pruned silently, `Strict` answers 400 and stores nothing, and
+/// anything else is refused (`apiserver/pkg/endpoints/handlers/rest.go: fieldValidation`).
+#[rstest]
+#[case::absent("", 201, Some(r#"299 - "unknown field \"spec.colour\"""#))]
+#[case::warn("?fieldValidation=Warn", 201, Some(r#"299 - "unknown field \"spec.colour\"""#))]
+#[case::ignore("?fieldValidation=Ignore", 201, None)]
+#[case::strict("?fieldValidation=Strict", 400, None)]
+#[case::bogus("?fieldValidation=Loose", 400, None)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_fields_follow_field_validation(#[case] query: &str, #[case] code: u16, #[case] warning: Option<&str>) {
+    let s = serve(|o| o.speed = 0.0).await;
+    let a = Api::of(&s);
+    let r = http(a, "POST", &format!("{CRSS}{query}"), &[JSON], CRS_WITH_UNKNOWN, SEC).await;
+    assert_eq!(r.code, code, "{}", r.body);
+    assert_eq!(r.header("warning"), warning);
+    let got = http(a, "GET", &format!("{CRSS}/crs"), &[], "", SEC).await;
+    if code == 201 {
+        let stored = got.json();
+        assert_eq!(stored["spec"]["resources"][0]["name"], "cni");
+        assert!(stored["spec"].get("colour").is_none(), "{}", got.body);
+    } else {
+        let msg = r.json()["message"].as_str().unwrap_or("").to_string();
+        let want = if query.contains("Strict") {
+            "ClusterResourceSet in version \"v1beta2\" cannot be handled as a ClusterResourceSet: strict decoding error: unknown field \"spec.colour\""
+        } else {
+            "fieldValidation: Unsupported value: \"Loose\": supported values: \"Ignore\", \"Strict\", \"Warn\""
+        };
+        assert_eq!(msg, want);
+        assert_eq!(got.code, 404);
+    }
+}
+
+/// A schema error reaches the wire as a 422 with its causes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schema_errors_name_their_fields() {
+    let s = serve(|o| o.speed = 0.0).await;
+    let body = CRS_WITH_UNKNOWN.replace(r#""kind":"ConfigMap""#, r#""kind":"Pod""#);
+    let r = http(Api::of(&s), "POST", CRSS, &[JSON], &body, SEC).await;
+    assert_eq!(r.code, 422, "{}", r.body);
+    let st = r.json();
+    assert_eq!(
+        st["message"],
+        "ClusterResourceSet.addons.cluster.x-k8s.io \"crs\" is invalid: spec.resources[0].kind: Unsupported value: \"Pod\": supported values: \"Secret\", \"ConfigMap\""
+    );
+    assert_eq!(st["details"]["causes"][0]["field"], "spec.resources[0].kind");
+    assert_eq!(st["details"]["causes"][0]["reason"], "FieldValueNotSupported");
 }

@@ -15,7 +15,7 @@
 mod drain;
 mod status;
 
-use super::common::{self, keys, preamble};
+use super::common::{self, keys, preamble, Phases};
 use super::conditions;
 use crate::kinds::Kind;
 use crate::object::{timestamp, ObjKey, Object};
@@ -112,11 +112,19 @@ impl Reconciler for MachineReconciler {
             return Ok(stop);
         }
         let mut s = Scope::read(ctx, &machine);
-        let result = if machine.deleting() {
-            reconcile_delete(ctx, &machine, &cluster, &mut s)
-        } else {
-            reconcile_normal(ctx, &machine, &cluster, &mut s)
-        };
+        // `reconcile`: the phases every reconcile runs (`alwaysReconcile`), then `reconcileDelete`
+        // for a deleting Machine (`reconcileInPlaceUpdate` is behind the InPlaceUpdates gate, off),
+        // each phase run even after another failed (`doReconcile`).
+        let deleting = machine.deleting();
+        let mut phases = Phases::default();
+        phases.run(reconcile_owner_and_labels(ctx, &machine, &cluster));
+        phases.run(reconcile_bootstrap(ctx, &machine, &cluster, &s));
+        phases.run(reconcile_infrastructure(ctx, &machine, &cluster, &s));
+        phases.run(reconcile_node(ctx, &machine, &cluster, &mut s, !deleting).map(|()| Action::DONE));
+        if deleting {
+            phases.run(reconcile_delete(ctx, &machine, &cluster, &mut s));
+        }
+        let result = phases.finish();
         let Some(live) = ctx.live(key) else { return result };
         let update = status::compute(ctx, &live, &cluster, &s);
         let extra = update.requeue;
@@ -185,79 +193,99 @@ fn ensure_owned(ctx: &mut Ctx<'_>, obj: &Arc<Object>, machine: &Object, cluster_
     Ok(())
 }
 
-fn reconcile_normal(ctx: &mut Ctx<'_>, m: &Arc<Object>, cluster: &Arc<Object>, s: &mut Scope) -> ReconcileResult {
-    let key = m.key();
+/// `reconcileMachineOwnerAndLabels`: a stand-alone Machine is owned by its Cluster, and every
+/// Machine carries the cluster-name label.
+fn reconcile_owner_and_labels(ctx: &mut Ctx<'_>, m: &Arc<Object>, cluster: &Arc<Object>) -> ReconcileResult {
     let cluster_name = cluster.name().to_string();
-    // Owner and labels.
     if m.label(keys::CLUSTER_NAME) != Some(cluster_name.as_str()) || m.controller_ref().is_none() && !common::has_owner(m, cluster) {
         let c = cluster.clone();
-        let cn = cluster_name.clone();
-        ctx.patch(&key, |o| {
-            o.meta.labels.insert(keys::CLUSTER_NAME.into(), cn);
+        ctx.patch(&m.key(), |o| {
+            o.meta.labels.insert(keys::CLUSTER_NAME.into(), cluster_name);
             if o.controller_ref().is_none() {
                 common::set_owner(o, &c, false);
             }
         })?;
     }
-    let mut action = Action::DONE;
-    // Bootstrap.
-    if m.str_at("/spec/bootstrap/dataSecretName").is_none() {
-        match &s.bootstrap {
-            None if m.at("/spec/bootstrap/configRef").is_some() => action = action.min(Action::requeue(EXTERNAL_READY_WAIT_MS)),
-            None => {}
-            Some(b) => {
-                ensure_owned(ctx, b, m, &cluster_name)?;
-                if b.bool_at("/status/initialization/dataSecretCreated") {
-                    if let Some(secret) = b.str_at("/status/dataSecretName").map(str::to_string) {
-                        ctx.patch(&key, |o| o.set("/spec/bootstrap/dataSecretName", json!(secret)))?;
-                        ctx.patch_status(&key, |o| o.set("/status/initialization/bootstrapDataSecretCreated", json!(true)))?;
-                    }
+    Ok(Action::DONE)
+}
+
+/// `reconcileBootstrap` (`machine_controller_phases.go`): nothing without a `configRef` (a data
+/// secret the user provides is never marked created); a missing config is waited for (tolerated
+/// while deleting); a config being deleted is left alone; else the data secret name is copied once
+/// the config reports it created.
+fn reconcile_bootstrap(ctx: &mut Ctx<'_>, m: &Arc<Object>, cluster: &Object, s: &Scope) -> ReconcileResult {
+    if m.at("/spec/bootstrap/configRef").is_none() {
+        return Ok(Action::DONE);
+    }
+    let Some(b) = &s.bootstrap else {
+        return Ok(if m.deleting() { Action::DONE } else { Action::requeue(EXTERNAL_READY_WAIT_MS) });
+    };
+    let key = m.key();
+    ensure_owned(ctx, b, m, cluster.name())?;
+    if m.str_at("/spec/bootstrap/dataSecretName").is_some() {
+        if !m.bool_at("/status/initialization/bootstrapDataSecretCreated") {
+            ctx.patch_status(&key, |o| o.set("/status/initialization/bootstrapDataSecretCreated", json!(true)))?;
+        }
+        return Ok(Action::DONE);
+    }
+    if b.deleting() || !b.bool_at("/status/initialization/dataSecretCreated") {
+        return Ok(Action::DONE);
+    }
+    let Some(secret) = b.str_at("/status/dataSecretName").filter(|n| !n.is_empty()).map(str::to_string) else {
+        return Err(ReconcileError(format!("got empty status.dataSecretName field from {} {}/{}", b.kind.name(), b.namespace(), b.name())));
+    };
+    ctx.patch(&key, |o| o.set("/spec/bootstrap/dataSecretName", json!(secret)))?;
+    ctx.patch_status(&key, |o| o.set("/status/initialization/bootstrapDataSecretCreated", json!(true)))?;
+    Ok(Action::DONE)
+}
+
+/// `reconcileInfrastructure` (`machine_controller_phases.go`): a missing infrastructure machine is
+/// waited for (tolerated while deleting, an error once it had been provisioned); one being deleted
+/// is left alone; once provisioned (or once the Machine was), its providerID, addresses and failure
+/// domain are copied, waiting for the providerID with `DeferNextReconcileForObject` (5s).
+fn reconcile_infrastructure(ctx: &mut Ctx<'_>, m: &Arc<Object>, cluster: &Object, s: &Scope) -> ReconcileResult {
+    let key = m.key();
+    let was_provisioned = m.bool_at("/status/initialization/infrastructureProvisioned");
+    let Some(i) = &s.infra else {
+        if m.deleting() {
+            return Ok(Action::DONE);
+        }
+        if was_provisioned {
+            let (ns, kind) = (m.namespace(), m.str_at("/spec/infrastructureRef/kind").unwrap_or(""));
+            let name = m.str_at("/spec/infrastructureRef/name").unwrap_or("");
+            return Err(ReconcileError(format!("could not find {kind} {ns}/{name} for Machine {ns}/{}", m.name())));
+        }
+        return Ok(Action::requeue(EXTERNAL_READY_WAIT_MS));
+    };
+    ensure_owned(ctx, i, m, cluster.name())?;
+    if i.deleting() || !i.bool_at("/status/initialization/provisioned") && !was_provisioned {
+        return Ok(Action::DONE);
+    }
+    let Some(pid) = i.str_at("/spec/providerID").filter(|p| !p.is_empty()).map(str::to_string) else {
+        // Provisioning infrastructure takes some time: slow down.
+        let at = ctx.now + 5_000;
+        ctx.defer_next_reconcile(m, at);
+        return Ok(Action::DONE);
+    };
+    let addresses = i.at("/status/addresses").cloned();
+    let fd = i.str_at("/spec/failureDomain").or_else(|| i.str_at("/status/failureDomain")).map(str::to_string);
+    if m.str_at("/spec/providerID") != Some(pid.as_str()) || (fd.is_some() && m.str_at("/spec/failureDomain").is_none()) {
+        ctx.patch(&key, |o| {
+            o.set("/spec/providerID", json!(pid));
+            if let Some(f) = fd {
+                if o.str_at("/spec/failureDomain").is_none() {
+                    o.set("/spec/failureDomain", json!(f));
                 }
             }
-        }
-    } else if !m.bool_at("/status/initialization/bootstrapDataSecretCreated") {
-        ctx.patch_status(&key, |o| o.set("/status/initialization/bootstrapDataSecretCreated", json!(true)))?;
+        })?;
     }
-    // Infrastructure.
-    match &s.infra {
-        None if m.bool_at("/status/initialization/infrastructureProvisioned") => {
-            return Err(ReconcileError(format!("machine infrastructure {} was deleted after it had been provisioned", m.name())));
+    ctx.patch_status(&key, |o| {
+        o.set("/status/initialization/infrastructureProvisioned", json!(true));
+        if let Some(a) = addresses {
+            o.set("/status/addresses", a);
         }
-        None => action = action.min(Action::requeue(EXTERNAL_READY_WAIT_MS)),
-        Some(i) => {
-            ensure_owned(ctx, i, m, &cluster_name)?;
-            if i.bool_at("/status/initialization/provisioned") {
-                let Some(pid) = i.str_at("/spec/providerID").filter(|p| !p.is_empty()).map(str::to_string) else {
-                    // machine_controller_phases.go: reconcileInfrastructure slows down while waiting.
-                    let at = ctx.now + 5_000;
-                    ctx.defer_next_reconcile(m, at);
-                    return Ok(action);
-                };
-                let addresses = i.at("/status/addresses").cloned();
-                let fd = i.str_at("/spec/failureDomain").or_else(|| i.str_at("/status/failureDomain")).map(str::to_string);
-                if m.str_at("/spec/providerID") != Some(pid.as_str()) || (fd.is_some() && m.str_at("/spec/failureDomain").is_none()) {
-                    let fd2 = fd.clone();
-                    let p = pid.clone();
-                    ctx.patch(&key, |o| {
-                        o.set("/spec/providerID", json!(p));
-                        if let Some(f) = fd2 {
-                            if o.str_at("/spec/failureDomain").is_none() {
-                                o.set("/spec/failureDomain", json!(f));
-                            }
-                        }
-                    })?;
-                }
-                ctx.patch_status(&key, |o| {
-                    o.set("/status/initialization/infrastructureProvisioned", json!(true));
-                    if let Some(a) = addresses {
-                        o.set("/status/addresses", a);
-                    }
-                })?;
-            }
-        }
-    }
-    reconcile_node(ctx, m, cluster, s, true)?;
-    Ok(action)
+    })?;
+    Ok(Action::DONE)
 }
 
 /// `reconcileNode` (both for running and deleting Machines): find the Node by providerID once the
@@ -281,7 +309,8 @@ fn reconcile_node(ctx: &mut Ctx<'_>, m: &Arc<Object>, cluster: &Arc<Object>, s: 
         }
         ctx.patch_status(&key, |o| {
             o.set("/status/nodeRef", json!({"name": name}));
-            o.set("/status/nodeInfo/kubeletVersion", json!(kv));
+            // `machine_controller_noderef.go: reconcileNode` copies the Node's whole `NodeSystemInfo`.
+            o.set("/status/nodeInfo", crate::world::objects::node_info(&name, &kv));
         })?;
         if patch {
             patch_node(ctx, m, &cluster_name, &name)?;
@@ -377,9 +406,8 @@ fn has_hook(m: &Object, prefix: &str) -> Vec<String> {
 }
 
 fn reconcile_delete(ctx: &mut Ctx<'_>, m: &Arc<Object>, cluster: &Arc<Object>, s: &mut Scope) -> ReconcileResult {
-    // `machine_controller.go: reconcileDelete`, step by step.
+    // `machine_controller.go: reconcileDelete`, step by step, after the phases every reconcile runs.
     let key = m.key();
-    reconcile_node(ctx, m, cluster, s, false)?;
     let m = &ctx.live(&key).unwrap_or_else(|| m.clone());
     s.deleting_reason = "Deleting".into();
     s.deleting_message = "Deletion started".into();

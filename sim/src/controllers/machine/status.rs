@@ -342,7 +342,9 @@ pub(super) fn compute(ctx: &Ctx<'_>, m: &Object, cluster: &Object, s: &Scope) ->
     let mut conds = vec![bootstrap_ready(m, s), infrastructure_ready(m, s)];
     let (node, mut requeue) = node_conditions(ctx, m, cluster, s);
     conds.extend(node.into_iter().flatten());
-    conds.push(if m.deleting() {
+    // `setDeletingCondition` reads the Machine as the reconcile read it: one deleted while this
+    // reconcile ran (`reconcileDelete` did not run, so no deleting reason) still reads NotDeleting.
+    conds.push(if m.deleting() && !s.deleting_reason.is_empty() {
         Cond::new("Deleting", Status::True, &s.deleting_reason, s.deleting_message.clone())
     } else {
         Cond::f("Deleting", "NotDeleting", "")
@@ -362,9 +364,19 @@ pub(super) fn compute(ctx: &Ctx<'_>, m: &Object, cluster: &Object, s: &Scope) ->
     };
     conds.push(ready);
     conds.push(available);
-    // `setMachinePhaseAndLastUpdated` (later rules win).
+    // `setMachinePhaseAndLastUpdated`: the phase stays what it was (Pending when unset) unless a
+    // rule below sets it; later rules win.
     let provisioned = m.bool_at("/status/initialization/infrastructureProvisioned");
-    let mut phase = "Pending";
+    let mut phase = match m.str_at("/status/phase") {
+        Some("Provisioning") => "Provisioning",
+        Some("Provisioned") => "Provisioned",
+        Some("Running") => "Running",
+        Some("Updating") => "Updating",
+        Some("Deleting") => "Deleting",
+        Some("Failed") => "Failed",
+        Some("Unknown") => "Unknown",
+        _ => "Pending",
+    };
     if m.bool_at("/status/initialization/bootstrapDataSecretCreated") && !provisioned {
         phase = "Provisioning";
     }

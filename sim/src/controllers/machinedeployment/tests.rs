@@ -39,7 +39,8 @@ spec:
   template:
     spec:
       joinConfiguration:
-        nodeRegistration: {}
+        nodeRegistration:
+          kubeletExtraArgs: [{name: eviction-hard, value: "nodefs.available<0%"}]
 ---
 apiVersion: infrastructure.cluster.x-k8s.io/v1beta2
 kind: DockerMachineTemplate

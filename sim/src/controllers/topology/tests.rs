@@ -186,7 +186,7 @@ impl Harness {
     }
 
     fn opts(&self) -> WriteOptions {
-        WriteOptions { now: self.now, dry_run: false }
+        WriteOptions::at(self.now)
     }
 
     fn apply(&mut self, yaml: &str) {

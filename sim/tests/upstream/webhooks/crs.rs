@@ -8,7 +8,7 @@ use rstest::rstest;
 use serde_json::{json, Value};
 
 fn crs(selector: Value, strategy: Option<&str>) -> Object {
-    let mut spec = json!({"clusterSelector": selector});
+    let mut spec = json!({"clusterSelector": selector, "resources": [{"name": "cni", "kind": "ConfigMap"}]});
     if let Some(s) = strategy {
         spec["strategy"] = json!(s);
     }

@@ -78,7 +78,7 @@ fn kcp(patch: Value) -> Object {
     let mut v = json!({"apiVersion": "controlplane.cluster.x-k8s.io/v1beta2", "kind": "KubeadmControlPlane",
         "metadata": {"name": "test", "namespace": "default"},
         "spec": {"machineTemplate": {"spec": {"infrastructureRef": {"apiGroup": "test", "kind": "UnknownInfraMachine", "name": "infraTemplate"}}},
-            "kubeadmConfigSpec": {"clusterConfiguration": {}}, "replicas": 1, "version": "v1.19.0",
+            "replicas": 1, "version": "v1.19.0",
             "rollout": {"strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1}}}}});
     json_patch::merge(&mut v, &patch);
     obj(v)
@@ -154,7 +154,10 @@ fn kcp_scale(#[case] external: bool, #[case] replicas: i64, #[case] want: Option
     let mut api = server(FeatureGates::default());
     let mut k = kcp(json!({}));
     if external {
-        k.set("/spec/kubeadmConfigSpec/clusterConfiguration/etcd/external", json!({"endpoints": ["1.2.3.4"]}));
+        k.set(
+            "/spec/kubeadmConfigSpec/clusterConfiguration/etcd/external",
+            json!({"endpoints": ["1.2.3.4"], "caFile": "/ca.crt", "certFile": "/etcd.crt", "keyFile": "/etcd.key"}),
+        );
     }
     let key = api.create(k, OPTS).expect("admitted").object.key();
     let got = api.scale(&key, replicas, None, OPTS);

@@ -51,7 +51,7 @@ fn server(g: FeatureGates) -> ApiServer {
     ApiServer::new(Store::new(7), g, webhooks::all())
 }
 
-const OPTS: WriteOptions = WriteOptions { now: 0, dry_run: false };
+const OPTS: WriteOptions = WriteOptions::at(0);
 
 /// Assert an answer: `None` = allowed; `Some(text)` = denied with a message containing `text`.
 fn expect(got: Result<Vec<String>, String>, want: Option<&str>) {
@@ -65,7 +65,9 @@ fn expect(got: Result<Vec<String>, String>, want: Option<&str>) {
 
 /// A MachineDeployment with the fields its webhook requires, `spec` merged over them.
 fn md(name: &str, spec: Value) -> Object {
-    let mut base = json!({"clusterName": "c", "template": {"spec": {"clusterName": "c", "bootstrap": {"configRef": {"name": "b"}}}}});
+    let mut base = json!({"clusterName": "c", "template": {"spec": {"clusterName": "c",
+        "bootstrap": {"configRef": {"apiGroup": "bootstrap.cluster.x-k8s.io", "kind": "KubeadmConfigTemplate", "name": "b"}},
+        "infrastructureRef": {"apiGroup": "infrastructure.cluster.x-k8s.io", "kind": "DockerMachineTemplate", "name": "i"}}}});
     json_patch::merge(&mut base, &spec);
     obj(
         json!({"apiVersion": "cluster.x-k8s.io/v1beta2", "kind": "MachineDeployment", "metadata": {"name": name, "namespace": "default"}, "spec": base}),

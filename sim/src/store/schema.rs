@@ -10,14 +10,14 @@
 //!   "<v>" cannot be handled as a <Kind>: strict decoding error: unknown field "<path>", ...`.
 //! - **Validation** (422 Invalid, `apiextensions-apiserver/pkg/registry/customresource/validator.go`
 //!   over kube-openapi): types, enums, required fields, lengths, bounds, item and property counts,
-//!   with kube-openapi's messages ([`crate::types::check`]).
+//!   patterns, with kube-openapi's messages, then the CRDs' CEL rules ([`crate::types::check`]).
 //!
 //! On update only what differs from the stored object is pruned and validated: what was stored was
 //! pruned when it was written, and an unchanged field is not validated again, as the API server's
 //! validation ratcheting does (`CRDValidationRatcheting`, on by default since Kubernetes 1.30).
 //!
-//! Simplifications (docs/fidelity.md): `pattern`, `format`, CEL rules (`x-kubernetes-validations`)
-//! and schema defaults are not applied; nulls are not dropped from non-nullable fields (they are
+//! Simplifications (docs/fidelity.md): `format` and schema defaults are not applied, CEL rules are
+//! restated one by one (`check::cel_rule`); nulls are not dropped from non-nullable fields (they are
 //! skipped by validation, as the API server drops them before validating); `metadata` is checked by
 //! [`super::validate`], not by the schema.
 

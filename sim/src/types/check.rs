@@ -2,7 +2,10 @@
 //! resource (`apiextensions-apiserver`'s pruning and kube-openapi's validation): the fields the
 //! schema does not know (pruned, unless `x-kubernetes-preserve-unknown-fields`), and the errors in
 //! types, enums, required fields, lengths, bounds and item counts, each with its field path and
-//! kube-openapi's wording. Patterns and CEL rules are not checked.
+//! kube-openapi's wording: types, enums, required fields, lengths, bounds, item and property
+//! counts, `pattern` (RE2 syntax, which the `regex` crate shares), and the CEL rules
+//! (`x-kubernetes-validations`) that Cluster API's CRDs carry, each restated ([`cel_rule`]).
+//! Simplification: `format` is not checked, and a CEL rule not in [`cel_rule`]'s table passes.
 
 use serde_json::{Map, Value};
 
@@ -142,7 +145,7 @@ fn quote(v: &Value) -> String {
 /// The errors of `value` against `schema` (after pruning, as the API server validates), in path order.
 pub fn validate(schema: &Value, value: &Value) -> Vec<FieldError> {
     let mut out = Vec::new();
-    check(schema, value, None, "", &mut out);
+    validate_changed(schema, value, None, "", &mut out);
     out
 }
 
@@ -150,17 +153,23 @@ pub fn validate(schema: &Value, value: &Value) -> Vec<FieldError> {
 /// field is not validated again, as the API server's validation ratcheting (Kubernetes 1.30+,
 /// `CRDValidationRatcheting`) lets an unchanged invalid value stand.
 pub fn validate_changed(schema: &Value, value: &Value, old: Option<&Value>, path: &str, out: &mut Vec<FieldError>) {
-    check(schema, value, old, path, out);
+    // The CEL rules run after the OpenAPI schema, so their errors come last.
+    let mut cel = Vec::new();
+    check(schema, value, old, path, out, &mut cel);
+    out.extend(cel);
 }
 
 fn err(out: &mut Vec<FieldError>, reason: &'static str, field: &str, message: String) {
     out.push(FieldError { reason, field: field.to_string(), message });
 }
 
-fn check(schema: &Value, value: &Value, old: Option<&Value>, path: &str, out: &mut Vec<FieldError>) {
+fn check(schema: &Value, value: &Value, old: Option<&Value>, path: &str, out: &mut Vec<FieldError>, cel: &mut Vec<FieldError>) {
     let Some(s) = schema.as_object() else { return };
     if old == Some(value) {
         return;
+    }
+    if !value.is_null() {
+        cel_rules(s, value, path, cel);
     }
     let int_or_string = s.get("x-kubernetes-int-or-string") == Some(&Value::Bool(true));
     let actual = type_of(value);
@@ -200,6 +209,11 @@ fn check(schema: &Value, value: &Value, old: Option<&Value>, path: &str, out: &m
     let num = |k: &str| s.get(k).and_then(Value::as_i64);
     match value {
         Value::String(text) => {
+            if let Some(p) = s.get("pattern").and_then(Value::as_str) {
+                if pattern_fails(p, text) {
+                    err(out, "FieldValueInvalid", path, format!("Invalid value: {}: {path} in body should match '{p}'", quote(value)));
+                }
+            }
             let len = text.chars().count() as i64;
             if let Some(max) = num("maxLength").filter(|m| len > *m) {
                 err(out, "FieldValueTooLong", path, format!("Too long: may not be more than {max} bytes"));
@@ -244,7 +258,7 @@ fn check(schema: &Value, value: &Value, old: Option<&Value>, path: &str, out: &m
             }
             if let Some(items) = s.get("items") {
                 for (i, v) in a.iter().enumerate() {
-                    check(items, v, old_item(old, i), &format!("{path}[{i}]"), out);
+                    check(items, v, old_item(old, i), &format!("{path}[{i}]"), out, cel);
                 }
             }
         }
@@ -267,15 +281,73 @@ fn check(schema: &Value, value: &Value, old: Option<&Value>, path: &str, out: &m
             if let Some(Value::Object(props)) = s.get("properties") {
                 for (k, v) in m {
                     if let Some(p) = props.get(k.as_str()) {
-                        check(p, v, old_field(old, k), &join(path, k), out);
+                        check(p, v, old_field(old, k), &join(path, k), out, cel);
                     }
                 }
             } else if let Some(ap @ Value::Object(_)) = s.get("additionalProperties") {
                 for (k, v) in m {
-                    check(ap, v, old_field(old, k), &join(path, k), out);
+                    check(ap, v, old_field(old, k), &join(path, k), out, cel);
                 }
             }
         }
         _ => {}
+    }
+}
+
+/// Whether `text` fails the schema's `pattern` (a pattern that does not compile checks nothing).
+/// Compiled patterns are kept per thread.
+fn pattern_fails(pattern: &str, text: &str) -> bool {
+    thread_local! {
+        static COMPILED: std::cell::RefCell<std::collections::BTreeMap<String, Option<regex::Regex>>> = const { std::cell::RefCell::new(std::collections::BTreeMap::new()) };
+    }
+    COMPILED.with(|c| {
+        let mut c = c.borrow_mut();
+        let re = c.entry(pattern.to_string()).or_insert_with(|| regex::Regex::new(pattern).ok());
+        re.as_ref().is_some_and(|re| !re.is_match(text))
+    })
+}
+
+/// The `x-kubernetes-validations` of a node, each answered as the API server's CEL validator
+/// answers a failed rule: `<path>: Invalid value: "<schema type>": <message>`
+/// (`apiextensions-apiserver/pkg/apiserver/schema/cel/validation.go`).
+fn cel_rules(s: &Map<String, Value>, value: &Value, path: &str, out: &mut Vec<FieldError>) {
+    let Some(Value::Array(rules)) = s.get("x-kubernetes-validations") else { return };
+    let type_name = s.get("type").and_then(Value::as_str).unwrap_or("object");
+    for r in rules {
+        let rule = r.get("rule").and_then(Value::as_str).unwrap_or("");
+        if cel_rule(rule, value) == Some(false) {
+            let message = r.get("message").and_then(Value::as_str).map(str::to_string).unwrap_or_else(|| format!("failed rule: {rule}"));
+            err(out, "FieldValueInvalid", path, format!("Invalid value: \"{type_name}\": {message}"));
+        }
+    }
+}
+
+/// The CEL rules Cluster API's v1beta2 CRDs use, restated: whether `value` passes `rule` (`None`
+/// for a rule not in this table).
+pub fn cel_rule(rule: &str, value: &Value) -> Option<bool> {
+    let items = || value.as_array().map(Vec::as_slice).unwrap_or(&[]);
+    match rule {
+        // Entries unique (`MachineDrainRule` machines and pods).
+        "self.all(x, self.exists_one(y, x == y))" => {
+            let list = items();
+            Some(list.iter().enumerate().all(|(i, x)| !list[..i].contains(x)))
+        }
+        // Names unique (kubeadm `extraArgs`, `kubeletExtraArgs`).
+        "self.all(x, self.exists_one(y, x.name == y.name))" => {
+            let names: Vec<Option<&Value>> = items().iter().map(|x| x.get("name")).collect();
+            Some(names.iter().enumerate().all(|(i, n)| !names[..i].contains(n)))
+        }
+        _ => {
+            // `!(self in ['A','B'])` (MachineHealthCheck unhealthy Machine condition types).
+            if let Some(list) = rule.strip_prefix("!(self in [").and_then(|r| r.strip_suffix("])")) {
+                let text = value.as_str()?;
+                return Some(!list.split(',').map(|x| x.trim().trim_matches('\'')).any(|x| x == text));
+            }
+            // `self.matches('<RE2>')` (KubeadmConfig partition types).
+            if let Some(re) = rule.strip_prefix("self.matches('").and_then(|r| r.strip_suffix("')")) {
+                return Some(!pattern_fails(re, value.as_str()?));
+            }
+            None
+        }
     }
 }

@@ -16,8 +16,8 @@
 //! The template immutability exemption applies to dry-run requests carrying the topology dry-run
 //! annotation (`topology.IsDryRunRequest`), as upstream.
 //!
-//! Simplifications: field values of objects in messages are shown as `"object"`, and the
-//! immutability diff as a JSON merge patch.
+//! Simplifications: structured field values in messages are their JSON with keys sorted (Go writes
+//! struct fields in declaration order), and the immutability diff is a JSON merge patch.
 
 use crate::capd::patch::merge_diff;
 use crate::features::FeatureGates;
@@ -78,7 +78,7 @@ fn invalid_value(pointer: &str, value: &Value, detail: &str) -> String {
         Value::Number(n) => n.to_string(),
         Value::Bool(b) => b.to_string(),
         Value::Null => "null".into(),
-        _ => "\"object\"".into(),
+        other => super::meta::go_json_value(other),
     };
     format!("{}: Invalid value: {shown}: {detail}", path(pointer))
 }

@@ -14,10 +14,11 @@
 //!
 //! `spec.deletion.order` is not written by the webhooks: empty means Random, as in CAPI.
 //!
-//! Simplifications: the strategy type and deletion order enums are CRD schema checks upstream
-//! (`api/core/v1beta2/machinedeployment_types.go`, `machineset_types.go`), answered by the API server
-//! itself; here the validating webhook reports them, after its own errors. A MachineSet name longer
-//! than 63 characters is not hashed into its `set-name` label (`format.MustFormatValue`).
+//! The strategy type and deletion order enums are CRD schema checks, answered by the API server
+//! before this webhook (`store/schema.rs`), as upstream.
+//!
+//! Simplification: a MachineSet name longer than 63 characters is not hashed into its `set-name`
+//! label (`format.MustFormatValue`).
 
 use super::machine::{cluster_name_immutable, default_version_prefix, invalid, ref_is_defined, version_errors};
 use super::meta::{
@@ -185,16 +186,6 @@ impl Webhook for MachineDeploymentWebhook {
         naming_errors(o, &mut errs);
         taint_errors(o, req.gates, &mut errs);
         errs.extend(template_metadata_errors(o, "/spec/template/metadata", &FPath::new(&["spec", "template", "metadata"])));
-        // The strategy type is an enum of the CRD schema (`machinedeployment_types.go`).
-        let strategy = o.str_at("/spec/rollout/strategy/type").unwrap_or("");
-        if !strategy.is_empty() && !matches!(strategy, "RollingUpdate" | "OnDelete") {
-            errs.push(FieldError::not_supported(
-                spec.child("rollout").child("strategy").child("type"),
-                strategy,
-                &["RollingUpdate".into(), "OnDelete".into()],
-            ));
-        }
-        deletion_order_errors(o, &mut errs);
         invalid(o, errs)
     }
 }
@@ -243,7 +234,6 @@ impl Webhook for MachineSetWebhook {
         taint_errors(o, req.gates, &mut errs);
         naming_errors(o, &mut errs);
         errs.extend(template_metadata_errors(o, "/spec/template/metadata", &FPath::new(&["spec", "template", "metadata"])));
-        deletion_order_errors(o, &mut errs);
         invalid(o, errs)
     }
 }
@@ -345,19 +335,6 @@ fn naming_errors(o: &Object, errs: &mut Vec<FieldError>) {
 
 fn taint_errors(o: &Object, gates: &FeatureGates, errs: &mut Vec<FieldError>) {
     errs.extend(machine_taint_errors(o, "/spec/template/spec/taints", &FPath::new(&["spec", "template", "spec", "taints"]), gates, false));
-}
-
-/// The deletion order is an enum of the CRD schema (`machineset_types.go`).
-fn deletion_order_errors(o: &Object, errs: &mut Vec<FieldError>) {
-    if let Some(order) = o.str_at("/spec/deletion/order").filter(|o| !o.is_empty()) {
-        if !matches!(order, "Random" | "Newest" | "Oldest") {
-            errs.push(FieldError::not_supported(
-                FPath::new(&["spec", "deletion", "order"]),
-                order,
-                &["Random".into(), "Newest".into(), "Oldest".into()],
-            ));
-        }
-    }
 }
 
 /// `validation.IsValidLabelValue` as one message (the first problem).
@@ -465,9 +442,7 @@ mod tests {
     #[rstest]
     #[case(json!({"rollout": {"strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 0}}}}), "maxUnavailable and maxSurge cannot both be 0")]
     #[case(json!({"rollout": {"strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "1", "maxUnavailable": 0}}}}), "must be either an int or a percentage")]
-    #[case(json!({"rollout": {"strategy": {"type": "Recreate"}}}), "spec.rollout.strategy.type: Unsupported value")]
     #[case(json!({"remediation": {"maxInFlight": "x"}}), "spec.remediation.maxInFlight")]
-    #[case(json!({"deletion": {"order": "Smallest"}}), "spec.deletion.order: Unsupported value")]
     #[case(json!({"machineNaming": {"template": "{{ .machineSet.name }}"}}), "{{ .random }} is missing")]
     #[case(json!({"template": {"spec": {"clusterName": "other"}}}), "must be set to the same value")]
     #[case(json!({"template": {"spec": {"version": "v1.x"}}}), "must be a valid semantic version")]

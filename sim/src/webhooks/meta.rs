@@ -3,7 +3,7 @@
 //! `IsDNS1123Subdomain`; `metav1validation.ValidateLabels`, `apivalidation.ValidateAnnotations`),
 //! the template metadata check of CAPI's `ObjectMeta.Validate` (`api/core/v1beta2/common_types.go`),
 //! Machine taints (`internal/util/taints: ValidateMachineTaints`, `core/webhooks/admission/machine.go:
-//! validateMachineTaintsForWorkers`), and Go's `%#v` of the values `field.Invalid` prints that way.
+//! validateMachineTaintsForWorkers`), and the JSON `field.Invalid` prints for structured values.
 //!
 //! Simplification: Go ranges over label maps in random order; errors here follow key order.
 
@@ -129,42 +129,76 @@ pub fn template_metadata_errors(obj: &Object, pointer: &str, parent: &FPath) -> 
     errs
 }
 
-/// Go's `%#v` of a `map[string]string` (keys sorted, as fmt prints maps).
+/// Go's `json.Marshal` of a string: quoted, with encoding/json's HTML-safe escapes (`<`, `>`, `&`,
+/// U+2028 and U+2029 as `\u` escapes).
+pub fn go_json_string(s: &str) -> String {
+    go_html_escape(serde_json::to_string(s).unwrap_or_default())
+}
+
+/// `json.Marshal` of a decoded value, as `field.Invalid` prints a struct, slice or map (see
+/// [`go_string_map`]). Keys come sorted: Go sorts map keys but writes a struct's fields in
+/// declaration order, so a struct may print its keys in another order upstream.
+pub fn go_json_value(v: &Value) -> String {
+    go_html_escape(serde_json::to_string(v).unwrap_or_default())
+}
+
+/// encoding/json's HTML-safe escaping of already serialized JSON.
+fn go_html_escape(quoted: String) -> String {
+    if !quoted.contains(['<', '>', '&', '\u{2028}', '\u{2029}']) {
+        return quoted;
+    }
+    let mut out = String::with_capacity(quoted.len() + 8);
+    for c in quoted.chars() {
+        match c {
+            '<' => out.push_str("\\u003c"),
+            '>' => out.push_str("\\u003e"),
+            '&' => out.push_str("\\u0026"),
+            '\u{2028}' => out.push_str("\\u2028"),
+            '\u{2029}' => out.push_str("\\u2029"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// `json.Marshal` of a `map[string]string`, as `field.Invalid` prints one since apimachinery
+/// v0.34 (`field/errors.go: ErrorBody` marshals every value that is not a number, bool or string):
+/// keys sorted, `null` for a nil map.
 pub fn go_string_map(v: Option<&Value>) -> String {
     match v.and_then(Value::as_object) {
-        None => "map[string]string(nil)".to_string(),
+        None => "null".to_string(),
         Some(m) => {
-            let items: Vec<String> = m.iter().map(|(k, v)| format!("{}:{}", go_quote(k), go_quote(v.as_str().unwrap_or("")))).collect();
-            format!("map[string]string{{{}}}", items.join(", "))
+            let items: Vec<String> =
+                m.iter().map(|(k, v)| format!("{}:{}", go_json_string(k), go_json_string(v.as_str().unwrap_or("")))).collect();
+            format!("{{{}}}", items.join(","))
         }
     }
 }
 
-/// Go's `%#v` of a `metav1.LabelSelector` value (what `field.Invalid` prints for one).
+/// `json.Marshal` of a `metav1.LabelSelector` (what `field.Invalid` prints for one, see
+/// [`go_string_map`]): `matchLabels` then `matchExpressions` (each `key`, `operator`, `values`),
+/// empty ones left out (`omitempty`).
 pub fn go_label_selector(sel: Option<&Value>) -> String {
-    let exprs = match sel.and_then(|s| s.get("matchExpressions")).and_then(Value::as_array) {
-        None => "[]v1.LabelSelectorRequirement(nil)".to_string(),
-        Some(list) => {
-            let items: Vec<String> = list
-                .iter()
-                .map(|r| {
-                    let values = match r.get("values").and_then(Value::as_array) {
-                        None => "[]string(nil)".to_string(),
-                        Some(vs) => {
-                            format!("[]string{{{}}}", vs.iter().map(|v| go_quote(v.as_str().unwrap_or(""))).collect::<Vec<_>>().join(", "))
-                        }
-                    };
-                    format!(
-                        "v1.LabelSelectorRequirement{{Key:{}, Operator:{}, Values:{values}}}",
-                        go_quote(r.get("key").and_then(Value::as_str).unwrap_or("")),
-                        go_quote(r.get("operator").and_then(Value::as_str).unwrap_or(""))
-                    )
-                })
-                .collect();
-            format!("[]v1.LabelSelectorRequirement{{{}}}", items.join(", "))
-        }
-    };
-    format!("v1.LabelSelector{{MatchLabels:{}, MatchExpressions:{exprs}}}", go_string_map(sel.and_then(|s| s.get("matchLabels"))))
+    let mut parts = Vec::new();
+    if let Some(labels) = sel.and_then(|s| s.get("matchLabels")).filter(|m| m.as_object().is_some_and(|m| !m.is_empty())) {
+        parts.push(format!("\"matchLabels\":{}", go_string_map(Some(labels))));
+    }
+    if let Some(list) = sel.and_then(|s| s.get("matchExpressions")).and_then(Value::as_array).filter(|l| !l.is_empty()) {
+        let str_of = |r: &Value, k: &str| go_json_string(r.get(k).and_then(Value::as_str).unwrap_or(""));
+        let items: Vec<String> = list
+            .iter()
+            .map(|r| {
+                let mut fields = vec![format!("\"key\":{}", str_of(r, "key")), format!("\"operator\":{}", str_of(r, "operator"))];
+                if let Some(vs) = r.get("values").and_then(Value::as_array).filter(|vs| !vs.is_empty()) {
+                    let vs: Vec<String> = vs.iter().map(|v| go_json_string(v.as_str().unwrap_or(""))).collect();
+                    fields.push(format!("\"values\":[{}]", vs.join(",")));
+                }
+                format!("{{{}}}", fields.join(","))
+            })
+            .collect();
+        parts.push(format!("\"matchExpressions\":[{}]", items.join(",")));
+    }
+    format!("{{{}}}", parts.join(","))
 }
 
 /// blang/semver's `Parse` (the checks of the numeric parts; pre-release and build identifiers are
@@ -316,10 +350,15 @@ mod tests {
 
     #[test]
     fn go_renderings() {
-        assert_eq!(go_string_map(Some(&json!({"b": "2", "a": "1"}))), r#"map[string]string{"a":"1", "b":"2"}"#);
+        assert_eq!(go_string_map(Some(&json!({"b": "2", "a": "1"}))), r#"{"a":"1","b":"2"}"#);
+        assert_eq!(go_string_map(None), "null");
+        assert_eq!(go_label_selector(Some(&json!({"matchLabels": {"k": "v"}}))), r#"{"matchLabels":{"k":"v"}}"#);
+        assert_eq!(go_label_selector(Some(&json!({}))), "{}");
         assert_eq!(
-            go_label_selector(Some(&json!({"matchLabels": {"k": "v"}}))),
-            r#"v1.LabelSelector{MatchLabels:map[string]string{"k":"v"}, MatchExpressions:[]v1.LabelSelectorRequirement(nil)}"#
+            go_label_selector(Some(
+                &json!({"matchExpressions": [{"operator": "Invalid-Operator"}, {"key": "a", "operator": "In", "values": ["x<y"]}]})
+            )),
+            r#"{"matchExpressions":[{"key":"","operator":"Invalid-Operator"},{"key":"a","operator":"In","values":["x\u003cy"]}]}"#
         );
     }
 }

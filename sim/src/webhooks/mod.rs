@@ -4,7 +4,7 @@
 //! - CAPI core (`capi`): Cluster (`cluster.rs`, versions in `cluster_version.rs`), ClusterClass
 //!   (`clusterclass.rs`), Machine and MachineHealthCheck (`machine.rs`), MachineSet and
 //!   MachineDeployment (`machinedeployment.rs`), MachinePool (`machinepool.rs`),
-//!   ClusterResourceSet and its Binding (`crs.rs`).
+//!   ClusterResourceSet and its Binding (`crs.rs`), MachineDrainRule (`machinedrainrule.rs`).
 //! - CABPK (`kubeadm-bootstrap`): KubeadmConfig and KubeadmConfigTemplate (`cabpk.rs`).
 //! - KCP (`kubeadm-control-plane`): KubeadmControlPlane with its `/scale` webhook (`kcp.rs`,
 //!   `kcp_update.rs`), KubeadmControlPlaneTemplate (`kcp_template.rs`).
@@ -13,8 +13,8 @@
 //! Field errors render as `apimachinery`'s `field.Error` (`controllers::topology::field`); shared
 //! label, annotation, taint and Go-value rendering rules are in `meta.rs`.
 //!
-//! Not modelled: MachineDrainRule (no such kind in the simulator), ExtensionConfig, IPAddress and
-//! IPAddressClaim (no Runtime SDK, no IPAM).
+//! Not modelled: ExtensionConfig, IPAddress and IPAddressClaim (no such kinds: no Runtime SDK, no
+//! IPAM).
 
 pub mod cabpk;
 pub mod capd;
@@ -27,6 +27,7 @@ pub mod kcp_template;
 mod kcp_update;
 pub mod machine;
 pub mod machinedeployment;
+pub mod machinedrainrule;
 pub mod machinepool;
 pub mod meta;
 
@@ -43,6 +44,7 @@ pub fn all() -> Vec<Box<dyn Webhook>> {
     v.extend(machinepool::webhooks());
     v.extend(machinedeployment::webhooks());
     v.extend(crs::webhooks());
+    v.extend(machinedrainrule::webhooks());
     v.extend(capd::webhooks());
     v
 }

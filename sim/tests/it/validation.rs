@@ -280,3 +280,42 @@ fn updates_are_pruned_too() {
     let e = sim.patch(0, &key, &Patch::Merge(json!({"spec": {"strategy": "Never"}})), Subresource::Main).unwrap_err();
     assert_eq!(e.code, 422, "{e}");
 }
+
+const CONDITION_TYPE: &str =
+    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$";
+
+/// `pattern` and the CRDs' CEL rules (`+kubebuilder:validation:XValidation`): a pattern error reads
+/// as kube-openapi's `should match`, a failed rule as the CEL validator's `Invalid value: "<type>":
+/// <message>`, after every OpenAPI error.
+#[rstest]
+#[case::cel_reserved_condition(json!({"apiVersion": "cluster.x-k8s.io/v1beta2", "kind": "MachineHealthCheck", "metadata": {"name": "mhc", "namespace": "default"},
+    "spec": {"clusterName": "c", "selector": {"matchLabels": {"a": "b"}}, "checks": {"unhealthyMachineConditions": [{"type": "Ready", "status": "False", "timeoutSeconds": 300}]}}}),
+    "MachineHealthCheck.cluster.x-k8s.io \"mhc\" is invalid: spec.checks.unhealthyMachineConditions[0].type: Invalid value: \"string\": type must not be one of: Ready, Available, HealthCheckSucceeded, OwnerRemediated, ExternallyRemediated".to_string())]
+#[case::pattern(json!({"apiVersion": "cluster.x-k8s.io/v1beta2", "kind": "MachineHealthCheck", "metadata": {"name": "mhc", "namespace": "default"},
+    "spec": {"clusterName": "c", "selector": {"matchLabels": {"a": "b"}}, "checks": {"unhealthyMachineConditions": [{"type": "not a type!", "status": "False", "timeoutSeconds": 300}]}}}),
+    format!("MachineHealthCheck.cluster.x-k8s.io \"mhc\" is invalid: spec.checks.unhealthyMachineConditions[0].type: Invalid value: \"not a type!\": spec.checks.unhealthyMachineConditions[0].type in body should match '{CONDITION_TYPE}'"))]
+#[case::cel_unique_names(json!({"apiVersion": "bootstrap.cluster.x-k8s.io/v1beta2", "kind": "KubeadmConfig", "metadata": {"name": "kc", "namespace": "default"},
+    "spec": {"joinConfiguration": {"nodeRegistration": {"kubeletExtraArgs": [{"name": "v", "value": "1"}, {"name": "v", "value": "2"}]}}}}),
+    "KubeadmConfig.bootstrap.cluster.x-k8s.io \"kc\" is invalid: spec.joinConfiguration.nodeRegistration.kubeletExtraArgs: Invalid value: \"array\": kubeletExtraArgs name must be unique".to_string())]
+#[case::cel_after_openapi(json!({"apiVersion": "bootstrap.cluster.x-k8s.io/v1beta2", "kind": "KubeadmConfig", "metadata": {"name": "kc", "namespace": "default"},
+    "spec": {"format": "zip", "joinConfiguration": {"nodeRegistration": {"kubeletExtraArgs": [{"name": "v", "value": "1"}, {"name": "v", "value": "2"}]}}}}),
+    "KubeadmConfig.bootstrap.cluster.x-k8s.io \"kc\" is invalid: [spec.format: Unsupported value: \"zip\": supported values: \"cloud-config\", \"ignition\", spec.joinConfiguration.nodeRegistration.kubeletExtraArgs: Invalid value: \"array\": kubeletExtraArgs name must be unique]".to_string())]
+#[case::md_strategy_enum(md_with(json!({"rollout": {"strategy": {"type": "Recreate"}}})),
+    "MachineDeployment.cluster.x-k8s.io \"md\" is invalid: spec.rollout.strategy.type: Unsupported value: \"Recreate\": supported values: \"RollingUpdate\", \"OnDelete\"".to_string())]
+#[case::md_deletion_order_enum(md_with(json!({"deletion": {"order": "Smallest"}})),
+    "MachineDeployment.cluster.x-k8s.io \"md\" is invalid: spec.deletion.order: Unsupported value: \"Smallest\": supported values: \"Random\", \"Newest\", \"Oldest\"".to_string())]
+fn patterns_and_cel_rules(#[case] obj: Value, #[case] want: String) {
+    assert_eq!(apply(obj), Err((422, "Invalid", want)));
+}
+
+/// A MachineDeployment with what its schema requires, `spec` merged over it. The strategy type and
+/// the deletion order are enums of the CRD (`machinedeployment_types.go`, `machineset_types.go`):
+/// the API server answers them, without a webhook prefix.
+fn md_with(spec: Value) -> Value {
+    let mut v = json!({"apiVersion": "cluster.x-k8s.io/v1beta2", "kind": "MachineDeployment", "metadata": {"name": "md", "namespace": "default"},
+        "spec": {"clusterName": "c", "selector": {"matchLabels": {"md": "md"}},
+            "template": {"metadata": {"labels": {"md": "md"}}, "spec": {"clusterName": "c", "bootstrap": {"dataSecretName": "s"},
+                "infrastructureRef": {"apiGroup": "infrastructure.cluster.x-k8s.io", "kind": "DockerMachineTemplate", "name": "md"}}}}});
+    json_patch::merge(&mut v["spec"], &spec);
+    v
+}

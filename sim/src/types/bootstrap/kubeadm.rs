@@ -82,7 +82,7 @@ pub struct ClusterConfiguration {
 #[schemars(extend("minProperties" = 1))]
 pub struct APIServer {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(extend("x-kubernetes-list-type" = "map", "minItems" = 1, "maxItems" = 100, "x-kubernetes-list-map-keys" = ["name", "value"]))]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "minItems" = 1, "maxItems" = 100, "x-kubernetes-list-map-keys" = ["name", "value"], "x-kubernetes-validations" = [{"rule": "self.all(x, self.exists_one(y, x.name == y.name))", "message": "extraArgs name must be unique"}]))]
     pub extra_args: Vec<Arg>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "atomic", "minItems" = 1, "maxItems" = 100))]
@@ -101,7 +101,7 @@ pub struct APIServer {
 #[schemars(extend("minProperties" = 1))]
 pub struct ControllerManager {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(extend("x-kubernetes-list-type" = "map", "minItems" = 1, "maxItems" = 100, "x-kubernetes-list-map-keys" = ["name", "value"]))]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "minItems" = 1, "maxItems" = 100, "x-kubernetes-list-map-keys" = ["name", "value"], "x-kubernetes-validations" = [{"rule": "self.all(x, self.exists_one(y, x.name == y.name))", "message": "extraArgs name must be unique"}]))]
     pub extra_args: Vec<Arg>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "atomic", "minItems" = 1, "maxItems" = 100))]
@@ -116,7 +116,7 @@ pub struct ControllerManager {
 #[schemars(extend("minProperties" = 1))]
 pub struct Scheduler {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(extend("x-kubernetes-list-type" = "map", "minItems" = 1, "maxItems" = 100, "x-kubernetes-list-map-keys" = ["name", "value"]))]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "minItems" = 1, "maxItems" = 100, "x-kubernetes-list-map-keys" = ["name", "value"], "x-kubernetes-validations" = [{"rule": "self.all(x, self.exists_one(y, x.name == y.name))", "message": "extraArgs name must be unique"}]))]
     pub extra_args: Vec<Arg>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "atomic", "minItems" = 1, "maxItems" = 100))]
@@ -164,7 +164,7 @@ pub struct NodeRegistrationOptions {
     #[schemars(extend("minItems" = 0, "maxItems" = 100))]
     pub taints: Vec<Taint>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(extend("x-kubernetes-list-type" = "map", "minItems" = 1, "maxItems" = 100, "x-kubernetes-list-map-keys" = ["name", "value"]))]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "minItems" = 1, "maxItems" = 100, "x-kubernetes-list-map-keys" = ["name", "value"], "x-kubernetes-validations" = [{"rule": "self.all(x, self.exists_one(y, x.name == y.name))", "message": "kubeletExtraArgs name must be unique"}]))]
     pub kubelet_extra_args: Vec<Arg>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "atomic", "minItems" = 1, "maxItems" = 50))]
@@ -221,7 +221,7 @@ pub struct LocalEtcd {
     #[schemars(extend("minLength" = 1, "maxLength" = 512))]
     pub data_dir: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(extend("x-kubernetes-list-type" = "map", "minItems" = 1, "maxItems" = 100, "x-kubernetes-list-map-keys" = ["name", "value"]))]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "minItems" = 1, "maxItems" = 100, "x-kubernetes-list-map-keys" = ["name", "value"], "x-kubernetes-validations" = [{"rule": "self.all(x, self.exists_one(y, x.name == y.name))", "message": "extraArgs name must be unique"}]))]
     pub extra_args: Vec<Arg>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "atomic", "minItems" = 1, "maxItems" = 100))]

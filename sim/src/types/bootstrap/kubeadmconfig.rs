@@ -291,7 +291,7 @@ pub struct PartitionSpec {
     #[schemars(extend("minimum" = 1, "maximum" = 100))]
     pub percentage: i32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(extend("minLength" = 1, "maxLength" = 36))]
+    #[schemars(extend("minLength" = 1, "maxLength" = 36, "x-kubernetes-validations" = [{"rule": "self.matches('^(Linux|LinuxSwap|LinuxRAID|LVM|Fat32|NTFS|LinuxExtended|[0-9A-Fa-f]{8}(-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12})$')", "message": "partitionType must be one of Linux, LinuxSwap, LinuxRAID, LVM, Fat32, NTFS, LinuxExtended or a full GPT partition GUID"}]))]
     pub partition_type: Option<String>,
 }
 

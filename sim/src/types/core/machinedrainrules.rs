@@ -20,10 +20,10 @@ pub enum MachineDrainRuleDrainBehavior {
 pub struct MachineDrainRuleSpec {
     pub drain: MachineDrainRuleDrainConfig,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(extend("x-kubernetes-list-type" = "atomic", "minItems" = 1, "maxItems" = 32))]
+    #[schemars(extend("x-kubernetes-list-type" = "atomic", "minItems" = 1, "maxItems" = 32, "x-kubernetes-validations" = [{"rule": "self.all(x, self.exists_one(y, x == y))", "message": "entries in machines must be unique"}]))]
     pub machines: Vec<MachineDrainRuleMachineSelector>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(extend("x-kubernetes-list-type" = "atomic", "minItems" = 1, "maxItems" = 32))]
+    #[schemars(extend("x-kubernetes-list-type" = "atomic", "minItems" = 1, "maxItems" = 32, "x-kubernetes-validations" = [{"rule": "self.all(x, self.exists_one(y, x == y))", "message": "entries in pods must be unique"}]))]
     pub pods: Vec<MachineDrainRulePodSelector>,
 }
 

@@ -22,12 +22,12 @@ fn crs(selector: Value, strategy: Option<&str>) -> Object {
 /// `TestClusterResourceSetSelectorNotEmptyValidation`.
 #[rstest]
 #[case::valid_selector(json!({"matchLabels": {"foo": "bar"}}), None, None, None)]
-#[case::invalid_selector(json!({"matchLabels": {"-123-foo": "bar"}}), None, None, Some(r#"ClusterResourceSet.addons.cluster.x-k8s.io "crs" is invalid: spec.clusterSelector: Invalid value: v1.LabelSelector{MatchLabels:map[string]string{"-123-foo":"bar"}"#))]
+#[case::invalid_selector(json!({"matchLabels": {"-123-foo": "bar"}}), None, None, Some(r#"ClusterResourceSet.addons.cluster.x-k8s.io "crs" is invalid: spec.clusterSelector: Invalid value: {"matchLabels":{"-123-foo":"bar"}}"#))]
 #[case::strategy_unchanged(json!({"matchLabels": {"foo": "bar"}}), Some("ApplyOnce"), Some(("ApplyOnce", json!({"matchLabels": {"foo": "bar"}}))), None)]
 #[case::strategy_set_from_empty(json!({"matchLabels": {"foo": "bar"}}), Some("ApplyOnce"), Some(("", json!({"matchLabels": {"foo": "bar"}}))), None)]
 #[case::strategy_changed(json!({"matchLabels": {"foo": "bar"}}), Some("Reconcile"), Some(("ApplyOnce", json!({"matchLabels": {"foo": "bar"}}))), Some(r#"spec.strategy: Invalid value: "Reconcile": field is immutable"#))]
-#[case::selector_changed(json!({"matchLabels": {"foo": "baz"}}), Some("ApplyOnce"), Some(("ApplyOnce", json!({"matchLabels": {"foo": "bar"}}))), Some(r#"spec.clusterSelector: Invalid value: v1.LabelSelector{MatchLabels:map[string]string{"foo":"baz"}, MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: field is immutable"#))]
-#[case::selector_empty(json!({}), None, None, Some("spec.clusterSelector: Invalid value: v1.LabelSelector{MatchLabels:map[string]string(nil), MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: selector must not be empty"))]
+#[case::selector_changed(json!({"matchLabels": {"foo": "baz"}}), Some("ApplyOnce"), Some(("ApplyOnce", json!({"matchLabels": {"foo": "bar"}}))), Some(r#"spec.clusterSelector: Invalid value: {"matchLabels":{"foo":"baz"}}: field is immutable"#))]
+#[case::selector_empty(json!({}), None, None, Some("spec.clusterSelector: Invalid value: {}: selector must not be empty"))]
 fn crs_validation(#[case] selector: Value, #[case] strategy: Option<&str>, #[case] old: Option<(&str, Value)>, #[case] want: Option<&str>) {
     let new = crs(selector, strategy);
     let old = old.map(|(s, sel)| crs(sel, Some(s).filter(|s| !s.is_empty())));

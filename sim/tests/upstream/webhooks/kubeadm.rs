@@ -77,7 +77,7 @@ fn kubeadm_config_template_metadata() {
 fn kcp(patch: Value) -> Object {
     let mut v = json!({"apiVersion": "controlplane.cluster.x-k8s.io/v1beta2", "kind": "KubeadmControlPlane",
         "metadata": {"name": "test", "namespace": "default"},
-        "spec": {"machineTemplate": {"spec": {"infrastructureRef": {"apiGroup": "test", "kind": "UnknownInfraMachine", "name": "infraTemplate"}}},
+        "spec": {"machineTemplate": {"spec": {"infrastructureRef": {"apiGroup": "test", "kind": "UnknownInfraMachine", "name": "infra-template"}}},
             "replicas": 1, "version": "v1.19.0",
             "rollout": {"strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1}}}}});
     json_patch::merge(&mut v, &patch);

@@ -17,6 +17,7 @@ use serde_json::{json, Value};
 mod capd;
 mod cluster;
 mod crs;
+mod drainrules;
 mod kubeadm;
 mod workers;
 

@@ -25,7 +25,7 @@ use super::error::{ApiError, Cause};
 use crate::kinds::Kind;
 use crate::object::Object;
 use crate::types::{check, schema};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 /// How the API server answers fields the schema does not declare (`?fieldValidation=`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -57,23 +57,23 @@ fn outside_schema(key: &str) -> bool {
     matches!(key, "metadata" | "apiVersion" | "kind")
 }
 
-fn properties(kind: Kind) -> Option<(&'static Value, &'static Map<String, Value>)> {
-    let s = schema::of(kind)?;
-    Some((s, s.get("properties")?.as_object()?))
+/// The compiled schema of a custom kind with properties (`None` for the built-in kinds).
+fn root(kind: Kind) -> Option<&'static check::Node> {
+    schema::compiled(kind).filter(|n| n.has_properties())
 }
 
 /// Prune the fields of `obj`'s body its kind's schema does not declare, where the body differs from
 /// `old`'s, and answer as `mode` asks: `Ok` with the warnings to send, or the 400 of `Strict`.
 pub fn prune(obj: &mut Object, old: Option<&Object>, mode: FieldValidation) -> Result<Vec<String>, ApiError> {
-    let Some((_, props)) = properties(obj.kind) else { return Ok(Vec::new()) };
+    let Some(root) = root(obj.kind) else { return Ok(Vec::new()) };
     let mut unknown = Vec::new();
     for (k, v) in obj.body.iter() {
         if outside_schema(k) {
             continue;
         }
         let before = old.and_then(|o| o.body.get(k.as_str()));
-        match props.get(k.as_str()) {
-            Some(p) => check::unknown_fields_changed(p, v, before, k, &mut unknown),
+        match root.property(k) {
+            Some(p) => p.unknown_changed(v, before, k, &mut unknown),
             None => unknown.push(k.clone()),
         }
     }
@@ -91,11 +91,11 @@ pub fn prune(obj: &mut Object, old: Option<&Object>, mode: FieldValidation) -> R
         )));
     }
     let body = &mut *obj.body;
-    body.retain(|k, _| outside_schema(k) || props.contains_key(k.as_str()));
+    body.retain(|k, _| outside_schema(k) || root.property(k).is_some());
     for (k, v) in body.iter_mut() {
-        if let Some(p) = props.get(k.as_str()) {
+        if let Some(p) = root.property(k) {
             if unknown.iter().any(|u| u.strip_prefix(k.as_str()).is_some_and(|rest| rest.starts_with(['.', '[']))) {
-                check::prune(p, v);
+                p.prune(v);
             }
         }
     }
@@ -108,18 +108,16 @@ pub fn prune(obj: &mut Object, old: Option<&Object>, mode: FieldValidation) -> R
 /// Validate `obj`'s body against its kind's schema where it differs from `old`'s: `Err` is the API
 /// server's 422 with every field error.
 pub fn validate(obj: &Object, old: Option<&Object>) -> Result<(), ApiError> {
-    let Some((root, props)) = properties(obj.kind) else { return Ok(()) };
+    let Some(root) = root(obj.kind) else { return Ok(()) };
     let mut errors = Vec::new();
-    if let Some(Value::Array(required)) = root.get("required") {
-        for r in required.iter().filter_map(Value::as_str).filter(|r| !outside_schema(r)) {
-            if obj.body.get(r).is_none_or(Value::is_null) && (old.is_none() || old.is_some_and(|o| o.body.get(r) != obj.body.get(r))) {
-                errors.push(check::FieldError { reason: "FieldValueRequired", field: r.to_string(), message: "Required value".into() });
-            }
+    for r in root.required().iter().map(String::as_str).filter(|r| !outside_schema(r)) {
+        if obj.body.get(r).is_none_or(Value::is_null) && (old.is_none() || old.is_some_and(|o| o.body.get(r) != obj.body.get(r))) {
+            errors.push(check::FieldError { reason: "FieldValueRequired", field: r.to_string(), message: "Required value".into() });
         }
     }
     for (k, v) in obj.body.iter() {
-        if let Some(p) = props.get(k.as_str()) {
-            check::validate_changed(p, v, old.and_then(|o| o.body.get(k.as_str())), k, &mut errors);
+        if let Some(p) = root.property(k) {
+            p.validate_changed(v, old.and_then(|o| o.body.get(k.as_str())), k, &mut errors);
         }
     }
     if errors.is_empty() {

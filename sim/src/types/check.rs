@@ -1,13 +1,19 @@
 //! A value against a structural schema of [`super::schema`], as the API server checks a custom
 //! resource (`apiextensions-apiserver`'s pruning and kube-openapi's validation): the fields the
 //! schema does not know (pruned, unless `x-kubernetes-preserve-unknown-fields`), and the errors in
-//! types, enums, required fields, lengths, bounds and item counts, each with its field path and
-//! kube-openapi's wording: types, enums, required fields, lengths, bounds, item and property
-//! counts, `pattern` (RE2 syntax, which the `regex` crate shares), and the CEL rules
-//! (`x-kubernetes-validations`) that Cluster API's CRDs carry, each restated ([`cel_rule`]).
+//! types, enums, required fields, lengths, bounds, item and property counts and `pattern` (RE2
+//! syntax, which the `regex` crate shares), each with its field path and kube-openapi's wording,
+//! then the CEL rules (`x-kubernetes-validations`) that Cluster API's CRDs carry, each restated
+//! ([`cel_rule`]).
+//!
+//! A schema is compiled once into a [`Node`] tree (its keywords read into fields, its patterns
+//! compiled on first use), so a write's walk reads fields instead of looking keywords up in JSON
+//! maps.
+//!
 //! Simplification: `format` is not checked, and a CEL rule not in [`cel_rule`]'s table passes.
 
 use serde_json::{Map, Value};
+use std::collections::BTreeMap;
 
 /// One field error: the field error type (`FieldValueRequired`...), the path (`spec.topology.version`)
 /// and the message without the path.
@@ -22,104 +28,370 @@ pub struct FieldError {
     pub message: String,
 }
 
+/// One node of a compiled structural schema.
+#[derive(Debug, Default)]
+pub struct Node {
+    /// `type` (absent for free-form and int-or-string nodes).
+    ty: Option<String>,
+    int_or_string: bool,
+    preserve_unknown: bool,
+    enum_values: Option<Vec<Value>>,
+    /// `pattern`, compiled when a value first meets it (a schema has thousands of patterns, most of
+    /// which a run never meets).
+    pattern: Option<(String, std::sync::OnceLock<Option<regex::Regex>>)>,
+    min_length: Option<i64>,
+    max_length: Option<i64>,
+    minimum: Option<i64>,
+    maximum: Option<i64>,
+    min_items: Option<i64>,
+    max_items: Option<i64>,
+    min_properties: Option<i64>,
+    required: Vec<String>,
+    properties: Option<BTreeMap<String, Node>>,
+    additional: Option<Box<Node>>,
+    items: Option<Box<Node>>,
+    /// `x-kubernetes-validations`: rule and message.
+    cel: Vec<(String, Option<String>)>,
+}
+
+impl Node {
+    /// Compile a structural schema.
+    pub fn compile(schema: &Value) -> Node {
+        let Some(s) = schema.as_object() else { return Node::default() };
+        let num = |k: &str| s.get(k).and_then(Value::as_i64);
+        let sub = |k: &str| s.get(k).filter(|v| v.is_object()).map(|v| Box::new(Node::compile(v)));
+        Node {
+            ty: s.get("type").and_then(Value::as_str).map(str::to_string),
+            int_or_string: s.get("x-kubernetes-int-or-string") == Some(&Value::Bool(true)),
+            preserve_unknown: s.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true)),
+            enum_values: s.get("enum").and_then(Value::as_array).cloned(),
+            pattern: s.get("pattern").and_then(Value::as_str).map(|p| (p.to_string(), std::sync::OnceLock::new())),
+            min_length: num("minLength"),
+            max_length: num("maxLength"),
+            minimum: num("minimum"),
+            maximum: num("maximum"),
+            min_items: num("minItems"),
+            max_items: num("maxItems"),
+            min_properties: num("minProperties"),
+            required: s
+                .get("required")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect(),
+            properties: s
+                .get("properties")
+                .and_then(Value::as_object)
+                .map(|p| p.iter().map(|(k, v)| (k.clone(), Node::compile(v))).collect()),
+            additional: sub("additionalProperties"),
+            items: sub("items"),
+            cel: s
+                .get("x-kubernetes-validations")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .map(|r| {
+                    let text = |k: &str| r.get(k).and_then(Value::as_str).map(str::to_string);
+                    (text("rule").unwrap_or_default(), text("message"))
+                })
+                .collect(),
+        }
+    }
+
+    /// The schema of a property (`None` when the node declares no such property).
+    pub fn property(&self, key: &str) -> Option<&Node> {
+        self.properties.as_ref()?.get(key)
+    }
+
+    /// Whether the node declares properties (an object whose unknown fields are pruned).
+    pub fn has_properties(&self) -> bool {
+        self.properties.is_some()
+    }
+
+    /// The properties the node requires.
+    pub fn required(&self) -> &[String] {
+        &self.required
+    }
+
+    /// The paths of the fields of `value` this schema does not know, looking only where `value`
+    /// differs from `old` (what was stored before was pruned when it was written), under `path`.
+    pub fn unknown_changed(&self, value: &Value, old: Option<&Value>, path: &str, out: &mut Vec<String>) {
+        self.unknown(value, old, &P::Root(path), out);
+    }
+
+    /// Remove the fields this schema does not know from `value`; returns whether anything was removed.
+    pub fn prune(&self, value: &mut Value) -> bool {
+        if self.preserve_unknown {
+            return false;
+        }
+        let mut changed = false;
+        match value {
+            Value::Object(m) => {
+                if let Some(props) = &self.properties {
+                    let before = m.len();
+                    m.retain(|k, _| props.contains_key(k.as_str()));
+                    changed |= m.len() != before;
+                    for (k, v) in m.iter_mut() {
+                        changed |= props[k.as_str()].prune(v);
+                    }
+                } else if let Some(ap) = &self.additional {
+                    for (_, v) in m.iter_mut() {
+                        changed |= ap.prune(v);
+                    }
+                }
+            }
+            Value::Array(a) => {
+                if let Some(items) = &self.items {
+                    for v in a.iter_mut() {
+                        changed |= items.prune(v);
+                    }
+                }
+            }
+            _ => {}
+        }
+        changed
+    }
+
+    /// The errors of `value` under `path`, looking only where it differs from `old`: an unchanged
+    /// field is not validated again, as the API server's validation ratcheting (Kubernetes 1.30+,
+    /// `CRDValidationRatcheting`) lets an unchanged invalid value stand. The CEL rules run after the
+    /// OpenAPI schema, so their errors come last.
+    pub fn validate_changed(&self, value: &Value, old: Option<&Value>, path: &str, out: &mut Vec<FieldError>) {
+        let mut cel = Vec::new();
+        self.check(value, old, &P::Root(path), out, &mut cel);
+        out.extend(cel);
+    }
+
+    fn unknown(&self, value: &Value, old: Option<&Value>, path: &P<'_>, out: &mut Vec<String>) {
+        if self.preserve_unknown || old == Some(value) {
+            return;
+        }
+        match value {
+            Value::Object(m) => {
+                if let Some(props) = &self.properties {
+                    for (k, v) in m {
+                        match props.get(k.as_str()) {
+                            Some(p) => p.unknown(v, old_field(old, k), &P::Key(path, k), out),
+                            None => out.push(P::Key(path, k).render()),
+                        }
+                    }
+                } else if let Some(ap) = &self.additional {
+                    for (k, v) in m {
+                        ap.unknown(v, old_field(old, k), &P::Key(path, k), out);
+                    }
+                }
+            }
+            Value::Array(a) => {
+                if let Some(items) = &self.items {
+                    for (i, v) in a.iter().enumerate() {
+                        items.unknown(v, old_item(old, i), &P::Index(path, i), out);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn check(&self, value: &Value, old: Option<&Value>, path: &P<'_>, out: &mut Vec<FieldError>, cel: &mut Vec<FieldError>) {
+        // A null is dropped for fields that are not nullable (the API server prunes nulls it may).
+        if value.is_null() || old == Some(value) {
+            return;
+        }
+        self.cel_rules(value, path, cel);
+        let actual = type_of(value);
+        if self.int_or_string {
+            if !matches!(actual, "integer" | "string") {
+                err(out, "FieldValueTypeInvalid", path, |path| {
+                    format!("Invalid value: \"{actual}\": {path} in body must be of type integer,string: \"{actual}\"")
+                });
+            }
+            return;
+        }
+        if let Some(want) = self.ty.as_deref() {
+            if !(want == actual || (want == "number" && actual == "integer")) {
+                err(out, "FieldValueTypeInvalid", path, |path| {
+                    format!("Invalid value: \"{actual}\": {path} in body must be of type {want}: \"{actual}\"")
+                });
+                return;
+            }
+        }
+        if let Some(allowed) = &self.enum_values {
+            if !allowed.contains(value) {
+                let list: Vec<String> = allowed.iter().map(quote).collect();
+                err(out, "FieldValueNotSupported", path, |_| {
+                    format!("Unsupported value: {}: supported values: {}", quote(value), list.join(", "))
+                });
+            }
+        }
+        match value {
+            Value::String(text) => self.check_string(value, text, path, out),
+            Value::Number(n) => {
+                let x = n.as_f64();
+                if let (Some(min), Some(x)) = (self.minimum, x) {
+                    if x < min as f64 {
+                        err(out, "FieldValueInvalid", path, |path| {
+                            format!("Invalid value: {n}: {path} in body should be greater than or equal to {min}")
+                        });
+                    }
+                }
+                if let (Some(max), Some(x)) = (self.maximum, x) {
+                    if x > max as f64 {
+                        err(out, "FieldValueInvalid", path, |path| {
+                            format!("Invalid value: {n}: {path} in body should be less than or equal to {max}")
+                        });
+                    }
+                }
+            }
+            Value::Array(a) => {
+                let len = a.len() as i64;
+                if let Some(max) = self.max_items.filter(|m| len > *m) {
+                    err(out, "FieldValueTooMany", path, |_| format!("Too many: {len}: must have at most {max} items"));
+                }
+                if let Some(min) = self.min_items.filter(|m| len < *m) {
+                    err(out, "FieldValueInvalid", path, |path| {
+                        format!("Invalid value: {len}: {path} in body should have at least {min} items")
+                    });
+                }
+                if let Some(items) = &self.items {
+                    for (i, v) in a.iter().enumerate() {
+                        items.check(v, old_item(old, i), &P::Index(path, i), out, cel);
+                    }
+                }
+            }
+            Value::Object(m) => {
+                for r in &self.required {
+                    if m.get(r.as_str()).is_none_or(Value::is_null) {
+                        err(out, "FieldValueRequired", &P::Key(path, r), |_| "Required value".into());
+                    }
+                }
+                let len = m.len() as i64;
+                if let Some(min) = self.min_properties.filter(|n| len < *n) {
+                    err(out, "FieldValueInvalid", path, |path| {
+                        format!("Invalid value: {len}: {path} in body should have at least {min} properties")
+                    });
+                }
+                if let Some(props) = &self.properties {
+                    for (k, v) in m {
+                        if let Some(p) = props.get(k.as_str()) {
+                            p.check(v, old_field(old, k), &P::Key(path, k), out, cel);
+                        }
+                    }
+                } else if let Some(ap) = &self.additional {
+                    for (k, v) in m {
+                        ap.check(v, old_field(old, k), &P::Key(path, k), out, cel);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn check_string(&self, value: &Value, text: &str, path: &P<'_>, out: &mut Vec<FieldError>) {
+        if let Some((p, re)) = &self.pattern {
+            if re.get_or_init(|| regex::Regex::new(p).ok()).as_ref().is_some_and(|re| !re.is_match(text)) {
+                err(out, "FieldValueInvalid", path, |path| format!("Invalid value: {}: {path} in body should match '{p}'", quote(value)));
+            }
+        }
+        if self.max_length.is_none() && self.min_length.is_none() {
+            return;
+        }
+        let len = text.chars().count() as i64;
+        if let Some(max) = self.max_length.filter(|m| len > *m) {
+            err(out, "FieldValueTooLong", path, |_| format!("Too long: may not be more than {max} bytes"));
+        }
+        if let Some(min) = self.min_length.filter(|m| len < *m) {
+            err(out, "FieldValueInvalid", path, |path| {
+                format!("Invalid value: {}: {path} in body should be at least {min} chars long", quote(value))
+            });
+        }
+    }
+
+    /// The `x-kubernetes-validations` of the node, each answered as the API server's CEL validator
+    /// answers a failed rule: `<path>: Invalid value: "<schema type>": <message>`
+    /// (`apiextensions-apiserver/pkg/apiserver/schema/cel/validation.go`).
+    fn cel_rules(&self, value: &Value, path: &P<'_>, out: &mut Vec<FieldError>) {
+        for (rule, message) in &self.cel {
+            if cel_rule(rule, value) == Some(false) {
+                let type_name = self.ty.as_deref().unwrap_or("object");
+                let message = message.clone().unwrap_or_else(|| format!("failed rule: {rule}"));
+                err(out, "FieldValueInvalid", path, |_| format!("Invalid value: \"{type_name}\": {message}"));
+            }
+        }
+    }
+}
+
 /// The paths of the fields of `value` that `schema` does not know (what pruning removes), in order.
 pub fn unknown_fields(schema: &Value, value: &Value) -> Vec<String> {
     let mut out = Vec::new();
-    unknown(schema, value, None, "", &mut out);
+    Node::compile(schema).unknown_changed(value, None, "", &mut out);
     out
-}
-
-/// The paths of the fields of `value` that `schema` does not know, looking only where `value`
-/// differs from `old` (what was stored before was pruned when it was written), under `path`.
-pub fn unknown_fields_changed(schema: &Value, value: &Value, old: Option<&Value>, path: &str, out: &mut Vec<String>) {
-    unknown(schema, value, old, path, out);
 }
 
 /// Remove the fields `schema` does not know from `value`; returns whether anything was removed.
 pub fn prune(schema: &Value, value: &mut Value) -> bool {
-    let Some(s) = schema.as_object() else { return false };
-    if preserves(s) {
-        return false;
-    }
-    let mut changed = false;
-    match value {
-        Value::Object(m) => {
-            if let Some(Value::Object(props)) = s.get("properties") {
-                let before = m.len();
-                m.retain(|k, _| props.contains_key(k.as_str()));
-                changed |= m.len() != before;
-                for (k, v) in m.iter_mut() {
-                    changed |= prune(&props[k.as_str()], v);
-                }
-            } else if let Some(ap @ Value::Object(_)) = s.get("additionalProperties") {
-                for (_, v) in m.iter_mut() {
-                    changed |= prune(ap, v);
-                }
-            }
-        }
-        Value::Array(a) => {
-            if let Some(items) = s.get("items") {
-                for v in a.iter_mut() {
-                    changed |= prune(items, v);
-                }
-            }
-        }
-        _ => {}
-    }
-    changed
+    Node::compile(schema).prune(value)
 }
 
-fn preserves(s: &Map<String, Value>) -> bool {
-    s.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true))
+/// The errors of `value` against `schema` (after pruning, as the API server validates), in path order.
+pub fn validate(schema: &Value, value: &Value) -> Vec<FieldError> {
+    let mut out = Vec::new();
+    Node::compile(schema).validate_changed(value, None, "", &mut out);
+    out
 }
 
-fn join(path: &str, key: &str) -> String {
-    if path.is_empty() {
-        key.to_string()
-    } else {
-        format!("{path}.{key}")
+/// A field path, rendered only when an error or an unknown field names it: building every path on
+/// the walk cost more than the checks themselves.
+#[derive(Clone, Copy)]
+enum P<'a> {
+    Root(&'a str),
+    Key(&'a P<'a>, &'a str),
+    Index(&'a P<'a>, usize),
+}
+
+impl P<'_> {
+    fn render(&self) -> String {
+        let mut s = String::new();
+        self.write(&mut s);
+        s
     }
+
+    fn write(&self, s: &mut String) {
+        match self {
+            P::Root(r) => s.push_str(r),
+            P::Key(parent, k) => {
+                parent.write(s);
+                if !s.is_empty() {
+                    s.push('.');
+                }
+                s.push_str(k);
+            }
+            P::Index(parent, i) => {
+                parent.write(s);
+                s.push('[');
+                s.push_str(&i.to_string());
+                s.push(']');
+            }
+        }
+    }
+}
+
+/// Record an error at `path`; `message` gets the rendered path (kube-openapi repeats it inside).
+fn err(out: &mut Vec<FieldError>, reason: &'static str, path: &P<'_>, message: impl FnOnce(&str) -> String) {
+    let field = path.render();
+    let message = message(&field);
+    out.push(FieldError { reason, field, message });
 }
 
 /// The child of `old` under a key, when `old` is an object.
 fn old_field<'a>(old: Option<&'a Value>, key: &str) -> Option<&'a Value> {
-    old.and_then(|o| o.as_object()).and_then(|m| m.get(key))
+    old.and_then(|o| o.as_object()).and_then(|m: &Map<String, Value>| m.get(key))
 }
 
 /// The item of `old` at an index, when `old` is an array.
 fn old_item(old: Option<&Value>, i: usize) -> Option<&Value> {
     old.and_then(Value::as_array).and_then(|a| a.get(i))
-}
-
-fn unknown(schema: &Value, value: &Value, old: Option<&Value>, path: &str, out: &mut Vec<String>) {
-    let Some(s) = schema.as_object() else { return };
-    if preserves(s) || old == Some(value) {
-        return;
-    }
-    match value {
-        Value::Object(m) => {
-            if let Some(Value::Object(props)) = s.get("properties") {
-                for (k, v) in m {
-                    match props.get(k.as_str()) {
-                        Some(p) => unknown(p, v, old_field(old, k), &join(path, k), out),
-                        None => out.push(join(path, k)),
-                    }
-                }
-            } else if let Some(ap @ Value::Object(_)) = s.get("additionalProperties") {
-                for (k, v) in m {
-                    unknown(ap, v, old_field(old, k), &join(path, k), out);
-                }
-            }
-        }
-        Value::Array(a) => {
-            if let Some(items) = s.get("items") {
-                for (i, v) in a.iter().enumerate() {
-                    unknown(items, v, old_item(old, i), &format!("{path}[{i}]"), out);
-                }
-            }
-        }
-        _ => {}
-    }
 }
 
 /// kube-openapi's name of a JSON value's type.
@@ -139,186 +411,6 @@ fn quote(v: &Value) -> String {
     match v {
         Value::String(s) => format!("{s:?}"),
         other => other.to_string(),
-    }
-}
-
-/// The errors of `value` against `schema` (after pruning, as the API server validates), in path order.
-pub fn validate(schema: &Value, value: &Value) -> Vec<FieldError> {
-    let mut out = Vec::new();
-    validate_changed(schema, value, None, "", &mut out);
-    out
-}
-
-/// The errors of `value` under `path`, looking only where it differs from `old`: an unchanged
-/// field is not validated again, as the API server's validation ratcheting (Kubernetes 1.30+,
-/// `CRDValidationRatcheting`) lets an unchanged invalid value stand.
-pub fn validate_changed(schema: &Value, value: &Value, old: Option<&Value>, path: &str, out: &mut Vec<FieldError>) {
-    // The CEL rules run after the OpenAPI schema, so their errors come last.
-    let mut cel = Vec::new();
-    check(schema, value, old, path, out, &mut cel);
-    out.extend(cel);
-}
-
-fn err(out: &mut Vec<FieldError>, reason: &'static str, field: &str, message: String) {
-    out.push(FieldError { reason, field: field.to_string(), message });
-}
-
-fn check(schema: &Value, value: &Value, old: Option<&Value>, path: &str, out: &mut Vec<FieldError>, cel: &mut Vec<FieldError>) {
-    let Some(s) = schema.as_object() else { return };
-    if old == Some(value) {
-        return;
-    }
-    if !value.is_null() {
-        cel_rules(s, value, path, cel);
-    }
-    let int_or_string = s.get("x-kubernetes-int-or-string") == Some(&Value::Bool(true));
-    let actual = type_of(value);
-    if value.is_null() {
-        // A null is dropped for fields that are not nullable (the API server prunes nulls it may).
-        return;
-    }
-    if int_or_string {
-        if !matches!(actual, "integer" | "string") {
-            err(
-                out,
-                "FieldValueTypeInvalid",
-                path,
-                format!("Invalid value: \"{actual}\": {path} in body must be of type integer,string: \"{actual}\""),
-            );
-        }
-        return;
-    }
-    if let Some(want) = s.get("type").and_then(Value::as_str) {
-        let ok = want == actual || (want == "number" && actual == "integer");
-        if !ok {
-            err(
-                out,
-                "FieldValueTypeInvalid",
-                path,
-                format!("Invalid value: \"{actual}\": {path} in body must be of type {want}: \"{actual}\""),
-            );
-            return;
-        }
-    }
-    if let Some(Value::Array(allowed)) = s.get("enum") {
-        if !allowed.contains(value) {
-            let list: Vec<String> = allowed.iter().map(quote).collect();
-            err(out, "FieldValueNotSupported", path, format!("Unsupported value: {}: supported values: {}", quote(value), list.join(", ")));
-        }
-    }
-    let num = |k: &str| s.get(k).and_then(Value::as_i64);
-    match value {
-        Value::String(text) => {
-            if let Some(p) = s.get("pattern").and_then(Value::as_str) {
-                if pattern_fails(p, text) {
-                    err(out, "FieldValueInvalid", path, format!("Invalid value: {}: {path} in body should match '{p}'", quote(value)));
-                }
-            }
-            let len = text.chars().count() as i64;
-            if let Some(max) = num("maxLength").filter(|m| len > *m) {
-                err(out, "FieldValueTooLong", path, format!("Too long: may not be more than {max} bytes"));
-            }
-            if let Some(min) = num("minLength").filter(|m| len < *m) {
-                err(
-                    out,
-                    "FieldValueInvalid",
-                    path,
-                    format!("Invalid value: {}: {path} in body should be at least {min} chars long", quote(value)),
-                );
-            }
-        }
-        Value::Number(n) => {
-            if let (Some(min), Some(x)) = (num("minimum"), n.as_f64()) {
-                if x < min as f64 {
-                    err(
-                        out,
-                        "FieldValueInvalid",
-                        path,
-                        format!("Invalid value: {n}: {path} in body should be greater than or equal to {min}"),
-                    );
-                }
-            }
-            if let (Some(max), Some(x)) = (num("maximum"), n.as_f64()) {
-                if x > max as f64 {
-                    err(
-                        out,
-                        "FieldValueInvalid",
-                        path,
-                        format!("Invalid value: {n}: {path} in body should be less than or equal to {max}"),
-                    );
-                }
-            }
-        }
-        Value::Array(a) => {
-            if let Some(max) = num("maxItems").filter(|m| a.len() as i64 > *m) {
-                err(out, "FieldValueTooMany", path, format!("Too many: {}: must have at most {max} items", a.len()));
-            }
-            if let Some(min) = num("minItems").filter(|m| (a.len() as i64) < *m) {
-                err(out, "FieldValueInvalid", path, format!("Invalid value: {}: {path} in body should have at least {min} items", a.len()));
-            }
-            if let Some(items) = s.get("items") {
-                for (i, v) in a.iter().enumerate() {
-                    check(items, v, old_item(old, i), &format!("{path}[{i}]"), out, cel);
-                }
-            }
-        }
-        Value::Object(m) => {
-            if let Some(Value::Array(req)) = s.get("required") {
-                for r in req.iter().filter_map(Value::as_str) {
-                    if m.get(r).is_none_or(Value::is_null) {
-                        err(out, "FieldValueRequired", &join(path, r), "Required value".into());
-                    }
-                }
-            }
-            if let Some(min) = num("minProperties").filter(|n| (m.len() as i64) < *n) {
-                err(
-                    out,
-                    "FieldValueInvalid",
-                    path,
-                    format!("Invalid value: {}: {path} in body should have at least {min} properties", m.len()),
-                );
-            }
-            if let Some(Value::Object(props)) = s.get("properties") {
-                for (k, v) in m {
-                    if let Some(p) = props.get(k.as_str()) {
-                        check(p, v, old_field(old, k), &join(path, k), out, cel);
-                    }
-                }
-            } else if let Some(ap @ Value::Object(_)) = s.get("additionalProperties") {
-                for (k, v) in m {
-                    check(ap, v, old_field(old, k), &join(path, k), out, cel);
-                }
-            }
-        }
-        _ => {}
-    }
-}
-
-/// Whether `text` fails the schema's `pattern` (a pattern that does not compile checks nothing).
-/// Compiled patterns are kept per thread.
-fn pattern_fails(pattern: &str, text: &str) -> bool {
-    thread_local! {
-        static COMPILED: std::cell::RefCell<std::collections::BTreeMap<String, Option<regex::Regex>>> = const { std::cell::RefCell::new(std::collections::BTreeMap::new()) };
-    }
-    COMPILED.with(|c| {
-        let mut c = c.borrow_mut();
-        let re = c.entry(pattern.to_string()).or_insert_with(|| regex::Regex::new(pattern).ok());
-        re.as_ref().is_some_and(|re| !re.is_match(text))
-    })
-}
-
-/// The `x-kubernetes-validations` of a node, each answered as the API server's CEL validator
-/// answers a failed rule: `<path>: Invalid value: "<schema type>": <message>`
-/// (`apiextensions-apiserver/pkg/apiserver/schema/cel/validation.go`).
-fn cel_rules(s: &Map<String, Value>, value: &Value, path: &str, out: &mut Vec<FieldError>) {
-    let Some(Value::Array(rules)) = s.get("x-kubernetes-validations") else { return };
-    let type_name = s.get("type").and_then(Value::as_str).unwrap_or("object");
-    for r in rules {
-        let rule = r.get("rule").and_then(Value::as_str).unwrap_or("");
-        if cel_rule(rule, value) == Some(false) {
-            let message = r.get("message").and_then(Value::as_str).map(str::to_string).unwrap_or_else(|| format!("failed rule: {rule}"));
-            err(out, "FieldValueInvalid", path, format!("Invalid value: \"{type_name}\": {message}"));
-        }
     }
 }
 
@@ -345,7 +437,7 @@ pub fn cel_rule(rule: &str, value: &Value) -> Option<bool> {
             }
             // `self.matches('<RE2>')` (KubeadmConfig partition types).
             if let Some(re) = rule.strip_prefix("self.matches('").and_then(|r| r.strip_suffix("')")) {
-                return Some(!pattern_fails(re, value.as_str()?));
+                return Some(regex::Regex::new(re).ok()?.is_match(value.as_str()?));
             }
             None
         }

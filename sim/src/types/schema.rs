@@ -152,6 +152,13 @@ pub fn of(kind: Kind) -> Option<&'static Value> {
     SCHEMAS.get_or_init(|| Kind::all().map(generate).collect())[kind as usize].as_ref()
 }
 
+/// The structural schema of a served custom kind compiled for checking writes
+/// ([`super::check::Node`]), once per process.
+pub fn compiled(kind: Kind) -> Option<&'static super::check::Node> {
+    static NODES: OnceLock<Vec<Option<super::check::Node>>> = OnceLock::new();
+    NODES.get_or_init(|| Kind::all().map(|k| of(k).map(super::check::Node::compile)).collect())[kind as usize].as_ref()
+}
+
 /// The schema of `metav1.ObjectMeta` as OpenAPI documents refer to it.
 pub fn object_meta() -> Value {
     structural_of::<super::meta::Metadata>()

@@ -98,7 +98,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub profile: Option<String>,
     /// Workers per controller in the simulator, as CAPI's and CAPD's `--*-concurrency` flags set them
-    /// (default 10, theirs).
+    /// (default: each controller's default in the modelled release, 1-100).
     #[arg(long)]
     pub concurrency: Option<u32>,
     /// Stop after this much wall time (`90s`, `30m`, `1h 30m`): the run ends with its reports written

@@ -1,7 +1,7 @@
 //! Real kubectl against the served simulator: apply of a quick-start (Namespace, ConfigMap,
 //! ClusterClass and a generated Cluster), get with printer columns, wait, merge/JSON/strategic
 //! patches, scale, `get -w` while simulated time passes, delete that waits for finalizers, server
-//! dry-run and server-side apply.
+//! dry-run and server-side apply, and field validation as kubectl asks for it.
 
 use super::{have_kubectl, kubectl, kubectl_command, quick_start_yaml, serve};
 use std::time::Duration;
@@ -138,5 +138,46 @@ async fn kubectl_delete_waits_for_finalizers_and_dry_run_persists_nothing() {
     assert!(r.stdout.lines().any(|l| l == "clusters.cluster.x-k8s.io"), "{}", r.stdout);
     let r = kubectl(&s, &["get", "cluster-api", "-A"]).await;
     assert!(r.ok, "the cluster-api category resolves: {}", r.stderr);
+    s.server.shutdown().await.unwrap();
+}
+
+/// kubectl's default `--validate=strict` sends `fieldValidation=Strict`: a misspelt field of a
+/// Cluster API kind is refused as a real API server refuses it, `--validate=warn` stores the object
+/// pruned with kubectl's `Warning:` line, and a value outside the schema is a 422.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_field_validation_follows_the_schema() {
+    if !have_kubectl("kubectl_field_validation_follows_the_schema") {
+        return;
+    }
+    let s = serve(|o| o.speed = 1.0).await;
+    let crs = |name: &str, kind: &str, extra: &str| {
+        format!(
+            "apiVersion: addons.cluster.x-k8s.io/v1beta2\nkind: ClusterResourceSet\nmetadata: {{name: {name}, namespace: default}}\n\
+             spec:\n  clusterSelector: {{matchLabels: {{cni: calico}}}}\n  resources: [{{name: cni, kind: {kind}}}]\n{extra}"
+        )
+    };
+    let file = s.dir.path().join("crs.yaml");
+    std::fs::write(&file, crs("crs", "ConfigMap", "  colour: blue\n")).unwrap();
+    let f = file.to_str().unwrap();
+    let r = kubectl(&s, &["apply", "-f", f]).await;
+    assert!(!r.ok, "strict by default: {}", r.stdout);
+    assert!(
+        r.stderr.contains(
+            "ClusterResourceSet in version \"v1beta2\" cannot be handled as a ClusterResourceSet: strict decoding error: unknown field \"spec.colour\""
+        ),
+        "{}",
+        r.stderr
+    );
+    let r = kubectl(&s, &["apply", "--validate=warn", "-f", f]).await;
+    assert!(r.ok && r.stderr.contains("Warning: unknown field \"spec.colour\""), "{}\n{}", r.stdout, r.stderr);
+    let r = kubectl(&s, &["get", "clusterresourceset", "crs", "-o", "jsonpath={.spec}"]).await;
+    assert!(r.ok && !r.stdout.contains("colour") && r.stdout.contains("cni"), "{}", r.stdout);
+    std::fs::write(&file, crs("crs2", "Pod", "")).unwrap();
+    let r = kubectl(&s, &["apply", "-f", f]).await;
+    assert!(
+        r.stderr.contains("spec.resources[0].kind: Unsupported value: \"Pod\": supported values: \"Secret\", \"ConfigMap\""),
+        "{}",
+        r.stderr
+    );
     s.server.shutdown().await.unwrap();
 }

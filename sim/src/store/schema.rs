@@ -16,9 +16,11 @@
 //! pruned when it was written, and an unchanged field is not validated again, as the API server's
 //! validation ratcheting does (`CRDValidationRatcheting`, on by default since Kubernetes 1.30).
 //!
+//! Null fields are dropped with the unknown ones (none is nullable:
+//! `structuraldefaulting.PruneNonNullableNullsWithoutDefaults`), silently.
+//!
 //! Simplifications (docs/fidelity.md): `format` and schema defaults are not applied, CEL rules are
-//! restated one by one (`check::cel_rule`); nulls are not dropped from non-nullable fields (they are
-//! skipped by validation, as the API server drops them before validating); `metadata` is checked by
+//! restated one by one (`check::cel_rule`); `metadata` is checked by
 //! [`super::validate`], not by the schema.
 
 use super::error::{ApiError, Cause};
@@ -67,20 +69,22 @@ fn root(kind: Kind) -> Option<&'static check::Node> {
 pub fn prune(obj: &mut Object, old: Option<&Object>, mode: FieldValidation) -> Result<Vec<String>, ApiError> {
     let Some(root) = root(obj.kind) else { return Ok(Vec::new()) };
     let mut unknown = Vec::new();
+    let mut nulls = false;
     for (k, v) in obj.body.iter() {
         if outside_schema(k) {
             continue;
         }
         let before = old.and_then(|o| o.body.get(k.as_str()));
         match root.property(k) {
-            Some(p) => p.unknown_changed(v, before, k, &mut unknown),
+            Some(_) if v.is_null() => nulls = true,
+            Some(p) => nulls |= p.unknown_changed(v, before, k, &mut unknown),
             None => unknown.push(k.clone()),
         }
     }
-    if unknown.is_empty() {
+    if unknown.is_empty() && !nulls {
         return Ok(Vec::new());
     }
-    if mode == FieldValidation::Strict {
+    if mode == FieldValidation::Strict && !unknown.is_empty() {
         let kind = obj.kind;
         let version = kind.api_version().rsplit('/').next().unwrap_or_default();
         let list: Vec<String> = unknown.iter().map(|p| format!("unknown field {p:?}")).collect();
@@ -91,10 +95,12 @@ pub fn prune(obj: &mut Object, old: Option<&Object>, mode: FieldValidation) -> R
         )));
     }
     let body = &mut *obj.body;
-    body.retain(|k, _| outside_schema(k) || root.property(k).is_some());
+    body.retain(|k, v| outside_schema(k) || root.property(k).is_some() && !v.is_null());
     for (k, v) in body.iter_mut() {
         if let Some(p) = root.property(k) {
-            if unknown.iter().any(|u| u.strip_prefix(k.as_str()).is_some_and(|rest| rest.starts_with(['.', '[']))) {
+            let unknown_below = || unknown.iter().any(|u| u.strip_prefix(k.as_str()).is_some_and(|rest| rest.starts_with(['.', '['])));
+            let changed = || old.is_none_or(|o| o.body.get(k.as_str()) != Some(&*v));
+            if unknown_below() || nulls && changed() {
                 p.prune(v);
             }
         }

@@ -117,11 +117,14 @@ impl Node {
 
     /// The paths of the fields of `value` this schema does not know, looking only where `value`
     /// differs from `old` (what was stored before was pruned when it was written), under `path`.
-    pub fn unknown_changed(&self, value: &Value, old: Option<&Value>, path: &str, out: &mut Vec<String>) {
-        self.unknown(value, old, &P::Root(path), out);
+    /// Returns whether a field is null (no field here is nullable, and the API server drops a
+    /// non-nullable null without a default: `structuraldefaulting.PruneNonNullableNullsWithoutDefaults`).
+    pub fn unknown_changed(&self, value: &Value, old: Option<&Value>, path: &str, out: &mut Vec<String>) -> bool {
+        self.unknown(value, old, &P::Root(path), out)
     }
 
-    /// Remove the fields this schema does not know from `value`; returns whether anything was removed.
+    /// Remove the fields this schema does not know, and the null fields, from `value`; returns
+    /// whether anything was removed.
     pub fn prune(&self, value: &mut Value) -> bool {
         if self.preserve_unknown {
             return false;
@@ -131,12 +134,15 @@ impl Node {
             Value::Object(m) => {
                 if let Some(props) = &self.properties {
                     let before = m.len();
-                    m.retain(|k, _| props.contains_key(k.as_str()));
+                    m.retain(|k, v| props.contains_key(k.as_str()) && !v.is_null());
                     changed |= m.len() != before;
                     for (k, v) in m.iter_mut() {
                         changed |= props[k.as_str()].prune(v);
                     }
                 } else if let Some(ap) = &self.additional {
+                    let before = m.len();
+                    m.retain(|_, v| !v.is_null());
+                    changed |= m.len() != before;
                     for (_, v) in m.iter_mut() {
                         changed |= ap.prune(v);
                     }
@@ -164,34 +170,37 @@ impl Node {
         out.extend(cel);
     }
 
-    fn unknown(&self, value: &Value, old: Option<&Value>, path: &P<'_>, out: &mut Vec<String>) {
+    fn unknown(&self, value: &Value, old: Option<&Value>, path: &P<'_>, out: &mut Vec<String>) -> bool {
         if self.preserve_unknown || old == Some(value) {
-            return;
+            return false;
         }
+        let mut nulls = false;
         match value {
             Value::Object(m) => {
                 if let Some(props) = &self.properties {
                     for (k, v) in m {
                         match props.get(k.as_str()) {
-                            Some(p) => p.unknown(v, old_field(old, k), &P::Key(path, k), out),
+                            Some(_) if v.is_null() => nulls = true,
+                            Some(p) => nulls |= p.unknown(v, old_field(old, k), &P::Key(path, k), out),
                             None => out.push(P::Key(path, k).render()),
                         }
                     }
                 } else if let Some(ap) = &self.additional {
                     for (k, v) in m {
-                        ap.unknown(v, old_field(old, k), &P::Key(path, k), out);
+                        nulls |= v.is_null() || ap.unknown(v, old_field(old, k), &P::Key(path, k), out);
                     }
                 }
             }
             Value::Array(a) => {
                 if let Some(items) = &self.items {
                     for (i, v) in a.iter().enumerate() {
-                        items.unknown(v, old_item(old, i), &P::Index(path, i), out);
+                        nulls |= items.unknown(v, old_item(old, i), &P::Index(path, i), out);
                     }
                 }
             }
             _ => {}
         }
+        nulls
     }
 
     fn check(&self, value: &Value, old: Option<&Value>, path: &P<'_>, out: &mut Vec<FieldError>, cel: &mut Vec<FieldError>) {

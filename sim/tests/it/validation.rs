@@ -319,3 +319,17 @@ fn md_with(spec: Value) -> Value {
     json_patch::merge(&mut v["spec"], &spec);
     v
 }
+
+/// A null field is dropped without a word, as the API server drops a non-nullable null that has no
+/// default (`structuraldefaulting.PruneNonNullableNullsWithoutDefaults`), and is not an unknown field.
+#[test]
+fn null_fields_are_dropped_silently() {
+    let mut sim = testing::sim(1);
+    let mut v = crs(crs_spec());
+    v["spec"]["clusterSelector"]["matchExpressions"] = Value::Null;
+    let obj = capi_sim::Object::from_json(&v).unwrap();
+    let w = sim.create_as(0, obj, WriteOptions { field_validation: FieldValidation::Strict, ..WriteOptions::at(0) }).unwrap();
+    assert!(w.warnings.is_empty(), "{:?}", w.warnings);
+    let stored = testing::get(&sim, Kind::ClusterResourceSet, "default", "crs").unwrap();
+    assert_eq!(stored.body["spec"]["clusterSelector"], json!({"matchLabels": {"cni": "calico"}}));
+}

@@ -8,7 +8,7 @@
 //! Sources: `bootstrap/kubeadm/webhooks/admission/{kubeadmconfig.go,kubeadmconfigtemplate.go}`.
 //!
 //! Simplifications: a Go struct printed by `field.Invalid` (a file, a user, a kubeconfig user) is
-//! shown as its JSON here, not as Go's `%#v`; the template's dry-run defaulting of old defaults
+//! its JSON with keys sorted (Go marshals a struct's fields in declaration order); the template's dry-run defaulting of old defaults
 //! (`ApplyPreviousKubeadmConfigDefaults`) is not modelled (the simulator's topology controller does
 //! not compare those fields).
 

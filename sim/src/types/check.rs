@@ -331,25 +331,6 @@ impl Node {
     }
 }
 
-/// The paths of the fields of `value` that `schema` does not know (what pruning removes), in order.
-pub fn unknown_fields(schema: &Value, value: &Value) -> Vec<String> {
-    let mut out = Vec::new();
-    Node::compile(schema).unknown_changed(value, None, "", &mut out);
-    out
-}
-
-/// Remove the fields `schema` does not know from `value`; returns whether anything was removed.
-pub fn prune(schema: &Value, value: &mut Value) -> bool {
-    Node::compile(schema).prune(value)
-}
-
-/// The errors of `value` against `schema` (after pruning, as the API server validates), in path order.
-pub fn validate(schema: &Value, value: &Value) -> Vec<FieldError> {
-    let mut out = Vec::new();
-    Node::compile(schema).validate_changed(value, None, "", &mut out);
-    out
-}
-
 /// A field path, rendered only when an error or an unknown field names it: building every path on
 /// the walk cost more than the checks themselves.
 #[derive(Clone, Copy)]

@@ -259,7 +259,7 @@ async fn resource(
         }
         (None, Method::POST) if !all_namespaces => {
             let v = decode(&read_body(body).await?, content_type)?;
-            let opts = params.write_options();
+            let opts = params.write_options("CreateOptions")?;
             let r = app.sim.call(move |core| create(core, &rp, v, opts)).await??;
             Ok(reply_response(r))
         }
@@ -292,7 +292,7 @@ async fn resource(
         }
         (Some(_), Method::PUT) => {
             let v = decode(&read_body(body).await?, content_type)?;
-            let opts = params.write_options();
+            let opts = params.write_options("UpdateOptions")?;
             let r = app.sim.call(move |core| update(core, &rp, v, opts)).await??;
             Ok(reply_response(r))
         }

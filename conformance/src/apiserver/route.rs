@@ -157,6 +157,8 @@ pub struct Params {
     pub field_manager: Option<String>,
     /// `fieldValidation` (`Warn` when absent, as the API server defaults it).
     pub field_validation: FieldValidation,
+    /// A `fieldValidation` value that is none of the directives (refused by the write it came with).
+    pub field_validation_invalid: Option<String>,
     /// `propagationPolicy`.
     pub propagation_policy: Option<String>,
     /// `orphanDependents=true`.
@@ -168,9 +170,21 @@ fn truthy(v: &str) -> bool {
 }
 
 impl Params {
-    /// The write options the query asks for (the simulator's clock sets the time).
-    pub fn write_options(&self) -> WriteOptions {
-        WriteOptions { dry_run: self.dry_run, field_validation: self.field_validation, ..WriteOptions::at(0) }
+    /// The write options the query asks for (the simulator's clock sets the time), or the 422 the
+    /// API server answers for a `fieldValidation` it does not know, naming the request's options
+    /// kind (`CreateOptions`, `UpdateOptions`, `PatchOptions`): apimachinery
+    /// `meta/v1/validation: ValidateFieldValidation` (`field.NotSupported` over the sorted allowed
+    /// values, the empty one included) under `errors.NewInvalid`.
+    pub fn write_options(&self, options_kind: &str) -> Result<WriteOptions, Failure> {
+        if let Some(v) = &self.field_validation_invalid {
+            let detail = format!("Unsupported value: {v:?}: supported values: \"\", \"Ignore\", \"Strict\", \"Warn\"");
+            return Err(Failure {
+                details: Some(serde_json::json!({"group": "meta.k8s.io", "kind": options_kind, "causes": [
+                    {"reason": "FieldValueNotSupported", "message": detail, "field": "fieldValidation"}]})),
+                ..Failure::new(422, "Invalid", &format!("{options_kind}.meta.k8s.io \"\" is invalid: fieldValidation: {detail}"))
+            });
+        }
+        Ok(WriteOptions { dry_run: self.dry_run, field_validation: self.field_validation, ..WriteOptions::at(0) })
     }
 
     /// Decode a query string. Unknown parameters (`limit`, `timeout`, `force`,
@@ -200,14 +214,11 @@ impl Params {
                     }
                 },
                 "fieldManager" => p.field_manager = Some(v.into_owned()),
-                // `apimachinery/pkg/apis/meta/v1/validation: ValidateFieldValidation`.
-                "fieldValidation" => {
-                    p.field_validation = FieldValidation::parse(&v).ok_or_else(|| {
-                        Failure::bad_request(format!(
-                            "fieldValidation: Unsupported value: \"{v}\": supported values: \"Ignore\", \"Strict\", \"Warn\""
-                        ))
-                    })?
-                }
+                // Checked by the write it comes with (`write_options`).
+                "fieldValidation" => match FieldValidation::parse(&v) {
+                    Some(f) => p.field_validation = f,
+                    None => p.field_validation_invalid = Some(v.into_owned()),
+                },
                 "propagationPolicy" => p.propagation_policy = Some(v.into_owned()),
                 "orphanDependents" => p.orphan_dependents = truthy(&v),
                 _ => {}

@@ -204,7 +204,7 @@ pub fn patch_object(core: &mut Core, rp: &ResourcePath, body: PatchBody, params:
         return Err(not_found(kind, &name));
     }
     let m = core.m;
-    let opts = params.write_options();
+    let opts = params.write_options("PatchOptions")?;
     let w = if opts.dry_run {
         let opts = WriteOptions { now: core.now(), ..opts };
         core.sim.mgmt[m].api.patch(&key, &patch, sub, opts)

@@ -184,13 +184,14 @@ const CRS_WITH_UNKNOWN: &str = r#"{"apiVersion":"addons.cluster.x-k8s.io/v1beta2
 
 /// `?fieldValidation=`: absent or `Warn` stores the object pruned and answers a `Warning` header per
 /// unknown field, `Ignore` stores it pruned silently, `Strict` answers 400 and stores nothing, and
-/// anything else is refused (`apiserver/pkg/endpoints/handlers/rest.go: fieldValidation`).
+/// anything else is a 422 about the request's options (`apimachinery meta/v1/validation:
+/// ValidateFieldValidation`; `apiserver/pkg/endpoints/handlers/rest.go: fieldValidation`).
 #[rstest]
 #[case::absent("", 201, Some(r#"299 - "unknown field \"spec.colour\"""#))]
 #[case::warn("?fieldValidation=Warn", 201, Some(r#"299 - "unknown field \"spec.colour\"""#))]
 #[case::ignore("?fieldValidation=Ignore", 201, None)]
 #[case::strict("?fieldValidation=Strict", 400, None)]
-#[case::bogus("?fieldValidation=Loose", 400, None)]
+#[case::bogus("?fieldValidation=Loose", 422, None)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_fields_follow_field_validation(#[case] query: &str, #[case] code: u16, #[case] warning: Option<&str>) {
     let s = serve(|o| o.speed = 0.0).await;
@@ -208,7 +209,7 @@ async fn unknown_fields_follow_field_validation(#[case] query: &str, #[case] cod
         let want = if query.contains("Strict") {
             "ClusterResourceSet in version \"v1beta2\" cannot be handled as a ClusterResourceSet: strict decoding error: unknown field \"spec.colour\""
         } else {
-            "fieldValidation: Unsupported value: \"Loose\": supported values: \"Ignore\", \"Strict\", \"Warn\""
+            "CreateOptions.meta.k8s.io \"\" is invalid: fieldValidation: Unsupported value: \"Loose\": supported values: \"\", \"Ignore\", \"Strict\", \"Warn\""
         };
         assert_eq!(msg, want);
         assert_eq!(got.code, 404);

@@ -181,7 +181,7 @@ impl Params {
             return Err(Failure {
                 details: Some(serde_json::json!({"group": "meta.k8s.io", "kind": options_kind, "causes": [
                     {"reason": "FieldValueNotSupported", "message": detail, "field": "fieldValidation"}]})),
-                ..Failure::new(422, "Invalid", &format!("{options_kind}.meta.k8s.io \"\" is invalid: fieldValidation: {detail}"))
+                ..Failure::new(422, "Invalid", format!("{options_kind}.meta.k8s.io \"\" is invalid: fieldValidation: {detail}"))
             });
         }
         Ok(WriteOptions { dry_run: self.dry_run, field_validation: self.field_validation, ..WriteOptions::at(0) })

@@ -13,6 +13,7 @@ pub mod events;
 pub mod faults;
 pub mod features;
 pub mod godur;
+pub mod gotime;
 pub mod invariants;
 pub mod kinds;
 pub mod memo;

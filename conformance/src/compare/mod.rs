@@ -10,7 +10,7 @@
 //! same way by normalized name.
 //!
 //! Outcomes of schema 2 are compared in full: besides the schema-1 fields, each paired object's
-//! labels, annotations, finalizers and owner references, and every field of its `spec`, `status` and
+//! labels, annotations, finalizers (as a set) and owner references, and every field of its `spec`, `status` and
 //! other top-level fields (conditions matched by type, with their messages), and the events (as a
 //! multiset of kind, normalized object name, type, reason and normalized message, and their counts).
 //! An object's creation order is kept in the outcome for people but not compared: its absolute rank
@@ -450,7 +450,9 @@ fn compare_objects(k: &ObjectKey, s: &ObjectSummary, r: &ObjectSummary, out: &mu
         let parts = [
             ("labels", format!("{:?}", a.labels), format!("{:?}", b.labels)),
             ("annotations", format!("{:?}", a.annotations), format!("{:?}", b.annotations)),
-            ("finalizers", format!("{:?}", a.finalizers), format!("{:?}", b.finalizers)),
+            // Finalizers as a set: the order is who added first, a race between controllers (a new
+            // MachineSet's own and topology's finalizer) that real clusters decide either way.
+            ("finalizers", format!("{:?}", sorted(&a.finalizers)), format!("{:?}", sorted(&b.finalizers))),
             ("ownerReferences", owners(&a.owner_references), owners(&b.owner_references)),
         ];
         for (part, x, y) in parts {
@@ -607,4 +609,11 @@ pub fn compare(scenario: &str, sim: &Outcome, real: &Outcome) -> Comparison {
         real_counts: (real.objects.len(), real.containers.len()),
         findings,
     }
+}
+
+/// A list's items in sorted order.
+fn sorted(items: &[String]) -> Vec<&str> {
+    let mut v: Vec<&str> = items.iter().map(String::as_str).collect();
+    v.sort_unstable();
+    v
 }

@@ -140,6 +140,23 @@ fn behavioural_differences_fail_with_a_readable_diff() {
     insta::assert_snapshot!("compare_real_differences", c.render());
 }
 
+/// Which controller adds its finalizer first is a race real clusters decide either way; a missing
+/// or extra finalizer is still a difference.
+#[test]
+fn finalizers_compare_as_a_set() {
+    use capi_scenarios::outcome::MetaSummary;
+    let with = |f: &[&str]| {
+        let mut o = base();
+        o.objects[1].metadata = Some(MetaSummary { finalizers: f.iter().map(|s| s.to_string()).collect(), ..Default::default() });
+        o
+    };
+    let sim = with(&["cluster.x-k8s.io/machineset", "machineset.topology.cluster.x-k8s.io"]);
+    let c = compare::compare("quickstart", &sim, &renamed(&with(&["machineset.topology.cluster.x-k8s.io", "cluster.x-k8s.io/machineset"])));
+    assert!(c.is_conformant(), "{}", c.render());
+    let c = compare::compare("quickstart", &sim, &renamed(&with(&["cluster.x-k8s.io/machineset"])));
+    assert!(!c.is_conformant(), "a missing finalizer must fail");
+}
+
 #[test]
 fn the_report_prints_the_allowed_difference_table() {
     let c = compare::compare("quickstart", &base(), &base());

@@ -155,7 +155,21 @@ pub fn node_json(n: &Node, ip: Option<&str>, now: u64) -> Value {
         spec.insert("providerID".into(), json!(p));
     }
     if !n.taints.is_empty() {
-        spec.insert("taints".into(), Value::Array(n.taints.iter().map(|t| json!({"key": t.key, "effect": t.effect})).collect()));
+        spec.insert(
+            "taints".into(),
+            Value::Array(
+                n.taints
+                    .iter()
+                    .map(|t| {
+                        let mut j = json!({"key": t.key, "effect": t.effect});
+                        if !t.value.is_empty() {
+                            j["value"] = json!(t.value);
+                        }
+                        j
+                    })
+                    .collect(),
+            ),
+        );
     }
     if n.unschedulable {
         spec.insert("unschedulable".into(), json!(true));
@@ -269,6 +283,9 @@ fn pod_json(p: &Pod) -> Value {
     let mut spec = json!({});
     if !p.node.is_empty() {
         spec["nodeName"] = json!(p.node);
+    }
+    if !p.node_selector.is_empty() {
+        spec["nodeSelector"] = json!(p.node_selector);
     }
     let phase = if p.node.is_empty() { "Pending" } else { p.phase.as_str() };
     json!({"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec, "status": {"phase": phase}})
@@ -385,6 +402,7 @@ impl World {
                         a.iter()
                             .map(|t| super::workload::Taint {
                                 key: t.get("key").and_then(Value::as_str).unwrap_or("").to_string(),
+                                value: t.get("value").and_then(Value::as_str).unwrap_or("").to_string(),
                                 effect: t.get("effect").and_then(Value::as_str).unwrap_or("").to_string(),
                             })
                             .collect()
@@ -433,6 +451,8 @@ impl World {
                 })?;
                 // Condition changes are Node changes too (the MachineHealthCheck watches Nodes).
                 self.notice_node_now(cluster, &name);
+                // New labels or fewer taints may let waiting Pods run.
+                self.schedule_pending_pods(cluster, now);
             }
             "Pod" if s("/metadata/namespace") == "kube-system" => {
                 return Err(format!("pods \"{name}\" is a static pod of the kubelet and cannot be changed"));
@@ -483,7 +503,7 @@ mod tests {
             provider_id: Some("docker:////c-md-0-x".into()),
             labels: BTreeMap::from([("kubernetes.io/hostname".to_string(), "c-md-0-x".to_string())]),
             annotations: BTreeMap::new(),
-            taints: vec![Taint { key: "node.cluster.x-k8s.io/uninitialized".into(), effect: "NoSchedule".into() }],
+            taints: vec![Taint { key: "node.cluster.x-k8s.io/uninitialized".into(), value: String::new(), effect: "NoSchedule".into() }],
             unschedulable: true,
             ready: Status::True,
             ready_reason: "KubeletReady".into(),

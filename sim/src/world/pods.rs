@@ -49,6 +49,8 @@ pub struct Pod {
     pub deployment: Option<String>,
     /// Tolerations (keys; `None` key = tolerates everything).
     pub tolerations: Vec<Option<String>>,
+    /// `spec.nodeSelector`: labels a Node must carry to run it.
+    pub node_selector: BTreeMap<String, String>,
     /// Creation time.
     pub created_ms: u64,
 }
@@ -175,19 +177,21 @@ impl WorkloadCluster {
         (changed, next)
     }
 
-    /// A Node the scheduler would pick for a Pod: Ready, schedulable, taints tolerated; fewest Pods.
-    fn pick_node(&self, tolerations: &[Option<String>]) -> Option<String> {
-        let tolerates = |key: &str| tolerations.iter().any(|t| t.as_deref().is_none_or(|k| k == key));
+    /// A Node the scheduler would pick for a Pod: Ready, schedulable, its `nodeSelector` matched,
+    /// taints tolerated; fewest Pods.
+    fn pick_node(&self, pod: &Pod) -> Option<String> {
+        let tolerates = |key: &str| pod.tolerations.iter().any(|t| t.as_deref().is_none_or(|k| k == key));
         self.nodes
             .values()
             .filter(|n| n.ready == Status::True && !n.unschedulable)
+            .filter(|n| pod.node_selector.iter().all(|(k, v)| n.labels.get(k) == Some(v)))
             .filter(|n| n.taints.iter().filter(|t| t.effect != "PreferNoSchedule").all(|t| tolerates(&t.key)))
             .min_by_key(|n| (self.pods.values().filter(|p| p.node == n.name).count(), n.name.clone()))
             .map(|n| n.name.clone())
     }
 
     fn schedule_replica(&mut self, deployment: &str, template: &Pod, now: u64) {
-        let node = self.pick_node(&template.tolerations).unwrap_or_default();
+        let node = self.pick_node(template).unwrap_or_default();
         let mut i = 0;
         let name = loop {
             let candidate = format!("{deployment}-{}-{i}", if node.is_empty() { "pending" } else { &node });
@@ -215,7 +219,7 @@ impl WorkloadCluster {
         let mut moved = false;
         for k in pending {
             let Some(p) = self.pods.get(&k) else { continue };
-            if self.pick_node(&p.tolerations).is_none() {
+            if self.pick_node(p).is_none() {
                 continue;
             }
             let Some(p) = self.pods.remove(&k) else { continue };
@@ -247,6 +251,7 @@ impl WorkloadCluster {
                     gone_at: None,
                     deployment: None,
                     tolerations: Vec::new(),
+                    node_selector: BTreeMap::new(),
                     created_ms: now,
                 },
             );
@@ -307,6 +312,7 @@ impl WorkloadCluster {
                     gone_at: None,
                     deployment: None,
                     tolerations: tolerations(obj.get("spec")),
+                    node_selector: map("/spec/nodeSelector"),
                     created_ms: now,
                 };
                 self.pods.insert((ns, name), pod);
@@ -328,6 +334,7 @@ impl WorkloadCluster {
                     gone_at: None,
                     deployment: Some(name.clone()),
                     tolerations: tolerations(spec),
+                    node_selector: map("/spec/template/spec/nodeSelector"),
                     created_ms: now,
                 };
                 for _ in have..replicas {

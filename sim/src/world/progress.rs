@@ -279,11 +279,12 @@ impl World {
         let mut labels = BTreeMap::new();
         labels.insert("kubernetes.io/hostname".to_string(), container.to_string());
         labels.insert("kubernetes.io/os".to_string(), "linux".to_string());
-        let mut taints: Vec<Taint> = plan.taints.iter().map(|(k, e)| Taint { key: k.clone(), effect: e.clone() }).collect();
+        let mut taints: Vec<Taint> =
+            plan.taints.iter().map(|(k, e)| Taint { key: k.clone(), value: String::new(), effect: e.clone() }).collect();
         if control_plane {
             labels.insert(CONTROL_PLANE_TAINT.to_string(), String::new());
             if !taints.iter().any(|t| t.key == CONTROL_PLANE_TAINT) {
-                taints.push(Taint { key: CONTROL_PLANE_TAINT.to_string(), effect: "NoSchedule".to_string() });
+                taints.push(Taint { key: CONTROL_PLANE_TAINT.to_string(), value: String::new(), effect: "NoSchedule".to_string() });
             }
         }
         wl.nodes.insert(

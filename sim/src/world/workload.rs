@@ -38,6 +38,8 @@ impl Status {
 pub struct Taint {
     /// Key.
     pub key: String,
+    /// Value (`""` when none).
+    pub value: String,
     /// Effect.
     pub effect: String,
 }

@@ -120,6 +120,13 @@ impl World {
         Ok(format!("{t:06x}.{:016x}", t.wrapping_mul(0x9e37_79b9_7f4a_7c15)))
     }
 
+    /// Bind the Pods waiting for a Node that fits (a Node's labels or taints changed).
+    pub fn schedule_pending_pods(&mut self, cluster: &str, now: u64) {
+        if self.workloads.get_mut(cluster).is_some_and(|wl| wl.schedule_pending(now)) {
+            self.dirty_views.insert(cluster.to_string());
+        }
+    }
+
     /// Patch a Node (labels, annotations, taints, providerID).
     pub fn patch_node(&mut self, cluster: &str, node: &str, f: impl FnOnce(&mut Node)) -> Result<(), String> {
         let wl = self.workload_mut(cluster)?;

@@ -14,6 +14,7 @@ mod crs;
 mod events;
 mod kcp;
 mod machine;
+mod machine_node;
 mod machinedeployment;
 mod machinepool;
 mod machineset;
@@ -35,10 +36,15 @@ pub fn root() -> PathBuf {
 /// Load a scenario written inline (as if it were a file of `scenarios/library/`, so relative paths
 /// such as `../../fixtures/...` resolve) and run it with its seed. Panics on a load error.
 pub fn scenario(yaml: &str) -> (RunReport, SimBackend) {
+    scenario_with(yaml, SimOptions::default())
+}
+
+/// [`scenario`] with the given backend options (a full trace, say).
+pub fn scenario_with(yaml: &str, sim_options: SimOptions) -> (RunReport, SimBackend) {
     let path = root().join("scenarios/library/upstream-inline.yaml");
     let opts = capi_scenarios::LoadOptions { fixtures_dir: Some(root().join("fixtures")), ..Default::default() };
     let scenario = capi_scenarios::parse::load_text(yaml, &path, &opts).unwrap_or_else(|e| panic!("{e}"));
-    let mut backend = SimBackend::new(SimOptions::default());
+    let mut backend = SimBackend::new(sim_options);
     let report = pollster::block_on(runner::run(&mut backend, &scenario, &RunOptions::default()));
     (report, backend)
 }

@@ -1,6 +1,6 @@
 //! The Machine controller: ownership of the bootstrap and infrastructure objects, bootstrap data,
-//! provider ID, the Node (nodeRef, labels and annotations, the uninitialized taint), phases and
-//! conditions, and deletion (pre-drain hooks, cordon and drain with the drain timeout, pre-terminate
+//! provider ID, the Node (nodeRef, nodeInfo, and the labels, annotations and taints of
+//! [`node_sync`]), the certificates' expiry, phases and conditions, and deletion (pre-drain hooks, cordon and drain with the drain timeout, pre-terminate
 //! hooks, infrastructure, bootstrap, Node).
 //! Source: `core/reconcilers/machine/{machine_controller.go,machine_controller_phases.go,
 //! machine_controller_noderef.go,machine_controller_status.go}`.
@@ -13,6 +13,7 @@
 //! Machines); in-place updates are not modelled (the feature gate is off by default).
 
 mod drain;
+mod node_sync;
 mod status;
 
 use super::common::{self, keys, preamble, Phases};
@@ -22,7 +23,7 @@ use crate::object::{timestamp, ObjKey, Object};
 use crate::objectset::ObjectSet;
 use crate::runtime::{Action, Ctx, ReconcileError, ReconcileResult, Reconciler};
 use crate::store::Change;
-use crate::world::workload::{Status as NodeStatus, UNINITIALIZED_TAINT};
+use crate::world::workload::Status as NodeStatus;
 use crate::world::Notice;
 use serde_json::json;
 use std::sync::Arc;
@@ -45,7 +46,16 @@ pub fn controllers() -> Vec<Box<dyn crate::runtime::Reconciler>> {
 pub struct MachineReconciler;
 
 /// MachineDrainRules are read through the cache, not watched (changes map to no Machine).
-const WATCHES: &[Kind] = &[Kind::Cluster, Kind::KubeadmConfig, Kind::DockerMachine, Kind::DevMachine, Kind::MachineDrainRule];
+/// MachineSets and MachineDeployments map to their Machines (`msToMachines`, `mdToMachines`).
+const WATCHES: &[Kind] = &[
+    Kind::Cluster,
+    Kind::KubeadmConfig,
+    Kind::DockerMachine,
+    Kind::DevMachine,
+    Kind::MachineDrainRule,
+    Kind::MachineSet,
+    Kind::MachineDeployment,
+];
 
 impl Reconciler for MachineReconciler {
     fn name(&self) -> &'static str {
@@ -61,6 +71,18 @@ impl Reconciler for MachineReconciler {
         let o = &change.object;
         match o.kind {
             Kind::MachineDrainRule => {}
+            // `util.MachineSetToObjectsMapper` / `MachineDeploymentToObjectsMapper`: every Machine
+            // carrying the set-name (deployment-name) label, on any change.
+            Kind::MachineSet | Kind::MachineDeployment => {
+                let label = if o.kind == Kind::MachineSet { keys::SET_NAME } else { keys::DEPLOYMENT_NAME };
+                let cluster = o.str_at("/spec/clusterName").unwrap_or("");
+                out.extend(
+                    cache
+                        .in_cluster_ns(Kind::Machine, o.namespace(), cluster)
+                        .filter(|m| m.label(label) == Some(o.name()))
+                        .map(|m| m.key()),
+                )
+            }
             // CAPI's Cluster watch passes `ResourceIsChanged` and `ClusterControlPlaneInitialized`
             // only: the update that initializes the control plane (`machine_controller.go`).
             Kind::Cluster => {
@@ -112,6 +134,9 @@ impl Reconciler for MachineReconciler {
             return Ok(stop);
         }
         let mut s = Scope::read(ctx, &machine);
+        // `Reconcile`: the owning MachineSet and its MachineDeployment are read before any phase;
+        // one that cannot be read fails the reconcile before anything is written.
+        (s.ms, s.md) = owners(ctx, &machine)?;
         // `reconcile`: the phases every reconcile runs (`alwaysReconcile`), then `reconcileDelete`
         // for a deleting Machine (`reconcileInPlaceUpdate` is behind the InPlaceUpdates gate, off),
         // each phase run even after another failed (`doReconcile`).
@@ -120,7 +145,8 @@ impl Reconciler for MachineReconciler {
         phases.run(reconcile_owner_and_labels(ctx, &machine, &cluster));
         phases.run(reconcile_bootstrap(ctx, &machine, &cluster, &s));
         phases.run(reconcile_infrastructure(ctx, &machine, &cluster, &s));
-        phases.run(reconcile_node(ctx, &machine, &cluster, &mut s, !deleting).map(|()| Action::DONE));
+        phases.run(reconcile_node(ctx, &machine, &cluster, &mut s).map(|()| Action::DONE));
+        phases.run(reconcile_certificate_expiry(ctx, &machine, &s));
         if deleting {
             phases.run(reconcile_delete(ctx, &machine, &cluster, &mut s));
         }
@@ -141,6 +167,9 @@ impl Reconciler for MachineReconciler {
 struct Scope {
     bootstrap: Option<Arc<Object>>,
     infra: Option<Arc<Object>>,
+    /// The MachineSet owning the Machine, and the MachineDeployment owning that.
+    ms: Option<Arc<Object>>,
+    md: Option<Arc<Object>>,
     node: NodeView,
     deleting_reason: String,
     deleting_message: String,
@@ -168,7 +197,48 @@ impl Scope {
         let ikey = m.at("/spec/infrastructureRef").and_then(|r| common::ref_key(r, ns));
         let bootstrap = bkey.as_ref().and_then(|k| ctx.get(k)).cloned();
         let infra = ikey.as_ref().and_then(|k| ctx.get(k)).cloned();
-        Scope { bootstrap, infra, node: NodeView::NotChecked, deleting_reason: String::new(), deleting_message: String::new() }
+        Scope {
+            bootstrap,
+            infra,
+            ms: None,
+            md: None,
+            node: NodeView::NotChecked,
+            deleting_reason: String::new(),
+            deleting_message: String::new(),
+        }
+    }
+}
+
+/// `getOwnerMachineSet` (the first owner reference of kind MachineSet in CAPI's group) and
+/// `getOwnerMachineDeployment` (by the MachineSet's deployment-name label).
+/// The owning MachineSet and its MachineDeployment, as far as there are.
+type Owners = (Option<Arc<Object>>, Option<Arc<Object>>);
+
+fn owners(ctx: &Ctx<'_>, m: &Object) -> Result<Owners, ReconcileError> {
+    let Some(r) =
+        m.meta.owner_references.iter().find(|r| r.kind == "MachineSet" && r.api_version.split('/').next() == Some("cluster.x-k8s.io"))
+    else {
+        return Ok((None, None));
+    };
+    let Some(ms) = ctx.get_parts(Kind::MachineSet, m.namespace(), &r.name).cloned() else {
+        return Err(ReconcileError(format!(
+            "failed to retrieve owner MachineSet for Machine {}/{}: machinesets.cluster.x-k8s.io {:?} not found",
+            m.namespace(),
+            m.name(),
+            r.name
+        )));
+    };
+    let md_name = ms.label(keys::DEPLOYMENT_NAME).unwrap_or("");
+    if md_name.is_empty() {
+        return Ok((Some(ms), None));
+    }
+    match ctx.get_parts(Kind::MachineDeployment, m.namespace(), md_name).cloned() {
+        Some(md) => Ok((Some(ms), Some(md))),
+        None => Err(ReconcileError(format!(
+            "failed to retrieve owner MachineDeployment for MachineSet {}/{}: machinedeployments.cluster.x-k8s.io {md_name:?} not found",
+            ms.namespace(),
+            ms.name()
+        ))),
     }
 }
 
@@ -288,10 +358,10 @@ fn reconcile_infrastructure(ctx: &mut Ctx<'_>, m: &Arc<Object>, cluster: &Object
     Ok(Action::DONE)
 }
 
-/// `reconcileNode` (both for running and deleting Machines): find the Node by providerID once the
-/// control plane is initialized, set `status.nodeRef` and `status.nodeInfo`, and (while running)
-/// the managed annotations and the uninitialized taint.
-fn reconcile_node(ctx: &mut Ctx<'_>, m: &Arc<Object>, cluster: &Arc<Object>, s: &mut Scope, patch: bool) -> Result<(), ReconcileError> {
+/// `reconcileNode` (for running and deleting Machines alike): find the Node by providerID once the
+/// control plane is initialized, set `status.nodeRef` and `status.nodeInfo`, then `patchNode`
+/// ([`node_sync`]).
+fn reconcile_node(ctx: &mut Ctx<'_>, m: &Arc<Object>, cluster: &Arc<Object>, s: &mut Scope) -> Result<(), ReconcileError> {
     let key = m.key();
     let cluster_name = cluster.name().to_string();
     let Some(pid) = ctx.live(&key).and_then(|o| o.str_at("/spec/providerID").filter(|p| !p.is_empty()).map(str::to_string)) else {
@@ -312,9 +382,49 @@ fn reconcile_node(ctx: &mut Ctx<'_>, m: &Arc<Object>, cluster: &Arc<Object>, s: 
             // `machine_controller_noderef.go: reconcileNode` copies the Node's whole `NodeSystemInfo`.
             o.set("/status/nodeInfo", crate::world::objects::node_info(&name, &kv));
         })?;
-        if patch {
-            patch_node(ctx, m, &cluster_name, &name)?;
-        }
+        sync_node(ctx, m, &cluster_name, &name, s)?;
+    }
+    Ok(())
+}
+
+/// `reconcileNode`'s managed labels and annotations, the interruptible label, then `patchNode`;
+/// the Node is written only when upstream would patch it and the patch changes something.
+fn sync_node(ctx: &mut Ctx<'_>, m: &Object, cluster: &str, node: &str, s: &Scope) -> Result<(), ReconcileError> {
+    let Some(current) = ctx.world.workload(cluster).ok().and_then(|wl| wl.nodes.get(node)).cloned() else {
+        return Ok(());
+    };
+    let mut labels = node_sync::managed_labels(m.meta.labels.iter());
+    // The infrastructure provider may report an interruptible instance.
+    let interruptible = s.infra.as_ref().is_some_and(|i| i.bool_at("/status/interruptible"));
+    if interruptible {
+        labels.insert(node_sync::INTERRUPTIBLE_LABEL.to_string(), String::new());
+    }
+    let had_interruptible = current.labels.contains_key(node_sync::INTERRUPTIBLE_LABEL);
+    let taints = node_sync::machine_taints(m);
+    let outdated = node_sync::outdated(s.ms.as_deref(), s.md.as_deref())
+        .map_err(|e| ReconcileError(format!("failed to reconcile Node {node}: failed to check if Node {node} is outdated: {e}")))?;
+    let desired = node_sync::Desired {
+        labels,
+        annotations: node_sync::managed_annotations(m),
+        taints: ctx.gates().machine_taint_propagation.then_some(&taints[..]),
+        outdated,
+    };
+    let mut next = current.clone();
+    let patch = node_sync::patch_node(&mut next, &desired).map_err(|e| ReconcileError(format!("failed to reconcile Node {node}: {e}")))?;
+    if patch && (next.labels != current.labels || next.annotations != current.annotations || next.taints != current.taints) {
+        ctx.world
+            .patch_node(cluster, node, |n| {
+                n.labels = next.labels;
+                n.annotations = next.annotations;
+                n.taints = next.taints;
+            })
+            .map_err(ReconcileError)?;
+        // Pods waiting for a Node with these labels can now be scheduled.
+        let now = ctx.now;
+        ctx.world.schedule_pending_pods(cluster, now);
+    }
+    if !had_interruptible && interruptible {
+        ctx.event_normal(m, "SuccessfulSetInterruptibleNodeLabel", node.to_string());
     }
     Ok(())
 }
@@ -351,30 +461,46 @@ fn look_up_node(ctx: &Ctx<'_>, cluster: &str, provider_id: &str) -> NodeView {
     }
 }
 
-/// Machine-managed annotations on the Node, and the uninitialized taint removed.
-fn patch_node(ctx: &mut Ctx<'_>, m: &Object, cluster: &str, node: &str) -> Result<(), ReconcileError> {
-    let owner = m.controller_ref().map(|r| (r.kind.clone(), r.name.clone()));
-    let needs = ctx.world.workload(cluster).ok().and_then(|wl| wl.nodes.get(node)).is_some_and(|n| {
-        n.taints.iter().any(|t| t.key == UNINITIALIZED_TAINT) || n.annotations.get(keys::NODE_MACHINE).map(String::as_str) != Some(m.name())
-    });
-    if !needs {
-        return Ok(());
+/// `machine.cluster.x-k8s.io/certificates-expiry` (`clusterv1.MachineCertificatesExpiryDateAnnotation`).
+const CERTIFICATES_EXPIRY: &str = "machine.cluster.x-k8s.io/certificates-expiry";
+
+/// `reconcileCertificateExpiry` (`machine_controller_phases.go`): a control-plane Machine's
+/// `status.certificatesExpiryDate` comes from its own annotation, else from its bootstrap config's;
+/// with neither it is cleared. Worker Machines are left alone.
+fn reconcile_certificate_expiry(ctx: &mut Ctx<'_>, m: &Arc<Object>, s: &Scope) -> ReconcileResult {
+    if m.label(keys::CONTROL_PLANE).is_none() {
+        return Ok(Action::DONE);
     }
-    let (name, ns) = (m.name().to_string(), m.namespace().to_string());
-    let cluster_label = cluster.to_string();
-    ctx.world
-        .patch_node(cluster, node, |n| {
-            n.annotations.insert(keys::NODE_MACHINE.into(), name);
-            n.annotations.insert(keys::NODE_CLUSTER_NAMESPACE.into(), ns);
-            n.annotations.insert("cluster.x-k8s.io/cluster-name".into(), cluster_label);
-            if let Some((k, o)) = owner {
-                n.annotations.insert(keys::NODE_OWNER_KIND.into(), k);
-                n.annotations.insert(keys::NODE_OWNER_NAME.into(), o);
+    let key = m.key();
+    let m = ctx.live(&key).unwrap_or_else(|| m.clone());
+    let source = if m.annotation(CERTIFICATES_EXPIRY).is_some() {
+        Some(&*m)
+    } else {
+        s.bootstrap.as_deref().filter(|b| b.annotation(CERTIFICATES_EXPIRY).is_some())
+    };
+    let want = match source {
+        None => None,
+        Some(o) => {
+            let text = o.annotation(CERTIFICATES_EXPIRY).unwrap_or("");
+            let t = crate::gotime::parse_rfc3339(text).map_err(|e| {
+                ReconcileError(format!(
+                    "failed to reconcile certificates expiry: failed to parse expiry date from annotation on {}/{}: {e}",
+                    o.namespace(),
+                    o.name()
+                ))
+            })?;
+            Some(crate::gotime::format_rfc3339_utc(t))
+        }
+    };
+    if m.str_at("/status/certificatesExpiryDate") != want.as_deref() {
+        ctx.patch_status(&key, |o| match want {
+            Some(t) => o.set("/status/certificatesExpiryDate", json!(t)),
+            None => {
+                o.remove("/status/certificatesExpiryDate");
             }
-            n.taints.retain(|t| t.key != UNINITIALIZED_TAINT);
-        })
-        .map_err(ReconcileError)?;
-    Ok(())
+        })?;
+    }
+    Ok(Action::DONE)
 }
 
 /// Whether Node-level work (drain, Node deletion) is allowed (`isDeleteNodeAllowed`).

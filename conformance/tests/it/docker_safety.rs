@@ -167,6 +167,21 @@ async fn state(d: &Docker, name: &str) -> String {
     r.state.and_then(|s| s.status).map(|s| s.to_string()).unwrap_or_default()
 }
 
+/// The container's state once it is `want`, or the last one seen after 10s: the engine reports a
+/// pause or an unpause a moment after the call returns when it is busy (seen with the end-to-end
+/// tests running beside this one).
+async fn settled_state(d: &Docker, name: &str, want: &str) -> String {
+    let mut last = state(d, name).await;
+    for _ in 0..100 {
+        if last == want {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        last = state(d, name).await;
+    }
+    last
+}
+
 /// Containers carrying a label (as `key=value`), by name.
 async fn labelled(d: &Docker, label: &str) -> Vec<String> {
     let mut f = HashMap::new();
@@ -252,12 +267,11 @@ fn faults_act_on_scenario_containers_and_decoys_survive() {
         make(&d, image, true, &decoy, &[]).await;
         let h = host(&cluster, &owner).await;
         h.pause(&node).await.unwrap();
-        assert_eq!(state(&d, &node).await, "paused");
+        assert_eq!(settled_state(&d, &node, "paused").await, "paused");
         h.unpause(&node).await.unwrap();
-        assert_eq!(state(&d, &node).await, "running");
+        assert_eq!(settled_state(&d, &node, "running").await, "running");
         h.kill(&node, "SIGKILL").await.unwrap();
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        assert_eq!(state(&d, &node).await, "exited");
+        assert_eq!(settled_state(&d, &node, "exited").await, "exited");
         assert!(h.pause(&decoy).await.is_err());
         assert_eq!(state(&d, &decoy).await, "running", "the decoy is untouched");
         // A harness decoy is ours: listed, removable.

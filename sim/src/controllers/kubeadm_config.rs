@@ -290,8 +290,9 @@ fn release_init_lock(ctx: &mut Ctx<'_>, cluster: &Object) -> Result<(), Reconcil
 fn write_data(ctx: &mut Ctx<'_>, config: &Arc<Object>, cluster: &Object, owner: &Object, kind: BootKind) -> ReconcileResult {
     let ns = cluster.namespace();
     let cname = cluster.name();
-    // Certificates: KCP generates them; without a control plane provider CABPK would (the simulated
-    // CA is a Secret, so we generate it here in that case).
+    // Certificates: KCP generates them; without a control plane provider CABPK does
+    // (`handleClusterNotInitialized`: `LookupOrGenerateCached` owned by the config, else
+    // `LookupCached`).
     let ca = ObjKey::new(Kind::Secret, ns, &format!("{cname}-ca"));
     if ctx.get(&ca).is_none() {
         if cluster.at("/spec/controlPlaneRef").is_some() {
@@ -307,7 +308,9 @@ fn write_data(ctx: &mut Ctx<'_>, config: &Arc<Object>, cluster: &Object, owner: 
         for suffix in ["ca", "etcd", "sa", "proxy"] {
             let mut s = Object::new(Kind::Secret, ns, &format!("{cname}-{suffix}"));
             s.meta.labels.insert(keys::CLUSTER_NAME.into(), cname.to_string());
-            common::set_owner(&mut s, cluster, false);
+            // `Certificate.AsSecret` with `metav1.NewControllerRef(config)`: the generated
+            // certificates belong to the KubeadmConfig (KCP takes them over when it adopts).
+            common::set_owner(&mut s, config, true);
             s.set("/type", json!("cluster.x-k8s.io/secret"));
             s.set("/data/tls.crt", json!(common::b64("<certificate>")));
             s.set("/data/tls.key", json!(common::b64("<key>")));

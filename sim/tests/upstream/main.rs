@@ -13,6 +13,7 @@ mod clusterctl;
 mod crs;
 mod events;
 mod kcp;
+mod kcp_adoption;
 mod machine;
 mod machine_node;
 mod machinedeployment;
@@ -20,6 +21,7 @@ mod machinepool;
 mod machineset;
 mod managers;
 mod mhc;
+mod owner_references;
 mod topology;
 mod webhooks;
 

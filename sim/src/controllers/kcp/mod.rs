@@ -226,16 +226,25 @@ fn init_scope(
 }
 
 /// `adoptMachines`: stand-alone control-plane Machines of the Cluster become KCP's (version skew ±1
-/// minor; bootstrap must be a KubeadmConfig). Simplification: the Machines' Secrets are not adopted.
+/// minor; bootstrap must be a KubeadmConfig), and with each the Secrets its KubeadmConfig owns
+/// (`adoptOwnedSecrets`: the cluster certificates CABPK generated, not the bootstrap data).
 fn adopt(ctx: &mut Ctx<'_>, kcp: &Arc<Object>, machines: &[&Arc<Object>]) -> Result<(), ReconcileError> {
     let Some(kv) = common::parse_version(kcp.str_at("/spec/version").unwrap_or("")) else {
         return Err(format!("failed to parse kubernetes version {:?}", kcp.str_at("/spec/version").unwrap_or("")).into());
     };
     for m in machines {
         if m.str_at("/spec/bootstrap/configRef/kind") != Some("KubeadmConfig") {
-            return Err(
-                format!("unable to adopt Machine {}/{}: expected a ConfigRef of kind KubeadmConfig", m.namespace(), m.name()).into()
-            );
+            // `%v` of the ContractVersionedObjectReference: its fields in declaration order.
+            let r = |f: &str| m.str_at(&format!("/spec/bootstrap/configRef/{f}")).unwrap_or("").to_string();
+            return Err(format!(
+                "unable to adopt Machine {}/{}: expected a ConfigRef of kind KubeadmConfig but instead found {{{} {} {}}}",
+                m.namespace(),
+                m.name(),
+                r("kind"),
+                r("name"),
+                r("apiGroup")
+            )
+            .into());
         }
         let Some(mv) = m.str_at("/spec/version").filter(|v| !v.is_empty()) else { continue };
         let Some(mv) = common::parse_version(mv) else { return Err(format!("failed to parse kubernetes version {mv:?}").into()) };
@@ -253,11 +262,60 @@ fn adopt(ctx: &mut Ctx<'_>, kcp: &Arc<Object>, machines: &[&Arc<Object>]) -> Res
         }
     }
     for m in machines {
+        let cfg_name = m.str_at("/spec/bootstrap/configRef/name").unwrap_or("");
+        let Some(cfg) = ctx.get_parts(Kind::KubeadmConfig, kcp.namespace(), cfg_name).cloned() else {
+            return Err(format!("kubeadmconfigs.bootstrap.cluster.x-k8s.io {cfg_name:?} not found").into());
+        };
+        let cluster_name = m.str_at("/spec/clusterName").unwrap_or("").to_string();
+        adopt_owned_secrets(ctx, kcp, &cfg, &cluster_name)?;
         let k = (**kcp).clone();
         ctx.patch(&m.key(), |o| {
             if o.controller_ref().is_none() {
                 o.meta.owner_references.push(OwnerRef::to(&k, true));
             }
+        })?;
+    }
+    Ok(())
+}
+
+/// `adoptOwnedSecrets`: the Secrets of the Cluster that the KubeadmConfig owns, except its
+/// bootstrap data, are re-parented to the KubeadmControlPlane (`util.ReplaceOwnerRef`: the config's
+/// reference, found by uid, becomes KCP's controller reference).
+fn adopt_owned_secrets(ctx: &mut Ctx<'_>, kcp: &Object, cfg: &Object, cluster: &str) -> Result<(), ReconcileError> {
+    let kcp_ref = OwnerRef::to(kcp, true);
+    let owned_by_cfg = |r: &OwnerRef| {
+        r.kind == "KubeadmConfig" && r.name == cfg.name() && r.api_version.split('/').next() == Some("bootstrap.cluster.x-k8s.io")
+    };
+    let data_secret = cfg.str_at("/status/dataSecretName").unwrap_or("");
+    let secrets: Vec<ObjKey> = ctx
+        .cache
+        .in_cluster_ns(Kind::Secret, kcp.namespace(), cluster)
+        .filter(|s| s.meta.owner_references.iter().any(owned_by_cfg) && s.name() != data_secret)
+        .filter(|s| {
+            // `HasExactOwnerRef`: apiVersion, kind, name and controller.
+            !s.meta.owner_references.iter().any(|r| {
+                r.api_version == kcp_ref.api_version
+                    && r.kind == kcp_ref.kind
+                    && r.name == kcp_ref.name
+                    && r.controller == kcp_ref.controller
+            })
+        })
+        .map(|s| s.key())
+        .collect();
+    for key in secrets {
+        let (target, uid) = (kcp_ref.clone(), cfg.meta.uid.clone());
+        ctx.patch(&key, |o| match o.meta.owner_references.iter_mut().find(|r| r.uid == uid) {
+            Some(r) => *r = target,
+            None => o.meta.owner_references.push(target),
+        })
+        .map_err(|e| {
+            ReconcileError(format!(
+                "error changing secret {} ownership from KubeadmConfig/{} to KubeadmControlPlane/{}: {}",
+                key.name,
+                cfg.name(),
+                kcp.name(),
+                e.message
+            ))
         })?;
     }
     Ok(())

@@ -17,7 +17,6 @@ mod node_sync;
 mod status;
 
 use super::common::{self, keys, preamble, Phases};
-use super::conditions;
 use crate::kinds::Kind;
 use crate::object::{timestamp, ObjKey, Object};
 use crate::objectset::ObjectSet;
@@ -367,7 +366,12 @@ fn reconcile_node(ctx: &mut Ctx<'_>, m: &Arc<Object>, cluster: &Arc<Object>, s: 
     let Some(pid) = ctx.live(&key).and_then(|o| o.str_at("/spec/providerID").filter(|p| !p.is_empty()).map(str::to_string)) else {
         return Ok(());
     };
-    if !conditions::is_true(cluster, "ControlPlaneInitialized") {
+    // The ClusterCache connects once the Cluster's infrastructure is provisioned and its kubeconfig
+    // exists (`clustercache/cluster_cache.go`), not only after the control plane is initialized:
+    // stand-alone control-plane Machines get their nodeRef that way, which then initializes it.
+    let can_connect = cluster.bool_at("/status/initialization/infrastructureProvisioned")
+        && ctx.get_parts(Kind::Secret, cluster.namespace(), &format!("{cluster_name}-kubeconfig")).is_some();
+    if !can_connect {
         return Ok(());
     }
     s.node = look_up_node(ctx, &cluster_name, &pid);

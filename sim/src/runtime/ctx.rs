@@ -17,6 +17,7 @@ use crate::world::World;
 use capi_scenarios::model::Propagation;
 use rand_chacha::ChaCha8Rng;
 use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// Tries of the patch helper's conditions patch before a conflict is returned.
@@ -49,6 +50,8 @@ pub struct Ctx<'a> {
     pub(crate) throttled_ms: Cell<u64>,
     /// `DeferNextReconcile` calls: (object, earliest time of its next reconcile).
     pub(crate) deferred: Vec<(ObjKey, u64)>,
+    /// Objects as this reconcile last wrote them (`None`: its write made the object go).
+    pub(crate) own: BTreeMap<ObjKey, Option<Arc<Object>>>,
 }
 
 impl<'a> Ctx<'a> {
@@ -78,6 +81,7 @@ impl<'a> Ctx<'a> {
             client: None,
             throttled_ms: Cell::new(0),
             deferred: Vec::new(),
+            own: BTreeMap::new(),
         }
     }
 
@@ -136,6 +140,22 @@ impl<'a> Ctx<'a> {
         self.api.store.get(key).cloned()
     }
 
+    /// The object as the reconcile holds it in memory: as it last wrote it, else as the cache has
+    /// it. What CAPI's reconcilers read after their own changes (they modify the object they got and
+    /// patch it), without another API call: `None` when it is unknown or a write of this reconcile
+    /// made it go (its last finalizer removed).
+    pub fn current(&self, key: &ObjKey) -> Option<Arc<Object>> {
+        match self.own.get(key) {
+            Some(o) => o.clone(),
+            None => self.cache.get(key).cloned(),
+        }
+    }
+
+    fn remember(&mut self, key: ObjKey) {
+        let now = self.api.store.get(&key).cloned();
+        self.own.insert(key, now);
+    }
+
     /// Objects of a kind in a namespace of a cluster by an uncached list (CAPI's `APIReader.List`), for
     /// the few places that must not trust a stale cache (e.g. before creating a generated object).
     pub fn live_in_cluster(&self, kind: Kind, ns: &str, cluster: &str) -> Vec<Arc<Object>> {
@@ -188,16 +208,19 @@ impl<'a> Ctx<'a> {
 
     /// Create.
     pub fn create(&mut self, obj: Object) -> Result<Arc<Object>, ApiError> {
-        self.before_write("create", &obj.key(), false)?;
+        let key = obj.key();
+        self.before_write("create", &key, false)?;
         let w = self.api.create(obj, self.opts())?;
+        self.remember(key);
         Ok(w.object)
     }
 
     /// Update with a resourceVersion precondition (optimistic locking).
     pub fn update(&mut self, obj: Object) -> Result<Arc<Object>, ApiError> {
         self.before_write("update", &obj.key(), true)?;
-        let rv = obj.meta.resource_version;
+        let (rv, key) = (obj.meta.resource_version, obj.key());
         let w = self.api.update(obj, Subresource::Main, Some(rv), self.opts())?;
+        self.remember(key);
         Ok(w.object)
     }
 
@@ -225,6 +248,7 @@ impl<'a> Ctx<'a> {
             self.before_write(if sub == Subresource::Status { "patch-status" } else { "patch" }, key, false)?;
         }
         let w = self.api.update(new, sub, None, self.opts())?;
+        self.remember(key.clone());
         Ok(w.object)
     }
 

@@ -178,7 +178,9 @@ impl WorkloadCluster {
     }
 
     /// A Node the scheduler would pick for a Pod: Ready, schedulable, its `nodeSelector` matched,
-    /// taints tolerated; fewest Pods.
+    /// `NoSchedule`/`NoExecute` taints tolerated; then the fewest untolerated `PreferNoSchedule`
+    /// taints (kube-scheduler's TaintToleration score: what steers Pods away from Nodes CAPI marks
+    /// `node.cluster.x-k8s.io/outdated-revision`), then the fewest Pods.
     fn pick_node(&self, pod: &Pod) -> Option<String> {
         let tolerates = |key: &str| pod.tolerations.iter().any(|t| t.as_deref().is_none_or(|k| k == key));
         self.nodes
@@ -186,7 +188,10 @@ impl WorkloadCluster {
             .filter(|n| n.ready == Status::True && !n.unschedulable)
             .filter(|n| pod.node_selector.iter().all(|(k, v)| n.labels.get(k) == Some(v)))
             .filter(|n| n.taints.iter().filter(|t| t.effect != "PreferNoSchedule").all(|t| tolerates(&t.key)))
-            .min_by_key(|n| (self.pods.values().filter(|p| p.node == n.name).count(), n.name.clone()))
+            .min_by_key(|n| {
+                let preferred_not = n.taints.iter().filter(|t| t.effect == "PreferNoSchedule" && !tolerates(&t.key)).count();
+                (preferred_not, self.pods.values().filter(|p| p.node == n.name).count(), n.name.clone())
+            })
             .map(|n| n.name.clone())
     }
 

@@ -150,7 +150,7 @@ impl Reconciler for MachineReconciler {
             phases.run(reconcile_delete(ctx, &machine, &cluster, &mut s));
         }
         let result = phases.finish();
-        let Some(live) = ctx.live(key) else { return result };
+        let Some(live) = ctx.current(key) else { return result };
         let update = status::compute(ctx, &live, &cluster, &s);
         let extra = update.requeue;
         let now = ctx.now;
@@ -363,7 +363,7 @@ fn reconcile_infrastructure(ctx: &mut Ctx<'_>, m: &Arc<Object>, cluster: &Object
 fn reconcile_node(ctx: &mut Ctx<'_>, m: &Arc<Object>, cluster: &Arc<Object>, s: &mut Scope) -> Result<(), ReconcileError> {
     let key = m.key();
     let cluster_name = cluster.name().to_string();
-    let Some(pid) = ctx.live(&key).and_then(|o| o.str_at("/spec/providerID").filter(|p| !p.is_empty()).map(str::to_string)) else {
+    let Some(pid) = ctx.current(&key).and_then(|o| o.str_at("/spec/providerID").filter(|p| !p.is_empty()).map(str::to_string)) else {
         return Ok(());
     };
     // The ClusterCache connects once the Cluster's infrastructure is provisioned and its kubeconfig
@@ -476,7 +476,7 @@ fn reconcile_certificate_expiry(ctx: &mut Ctx<'_>, m: &Arc<Object>, s: &Scope) -
         return Ok(Action::DONE);
     }
     let key = m.key();
-    let m = ctx.live(&key).unwrap_or_else(|| m.clone());
+    let m = ctx.current(&key).unwrap_or_else(|| m.clone());
     let source = if m.annotation(CERTIFICATES_EXPIRY).is_some() {
         Some(&*m)
     } else {
@@ -538,7 +538,7 @@ fn has_hook(m: &Object, prefix: &str) -> Vec<String> {
 fn reconcile_delete(ctx: &mut Ctx<'_>, m: &Arc<Object>, cluster: &Arc<Object>, s: &mut Scope) -> ReconcileResult {
     // `machine_controller.go: reconcileDelete`, step by step, after the phases every reconcile runs.
     let key = m.key();
-    let m = &ctx.live(&key).unwrap_or_else(|| m.clone());
+    let m = &ctx.current(&key).unwrap_or_else(|| m.clone());
     s.deleting_reason = "Deleting".into();
     s.deleting_message = "Deletion started".into();
     let node_allowed = node_work_allowed(ctx, m, cluster);

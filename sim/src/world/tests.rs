@@ -90,3 +90,35 @@ fn node_changes_are_noticed_per_node_with_the_provider_id() {
     w.delete_node("c", "c-cp-1").unwrap();
     assert_eq!(w.take_notices(), vec![want], "a deleted Node is noticed with its last providerID");
 }
+
+/// kube-scheduler as the workload Pods see it: `nodeSelector` must match, `NoSchedule` taints must
+/// be tolerated, and among the Nodes left those without `PreferNoSchedule` taints (CAPI's
+/// `node.cluster.x-k8s.io/outdated-revision`) come first; a Pod with no fitting Node waits and
+/// runs once a Node fits.
+#[test]
+fn the_scheduler_honours_node_selectors_and_prefers_untainted_nodes() {
+    use super::workload::Taint;
+    let mut wl = WorkloadCluster::new("c");
+    for n in ["w-old", "w-new"] {
+        let mut x = node(n);
+        x.control_plane = false;
+        wl.nodes.insert(n.into(), x);
+    }
+    let outdated = Taint { key: "node.cluster.x-k8s.io/outdated-revision".into(), value: String::new(), effect: "PreferNoSchedule".into() };
+    wl.nodes.get_mut("w-old").unwrap().taints.push(outdated);
+    let deployment = |name: &str, selector: serde_json::Value| {
+        serde_json::json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": "default"},
+            "spec": {"replicas": 2, "selector": {"matchLabels": {"app": name}},
+                "template": {"metadata": {"labels": {"app": name}}, "spec": {"nodeSelector": selector}}}})
+    };
+    wl.apply_workload_object(&deployment("spread", serde_json::json!({})), 0);
+    let on = |wl: &WorkloadCluster, d: &str| -> Vec<String> {
+        wl.pods.values().filter(|p| p.deployment.as_deref() == Some(d)).map(|p| p.node.clone()).collect()
+    };
+    assert_eq!(on(&wl, "spread"), ["w-new", "w-new"], "the outdated Node is avoided while another fits");
+    wl.apply_workload_object(&deployment("pinned", serde_json::json!({"role": "db"})), 0);
+    assert_eq!(on(&wl, "pinned"), ["", ""], "no Node carries the label: the Pods wait");
+    wl.nodes.get_mut("w-old").unwrap().labels.insert("role".into(), "db".into());
+    assert!(wl.schedule_pending(1));
+    assert_eq!(on(&wl, "pinned"), ["w-old", "w-old"], "the only Node that fits, taint or not");
+}

@@ -12,6 +12,7 @@
 //! (KCP and MachineSet set it; upstream's Machine controller computes the same for MachineDeployment
 //! Machines); in-place updates are not modelled (the feature gate is off by default).
 
+mod certs;
 mod drain;
 mod node_sync;
 mod status;
@@ -145,7 +146,7 @@ impl Reconciler for MachineReconciler {
         phases.run(reconcile_bootstrap(ctx, &machine, &cluster, &s));
         phases.run(reconcile_infrastructure(ctx, &machine, &cluster, &s));
         phases.run(reconcile_node(ctx, &machine, &cluster, &mut s).map(|()| Action::DONE));
-        phases.run(reconcile_certificate_expiry(ctx, &machine, &s));
+        phases.run(certs::reconcile_certificate_expiry(ctx, &machine, s.bootstrap.as_deref()));
         if deleting {
             phases.run(reconcile_delete(ctx, &machine, &cluster, &mut s));
         }
@@ -463,48 +464,6 @@ fn look_up_node(ctx: &Ctx<'_>, cluster: &str, provider_id: &str) -> NodeView {
             }
         },
     }
-}
-
-/// `machine.cluster.x-k8s.io/certificates-expiry` (`clusterv1.MachineCertificatesExpiryDateAnnotation`).
-const CERTIFICATES_EXPIRY: &str = "machine.cluster.x-k8s.io/certificates-expiry";
-
-/// `reconcileCertificateExpiry` (`machine_controller_phases.go`): a control-plane Machine's
-/// `status.certificatesExpiryDate` comes from its own annotation, else from its bootstrap config's;
-/// with neither it is cleared. Worker Machines are left alone.
-fn reconcile_certificate_expiry(ctx: &mut Ctx<'_>, m: &Arc<Object>, s: &Scope) -> ReconcileResult {
-    if m.label(keys::CONTROL_PLANE).is_none() {
-        return Ok(Action::DONE);
-    }
-    let key = m.key();
-    let m = ctx.current(&key).unwrap_or_else(|| m.clone());
-    let source = if m.annotation(CERTIFICATES_EXPIRY).is_some() {
-        Some(&*m)
-    } else {
-        s.bootstrap.as_deref().filter(|b| b.annotation(CERTIFICATES_EXPIRY).is_some())
-    };
-    let want = match source {
-        None => None,
-        Some(o) => {
-            let text = o.annotation(CERTIFICATES_EXPIRY).unwrap_or("");
-            let t = crate::gotime::parse_rfc3339(text).map_err(|e| {
-                ReconcileError(format!(
-                    "failed to reconcile certificates expiry: failed to parse expiry date from annotation on {}/{}: {e}",
-                    o.namespace(),
-                    o.name()
-                ))
-            })?;
-            Some(crate::gotime::format_rfc3339_utc(t))
-        }
-    };
-    if m.str_at("/status/certificatesExpiryDate") != want.as_deref() {
-        ctx.patch_status(&key, |o| match want {
-            Some(t) => o.set("/status/certificatesExpiryDate", json!(t)),
-            None => {
-                o.remove("/status/certificatesExpiryDate");
-            }
-        })?;
-    }
-    Ok(Action::DONE)
 }
 
 /// Whether Node-level work (drain, Node deletion) is allowed (`isDeleteNodeAllowed`).

@@ -182,6 +182,18 @@ async fn settled_state(d: &Docker, name: &str, want: &str) -> String {
     last
 }
 
+/// Removes the named containers when a test panics before its own cleanup (through the Docker
+/// CLI: the engine's async client cannot run in `Drop`); a missing CLI leaves them, as before.
+struct RemoveOnPanic(Vec<String>);
+
+impl Drop for RemoveOnPanic {
+    fn drop(&mut self) {
+        if std::thread::panicking() && !self.0.is_empty() {
+            let _ = std::process::Command::new("docker").arg("rm").arg("-f").args(&self.0).output();
+        }
+    }
+}
+
 /// Containers carrying a label (as `key=value`), by name.
 async fn labelled(d: &Docker, label: &str) -> Vec<String> {
     let mut f = HashMap::new();
@@ -263,6 +275,7 @@ fn faults_act_on_scenario_containers_and_decoys_survive() {
         let (cluster, owner) = (format!("c-{u}"), format!("run-{u}"));
         let node = format!("{cluster}-cp-1");
         let decoy = format!("{cluster}-cp-2");
+        let _guard = RemoveOnPanic(vec![node.clone(), decoy.clone(), format!("{cluster}-harness")]);
         make(&d, image, true, &node, &[(KIND_CLUSTER_LABEL, &cluster), (KIND_ROLE_LABEL, "control-plane")]).await;
         make(&d, image, true, &decoy, &[]).await;
         let h = host(&cluster, &owner).await;

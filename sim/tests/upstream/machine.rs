@@ -3,9 +3,10 @@
 //! (`core/reconcilers/machine/drain/drain_test.go`, `machine_controller_test.go`) and the
 //! remote-connection grace period.
 
-use super::{assert_passed, scenario};
+use super::{assert_passed, scenario_with};
 use capi_scenarios::model::Propagation;
 use capi_sim::backend::SimBackend;
+use capi_sim::backend::SimOptions;
 use capi_sim::engine::Sim;
 use capi_sim::kinds::Kind;
 use capi_sim::object::Object;
@@ -47,10 +48,16 @@ pub fn events_about(sim: &Sim, kind: &str, name: &str) -> Vec<(String, String, S
 /// A development-flavor Cluster `name` (1 control-plane Machine, `workers` workers, kindnet) up and
 /// Available; the simulation goes on from there.
 pub fn up(name: &str, workers: u32) -> SimBackend {
-    let (report, backend) = scenario(&format!(
-        r#"
+    up_with(name, workers, "", SimOptions::default())
+}
+
+/// [`up`] with more scenario variables (`, KEY: "value"`: feature gates) and backend options.
+pub fn up_with(name: &str, workers: u32, extra_vars: &str, options: SimOptions) -> SimBackend {
+    let (report, backend) = scenario_with(
+        &format!(
+            r#"
 name: up
-vars: {{ CLUSTER_TOPOLOGY: "true", CLUSTER_NAME: {name}, KUBERNETES_VERSION: v1.34.3, CONTROL_PLANE_MACHINE_COUNT: "1", WORKER_MACHINE_COUNT: "{workers}" }}
+vars: {{ CLUSTER_TOPOLOGY: "true", CLUSTER_NAME: {name}, KUBERNETES_VERSION: v1.34.3, CONTROL_PLANE_MACHINE_COUNT: "1", WORKER_MACHINE_COUNT: "{workers}"{extra_vars} }}
 steps:
   - apply: {{ flavor: development }}
   - apply: {{ file: ../../fixtures/cni/crs-kindnet.yaml }}
@@ -59,7 +66,9 @@ steps:
       for: {{ condition: {{ target: Cluster/{name}, type: Available, status: "True" }} }}
       timeout: 15m
 "#
-    ));
+        ),
+        options,
+    );
     assert_passed(&report);
     backend
 }

@@ -5,7 +5,7 @@
 //! and the e2e specs that read Nodes (`test/e2e/kcp_md_rollout.go` taints, `test/e2e/node_drain.go`
 //! node labels).
 
-use super::machine::{run_until, workload_apply};
+use super::machine::{run_until, up_with, workload_apply};
 use super::{assert_passed, scenario_with};
 use capi_sim::backend::SimOptions;
 use capi_sim::engine::trace::TraceMode;
@@ -19,26 +19,13 @@ use serde_json::{json, Value};
 use std::sync::Arc;
 
 /// A topology Cluster `name` (1 control-plane Machine, 2 workers) up and Available, with the
-/// given extra variables (feature gates).
+/// given extra variables (feature gates) and the full trace kept.
 fn up(name: &str, extra_vars: &str) -> capi_sim::backend::SimBackend {
-    let (report, backend) = scenario_with(
-        &format!(
-            r#"
-name: up
-vars: {{ CLUSTER_TOPOLOGY: "true", CLUSTER_NAME: {name}, KUBERNETES_VERSION: v1.34.3, CONTROL_PLANE_MACHINE_COUNT: "1", WORKER_MACHINE_COUNT: "2"{extra_vars} }}
-steps:
-  - apply: {{ flavor: development }}
-  - apply: {{ file: ../../fixtures/cni/crs-kindnet.yaml }}
-  - patch: {{ target: Cluster/{name}, type: merge, patch: {{ metadata: {{ labels: {{ cni: kindnet }} }} }} }}
-  - wait:
-      for: {{ condition: {{ target: Cluster/{name}, type: Available, status: "True" }} }}
-      timeout: 15m
-"#
-        ),
-        SimOptions { trace: TraceMode::Full, ..SimOptions::default() },
-    );
-    assert_passed(&report);
-    backend
+    up_with(name, 2, extra_vars, full_trace())
+}
+
+fn full_trace() -> SimOptions {
+    SimOptions { trace: TraceMode::Full, ..SimOptions::default() }
 }
 
 /// A Cluster `name` without a topology (KubeadmControlPlane with 1 Machine, MachineDeployment
@@ -57,7 +44,7 @@ steps:
       timeout: 15m
 "#
         ),
-        SimOptions { trace: TraceMode::Full, ..SimOptions::default() },
+        full_trace(),
     );
     assert_passed(&report);
     backend

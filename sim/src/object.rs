@@ -235,6 +235,8 @@ pub struct Meta {
     pub owner_references: Vec<OwnerRef>,
     /// finalizers.
     pub finalizers: Vec<String>,
+    /// managedFields: who owns which fields (kept by the API server, [`crate::store::managed`]).
+    pub managed: crate::store::managed::ManagedFields,
 }
 
 /// One API object.
@@ -539,6 +541,7 @@ impl Object {
             annotations: string_map("annotations")?.into(),
             owner_references,
             finalizers,
+            managed: None,
         };
         let body: Map<String, Value> = obj
             .iter()

@@ -59,7 +59,7 @@ pub struct App {
 impl App {
     /// An object as clients read it (see [`workload::present`]).
     pub fn present(&self, o: &Object) -> Value {
-        let mut v = o.to_json();
+        let mut v = with_managed_fields(o);
         workload::present(&mut v, &self.server_url, &self.credentials);
         v
     }
@@ -83,8 +83,20 @@ impl Reply {
 
     /// A committed (or dry-run) write.
     pub fn written(code: u16, w: Written) -> Reply {
-        Reply { code, body: w.object.to_json(), warnings: w.warnings }
+        Reply { code, body: with_managed_fields(&w.object), warnings: w.warnings }
     }
+}
+
+/// An object as the API server answers it: with `metadata.managedFields` (kubectl hides them unless
+/// `--show-managed-fields`).
+pub fn with_managed_fields(o: &Object) -> Value {
+    let mut v = o.to_json();
+    if let (Some(mf), Some(md)) = (capi_sim::store::managed::to_wire(&o.meta.managed, o.kind.api_version()), v.get_mut("metadata")) {
+        if let Some(md) = md.as_object_mut() {
+            md.insert("managedFields".into(), mf);
+        }
+    }
+    v
 }
 
 /// The axum handler for every path.
@@ -140,7 +152,10 @@ async fn dispatch(app: &Arc<App>, req: Request) -> Result<Response, Failure> {
     }
     let accept = Accept::parse(header_str(&parts, header::ACCEPT));
     let route = route::parse(parts.uri.path())?;
-    let params = Params::parse(parts.uri.query().unwrap_or(""))?;
+    let mut params = Params::parse(parts.uri.query().unwrap_or(""))?;
+    // `managerOrUserAgent`: a write without a manager is named after its client.
+    params.user_agent_manager =
+        header_str(&parts, header::USER_AGENT).and_then(|u| u.split('/').next()).filter(|u| !u.is_empty()).map(|u| u.chars().take(128).collect());
     let method = parts.method.clone();
     let json = |v: Value| json_response(StatusCode::OK, &v);
     let aggregated = |v: Value, dv: &str| {
@@ -259,8 +274,8 @@ async fn resource(
         }
         (None, Method::POST) if !all_namespaces => {
             let v = decode(&read_body(body).await?, content_type)?;
-            let opts = params.write_options("CreateOptions")?;
-            let r = app.sim.call(move |core| create(core, &rp, v, opts)).await??;
+            params.write_options("CreateOptions")?;
+            let r = app.sim.call(move |core| create(core, &rp, v, params.write_options("CreateOptions")?)).await??;
             Ok(reply_response(r))
         }
         (None, Method::DELETE) => {
@@ -292,8 +307,8 @@ async fn resource(
         }
         (Some(_), Method::PUT) => {
             let v = decode(&read_body(body).await?, content_type)?;
-            let opts = params.write_options("UpdateOptions")?;
-            let r = app.sim.call(move |core| update(core, &rp, v, opts)).await??;
+            params.write_options("UpdateOptions")?;
+            let r = app.sim.call(move |core| update(core, &rp, v, params.write_options("UpdateOptions")?)).await??;
             Ok(reply_response(r))
         }
         (Some(_), Method::PATCH) => {

@@ -155,6 +155,11 @@ pub struct Params {
     pub dry_run: bool,
     /// `fieldManager`.
     pub field_manager: Option<String>,
+    /// The field manager of a write without `fieldManager`: the request's User-Agent up to its
+    /// first `/`, as the API server's `managerOrUserAgent` names it (not a query parameter).
+    pub user_agent_manager: Option<String>,
+    /// `force=true`: a server-side apply takes the fields other managers own.
+    pub force: bool,
     /// `fieldValidation` (`Warn` when absent, as the API server defaults it).
     pub field_validation: FieldValidation,
     /// A `fieldValidation` value that is none of the directives (refused by the write it came with).
@@ -175,7 +180,7 @@ impl Params {
     /// kind (`CreateOptions`, `UpdateOptions`, `PatchOptions`): apimachinery
     /// `meta/v1/validation: ValidateFieldValidation` (`field.NotSupported` over the sorted allowed
     /// values, the empty one included) under `errors.NewInvalid`.
-    pub fn write_options(&self, options_kind: &str) -> Result<WriteOptions, Failure> {
+    pub fn write_options(&self, options_kind: &str) -> Result<WriteOptions<'_>, Failure> {
         if let Some(v) = &self.field_validation_invalid {
             let detail = format!("Unsupported value: {v:?}: supported values: \"\", \"Ignore\", \"Strict\", \"Warn\"");
             return Err(Failure {
@@ -184,10 +189,14 @@ impl Params {
                 ..Failure::new(422, "Invalid", format!("{options_kind}.meta.k8s.io \"\" is invalid: fieldValidation: {detail}"))
             });
         }
-        Ok(WriteOptions { dry_run: self.dry_run, field_validation: self.field_validation, ..WriteOptions::at(0) })
+        let manager = [&self.field_manager, &self.user_agent_manager]
+            .into_iter()
+            .find_map(|m| m.as_deref().filter(|m| !m.is_empty()))
+            .unwrap_or(capi_sim::store::api::UNKNOWN_MANAGER);
+        Ok(WriteOptions { dry_run: self.dry_run, field_validation: self.field_validation, force: self.force, ..WriteOptions::at(0).by(manager) })
     }
 
-    /// Decode a query string. Unknown parameters (`limit`, `timeout`, `force`,
+    /// Decode a query string. Unknown parameters (`limit`, `timeout`,
     /// `continue`, `resourceVersionMatch`...) are accepted and ignored; empty pairs are skipped, so
     /// `?&limit=500` and a bare `?` work.
     pub fn parse(query: &str) -> Result<Params, Failure> {
@@ -214,6 +223,7 @@ impl Params {
                     }
                 },
                 "fieldManager" => p.field_manager = Some(v.into_owned()),
+                "force" => p.force = truthy(&v),
                 // Checked by the write it comes with (`write_options`).
                 "fieldValidation" => match FieldValidation::parse(&v) {
                     Some(f) => p.field_validation = f,

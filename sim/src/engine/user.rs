@@ -10,8 +10,9 @@ use capi_scenarios::model::Propagation;
 impl Sim {
     // ----- What users do (scenario steps, clusterctl, the served API) -----
 
-    pub(super) fn user_opts(&self) -> WriteOptions {
-        WriteOptions::at(self.now)
+    /// A user's write: its field manager is kubectl's for the command (`kubectl patch`, ...).
+    pub(super) fn user_opts(&self) -> WriteOptions<'static> {
+        WriteOptions::at(self.now).by("kubectl-patch")
     }
 
     /// `kubectl apply` (client-side): create, or three-way merge against the last applied configuration.
@@ -22,7 +23,7 @@ impl Sim {
         }
         let key = obj.key();
         let applied = crate::apply::last_applied(value);
-        let opts = self.user_opts();
+        let opts = self.user_opts().by("kubectl-client-side-apply");
         let r = match self.mgmt[m].api.store.get(&key).cloned() {
             None => {
                 obj.meta.annotations.insert(crate::apply::LAST_APPLIED.into(), applied);

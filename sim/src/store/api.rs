@@ -3,6 +3,7 @@
 //! kind, as CAPI registers its own), patch decoding (merge, JSON, server-side apply), dry-run, and the
 //! API faults the fault injector can switch on (conflicts, throttling, webhook outages).
 
+use super::managed;
 use super::schema::{self, FieldValidation};
 use super::{ApiError, Deleted, Store, Subresource};
 use crate::features::FeatureGates;
@@ -97,24 +98,38 @@ pub enum Patch {
 
 /// Who writes and how.
 #[derive(Clone, Copy, Debug)]
-pub struct WriteOptions {
+pub struct WriteOptions<'a> {
     /// Simulated time.
     pub now: u64,
     /// Validate and answer, but do not persist.
     pub dry_run: bool,
     /// What to say of fields the schema does not declare (`?fieldValidation=`).
     pub field_validation: FieldValidation,
+    /// The field manager (`?fieldManager=`) that owns what this write sets ([`managed`]).
+    pub manager: &'a str,
+    /// Whether a server-side apply takes fields other managers own (`?force=true`).
+    pub force: bool,
 }
 
-impl WriteOptions {
+/// The field manager of a write that names none.
+pub const UNKNOWN_MANAGER: &str = "unknown";
+
+impl WriteOptions<'static> {
     /// A write at `now`, persisted, with the server's default field validation (`Warn`).
-    pub const fn at(now: u64) -> WriteOptions {
-        WriteOptions { now, dry_run: false, field_validation: FieldValidation::Warn }
+    pub const fn at(now: u64) -> WriteOptions<'static> {
+        WriteOptions { now, dry_run: false, field_validation: FieldValidation::Warn, manager: UNKNOWN_MANAGER, force: false }
+    }
+}
+
+impl<'a> WriteOptions<'a> {
+    /// The same write as a dry run.
+    pub const fn dry(self) -> WriteOptions<'a> {
+        WriteOptions { dry_run: true, ..self }
     }
 
-    /// The same write as a dry run.
-    pub const fn dry(self) -> WriteOptions {
-        WriteOptions { dry_run: true, ..self }
+    /// The same write by another field manager.
+    pub const fn by(self, manager: &'a str) -> WriteOptions<'a> {
+        WriteOptions { manager, ..self }
     }
 }
 
@@ -195,9 +210,18 @@ impl ApiServer {
     }
 
     /// Create an object (admission, then storage).
-    pub fn create(&mut self, mut obj: Object, opts: WriteOptions) -> Result<Written, ApiError> {
+    pub fn create(&mut self, obj: Object, opts: WriteOptions<'_>) -> Result<Written, ApiError> {
+        self.create_tracked(obj, opts, false)
+    }
+
+    /// Create; `applied`: the object comes from a server-side apply and already holds its
+    /// managedFields.
+    fn create_tracked(&mut self, mut obj: Object, opts: WriteOptions<'_>, applied: bool) -> Result<Written, ApiError> {
         super::validate::decode(&obj)?;
         let mut warnings = schema::prune(&mut obj, None, opts.field_validation)?;
+        if !applied {
+            obj.meta.managed = managed::on_create(&obj, opts.manager, opts.now);
+        }
         self.admit_defaults(Operation::Create, &mut obj)?;
         let prepared = self.store.prepare_create(obj, opts.now)?;
         warnings.extend(self.admit_validate(Operation::Create, &prepared, None, opts.dry_run)?);
@@ -212,16 +236,32 @@ impl ApiServer {
     /// Update an object (main resource or status), with an optional resourceVersion precondition.
     pub fn update(
         &mut self,
+        obj: Object,
+        sub: Subresource,
+        precondition_rv: Option<u64>,
+        opts: WriteOptions<'_>,
+    ) -> Result<Written, ApiError> {
+        self.update_tracked(obj, sub, precondition_rv, opts, false)
+    }
+
+    /// Update; `applied`: the object comes from a server-side apply and already holds its
+    /// managedFields; otherwise the fields this write changes become its manager's.
+    fn update_tracked(
+        &mut self,
         mut obj: Object,
         sub: Subresource,
         precondition_rv: Option<u64>,
-        opts: WriteOptions,
+        opts: WriteOptions<'_>,
+        applied: bool,
     ) -> Result<Written, ApiError> {
         let key = obj.key();
         let old = self.store.get(&key).cloned().ok_or_else(|| ApiError::not_found(key.kind, &key.name))?;
         super::validate::decode(&obj)?;
         let mut warnings = schema::prune(&mut obj, Some(&old), opts.field_validation)?;
         if sub == Subresource::Main {
+            if !applied {
+                obj.meta.managed = managed::on_update(&old, &obj, opts.manager, opts.now);
+            }
             self.admit_defaults(Operation::Update, &mut obj)?;
         }
         let (cur, new) = self.store.prepare_update(obj, sub, precondition_rv)?;
@@ -236,30 +276,37 @@ impl ApiServer {
         Ok(Written { object, warnings, changed: true })
     }
 
-    /// Patch an object. Server-side apply creates it when missing.
-    pub fn patch(&mut self, key: &ObjKey, patch: &Patch, sub: Subresource, opts: WriteOptions) -> Result<Written, ApiError> {
-        let Some(cur) = self.store.get(key).cloned() else {
-            return match patch {
-                Patch::Apply(body) => {
-                    let mut obj = Object::from_json(body).map_err(ApiError::bad_request)?;
-                    obj.meta.resource_version = 0;
-                    self.create(obj, opts)
-                }
-                _ => Err(ApiError::not_found(key.kind, &key.name)),
-            };
-        };
-        let mut json = cur.to_json();
-        let mut precondition = None;
-        match patch {
-            Patch::Merge(p) | Patch::Apply(p) => {
-                if !p.is_object() {
-                    return Err(ApiError::bad_request("a merge patch must be a JSON object"));
-                }
-                if let Some(rv) = p.ptr("/metadata/resourceVersion").and_then(Value::as_str) {
-                    precondition = Some(rv.parse::<u64>().map_err(|_| ApiError::bad_request("metadata.resourceVersion must be a number"))?);
-                }
-                json_patch::merge(&mut json, p);
+    /// Patch an object. Server-side apply creates it when missing, and keeps field ownership as
+    /// [`managed::apply`] says.
+    pub fn patch(&mut self, key: &ObjKey, patch: &Patch, sub: Subresource, opts: WriteOptions<'_>) -> Result<Written, ApiError> {
+        if let Patch::Apply(body) = patch {
+            if !body.is_object() {
+                return Err(ApiError::bad_request("a merge patch must be a JSON object"));
             }
+            if sub == Subresource::Main || self.store.get(key).is_none() {
+                let config = Object::from_json(body).map_err(|e| match self.store.get(key) {
+                    Some(_) => ApiError::invalid(key.kind, &key.name, e),
+                    None => ApiError::bad_request(e),
+                })?;
+                if config.key() != *key {
+                    return Err(ApiError::invalid(key.kind, &key.name, "metadata.name, metadata.namespace and kind cannot be changed by a patch"));
+                }
+                return self.apply(config, opts);
+            }
+        }
+        let Some(cur) = self.store.get(key).cloned() else { return Err(ApiError::not_found(key.kind, &key.name)) };
+        let mut precondition = None;
+        if let Patch::Merge(p) | Patch::Apply(p) = patch {
+            if !p.is_object() {
+                return Err(ApiError::bad_request("a merge patch must be a JSON object"));
+            }
+            if let Some(rv) = p.ptr("/metadata/resourceVersion").and_then(Value::as_str) {
+                precondition = Some(rv.parse::<u64>().map_err(|_| ApiError::bad_request("metadata.resourceVersion must be a number"))?);
+            }
+        }
+        let mut json = cur.to_json();
+        match patch {
+            Patch::Merge(p) | Patch::Apply(p) => json_patch::merge(&mut json, p),
             Patch::Json(p) => {
                 let ops: json_patch::Patch = serde_json::from_value(kubernetes_json_patch(p, &json))
                     .map_err(|e| ApiError::bad_request(format!("invalid JSON patch: {e}")))?;
@@ -272,13 +319,55 @@ impl ApiServer {
             return Err(ApiError::invalid(key.kind, &key.name, "metadata.name, metadata.namespace and kind cannot be changed by a patch"));
         }
         obj.meta.resource_version = cur.meta.resource_version;
+        obj.meta.managed = cur.meta.managed.clone();
         self.update(obj, sub, precondition, opts)
+    }
+
+    /// Server-side apply of `config` by `opts.manager` (forcing ownership when `opts.force`):
+    /// creates the object when missing; a `metadata.resourceVersion` in it is a precondition.
+    pub fn apply(&mut self, mut config: Object, opts: WriteOptions<'_>) -> Result<Written, ApiError> {
+        let key = config.key();
+        let precondition = (config.meta.resource_version > 0).then_some(config.meta.resource_version);
+        let Some(cur) = self.store.get(&key).cloned() else {
+            config.meta.resource_version = 0;
+            config.meta.uid = "".into();
+            let obj = managed::apply_create(config, opts.manager, opts.now);
+            return self.create_tracked(obj, opts, true);
+        };
+        if !config.meta.uid.is_empty() && config.meta.uid != cur.meta.uid {
+            // The uid of an apply configuration is a precondition (`rest.BeforeUpdate`).
+            return Err(ApiError::new(
+                409,
+                "Conflict",
+                format!(
+                    "Operation cannot be fulfilled on {} \"{}\": Precondition failed: UID in precondition: {}, UID in object meta: {}",
+                    super::error::resource_name(key.kind),
+                    key.name,
+                    config.meta.uid,
+                    cur.meta.uid
+                ),
+            ));
+        }
+        let manager = managed::Manager { name: opts.manager, force: opts.force };
+        let mut obj =
+            managed::apply(&cur, &config, manager, opts.now).map_err(|c| ApiError::apply_conflict(&managed::conflict_message(&c), &c))?;
+        obj.meta.resource_version = cur.meta.resource_version;
+        self.update_tracked(obj, Subresource::Main, precondition, opts, true)
+    }
+
+    /// Replace an object's managedFields (a JSON patch of `metadata.managedFields` with a
+    /// resourceVersion precondition, as CAPI's `ssa` helpers send it).
+    pub fn set_managed(&mut self, key: &ObjKey, managed: managed::ManagedFields, rv: u64, opts: WriteOptions<'_>) -> Result<Written, ApiError> {
+        let cur = self.store.get(key).cloned().ok_or_else(|| ApiError::not_found(key.kind, &key.name))?;
+        let mut obj = (*cur).clone();
+        obj.meta.managed = managed;
+        self.update_tracked(obj, Subresource::Main, Some(rv), opts, true)
     }
 
     /// Write the `/scale` subresource: only the kind's scale webhooks are called (CAPI registers its
     /// object webhooks for the main resource, which a `/scale` request does not match), then
     /// `.spec.replicas` is updated.
-    pub fn scale(&mut self, key: &ObjKey, replicas: i64, precondition_rv: Option<u64>, opts: WriteOptions) -> Result<Written, ApiError> {
+    pub fn scale(&mut self, key: &ObjKey, replicas: i64, precondition_rv: Option<u64>, opts: WriteOptions<'_>) -> Result<Written, ApiError> {
         let cur = self.store.get(key).cloned().ok_or_else(|| ApiError::not_found(key.kind, &key.name))?;
         for w in self.webhooks.iter().filter(|w| w.kind() == key.kind) {
             let Some(name) = w.scale_name() else { continue };
@@ -289,6 +378,7 @@ impl ApiServer {
         }
         let mut obj = (*cur).clone();
         obj.set("/spec/replicas", Value::from(replicas));
+        obj.meta.managed = managed::on_update(&cur, &obj, opts.manager, opts.now);
         let (cur, new) = self.store.prepare_update(obj, Subresource::Main, precondition_rv)?;
         let Some(new) = new else { return Ok(Written { object: cur, warnings: Vec::new(), changed: false }) };
         if opts.dry_run {
@@ -299,7 +389,7 @@ impl ApiServer {
     }
 
     /// Delete an object.
-    pub fn delete(&mut self, key: &ObjKey, propagation: Propagation, opts: WriteOptions) -> Result<Deleted, ApiError> {
+    pub fn delete(&mut self, key: &ObjKey, propagation: Propagation, opts: WriteOptions<'_>) -> Result<Deleted, ApiError> {
         super::validate::delete(key.kind, &key.name)?;
         let cur = self.store.get(key).cloned().ok_or_else(|| ApiError::not_found(key.kind, &key.name))?;
         if !cur.deleting() {

@@ -106,6 +106,16 @@ impl ApiError {
             ),
         }
     }
+    /// 409 of a server-side apply that would change fields other managers own
+    /// (`errors.NewApplyConflict`, from `managedfields/internal/conflict.go: NewConflictError`):
+    /// one `FieldManagerConflict` cause per field.
+    pub fn apply_conflict(message: &str, conflicts: &[super::managed::Conflict]) -> Self {
+        let causes = conflicts
+            .iter()
+            .map(|c| Cause { reason: "FieldManagerConflict", message: format!("conflict with {}", c.manager), field: c.field.clone() })
+            .collect();
+        ApiError { code: 409, reason: "Conflict", message: message.to_string(), causes }
+    }
     /// 422.
     pub fn invalid(kind: Kind, name: &str, detail: impl fmt::Display) -> Self {
         ApiError {

@@ -9,6 +9,7 @@
 pub mod api;
 pub mod error;
 pub mod gc;
+pub mod managed;
 pub mod schema;
 pub mod validate;
 

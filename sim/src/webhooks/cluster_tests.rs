@@ -16,7 +16,7 @@ fn server(on: bool) -> ApiServer {
     ApiServer::new(Store::new(7), gates(on), webhooks())
 }
 
-fn opts() -> WriteOptions {
+fn opts() -> WriteOptions<'static> {
     WriteOptions::at(0)
 }
 

@@ -113,6 +113,15 @@ pub fn generate_from_template(
     Ok(o)
 }
 
+/// `createInfraMachine` / `createBootstrapConfig`: the clone is applied whole by `capi-machineset`,
+/// which then gives up its labels and annotations (`ssa.RemoveManagedFieldsForLabelsAndAnnotations`)
+/// so that `capi-machineset-metadata` owns them from the next `syncMachines` on.
+fn create_owned(ctx: &mut Ctx<'_>, o: Object) -> Result<std::sync::Arc<Object>, crate::store::ApiError> {
+    let created = ctx.apply(super::MANAGER, o)?;
+    ctx.disown(&created.key(), super::MANAGER, &["/metadata/labels", "/metadata/annotations"])?;
+    Ok(ctx.current(&created.key()).unwrap_or(created))
+}
+
 /// Clone the object the template at `pointer` of the MachineSet describes, for `machine`.
 fn clone_for(ctx: &mut Ctx<'_>, ms: &Object, pointer: &str, machine: &Object) -> Result<Object, String> {
     let r = ms.at(pointer).ok_or("object reference not set")?;
@@ -162,7 +171,7 @@ pub(super) fn create_machines(ctx: &mut Ctx<'_>, guard: &Guard, s: &mut Scope, n
                 )
             };
             let cfg = clone_for(ctx, &ms, "/spec/template/spec/bootstrap/configRef", &machine).map_err(what)?;
-            let created = ctx.create(cfg).map_err(|e| what(e.message))?;
+            let created = create_owned(ctx, cfg).map_err(|e| what(e.message))?;
             guard.wrote(&ms, created.kind, created.meta.resource_version, ctx.now);
             machine.set("/spec/bootstrap/configRef", common::contract_ref(&created));
             bootstrap = Some((*created).clone());
@@ -175,7 +184,7 @@ pub(super) fn create_machines(ctx: &mut Ctx<'_>, guard: &Guard, s: &mut Scope, n
             )
         };
         let infra =
-            clone_for(ctx, &ms, "/spec/template/spec/infrastructureRef", &machine).and_then(|o| ctx.create(o).map_err(|e| e.message));
+            clone_for(ctx, &ms, "/spec/template/spec/infrastructureRef", &machine).and_then(|o| create_owned(ctx, o).map_err(|e| e.message));
         let infra = match infra {
             Ok(o) => o,
             Err(e) => {
@@ -193,7 +202,7 @@ pub(super) fn create_machines(ctx: &mut Ctx<'_>, guard: &Guard, s: &mut Scope, n
         };
         guard.wrote(&ms, infra.kind, infra.meta.resource_version, ctx.now);
         machine.set("/spec/infrastructureRef", common::contract_ref(&infra));
-        match ctx.create(machine) {
+        match ctx.apply(super::MANAGER, machine) {
             Ok(m) => {
                 guard.wrote(&ms, Kind::Machine, m.meta.resource_version, ctx.now);
                 // `machineset_controller.go: syncReplicas`.

@@ -35,6 +35,11 @@ use std::sync::Arc;
 
 /// The MachineSet finalizer.
 pub const FINALIZER: &str = "cluster.x-k8s.io/machineset";
+/// The field manager of the MachineSet's server-side applies (`machineSetManagerName`).
+pub const MANAGER: &str = "capi-machineset";
+/// The field manager of the labels and annotations it syncs to infrastructure machines and
+/// bootstrap configs (`machineSetMetadataManagerName`).
+pub const METADATA_MANAGER: &str = "capi-machineset-metadata";
 /// Requeue while not every replica is ready (`shouldRequeueForReplicaCountersRefresh`).
 pub const REPLICAS_REQUEUE_MS: u64 = 15_000;
 

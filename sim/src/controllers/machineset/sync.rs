@@ -50,21 +50,52 @@ pub fn machine_up_to_date(ms: &Object, md: Option<&Object>, m: &Object, now: u64
     Some(Cond::t("UpToDate", "UpToDate"))
 }
 
-fn merge(target: &mut crate::object::StrMap, want: &BTreeMap<String, String>) {
-    for (k, v) in want {
-        target.insert(k.clone(), v.clone());
+fn set_in_place(o: &mut Object, ms: &Object) {
+    for (p, for_deleting) in IN_PLACE {
+        if !for_deleting {
+            continue;
+        }
+        match ms.at(&format!("/spec/template/spec{p}")).filter(|v| !v.is_null()) {
+            Some(v) => o.set(&format!("/spec{p}"), v.clone()),
+            // `DefaultMachineNodeDeletionTimeoutSeconds`: the Machine keeps its defaulted value.
+            None if *p == "/deletion/nodeDeletionTimeoutSeconds" => {}
+            None => {
+                o.remove(&format!("/spec{p}"));
+            }
+        }
     }
 }
 
-fn set_in_place(o: &mut Object, ms: &Object, deleting_only: bool) {
-    for (p, for_deleting) in IN_PLACE {
-        if deleting_only && !for_deleting {
-            continue;
-        }
-        if let Some(v) = ms.at(&format!("/spec/template/spec{p}")).filter(|v| !v.is_null()) {
-            o.set(&format!("/spec{p}"), v.clone());
+/// `computeDesiredMachine` for an existing Machine: the MachineSet's Machine with the existing
+/// one's name, uid, finalizers (plus the Machine finalizer), references, version and failure
+/// domain, which syncing never changes.
+fn desired_existing(ms: &Object, m: &Object) -> Object {
+    let mut d = super::create::desired_machine(ms, m.name());
+    d.meta.uid = m.meta.uid.clone();
+    let mut finalizers = m.meta.finalizers.clone();
+    if !finalizers.iter().any(|f| f == super::create::MACHINE_FINALIZER) {
+        finalizers.push(super::create::MACHINE_FINALIZER.into());
+    }
+    d.meta.finalizers = finalizers;
+    for p in ["/spec/bootstrap/configRef", "/spec/infrastructureRef", "/spec/version", "/spec/failureDomain"] {
+        match m.at(p) {
+            Some(v) => d.set(p, v.clone()),
+            None => {
+                d.remove(p);
+            }
         }
     }
+    d
+}
+
+/// `updateLabelsAndAnnotations`: an apply by `capi-machineset-metadata` of only the labels and
+/// annotations the MachineSet gives its Machines.
+fn metadata_only(o: &Object, labels: &BTreeMap<String, String>, annotations: &BTreeMap<String, String>) -> Object {
+    let mut d = Object::new(o.kind, o.namespace(), o.name());
+    d.meta.uid = o.meta.uid.clone();
+    d.meta.labels = labels.clone().into();
+    d.meta.annotations = annotations.clone().into();
+    d
 }
 
 /// Propagate in-place fields and the `UpToDate` condition to the MachineSet's Machines.
@@ -75,13 +106,11 @@ pub(super) fn sync_machines(ctx: &mut Ctx<'_>, s: &mut Scope) -> Result<(), Reco
     for i in 0..s.machines.len() {
         let m = s.machines[i].clone();
         let deleting = m.deleting();
-        let updated = ctx.patch(&m.key(), |o| {
-            if !deleting {
-                merge(&mut o.meta.labels, &labels);
-                merge(&mut o.meta.annotations, &annotations);
-            }
-            set_in_place(o, &ms, deleting);
-        });
+        // A deleting Machine gets a merge patch of the fields that matter for its teardown; the
+        // others get the MachineSet's desired Machine, server-side applied by `capi-machineset`
+        // (so a label or field dropped from the template goes from the Machine too).
+        let updated =
+            if deleting { ctx.patch(&m.key(), |o| set_in_place(o, &ms)) } else { ctx.apply(super::MANAGER, desired_existing(&ms, &m)) };
         let mut current = match updated {
             Ok(o) => o,
             Err(e) if e.is_not_found() => continue,
@@ -97,12 +126,9 @@ pub(super) fn sync_machines(ctx: &mut Ctx<'_>, s: &mut Scope) -> Result<(), Reco
                 let Some(key) = common::ref_key(r, m.namespace()).filter(|k| ctx.get(k).is_some()) else {
                     return Err(format!("failed to get {what} {kind} {}/{name}: not found", m.namespace()).into());
                 };
-                let (l, a) = (labels.clone(), annotations.clone());
-                ctx.patch(&key, |o| {
-                    merge(&mut o.meta.labels, &l);
-                    merge(&mut o.meta.annotations, &a);
-                })
-                .map_err(|e| format!("failed to update {what} {}/{name}: {}", m.namespace(), e.message))?;
+                let Some(target) = ctx.get(&key).cloned() else { continue };
+                ctx.apply(super::METADATA_MANAGER, metadata_only(&target, &labels, &annotations))
+                    .map_err(|e| format!("failed to update {what} {}/{name}: {}", m.namespace(), e.message))?;
             }
         }
         if let Some(want) = machine_up_to_date(&ms, s.md.as_deref(), &current, ctx.now) {

@@ -185,7 +185,7 @@ impl Harness {
         }
     }
 
-    fn opts(&self) -> WriteOptions {
+    fn opts(&self) -> WriteOptions<'static> {
         WriteOptions::at(self.now)
     }
 

@@ -154,8 +154,10 @@ async fn dispatch(app: &Arc<App>, req: Request) -> Result<Response, Failure> {
     let route = route::parse(parts.uri.path())?;
     let mut params = Params::parse(parts.uri.query().unwrap_or(""))?;
     // `managerOrUserAgent`: a write without a manager is named after its client.
-    params.user_agent_manager =
-        header_str(&parts, header::USER_AGENT).and_then(|u| u.split('/').next()).filter(|u| !u.is_empty()).map(|u| u.chars().take(128).collect());
+    params.user_agent_manager = header_str(&parts, header::USER_AGENT)
+        .and_then(|u| u.split('/').next())
+        .filter(|u| !u.is_empty())
+        .map(|u| u.chars().take(128).collect());
     let method = parts.method.clone();
     let json = |v: Value| json_response(StatusCode::OK, &v);
     let aggregated = |v: Value, dv: &str| {

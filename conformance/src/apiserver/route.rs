@@ -193,7 +193,12 @@ impl Params {
             .into_iter()
             .find_map(|m| m.as_deref().filter(|m| !m.is_empty()))
             .unwrap_or(capi_sim::store::api::UNKNOWN_MANAGER);
-        Ok(WriteOptions { dry_run: self.dry_run, field_validation: self.field_validation, force: self.force, ..WriteOptions::at(0).by(manager) })
+        Ok(WriteOptions {
+            dry_run: self.dry_run,
+            field_validation: self.field_validation,
+            force: self.force,
+            ..WriteOptions::at(0).by(manager)
+        })
     }
 
     /// Decode a query string. Unknown parameters (`limit`, `timeout`,

@@ -289,7 +289,11 @@ impl ApiServer {
                     None => ApiError::bad_request(e),
                 })?;
                 if config.key() != *key {
-                    return Err(ApiError::invalid(key.kind, &key.name, "metadata.name, metadata.namespace and kind cannot be changed by a patch"));
+                    return Err(ApiError::invalid(
+                        key.kind,
+                        &key.name,
+                        "metadata.name, metadata.namespace and kind cannot be changed by a patch",
+                    ));
                 }
                 return self.apply(config, opts);
             }
@@ -357,7 +361,13 @@ impl ApiServer {
 
     /// Replace an object's managedFields (a JSON patch of `metadata.managedFields` with a
     /// resourceVersion precondition, as CAPI's `ssa` helpers send it).
-    pub fn set_managed(&mut self, key: &ObjKey, managed: managed::ManagedFields, rv: u64, opts: WriteOptions<'_>) -> Result<Written, ApiError> {
+    pub fn set_managed(
+        &mut self,
+        key: &ObjKey,
+        managed: managed::ManagedFields,
+        rv: u64,
+        opts: WriteOptions<'_>,
+    ) -> Result<Written, ApiError> {
         let cur = self.store.get(key).cloned().ok_or_else(|| ApiError::not_found(key.kind, &key.name))?;
         let mut obj = (*cur).clone();
         obj.meta.managed = managed;
@@ -367,7 +377,13 @@ impl ApiServer {
     /// Write the `/scale` subresource: only the kind's scale webhooks are called (CAPI registers its
     /// object webhooks for the main resource, which a `/scale` request does not match), then
     /// `.spec.replicas` is updated.
-    pub fn scale(&mut self, key: &ObjKey, replicas: i64, precondition_rv: Option<u64>, opts: WriteOptions<'_>) -> Result<Written, ApiError> {
+    pub fn scale(
+        &mut self,
+        key: &ObjKey,
+        replicas: i64,
+        precondition_rv: Option<u64>,
+        opts: WriteOptions<'_>,
+    ) -> Result<Written, ApiError> {
         let cur = self.store.get(key).cloned().ok_or_else(|| ApiError::not_found(key.kind, &key.name))?;
         for w in self.webhooks.iter().filter(|w| w.kind() == key.kind) {
             let Some(name) = w.scale_name() else { continue };

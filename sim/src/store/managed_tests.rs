@@ -73,8 +73,13 @@ fn fields_another_manager_set_survive_an_apply_that_does_not_mention_them() {
     let mut api = api();
     apply(&mut api, "capi-machineset", true, cm_config(json!({"a": "1"}), json!({"k": "v"}))).unwrap();
     // A user labels the object (an update).
-    api.patch(&key(), &Patch::Merge(json!({"metadata": {"labels": {"user": "x"}}})), Subresource::Main, WriteOptions::at(5).by("kubectl-label"))
-        .unwrap();
+    api.patch(
+        &key(),
+        &Patch::Merge(json!({"metadata": {"labels": {"user": "x"}}})),
+        Subresource::Main,
+        WriteOptions::at(5).by("kubectl-label"),
+    )
+    .unwrap();
     let o = apply(&mut api, "capi-machineset", true, cm_config(json!({}), json!({"k": "v"}))).unwrap();
     assert_eq!(o.label("user"), Some("x"), "the user's label is the user's");
     assert_eq!(o.label("a"), None, "the applier's own label goes");
@@ -95,8 +100,13 @@ fn a_field_shared_with_another_owner_stays_when_the_applier_drops_it() {
 fn an_update_takes_a_field_from_the_applier() {
     let mut api = api();
     apply(&mut api, "ctrl", true, cm_config(json!({"a": "1"}), json!({}))).unwrap();
-    api.patch(&key(), &Patch::Merge(json!({"metadata": {"labels": {"a": "2"}}})), Subresource::Main, WriteOptions::at(5).by("kubectl-edit"))
-        .unwrap();
+    api.patch(
+        &key(),
+        &Patch::Merge(json!({"metadata": {"labels": {"a": "2"}}})),
+        Subresource::Main,
+        WriteOptions::at(5).by("kubectl-edit"),
+    )
+    .unwrap();
     let o = api.store.get(&key()).unwrap().clone();
     assert_eq!(
         owners(&o),
@@ -165,8 +175,13 @@ fn finalizers_are_a_set_and_owner_references_are_keyed_by_uid() {
     let mut a = cm_config(json!({}), json!({}));
     a.meta.finalizers = vec!["one".into()];
     apply(&mut api, "ctrl", true, a).unwrap();
-    api.patch(&key(), &Patch::Merge(json!({"metadata": {"finalizers": ["one", "two"]}})), Subresource::Main, WriteOptions::at(1).by("other"))
-        .unwrap();
+    api.patch(
+        &key(),
+        &Patch::Merge(json!({"metadata": {"finalizers": ["one", "two"]}})),
+        Subresource::Main,
+        WriteOptions::at(1).by("other"),
+    )
+    .unwrap();
     let o = apply(&mut api, "ctrl", true, cm_config(json!({}), json!({}))).unwrap();
     assert_eq!(o.meta.finalizers, vec!["two".to_string()], "the applier's finalizer goes, the other's stays");
 }
@@ -196,7 +211,8 @@ fn managed_fields_go_on_the_wire_as_fields_v1() {
 fn an_unchanged_apply_writes_nothing() {
     let mut api = api();
     let first = apply(&mut api, "ctrl", true, cm_config(json!({"a": "1"}), json!({"k": "v"}))).unwrap();
-    let again = api.apply(cm_config(json!({"a": "1"}), json!({"k": "v"})), WriteOptions { force: true, ..WriteOptions::at(9).by("ctrl") }).unwrap();
+    let again =
+        api.apply(cm_config(json!({"a": "1"}), json!({"k": "v"})), WriteOptions { force: true, ..WriteOptions::at(9).by("ctrl") }).unwrap();
     assert!(!again.changed);
     assert_eq!(again.object.meta.resource_version, first.meta.resource_version);
 }

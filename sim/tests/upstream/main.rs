@@ -22,6 +22,7 @@ mod machineset;
 mod managers;
 mod mhc;
 mod owner_references;
+mod ssa;
 mod topology;
 mod webhooks;
 

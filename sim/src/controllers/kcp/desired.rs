@@ -148,6 +148,29 @@ pub fn machine(kcp: &Object, cluster: &Object, name: &str, failure_domain: &str,
     m
 }
 
+/// `ComputeDesiredMachine` for an existing Machine: the Machine KCP wants, with the existing one's
+/// name, uid, version, failure domain and references (which syncing never changes).
+pub fn existing_machine(kcp: &Object, cluster: &Object, existing: &Object) -> Object {
+    let infra_ref = existing.at("/spec/infrastructureRef").cloned().unwrap_or_else(|| json!({}));
+    let config_ref = existing.at("/spec/bootstrap/configRef").cloned().unwrap_or(Value::Null);
+    let fd = existing.str_at("/spec/failureDomain").unwrap_or("");
+    let mut m = machine(kcp, cluster, existing.name(), fd, infra_ref, config_ref);
+    m.meta.uid = existing.meta.uid.clone();
+    m.meta.annotations = machine_annotations(kcp, Some(existing)).into();
+    for p in ["/spec/version", "/spec/bootstrap/configRef"] {
+        match existing.at(p) {
+            Some(v) => m.set(p, v.clone()),
+            None => {
+                m.remove(p);
+            }
+        }
+    }
+    if m.at("/spec/bootstrap").is_some_and(|b| b.as_object().is_some_and(|o| o.is_empty())) {
+        m.remove("/spec/bootstrap");
+    }
+    m
+}
+
 /// The in-place mutable parts of an existing Machine as KCP wants them: `(labels, annotations,
 /// readinessGates, deletion, taints)` merged over the Machine. Returns the updated copy.
 pub fn synced_machine(kcp: &Object, cluster: &str, existing: &Object) -> Object {

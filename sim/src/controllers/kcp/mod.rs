@@ -61,6 +61,11 @@ use std::sync::Arc;
 
 /// `deleteRequeueAfter`.
 pub const DELETE_REQUEUE_MS: u64 = 30_000;
+/// The field manager of KCP's server-side applies (`kcpManagerName`).
+pub const MANAGER: &str = "capi-kubeadmcontrolplane";
+/// The field manager of the labels and annotations KCP syncs to infrastructure machines and
+/// KubeadmConfigs (`kcpMetadataManagerName`).
+pub const METADATA_MANAGER: &str = "capi-kubeadmcontrolplane-metadata";
 /// The requeue while not initialized or while components are unhealthy.
 pub const HEALTH_REQUEUE_MS: u64 = 20_000;
 

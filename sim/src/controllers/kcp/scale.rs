@@ -143,17 +143,17 @@ pub fn create_machine(ctx: &mut Ctx<'_>, cp: &mut ControlPlane, join: bool, fail
     let infra = desired::infra_machine(&cp.kcp, &cp.cluster, &template, &name).map_err(|e| format!("failed to create Machine: {e}"))?;
     let infra_key = infra.key();
     let infra_ref = common::contract_ref(&infra);
-    ctx.create(infra).map_err(|e| format!("failed to create Machine: failed to create InfraMachine: {}", e.message))?;
+    create_owned(ctx, infra).map_err(|e| format!("failed to create Machine: failed to create InfraMachine: {}", e.message))?;
     let config = desired::kubeadm_config(&cp.kcp, &cp.cluster, &name, join);
     let config_key = config.key();
     let config_ref = common::contract_ref(&config);
-    if let Err(e) = ctx.create(config) {
+    if let Err(e) = create_owned(ctx, config) {
         cleanup(ctx, &[&infra_key]);
         return Err(format!("failed to create Machine: failed to create KubeadmConfig: {}", e.message).into());
     }
     let machine = desired::machine(&cp.kcp, &cp.cluster, &name, failure_domain, infra_ref, config_ref);
     let machine_key = machine.key();
-    if let Err(e) = ctx.create(machine) {
+    if let Err(e) = ctx.apply(super::MANAGER, machine) {
         cleanup(ctx, &[&infra_key, &config_key]);
         return Err(format!("failed to create Machine: {}", e.message).into());
     }
@@ -161,6 +161,14 @@ pub fn create_machine(ctx: &mut Ctx<'_>, cp: &mut ControlPlane, join: bool, fail
     // The replacement of a remediated Machine exists now: the remediation is complete.
     cp.kcp.meta.annotations.remove(REMEDIATION_IN_PROGRESS);
     Ok(name)
+}
+
+/// `createInfraMachine` / `createKubeadmConfig`: applied whole by `capi-kubeadmcontrolplane`, which
+/// then gives up its labels and annotations (`ssa.RemoveManagedFieldsForLabelsAndAnnotations`) for
+/// `capi-kubeadmcontrolplane-metadata` to own from the next `syncMachines` on.
+fn create_owned(ctx: &mut Ctx<'_>, o: crate::object::Object) -> Result<(), crate::store::ApiError> {
+    let created = ctx.apply(super::MANAGER, o)?;
+    ctx.disown(&created.key(), super::MANAGER, &["/metadata/labels", "/metadata/annotations"])
 }
 
 fn cleanup(ctx: &mut Ctx<'_>, keys: &[&crate::object::ObjKey]) {

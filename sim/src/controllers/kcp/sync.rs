@@ -5,8 +5,10 @@
 //! Source: `controlplane/kubeadm/reconcilers/kubeadmcontrolplane/kubeadmcontrolplane_controller.go`
 //! (`syncMachines`, `updateMachine`), `helpers.go` (`updateLabelsAndAnnotations`).
 //!
-//! Simplification: CAPI applies these with server-side apply and so also removes labels or
-//! annotations that were dropped from the template; without managed fields this only adds and updates.
+//! Like upstream, the Machines are server-side applied by `capi-kubeadmcontrolplane` and the labels
+//! and annotations of infrastructure machines and KubeadmConfigs by
+//! `capi-kubeadmcontrolplane-metadata`, so what the template drops goes from them too; deleting
+//! Machines get a merge patch.
 
 use super::desired;
 use super::scope::ControlPlane;
@@ -21,40 +23,34 @@ pub fn sync_machines(ctx: &mut Ctx<'_>, cp: &mut ControlPlane) -> Result<bool, R
     let names: Vec<String> = cp.machines.iter().map(|m| m.name().to_string()).collect();
     for name in names {
         let Some(m) = cp.machine(&name).cloned() else { continue };
-        let want =
-            if m.deleting() { desired::synced_deleting_machine(&cp.kcp, &m) } else { desired::synced_machine(&cp.kcp, &cluster, &m) };
-        if want != m {
-            let w = want.clone();
-            let deleting = m.deleting();
-            match ctx.patch(&m.key(), move |o| {
-                // Only the fields KCP manages are written, so concurrent writers keep theirs.
-                if !deleting {
-                    o.meta.labels.extend(w.meta.labels.to_inner());
-                    o.meta.annotations.extend(w.meta.annotations.to_inner());
-                }
-                let fields: &[&str] = if deleting { &["deletion"] } else { &["readinessGates", "deletion", "taints"] };
-                for f in fields {
-                    let p = format!("/spec/{f}");
-                    match w.at(&p) {
-                        Some(v) => o.set(&p, v.clone()),
-                        None => {
-                            o.remove(&p);
-                        }
+        let updated = if m.deleting() {
+            // `syncMachines`: a deleting Machine gets a merge patch of its deletion timeouts.
+            let want = desired::synced_deleting_machine(&cp.kcp, &m);
+            (want != m).then(|| {
+                ctx.patch(&m.key(), move |o| match want.at("/spec/deletion") {
+                    Some(v) => o.set("/spec/deletion", v.clone()),
+                    None => {
+                        o.remove("/spec/deletion");
+                    }
+                })
+            })
+        } else {
+            // `updateMachine`: the desired Machine, applied by `capi-kubeadmcontrolplane`.
+            Some(ctx.apply(super::MANAGER, desired::existing_machine(&cp.kcp, &cp.cluster, &m)))
+        };
+        match updated {
+            None => {}
+            Some(Ok(updated)) => {
+                if let Some(slot) = cp.machine_mut(&name) {
+                    // Keep the in-memory conditions; take the new metadata and spec.
+                    slot.meta = updated.meta.clone();
+                    if let Some(spec) = updated.body.get("spec") {
+                        slot.body.insert("spec".into(), spec.clone());
                     }
                 }
-            }) {
-                Ok(updated) => {
-                    if let Some(slot) = cp.machine_mut(&name) {
-                        // Keep the in-memory conditions; take the new metadata and spec.
-                        slot.meta = updated.meta.clone();
-                        if let Some(spec) = updated.body.get("spec") {
-                            slot.body.insert("spec".into(), spec.clone());
-                        }
-                    }
-                }
-                Err(e) if e.is_not_found() => return Ok(false),
-                Err(e) => return Err(format!("failed to sync Machines: failed to update Machine: {}: {}", name, e.message).into()),
             }
+            Some(Err(e)) if e.is_not_found() => return Ok(false),
+            Some(Err(e)) => return Err(format!("failed to sync Machines: failed to update Machine: {}: {}", name, e.message).into()),
         }
         if m.deleting() {
             continue;
@@ -73,15 +69,12 @@ pub fn sync_machines(ctx: &mut Ctx<'_>, cp: &mut ControlPlane) -> Result<bool, R
 fn sync_labels_and_annotations(ctx: &mut Ctx<'_>, cp: &ControlPlane, cluster: &str, o: &Arc<Object>) -> Result<bool, ReconcileError> {
     let labels = desired::labels(&cp.kcp, cluster);
     let annotations = desired::annotations(&cp.kcp);
-    let missing =
-        labels.iter().any(|(k, v)| o.label(k) != Some(v.as_str())) || annotations.iter().any(|(k, v)| o.annotation(k) != Some(v.as_str()));
-    if !missing {
-        return Ok(true);
-    }
-    match ctx.patch(&o.key(), |x| {
-        x.meta.labels.extend(labels);
-        x.meta.annotations.extend(annotations);
-    }) {
+    let mut config = Object::new(o.kind, o.namespace(), o.name());
+    config.meta.uid = o.meta.uid.clone();
+    config.meta.labels = labels.into();
+    config.meta.annotations = annotations.into();
+    // `updateLabelsAndAnnotations`: applied by `capi-kubeadmcontrolplane-metadata`.
+    match ctx.apply(super::METADATA_MANAGER, config) {
         Ok(_) => Ok(true),
         Err(e) if e.is_not_found() => Ok(false),
         Err(e) => Err(format!("failed to sync Machines: failed to update {} {}: {}", o.kind, o.name(), e.message).into()),

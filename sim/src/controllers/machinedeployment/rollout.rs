@@ -73,7 +73,11 @@ pub fn desired_ms(md: &Object, rollout: &Rollout, current: Option<&Object>, new:
             let unique = cur
                 .label(keys::MACHINE_TEMPLATE_HASH)
                 .ok_or("failed to compute desired MachineSet: failed to get unique identifier from \"machine-template-hash\" annotation")?;
-            (cur.clone(), unique.to_string())
+            let mut ms = cur.clone();
+            // The labels are the MachineDeployment's alone (`desiredMS.Labels = ...`): labels the
+            // template no longer has go by the apply, others' labels stay theirs.
+            ms.meta.labels = Default::default();
+            (ms, unique.to_string())
         }
         (None, Some((name, suffix))) => {
             let mut ms = Object::new(Kind::MachineSet, md.namespace(), name);
@@ -112,24 +116,14 @@ pub fn desired_ms(md: &Object, rollout: &Rollout, current: Option<&Object>, new:
     Ok(ms)
 }
 
-/// Write the desired state onto the stored MachineSet (the server-side apply of CAPI).
-fn apply_desired(o: &mut Object, d: &Object, md: &Object) {
-    common::set_owner(o, md, true);
-    for (k, v) in &d.meta.labels {
-        o.meta.labels.insert(k.clone(), v.clone());
-    }
-    for (k, v) in &d.meta.annotations {
-        o.meta.annotations.insert(k.clone(), v.clone());
-    }
-    for p in
-        ["/spec/clusterName", "/spec/replicas", "/spec/selector", "/spec/template/metadata", "/spec/deletion/order", "/spec/machineNaming"]
-    {
-        copy_or_remove(o, d, p, p);
-    }
-    for p in IN_PLACE {
-        let ptr = format!("/spec/template/spec{p}");
-        copy_or_remove(o, d, &ptr, &ptr);
-    }
+/// The apply configuration for an existing MachineSet: the desired one with the stored one's uid
+/// (the apply must not create) and owner references (the MachineDeployment's ensured).
+fn desired_existing(cur: &Object, d: &Object, md: &Object) -> Object {
+    let mut o = d.clone();
+    o.meta.uid = cur.meta.uid.clone();
+    o.meta.owner_references = cur.meta.owner_references.clone();
+    common::set_owner(&mut o, md, true);
+    o
 }
 
 /// The MachineSets after this reconcile's writes (as the server returned them).
@@ -139,6 +133,11 @@ pub struct Outcome {
     /// The old MachineSets.
     pub old: Vec<Arc<Object>>,
 }
+
+/// The field manager of the MachineDeployment's server-side applies (`machineDeploymentManagerName`):
+/// it creates MachineSets and updates their in-place fields by apply, so what the template drops
+/// goes from them too.
+pub const MANAGER: &str = "capi-machinedeployment";
 
 /// Plan and write the MachineSets of a MachineDeployment.
 pub fn rollout(ctx: &mut Ctx<'_>, guard: &Guard, s: &mut Scope, mode: Mode, template_exists: bool) -> Result<Outcome, ReconcileError> {
@@ -230,7 +229,7 @@ pub fn rollout(ctx: &mut Ctx<'_>, guard: &Guard, s: &mut Scope, mode: Mode, temp
             None => {
                 d.body.remove("status");
                 let ms_kobj = format!("{}/{}", d.namespace(), d.name());
-                let created = ctx.create(d).map_err(|e| {
+                let created = ctx.apply(MANAGER, d).map_err(|e| {
                     // `machinedeployment_controller.go: createOrUpdateMachineSetsAndSyncMachineDeploymentRevision`.
                     ctx.event_warning(&md, "FailedCreate", format!("Failed to create MachineSet {ms_kobj}: {}", e.message));
                     ReconcileError(format!("failed to create MachineSet: {}", e.message))
@@ -244,7 +243,7 @@ pub fn rollout(ctx: &mut Ctx<'_>, guard: &Guard, s: &mut Scope, mode: Mode, temp
                 created
             }
             Some(cur) => {
-                let res = ctx.patch(&cur.key(), |o| apply_desired(o, &d, &md));
+                let res = ctx.apply(MANAGER, desired_existing(cur, &d, &md));
                 let obj = match res {
                     Ok(o) => o,
                     Err(e) if (e.is_not_found() || e.is_conflict()) && cur.deleting() => continue,

@@ -183,8 +183,8 @@ pub(super) fn create_machines(ctx: &mut Ctx<'_>, guard: &Guard, s: &mut Scope, n
                 ms.str_at("/spec/template/spec/infrastructureRef/name").unwrap_or("")
             )
         };
-        let infra =
-            clone_for(ctx, &ms, "/spec/template/spec/infrastructureRef", &machine).and_then(|o| create_owned(ctx, o).map_err(|e| e.message));
+        let infra = clone_for(ctx, &ms, "/spec/template/spec/infrastructureRef", &machine)
+            .and_then(|o| create_owned(ctx, o).map_err(|e| e.message));
         let infra = match infra {
             Ok(o) => o,
             Err(e) => {

@@ -1,8 +1,8 @@
-//! Server-side apply as the topology controller uses it, modelled as "the desired fields are merged
-//! over the current object": the deep merge, the read-only check that a merge changes nothing, and
-//! the patch of the desired fields onto the object as the API server holds it.
-//! Restates what `core/reconcilers/topology/cluster/structuredmerge` (`serverSidePatchHelper`) does
-//! for the fields the topology sets; managed fields are not tracked.
+//! Server-side apply as the topology controller uses it: every object it creates or updates is
+//! applied by field manager `capi-topology` with forced ownership, so a field the topology stops
+//! setting goes from the object unless someone else owns it
+//! (`core/reconcilers/topology/cluster/structuredmerge`, `serverSidePatchHelper`). The read-only
+//! deep merge ([`merge_json`]) stays for the ClusterClass status and patch engine.
 
 use crate::object::{ObjKey, Object};
 use crate::runtime::Ctx;
@@ -35,52 +35,21 @@ fn merge_into(current: &mut Value, desired: &Value) {
     }
 }
 
-/// Whether [`merge_json`] of `desired` into `current` gives `current` back (read-only: most
-/// reconciles find the topology as it should be, and then nothing is copied).
-pub(super) fn merge_is_noop(current: &Value, desired: &Value) -> bool {
-    match (current, desired) {
-        (Value::Object(c), Value::Object(d)) => d.iter().all(|(k, v)| c.get(k).is_some_and(|cv| merge_is_noop(cv, v))),
-        (c, d) => c == d,
-    }
-}
+/// The field manager of the topology controller's server-side applies
+/// (`structuredmerge.TopologyManagerName`).
+pub const MANAGER: &str = "capi-topology";
 
-/// Insert the entries of `from` that `into` lacks or holds with another value.
-fn extend_changed(into: &mut crate::object::StrMap, from: &crate::object::StrMap) {
-    for (k, v) in from {
-        if into.get(k) != Some(v) {
-            into.insert(k.clone(), v.clone());
-        }
-    }
-}
-
-/// `current` with the desired body (not status), labels and annotations applied. Only the top-level
-/// fields that the merge changes are written, so an up-to-date object keeps sharing its body.
+/// `current` as the topology's server-side apply of `desired` would leave it: the desired fields
+/// (not status) merged in, fields the topology applied before and no longer sets removed unless
+/// someone else owns them ([`crate::store::managed::apply`], forced). An up-to-date object keeps
+/// sharing its body.
 pub fn applied(current: &Object, desired: &Object) -> Object {
-    let mut o = current.clone();
-    for (k, v) in &desired.body {
-        if k == "status" {
-            continue;
-        }
-        match current.body.get(k) {
-            Some(cv) if merge_is_noop(cv, v) => {}
-            Some(_) => {
-                if let Some(ov) = o.body.get_mut(k) {
-                    merge_into(ov, v);
-                }
-            }
-            None => {
-                o.body.insert(k.clone(), v.clone());
-            }
-        }
-    }
-    extend_changed(&mut o.meta.labels, &desired.meta.labels);
-    extend_changed(&mut o.meta.annotations, &desired.meta.annotations);
-    o
+    let m = crate::store::managed::Manager { name: MANAGER, force: true };
+    crate::store::managed::apply(current, desired, m, 0).unwrap_or_else(|_| current.clone())
 }
 
-/// Patch the desired fields (body, labels, annotations) onto the object as the API server holds it,
-/// so fields written by others since the cache was filled are kept (as server-side apply keeps them).
+/// Apply the desired object (create it when missing), as `serverSidePatchHelper.Patch` does.
 pub(super) fn patch_applied(ctx: &mut Ctx<'_>, key: &ObjKey, desired: &Object) -> Result<Arc<Object>, ApiError> {
-    let d = desired.clone();
-    ctx.patch(key, |o| *o = applied(o, &d))
+    debug_assert_eq!(*key, desired.key());
+    ctx.apply(MANAGER, desired.clone())
 }

@@ -6,13 +6,14 @@
 //! Sources: `core/reconcilers/topology/cluster/{cluster_controller.go,reconcile_state.go,status.go}`,
 //! `internal/topology/check/compatibility.go`, `util/controller/consistency.go`.
 //!
-//! Simplifications: server-side apply is modelled as "the desired fields are merged over the current
-//! object" (fields the topology stops setting are not removed, managed fields are not tracked);
-//! `status.controlPlane.upgradePlan` / `status.workers.upgradePlan` are not written; no RuntimeSDK hooks.
+//! Every object it creates or updates is server-side applied by `capi-topology` (`apply.rs`), so a
+//! field the topology stops setting leaves the object unless another manager owns it.
+//!
+//! Simplifications: `status.controlPlane.upgradePlan` / `status.workers.upgradePlan` are not
+//! written; no RuntimeSDK hooks.
 //!
 //! This file holds the reconciler (watches, the consistency check, the deferred patch) and the
-//! reconcile proper; `scope.rs` what a reconcile learns, `apply.rs` the merge that models server-side
-//! apply, `objects.rs` the create/patch/rotate of one object, `state.rs` the writes of the
+//! reconcile proper; `scope.rs` what a reconcile learns, `apply.rs` the topology's server-side apply, `objects.rs` the create/patch/rotate of one object, `state.rs` the writes of the
 //! cluster-wide objects, `workers.rs` those of MachineDeployments and MachinePools, `condition.rs`
 //! `TopologyReconciled`.
 

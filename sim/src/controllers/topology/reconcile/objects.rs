@@ -35,7 +35,7 @@ pub(super) fn create_error(kind: Kind, e: &ApiError) -> String {
 pub(super) fn create(ctx: &mut Ctx<'_>, cluster: &Object, obj: Object) -> Result<Arc<Object>, String> {
     let kind = obj.kind;
     let what = format!("{kind} {}", kobj(&obj));
-    let created = ctx.create(obj).map_err(|e| create_error(kind, &e))?;
+    let created = ctx.apply(super::apply::MANAGER, obj).map_err(|e| create_error(kind, &e))?;
     event(ctx, cluster, "TopologyCreate", format!("Created {what}"));
     Ok(created)
 }
@@ -112,7 +112,7 @@ pub(super) fn reconcile_template(
     let new_name = desired::simple_name(ctx, prefix);
     desired.meta.name = new_name.as_str().into();
     let kind = desired.kind;
-    ctx.create(desired.clone()).map_err(|e| create_error(kind, &e))?;
+    ctx.apply(super::apply::MANAGER, desired.clone()).map_err(|e| create_error(kind, &e))?;
     event(
         ctx,
         cluster,
@@ -133,7 +133,8 @@ pub(super) fn reconcile_mhc(
         (None, None) => Ok(()),
         (None, Some(d)) => {
             let what = format!("{}/{}", d.namespace(), d.name());
-            let created = ctx.create(d.clone()).map_err(|e| format!("failed to create MachineHealthCheck {what}: {e}"))?;
+            let created =
+                ctx.apply(super::apply::MANAGER, d.clone()).map_err(|e| format!("failed to create MachineHealthCheck {what}: {e}"))?;
             event(ctx, &created, "TopologyCreate", format!("Created MachineHealthCheck {}", kobj(d)));
             let _ = cluster;
             Ok(())

@@ -271,11 +271,10 @@ impl<'a> Ctx<'a> {
         }
         // CAPI's `ssa.WithCachingProxy` (and the topology's dry-run diff) skip a request that would
         // change nothing: so does the model, without an API call.
-        if let Some(cur) = self.api.store.get(&key).cloned() {
-            let m = crate::store::managed::Manager { name: manager, force: true };
+        if let Some(cur) = self.api.store.get(&key) {
             let uid_ok = desired.meta.uid.is_empty() || desired.meta.uid == cur.meta.uid;
-            if uid_ok && crate::store::managed::apply(&cur, &desired, m, self.now).is_ok_and(|o| o.meta == cur.meta && o.body == cur.body) {
-                return Ok(cur);
+            if uid_ok && crate::store::managed::apply_is_noop(cur, &desired, manager) {
+                return Ok(cur.clone());
             }
         }
         self.before_write("apply", &key, false)?;

@@ -60,6 +60,9 @@ pub struct Entry {
     pub time_ms: u64,
     /// The leaf paths it owns, sorted.
     pub fields: Vec<Box<str>>,
+    /// An order-independent fingerprint of `fields` ([`fields_print`]), so that "does this manager
+    /// own exactly this configuration's fields" needs no path built.
+    pub print: u64,
 }
 
 /// An object's managedFields (shared between an object and its clones).
@@ -83,6 +86,100 @@ pub struct Conflict {
     pub field: String,
 }
 
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
+
+/// One more segment of a path's hash (FNV-1a over its bytes and a separator).
+fn hash_seg(mut h: u64, bytes: impl Iterator<Item = u8>) -> u64 {
+    for b in bytes {
+        h = (h ^ u64::from(b)).wrapping_mul(FNV_PRIME);
+    }
+    (h ^ 0xff).wrapping_mul(FNV_PRIME)
+}
+
+/// A leaf's contribution to a fingerprint (splitmix64's finalizer over its path hash).
+fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// The bytes of an escaped segment, unescaped (`~1` → `/`, `~0` → `~`).
+fn unescaped(s: &str) -> impl Iterator<Item = u8> + '_ {
+    let b = s.as_bytes();
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        let c = *b.get(i)?;
+        if c == b'~' && i + 1 < b.len() {
+            i += 2;
+            return Some(if b[i - 1] == b'1' { b'/' } else { b'~' });
+        }
+        i += 1;
+        Some(c)
+    })
+}
+
+/// The fingerprint of a set of paths: the wrapping sum of their leaves' mixed hashes.
+pub fn fields_print(fields: &[Box<str>]) -> u64 {
+    fields.iter().fold(0u64, |acc, p| {
+        let h = p.split('/').skip(1).fold(FNV_OFFSET, |h, s| hash_seg(h, unescaped(s)));
+        acc.wrapping_add(mix(h))
+    })
+}
+
+/// The number of leaves of an object and their fingerprint, as [`fields_print`] of [`diff`]'s
+/// paths would give them, without building a path.
+fn config_print(o: &Object) -> (usize, u64) {
+    fn value(v: &Value, h: u64, acc: &mut (usize, u64)) {
+        match v {
+            Value::Object(m) if !m.is_empty() => {
+                for (k, x) in m {
+                    value(x, hash_seg(h, k.bytes()), acc);
+                }
+            }
+            _ => {
+                acc.0 += 1;
+                acc.1 = acc.1.wrapping_add(mix(h));
+            }
+        }
+    }
+    let mut acc = (0usize, 0u64);
+    let leaf = |h: u64, acc: &mut (usize, u64)| {
+        acc.0 += 1;
+        acc.1 = acc.1.wrapping_add(mix(h));
+    };
+    let md = hash_seg(FNV_OFFSET, "metadata".bytes());
+    let labels = hash_seg(md, "labels".bytes());
+    for (k, _) in o.meta.labels.iter() {
+        leaf(hash_seg(labels, k.bytes()), &mut acc);
+    }
+    let annotations = hash_seg(md, "annotations".bytes());
+    for (k, _) in o.meta.annotations.iter() {
+        leaf(hash_seg(annotations, k.bytes()), &mut acc);
+    }
+    let finalizers = hash_seg(md, "finalizers".bytes());
+    for f in &o.meta.finalizers {
+        leaf(hash_seg(finalizers, item_text(f).bytes()), &mut acc);
+    }
+    let owners = hash_seg(md, "ownerReferences".bytes());
+    for r in &o.meta.owner_references {
+        leaf(hash_seg(owners, owner_text(&r.uid).bytes()), &mut acc);
+    }
+    for (k, v) in o.body.iter().filter(|(k, _)| *k != "status") {
+        value(v, hash_seg(FNV_OFFSET, k.bytes()), &mut acc);
+    }
+    acc
+}
+
+/// Entries as stored: empty ones dropped, fingerprints up to date.
+fn finish(mut entries: Vec<Entry>) -> ManagedFields {
+    entries.retain(|e| !e.fields.is_empty());
+    for e in entries.iter_mut() {
+        e.print = fields_print(&e.fields);
+    }
+    (!entries.is_empty()).then(|| Arc::new(entries))
+}
+
 /// Whether one path is the other or lies under it.
 fn overlaps(a: &str, b: &str) -> bool {
     let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
@@ -97,6 +194,10 @@ fn under(path: &str, base: &str) -> bool {
 /// A JSON-pointer segment (`~` and `/` escaped).
 fn seg(out: &mut String, name: &str) {
     out.push('/');
+    if !name.bytes().any(|b| b == b'~' || b == b'/') {
+        out.push_str(name);
+        return;
+    }
     for c in name.chars() {
         match c {
             '~' => out.push_str("~0"),
@@ -117,12 +218,23 @@ fn path(prefix: &str, name: &str) -> String {
     p
 }
 
+/// A finalizer as an item of the set (`[="name"]`).
+fn item_text(name: &str) -> String {
+    format!("[={}]", Value::String(name.into()))
+}
+
+/// An owner reference as an item keyed by uid (`[uid="..."]`).
+fn owner_text(uid: &str) -> String {
+    format!("[uid={}]", Value::String(uid.into()))
+}
+
+/// The path segment of a set item (escaped like any segment: finalizers hold `/`).
 fn set_item(name: &str) -> String {
-    format!("/[={}]", Value::String(name.into()))
+    path("", &item_text(name))
 }
 
 fn owner_item(uid: &str) -> String {
-    format!("/[uid={}]", Value::String(uid.into()))
+    path("", &owner_text(uid))
 }
 
 /// The leaves of a value under `prefix`.
@@ -228,7 +340,7 @@ fn entry_mut<'a>(entries: &'a mut Vec<Entry>, manager: &str, op: Operation, now:
     let i = match entries.iter().position(|e| &*e.manager == manager && e.operation == op) {
         Some(i) => i,
         None => {
-            entries.push(Entry { manager: manager.into(), operation: op, time_ms: now, fields: Vec::new() });
+            entries.push(Entry { manager: manager.into(), operation: op, time_ms: now, fields: Vec::new(), print: 0 });
             entries.len() - 1
         }
     };
@@ -250,7 +362,7 @@ pub fn on_create(new: &Object, manager: &str, now: u64) -> ManagedFields {
     if changed.is_empty() {
         return None;
     }
-    Some(Arc::new(vec![Entry { manager: manager.into(), operation: Operation::Update, time_ms: now, fields: sorted(changed) }]))
+    finish(vec![Entry { manager: manager.into(), operation: Operation::Update, time_ms: now, fields: sorted(changed), print: 0 }])
 }
 
 /// The managedFields after `manager` updated `old` to `new`: the fields it changed are its own,
@@ -274,8 +386,7 @@ pub fn on_update(old: &Object, new: &Object, manager: &str, now: u64) -> Managed
         all.extend(changed);
         e.fields = sorted(all);
     }
-    entries.retain(|e| !e.fields.is_empty());
-    (!entries.is_empty()).then(|| Arc::new(entries))
+    finish(entries)
 }
 
 fn tracked(o: &Object) -> bool {
@@ -359,12 +470,14 @@ fn remove_path(o: &mut Object, p: &str) {
             o.meta.annotations.remove(&unseg(k));
         }
         ["metadata", "finalizers", item] => {
+            let item = unseg(item);
             let name: Option<String> = item.strip_prefix("[=").and_then(|s| s.strip_suffix(']')).and_then(|s| serde_json::from_str(s).ok());
             if let Some(name) = name {
                 o.meta.finalizers.retain(|f| *f != name);
             }
         }
         ["metadata", "ownerReferences", item] => {
+            let item = unseg(item);
             let uid: Option<String> =
                 item.strip_prefix("[uid=").and_then(|s| s.strip_suffix(']')).and_then(|s| serde_json::from_str(s).ok());
             if let Some(uid) = uid {
@@ -415,7 +528,7 @@ pub fn display_path(p: &str) -> String {
     let mut out = String::new();
     for s in p.split('/').skip(1) {
         if s.starts_with('[') {
-            out.push_str(s);
+            out.push_str(&unseg(s));
         } else {
             out.push('.');
             out.push_str(&unseg(s));
@@ -449,6 +562,30 @@ pub fn conflict_message(conflicts: &[Conflict]) -> String {
         }
     }
     format!("Apply failed with {} conflicts: {}", conflicts.len(), lines.join("\n"))
+}
+
+/// Whether `manager`'s forced apply of `config` would leave `cur` exactly as it is (object and
+/// managedFields): it owns exactly the configuration's fields already and merging changes no value.
+/// Read-only, and builds no path: controllers apply their desired state on every reconcile, and
+/// almost always it is already there.
+pub fn apply_is_noop(cur: &Object, config: &Object, manager: &str) -> bool {
+    let Some(entry) =
+        cur.meta.managed.as_deref().and_then(|es| es.iter().find(|e| &*e.manager == manager && e.operation == Operation::Apply))
+    else {
+        return false;
+    };
+    let (cm, om) = (&config.meta, &cur.meta);
+    let same_values = cm.labels.iter().all(|(k, v)| om.labels.get(k) == Some(v))
+        && cm.annotations.iter().all(|(k, v)| om.annotations.get(k) == Some(v))
+        && cm.finalizers.iter().all(|f| om.finalizers.contains(f))
+        && cm.owner_references.iter().all(|r| om.owner_references.iter().any(|o| o == r))
+        && config.body.iter().filter(|(k, _)| *k != "status").all(|(k, v)| cur.body.get(k).is_some_and(|c| merged_is(c, v)));
+    if !same_values {
+        return false;
+    }
+    // The same set of fields: the same number and the same fingerprint.
+    let (n, print) = config_print(config);
+    n == entry.fields.len() && print == entry.print
 }
 
 /// Server-side apply of `config` by `manager` onto `cur`: the object to store (its managedFields
@@ -497,16 +634,18 @@ pub fn apply(cur: &Object, config: &Object, manager: Manager<'_>, now: u64) -> R
         e.time_ms = now;
         e.fields = fields;
     }
-    next.retain(|e| !e.fields.is_empty());
-    out.meta.managed = (!next.is_empty()).then(|| Arc::new(next));
+    out.meta.managed = finish(next);
     Ok(out)
 }
 
 /// The creation of `config` by an apply: the applier owns its configuration.
 pub fn apply_create(mut obj: Object, manager: &str, now: u64) -> Object {
     let (fields, _) = diff(None, &obj);
-    obj.meta.managed = (!fields.is_empty() && tracked(&obj))
-        .then(|| Arc::new(vec![Entry { manager: manager.into(), operation: Operation::Apply, time_ms: now, fields: sorted(fields) }]));
+    obj.meta.managed = if tracked(&obj) {
+        finish(vec![Entry { manager: manager.into(), operation: Operation::Apply, time_ms: now, fields: sorted(fields), print: 0 }])
+    } else {
+        None
+    };
     obj
 }
 
@@ -518,8 +657,7 @@ pub fn disown(managed: &ManagedFields, manager: &str, operation: Operation, pref
     for e in next.iter_mut().filter(|e| &*e.manager == manager && e.operation == operation) {
         e.fields.retain(|f| !prefixes.iter().any(|p| overlaps(f, p)));
     }
-    next.retain(|e| !e.fields.is_empty());
-    (!next.is_empty()).then(|| Arc::new(next))
+    finish(next)
 }
 
 /// managedFields on the wire (`FieldsV1`).
@@ -532,12 +670,13 @@ pub fn to_wire(managed: &ManagedFields, api_version: &str) -> Option<Value> {
             for f in &e.fields {
                 let mut node = &mut tree;
                 for s in f.split('/').skip(1) {
+                    let s = unseg(s);
                     let key = if s.starts_with("[uid=") {
                         format!("k:{{\"uid\":{}}}", &s[5..s.len() - 1])
                     } else if let Some(v) = s.strip_prefix("[=") {
                         format!("v:{}", &v[..v.len() - 1])
                     } else {
-                        format!("f:{}", unseg(s))
+                        format!("f:{s}")
                     };
                     let next = node.entry(key).or_insert_with(|| Value::Object(Map::new()));
                     if !next.is_object() {

@@ -216,3 +216,52 @@ fn an_unchanged_apply_writes_nothing() {
     assert!(!again.changed);
     assert_eq!(again.object.meta.resource_version, first.meta.resource_version);
 }
+
+/// The read-only no-op check agrees with the apply itself (controllers rely on it to skip requests).
+#[rstest]
+#[case::same(json!({"a": "1"}), json!({"k": "v"}), true)]
+#[case::new_value(json!({"a": "2"}), json!({"k": "v"}), false)]
+#[case::dropped_label(json!({}), json!({"k": "v"}), false)]
+#[case::dropped_field(json!({"a": "1"}), json!({}), false)]
+#[case::new_field(json!({"a": "1"}), json!({"k": "v", "j": "w"}), false)]
+fn the_no_op_check_agrees_with_the_apply(#[case] labels: serde_json::Value, #[case] data: serde_json::Value, #[case] noop: bool) {
+    let mut api = api();
+    let cur = apply(&mut api, "ctrl", true, cm_config(json!({"a": "1"}), json!({"k": "v"}))).unwrap();
+    let config = cm_config(labels, data);
+    assert_eq!(apply_is_noop(&cur, &config, "ctrl"), noop);
+    let after = super::apply(&cur, &config, Manager { name: "ctrl", force: true }, 1_000).unwrap();
+    assert_eq!(after.meta == cur.meta && after.body == cur.body, noop);
+    assert!(!apply_is_noop(&cur, &cm_config(json!({"a": "1"}), json!({"k": "v"})), "someone-else"), "another manager owns nothing yet");
+}
+
+/// The fingerprint of an object's leaves, computed while walking it, is the one of the paths an
+/// apply records (escaped keys, set items, keyed items, nested and empty maps alike).
+#[test]
+fn the_walked_fingerprint_is_the_recorded_one() {
+    let mut o = cm_config(json!({"a/b": "1", "c~d": "2"}), json!({"k": "v", "n": {"x": {"y": 1}, "e": {}}, "l": [1, 2]}));
+    o.meta.finalizers = vec!["f/1".into(), "cluster.x-k8s.io/machine".into()];
+    o.meta.owner_references.push(crate::object::OwnerRef::to(&o.clone(), true));
+    o.meta.owner_references[0].uid = "u-1".into();
+    let (paths, _) = diff(None, &o);
+    let fields: Vec<Box<str>> = paths.iter().map(|p| p.clone().into_boxed_str()).collect();
+    assert_eq!(config_print(&o), (fields.len(), fields_print(&fields)));
+    let mut other = o.clone();
+    other.meta.labels.remove("a/b");
+    other.meta.labels.insert("a/c".into(), "1".into());
+    assert_ne!(config_print(&other).1, fields_print(&fields), "another set of the same size differs");
+}
+
+/// Finalizers with `/` (most of CAPI's) are set items like any other: dropped by their applier,
+/// printed whole.
+#[test]
+fn a_finalizer_with_a_slash_is_one_item() {
+    let mut api = api();
+    let mut a = cm_config(json!({}), json!({}));
+    a.meta.finalizers = vec!["cluster.x-k8s.io/machineset".into()];
+    let o = apply(&mut api, "ctrl", true, a).unwrap();
+    let wire = to_wire(&o.meta.managed, "v1").unwrap();
+    assert_eq!(wire[0]["fieldsV1"]["f:metadata"]["f:finalizers"], json!({"v:\"cluster.x-k8s.io/machineset\"": {}}));
+    let o = apply(&mut api, "ctrl", true, cm_config(json!({}), json!({}))).unwrap();
+    assert!(o.meta.finalizers.is_empty());
+    assert_eq!(display_path("/metadata/finalizers/[=\"a~1b\"]"), ".metadata.finalizers[=\"a/b\"]");
+}

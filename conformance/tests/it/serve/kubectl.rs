@@ -1,7 +1,8 @@
 //! Real kubectl against the served simulator: apply of a quick-start (Namespace, ConfigMap,
 //! ClusterClass and a generated Cluster), get with printer columns, wait, merge/JSON/strategic
 //! patches, scale, `get -w` while simulated time passes, delete that waits for finalizers, server
-//! dry-run and server-side apply, and field validation as kubectl asks for it.
+//! dry-run and server-side apply (with field ownership: conflicts, `--force-conflicts`, removal of
+//! dropped fields, `--show-managed-fields`), and field validation as kubectl asks for it.
 
 use super::{have_kubectl, kubectl, kubectl_command, quick_start_yaml, serve};
 use std::time::Duration;
@@ -179,5 +180,50 @@ async fn kubectl_field_validation_follows_the_schema() {
         "{}",
         r.stderr
     );
+    s.server.shutdown().await.unwrap();
+}
+
+/// `kubectl apply --server-side` keeps field ownership as a real API server does: a field another
+/// manager changed is a 409 with upstream's conflict text, `--force-conflicts` takes it, a field the
+/// file drops is removed, and `--show-managed-fields` lists the managers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_server_side_apply_keeps_field_ownership() {
+    if !have_kubectl("kubectl_server_side_apply_keeps_field_ownership") {
+        return;
+    }
+    let s = serve(|o| o.speed = 1.0).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("cm.yaml");
+    let write = |data: &str| {
+        std::fs::write(&file, format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: owned, namespace: default}}\ndata: {{{data}}}\n"))
+            .unwrap()
+    };
+    write("a: one, b: two");
+    let r = kubectl(&s, &["apply", "--server-side", "-f", file.to_str().unwrap()]).await;
+    assert!(r.ok, "{}", r.stderr);
+    // Someone else changes a: the field is theirs now.
+    let r = kubectl(&s, &["patch", "cm", "owned", "--type=merge", "-p", r#"{"data":{"a":"edited"}}"#]).await;
+    assert!(r.ok, "{}", r.stderr);
+    write("a: one, b: two");
+    let r = kubectl(&s, &["apply", "--server-side", "-f", file.to_str().unwrap()]).await;
+    assert!(!r.ok, "a conflict: {}", r.stdout);
+    assert!(r.stderr.contains("Apply failed with 1 conflict: conflict with \"kubectl-patch\""), "{}", r.stderr);
+    assert!(r.stderr.contains(".data.a"), "{}", r.stderr);
+    let r = kubectl(&s, &["apply", "--server-side", "--force-conflicts", "-f", file.to_str().unwrap()]).await;
+    assert!(r.ok, "{}", r.stderr);
+    let r = kubectl(&s, &["get", "cm", "owned", "-o", "jsonpath={.data.a}"]).await;
+    assert_eq!(r.stdout, "one");
+    // The file drops b: it goes, as it was only the applier's.
+    write("a: one");
+    let r = kubectl(&s, &["apply", "--server-side", "-f", file.to_str().unwrap()]).await;
+    assert!(r.ok, "{}", r.stderr);
+    let r = kubectl(&s, &["get", "cm", "owned", "-o", "json"]).await;
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["data"], serde_json::json!({"a": "one"}));
+    assert!(v["metadata"].get("managedFields").is_none(), "kubectl hides managedFields by default");
+    let r = kubectl(&s, &["get", "cm", "owned", "-o", "json", "--show-managed-fields"]).await;
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let managers: Vec<&str> = v["metadata"]["managedFields"].as_array().unwrap().iter().map(|e| e["manager"].as_str().unwrap()).collect();
+    assert_eq!(managers, vec!["kubectl"], "{}", v["metadata"]["managedFields"]);
     s.server.shutdown().await.unwrap();
 }

@@ -44,6 +44,9 @@ pub const MANAGER: &str = "capi-topology";
 /// someone else owns them ([`crate::store::managed::apply`], forced). An up-to-date object keeps
 /// sharing its body.
 pub fn applied(current: &Object, desired: &Object) -> Object {
+    if crate::store::managed::apply_is_noop(current, desired, MANAGER) {
+        return current.clone();
+    }
     let m = crate::store::managed::Manager { name: MANAGER, force: true };
     crate::store::managed::apply(current, desired, m, 0).unwrap_or_else(|_| current.clone())
 }

@@ -51,6 +51,28 @@ pub fn up(name: &str, workers: u32) -> SimBackend {
     up_with(name, workers, "", SimOptions::default())
 }
 
+/// A Cluster `name` without a topology (KubeadmControlPlane with 1 Machine, MachineDeployment
+/// `<name>-md-0` with 2), up and Available: its MachineDeployment is patched directly.
+pub fn up_plain(name: &str, options: SimOptions) -> SimBackend {
+    let (report, backend) = scenario_with(
+        &format!(
+            r#"
+name: up
+vars: {{ CLUSTER_NAME: {name}, KUBERNETES_VERSION: v1.34.3, CONTROL_PLANE_MACHINE_COUNT: "1", WORKER_MACHINE_COUNT: "2" }}
+steps:
+  - apply: {{ file: ../../fixtures/cni/crs-kindnet.yaml }}
+  - apply: {{ file: ../../fixtures/manifests/development-kcp-md.yaml }}
+  - wait:
+      for: {{ condition: {{ target: Cluster/{name}, type: Available, status: "True" }} }}
+      timeout: 15m
+"#
+        ),
+        options,
+    );
+    assert_passed(&report);
+    backend
+}
+
 /// [`up`] with more scenario variables (`, KEY: "value"`: feature gates) and backend options.
 pub fn up_with(name: &str, workers: u32, extra_vars: &str, options: SimOptions) -> SimBackend {
     let (report, backend) = scenario_with(

@@ -5,8 +5,7 @@
 //! and the e2e specs that read Nodes (`test/e2e/kcp_md_rollout.go` taints, `test/e2e/node_drain.go`
 //! node labels).
 
-use super::machine::{run_until, up_with, workload_apply};
-use super::{assert_passed, scenario_with};
+use super::machine::{run_until, up_plain, up_with, workload_apply};
 use capi_sim::backend::SimOptions;
 use capi_sim::engine::trace::TraceMode;
 use capi_sim::engine::Sim;
@@ -28,26 +27,9 @@ fn full_trace() -> SimOptions {
     SimOptions { trace: TraceMode::Full, ..SimOptions::default() }
 }
 
-/// A Cluster `name` without a topology (KubeadmControlPlane with 1 Machine, MachineDeployment
-/// `<name>-md-0` with 2), up and Available: its MachineDeployment is patched directly.
-fn up_plain(name: &str) -> capi_sim::backend::SimBackend {
-    let (report, backend) = scenario_with(
-        &format!(
-            r#"
-name: up
-vars: {{ CLUSTER_NAME: {name}, KUBERNETES_VERSION: v1.34.3, CONTROL_PLANE_MACHINE_COUNT: "1", WORKER_MACHINE_COUNT: "2" }}
-steps:
-  - apply: {{ file: ../../fixtures/cni/crs-kindnet.yaml }}
-  - apply: {{ file: ../../fixtures/manifests/development-kcp-md.yaml }}
-  - wait:
-      for: {{ condition: {{ target: Cluster/{name}, type: Available, status: "True" }} }}
-      timeout: 15m
-"#
-        ),
-        full_trace(),
-    );
-    assert_passed(&report);
-    backend
+/// [`up_plain`] with the full trace kept.
+fn up_plain_traced(name: &str) -> capi_sim::backend::SimBackend {
+    up_plain(name, full_trace())
 }
 
 fn patch_md(sim: &mut Sim, name: &str, patch: Value) {
@@ -117,7 +99,7 @@ fn nodes_carry_the_machine_bookkeeping_annotations() {
 /// Nodes.
 #[test]
 fn managed_labels_reach_the_nodes_and_leave_again() {
-    let mut backend = up_plain("nlabel");
+    let mut backend = up_plain_traced("nlabel");
     let sim = backend.sim_mut().unwrap();
     // As `node_drain.go` does: a Deployment that runs only where the synced label is; applied
     // before the label exists, its Pods wait.
@@ -229,7 +211,7 @@ fn machine_taints_propagate_as_the_gate_says() {
 /// `node.cluster.x-k8s.io/outdated-revision:PreferNoSchedule`, the new ones do not.
 #[test]
 fn old_machine_set_nodes_are_tainted_outdated_during_a_rollout() {
-    let mut backend = up_plain("nroll");
+    let mut backend = up_plain_traced("nroll");
     let sim = backend.sim_mut().unwrap();
     let before: Vec<String> = worker_nodes(sim, "nroll").iter().map(|n| n["metadata"]["name"].as_str().unwrap().to_string()).collect();
     // A rollout through `rollout.after` (10s from now, after the MachineSet was created): every

@@ -8,8 +8,7 @@
 //! `test/e2e/clusterclass_rollout.go` (`assertMachineDeployments`, `assertMachineSets`,
 //! `assertMachineSetsMachines`: labels and annotations follow the template, removals included).
 
-use super::machine::{run_until, up_with};
-use super::{assert_passed, scenario_with};
+use super::machine::{run_until, up_plain, up_with};
 use capi_sim::backend::SimOptions;
 use capi_sim::engine::Sim;
 use capi_sim::kinds::Kind;
@@ -20,26 +19,6 @@ use capi_sim::store::Subresource;
 use capi_sim::testing::list;
 use serde_json::{json, Value};
 use std::sync::Arc;
-
-fn up_plain(name: &str) -> capi_sim::backend::SimBackend {
-    let (report, backend) = scenario_with(
-        &format!(
-            r#"
-name: up
-vars: {{ CLUSTER_NAME: {name}, KUBERNETES_VERSION: v1.34.3, CONTROL_PLANE_MACHINE_COUNT: "1", WORKER_MACHINE_COUNT: "2" }}
-steps:
-  - apply: {{ file: ../../fixtures/cni/crs-kindnet.yaml }}
-  - apply: {{ file: ../../fixtures/manifests/development-kcp-md.yaml }}
-  - wait:
-      for: {{ condition: {{ target: Cluster/{name}, type: Available, status: "True" }} }}
-      timeout: 15m
-"#
-        ),
-        SimOptions::default(),
-    );
-    assert_passed(&report);
-    backend
-}
 
 fn patch(sim: &mut Sim, kind: Kind, name: &str, p: Value) {
     let key = ObjKey::new(kind, "default", name);
@@ -85,7 +64,7 @@ fn owns(o: &Object, manager: &str, op: Operation, path: &str) -> bool {
 /// what upstream's managedFields assertions say.
 #[test]
 fn labels_dropped_from_a_machine_deployment_template_leave_its_machines() {
-    let mut backend = up_plain("ssa-md");
+    let mut backend = up_plain("ssa-md", SimOptions::default());
     let sim = backend.sim_mut().unwrap();
     patch(
         sim,
@@ -130,7 +109,7 @@ fn labels_dropped_from_a_machine_deployment_template_leave_its_machines() {
 /// its Machines, DockerMachines and KubeadmConfigs in place, and what it drops leaves them.
 #[test]
 fn labels_dropped_from_the_control_plane_template_leave_its_machines() {
-    let mut backend = up_plain("ssa-cp");
+    let mut backend = up_plain("ssa-cp", SimOptions::default());
     let sim = backend.sim_mut().unwrap();
     let kcp = list(sim, Kind::KubeadmControlPlane).into_iter().find(|k| k.name().starts_with("ssa-cp")).expect("kcp");
     let name = kcp.name().to_string();

@@ -478,8 +478,10 @@ fn normalize_object(o: &ObjectSummary) -> ObjectSummary {
     }
 }
 
-/// Keys whose values are bookkeeping of one API server (never behaviour).
-const VOLATILE_KEYS: &[&str] = &["uid", "resourceVersion", "managedFields"];
+/// Keys whose values are bookkeeping of one API server or identities one node drew for itself
+/// (never behaviour): a KinD node's `/etc/machine-id` and boot id are new in every container, so
+/// `status.nodeInfo.machineID` / `bootID` / `systemUUID` cannot match across two runs.
+const VOLATILE_KEYS: &[&str] = &["uid", "resourceVersion", "managedFields", "machineID", "bootID", "systemUUID"];
 
 /// A JSON value with the random parts of its strings replaced ([`normalize_text`]) and the keys of
 /// [`VOLATILE_KEYS`] removed, maps sorted.

@@ -339,13 +339,22 @@ impl ApiServer {
             return self.create_tracked(obj, opts, true);
         };
         if !config.meta.uid.is_empty() && config.meta.uid != cur.meta.uid {
-            // The uid of an apply configuration is a precondition (`rest.BeforeUpdate`).
+            // The uid of an apply configuration is a precondition, checked by the storage
+            // (`apiserver/pkg/storage/etcd3/store.go: checkPreconditions` → `NewInvalidObjError`)
+            // and answered as a conflict (`registry/generic/registry/storage_error.go:
+            // InterpretUpdateError`), the storage error's text included.
+            let info = key.kind.info();
+            let group = if info.group.is_empty() { String::new() } else { format!("{}/", info.group) };
+            let ns = if key.ns.is_empty() { String::new() } else { format!("{}/", key.ns) };
             return Err(ApiError::new(
                 409,
                 "Conflict",
                 format!(
-                    "Operation cannot be fulfilled on {} \"{}\": Precondition failed: UID in precondition: {}, UID in object meta: {}",
+                    "Operation cannot be fulfilled on {} \"{}\": StorageError: invalid object, Code: 4, Key: /registry/{group}{}/{ns}{}, \
+                     ResourceVersion: 0, AdditionalErrorMsg: Precondition failed: UID in precondition: {}, UID in object meta: {}",
                     super::error::resource_name(key.kind),
+                    key.name,
+                    info.plural,
                     key.name,
                     config.meta.uid,
                     cur.meta.uid

@@ -265,3 +265,24 @@ fn a_finalizer_with_a_slash_is_one_item() {
     assert!(o.meta.finalizers.is_empty());
     assert_eq!(display_path("/metadata/finalizers/[=\"a~1b\"]"), ".metadata.finalizers[=\"a/b\"]");
 }
+
+/// An apply carrying another object's uid (CAPI sets the uid so that an apply never creates) is a
+/// conflict, answered with the storage's precondition text, and writes nothing.
+#[test]
+fn an_apply_with_another_uid_is_a_conflict() {
+    let mut api = api();
+    let cur = apply(&mut api, "ctrl", true, cm_config(json!({"a": "1"}), json!({}))).unwrap();
+    let mut config = cm_config(json!({"a": "2"}), json!({}));
+    config.meta.uid = "someone-else".into();
+    let e = apply(&mut api, "ctrl", true, config).unwrap_err();
+    assert_eq!((e.code, e.reason), (409, "Conflict"));
+    assert_eq!(
+        e.message,
+        format!(
+            "Operation cannot be fulfilled on configmaps \"cm\": StorageError: invalid object, Code: 4, Key: /registry/configmaps/default/cm, \
+             ResourceVersion: 0, AdditionalErrorMsg: Precondition failed: UID in precondition: someone-else, UID in object meta: {}",
+            cur.meta.uid
+        )
+    );
+    assert_eq!(api.store.get(&key()).unwrap().label("a"), Some("1"));
+}

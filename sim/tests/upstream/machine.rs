@@ -54,43 +54,34 @@ pub fn up(name: &str, workers: u32) -> SimBackend {
 /// A Cluster `name` without a topology (KubeadmControlPlane with 1 Machine, MachineDeployment
 /// `<name>-md-0` with 2), up and Available: its MachineDeployment is patched directly.
 pub fn up_plain(name: &str, options: SimOptions) -> SimBackend {
-    let (report, backend) = scenario_with(
-        &format!(
-            r#"
-name: up
-vars: {{ CLUSTER_NAME: {name}, KUBERNETES_VERSION: v1.34.3, CONTROL_PLANE_MACHINE_COUNT: "1", WORKER_MACHINE_COUNT: "2" }}
-steps:
-  - apply: {{ file: ../../fixtures/cni/crs-kindnet.yaml }}
-  - apply: {{ file: ../../fixtures/manifests/development-kcp-md.yaml }}
-  - wait:
-      for: {{ condition: {{ target: Cluster/{name}, type: Available, status: "True" }} }}
-      timeout: 15m
-"#
-        ),
+    up_scenario(
+        name,
+        r#"CONTROL_PLANE_MACHINE_COUNT: "1", WORKER_MACHINE_COUNT: "2""#,
+        "  - apply: { file: ../../fixtures/cni/crs-kindnet.yaml }\n  - apply: { file: ../../fixtures/manifests/development-kcp-md.yaml }\n",
         options,
-    );
-    assert_passed(&report);
-    backend
+    )
 }
 
 /// [`up`] with more scenario variables (`, KEY: "value"`: feature gates) and backend options.
 pub fn up_with(name: &str, workers: u32, extra_vars: &str, options: SimOptions) -> SimBackend {
-    let (report, backend) = scenario_with(
+    up_scenario(
+        name,
+        &format!(r#"CLUSTER_TOPOLOGY: "true", CONTROL_PLANE_MACHINE_COUNT: "1", WORKER_MACHINE_COUNT: "{workers}"{extra_vars}"#),
         &format!(
-            r#"
-name: up
-vars: {{ CLUSTER_TOPOLOGY: "true", CLUSTER_NAME: {name}, KUBERNETES_VERSION: v1.34.3, CONTROL_PLANE_MACHINE_COUNT: "1", WORKER_MACHINE_COUNT: "{workers}"{extra_vars} }}
-steps:
-  - apply: {{ flavor: development }}
-  - apply: {{ file: ../../fixtures/cni/crs-kindnet.yaml }}
-  - patch: {{ target: Cluster/{name}, type: merge, patch: {{ metadata: {{ labels: {{ cni: kindnet }} }} }} }}
-  - wait:
-      for: {{ condition: {{ target: Cluster/{name}, type: Available, status: "True" }} }}
-      timeout: 15m
-"#
+            "  - apply: {{ flavor: development }}\n  - apply: {{ file: ../../fixtures/cni/crs-kindnet.yaml }}\n  \
+             - patch: {{ target: Cluster/{name}, type: merge, patch: {{ metadata: {{ labels: {{ cni: kindnet }} }} }} }}\n"
         ),
         options,
+    )
+}
+
+/// Run `steps` for Cluster `name` (Kubernetes v1.34.3, with `vars`) and wait until it is Available.
+fn up_scenario(name: &str, vars: &str, steps: &str, options: SimOptions) -> SimBackend {
+    let yaml = format!(
+        "name: up\nvars: {{ CLUSTER_NAME: {name}, KUBERNETES_VERSION: v1.34.3, {vars} }}\nsteps:\n{steps}  - wait:\n      \
+         for: {{ condition: {{ target: Cluster/{name}, type: Available, status: \"True\" }} }}\n      timeout: 15m\n"
     );
+    let (report, backend) = scenario_with(&yaml, options);
     assert_passed(&report);
     backend
 }
